@@ -1,0 +1,121 @@
+"""The systolic-array spec: a frozen, validated description of one array and its memories.
+
+Units are in the field names (SI base units): bytes, bytes per second, hertz. The three SRAMs are
+SCALE-Sim's: an ifmap (input) buffer, a filter (weight) buffer and an ofmap (output) buffer, each
+double-buffered by the engine (half is worked on while the other half is filled).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+
+from hwmodels.errors import HardwareSpecError
+from workloads.dtypes import DType
+
+
+class Dataflow(enum.Enum):
+    """Which operand stays in the PEs: outputs (os), weights (ws) or inputs (is)."""
+
+    OS = "os"
+    WS = "ws"
+    IS = "is"
+
+    @classmethod
+    def parse(cls, text: object, *, where: str = "") -> Dataflow:
+        try:
+            return cls(str(text).strip().lower())
+        except ValueError:
+            valid = ", ".join(d.value for d in cls)
+            raise HardwareSpecError(
+                f"{where}field 'dataflow' = {text!r}: unknown dataflow; valid: {valid}"
+            ) from None
+
+
+#: One MAC per PE per cycle for every dtype: SCALE-Sim's PE (it has no notion of dtype).
+SCALESIM_MACS_PER_PE_PER_CYCLE = MappingProxyType({dtype: 1 for dtype in DType})
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystolicArraySpec:
+    """A rows × cols array of PEs with three SRAM buffers in front of DRAM.
+
+    `macs_per_pe_per_cycle` maps a dtype to how many MACs one PE does per cycle on it (an INT4 PE
+    may do 4 where an FP16 one does 1); dtypes missing from it are not supported by the array.
+    `dram_bytes_per_s` may be infinite: SCALE-Sim's CALC mode, which sizes bandwidth so nothing
+    stalls.
+    """
+
+    name: str
+    rows: int
+    cols: int
+    dataflow: Dataflow
+    ifmap_sram_bytes: int
+    filter_sram_bytes: int
+    ofmap_sram_bytes: int
+    dram_bytes_per_s: float
+    freq_hz: float
+    macs_per_pe_per_cycle: Mapping[DType, int] = field(
+        default_factory=lambda: SCALESIM_MACS_PER_PE_PER_CYCLE
+    )
+    default_dtype: DType = DType.INT8
+    source: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"hardware {self.name!r}: "
+        for name in ("rows", "cols", "ifmap_sram_bytes", "filter_sram_bytes", "ofmap_sram_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise HardwareSpecError(
+                    f"{where}field {name!r} = {value!r}: must be a positive integer"
+                )
+        for name in ("dram_bytes_per_s", "freq_hz"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be a number > 0")
+        if math.isinf(self.freq_hz):
+            raise HardwareSpecError(f"{where}field 'freq_hz' = inf: must be finite")
+        if not isinstance(self.dataflow, Dataflow):
+            raise HardwareSpecError(f"{where}field 'dataflow' = {self.dataflow!r}: not a Dataflow")
+        for dtype, macs in self.macs_per_pe_per_cycle.items():
+            if not isinstance(dtype, DType) or not isinstance(macs, int) or macs < 1:
+                raise HardwareSpecError(
+                    f"{where}field 'macs_per_pe_per_cycle' entry {dtype!r}: {macs!r} "
+                    "must map a dtype to a positive integer"
+                )
+        if self.default_dtype not in self.macs_per_pe_per_cycle:
+            raise HardwareSpecError(
+                f"{where}field 'default_dtype' = {self.default_dtype.value!r}: not in "
+                f"macs_per_pe_per_cycle ({', '.join(d.value for d in self.macs_per_pe_per_cycle)})"
+            )
+        object.__setattr__(
+            self, "macs_per_pe_per_cycle", MappingProxyType(dict(self.macs_per_pe_per_cycle))
+        )
+
+    @property
+    def num_pes(self) -> int:
+        return self.rows * self.cols
+
+    def dram_bytes_per_cycle(self) -> float:
+        return self.dram_bytes_per_s / self.freq_hz
+
+    def macs_per_cycle(self, dtype: DType) -> int:
+        """MACs one PE does per cycle on `dtype`; an error if the array does not support it."""
+        try:
+            return self.macs_per_pe_per_cycle[dtype]
+        except KeyError:
+            supported = ", ".join(d.value for d in self.macs_per_pe_per_cycle)
+            raise HardwareSpecError(
+                f"hardware {self.name!r}: dtype {dtype.value!r} is not supported "
+                f"(macs_per_pe_per_cycle has {supported})"
+            ) from None
+
+    def peak_macs_per_s(self, dtype: DType) -> float:
+        return self.num_pes * self.macs_per_cycle(dtype) * self.freq_hz
+
+
+SYSTOLIC_FIELDS = tuple(f.name for f in fields(SystolicArraySpec))

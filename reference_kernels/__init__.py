@@ -1,0 +1,1 @@
+"""Reference kernels (Triton and torch) and the timing harness; measured data sets in ``data/``."""

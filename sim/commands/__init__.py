@@ -1,0 +1,5 @@
+"""Subcommands of `codesign`: each module has `add_parser(subparsers)`, which sets `run`."""
+
+from sim.commands import presets, simulate
+
+COMMANDS = (presets, simulate)

@@ -1,0 +1,50 @@
+"""Render result tables for the terminal, CSV and JSON (the edge where units become readable)."""
+
+from __future__ import annotations
+
+import enum
+
+import pandas as pd
+
+
+class OutputFormat(enum.Enum):
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+#: Columns shown in the terminal table; CSV and JSON carry every column.
+TABLE_COLUMNS = (
+    "layer",
+    "compute_cycles",
+    "stall_cycles",
+    "total_cycles",
+    "utilization",
+    "mapping_efficiency",
+    "sram_reads",
+    "sram_writes",
+    "dram_read_bytes",
+    "dram_write_bytes",
+    "latency_s",
+)
+
+
+def render(frame: pd.DataFrame, fmt: OutputFormat) -> str:
+    if fmt is OutputFormat.CSV:
+        return frame.to_csv(index=False)
+    if fmt is OutputFormat.JSON:
+        return frame.to_json(orient="records", indent=1)
+    shown = frame[[c for c in TABLE_COLUMNS if c in frame.columns]].copy()
+    formatters = {
+        "utilization": "{:.1%}".format,
+        "mapping_efficiency": "{:.1%}".format,
+        "latency_s": "{:.4g}".format,
+    }
+    for column in shown.columns:
+        if column in formatters:
+            shown[column] = shown[column].map(formatters[column])
+        elif pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: f"{v:,.0f}")
+        elif pd.api.types.is_integer_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: f"{v:,}")
+    return shown.to_string(index=False)

@@ -1,0 +1,255 @@
+"""The workload data contract: an `Op` is one loop nest stored as data, an `OpGraph` an ordered list.
+
+An op's loop dims are named sizes (an einsum-like nest, as ZigZag stores layers): a GEMM is
+``C[M][N] += A[M][K] * B[K][N]`` with dims ``(("M", m), ("N", n), ("K", k))``. Each operand says which
+dims index it, how many distinct elements it stores (a convolution's input stores fewer than the
+product of its dims, since windows overlap), its dtype and its sparsity. Mappers read the dims;
+nothing here knows any hardware.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+
+from workloads.dtypes import DType
+from workloads.errors import WorkloadError
+
+
+class OpKind(enum.Enum):
+    GEMM = "gemm"
+    CONV = "conv"
+    ATTENTION = "attention"
+    ELEMENTWISE = "elementwise"
+    REDUCTION = "reduction"
+    NORM = "norm"
+    SOFTMAX = "softmax"
+    EMBEDDING = "embedding"
+    GATHER = "gather"
+    COPY = "copy"
+    OTHER = "other"
+
+
+class Role(enum.Enum):
+    """What an operand is to the op; the systolic engine's ifmap/filter/ofmap are INPUT/WEIGHT/OUTPUT."""
+
+    INPUT = "input"
+    WEIGHT = "weight"
+    OUTPUT = "output"
+
+
+class SparsityKind(enum.Enum):
+    DENSE = "dense"
+    N_OF_M = "n:m"
+    BLOCK = "block"
+    UNSTRUCTURED = "unstructured"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sparsity:
+    """Which fraction of an operand's elements are stored: dense, N of every M, blocks, or a density."""
+
+    kind: SparsityKind = SparsityKind.DENSE
+    n: int = 0
+    m: int = 0
+    density: float = 1.0
+
+    @property
+    def kept_fraction(self) -> float:
+        if self.kind is SparsityKind.N_OF_M:
+            return self.n / self.m
+        return self.density
+
+
+DENSE = Sparsity()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Operand:
+    name: str
+    role: Role
+    dims: tuple[str, ...]
+    elements: int
+    dtype: DType
+    sparsity: Sparsity = DENSE
+
+    @property
+    def bytes(self) -> float:
+        """Bytes stored: elements kept by the sparsity pattern times the dtype's size."""
+        return self.elements * self.sparsity.kept_fraction * self.dtype.bytes
+
+
+@dataclass(frozen=True, kw_only=True)
+class Op:
+    """One operator: a named loop nest with its operands, the work it does and where it came from.
+
+    `flops` counts a multiply-accumulate as 2. `count` repeats the op (identical layers).
+    `unmodeled` ops are kept and flagged, never silently counted as zero work.
+    """
+
+    name: str
+    kind: OpKind
+    dims: tuple[tuple[str, int], ...]
+    operands: tuple[Operand, ...]
+    flops: int
+    module: str = ""
+    aten: str = ""
+    count: int = 1
+    unmodeled: bool = False
+    attrs: tuple[tuple[str, int | str], ...] = field(default=())
+
+    def dim(self, name: str) -> int:
+        for dim_name, size in self.dims:
+            if dim_name == name:
+                return size
+        raise KeyError(f"op {self.name!r} has no loop dim {name!r} (has {self.dim_names})")
+
+    @property
+    def dim_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.dims)
+
+    @property
+    def macs(self) -> int:
+        return self.flops // 2
+
+    def operand(self, role: Role) -> Operand:
+        for operand in self.operands:
+            if operand.role is role:
+                return operand
+        raise KeyError(f"op {self.name!r} has no {role.value} operand")
+
+
+def positive_int(value: object, *, field: str, where: str = "") -> int:
+    """Parse `value` as an integer >= 1, or raise an error naming the field (and the file/line)."""
+    location = f"{where}: " if where else ""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise WorkloadError(f"{location}{field} must be a positive integer, got {value!r}") from None
+    if number < 1:
+        raise WorkloadError(f"{location}{field} must be a positive integer, got {number}")
+    return number
+
+
+def gemm_op(
+    m: int,
+    n: int,
+    k: int,
+    *,
+    name: str = "gemm",
+    input_dtype: DType = DType.INT8,
+    weight_dtype: DType = DType.INT8,
+    output_dtype: DType = DType.INT8,
+    weight_sparsity: Sparsity = DENSE,
+    module: str = "",
+    aten: str = "",
+    count: int = 1,
+) -> Op:
+    """``C[M][N] += A[M][K] * B[K][N]``: A is the input (ifmap), B the weight (filter), C the output."""
+    for dim_name, size in (("M", m), ("N", n), ("K", k)):
+        positive_int(size, field=f"GEMM {dim_name}", where=name)
+    return Op(
+        name=name,
+        kind=OpKind.GEMM,
+        dims=(("M", m), ("N", n), ("K", k)),
+        operands=(
+            Operand(name="A", role=Role.INPUT, dims=("M", "K"), elements=m * k, dtype=input_dtype),
+            Operand(
+                name="B",
+                role=Role.WEIGHT,
+                dims=("K", "N"),
+                elements=k * n,
+                dtype=weight_dtype,
+                sparsity=weight_sparsity,
+            ),
+            Operand(name="C", role=Role.OUTPUT, dims=("M", "N"), elements=m * n, dtype=output_dtype),
+        ),
+        flops=2 * m * n * k,
+        module=module,
+        aten=aten,
+        count=count,
+    )
+
+
+def conv2d_op(
+    *,
+    ifmap_h: int,
+    ifmap_w: int,
+    filter_h: int,
+    filter_w: int,
+    channels: int,
+    num_filters: int,
+    stride_h: int = 1,
+    stride_w: int = 1,
+    batch: int = 1,
+    name: str = "conv",
+    dtype: DType = DType.INT8,
+    module: str = "",
+    aten: str = "",
+) -> Op:
+    """A 2-D convolution (no padding) lowered to GEMM as SCALE-Sim does (im2col).
+
+    Output size per axis is ``ceil((ifmap - filter + stride) / stride)``, SCALE-Sim's
+    ``topo_calc_hyperparams``. The lowered GEMM has M = batch·out_h·out_w output pixels,
+    N = num_filters and K = filter_h·filter_w·channels (the window); the input operand stores the
+    ifmap once (batch·ifmap_h·ifmap_w·channels elements), not once per window.
+    """
+    if filter_h > ifmap_h or filter_w > ifmap_w:
+        raise WorkloadError(
+            f"{name}: filter {filter_h}x{filter_w} is larger than the ifmap {ifmap_h}x{ifmap_w}"
+        )
+    out_h = math.ceil((ifmap_h - filter_h + stride_h) / stride_h)
+    out_w = math.ceil((ifmap_w - filter_w + stride_w) / stride_w)
+    m = batch * out_h * out_w
+    n = num_filters
+    k = filter_h * filter_w * channels
+    return Op(
+        name=name,
+        kind=OpKind.CONV,
+        dims=(("M", m), ("N", n), ("K", k)),
+        operands=(
+            Operand(
+                name="ifmap",
+                role=Role.INPUT,
+                dims=("M", "K"),
+                elements=batch * ifmap_h * ifmap_w * channels,
+                dtype=dtype,
+            ),
+            Operand(name="filter", role=Role.WEIGHT, dims=("K", "N"), elements=k * n, dtype=dtype),
+            Operand(name="ofmap", role=Role.OUTPUT, dims=("M", "N"), elements=m * n, dtype=dtype),
+        ),
+        flops=2 * m * n * k,
+        module=module,
+        aten=aten,
+        attrs=(
+            ("ifmap_h", ifmap_h),
+            ("ifmap_w", ifmap_w),
+            ("filter_h", filter_h),
+            ("filter_w", filter_w),
+            ("channels", channels),
+            ("num_filters", num_filters),
+            ("stride_h", stride_h),
+            ("stride_w", stride_w),
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpGraph:
+    """Ordered ops plus model-level facts (name, params, phase, batch, sequence/context length)."""
+
+    name: str
+    ops: tuple[Op, ...]
+    params: int = 0
+    phase: str = ""
+    batch: int = 1
+    seq_len: int = 0
+    context_len: int = 0
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    @property
+    def unmodeled(self) -> tuple[Op, ...]:
+        return tuple(op for op in self.ops if op.unmodeled)
