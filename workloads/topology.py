@@ -88,7 +88,10 @@ def _gemm_row(row: list[str], *, where: str, dtype: DType) -> Op:
     if len(row) < 4:
         raise WorkloadError(f"{where}: a GEMM row needs Layer, M, N, K; got {','.join(row)!r}")
     _check_dense(row, 4, where)
-    m, n, k = (positive_int(value, field=name, where=where) for name, value in zip("MNK", row[1:4]))
+    m, n, k = (
+        positive_int(value, field=name, where=where)
+        for name, value in zip("MNK", row[1:4], strict=True)
+    )
     return gemm_op(m, n, k, name=row[0], input_dtype=dtype, weight_dtype=dtype, output_dtype=dtype)
 
 
@@ -101,7 +104,7 @@ def _conv_row(row: list[str], *, where: str, dtype: DType) -> Op:
     _check_dense(row, 1 + len(CONV_FIELDS), where)
     values = [
         positive_int(value, field=name, where=where)
-        for name, value in zip(CONV_FIELDS, row[1 : 1 + len(CONV_FIELDS)])
+        for name, value in zip(CONV_FIELDS, row[1 : 1 + len(CONV_FIELDS)], strict=True)
     ]
     ifmap_h, ifmap_w, filter_h, filter_w, channels, num_filters, stride = values
     depthwise = "DP" in row[0]

@@ -1,0 +1,39 @@
+"""Shared fixtures: small hardware specs built in code (no files), so tests state their inputs."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from hwmodels.systolic import Dataflow, SystolicArraySpec
+
+
+def make_array(
+    *,
+    rows: int = 32,
+    cols: int = 32,
+    dataflow: Dataflow = Dataflow.OS,
+    sram_bytes: int = 64 * 1024,
+    dram_bytes_per_cycle: float = math.inf,
+    freq_hz: float = 1e9,
+    **fields,
+) -> SystolicArraySpec:
+    """A SCALE-Sim-like array: three equal SRAMs, bandwidth given per cycle."""
+    return SystolicArraySpec(
+        name="test_array",
+        rows=rows,
+        cols=cols,
+        dataflow=dataflow,
+        ifmap_sram_bytes=sram_bytes,
+        filter_sram_bytes=sram_bytes,
+        ofmap_sram_bytes=sram_bytes,
+        dram_bytes_per_s=dram_bytes_per_cycle * freq_hz,
+        freq_hz=freq_hz,
+        **fields,
+    )
+
+
+@pytest.fixture
+def array():
+    return make_array

@@ -1,0 +1,143 @@
+"""`codesign simulate` and `codesign presets` as a user runs them: output, formats, errors."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.cli import main
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+REQUIRED_COLUMNS = (
+    "layer",
+    "compute_cycles",
+    "stall_cycles",
+    "total_cycles",
+    "utilization",
+    "mapping_efficiency",
+    "sram_reads",
+    "sram_writes",
+    "dram_read_bytes",
+    "dram_write_bytes",
+    "latency_s",
+    "dram_ifmap_read_bytes",
+    "dram_filter_read_bytes",
+    "ifmap_sram_reads",
+    "filter_sram_reads",
+)
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_table_has_a_row_per_layer_and_a_total(capsys):
+    code, out, err = run(
+        capsys, "simulate", "--hw", "scalesim_32x32", "--gemm", "100,37,250", "--gemm", "8,8,8"
+    )
+    assert code == 0 and err == ""
+    lines = out.strip().splitlines()
+    assert lines[0].split()[:4] == ["layer", "compute_cycles", "stall_cycles", "total_cycles"]
+    assert [line.split()[0] for line in lines[1:]] == ["gemm0", "gemm1", "total"]
+    assert "2,495" in lines[1]  # see test_systolic_formulas: 8 folds x 312 - 1
+
+
+def test_csv_has_every_column_and_total_is_sum(capsys):
+    code, out, _ = run(
+        capsys, "simulate", "--hw", "scalesim_32x32", "--topology", str(EXAMPLES / "resnet_head.csv"),
+        "--format", "csv",
+    )
+    assert code == 0
+    frame = pd.read_csv(io.StringIO(out))
+    for column in REQUIRED_COLUMNS:
+        assert column in frame.columns
+    layers, total = frame.iloc[:-1], frame.iloc[-1]
+    assert total["layer"] == "total"
+    assert total["total_cycles"] == pytest.approx(layers["total_cycles"].sum())
+    # the depthwise layer (name contains DP) runs once per channel, as SCALE-Sim splits it
+    assert frame.set_index("layer").loc["DP_example", "count"] == 32
+
+
+def test_json_and_overrides(capsys):
+    code, out, _ = run(
+        capsys, "simulate", "--hw", "scalesim_32x32", "--set", "dataflow=ws", "--set", "rows=64",
+        "--gemm", "64,64,64", "--format", "json",
+    )
+    assert code == 0
+    records = json.loads(out)
+    # ws on 64x32: folds 1 x 2; per fold 2*64 + 32 + 64 - 2 = 222 -> 2*222 - 1
+    assert records[0]["dataflow"] == "ws" and records[0]["compute_cycles"] == 443
+
+
+def test_presets_lists_sources(capsys):
+    code, out, _ = run(capsys, "presets")
+    assert code == 0
+    assert "tpu_v1_256x256" in out and "source: Jouppi" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--hw", "tpu9", "--gemm", "1,2,3"], "unknown preset 'tpu9'; known presets: eyeriss_12x14"),
+        (["--hw", "scalesim_32x32", "--set", "rows=0", "--gemm", "1,2,3"], "'rows' = 0"),
+        (["--hw", "scalesim_32x32", "--set", "rows=-3", "--gemm", "1,2,3"], "'rows' = -3"),
+        (["--hw", "scalesim_32x32", "--set", "dataflow=xy", "--gemm", "1,2,3"], "unknown dataflow"),
+        (["--hw", "scalesim_32x32", "--gemm", "1,2"], "expected three sizes M,N,K"),
+        (["--hw", "scalesim_32x32", "--gemm", "0,2,3"], "GEMM M must be a positive integer"),
+        (
+            ["--hw", "scalesim_32x32", "--set", "ofmap_sram_bytes=1024", "--gemm", "64,64,64"],
+            "'ofmap_sram_bytes' = 1024 B is too small to hold one fold's output tile",
+        ),
+        (["--hw", "scalesim_32x32", "--topology", "nope.csv"], "no such file"),
+        (["--hw", "nope.cfg", "--gemm", "1,2,3"], "no such SCALE-Sim config file"),
+        (["--hw", "scalesim_32x32", "--gemm", "1,2,3", "--dtype", "int3"], "unknown dtype 'int3'"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero_exit(capsys, argv, message):
+    code, out, err = run(capsys, "simulate", *argv)
+    assert code != 0
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert message in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("Layer, M, N, K,\nfc, 10, 20,\n", "topo.csv:2: a GEMM row needs Layer, M, N, K"),
+        ("Layer, M, N, K,\nfc, 10, x, 5,\n", "topo.csv:2: N must be a positive integer, got 'x'"),
+        (
+            "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
+            "Num Filter, Strides,\nc1, 8, 8, 3, 3, 4, 4, 1,\nc2, 4, 4, 5, 5, 4, 4, 1,\n",
+            "topo.csv:3: filter 5x5 is larger than the ifmap 4x4",
+        ),
+        ("Layer, M, N, K,\nfc, 10, 20, 30, 2:4,\n", "topo.csv:2: sparsity '2:4' is not modeled"),
+        ("a,b\n", "topo.csv:1: header 'a,b' is neither the GEMM form"),
+    ],
+)
+def test_malformed_topology_names_the_line(capsys, tmp_path, content, message):
+    path = tmp_path / "topo.csv"
+    path.write_text(content)
+    code, _, err = run(capsys, "simulate", "--hw", "scalesim_32x32", "--topology", str(path))
+    assert code != 0 and message in err
+
+
+def test_exit_code_for_console_script(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "simulate", "--hw", "nope", "--gemm", "1,1,1"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("codesign simulate: error: hardware: unknown preset 'nope'")
