@@ -24,6 +24,7 @@ PRESET_DIR = Path(__file__).parent / "presets"
 
 _INT_FIELDS = {"rows", "cols", "ifmap_sram_bytes", "filter_sram_bytes", "ofmap_sram_bytes"}
 _FLOAT_FIELDS = {"dram_bytes_per_s", "freq_hz"}
+_NONNEGATIVE_FIELDS = {"vector_flops_per_cycle"}
 _TEXT_FIELDS = {"name", "source", "description"}
 
 
@@ -126,6 +127,11 @@ def _coerce(key: str, value: Any, *, where: str) -> Any:
         number = _as_number(value, prefix)
         if not number > 0 or (key == "freq_hz" and math.isinf(number)):
             raise HardwareSpecError(f"{prefix}: must be a number > 0")
+        return float(number)
+    if key in _NONNEGATIVE_FIELDS:
+        number = _as_number(value, prefix)
+        if not 0 <= number < math.inf:
+            raise HardwareSpecError(f"{prefix}: must be a finite number >= 0")
         return float(number)
     if key == "dataflow":
         return Dataflow.parse(value, where=f"{where}: ")

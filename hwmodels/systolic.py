@@ -35,6 +35,12 @@ class Dataflow(enum.Enum):
             ) from None
 
 
+#: Vector-unit width when a spec gives none: one lane (one FLOP per cycle) per array column, the
+#: arrangement of TPU v1's activation pipeline, which takes the 256-wide matrix unit's output row
+#: per cycle (Jouppi et al. ISCA 2017, Fig. 1), and of Gemmini's activation unit on the
+#: accumulator's output row (Genc et al. DAC 2021).
+VECTOR_LANES_PER_COLUMN = 1
+
 #: One MAC per PE per cycle for every dtype: SCALE-Sim's PE (it has no notion of dtype).
 SCALESIM_MACS_PER_PE_PER_CYCLE = MappingProxyType({dtype: 1 for dtype in DType})
 
@@ -46,7 +52,9 @@ class SystolicArraySpec:
     `macs_per_pe_per_cycle` maps a dtype to how many MACs one PE does per cycle on it (an INT4 PE
     may do 4 where an FP16 one does 1); dtypes missing from it are not supported by the array.
     `dram_bytes_per_s` may be infinite: SCALE-Sim's CALC mode, which sizes bandwidth so nothing
-    stalls.
+    stalls. `vector_flops_per_cycle` is the vector unit beside the array that runs the non-GEMM ops
+    (norms, softmax, activations); 0 means one lane per array column
+    (`VECTOR_LANES_PER_COLUMN`).
     """
 
     name: str
@@ -62,6 +70,7 @@ class SystolicArraySpec:
         default_factory=lambda: SCALESIM_MACS_PER_PE_PER_CYCLE
     )
     default_dtype: DType = DType.INT8
+    vector_flops_per_cycle: float = 0.0
     source: str = ""
     description: str = ""
 
@@ -73,6 +82,13 @@ class SystolicArraySpec:
                 raise HardwareSpecError(
                     f"{where}field {name!r} = {value!r}: must be a positive integer"
                 )
+        if isinstance(self.vector_flops_per_cycle, bool) or not (
+            isinstance(self.vector_flops_per_cycle, int | float) and self.vector_flops_per_cycle >= 0
+        ):
+            raise HardwareSpecError(
+                f"{where}field 'vector_flops_per_cycle' = {self.vector_flops_per_cycle!r}: "
+                "must be a number >= 0 (0: one lane per column)"
+            )
         for name in ("dram_bytes_per_s", "freq_hz"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
@@ -95,6 +111,11 @@ class SystolicArraySpec:
         object.__setattr__(
             self, "macs_per_pe_per_cycle", MappingProxyType(dict(self.macs_per_pe_per_cycle))
         )
+
+    @property
+    def vector_flops(self) -> float:
+        """FLOPs per cycle of the vector unit (one lane per column unless the spec says)."""
+        return self.vector_flops_per_cycle or self.cols * VECTOR_LANES_PER_COLUMN
 
     @property
     def num_pes(self) -> int:

@@ -1,19 +1,28 @@
 """`simulate()`: a workload on a hardware spec, one result row per op, as a pandas DataFrame.
 
-A simulation is a pure function of its inputs. Rows already include each op's `count` (repeated
-identical layers), so the totals are plain sums of the rows (`summarize`). Layers run one after the
-other without overlap: each row's latency includes its own prefetch of the first fold and the
-write-back of the last (`total_cycles_incl_prefetch`).
+A simulation is a pure function of its inputs. GEMM-shaped ops (dims M, N, K; any further dims, such
+as a bmm's batch, repeat the GEMM) run on the systolic engine; other modeled ops run on the vector
+unit's roofline (`sim.vector_engine`); ops the tracer flagged `unmodeled` get a row with NaN cycles
+and are counted in `summarize`'s ``unmodeled_ops``, never as zero time.
+
+Rows already include each op's repeats (`count` and extra dims), so totals are plain sums of the
+rows. Layers run one after the other without overlap: each systolic row's latency includes its own
+prefetch of the first fold and the write-back of the last (`total_cycles_incl_prefetch`).
 """
 
 from __future__ import annotations
+
+import math
 
 import pandas as pd
 
 from hwmodels.systolic import SystolicArraySpec
 from mappers.systolic import SystolicMapping, candidate_mappings
 from sim.systolic_engine import LayerTiming, simulate_layer
+from sim.vector_engine import simulate_vector_op
 from workloads.op import Op, OpGraph, Role
+
+GEMM_DIMS = ("M", "N", "K")
 
 #: Columns whose total is the sum of the rows; the ratio columns are recomputed from the sums.
 SUM_COLUMNS = (
@@ -44,33 +53,61 @@ SUM_COLUMNS = (
 
 
 def simulate(workload: Op | OpGraph, hardware: SystolicArraySpec) -> pd.DataFrame:
-    """Simulate every op of `workload` on `hardware`; one row per op (see `SUM_COLUMNS` and
-    `layer`, `kind`, `device`, `dataflow`, `M`, `N`, `K`, `utilization`, `mapping_efficiency`)."""
+    """Simulate every op of `workload` on `hardware`; one row per op with `SUM_COLUMNS` and
+    `layer`, `kind`, `engine`, `device`, `dataflow`, `M`, `N`, `K`, `utilization`,
+    `mapping_efficiency`, `unmodeled`, `module`, `aten`."""
     ops = workload.ops if isinstance(workload, OpGraph) else (workload,)
     return pd.DataFrame([_simulate_op(op, hardware) for op in ops])
 
 
 def summarize(results: pd.DataFrame, hardware: SystolicArraySpec) -> dict[str, float | str]:
-    """The total row: sums of `SUM_COLUMNS`, with utilization recomputed from the summed cycles."""
+    """The total row: sums of `SUM_COLUMNS` over modeled ops, utilization recomputed from the
+    sums, and the number of unmodeled ops left out."""
+    modeled = results[~results["unmodeled"]]
     total: dict[str, float | str] = {"layer": "total", "kind": "", "device": hardware.name}
     for column in SUM_COLUMNS:
-        total[column] = results[column].sum()
-    peak_macs = hardware.num_pes * (results["pe_macs_per_cycle"] * results["total_cycles"]).sum()
-    total["utilization"] = float(total["macs"] / peak_macs)
-    folds = results["folds"] * 1.0
-    total["mapping_efficiency"] = float((results["mapping_efficiency"] * folds).sum() / folds.sum())
+        total[column] = modeled[column].sum()
+    peak_macs = hardware.num_pes * (modeled["pe_macs_per_cycle"] * modeled["total_cycles"]).sum()
+    total["utilization"] = float(total["macs"] / peak_macs) if peak_macs else 0.0
+    on_array = modeled[modeled["engine"] == "systolic"]
+    folds = on_array["folds"].astype(float)
+    total["mapping_efficiency"] = (
+        float((on_array["mapping_efficiency"] * folds).sum() / folds.sum()) if len(on_array) else 0.0
+    )
+    total["unmodeled_ops"] = int(results["unmodeled"].sum())
     return total
 
 
+def _simulate_op(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
+    if op.unmodeled:
+        return _unmodeled_row(op, hardware)
+    if all(name in op.dim_names for name in GEMM_DIMS):
+        return _systolic_row(op, hardware)
+    return _vector_row(op, hardware)
+
+
+def _common(op: Op, hardware: SystolicArraySpec, engine: str) -> dict[str, object]:
+    return {
+        "layer": op.name,
+        "kind": op.kind.value,
+        "engine": engine,
+        "device": hardware.name,
+        "module": op.module,
+        "aten": op.aten,
+        "unmodeled": op.unmodeled,
+    }
+
+
 def _best_mapping(op: Op, hardware: SystolicArraySpec) -> tuple[SystolicMapping, LayerTiming]:
-    """Cost every candidate mapping; the fewest total cycles wins (first one on a tie)."""
+    """Cost every candidate mapping; the fewest total cycles wins (the first one on a tie)."""
     costed = [(m, simulate_layer(op, hardware, m)) for m in candidate_mappings(op, hardware)]
     return min(costed, key=lambda pair: pair[1].total_cycles)
 
 
-def _simulate_op(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
+def _systolic_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
     mapping, timing = _best_mapping(op, hardware)
-    n = op.count
+    n = op.count * math.prod(size for name, size in op.dims if name not in GEMM_DIMS)
+    macs_per_instance = op.macs * op.count // n
     total_incl = timing.prefetch_cycles + timing.total_cycles + timing.drain_cycles
     sram_reads = timing.ifmap.sram_accesses + timing.filter.sram_accesses
     dram_reads = timing.ifmap.dram_bytes + timing.filter.dram_bytes + timing.ofmap.dram_psum_read_bytes
@@ -79,10 +116,8 @@ def _simulate_op(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
         + timing.filter.sram_accesses * op.operand(Role.WEIGHT).dtype.bytes
         + timing.ofmap.sram_accesses * op.operand(Role.OUTPUT).dtype.bytes
     )
-    return {
-        "layer": op.name,
-        "kind": op.kind.value,
-        "device": hardware.name,
+    peak = hardware.num_pes * mapping.macs_per_pe_per_cycle * timing.total_cycles
+    return _common(op, hardware, "systolic") | {
         "dataflow": mapping.dataflow.value,
         "M": op.dim("M"),
         "N": op.dim("N"),
@@ -95,10 +130,10 @@ def _simulate_op(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
         "prefetch_cycles": timing.prefetch_cycles * n,
         "drain_cycles": timing.drain_cycles * n,
         "total_cycles_incl_prefetch": total_incl * n,
-        "utilization": op.macs / (hardware.num_pes * mapping.macs_per_pe_per_cycle * timing.total_cycles),
+        "utilization": macs_per_instance / peak,
         "mapping_efficiency": timing.mapping_efficiency,
-        "macs": op.macs * n,
-        "flops": op.flops * n,
+        "macs": macs_per_instance * n,
+        "flops": 2 * macs_per_instance * n,
         "ifmap_sram_reads": timing.ifmap.sram_accesses * n,
         "filter_sram_reads": timing.filter.sram_accesses * n,
         "sram_reads": sram_reads * n,
@@ -114,3 +149,42 @@ def _simulate_op(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
         "latency_s": total_incl * n / hardware.freq_hz,
         "pe_macs_per_cycle": mapping.macs_per_pe_per_cycle,
     }
+
+
+def _vector_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
+    timing = simulate_vector_op(op, hardware)
+    n = op.count
+    return _common(op, hardware, "vector") | {
+        "count": n,
+        "folds": 0,
+        "compute_cycles": timing.compute_cycles * n,
+        "stall_cycles": timing.stall_cycles * n,
+        "total_cycles": timing.total_cycles * n,
+        "prefetch_cycles": 0.0,
+        "drain_cycles": 0.0,
+        "total_cycles_incl_prefetch": timing.total_cycles * n,
+        "utilization": 0.0,
+        "mapping_efficiency": 0.0,
+        "macs": 0,
+        "flops": op.flops * n,
+        "ifmap_sram_reads": 0,
+        "filter_sram_reads": 0,
+        "sram_reads": timing.read_elements * n,
+        "ofmap_sram_writes": 0,
+        "sram_writes": timing.write_elements * n,
+        "dram_ifmap_read_bytes": 0.0,
+        "dram_filter_read_bytes": 0.0,
+        "dram_psum_read_bytes": 0.0,
+        "dram_read_bytes": timing.read_bytes * n,
+        "dram_write_bytes": timing.write_bytes * n,
+        "dram_bytes": (timing.read_bytes + timing.write_bytes) * n,
+        "sram_bytes": (timing.read_bytes + timing.write_bytes) * n,
+        "latency_s": timing.total_cycles * n / hardware.freq_hz,
+        "pe_macs_per_cycle": 1,
+    }
+
+
+def _unmodeled_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
+    return _common(op, hardware, "none") | {
+        column: math.nan for column in (*SUM_COLUMNS, "utilization", "mapping_efficiency")
+    } | {"count": op.count, "flops": op.flops * op.count, "pe_macs_per_cycle": 1}

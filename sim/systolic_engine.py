@@ -92,8 +92,12 @@ def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) ->
         has_c = mapping.col_dim in operand.dims
         # Elements of this operand one fold touches (im2col view, real K, not packed).
         tile = np.ones(mapping.folds)
-        full = 1
+        full = 1  # elements of one GEMM instance's operand (im2col view)
+        instances = 1  # an operand's extra dims (a bmm's batch) are separate GEMM instances
         for dim in operand.dims:
+            if dim not in real:
+                instances *= op.dim(dim)
+                continue
             full *= real[dim]
             if dim == mapping.row_dim:
                 tile = tile * fold_rows * (real[dim] / mapping.spatial_rows)
@@ -102,14 +106,15 @@ def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) ->
             else:
                 tile = tile * real[dim]
         # DRAM holds each distinct element once (a convolution's windows overlap).
-        dram_per_element = operand.bytes / full
+        instance_bytes = operand.bytes / instances
+        dram_per_element = instance_bytes / full
         half = getattr(spec, _SRAM_FIELD[role]) * ACTIVE_BUFFER_FRACTION
         if has_r and has_c:
             sram = full
             fetch = np.ones(mapping.folds, dtype=bool)
         elif has_r:  # reused across column folds (outer loop)
             sram = full * mapping.col_folds
-            fetch = first_col_fold if operand.bytes <= half else np.ones(mapping.folds, dtype=bool)
+            fetch = first_col_fold if instance_bytes <= half else np.ones(mapping.folds, dtype=bool)
         else:  # reused across row folds (inner loop)
             sram = full * mapping.row_folds
             column_tile_bytes = float(tile.max()) * operand.dtype.bytes
