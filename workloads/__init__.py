@@ -1,23 +1,45 @@
-"""Workloads: ops as loop nests, op graphs, SCALE-Sim topologies (and, later, the PyTorch tracer).
+"""Workloads: ops as loop nests, op graphs, SCALE-Sim topologies, the PyTorch tracer and model zoo.
 
-Knows no hardware.
+Knows no hardware. The names that need torch (`trace`, `load_model_graph`, the zoo) are imported on
+first use, so the rest of the toolkit starts without loading torch.
 """
 
+import importlib
+
+from workloads.annotate import annotate
 from workloads.dtypes import DType
 from workloads.errors import CodesignError, WorkloadError
+from workloads.graph_io import frame_to_graph, graph_to_frame, read_graph_csv, write_graph_csv
 from workloads.op import (
     DENSE,
     Op,
+    Operand,
     OpGraph,
     OpKind,
-    Operand,
     Role,
     Sparsity,
     SparsityKind,
     conv2d_op,
     gemm_op,
 )
+from workloads.summary import graph_totals, group_ops
 from workloads.topology import read_topology
+
+#: Public names that import torch, and the module each comes from.
+_TORCH_NAMES = {
+    "trace": "workloads.tracer",
+    "UnmodeledOpWarning": "workloads.tracer",
+    "load_model_graph": "workloads.model_graph",
+    "list_models": "workloads.zoo",
+    "attention_op": "workloads.formulas.attention",
+}
+
+
+def __getattr__(name: str):
+    if name in _TORCH_NAMES:
+        return getattr(importlib.import_module(_TORCH_NAMES[name]), name)
+    raise AttributeError(f"module 'workloads' has no attribute {name!r}")
+
 
 __all__ = [
     "DENSE",
@@ -30,8 +52,20 @@ __all__ = [
     "Role",
     "Sparsity",
     "SparsityKind",
+    "UnmodeledOpWarning",
     "WorkloadError",
+    "annotate",
+    "attention_op",
     "conv2d_op",
+    "frame_to_graph",
     "gemm_op",
+    "graph_to_frame",
+    "graph_totals",
+    "group_ops",
+    "list_models",
+    "load_model_graph",
+    "read_graph_csv",
     "read_topology",
+    "trace",
+    "write_graph_csv",
 ]

@@ -1,7 +1,8 @@
 """Numeric formats of operands, with their storage size.
 
 Sizes in bits are the formats' definitions (IEEE 754 for fp16/fp32, the OCP FP8 spec for fp8,
-two's-complement integers for int4/int8); int4 packs two values per byte.
+two's-complement integers for int4/int8/int32/int64); int4 packs two values per byte. bool is stored in
+one byte, as PyTorch stores it. The wide integers and bool carry the tracer's indices and masks.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ class DType(enum.Enum):
     BF16 = "bf16"
     TF32 = "tf32"
     FP32 = "fp32"
+    FP64 = "fp64"
+    INT32 = "int32"
+    INT64 = "int64"
+    BOOL = "bool"
 
     @property
     def bits(self) -> int:
@@ -48,4 +53,8 @@ _BITS = {
     DType.BF16: 16,
     DType.TF32: 32,  # stored as fp32 in memory; tensor cores read 19 significant bits
     DType.FP32: 32,
+    DType.FP64: 64,
+    DType.INT32: 32,
+    DType.INT64: 64,
+    DType.BOOL: 8,  # torch.bool: one byte per element
 }

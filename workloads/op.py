@@ -32,11 +32,25 @@ class OpKind(enum.Enum):
 
 
 class Role(enum.Enum):
-    """What an operand is to the op; the systolic engine's ifmap/filter/ofmap are INPUT/WEIGHT/OUTPUT."""
+    """What an operand is to the op; the systolic engine's ifmap/filter/ofmap are INPUT/WEIGHT/OUTPUT.
+
+    KV_CACHE is attention's K or V read from the cache; KV_CACHE_WRITE the cache slots a step writes.
+    BIAS is a bias vector added to a GEMM's output. METADATA is stored beside a weight and read with
+    it: quantization scales and zero points, the indices of an N:M sparse weight.
+    """
 
     INPUT = "input"
     WEIGHT = "weight"
     OUTPUT = "output"
+    KV_CACHE = "kv_cache"
+    KV_CACHE_WRITE = "kv_cache_write"
+    BIAS = "bias"
+    METADATA = "metadata"
+
+    @property
+    def is_written(self) -> bool:
+        """True for operands the op writes (OUTPUT, KV_CACHE_WRITE); every other role is read."""
+        return self in (Role.OUTPUT, Role.KV_CACHE_WRITE)
 
 
 class SparsityKind(enum.Enum):
@@ -145,30 +159,53 @@ def gemm_op(
     module: str = "",
     aten: str = "",
     count: int = 1,
+    batch: int = 0,
+    attrs: tuple[tuple[str, int | str], ...] = (),
 ) -> Op:
-    """``C[M][N] += A[M][K] * B[K][N]``: A is the input (ifmap), B the weight (filter), C the output."""
+    """``C[M][N] += A[M][K] * B[K][N]``: A is the input (ifmap), B the weight (filter), C the output.
+
+    With ``batch > 0`` (a bmm) a dim ``B`` comes first and indexes every operand: ``batch``
+    independent GEMMs. A bmm's B operand may be an activation rather than a parameter; the tracer
+    says which in the attr ``weight_is_param`` (1 or 0), so annotations quantize only parameters.
+    """
     for dim_name, size in (("M", m), ("N", n), ("K", k)):
         positive_int(size, field=f"GEMM {dim_name}", where=name)
+    lead: tuple[str, ...] = ("B",) if batch else ()
+    batch_dims: tuple[tuple[str, int], ...] = (("B", batch),) if batch else ()
+    repeats = batch or 1
     return Op(
         name=name,
         kind=OpKind.GEMM,
-        dims=(("M", m), ("N", n), ("K", k)),
+        dims=(*batch_dims, ("M", m), ("N", n), ("K", k)),
         operands=(
-            Operand(name="A", role=Role.INPUT, dims=("M", "K"), elements=m * k, dtype=input_dtype),
+            Operand(
+                name="A",
+                role=Role.INPUT,
+                dims=(*lead, "M", "K"),
+                elements=repeats * m * k,
+                dtype=input_dtype,
+            ),
             Operand(
                 name="B",
                 role=Role.WEIGHT,
-                dims=("K", "N"),
-                elements=k * n,
+                dims=(*lead, "K", "N"),
+                elements=repeats * k * n,
                 dtype=weight_dtype,
                 sparsity=weight_sparsity,
             ),
-            Operand(name="C", role=Role.OUTPUT, dims=("M", "N"), elements=m * n, dtype=output_dtype),
+            Operand(
+                name="C",
+                role=Role.OUTPUT,
+                dims=(*lead, "M", "N"),
+                elements=repeats * m * n,
+                dtype=output_dtype,
+            ),
         ),
-        flops=2 * m * n * k,
+        flops=2 * repeats * m * n * k,
         module=module,
         aten=aten,
         count=count,
+        attrs=attrs,
     )
 
 
@@ -187,23 +224,44 @@ def conv2d_op(
     dtype: DType = DType.INT8,
     module: str = "",
     aten: str = "",
+    pad_h: int = 0,
+    pad_w: int = 0,
+    groups: int = 1,
+    attrs: tuple[tuple[str, int | str], ...] = (),
+    out_h: int = 0,
+    out_w: int = 0,
 ) -> Op:
-    """A 2-D convolution (no padding) lowered to GEMM as SCALE-Sim does (im2col).
+    """A 2-D convolution lowered to GEMM as SCALE-Sim does (im2col).
 
-    Output size per axis is ``ceil((ifmap - filter + stride) / stride)``, SCALE-Sim's
-    ``topo_calc_hyperparams``. The lowered GEMM has M = batch·out_h·out_w output pixels,
-    N = num_filters and K = filter_h·filter_w·channels (the window); the input operand stores the
-    ifmap once (batch·ifmap_h·ifmap_w·channels elements), not once per window.
+    Output size per axis is ``ceil((ifmap + 2·pad - filter + stride) / stride)``, SCALE-Sim's
+    ``topo_calc_hyperparams`` on the zero-padded ifmap (no padding by default, as SCALE-Sim). The
+    lowered GEMM has M = batch·out_h·out_w output pixels, N = num_filters and
+    K = filter_h·filter_w·channels/groups (the window); the input operand stores the ifmap once
+    (batch·ifmap_h·ifmap_w·channels elements), not once per window. Padding and groups, when set,
+    are added to `attrs` after the geometry.
+
+    SCALE-Sim rounds a strided output size up; PyTorch rounds it down,
+    ``floor((ifmap + 2·pad - filter) / stride) + 1``. A caller that knows the output size (the
+    tracer) passes `out_h`/`out_w`, which then replace the SCALE-Sim formula.
     """
-    if filter_h > ifmap_h or filter_w > ifmap_w:
+    if filter_h > ifmap_h + 2 * pad_h or filter_w > ifmap_w + 2 * pad_w:
         raise WorkloadError(
             f"{name}: filter {filter_h}x{filter_w} is larger than the ifmap {ifmap_h}x{ifmap_w}"
         )
-    out_h = math.ceil((ifmap_h - filter_h + stride_h) / stride_h)
-    out_w = math.ceil((ifmap_w - filter_w + stride_w) / stride_w)
+    if channels % groups or num_filters % groups:
+        raise WorkloadError(
+            f"{name}: groups={groups} must divide channels={channels} and filters={num_filters}"
+        )
+    out_h = out_h or math.ceil((ifmap_h + 2 * pad_h - filter_h + stride_h) / stride_h)
+    out_w = out_w or math.ceil((ifmap_w + 2 * pad_w - filter_w + stride_w) / stride_w)
     m = batch * out_h * out_w
     n = num_filters
-    k = filter_h * filter_w * channels
+    k = filter_h * filter_w * channels // groups
+    extra = tuple(
+        (key, value)
+        for key, value, default in (("pad_h", pad_h, 0), ("pad_w", pad_w, 0), ("groups", groups, 1))
+        if value != default
+    )
     return Op(
         name=name,
         kind=OpKind.CONV,
@@ -231,6 +289,8 @@ def conv2d_op(
             ("num_filters", num_filters),
             ("stride_h", stride_h),
             ("stride_w", stride_w),
+            *extra,
+            *attrs,
         ),
     )
 

@@ -1,0 +1,147 @@
+"""Precision and sparsity annotations applied to a traced graph, without retracing.
+
+- ``weights``: the dtype of every GEMM/convolution weight that is a parameter (attr
+  ``weight_is_param = 1``; activation×activation matmuls, embeddings and norm gains keep theirs),
+  with the quantization metadata it needs as METADATA operands (`QUANT_SCHEMES`).
+- ``activations``: the dtype of every floating-point input and output (not indices or masks).
+- ``kv``: the dtype of the KV cache, read (KV_CACHE) and written (KV_CACHE_WRITE).
+- ``sparsity``: ``2:4`` on the same weights as ``weights``, along K (the reduction dim), with
+  its index metadata; K must be a multiple of 4.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from workloads.dtypes import DType
+from workloads.errors import WorkloadError
+from workloads.op import Op, Operand, OpGraph, OpKind, Role, Sparsity, SparsityKind, positive_int
+
+WEIGHT_DTYPES = (DType.INT4, DType.INT8, DType.FP8, DType.FP16, DType.BF16)
+ACTIVATION_DTYPES = (DType.FP16, DType.BF16, DType.FP8, DType.INT8)
+KV_DTYPES = (DType.FP16, DType.INT8, DType.FP8)
+FLOAT_DTYPES = (DType.FP8, DType.FP16, DType.BF16, DType.TF32, DType.FP32, DType.FP64)
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuantScheme:
+    """How a quantized weight is stored beside its values: one scale (and zero point) per group of
+    `group_size` consecutive K values per output column; 0 means one group per column (per
+    channel), None one scale for the whole tensor."""
+
+    group_size: int | None
+    scale_dtype: DType
+    zero_point_dtype: DType | None = None
+
+
+#: int4: GPTQ/AWQ checkpoints (AutoGPTQ's qweight/scales/qzeros): groups of 128 along K, an fp16
+#: scale and a 4-bit zero point per group. int8: symmetric per output channel, fp16 scales
+#: (LLM.int8(), SmoothQuant's W8). fp8: E4M3 with one fp32 scale per tensor (the FP8 checkpoints of
+#: vLLM and TensorRT-LLM). fp16/bf16 need no metadata.
+QUANT_SCHEMES = {
+    DType.INT4: QuantScheme(group_size=128, scale_dtype=DType.FP16, zero_point_dtype=DType.INT4),
+    DType.INT8: QuantScheme(group_size=0, scale_dtype=DType.FP16),
+    DType.FP8: QuantScheme(group_size=None, scale_dtype=DType.FP32),
+}
+
+#: 2:4 structured sparsity (NVIDIA Ampere sparse tensor cores, A100 whitepaper): 2 values kept in
+#: every 4 along K, each with a 2-bit position index, so 4 index bits per group of 4.
+SPARSE_2_4 = Sparsity(kind=SparsityKind.N_OF_M, n=2, m=4)
+SPARSE_INDEX_DTYPE = DType.INT4  # one 4-bit index word per group of 4
+
+
+def _parse(text: str | None, valid: tuple[DType, ...], field: str) -> DType | None:
+    if text is None:
+        return None
+    dtype = DType.parse(text, field=field)
+    if dtype not in valid:
+        raise WorkloadError(f"{field} {text!r}: must be one of {', '.join(d.value for d in valid)}")
+    return dtype
+
+
+def annotate(
+    graph: OpGraph,
+    *,
+    weights: str | None = None,
+    group_size: int | None = None,
+    activations: str | None = None,
+    kv: str | None = None,
+    sparsity: str | None = None,
+) -> OpGraph:
+    """A new graph with the given precisions and sparsity; arguments left None change nothing."""
+    weight_dtype = _parse(weights, WEIGHT_DTYPES, "--weights")
+    activation_dtype = _parse(activations, ACTIVATION_DTYPES, "--activations")
+    kv_dtype = _parse(kv, KV_DTYPES, "--kv")
+    scheme = QUANT_SCHEMES.get(weight_dtype)
+    if group_size is not None:
+        if scheme is None:
+            raise WorkloadError("--group-size applies to int4, int8 or fp8 --weights")
+        scheme = replace(scheme, group_size=positive_int(group_size, field="--group-size"))
+    if sparsity is not None and sparsity.strip() != "2:4":
+        raise WorkloadError(f"--sparsity {sparsity!r}: only 2:4 is modeled")
+    ops = tuple(
+        _annotate_op(op, weight_dtype, scheme, activation_dtype, kv_dtype, sparsity is not None)
+        for op in graph.ops
+    )
+    return replace(graph, ops=ops)
+
+
+def _annotate_op(
+    op: Op,
+    weight_dtype: DType | None,
+    scheme: QuantScheme | None,
+    activation_dtype: DType | None,
+    kv_dtype: DType | None,
+    sparse: bool,
+) -> Op:
+    operands = []
+    for operand in op.operands:
+        if operand.role in (Role.KV_CACHE, Role.KV_CACHE_WRITE) and kv_dtype:
+            operand = replace(operand, dtype=kv_dtype)
+        elif operand.role in (Role.INPUT, Role.OUTPUT) and activation_dtype and operand.dtype in FLOAT_DTYPES:
+            operand = replace(operand, dtype=activation_dtype)
+        operands.append(operand)
+    op = replace(op, operands=tuple(operands))
+    if op.kind in (OpKind.GEMM, OpKind.CONV) and dict(op.attrs).get("weight_is_param") == 1:
+        op = _annotate_weight(op, weight_dtype, scheme, sparse)
+    return op
+
+
+def _annotate_weight(op: Op, dtype: DType | None, scheme: QuantScheme | None, sparse: bool) -> Op:
+    """Set the weight's dtype and sparsity and append its metadata (scales, zeros, indices)."""
+    k, n = op.dim("K"), op.dim("N")
+    batch = op.dim("B") if "B" in op.dim_names else 1
+    weight = op.operand(Role.WEIGHT)
+    new_weight = weight
+    metadata: list[Operand] = []
+    if dtype is not None:
+        new_weight = replace(new_weight, dtype=dtype)
+    if scheme is not None:
+        if scheme.group_size is None:
+            groups = 1  # one scale per tensor
+        else:
+            per_column = math.ceil(k / scheme.group_size) if scheme.group_size else 1
+            groups = batch * per_column * n  # a last partial group along K still has its scale
+        metadata.append(_metadata("B_scales", groups, scheme.scale_dtype))
+        if scheme.zero_point_dtype is not None:
+            metadata.append(_metadata("B_zeros", groups, scheme.zero_point_dtype))
+    if sparse:
+        if k % SPARSE_2_4.m:
+            raise WorkloadError(
+                f"--sparsity 2:4: op {op.name} ({op.module or 'model'}) has K = {k}, "
+                f"not a multiple of {SPARSE_2_4.m}"
+            )
+        new_weight = replace(new_weight, sparsity=SPARSE_2_4)
+        metadata.append(_metadata("B_sparse_index", batch * k * n // SPARSE_2_4.m, SPARSE_INDEX_DTYPE))
+    replaced = {m.name for m in metadata}  # annotating again replaces earlier metadata
+    operands = tuple(
+        new_weight if o is weight else o
+        for o in op.operands
+        if not (o.role is Role.METADATA and o.name in replaced)
+    )
+    return replace(op, operands=(*operands, *metadata))
+
+
+def _metadata(name: str, elements: int, dtype: DType) -> Operand:
+    return Operand(name=name, role=Role.METADATA, dims=("K", "N"), elements=elements, dtype=dtype)

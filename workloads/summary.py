@@ -1,0 +1,69 @@
+"""Graph-level views: identical ops grouped with a count, and the totals of a graph.
+
+Totals are sums over ops of ``count ×`` the op's own FLOPs and bytes, never a separate path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import replace
+
+from workloads.op import Op, OpGraph, OpKind, Role
+
+#: A module path's numeric parts (layer and expert indices) are what differs between repeats.
+_INDEX = re.compile(r"(?<=\.)\d+(?=\.|$)|^\d+(?=\.|$)")
+
+#: Kinds whose FLOPs ``torch.utils.flop_counter`` counts (matmuls, convolutions, attention).
+MATMUL_KINDS = (OpKind.GEMM, OpKind.CONV, OpKind.ATTENTION)
+
+
+def module_pattern(module: str) -> str:
+    """``layers.3.mlp.experts.1`` → ``layers.*.mlp.experts.*``."""
+    return _INDEX.sub("*", module)
+
+
+def group_ops(graph: OpGraph) -> OpGraph:
+    """Merge ops that differ only in their name and layer/expert indices into one op with a count.
+
+    The merged op keeps the first one's name and position, its module path with indices as ``*``.
+    """
+    groups: dict[tuple, Op] = {}
+    for op in graph.ops:
+        module = module_pattern(op.module)
+        key = (op.kind, op.aten, op.dims, op.operands, op.flops, op.unmodeled, op.attrs, module)
+        if key in groups:
+            groups[key] = replace(groups[key], count=groups[key].count + op.count)
+        else:
+            groups[key] = replace(op, module=module)
+    return replace(graph, ops=tuple(groups.values()))
+
+
+def graph_totals(graph: OpGraph) -> dict[str, object]:
+    """Totals of a graph: params, FLOPs (all, and the matmul kinds'), bytes by role, intensity.
+
+    ``arithmetic_intensity`` is FLOPs per byte moved, every operand read or written once
+    (no reuse across ops). ``unmodeled`` lists the aten ops kept without a formula.
+    """
+    flops = sum(op.flops * op.count for op in graph.ops)
+    by_role = {role: 0.0 for role in Role}
+    for op in graph.ops:
+        for operand in op.operands:
+            by_role[operand.role] += operand.bytes * op.count
+    total_bytes = sum(by_role.values())
+    unmodeled = Counter(op.aten for op in graph.unmodeled for _ in range(op.count))
+    return {
+        "graph": graph.name,
+        "phase": graph.phase,
+        "batch": graph.batch,
+        "seq_len": graph.seq_len,
+        "context_len": graph.context_len,
+        "params": graph.params,
+        "ops": sum(op.count for op in graph.ops),
+        "flops": flops,
+        "matmul_flops": sum(op.flops * op.count for op in graph.ops if op.kind in MATMUL_KINDS),
+        **{f"{role.value}_bytes": value for role, value in by_role.items()},
+        "bytes": total_bytes,
+        "arithmetic_intensity": flops / total_bytes if total_bytes else 0.0,
+        "unmodeled": ", ".join(f"{name} x{n}" for name, n in unmodeled.most_common()),
+    }

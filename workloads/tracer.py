@@ -1,0 +1,306 @@
+"""Trace an `nn.Module` on meta tensors into an `OpGraph`: no weights, no GPU, no arithmetic.
+
+In the manner of ``torch.utils.flop_counter.FlopCounterMode``: a `TorchDispatchMode` sees every aten
+op the model runs. Metadata-only ops (views, reshapes, transposes, expands, size queries) cost
+nothing and are skipped. An op with a formula in `workloads.registry` becomes an `Op` attributed to
+the innermost module running it; an op without one is decomposed where torch can (its composite
+kernel or a decomposition in ``torch._decomp``) and otherwise kept, flagged ``unmodeled`` and named
+in an `UnmodeledOpWarning`.
+
+On meta tensors a few composite ops would decompose before any dispatch mode sees them (``linear``
+into ``t``+``addmm``, ``scaled_dot_product_attention`` into the math path's bmm/softmax,
+``rms_norm`` into pow/mean/rsqrt/mul), so a `TorchFunctionMode` catches those whole and records
+them under their own aten names; the ops they run inside are not recorded again.
+
+Parameters and buffers are swapped for meta copies (``torch.func.functional_call``), so the user's
+module is not modified. A tensor's origin (parameter, KV cache, activation) is read from its
+storage, which views share: a weight's transpose is still a parameter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from functools import partial
+
+import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_map
+
+from workloads.errors import WorkloadError
+from workloads.op import Op, Operand, OpGraph, OpKind, Role
+from workloads.registry import (
+    Origin,
+    TensorMeta,
+    dtype_of,
+    lookup,
+    operand,
+    shape_dims,
+    tensors,
+)
+
+aten = torch.ops.aten
+F = torch.nn.functional
+
+
+class UnmodeledOpWarning(UserWarning):
+    """A traced model ran aten ops that have no formula; they are kept in the graph, flagged."""
+
+
+#: Composite ops caught whole by the function mode, with the aten overload they are recorded as.
+COMPOSITES = {
+    F.linear: aten.linear.default,
+    F.scaled_dot_product_attention: aten.scaled_dot_product_attention.default,
+    F.rms_norm: aten.rms_norm.default,
+    torch.rms_norm: aten.rms_norm.default,
+}
+
+#: Ops that move no data and do no arithmetic, beyond the views (`OpOverload.is_view`).
+FREE_OPS = frozenset(
+    {
+        aten._unsafe_view.default,
+        aten.lift_fresh.default,
+        aten.empty.memory_format,
+        aten.empty_strided.default,
+        aten.empty_like.default,
+        aten.sym_size.int,
+        aten.sym_stride.int,
+        aten.sym_numel.default,
+        aten.sym_storage_offset.default,
+        aten.is_contiguous.default,
+        aten.is_contiguous.memory_format,
+        aten.is_strides_like_format.default,
+        aten.is_non_overlapping_and_dense.default,
+        torch.ops.prim.device.default,
+        torch.ops.prim.layout.default,
+    }
+)
+
+
+def _storage_key(tensor: torch.Tensor) -> int | None:
+    """An id of the tensor's storage (shared by its views); None for storage-less tensors."""
+    try:
+        return tensor.untyped_storage()._cdata
+    except (RuntimeError, NotImplementedError):
+        return None
+
+
+class _Recorder:
+    """The state of one trace: ops so far, the module stack, and which storages are what."""
+
+    def __init__(self, parameters: Iterable[torch.Tensor], kv_cache: Iterable[torch.Tensor]):
+        self.ops: list[Op] = []
+        self.modules: list[str] = [""]
+        self.suppressed = 0
+        self.origins: dict[int, Origin] = {}
+        for origin, group in ((Origin.PARAMETER, parameters), (Origin.KV_CACHE, kv_cache)):
+            for tensor in group:
+                key = _storage_key(tensor)
+                if key is not None:
+                    self.origins[key] = origin
+
+    @contextlib.contextmanager
+    def suppress(self) -> Iterator[None]:
+        """Run a caught composite op without recording the aten ops it runs inside."""
+        self.suppressed += 1
+        try:
+            yield
+        finally:
+            self.suppressed -= 1
+
+    def meta(self, value: object) -> object:
+        if not isinstance(value, torch.Tensor):
+            return value
+        origin = self.origins.get(_storage_key(value), Origin.ACTIVATION)
+        return TensorMeta(tuple(int(size) for size in value.shape), dtype_of(value.dtype), origin)
+
+    def run(self, func, args: tuple, kwargs: dict) -> object:
+        """Run `func` on meta tensors; a failure names the op and the module it ran in."""
+        try:
+            return func(*args, **kwargs)
+        except WorkloadError:
+            raise
+        except Exception as error:  # any op error on meta tensors is the model's, reported as such
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise WorkloadError(
+                f"aten op {func} cannot run on meta tensors (module {self.modules[-1] or '<root>'!r}):"
+                f" {type(error).__name__}: {first_line}"
+            ) from error
+
+    def record(self, overload, args: tuple, kwargs: dict, out: object) -> None:
+        margs, mkwargs, mout = tree_map(self.meta, (args, kwargs, out))
+        mkwargs.pop("out", None)  # an ``.out`` overload's destination is its output
+        formula = lookup(overload.overloadpacket)
+        op, reason = None, "no formula in the registry"
+        if formula is not None:
+            try:
+                op = formula(*margs, out=mout, **mkwargs)
+                reason = "the formula does not cover these arguments"
+            except (TypeError, ValueError, IndexError, KeyError) as error:
+                reason = f"the formula failed: {error}"
+        if op is None:
+            op = _unmodeled(margs, mkwargs, mout, reason)
+        name = f"{overload.overloadpacket.__name__}_{len(self.ops)}"
+        self.ops.append(replace(op, name=name, module=self.modules[-1], aten=str(overload)))
+
+
+def _unmodeled(args: tuple, kwargs: dict, out: object, reason: str) -> Op:
+    """An op with no formula: its tensors as operands, no FLOPs, flagged — never silently zero."""
+    reads = tensors(list(args) + list(kwargs.values()))
+    writes = tensors(out)
+    operands = [
+        _whole(f"in{i}", Role.WEIGHT if m.origin is Origin.PARAMETER else Role.INPUT, m)
+        for i, m in enumerate(reads)
+    ]
+    operands += [_whole(f"out{i}", Role.OUTPUT, m) for i, m in enumerate(writes)]
+    return Op(
+        name="unmodeled",
+        kind=OpKind.OTHER,
+        dims=shape_dims(writes[0].shape) if writes else (),
+        operands=tuple(operands),
+        flops=0,
+        unmodeled=True,
+        attrs=(("reason", reason),),
+    )
+
+
+def _whole(name: str, role: Role, meta: TensorMeta) -> Operand:
+    return operand(name, role, meta, tuple(dim for dim, _ in shape_dims(meta.shape)))
+
+
+class _DispatchMode(TorchDispatchMode):
+    """Sees every aten op below autograd; records those that do work."""
+
+    def __init__(self, recorder: _Recorder):
+        super().__init__()
+        self.recorder = recorder
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if self.recorder.suppressed or func.is_view or func in FREE_OPS:
+            return self.recorder.run(func, args, kwargs)
+        if lookup(func.overloadpacket) is None:
+            decomposed = self._decompose(func, args, kwargs)
+            if decomposed is not NotImplemented:
+                return decomposed
+        out = self.recorder.run(func, args, kwargs)
+        self.recorder.record(func, args, kwargs, out)
+        return out
+
+    def _decompose(self, func, args: tuple, kwargs: dict) -> object:
+        """Run `func` as the ops it is made of (its composite kernel, else torch's decomposition
+        table) under this mode; NotImplemented when torch has neither or it fails on meta."""
+        decomposition = torch._decomp.decomposition_table.get(func)
+        recorded = len(self.recorder.ops)
+        with self:
+            result = func.decompose(*args, **kwargs)
+            if result is not NotImplemented or decomposition is None:
+                return result
+            try:
+                return decomposition(*args, **kwargs)
+            except (RuntimeError, NotImplementedError, TypeError):
+                del self.recorder.ops[recorded:]  # keep the op whole, flagged, instead
+                return NotImplemented
+
+
+class _CompositeMode(TorchFunctionMode):
+    """Catches `COMPOSITES` before they decompose and records each as one op."""
+
+    def __init__(self, recorder: _Recorder):
+        super().__init__()
+        self.recorder = recorder
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        overload = COMPOSITES.get(func)
+        if overload is None or self.recorder.suppressed:
+            return func(*args, **kwargs)
+        with self.recorder.suppress():
+            out = self.recorder.run(func, args, kwargs)
+        self.recorder.record(overload, args, kwargs, out)
+        return out
+
+
+def _module_hooks(module: torch.nn.Module, recorder: _Recorder) -> list:
+    """Forward hooks that keep `recorder.modules` the path of the innermost running module."""
+
+    def leave(*_) -> None:
+        recorder.modules.pop()
+
+    handles = []
+    for path, submodule in module.named_modules():
+        if path:
+            enter = partial(lambda p, *_: recorder.modules.append(p), path)
+            handles.append(submodule.register_forward_pre_hook(enter))
+            handles.append(submodule.register_forward_hook(leave, always_call=True))
+    return handles
+
+
+def trace(
+    module: torch.nn.Module,
+    example_inputs: tuple | list | torch.Tensor,
+    *,
+    name: str = "",
+    kv_cache: Iterable[torch.Tensor] = (),
+) -> OpGraph:
+    """Trace one forward call ``module(*example_inputs)`` into an `OpGraph`, on meta tensors.
+
+    `example_inputs` may be real, fake or meta tensors (only shapes and dtypes are used).
+    `kv_cache` names the tensors (buffers of `module`, or inputs) that hold the KV cache, so that
+    attention reads of them are KV_CACHE operands and writes to them KV_CACHE_WRITE ones.
+    Warns with `UnmodeledOpWarning` when ops are left unmodeled; raises `WorkloadError` naming the
+    aten op when the model cannot run on meta tensors.
+    """
+    to_meta: dict[int, torch.Tensor] = {}
+
+    def meta(tensor: object) -> object:
+        if not isinstance(tensor, torch.Tensor):
+            return tensor
+        return to_meta.setdefault(id(tensor), tensor.to("meta"))
+
+    named = (*module.named_parameters(), *module.named_buffers())
+    state = {key: meta(value) for key, value in named}
+    if isinstance(example_inputs, torch.Tensor):
+        example_inputs = (example_inputs,)
+    inputs = tree_map(meta, tuple(example_inputs))
+    cache = [meta(tensor) for tensor in kv_cache]
+    parameters = [tensor for tensor in state.values() if not any(tensor is c for c in cache)]
+    recorder = _Recorder(parameters, cache)
+    handles = _module_hooks(module, recorder)
+    try:
+        with torch.no_grad(), _CompositeMode(recorder), _DispatchMode(recorder):
+            torch.func.functional_call(module, state, inputs)
+    except WorkloadError:
+        raise
+    except Exception as error:  # the model's own Python failed on meta tensors
+        where = recorder.modules[-1] or "<root>"
+        raise WorkloadError(
+            f"{name or type(module).__name__}: the forward pass failed on meta tensors in module "
+            f"{where!r}: {type(error).__name__}: {error}"
+        ) from error
+    finally:
+        for handle in handles:
+            handle.remove()
+    graph = OpGraph(
+        name=name or type(module).__name__,
+        ops=tuple(recorder.ops),
+        params=sum(p.numel() for p in module.parameters()),
+    )
+    _warn_unmodeled(graph)
+    return graph
+
+
+def _warn_unmodeled(graph: OpGraph) -> None:
+    counts = Counter(op.aten for op in graph.unmodeled)
+    if counts:
+        listed = ", ".join(f"{aten_op} (x{n})" for aten_op, n in counts.most_common())
+        warnings.warn(
+            f"{graph.name}: {sum(counts.values())} op(s) have no formula and are kept, flagged "
+            f"unmodeled (not counted as zero work): {listed}",
+            UnmodeledOpWarning,
+            stacklevel=3,
+        )

@@ -1,0 +1,105 @@
+"""The model zoo: architectures built from their published configs, on meta tensors, never weights.
+
+Each `ZooEntry` names its source config. LLMs (GPT-2, LLaMA-2/3, Mistral, Mixtral) trace a prefill
+or a decode step; BERT a bidirectional pass over a sequence; ViT-B/16 and ResNet-50 a batch of
+images.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+
+from workloads.errors import WorkloadError
+from workloads.zoo import encoder, gpt2, llama, resnet
+
+
+class Task(enum.Enum):
+    CAUSAL_LM = "causal-lm"  # prefill or decode, with a KV cache
+    ENCODER = "encoder"  # one bidirectional pass over token ids
+    VISION = "vision"  # one pass over a batch of images
+
+
+@dataclass(frozen=True, kw_only=True)
+class ZooEntry:
+    """A zoo model: how to build it (on the caller's default device) and what it takes."""
+
+    name: str
+    task: Task
+    source: str
+    build: Callable[[], nn.Module]
+    max_positions: int = 0  # the longest sequence its config allows (token models)
+    sliding_window: int = 0  # attention window (Mistral), 0 for none
+    image_size: int = 0  # input resolution (vision models)
+    channels: int = 0
+
+
+def _entries() -> dict[str, ZooEntry]:
+    entries = [
+        ZooEntry(
+            name=name,
+            task=Task.CAUSAL_LM,
+            source=config.source,
+            build=lambda config=config: llama.Llama(config),
+            max_positions=config.max_positions,
+            sliding_window=config.sliding_window,
+        )
+        for name, config in llama.CONFIGS.items()
+    ]
+    entries += [
+        ZooEntry(
+            name=name,
+            task=Task.CAUSAL_LM,
+            source=config.source,
+            build=lambda config=config: gpt2.GPT2(config),
+            max_positions=config.max_positions,
+        )
+        for name, config in gpt2.CONFIGS.items()
+    ]
+    for name, config in encoder.CONFIGS.items():
+        vision = bool(config.image_size)
+        entries.append(
+            ZooEntry(
+                name=name,
+                task=Task.VISION if vision else Task.ENCODER,
+                source=config.source,
+                build=(lambda c=config: encoder.ViT(c)) if vision else (lambda c=config: encoder.Bert(c)),
+                max_positions=config.max_positions,
+                image_size=config.image_size,
+                channels=config.channels,
+            )
+        )
+    entries.append(
+        ZooEntry(
+            name="resnet-50",
+            task=Task.VISION,
+            source=resnet.SOURCE,
+            build=resnet.ResNet50,
+            image_size=resnet.IMAGE_SIZE,
+            channels=3,
+        )
+    )
+    return {entry.name: entry for entry in entries}
+
+
+ZOO = _entries()
+
+
+def list_models() -> tuple[str, ...]:
+    return tuple(ZOO)
+
+
+def get_model(name: str) -> ZooEntry:
+    """The zoo entry called `name` (case-insensitive), or an error listing the zoo."""
+    try:
+        return ZOO[name.strip().lower()]
+    except KeyError:
+        raise WorkloadError(
+            f"unknown model {name!r}; the zoo has: {', '.join(ZOO)} (or give path/to/file.py:factory)"
+        ) from None
+
+
+__all__ = ["ZOO", "Task", "ZooEntry", "get_model", "list_models"]
