@@ -105,10 +105,16 @@ def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) ->
                 tile = tile * fold_cols * (real[dim] / mapping.spatial_cols)
             else:
                 tile = tile * real[dim]
-        # DRAM holds each distinct element once (a convolution's windows overlap).
+        # DRAM holds each distinct element once (a convolution's windows overlap): when the whole
+        # operand fits in the working half, each distinct element is fetched once; when it does not,
+        # the buffer cannot keep the pixels that neighbouring windows share, and every im2col
+        # element a fold touches is fetched (SCALE-Sim's CALC-mode buffer behaves alike).
         instance_bytes = operand.bytes / instances
-        dram_per_element = instance_bytes / full
         half = getattr(spec, _SRAM_FIELD[role]) * ACTIVE_BUFFER_FRACTION
+        if instance_bytes <= half:
+            dram_per_element = instance_bytes / full
+        else:
+            dram_per_element = operand.dtype.bytes * operand.sparsity.kept_fraction
         if has_r and has_c:
             sram = full
             fetch = np.ones(mapping.folds, dtype=bool)
@@ -117,7 +123,7 @@ def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) ->
             fetch = first_col_fold if instance_bytes <= half else np.ones(mapping.folds, dtype=bool)
         else:  # reused across row folds (inner loop)
             sram = full * mapping.row_folds
-            column_tile_bytes = float(tile.max()) * operand.dtype.bytes
+            column_tile_bytes = float(tile.max()) * dram_per_element
             if role is Role.OUTPUT:
                 fetch = last_row_fold if column_tile_bytes <= half else np.ones(mapping.folds, bool)
             else:

@@ -89,8 +89,7 @@ def _gemm_row(row: list[str], *, where: str, dtype: DType) -> Op:
         raise WorkloadError(f"{where}: a GEMM row needs Layer, M, N, K; got {','.join(row)!r}")
     _check_dense(row, 4, where)
     m, n, k = (
-        positive_int(value, field=name, where=where)
-        for name, value in zip("MNK", row[1:4], strict=True)
+        positive_int(value, field=name, where=where) for name, value in zip("MNK", row[1:4], strict=True)
     )
     return gemm_op(m, n, k, name=row[0], input_dtype=dtype, weight_dtype=dtype, output_dtype=dtype)
 
@@ -98,8 +97,7 @@ def _gemm_row(row: list[str], *, where: str, dtype: DType) -> Op:
 def _conv_row(row: list[str], *, where: str, dtype: DType) -> Op:
     if len(row) < 1 + len(CONV_FIELDS):
         raise WorkloadError(
-            f"{where}: a convolution row needs Layer name, {', '.join(CONV_FIELDS)}; "
-            f"got {len(row)} fields"
+            f"{where}: a convolution row needs Layer name, {', '.join(CONV_FIELDS)}; got {len(row)} fields"
         )
     _check_dense(row, 1 + len(CONV_FIELDS), where)
     values = [
