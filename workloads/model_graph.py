@@ -1,9 +1,9 @@
 """`load_model_graph`: a zoo name or ``path/to/file.py:factory`` → a traced, annotated `OpGraph`.
 
 Phases of an LLM: ``prefill`` runs `seq` prompt tokens per sequence and writes their K/V into the
-cache; ``decode`` runs one new token per sequence over a KV cache that already holds `context`
-tokens (attention reads context + 1 positions). Encoders and vision models have one phase,
-``prefill``. Impossible combinations are refused with one line naming the fix.
+cache; ``decode`` runs one new token per sequence with attention over a KV cache of `context`
+positions: the context − 1 tokens before it and its own K/V, which the step writes. Encoders and
+vision models have one phase, ``prefill``. Impossible combinations are refused with one line naming the fix.
 
 A user factory is a function in a Python file, called under ``torch.device("meta")`` with those of
 the keyword arguments ``phase, batch, seq, context`` it declares, returning ``(module,
@@ -97,9 +97,9 @@ def _trace_zoo(entry: ZooEntry, phase: Phase, batch: int, seq: int | None, conte
             if seq is not None:
                 raise WorkloadError("--seq is for prefill; decode runs one new token per sequence")
             context = positive_int(context, field="--context")
-            _check_length(entry, context + 1, "--context + 1")
-            cache = module.allocate_kv_cache(batch, context + 1, TRACE_DTYPE)
-            inputs, seq = (torch.zeros(batch, 1, dtype=torch.long), context), 1
+            _check_length(entry, context, "--context")
+            cache = module.allocate_kv_cache(batch, context, TRACE_DTYPE)
+            inputs, seq = (torch.zeros(batch, 1, dtype=torch.long), context - 1), 1
         else:
             seq = _prefill_length(entry) if seq is None else positive_int(seq, field="--seq")
             _check_length(entry, seq, "--seq")

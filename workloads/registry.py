@@ -68,7 +68,9 @@ TORCH_DTYPES = {
     torch.int8: DType.INT8,
     torch.uint8: DType.INT8,
     torch.int32: DType.INT32,
+    torch.uint32: DType.INT32,
     torch.int64: DType.INT64,
+    torch.uint64: DType.INT64,  # e.g. the RNG seed and offset a flash-attention kernel returns
     torch.bool: DType.BOOL,
 }
 

@@ -1,5 +1,5 @@
 """Subcommands of `codesign`: each module has `add_parser(subparsers)`, which sets `run`."""
 
-from sim.commands import presets, simulate
+from sim.commands import presets, simulate, trace
 
-COMMANDS = (presets, simulate)
+COMMANDS = (presets, simulate, trace)

@@ -91,7 +91,8 @@ def copy_(destination: TensorMeta, source: TensorMeta, *args, out: TensorMeta, *
     return _copy(source, destination, destination.numel)  # destination[...] = source (broadcast)
 
 
-@register(aten.clone, aten._to_copy, aten.repeat, aten.constant_pad_nd)
+@register(aten.clone, aten._to_copy, aten.repeat, aten.constant_pad_nd, aten.flip)
+@register(torch.ops.prims.convert_element_type, torch.ops.prims.rev)  # from torch._decomp
 def clone(source: TensorMeta, *args, out: TensorMeta, **kwargs) -> Op:
     return _copy(source, out, out.numel)  # out: new (dtype/layout converted, repeated or padded)
 

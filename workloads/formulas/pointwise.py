@@ -23,6 +23,7 @@ from workloads.registry import (
 )
 
 aten = torch.ops.aten
+prims = torch.ops.prims  # torch._decomp's decompositions call a few prims
 
 #: FLOPs per output element of each elementwise op, from its defining formula.
 POINTWISE_FLOPS: dict[torch._ops.OpOverloadPacket, int] = {
@@ -33,7 +34,10 @@ POINTWISE_FLOPS: dict[torch._ops.OpOverloadPacket, int] = {
     **dict.fromkeys((aten.exp, aten.log, aten.sqrt, aten.rsqrt, aten.reciprocal), 1),
     **dict.fromkeys((aten.tanh, aten.erf, aten.sin, aten.cos, aten.pow), 1),  # one SFU op
     **dict.fromkeys((aten.where, aten.masked_fill, aten.masked_fill_), 1),  # a select
-    **dict.fromkeys((aten.tril, aten.triu, aten.eq, aten.ne, aten.lt, aten.gt), 1),
+    **dict.fromkeys((aten.tril, aten.triu, aten.eq, aten.ne, aten.lt, aten.gt, aten.le), 1),
+    **dict.fromkeys((aten.ge, prims.lt, prims.le, prims.gt, prims.ge, prims.eq), 1),  # compare
+    **dict.fromkeys((aten.fmod, aten.remainder, prims.fmod), 1),  # one divide-and-truncate
+    **dict.fromkeys((aten.expm1, aten.log1p, prims.expm1, prims.log1p), 1),  # one SFU op
     aten.sigmoid: 4,  # 1 / (1 + exp(-x)): neg, exp, add, div
     aten.silu: 5,  # x · sigmoid(x)
     aten.hardtanh: 2,  # min(max(x, lo), hi)

@@ -89,6 +89,7 @@ def _reduction(x: TensorMeta, out: TensorMeta, flops: int, name: str = "reduce")
 
 
 @register(aten.sum, aten.mean, aten.amax, aten.amin, aten.max, aten.min, aten.argmax, aten.prod)
+@register(torch.ops.prims.sum)  # as torch._decomp's decompositions call it
 def reduce(x: TensorMeta, *args, out, **kwargs) -> Op:
     return _reduction(x, first_output(out), REDUCE_FLOPS * x.numel)  # one add/compare per element
 

@@ -53,9 +53,10 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 class Attention(nn.Module):
     """Self-attention with `heads` query heads and `kv_heads` K/V heads (GQA when fewer).
 
-    Prefill (start = 0) attends causally over its own S tokens; decode (S = 1, start = N) writes
-    its token's K/V into the cache and attends over the N + 1 cached positions. A sliding window W
-    (Mistral) keeps a rolling cache of W positions, so decode reads min(N + 1, W) of them.
+    Prefill (start = 0, S > 1) attends causally over its own S tokens and writes their K/V into
+    the cache; decode (S = 1 at position `start`) writes its token's K/V into the cache and attends
+    over the start + 1 cached positions. A sliding window W (Mistral) keeps a rolling cache of W
+    positions, so decode reads min(start + 1, W) of them.
     """
 
     def __init__(
@@ -95,7 +96,7 @@ class Attention(nn.Module):
         if self.cache is not None:
             slot = min(start, self.sliding_window - 1) if self.sliding_window else start
             cached_k, cached_v = self.cache(slot, k, v)
-            if start:  # decode: attend over the cache, the new token included
+            if s == 1:  # decode: attend over the cache, the new token included
                 k, v = cached_k, cached_v
         grouped = self.kv_heads != self.heads
         o = F.scaled_dot_product_attention(
