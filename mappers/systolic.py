@@ -84,10 +84,15 @@ def gemm_dims(op: Op, spec: SystolicArraySpec) -> tuple[dict[str, int], int]:
             f"op {op.name!r} ({op.kind.value}) has dims {op.dim_names}, not a GEMM's M, N, K; "
             "the systolic engine runs GEMM-shaped ops"
         ) from None
-    dtype: DType = op.operand(Role.WEIGHT).dtype
-    pack = spec.macs_per_cycle(dtype)
+    pack = spec.macs_per_cycle(compute_dtype(op))
     sizes["K"] = math.ceil(sizes["K"] / pack)
     return sizes, pack
+
+
+def compute_dtype(op: Op) -> DType:
+    """The dtype the PEs multiply in: the wider of input and weight. A W4A16 GEMM dequantizes its
+    int4 weights to fp16 before the MAC, so it runs at the fp16 rate."""
+    return max(op.operand(Role.INPUT).dtype, op.operand(Role.WEIGHT).dtype, key=lambda d: d.bits)
 
 
 def candidate_mappings(op: Op, spec: SystolicArraySpec) -> Iterator[SystolicMapping]:

@@ -1,6 +1,7 @@
 """`simulate()`: a workload on a hardware spec, one result row per op, as a pandas DataFrame.
 
-A simulation is a pure function of its inputs. GEMM-shaped ops (dims M, N, K; any further dims, such
+A simulation is a pure function of its inputs. Attention is first placed as two batched GEMMs and a
+softmax (`mappers.attention`), one row each. GEMM-shaped ops (dims M, N, K; any further dims, such
 as a bmm's batch, repeat the GEMM) run on the systolic engine; other modeled ops run on the vector
 unit's roofline (`sim.vector_engine`); ops the tracer flagged `unmodeled` get a row with NaN cycles
 and are counted in `summarize`'s ``unmodeled_ops``, never as zero time.
@@ -17,10 +18,11 @@ import math
 import pandas as pd
 
 from hwmodels.systolic import SystolicArraySpec
+from mappers.attention import lower_attention
 from mappers.systolic import SystolicMapping, candidate_mappings
 from sim.systolic_engine import LayerTiming, simulate_layer
 from sim.vector_engine import simulate_vector_op
-from workloads.op import Op, OpGraph, Role
+from workloads.op import Op, OpGraph, OpKind, Role
 
 GEMM_DIMS = ("M", "N", "K")
 
@@ -45,6 +47,7 @@ SUM_COLUMNS = (
     "dram_ifmap_read_bytes",
     "dram_filter_read_bytes",
     "dram_psum_read_bytes",
+    "dram_side_read_bytes",
     "dram_read_bytes",
     "dram_write_bytes",
     "dram_bytes",
@@ -57,7 +60,14 @@ def simulate(workload: Op | OpGraph, hardware: SystolicArraySpec) -> pd.DataFram
     `layer`, `kind`, `engine`, `device`, `dataflow`, `M`, `N`, `K`, `utilization`,
     `mapping_efficiency`, `unmodeled`, `module`, `aten`."""
     ops = workload.ops if isinstance(workload, OpGraph) else (workload,)
-    return pd.DataFrame([_simulate_op(op, hardware) for op in ops])
+    return pd.DataFrame([_simulate_op(placed, hardware) for op in ops for placed in _placed(op)])
+
+
+def _placed(op: Op) -> tuple[Op, ...]:
+    """The ops that actually run: attention becomes two batched GEMMs and a softmax."""
+    if op.kind is OpKind.ATTENTION and not op.unmodeled:
+        return lower_attention(op)
+    return (op,)
 
 
 def summarize(results: pd.DataFrame, hardware: SystolicArraySpec) -> dict[str, float | str]:
@@ -110,7 +120,12 @@ def _systolic_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
     macs_per_instance = op.macs * op.count // n
     total_incl = timing.prefetch_cycles + timing.total_cycles + timing.drain_cycles
     sram_reads = timing.ifmap.sram_accesses + timing.filter.sram_accesses
-    dram_reads = timing.ifmap.dram_bytes + timing.filter.dram_bytes + timing.ofmap.dram_psum_read_bytes
+    dram_reads = (
+        timing.ifmap.dram_bytes
+        + timing.filter.dram_bytes
+        + timing.ofmap.dram_psum_read_bytes
+        + timing.side_read_bytes
+    )
     sram_bytes = (
         timing.ifmap.sram_accesses * op.operand(Role.INPUT).dtype.bytes
         + timing.filter.sram_accesses * op.operand(Role.WEIGHT).dtype.bytes
@@ -142,6 +157,7 @@ def _systolic_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
         "dram_ifmap_read_bytes": timing.ifmap.dram_bytes * n,
         "dram_filter_read_bytes": timing.filter.dram_bytes * n,
         "dram_psum_read_bytes": timing.ofmap.dram_psum_read_bytes * n,
+        "dram_side_read_bytes": timing.side_read_bytes * n,
         "dram_read_bytes": dram_reads * n,
         "dram_write_bytes": timing.ofmap.dram_bytes * n,
         "dram_bytes": (dram_reads + timing.ofmap.dram_bytes) * n,
@@ -175,6 +191,7 @@ def _vector_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
         "dram_ifmap_read_bytes": 0.0,
         "dram_filter_read_bytes": 0.0,
         "dram_psum_read_bytes": 0.0,
+        "dram_side_read_bytes": 0.0,
         "dram_read_bytes": timing.read_bytes * n,
         "dram_write_bytes": timing.write_bytes * n,
         "dram_bytes": (timing.read_bytes + timing.write_bytes) * n,

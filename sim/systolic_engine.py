@@ -36,6 +36,9 @@ from workloads.op import Op, Operand, Role
 #: (double buffering). SCALE-Sim uses the same split (``active_buf_frac = 0.5`` in single_layer_sim).
 ACTIVE_BUFFER_FRACTION = 0.5
 
+#: Operands read beside the three main ones: they cost DRAM bytes, not array cycles.
+SIDE_ROLES = (Role.BIAS, Role.METADATA)
+
 _SRAM_FIELD = {
     Role.INPUT: "ifmap_sram_bytes",
     Role.WEIGHT: "filter_sram_bytes",
@@ -63,6 +66,7 @@ class LayerTiming:
     prefetch_cycles: float
     drain_cycles: float
     mapping_efficiency: float
+    side_read_bytes: float  # bias, quantization scales/zero points, sparsity metadata
     ifmap: OperandTraffic
     filter: OperandTraffic
     ofmap: OperandTraffic
@@ -137,6 +141,10 @@ def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) ->
         traffic[role] = (sram, fold_bytes, psum_fold_bytes)
 
     in_bytes = traffic[Role.INPUT][1] + traffic[Role.WEIGHT][1] + traffic[Role.OUTPUT][2]
+    # Side operands (a bias, a quantized weight's scales and zero points, N:M indices) are read
+    # once per GEMM instance, with the first fold's data.
+    side_bytes = sum(o.bytes for o in op.operands if o.role in SIDE_ROLES) / _instances(op)
+    in_bytes[0] += side_bytes
     out_bytes = traffic[Role.OUTPUT][1]
     bandwidth = spec.dram_bytes_per_cycle()
     if math.isinf(bandwidth):
@@ -164,7 +172,13 @@ def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) ->
         ifmap=pack(Role.INPUT),
         filter=pack(Role.WEIGHT),
         ofmap=pack(Role.OUTPUT),
+        side_read_bytes=side_bytes,
     )
+
+
+def _instances(op: Op) -> int:
+    """GEMM instances in one op: the product of its dims other than M, N, K (a bmm's batch)."""
+    return math.prod(size for name, size in op.dims if name not in ("M", "N", "K"))
 
 
 def _tile_sizes(size: int, tile: int) -> np.ndarray:

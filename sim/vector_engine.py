@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 
 from hwmodels.systolic import SystolicArraySpec
-from workloads.op import Op, Role
+from workloads.op import Op
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,8 +37,8 @@ class VectorTiming:
 
 def simulate_vector_op(op: Op, spec: SystolicArraySpec) -> VectorTiming:
     """The roofline time of one instance of `op` on `spec`'s vector unit and DRAM."""
-    reads = [operand for operand in op.operands if operand.role is not Role.OUTPUT]
-    writes = [operand for operand in op.operands if operand.role is Role.OUTPUT]
+    reads = [operand for operand in op.operands if not operand.role.is_written]
+    writes = [operand for operand in op.operands if operand.role.is_written]
     read_bytes = sum(operand.bytes for operand in reads)
     write_bytes = sum(operand.bytes for operand in writes)
     bandwidth = spec.dram_bytes_per_cycle()

@@ -1,16 +1,24 @@
-"""`codesign simulate`: one simulation of a workload on a hardware preset, as a table, CSV or JSON."""
+"""`codesign simulate`: one simulation of a workload on a hardware preset, as a table, CSV or JSON.
+
+The workload is GEMMs (`--gemm`), a SCALE-Sim topology (`--topology`), a traced model (`--model`,
+with the phase options of `codesign trace`) or an op-graph CSV written by `codesign trace --format
+csv` (`--ops`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 import pandas as pd
 
 from hwmodels import load_hardware
+from sim.commands.model_args import add_model_arguments, load_graph
 from sim.output import OutputFormat, render
 from sim.simulate import simulate, summarize
 from workloads.dtypes import DType
 from workloads.errors import WorkloadError
+from workloads.graph_io import read_graph_csv
 from workloads.op import OpGraph, gemm_op
 from workloads.topology import read_topology
 
@@ -19,7 +27,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "simulate",
         help="simulate a workload on a hardware preset",
-        description="Simulate GEMMs or a SCALE-Sim topology on a systolic-array preset.",
+        description="Simulate GEMMs, a SCALE-Sim topology, a model or an op graph on a systolic-array "
+        "preset: one row per op and a total.",
     )
     parser.add_argument("--hw", required=True, help="preset name, .yaml file or SCALE-Sim .cfg")
     parser.add_argument(
@@ -35,6 +44,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--gemm", action="append", metavar="M,N,K", help="a GEMM C[M,N] += A[M,K] B[K,N]; repeatable"
     )
     workload.add_argument("--topology", metavar="FILE.csv", help="a SCALE-Sim topology CSV")
+    workload.add_argument("--model", help="a zoo model (codesign presets lists them) or file.py:factory")
+    workload.add_argument("--ops", metavar="FILE.csv", help="an op graph written by codesign trace")
+    add_model_arguments(parser)
     parser.add_argument(
         "--dtype",
         help="operand dtype (default: the hardware's default_dtype); one of "
@@ -57,12 +69,39 @@ def run(args: argparse.Namespace) -> int:
             name="gemm",
             ops=tuple(_parse_gemm(text, index, dtype) for index, text in enumerate(args.gemm)),
         )
-    else:
+    elif args.topology:
         workload = read_topology(args.topology, dtype=dtype)
+    elif args.ops:
+        workload = read_graph_csv(args.ops)
+    else:
+        workload = load_graph(args, "simulate")
     results = simulate(workload, hardware)
-    table = pd.concat([results, pd.DataFrame([summarize(results, hardware)])], ignore_index=True)
-    print(render(table, OutputFormat(args.format)))
+    total = summarize(results, hardware)
+    if total["unmodeled_ops"]:
+        unmodeled = sorted(set(results.loc[results["unmodeled"], "aten"]))
+        print(
+            f"codesign simulate: warning: {total['unmodeled_ops']} unmodeled ops "
+            f"({', '.join(unmodeled)}) are listed with no cycles and left out of the total",
+            file=sys.stderr,
+        )
+    table = pd.concat([results, pd.DataFrame([total])], ignore_index=True)
+    fmt = OutputFormat(args.format)
+    print(render(table, fmt))
+    if fmt is OutputFormat.TABLE:
+        print(_summary_line(workload, total, hardware))
     return 0
+
+
+def _summary_line(workload: OpGraph, total: dict, hardware) -> str:
+    """Latency, and tokens per second when the graph is one LLM decode step."""
+    line = f"\n{workload.name} on {hardware.name}: {total['latency_s'] * 1e3:.4g} ms"
+    if workload.phase == "decode":
+        tokens_per_s = workload.batch / total["latency_s"]
+        line += f" per decode step, {tokens_per_s:,.1f} tokens/s (batch {workload.batch})"
+    elif workload.phase == "prefill" and workload.seq_len:
+        tokens_per_s = workload.batch * workload.seq_len / total["latency_s"]
+        line += f" per prefill, {tokens_per_s:,.1f} tokens/s"
+    return line
 
 
 def _parse_gemm(text: str, index: int, dtype: DType):
@@ -73,6 +112,4 @@ def _parse_gemm(text: str, index: int, dtype: DType):
         m, n, k = (int(part) for part in parts)
     except ValueError:
         raise WorkloadError(f"--gemm {text!r}: M, N and K must be integers") from None
-    return gemm_op(
-        m, n, k, name=f"gemm{index}", input_dtype=dtype, weight_dtype=dtype, output_dtype=dtype
-    )
+    return gemm_op(m, n, k, name=f"gemm{index}", input_dtype=dtype, weight_dtype=dtype, output_dtype=dtype)

@@ -1,0 +1,45 @@
+"""Command-line arguments that name a model and its phase, shared by `trace` and `simulate`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from workloads.op import OpGraph
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Phase, batch, lengths and precision/sparsity annotations of a traced model."""
+    parser.add_argument("--phase", default="prefill", help="prefill (default) or decode")
+    parser.add_argument("--batch", type=int, default=1, help="sequences or images (default 1)")
+    parser.add_argument("--seq", type=int, help="prefill: prompt tokens per sequence")
+    parser.add_argument("--context", type=int, help="decode: tokens already in the KV cache")
+    parser.add_argument("--weights", help="weight dtype: int4, int8, fp8, fp16, bf16")
+    parser.add_argument("--group-size", type=int, help="quantization group along K (int4: 128)")
+    parser.add_argument("--activations", help="activation dtype: fp16, bf16, fp8, int8")
+    parser.add_argument("--kv", help="KV-cache dtype: fp16, int8, fp8")
+    parser.add_argument("--sparsity", help="N:M sparsity of linear weights: 2:4")
+
+
+def load_graph(args: argparse.Namespace, command: str) -> OpGraph:
+    """Trace `args.model` with the phase arguments; tracer warnings go to stderr, one line each."""
+    from workloads.model_graph import load_model_graph  # imports torch: only when tracing
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        graph = load_model_graph(
+            args.model,
+            phase=args.phase,
+            batch=args.batch,
+            seq=args.seq,
+            context=args.context,
+            weights=args.weights,
+            group_size=args.group_size,
+            activations=args.activations,
+            kv=args.kv,
+            sparsity=args.sparsity,
+        )
+    for warning in caught:
+        print(f"codesign {command}: warning: {warning.message}", file=sys.stderr)
+    return graph
