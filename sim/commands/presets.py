@@ -1,4 +1,4 @@
-"""`codesign presets`: the hardware presets, with where their numbers come from."""
+"""`codesign presets`: the hardware presets and the model zoo, with where their numbers come from."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hwmodels import list_presets, load_hardware
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("presets", help="list hardware presets")
+    parser = subparsers.add_parser("presets", help="list hardware presets and zoo models")
     parser.set_defaults(run=run)
 
 
@@ -18,4 +18,9 @@ def run(args: argparse.Namespace) -> int:
         spec = load_hardware(name)
         print(f"  {name:<20} {spec.description}")
         print(f"  {'':<20} source: {spec.source}")
+    from workloads.zoo import ZOO  # imports torch: only here
+
+    print("\nModels (use with --model NAME; or --model path/to/file.py:factory):")
+    for name, entry in ZOO.items():
+        print(f"  {name:<20} {entry.task.value:<10} source: {entry.source}")
     return 0
