@@ -82,6 +82,7 @@ def test_presets_lists_sources(capsys):
     code, out, _ = run(capsys, "presets")
     assert code == 0
     assert "tpu_v1_256x256" in out and "source: Jouppi" in out
+    assert "llama-2-7b" in out and "Llama-2-7b-hf config.json" in out
 
 
 @pytest.mark.parametrize(
