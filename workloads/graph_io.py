@@ -10,7 +10,8 @@ Columns (graph facts repeat on every row, so each row stands alone):
   ``bytes``: one instance's bytes by operand role, and in all (derived; ignored when reading);
 - ``dtypes``: each operand's dtype, ``A:fp16 B:int4 C:fp16`` (derived; ignored when reading);
 - ``operands``: every operand as ``name/role/dims/elements/dtype[/sparsity]``, space-separated,
-  dims comma-separated (``-`` for none), sparsity ``2:4``, ``block=0.5`` or ``unstructured=0.5``;
+  dims dot-separated (``M.K``; ``-`` for none), sparsity ``2:4``, ``block=0.5`` or
+  ``unstructured=0.5``;
 - ``attrs``: the op's attrs as a JSON object.
 
 A hand-written file needs only ``op, kind, dims, flops, operands``; the rest have defaults.
@@ -41,7 +42,7 @@ def _sparsity_text(sparsity: Sparsity) -> str:
 
 
 def _operand_text(operand: Operand) -> str:
-    dims = ",".join(operand.dims) or "-"
+    dims = ".".join(operand.dims) or "-"
     fields = f"{operand.name}/{operand.role.value}/{dims}/{operand.elements}/{operand.dtype.value}"
     return fields + _sparsity_text(operand.sparsity)
 
@@ -165,7 +166,7 @@ def _parse_operand(text: str, where: str) -> Operand:
     return Operand(
         name=name,
         role=_enum(Role, role, "operand role", where),
-        dims=() if dims == "-" else tuple(dims.split(",")),
+        dims=() if dims == "-" else tuple(dims.split(".")),
         elements=_int(elements, f"operand {name!r} elements", where),
         dtype=DType.parse(dtype, field=f"{where}: operand {name!r}"),
         sparsity=_parse_sparsity(fields[5], where) if len(fields) == 6 else DENSE,

@@ -81,7 +81,7 @@ def load_model_graph(
 def _trace_zoo(entry: ZooEntry, phase: Phase, batch: int, seq: int | None, context: int | None) -> OpGraph:
     name = entry.name
     if entry.task is not Task.CAUSAL_LM and phase is Phase.DECODE:
-        raise WorkloadError(f"{name} is a {entry.task.value} model: only --phase prefill applies")
+        raise WorkloadError(f"{name} ({entry.task.value} model) has only --phase prefill")
     if context is not None and phase is Phase.PREFILL:
         raise WorkloadError("--context is the KV cache length of --phase decode, not of prefill")
     with torch.device("meta"):
