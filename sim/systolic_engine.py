@@ -21,6 +21,7 @@ Counts are in elements (words) as SCALE-Sim counts them; bytes use the operands'
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass
 
@@ -46,19 +47,27 @@ _SRAM_FIELD = {
 }
 
 
+class Fetch(enum.IntEnum):
+    """Which folds move an operand's tile over DRAM (the fold loop: column folds outside)."""
+
+    EVERY_FOLD = 0
+    FIRST_COLUMN_FOLD = 1  # reused across column folds: fetched during the first pass only
+    FIRST_ROW_FOLD = 2  # reused across row folds: fetched when a column fold starts
+    LAST_ROW_FOLD = 3  # an output accumulated over row (K) folds: written when it is complete
+
+
 @dataclass(frozen=True, kw_only=True)
 class OperandTraffic:
-    """One operand's accesses: SRAM (elements) and DRAM (bytes), with its per-fold DRAM bytes."""
+    """One operand's accesses: SRAM (elements) and DRAM (bytes)."""
 
     sram_accesses: int
     dram_bytes: float
     dram_psum_read_bytes: float
-    fold_bytes: np.ndarray  # DRAM bytes moved for this operand at each fold, in fold order
 
 
 @dataclass(frozen=True, kw_only=True)
 class LayerTiming:
-    """What the engine computes for one op (one instance; callers multiply by `op.count`)."""
+    """What the engine computes for one GEMM instance (callers multiply by the repeats)."""
 
     folds: int
     compute_cycles: int
@@ -78,101 +87,84 @@ class LayerTiming:
 
 def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) -> LayerTiming:
     """Cycles, accesses and traffic of `op` on `spec` under `mapping` (see the module docstring)."""
-    rows_used = _tile_sizes(mapping.spatial_rows, mapping.array_rows)
-    cols_used = _tile_sizes(mapping.spatial_cols, mapping.array_cols)
-    # Fold order is SCALE-Sim's: column folds outside, row folds inside.
-    fold_rows = np.tile(rows_used, mapping.col_folds)
-    fold_cols = np.repeat(cols_used, mapping.row_folds)
-    first_row_fold = np.tile(np.arange(mapping.row_folds) == 0, mapping.col_folds)
-    last_row_fold = np.tile(np.arange(mapping.row_folds) == mapping.row_folds - 1, mapping.col_folds)
-    first_col_fold = np.repeat(np.arange(mapping.col_folds) == 0, mapping.row_folds)
-
     real = {name: op.dim(name) for name in ("M", "N", "K")}
-    traffic = {}
-    for role in (Role.INPUT, Role.WEIGHT, Role.OUTPUT):
+    # Per main operand: [has rows dim, has cols dim, elements per spatial row, per spatial column,
+    # elements along the other dims, DRAM bytes per element, Fetch, spills partial sums]
+    params = np.zeros((3, 8))
+    sram = []
+    for index, role in enumerate((Role.INPUT, Role.WEIGHT, Role.OUTPUT)):
         operand = op.operand(role)
         _check_fold_fits(operand, spec, mapping)
         has_r = mapping.row_dim in operand.dims
         has_c = mapping.col_dim in operand.dims
-        # Elements of this operand one fold touches (im2col view, real K, not packed).
-        tile = np.ones(mapping.folds)
-        full = 1  # elements of one GEMM instance's operand (im2col view)
-        instances = 1  # an operand's extra dims (a bmm's batch) are separate GEMM instances
-        for dim in operand.dims:
-            if dim not in real:
-                instances *= op.dim(dim)
-                continue
-            full *= real[dim]
-            if dim == mapping.row_dim:
-                tile = tile * fold_rows * (real[dim] / mapping.spatial_rows)
-            elif dim == mapping.col_dim:
-                tile = tile * fold_cols * (real[dim] / mapping.spatial_cols)
-            else:
-                tile = tile * real[dim]
+        full = math.prod(real[dim] for dim in operand.dims if dim in real)  # im2col elements
+        other = math.prod(
+            real[dim] for dim in operand.dims if dim in real and dim not in (mapping.row_dim, mapping.col_dim)
+        )
+        # The packed K dim: one spatial row or column may hold several K values (MACs per PE).
+        per_row = real[mapping.row_dim] / mapping.spatial_rows
+        per_col = real[mapping.col_dim] / mapping.spatial_cols
         # DRAM holds each distinct element once (a convolution's windows overlap): when the whole
         # operand fits in the working half, each distinct element is fetched once; when it does not,
         # the buffer cannot keep the pixels that neighbouring windows share, and every im2col
         # element a fold touches is fetched (SCALE-Sim's CALC-mode buffer behaves alike).
-        instance_bytes = operand.bytes / instances
+        instance_bytes = operand.bytes / _instances(op)
         half = getattr(spec, _SRAM_FIELD[role]) * ACTIVE_BUFFER_FRACTION
-        if instance_bytes <= half:
-            dram_per_element = instance_bytes / full
-        else:
-            dram_per_element = operand.dtype.bytes * operand.sparsity.kept_fraction
+        fits = instance_bytes <= half
+        per_element = instance_bytes / full if fits else operand.dtype.bytes * operand.sparsity.kept_fraction
+        spills = False
         if has_r and has_c:
-            sram = full
-            fetch = np.ones(mapping.folds, dtype=bool)
-        elif has_r:  # reused across column folds (outer loop)
-            sram = full * mapping.col_folds
-            fetch = first_col_fold if instance_bytes <= half else np.ones(mapping.folds, dtype=bool)
-        else:  # reused across row folds (inner loop)
-            sram = full * mapping.row_folds
-            column_tile_bytes = float(tile.max()) * dram_per_element
+            sram.append(full)
+            fetch = Fetch.EVERY_FOLD
+        elif has_r:  # reused across column folds (outer loop): once if all of it fits
+            sram.append(full * mapping.col_folds)
+            fetch = Fetch.FIRST_COLUMN_FOLD if fits else Fetch.EVERY_FOLD
+        else:  # reused across row folds (inner loop): once per column fold if its tile fits
+            sram.append(full * mapping.row_folds)
+            column_tile = min(mapping.spatial_cols, mapping.array_cols) * per_col * other
+            tile_fits = column_tile * per_element <= half
             if role is Role.OUTPUT:
-                fetch = last_row_fold if column_tile_bytes <= half else np.ones(mapping.folds, bool)
+                fetch = Fetch.LAST_ROW_FOLD if tile_fits else Fetch.EVERY_FOLD
+                # an output tile that does not fit is written after every K fold and read back
+                spills = not tile_fits and mapping.row_folds > 1
             else:
-                fetch = first_row_fold if column_tile_bytes <= half else np.ones(mapping.folds, bool)
-        fold_bytes = np.where(fetch, tile * dram_per_element, 0.0)
-        psum_fold_bytes = np.zeros(mapping.folds)
-        if role is Role.OUTPUT and not has_r and not np.array_equal(fetch, last_row_fold):
-            # Output tiles that do not fit spill partial sums: written after every K fold (above)
-            # and read back before the next one.
-            psum_fold_bytes = np.where(~first_row_fold, tile * dram_per_element, 0.0)
-        traffic[role] = (sram, fold_bytes, psum_fold_bytes)
+                fetch = Fetch.FIRST_ROW_FOLD if tile_fits else Fetch.EVERY_FOLD
+        params[index] = (has_r, has_c, per_row, per_col, other, per_element, fetch, spills)
 
-    in_bytes = traffic[Role.INPUT][1] + traffic[Role.WEIGHT][1] + traffic[Role.OUTPUT][2]
     # Side operands (a bias, a quantized weight's scales and zero points, N:M indices) are read
     # once per GEMM instance, with the first fold's data.
     side_bytes = sum(o.bytes for o in op.operands if o.role in SIDE_ROLES) / _instances(op)
-    in_bytes[0] += side_bytes
-    out_bytes = traffic[Role.OUTPUT][1]
     bandwidth = spec.dram_bytes_per_cycle()
-    if math.isinf(bandwidth):
-        prefetch = stall = drain = 0.0
-    else:
-        prefetch, stall, drain = _fold_pipeline(in_bytes, out_bytes, mapping.cycles_per_fold, bandwidth)
-
-    def pack(role: Role) -> OperandTraffic:
-        sram, fold_bytes, psum_fold_bytes = traffic[role]
-        return OperandTraffic(
-            sram_accesses=int(sram),
-            dram_bytes=float(fold_bytes.sum()),
-            dram_psum_read_bytes=float(psum_fold_bytes.sum()),
-            fold_bytes=fold_bytes,
+    dram, psum_reads, prefetch, stall, drain = _fold_loop(
+        mapping.spatial_rows,
+        mapping.spatial_cols,
+        mapping.array_rows,
+        mapping.array_cols,
+        mapping.cycles_per_fold,
+        params,
+        side_bytes,
+        0.0 if math.isinf(bandwidth) else bandwidth,
+    )
+    traffic = [
+        OperandTraffic(
+            sram_accesses=int(sram[index]),
+            dram_bytes=float(dram[index]),
+            dram_psum_read_bytes=float(psum_reads) if index == 2 else 0.0,
         )
-
-    used_pes = float((fold_rows * fold_cols).sum())
+        for index in range(3)
+    ]
+    used = mapping.spatial_rows * mapping.spatial_cols  # sum over folds of rows used x cols used
     return LayerTiming(
         folds=mapping.folds,
         compute_cycles=mapping.folds * mapping.cycles_per_fold - 1,
         stall_cycles=stall,
         prefetch_cycles=prefetch,
         drain_cycles=drain,
-        mapping_efficiency=used_pes / (mapping.folds * mapping.array_rows * mapping.array_cols),
-        ifmap=pack(Role.INPUT),
-        filter=pack(Role.WEIGHT),
-        ofmap=pack(Role.OUTPUT),
+        mapping_efficiency=used / (mapping.folds * mapping.array_rows * mapping.array_cols),
         side_read_bytes=side_bytes,
+        ifmap=traffic[0],
+        filter=traffic[1],
+        ofmap=traffic[2],
     )
 
 
@@ -181,11 +173,76 @@ def _instances(op: Op) -> int:
     return math.prod(size for name, size in op.dims if name not in ("M", "N", "K"))
 
 
-def _tile_sizes(size: int, tile: int) -> np.ndarray:
-    """Sizes of the folds cutting `size` into tiles of `tile` (the last one may be partial)."""
-    sizes = np.full(math.ceil(size / tile), tile, dtype=np.int64)
-    sizes[-1] = size - tile * (len(sizes) - 1)
-    return sizes
+@numba.njit(cache=True)
+def _fold_loop(
+    spatial_rows: int,
+    spatial_cols: int,
+    array_rows: int,
+    array_cols: int,
+    cycles_per_fold: int,
+    params: np.ndarray,
+    side_bytes: float,
+    bytes_per_cycle: float,
+) -> tuple[np.ndarray, float, float, float, float]:
+    """Walk the folds (column folds outside, row folds inside) once: each operand's DRAM bytes,
+    the partial-sum read-backs, and the (prefetch, stall, drain) cycles of the double-buffered
+    pipeline on one DRAM channel (`bytes_per_cycle` 0: unlimited, no stalls).
+
+    Fold f+1's inputs are fetched while fold f computes, into the buffer half that fold f-1 freed;
+    fold f's outputs are written back after it ends; DRAM serves requests in the order issued.
+    """
+    row_folds = (spatial_rows + array_rows - 1) // array_rows
+    col_folds = (spatial_cols + array_cols - 1) // array_cols
+    folds = row_folds * col_folds
+    in_bytes = np.zeros(folds)
+    out_bytes = np.zeros(folds)
+    dram = np.zeros(3)
+    psum_reads = 0.0
+    in_bytes[0] = side_bytes
+    for fc in range(col_folds):
+        cols = min(array_cols, spatial_cols - fc * array_cols)
+        for fr in range(row_folds):
+            rows = min(array_rows, spatial_rows - fr * array_rows)
+            f = fc * row_folds + fr
+            for i in range(3):
+                has_r, has_c, per_row, per_col, other, per_element, fetch, spills = params[i]
+                tile = other
+                if has_r:
+                    tile *= rows * per_row
+                if has_c:
+                    tile *= cols * per_col
+                moved = (
+                    fetch == 0
+                    or (fetch == 1 and fc == 0)
+                    or (fetch == 2 and fr == 0)
+                    or (fetch == 3 and fr == row_folds - 1)
+                )
+                if moved:
+                    dram[i] += tile * per_element
+                    if i == 2:
+                        out_bytes[f] += tile * per_element
+                    else:
+                        in_bytes[f] += tile * per_element
+                if spills and fr > 0:
+                    psum_reads += tile * per_element
+                    in_bytes[f] += tile * per_element
+    if bytes_per_cycle == 0.0:
+        return dram, psum_reads, 0.0, 0.0, 0.0
+    dram_free = in_bytes[0] / bytes_per_cycle
+    prefetch = dram_free
+    start = prefetch
+    stall = 0.0
+    end = start
+    for f in range(folds):
+        end = start + cycles_per_fold
+        ready = end
+        if f + 1 < folds:
+            dram_free = max(start, dram_free) + in_bytes[f + 1] / bytes_per_cycle
+            ready = max(end, dram_free)
+        dram_free = max(end, dram_free) + out_bytes[f] / bytes_per_cycle
+        stall += ready - end
+        start = ready
+    return dram, psum_reads, prefetch, stall, dram_free - end
 
 
 def _check_fold_fits(operand: Operand, spec: SystolicArraySpec, mapping: SystolicMapping) -> None:
@@ -204,31 +261,3 @@ def _check_fold_fits(operand: Operand, spec: SystolicArraySpec, mapping: Systoli
             f"{operand.role.value} tile on a {spec.rows}x{spec.cols} {spec.dataflow.value} array "
             f"({elements} elements x {operand.dtype.bytes:g} B, double-buffered: {needed:g} B needed)"
         )
-
-
-@numba.njit(cache=True)
-def _fold_pipeline(
-    in_bytes: np.ndarray, out_bytes: np.ndarray, cycles_per_fold: int, bytes_per_cycle: float
-) -> tuple[float, float, float]:
-    """(prefetch, stall, drain) cycles of the double-buffered fold pipeline on one DRAM channel.
-
-    Fold f+1's inputs are fetched while fold f computes, into the buffer half that fold f-1 freed;
-    fold f's outputs are written back after it ends. DRAM serves requests in the order issued.
-    """
-    folds = in_bytes.shape[0]
-    dram_free = in_bytes[0] / bytes_per_cycle
-    prefetch = dram_free
-    start = prefetch
-    stall = 0.0
-    end = start
-    for f in range(folds):
-        end = start + cycles_per_fold
-        ready = end
-        if f + 1 < folds:
-            fetch_start = max(start, dram_free)
-            dram_free = fetch_start + in_bytes[f + 1] / bytes_per_cycle
-            ready = max(end, dram_free)
-        dram_free = max(end, dram_free) + out_bytes[f] / bytes_per_cycle
-        stall += ready - end
-        start = ready
-    return prefetch, stall, dram_free - end
