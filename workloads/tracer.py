@@ -27,6 +27,7 @@ from dataclasses import replace
 from functools import partial
 
 import torch
+from torch._decomp import decomposition_table
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_map
@@ -194,7 +195,7 @@ class _DispatchMode(TorchDispatchMode):
     def _decompose(self, func, args: tuple, kwargs: dict) -> object:
         """Run `func` as the ops it is made of (its composite kernel, else torch's decomposition
         table) under this mode; NotImplemented when torch has neither or it fails on meta."""
-        decomposition = torch._decomp.decomposition_table.get(func)
+        decomposition = decomposition_table.get(func)
         recorded = len(self.recorder.ops)
         with self:
             result = func.decompose(*args, **kwargs)
