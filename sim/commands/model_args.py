@@ -14,7 +14,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--phase", default="prefill", help="prefill (default) or decode")
     parser.add_argument("--batch", type=int, default=1, help="sequences or images (default 1)")
     parser.add_argument("--seq", type=int, help="prefill: prompt tokens per sequence")
-    parser.add_argument("--context", type=int, help="decode: tokens already in the KV cache")
+    parser.add_argument(
+        "--context", type=int, help="decode: KV-cache length attended over (earlier tokens + the new one)"
+    )
     parser.add_argument("--weights", help="weight dtype: int4, int8, fp8, fp16, bf16")
     parser.add_argument("--group-size", type=int, help="quantization group along K (int4: 128)")
     parser.add_argument("--activations", help="activation dtype: fp16, bf16, fp8, int8")

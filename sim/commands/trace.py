@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-import warnings
 from pathlib import Path
 
 import pandas as pd
 
+from sim.commands.model_args import add_model_arguments, load_graph
 from sim.output import OutputFormat
 from workloads.graph_io import graph_to_frame
 from workloads.summary import graph_totals, group_ops
@@ -46,15 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "are downloaded and no GPU is needed.",
     )
     parser.add_argument("model", help="zoo name (see the error for a list) or file.py:factory")
-    parser.add_argument("--phase", default="prefill", help="prefill (default) or decode")
-    parser.add_argument("--batch", type=int, default=1, help="sequences or images (default 1)")
-    parser.add_argument("--seq", type=int, help="prefill: prompt tokens per sequence")
-    parser.add_argument("--context", type=int, help="decode: tokens already in the KV cache")
-    parser.add_argument("--weights", help="weight dtype: int4, int8, fp8, fp16, bf16")
-    parser.add_argument("--group-size", type=int, help="quantization group along K (int4: 128)")
-    parser.add_argument("--activations", help="activation dtype: fp16, bf16, fp8, int8")
-    parser.add_argument("--kv", help="KV-cache dtype: fp16, int8, fp8")
-    parser.add_argument("--sparsity", help="N:M sparsity of linear weights: 2:4")
+    add_model_arguments(parser)
     parser.add_argument("--group", action="store_true", help="one row per group of equal ops")
     parser.add_argument(
         "--format",
@@ -67,24 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workloads.model_graph import load_model_graph  # imports torch: only when tracing
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        graph = load_model_graph(
-            args.model,
-            phase=args.phase,
-            batch=args.batch,
-            seq=args.seq,
-            context=args.context,
-            weights=args.weights,
-            group_size=args.group_size,
-            activations=args.activations,
-            kv=args.kv,
-            sparsity=args.sparsity,
-        )
-    for warning in caught:
-        print(f"codesign trace: warning: {warning.message}", file=sys.stderr)
+    graph = load_graph(args, "trace")
     if args.group:
         graph = group_ops(graph)
     totals = graph_totals(graph)
