@@ -1,14 +1,18 @@
 """One validating loader for hardware specs: YAML presets, user YAML files, SCALE-Sim .cfg files,
 and ``--set key=value`` overrides.
 
-Every bad value raises `HardwareSpecError` naming the file, the field, the value and what is valid.
+A YAML file names its `kind` (``systolic``, and further kinds as they are registered in `KINDS`)
+and gives the fields of that kind's spec dataclass. Values are converted to the field's declared
+type here; the spec's own ``__post_init__`` then checks them. Every bad value raises
+`HardwareSpecError` naming the file, the field, the value and what is valid.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
+import enum
+import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,15 +21,12 @@ import yaml
 
 from hwmodels.errors import HardwareSpecError
 from hwmodels.scalesim_cfg import read_scalesim_cfg
-from hwmodels.systolic import SYSTOLIC_FIELDS, Dataflow, SystolicArraySpec
-from workloads.dtypes import DType
+from hwmodels.systolic import SystolicArraySpec
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
-_INT_FIELDS = {"rows", "cols", "ifmap_sram_bytes", "filter_sram_bytes", "ofmap_sram_bytes"}
-_FLOAT_FIELDS = {"dram_bytes_per_s", "freq_hz"}
-_NONNEGATIVE_FIELDS = {"vector_flops_per_cycle"}
-_TEXT_FIELDS = {"name", "source", "description"}
+#: Spec class of each `kind` a YAML file may name.
+KINDS: dict[str, type] = {"systolic": SystolicArraySpec}
 
 
 def list_presets() -> list[str]:
@@ -33,7 +34,7 @@ def list_presets() -> list[str]:
     return sorted(path.stem for path in PRESET_DIR.glob("*.yaml"))
 
 
-def load_hardware(preset_or_file: str | Path, overrides: Sequence[str] = ()) -> SystolicArraySpec:
+def load_hardware(preset_or_file: str | Path, overrides: Sequence[str] = ()) -> Any:
     """Load a preset by name, a YAML file or a SCALE-Sim ``.cfg`` file, then apply overrides.
 
     `overrides` are ``key=value`` strings, e.g. ``("rows=64", "dataflow=ws")``.
@@ -60,44 +61,58 @@ def load_hardware(preset_or_file: str | Path, overrides: Sequence[str] = ()) -> 
     return apply_overrides(spec, overrides)
 
 
-def apply_overrides(spec: SystolicArraySpec, overrides: Sequence[str]) -> SystolicArraySpec:
-    """A new spec with ``key=value`` overrides applied, each validated like a YAML field."""
+def apply_overrides(spec: Any, overrides: Sequence[str]) -> Any:
+    """A new spec with ``key=value`` overrides applied, each converted like a YAML field."""
     if not overrides:
         return spec
+    cls = type(spec)
     changes: dict[str, Any] = {}
     for item in overrides:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
             raise HardwareSpecError(f"--set {item!r}: expected key=value, e.g. rows=64")
-        _check_known(key, where="--set")
-        changes[key] = _coerce(key, yaml.safe_load(raw) if raw.strip() else raw, where="--set")
-    return dataclasses.replace(spec, **changes)
+        _check_known(cls, key, where="--set")
+        value = yaml.safe_load(raw) if raw.strip() else raw
+        changes[key] = _convert(cls, key, value, where="--set")
+    return _build(cls, {**_fields_of(spec), **changes}, where="--set")
 
 
-def spec_from_mapping(data: Mapping[str, Any], *, where: str) -> SystolicArraySpec:
-    """Build a validated spec from a mapping of YAML fields (``kind: systolic`` plus the fields)."""
+def spec_from_mapping(data: Mapping[str, Any], *, where: str) -> Any:
+    """Build a validated spec from a mapping of YAML fields (``kind`` plus that kind's fields)."""
     if not isinstance(data, Mapping):
         raise HardwareSpecError(f"{where}: expected a mapping of fields, got {type(data).__name__}")
     kind = data.get("kind", "systolic")
-    if kind != "systolic":
-        raise HardwareSpecError(f"{where}: field 'kind' = {kind!r}: valid kinds: systolic")
+    if kind not in KINDS:
+        raise HardwareSpecError(f"{where}: field 'kind' = {kind!r}: valid kinds: {', '.join(KINDS)}")
+    cls = KINDS[kind]
     values = {}
     for key, value in data.items():
         if key == "kind":
             continue
-        _check_known(key, where=where)
-        values[key] = _coerce(key, value, where=where)
+        _check_known(cls, key, where=where)
+        values[key] = _convert(cls, key, value, where=where)
     missing = [
         f.name
-        for f in dataclasses.fields(SystolicArraySpec)
+        for f in dataclasses.fields(cls)
         if f.name not in values
         and f.default is dataclasses.MISSING
         and f.default_factory is dataclasses.MISSING
     ]
     if missing:
         raise HardwareSpecError(f"{where}: missing required fields: {', '.join(missing)}")
-    return SystolicArraySpec(**values)
+    return _build(cls, values, where=where)
+
+
+def _build(cls: type, values: dict[str, Any], *, where: str) -> Any:
+    try:
+        return cls(**values)
+    except HardwareSpecError as error:
+        raise HardwareSpecError(f"{where}: {error}") from None
+
+
+def _fields_of(spec: Any) -> dict[str, Any]:
+    return {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
 
 
 def _read_yaml(path: Path) -> Any:
@@ -107,49 +122,60 @@ def _read_yaml(path: Path) -> Any:
         raise HardwareSpecError(f"{path}: not valid YAML: {error}") from None
 
 
-def _check_known(key: str, *, where: str) -> None:
-    if key in SYSTOLIC_FIELDS:
+def _check_known(cls: type, key: str, *, where: str) -> None:
+    names = [f.name for f in dataclasses.fields(cls)]
+    if key in names:
         return
-    close = difflib.get_close_matches(key, SYSTOLIC_FIELDS, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; valid: {', '.join(SYSTOLIC_FIELDS)}"
+    close = difflib.get_close_matches(key, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; valid: {', '.join(names)}"
     raise HardwareSpecError(f"{where}: unknown field {key!r}{hint}")
 
 
-def _coerce(key: str, value: Any, *, where: str) -> Any:
-    """Turn a YAML/--set value into the field's type, or raise naming the field and value."""
+def _convert(cls: type, key: str, value: Any, *, where: str) -> Any:
+    """Convert a YAML/--set value to the declared type of field `key` of `cls` (the spec's
+    ``__post_init__`` then checks ranges)."""
+    hint = typing.get_type_hints(cls)[key]
     prefix = f"{where}: field {key!r} = {value!r}"
-    if key in _INT_FIELDS:
-        number = _as_number(value, prefix)
-        if not float(number).is_integer() or number < 1:
-            raise HardwareSpecError(f"{prefix}: must be a positive integer")
-        return int(number)
-    if key in _FLOAT_FIELDS:
-        number = _as_number(value, prefix)
-        if not number > 0 or (key == "freq_hz" and math.isinf(number)):
-            raise HardwareSpecError(f"{prefix}: must be a number > 0")
-        return float(number)
-    if key in _NONNEGATIVE_FIELDS:
-        number = _as_number(value, prefix)
-        if not 0 <= number < math.inf:
-            raise HardwareSpecError(f"{prefix}: must be a finite number >= 0")
-        return float(number)
-    if key == "dataflow":
-        return Dataflow.parse(value, where=f"{where}: ")
-    if key == "default_dtype":
-        return DType.parse(value, field=f"{where}: field 'default_dtype'")
-    if key == "macs_per_pe_per_cycle":
+    origin = typing.get_origin(hint)
+    if origin is not None and issubclass(origin, Mapping):
+        key_type, value_type = typing.get_args(hint)
         if not isinstance(value, Mapping):
-            raise HardwareSpecError(f"{prefix}: must map dtypes to MACs per cycle, e.g. {{int8: 1}}")
-        table = {}
-        for dtype, macs in value.items():
-            number = _as_number(macs, f"{prefix} entry {dtype!r}")
-            if not float(number).is_integer() or number < 1:
-                raise HardwareSpecError(f"{prefix}: entry {dtype!r} must be a positive integer")
-            table[DType.parse(dtype, field=f"{where}: field 'macs_per_pe_per_cycle'")] = int(number)
-        return table
-    if key in _TEXT_FIELDS:
+            raise HardwareSpecError(f"{prefix}: must be a mapping, e.g. {{int8: 1}}")
+        return {
+            _scalar(key_type, k, f"{prefix} key {k!r}"): _scalar(value_type, v, f"{prefix} entry {k!r}")
+            for k, v in value.items()
+        }
+    return _scalar(hint, value, prefix)
+
+
+def _scalar(hint: Any, value: Any, prefix: str) -> Any:
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        if hasattr(hint, "parse"):
+            try:
+                return hint.parse(value)
+            except HardwareSpecError as error:  # re-raise with the field's location
+                raise HardwareSpecError(f"{prefix}: {error}") from None
+            except Exception as error:  # noqa: BLE001 — an enum's own parse error, as one line
+                raise HardwareSpecError(f"{prefix}: {error}") from None
+        try:
+            return hint(value)
+        except ValueError:
+            valid = ", ".join(str(member.value) for member in hint)
+            raise HardwareSpecError(f"{prefix}: valid: {valid}") from None
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise HardwareSpecError(f"{prefix}: must be true or false")
+    if hint is str:
         return str(value).strip()
-    raise AssertionError(f"field {key!r} has no coercion rule")
+    if hint in (int, float):
+        number = _as_number(value, prefix)
+        if hint is int:
+            if not float(number).is_integer():
+                raise HardwareSpecError(f"{prefix}: must be an integer")
+            return int(number)
+        return float(number)
+    return value
 
 
 def _as_number(value: Any, prefix: str) -> float:

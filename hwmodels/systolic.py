@@ -30,9 +30,7 @@ class Dataflow(enum.Enum):
             return cls(str(text).strip().lower())
         except ValueError:
             valid = ", ".join(d.value for d in cls)
-            raise HardwareSpecError(
-                f"{where}field 'dataflow' = {text!r}: unknown dataflow; valid: {valid}"
-            ) from None
+            raise HardwareSpecError(f"{where}unknown dataflow {text!r}; valid: {valid}") from None
 
 
 #: Vector-unit width when a spec gives none: one lane (one FLOP per cycle) per array column, the
