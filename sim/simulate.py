@@ -14,6 +14,8 @@ prefetch of the first fold and the write-back of the last (`total_cycles_incl_pr
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 
@@ -22,6 +24,7 @@ from mappers.attention import lower_attention
 from mappers.systolic import SystolicMapping, candidate_mappings
 from sim.systolic_engine import LayerTiming, simulate_layer
 from sim.vector_engine import simulate_vector_op
+from workloads.errors import CodesignError
 from workloads.op import Op, OpGraph, OpKind, Role
 
 GEMM_DIMS = ("M", "N", "K")
@@ -55,12 +58,24 @@ SUM_COLUMNS = (
 )
 
 
-def simulate(workload: Op | OpGraph, hardware: SystolicArraySpec) -> pd.DataFrame:
+#: The simulator of each kind of hardware spec: a function from (op, spec) to result rows.
+ENGINES: dict[type, Callable[[Op, Any], list[dict[str, object]]]] = {}
+
+
+def simulate(workload: Op | OpGraph, hardware: Any) -> pd.DataFrame:
     """Simulate every op of `workload` on `hardware`; one row per op with `SUM_COLUMNS` and
-    `layer`, `kind`, `engine`, `device`, `dataflow`, `M`, `N`, `K`, `utilization`,
-    `mapping_efficiency`, `unmodeled`, `module`, `aten`."""
+    `layer`, `kind`, `engine`, `device`, `utilization`, `unmodeled`, `module`, `aten`, plus the
+    engine's own columns (systolic: `dataflow`, `M`, `N`, `K`, `mapping_efficiency`)."""
+    try:
+        engine = ENGINES[type(hardware)]
+    except KeyError:
+        raise CodesignError(f"no simulator for hardware of type {type(hardware).__name__}") from None
     ops = workload.ops if isinstance(workload, OpGraph) else (workload,)
-    return pd.DataFrame([_simulate_op(placed, hardware) for op in ops for placed in _placed(op)])
+    return pd.DataFrame([row for op in ops for row in engine(op, hardware)])
+
+
+def _simulate_on_array(op: Op, hardware: SystolicArraySpec) -> list[dict[str, object]]:
+    return [_simulate_op(placed, hardware) for placed in _placed(op)]
 
 
 def _placed(op: Op) -> tuple[Op, ...]:
@@ -70,21 +85,23 @@ def _placed(op: Op) -> tuple[Op, ...]:
     return (op,)
 
 
-def summarize(results: pd.DataFrame, hardware: SystolicArraySpec) -> dict[str, float | str]:
-    """The total row: sums of `SUM_COLUMNS` over modeled ops, utilization recomputed from the
-    sums, and the number of unmodeled ops left out."""
-    modeled = results[~results["unmodeled"]]
+def summarize(results: pd.DataFrame, hardware: Any) -> dict[str, float | str]:
+    """The total row: sums of the `SUM_COLUMNS` present over modeled ops, utilization recomputed
+    from the sums (MACs done over MACs the device could have done, `peak_macs`), and the number of
+    unmodeled ops left out."""
+    modeled = results[~results["unmodeled"].astype(bool)]
     total: dict[str, float | str] = {"layer": "total", "kind": "", "device": hardware.name}
-    for column in SUM_COLUMNS:
-        total[column] = modeled[column].sum()
-    peak_macs = hardware.num_pes * (modeled["pe_macs_per_cycle"] * modeled["total_cycles"]).sum()
-    total["utilization"] = float(total["macs"] / peak_macs) if peak_macs else 0.0
-    on_array = modeled[modeled["engine"] == "systolic"]
-    folds = on_array["folds"].astype(float)
-    total["mapping_efficiency"] = (
-        float((on_array["mapping_efficiency"] * folds).sum() / folds.sum()) if len(on_array) else 0.0
-    )
-    total["unmodeled_ops"] = int(results["unmodeled"].sum())
+    for column in (*SUM_COLUMNS, "peak_macs"):
+        if column in results.columns:
+            total[column] = modeled[column].sum()
+    total["utilization"] = float(total["macs"] / total["peak_macs"]) if total["peak_macs"] else 0.0
+    if "mapping_efficiency" in results.columns and "folds" in results.columns:
+        on_array = modeled[modeled["folds"] > 0]
+        folds = on_array["folds"].astype(float)
+        total["mapping_efficiency"] = (
+            float((on_array["mapping_efficiency"] * folds).sum() / folds.sum()) if len(on_array) else 0.0
+        )
+    total["unmodeled_ops"] = int(results["unmodeled"].astype(bool).sum())
     return total
 
 
@@ -163,7 +180,7 @@ def _systolic_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
         "dram_bytes": (dram_reads + timing.ofmap.dram_bytes) * n,
         "sram_bytes": sram_bytes * n,
         "latency_s": total_incl * n / hardware.freq_hz,
-        "pe_macs_per_cycle": mapping.macs_per_pe_per_cycle,
+        "peak_macs": peak * n,
     }
 
 
@@ -197,11 +214,14 @@ def _vector_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
         "dram_bytes": (timing.read_bytes + timing.write_bytes) * n,
         "sram_bytes": (timing.read_bytes + timing.write_bytes) * n,
         "latency_s": timing.total_cycles * n / hardware.freq_hz,
-        "pe_macs_per_cycle": 1,
+        "peak_macs": hardware.num_pes * timing.total_cycles * n,  # the array idles meanwhile
     }
 
 
 def _unmodeled_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
     return _common(op, hardware, "none") | {
         column: math.nan for column in (*SUM_COLUMNS, "utilization", "mapping_efficiency")
-    } | {"count": op.count, "flops": op.flops * op.count, "pe_macs_per_cycle": 1}
+    } | {"count": op.count, "flops": op.flops * op.count, "peak_macs": math.nan}
+
+
+ENGINES[SystolicArraySpec] = _simulate_on_array
