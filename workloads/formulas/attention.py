@@ -22,17 +22,11 @@ import math
 
 import torch
 
+from workloads.kernel_ops import causal_pairs
 from workloads.op import Op, OpKind, Role
 from workloads.registry import TensorMeta, first_output, operand, register, role_of
 
 aten = torch.ops.aten
-
-
-def causal_pairs(sq: int, skv: int) -> int:
-    """(query, key) pairs kept by a top-left causal mask: ``sum_{i<Sq} min(i + 1, Skv)``."""
-    if sq <= skv:
-        return sq * (sq + 1) // 2
-    return skv * (skv + 1) // 2 + (sq - skv) * skv
 
 
 def _batch_heads(shape: tuple[int, ...]) -> tuple[int, int]:

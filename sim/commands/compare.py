@@ -1,0 +1,93 @@
+"""`codesign compare MEASURED.csv [--hw PRESET]`: measured against simulated latency, per kernel
+family the median and p90 absolute percentage error and the worst shapes, and an HTML report."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+from hwmodels import list_presets, load_hardware
+from sim.compare import compare, read_measured
+from sim.output import OutputFormat
+from sim.report import write_report
+from workloads.errors import CodesignError
+
+#: Device names as CUDA and the OS report them → the preset that models the device. Order matters:
+#: the first pattern that matches wins ("H100" before "H10").
+DEVICE_PRESETS = (
+    (r"H100", "h100_sxm"),
+    (r"H200", "h200"),
+    (r"H20\b", "h20"),
+    (r"A100", "a100_80gb_sxm"),
+    (r"V100", "v100s"),
+    (r"L40S", "l40s"),
+    (r"RTX 4090", "rtx_4090"),
+)
+#: The preset for measurements taken on a CPU: the machine running the comparison, detected (CI
+#: measures and compares on the same machine).
+HOST_CPU_PRESET = "host"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help="compare measured kernel latencies with the simulator",
+        description="Join a measured CSV (codesign measure) with simulations of the same work; "
+        "print per-family errors and write an HTML report.",
+    )
+    parser.add_argument("measured", metavar="MEASURED.csv", help="a CSV written by codesign measure")
+    parser.add_argument("--hw", help="preset to simulate on (default: inferred from device_name)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
+    parser.add_argument("--out", metavar="REPORT.html", help="write an HTML report")
+    parser.add_argument("--rows", metavar="FILE.csv", help="write every joined row to a CSV")
+    parser.add_argument("--format", choices=[f.value for f in OutputFormat], default=OutputFormat.TABLE.value)
+    parser.set_defaults(run=run)
+
+
+def preset_for(device_names: list[str], devices: list[str]) -> str:
+    """The preset that models the measured device, or an error saying none does."""
+    if len(device_names) != 1:
+        raise CodesignError(
+            f"the file has rows from {len(device_names)} devices ({', '.join(device_names)}); "
+            "give --hw PRESET and compare one device's rows at a time"
+        )
+    name = device_names[0]
+    if devices == ["cpu"]:
+        return HOST_CPU_PRESET
+    for pattern, preset in DEVICE_PRESETS:
+        if re.search(pattern, name) and preset in list_presets():
+            return preset
+    raise CodesignError(
+        f"device {name!r} matches no hardware preset; give --hw PRESET (known presets: "
+        f"{', '.join(list_presets())})"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    measured = read_measured(args.measured)
+    device_names = sorted(measured["device_name"].astype(str).unique())
+    devices = sorted(measured["device"].astype(str).unique()) if "device" in measured else []
+    preset = args.hw or preset_for(device_names, devices)
+    hardware = load_hardware(preset, args.overrides)
+    result = compare(measured, hardware)
+    if len(result.skipped):
+        for (family, kernel, reason), group in result.skipped.groupby(["family", "kernel", "reason"]):
+            print(
+                f"codesign compare: warning: {len(group)} {family}/{kernel} rows not simulated: {reason}",
+                file=sys.stderr,
+            )
+    fmt = OutputFormat(args.format)
+    if fmt is OutputFormat.CSV:
+        print(result.summary.to_csv(index=False), end="")
+    elif fmt is OutputFormat.JSON:
+        print(result.summary.to_json(orient="records", indent=1))
+    else:
+        print(f"{len(result.rows)} rows measured on {', '.join(device_names)}, simulated on {hardware.name}")
+        print(result.summary.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    if args.rows:
+        result.rows.to_csv(args.rows, index=False)
+    if args.out:
+        write_report(result, args.out, device=", ".join(device_names), hardware=hardware.name)
+        print(f"report: {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,126 @@
+"""`compare()`: measured kernel latencies joined with simulated ones, and the error per family.
+
+Each measured row (docs/measured_format.md) names its work by family and shape; the work is
+rebuilt as an op (`workloads.kernel_ops`), simulated on the hardware spec, and the simulated
+latency set beside the measured median. Rows whose family or shape the simulator cannot model
+are listed in `skipped` with the reason, and the rest go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.simulate import simulate
+from workloads.errors import CodesignError
+from workloads.kernel_ops import ATTENTION_FAMILIES, op_for_measurement
+
+#: Columns every measured file must have (docs/measured_format.md).
+REQUIRED_COLUMNS = ("family", "kernel", "device_name", "latency_s")
+#: How many of the worst-predicted shapes the summary names per family.
+WORST_SHAPES = 3
+
+
+@dataclass(frozen=True)
+class Comparison:
+    rows: pd.DataFrame  # the measured rows joined: simulated_latency_s, error_pct, abs_error_pct
+    summary: pd.DataFrame  # per (family, kernel): n, median and p90 |error| %, worst shapes
+    skipped: pd.DataFrame  # rows not simulated: family, kernel, shape, reason
+
+
+def read_measured(path: str | Path) -> pd.DataFrame:
+    """A measured CSV, checked for the required columns (an error names the missing ones)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CodesignError(f"measured file {str(path)!r} does not exist")
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise CodesignError(f"{path}: not a readable CSV: {error}") from None
+    missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
+    if missing:
+        raise CodesignError(f"{path}: missing columns {', '.join(missing)} (see docs/measured_format.md)")
+    if frame.empty:
+        raise CodesignError(f"{path}: no measured rows")
+    return frame
+
+
+def shape_label(row: pd.Series) -> str:
+    """A short label of a row's shape: ``4096x4096x4096 bf16``, ``b1 h32/8 q1 kv4096 d128``."""
+    family = row["family"]
+    if family in ATTENTION_FAMILIES:
+        causal = " causal" if row.get("causal") == 1 else ""
+        q = 1 if family == "attention_decode" else _int(row.get("seq_q"))
+        return (
+            f"b{_int(row.get('batch'))} h{_int(row.get('heads'))}/{_int(row.get('kv_heads'))} "
+            f"q{q} kv{_int(row.get('seq_kv'))} d{_int(row.get('head_dim'))}{causal}"
+        )
+    if family == "copy":
+        return f"{_int(row.get('bytes')):,} B"
+    return f"{_int(row.get('M'))}x{_int(row.get('N'))}x{_int(row.get('K'))} {row.get('a_dtype', '')}".strip()
+
+
+def compare(measured: pd.DataFrame, hardware: Any) -> Comparison:
+    """Simulate every measured row on `hardware` and tabulate the errors."""
+    simulated, skipped = [], []
+    for _, row in measured.iterrows():
+        try:
+            result = simulate(op_for_measurement(row), hardware)
+            latency = float(result["latency_s"].sum())
+        except CodesignError as error:
+            skipped.append(
+                {
+                    "family": row["family"],
+                    "kernel": row["kernel"],
+                    "shape": _safe_label(row),
+                    "reason": str(error),
+                }
+            )
+            latency = np.nan
+        simulated.append(latency)
+    rows = measured.copy()
+    rows["shape"] = [_safe_label(row) for _, row in measured.iterrows()]
+    rows["simulated_latency_s"] = simulated
+    rows["error_pct"] = 100.0 * (rows["simulated_latency_s"] - rows["latency_s"]) / rows["latency_s"]
+    rows["abs_error_pct"] = rows["error_pct"].abs()
+    rows = rows[rows["simulated_latency_s"].notna()].reset_index(drop=True)
+    return Comparison(rows=rows, summary=_summary(rows), skipped=pd.DataFrame(skipped))
+
+
+def _summary(rows: pd.DataFrame) -> pd.DataFrame:
+    records = []
+    for (family, kernel), group in rows.groupby(["family", "kernel"], sort=True):
+        worst = group.nlargest(WORST_SHAPES, "abs_error_pct")
+        records.append(
+            {
+                "family": family,
+                "kernel": kernel,
+                "n": len(group),
+                "median_abs_error_pct": float(group["abs_error_pct"].median()),
+                "p90_abs_error_pct": float(group["abs_error_pct"].quantile(0.9)),
+                "median_error_pct": float(group["error_pct"].median()),
+                "worst": "; ".join(
+                    f"{shape} ({error:+.0f}%)"
+                    for shape, error in zip(worst["shape"], worst["error_pct"], strict=True)
+                ),
+            }
+        )
+    return pd.DataFrame(records)
+
+
+def _int(value: object) -> int | str:
+    try:
+        return int(float(str(value)))
+    except (TypeError, ValueError):
+        return "?"
+
+
+def _safe_label(row: pd.Series) -> str:
+    try:
+        return shape_label(row)
+    except (KeyError, TypeError, ValueError):
+        return "?"

@@ -1,0 +1,144 @@
+"""`codesign compare`: measured rows joined with simulations of the same work, errors per family,
+rows the simulator cannot model listed, the HTML report, and bad input."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from hwmodels import load_hardware
+from sim.cli import main
+from sim.compare import compare
+from sim.simulate import simulate
+from workloads.kernel_ops import causal_pairs, op_for_measurement
+from workloads.op import Role
+
+HEADER = (
+    "family,kernel,M,N,K,a_dtype,b_dtype,out_dtype,group_size,batch,heads,kv_heads,seq_q,seq_kv,"
+    "head_dim,causal,bytes,device,device_name,latency_s,p10_s,p90_s,runs,flops\n"
+)
+ROWS = [
+    "gemm,torch_matmul,128,1024,1024,bf16,bf16,bf16,,,,,,,,,,cpu,TestCPU,0.0011,0.001,0.0012,20,0",
+    "gemm,torch_matmul,1,4096,4096,bf16,bf16,bf16,,,,,,,,,,cpu,TestCPU,0.0005,0.0004,0.0006,20,0",
+    "gemm_w4a16,triton_w4a16,1,4096,4096,fp16,int4,fp16,128,,,,,,,,,cpu,TestCPU,0.0002,0.0002,0.0003,20,0",
+    "attention_decode,torch_sdpa,,,,bf16,bf16,,,1,32,8,1,4096,128,0,,cpu,TestCPU,0.0004,0.0003,0.0005,20,0",
+    "attention_prefill,torch_sdpa,,,,bf16,bf16,,,1,8,8,512,512,64,1,,cpu,TestCPU,0.0004,0.0003,0.0005,20,0",
+    "gemm_fp8,triton_gemm,256,256,256,fp8,fp8,fp16,,,,,,,,,,cpu,TestCPU,0.0001,0.0001,0.0001,20,0",
+]
+
+
+@pytest.fixture
+def measured_csv(tmp_path):
+    path = tmp_path / "measured.csv"
+    path.write_text(HEADER + "\n".join(ROWS) + "\n")
+    return path
+
+
+def test_each_row_is_simulated_as_the_same_work(measured_csv):
+    hw = load_hardware("systolic_128x128")
+    measured = pd.read_csv(measured_csv)
+    result = compare(measured, hw)
+    first = result.rows.iloc[0]
+    # the simulated latency is that of simulate() on the row's op, nothing else
+    expected = simulate(op_for_measurement(measured.iloc[0]), hw)["latency_s"].sum()
+    assert first["simulated_latency_s"] == pytest.approx(expected)
+    # error = (simulated - measured) / measured
+    assert first["error_pct"] == pytest.approx(100 * (expected - 0.0011) / 0.0011)
+
+
+def test_summary_per_family_is_median_and_p90(measured_csv):
+    result = compare(pd.read_csv(measured_csv), load_hardware("systolic_128x128"))
+    gemm = result.summary.set_index(["family", "kernel"]).loc[("gemm", "torch_matmul")]
+    errors = result.rows.loc[result.rows["family"] == "gemm", "abs_error_pct"]
+    assert gemm["n"] == 2
+    assert gemm["median_abs_error_pct"] == pytest.approx(errors.median())
+    assert gemm["p90_abs_error_pct"] == pytest.approx(errors.quantile(0.9))
+
+
+def test_unmodeled_rows_are_listed_and_the_rest_go_on(measured_csv):
+    # the 128x128 bf16 array has no fp8 rate: that row is skipped with the reason
+    result = compare(pd.read_csv(measured_csv), load_hardware("systolic_128x128"))
+    assert list(result.skipped["family"]) == ["gemm_fp8"]
+    assert "dtype 'fp8' is not supported" in result.skipped.iloc[0]["reason"]
+    assert len(result.rows) == len(ROWS) - 1
+
+
+def test_kernel_ops_from_first_principles():
+    w4 = op_for_measurement(
+        {
+            "family": "gemm_w4a16",
+            "M": 1,
+            "N": 4096,
+            "K": 4096,
+            "a_dtype": "fp16",
+            "b_dtype": "int4",
+            "group_size": 128,
+        }
+    )
+    # int4 weights: 4096*4096/2 B; per group of 128 along K an fp16 scale and an int4 zero:
+    # 32 groups x 4096 columns x (2 + 0.5) B
+    assert w4.operand(Role.WEIGHT).bytes == 4096 * 4096 / 2
+    metadata = sum(o.bytes for o in w4.operands if o.role is Role.METADATA)
+    assert metadata == 32 * 4096 * 2.5
+    prefill = op_for_measurement(
+        {
+            "family": "attention_prefill",
+            "batch": 1,
+            "heads": 8,
+            "kv_heads": 8,
+            "seq_q": 512,
+            "seq_kv": 512,
+            "head_dim": 64,
+            "causal": 1,
+        }
+    )
+    # causal: 512*513/2 kept pairs, 4 FLOPs per pair per head-dim element
+    assert causal_pairs(512, 512) == 512 * 513 // 2
+    assert prefill.flops == 4 * 8 * (512 * 513 // 2) * 64
+
+
+def test_cli_prints_the_table_and_writes_the_report(measured_csv, tmp_path, capsys):
+    report = tmp_path / "report.html"
+    rows = tmp_path / "rows.csv"
+    code = main(
+        ["compare", str(measured_csv), "--hw", "systolic_128x128", "--out", str(report), "--rows", str(rows)]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "attention_decode" in out and "median_abs_error_pct" in out
+    assert "1 gemm_fp8/triton_gemm rows not simulated" in err
+    text = report.read_text()
+    assert "Measured vs simulated latency" in text and "y = x" in text and "plotly" in text
+    assert len(pd.read_csv(rows)) == len(ROWS) - 1
+
+
+def test_csv_format(measured_csv, capsys):
+    assert main(["compare", str(measured_csv), "--hw", "systolic_128x128", "--format", "csv"]) == 0
+    summary = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert set(summary["family"]) == {"gemm", "gemm_w4a16", "attention_decode", "attention_prefill"}
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        ("family,kernel\ngemm,x\n", ["--hw", "systolic_128x128"], "missing columns device_name, latency_s"),
+        (
+            HEADER + ROWS[0].replace("cpu,TestCPU", "cuda,Mystery GPU 9000") + "\n",
+            [],
+            "device 'Mystery GPU 9000' matches no hardware preset; give --hw PRESET",
+        ),
+    ],
+)
+def test_bad_input_is_one_line(tmp_path, capsys, content, args, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    code = main(["compare", str(path), *args])
+    _, err = capsys.readouterr()
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_missing_file(capsys):
+    assert main(["compare", "nope.csv", "--hw", "systolic_128x128"]) == 2
+    assert "does not exist" in capsys.readouterr().err

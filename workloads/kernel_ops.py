@@ -1,0 +1,118 @@
+"""The op a measured kernel row stands for (docs/measured_format.md), built without torch.
+
+`codesign compare` joins each measured row with the simulation of the same work; this module names
+that work as an `Op` from the row's family and shape columns only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from workloads.annotate import annotate
+from workloads.dtypes import DType
+from workloads.errors import WorkloadError
+from workloads.op import Op, Operand, OpGraph, OpKind, Role, gemm_op, positive_int
+
+GEMM_FAMILIES = ("gemm", "gemm_fp8", "gemm_int8", "gemm_w4a16", "gemm_w8a16", "gemm_sparse24")
+ATTENTION_FAMILIES = ("attention_prefill", "attention_decode")
+FAMILIES = (*GEMM_FAMILIES, *ATTENTION_FAMILIES, "copy")
+
+
+def causal_pairs(sq: int, skv: int) -> int:
+    """(query, key) pairs kept by a top-left causal mask (torch's ``is_causal``):
+    ``sum_{i<Sq} min(i + 1, Skv)``; ``S·(S+1)/2`` for a square ``S × S`` prefill."""
+    if sq <= skv:
+        return sq * (sq + 1) // 2
+    return skv * (skv + 1) // 2 + (sq - skv) * skv
+
+
+def op_for_measurement(row: Mapping[str, object]) -> Op:
+    """The op of one measured row; `WorkloadError` naming the column for a bad or missing value."""
+    family = str(row.get("family", "")).strip()
+    if family in GEMM_FAMILIES:
+        return _gemm(row, family)
+    if family in ATTENTION_FAMILIES:
+        return _attention(row, family)
+    if family == "copy":
+        size = _int(row, "bytes")
+        return Op(
+            name="copy",
+            kind=OpKind.COPY,
+            dims=(("E", size),),
+            operands=(
+                Operand(name="src", role=Role.INPUT, dims=("E",), elements=size, dtype=DType.INT8),
+                Operand(name="dst", role=Role.OUTPUT, dims=("E",), elements=size, dtype=DType.INT8),
+            ),
+            flops=0,
+        )
+    raise WorkloadError(f"family {family!r} is not modeled; modeled families: {', '.join(FAMILIES)}")
+
+
+def _int(row: Mapping[str, object], column: str) -> int:
+    value = row.get(column)
+    if value is None or value != value:  # missing or NaN
+        raise WorkloadError(f"column {column!r} is empty in a {row.get('family')} row")
+    return positive_int(int(float(str(value))), field=column)
+
+
+def _dtype(row: Mapping[str, object], column: str, default: DType) -> DType:
+    value = row.get(column)
+    if value is None or value != value or str(value).strip() == "":
+        return default
+    return DType.parse(str(value), field=column)
+
+
+def _gemm(row: Mapping[str, object], family: str) -> Op:
+    m, n, k = (_int(row, column) for column in ("M", "N", "K"))
+    a = _dtype(row, "a_dtype", DType.FP16)
+    b = _dtype(row, "b_dtype", a)
+    out = _dtype(row, "out_dtype", a if a.bits >= 16 else DType.FP16)
+    op = gemm_op(
+        m,
+        n,
+        k,
+        name=family,
+        input_dtype=a,
+        weight_dtype=b,
+        output_dtype=out,
+        attrs=(("weight_is_param", 1),),
+    )
+    graph = OpGraph(name=family, ops=(op,))
+    if family == "gemm_w4a16":
+        group = _int(row, "group_size") if row.get("group_size") == row.get("group_size") else None
+        graph = annotate(graph, weights="int4", group_size=group)
+    elif family == "gemm_w8a16":
+        graph = annotate(graph, weights="int8")
+    elif family == "gemm_sparse24":
+        graph = annotate(graph, sparsity="2:4")
+    return graph.ops[0]
+
+
+def _attention(row: Mapping[str, object], family: str) -> Op:
+    b, h, d = (_int(row, column) for column in ("batch", "heads", "head_dim"))
+    hkv = _int(row, "kv_heads") if row.get("kv_heads") == row.get("kv_heads") else h
+    skv = _int(row, "seq_kv")
+    sq = 1 if family == "attention_decode" else _int(row, "seq_q")
+    causal = bool(int(float(str(row.get("causal") or 0)))) if family == "attention_prefill" else False
+    if h % hkv:
+        raise WorkloadError(f"heads = {h} is not a multiple of kv_heads = {hkv}")
+    q_dtype = _dtype(row, "a_dtype", DType.FP16)
+    kv_dtype = _dtype(row, "b_dtype", q_dtype)
+    kv_role = Role.KV_CACHE if family == "attention_decode" else Role.INPUT
+    pairs = causal_pairs(sq, skv) if causal else sq * skv
+    q_elements, kv_elements = b * h * sq * d, b * hkv * skv * d
+    q_dims, o_dims = ("B", "H", "Sq", "D"), ("B", "H", "Sq", "Dv")
+    k_dims, v_dims = ("B", "Hkv", "Skv", "D"), ("B", "Hkv", "Skv", "Dv")
+    return Op(
+        name=family,
+        kind=OpKind.ATTENTION,
+        dims=(("B", b), ("H", h), ("Hkv", hkv), ("Sq", sq), ("Skv", skv), ("D", d), ("Dv", d)),
+        operands=(
+            Operand(name="Q", role=Role.INPUT, dims=q_dims, elements=q_elements, dtype=q_dtype),
+            Operand(name="K", role=kv_role, dims=k_dims, elements=kv_elements, dtype=kv_dtype),
+            Operand(name="V", role=kv_role, dims=v_dims, elements=kv_elements, dtype=kv_dtype),
+            Operand(name="O", role=Role.OUTPUT, dims=o_dims, elements=q_elements, dtype=q_dtype),
+        ),
+        flops=4 * b * h * pairs * d,  # Q·Kᵀ and P·V, 2 FLOPs per MAC each
+        attrs=(("causal", int(causal)),),
+    )
