@@ -20,13 +20,14 @@ from typing import Any
 import yaml
 
 from hwmodels.errors import HardwareSpecError
+from hwmodels.gpu import GPUSpec
 from hwmodels.scalesim_cfg import read_scalesim_cfg
 from hwmodels.systolic import SystolicArraySpec
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
 #: Spec class of each `kind` a YAML file may name.
-KINDS: dict[str, type] = {"systolic": SystolicArraySpec}
+KINDS: dict[str, type] = {"systolic": SystolicArraySpec, "gpu": GPUSpec}
 
 
 def list_presets() -> list[str]:

@@ -1,0 +1,169 @@
+"""The GPU spec: a frozen, validated description of one GPU's SMs, tensor cores and memories.
+
+Units are in the field names (SI base units): hertz, bytes, bytes per second, seconds. Rates per SM
+and per cycle are multiplied by `sm_count` and `boost_clock_hz` to give the datasheet peaks:
+``peak FLOP/s = 2 · tensor_macs_per_cycle_per_sm[dtype] · sm_count · boost_clock_hz``.
+
+Datasheet peaks are never reached: the two ceilings a model needs, the HBM bandwidth a large copy
+achieves and the fraction of the tensor-core peak a large GEMM's main loop achieves, are separate
+fields (`achievable_hbm_bytes_per_s`, `achievable_tensor_fraction`), calibrated from measurements
+where the repository has them (reference_kernels/data/known_measurements.md) and otherwise stated
+as assumptions in the preset.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from hwmodels.errors import HardwareSpecError
+from workloads.dtypes import DType
+
+#: Bytes per 32-bit register.
+REGISTER_BYTES = 4
+
+
+@dataclass(frozen=True, kw_only=True)
+class GPUSpec:
+    """One GPU: SMs with tensor cores and CUDA cores, shared memory, an L2 and HBM (or GDDR).
+
+    `tensor_macs_per_cycle_per_sm` maps a dtype to the dense tensor-core MACs one SM does per cycle
+    on it (with fp32 accumulation for fp16/bf16, as PyTorch's GEMMs accumulate); dtypes missing from
+    it have no tensor-core path. `sparse_tensor_speedup` maps a dtype to the 2:4 structured-sparse
+    rate over the dense one (2.0 on Ampere and later); dtypes missing from it have no sparse path.
+    `cuda_core_flops_per_cycle_per_sm` is the fp32 rate of the CUDA cores (an FMA is 2 FLOPs).
+    `registers_per_sm` counts 32-bit registers. `achievable_tensor_fraction` is the fraction of the
+    dense tensor rate a GEMM's main loop sustains per SM; `attention_tensor_fraction` the same for an
+    attention kernel's matmuls (FlashAttention-2 issues Ampere-style mma.sync on Hopper).
+    """
+
+    name: str
+    sm_count: int
+    boost_clock_hz: float
+    tensor_macs_per_cycle_per_sm: Mapping[DType, int]
+    sparse_tensor_speedup: Mapping[DType, float] = field(default_factory=dict)
+    cuda_core_flops_per_cycle_per_sm: float
+    sfu_ops_per_cycle_per_sm: float
+    registers_per_sm: int
+    shared_memory_bytes_per_sm: int
+    l2_bytes: int
+    l2_bytes_per_s: float
+    hbm_bytes: int
+    hbm_bytes_per_s: float
+    achievable_hbm_bytes_per_s: float
+    achievable_tensor_fraction: float
+    attention_tensor_fraction: float
+    memory_latency_s: float
+    launch_overhead_s: float
+    default_dtype: DType = DType.BF16
+    price_usd_per_hour: float = 0.0
+    source: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"hardware {self.name!r}: "
+        for name in ("sm_count", "registers_per_sm", "shared_memory_bytes_per_sm", "l2_bytes", "hbm_bytes"):
+            _check_positive_int(self, name, where)
+        for name in (
+            "boost_clock_hz",
+            "cuda_core_flops_per_cycle_per_sm",
+            "sfu_ops_per_cycle_per_sm",
+            "l2_bytes_per_s",
+            "hbm_bytes_per_s",
+            "achievable_hbm_bytes_per_s",
+            "memory_latency_s",
+        ):
+            _check_positive_number(self, name, where)
+        for name in ("launch_overhead_s", "price_usd_per_hour"):
+            value = getattr(self, name)
+            if not _is_number(value) or not (value >= 0 and math.isfinite(value)):
+                raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be a finite number >= 0")
+        for name in ("achievable_tensor_fraction", "attention_tensor_fraction"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 0 < value <= 1:
+                raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be in (0, 1]")
+        if self.achievable_hbm_bytes_per_s > self.hbm_bytes_per_s:
+            raise HardwareSpecError(
+                f"{where}field 'achievable_hbm_bytes_per_s' = {self.achievable_hbm_bytes_per_s!r}: "
+                f"must not exceed hbm_bytes_per_s = {self.hbm_bytes_per_s!r}"
+            )
+        if not self.tensor_macs_per_cycle_per_sm:
+            raise HardwareSpecError(
+                f"{where}field 'tensor_macs_per_cycle_per_sm' is empty: give at least one dtype"
+            )
+        for dtype, macs in self.tensor_macs_per_cycle_per_sm.items():
+            if not isinstance(dtype, DType) or not _is_number(macs) or not isinstance(macs, int) or macs < 1:
+                raise HardwareSpecError(
+                    f"{where}field 'tensor_macs_per_cycle_per_sm' entry {dtype!r}: {macs!r}: "
+                    "must map a dtype to a positive integer"
+                )
+        for dtype, speedup in self.sparse_tensor_speedup.items():
+            if dtype not in self.tensor_macs_per_cycle_per_sm or not _is_number(speedup) or speedup < 1:
+                raise HardwareSpecError(
+                    f"{where}field 'sparse_tensor_speedup' entry {dtype!r}: {speedup!r}: must map a "
+                    "dtype of tensor_macs_per_cycle_per_sm to a number >= 1"
+                )
+        if self.default_dtype not in self.tensor_macs_per_cycle_per_sm:
+            raise HardwareSpecError(
+                f"{where}field 'default_dtype' = {self.default_dtype.value!r}: not in "
+                f"tensor_macs_per_cycle_per_sm ({self.tensor_dtypes})"
+            )
+        for name in ("tensor_macs_per_cycle_per_sm", "sparse_tensor_speedup"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
+    @property
+    def tensor_dtypes(self) -> str:
+        """The dtypes with a tensor-core path, comma-separated (for messages)."""
+        return ", ".join(d.value for d in self.tensor_macs_per_cycle_per_sm)
+
+    def tensor_macs_per_cycle(self, dtype: DType, *, sparse: bool = False) -> float:
+        """Dense (or 2:4 sparse) tensor-core MACs per cycle per SM on `dtype`; an error naming the
+        supported dtypes when the GPU has no tensor-core path (or no sparse one) for it."""
+        try:
+            macs = self.tensor_macs_per_cycle_per_sm[dtype]
+        except KeyError:
+            raise HardwareSpecError(
+                f"hardware {self.name!r}: dtype {dtype.value!r} has no tensor-core path "
+                f"(tensor_macs_per_cycle_per_sm has {self.tensor_dtypes})"
+            ) from None
+        if not sparse:
+            return float(macs)
+        try:
+            return macs * self.sparse_tensor_speedup[dtype]
+        except KeyError:
+            supported = ", ".join(d.value for d in self.sparse_tensor_speedup) or "none"
+            raise HardwareSpecError(
+                f"hardware {self.name!r}: no 2:4 sparse tensor-core path for {dtype.value!r} "
+                f"(sparse_tensor_speedup has {supported})"
+            ) from None
+
+    def peak_tensor_flops(self, dtype: DType, *, sparse: bool = False) -> float:
+        """Datasheet tensor-core FLOP/s: 2 · MACs/cycle/SM · SMs · clock."""
+        return 2 * self.tensor_macs_per_cycle(dtype, sparse=sparse) * self.sm_count * self.boost_clock_hz
+
+    @property
+    def peak_cuda_core_flops(self) -> float:
+        """fp32 FLOP/s of the CUDA cores: FLOPs/cycle/SM · SMs · clock."""
+        return self.cuda_core_flops_per_cycle_per_sm * self.sm_count * self.boost_clock_hz
+
+    @property
+    def registers_bytes_per_sm(self) -> int:
+        return self.registers_per_sm * REGISTER_BYTES
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_positive_int(spec: GPUSpec, name: str, where: str) -> None:
+    value = getattr(spec, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be a positive integer")
+
+
+def _check_positive_number(spec: GPUSpec, name: str, where: str) -> None:
+    value = getattr(spec, name)
+    if not _is_number(value) or not (value > 0 and math.isfinite(value)):
+        raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be a finite number > 0")
