@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
+from reference_kernels.cases import DEFAULT_GROUP_SIZE
+
 #: Largest 4-bit unsigned code.
 INT4_MAX = 15
-#: Default quantization group along K (GPTQ's and AWQ's default).
-DEFAULT_GROUP_SIZE = 128
 
 
 @dataclass(frozen=True)

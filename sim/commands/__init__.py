@@ -1,5 +1,5 @@
 """Subcommands of `codesign`: each module has `add_parser(subparsers)`, which sets `run`."""
 
-from sim.commands import compare, presets, simulate, trace
+from sim.commands import compare, measure, presets, simulate, trace
 
-COMMANDS = (presets, simulate, trace, compare)
+COMMANDS = (presets, simulate, trace, measure, compare)

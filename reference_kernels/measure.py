@@ -1,0 +1,185 @@
+"""`measure`: time reference kernels over a grid of shapes into a measured-data CSV.
+
+The columns are docs/measured_format.md's. Rows are appended and flushed as each kernel finishes,
+so an interrupted run keeps everything it measured, and ``resume=True`` times only the (kernel,
+case, device) rows the file lacks.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from reference_kernels.cases import Case
+from reference_kernels.environment import environment
+from reference_kernels.grids import DEVICES, GRIDS
+from reference_kernels.registry import KERNELS, KernelSpec
+from reference_kernels.timing import TimingBudget, make_timer, time_kernel
+from workloads.errors import CodesignError
+
+#: The CSV's columns, in order (docs/measured_format.md).
+COLUMNS = (
+    "family", "kernel", "M", "N", "K", "group_size",
+    "batch", "heads", "kv_heads", "seq_q", "seq_kv", "head_dim", "causal", "bytes",
+    "a_dtype", "b_dtype", "out_dtype", "device", "device_name",
+    "latency_s", "p10_s", "p90_s", "runs", "flops",
+    "driver", "cuda_version", "torch_version", "triton_version", "python_version", "host", "timestamp",
+)
+#: The columns that name a row's work and implementation: `resume` skips rows whose key is present.
+KEY_COLUMNS = COLUMNS[: COLUMNS.index("device") + 1]
+
+
+@dataclass(frozen=True)
+class MeasureResult:
+    """What a `measure` call did: rows written, rows already in the file, rows that failed (kernel,
+    case and the error), and whether `max_seconds` stopped it before the end of the grid."""
+
+    path: Path
+    written: int
+    already_present: int
+    failed: tuple[str, ...]
+    stopped_early: bool
+
+
+def select_kernels(names: Sequence[str] | None, device: str) -> list[KernelSpec]:
+    """The kernels to time: `names`, or every kernel that runs on `device`; `CodesignError` for an
+    unknown name or one that cannot run there."""
+    if device not in DEVICES:
+        raise CodesignError(f"--device {device!r} is not one of {', '.join(DEVICES)}")
+    on_device = [spec for spec in KERNELS.values() if device in spec.devices]
+    if not names:
+        return on_device
+    unknown = [name for name in names if name not in KERNELS]
+    if unknown:
+        raise CodesignError(f"unknown kernel {unknown[0]!r}; known kernels: {', '.join(KERNELS)}")
+    elsewhere = [name for name in names if device not in KERNELS[name].devices]
+    if elsewhere:
+        raise CodesignError(
+            f"kernel {elsewhere[0]!r} does not run on --device {device}; kernels that do: "
+            + ", ".join(spec.name for spec in on_device)
+        )
+    return [KERNELS[name] for name in dict.fromkeys(names)]
+
+
+def check_device(device: str) -> torch.device:
+    """The torch device for `device`; `CodesignError` for ``cuda`` when no GPU is visible."""
+    if device == "cuda" and not torch.cuda.is_available():
+        raise CodesignError("--device cuda: no CUDA GPU is visible to torch; use --device cpu")
+    return torch.device(device)
+
+
+def _cell(value: object) -> str:
+    """A CSV cell: "" for None, ``repr``-exact floats, everything else as text."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _describe(case: Case) -> str:
+    """``family k=v …`` over the case's non-empty columns, e.g. ``gemm M=1 N=4096 K=4096 …``."""
+    columns = case.columns()
+    return " ".join([columns.pop("family"), *(f"{k}={v}" for k, v in columns.items() if v is not None)])
+
+
+def _first_line(error: Exception) -> str:
+    lines = str(error).splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _key(row: dict[str, object]) -> tuple[str, ...]:
+    return tuple(_cell(row.get(column)) for column in KEY_COLUMNS)
+
+
+def _existing_keys(path: Path) -> set[tuple[str, ...]]:
+    """Keys of the rows already in `path`; `CodesignError` when its header is not `COLUMNS`."""
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None:
+            return set()
+        if tuple(reader.fieldnames) != COLUMNS:
+            raise CodesignError(f"{path}: its columns are not docs/measured_format.md's; cannot resume it")
+        return {_key(row) for row in reader}
+
+
+def _plan(cases: Sequence[Case], kernels: Sequence[KernelSpec], device: torch.device):
+    """(case, kernel) pairs in grid order: each case with every selected kernel that implements it."""
+    return [
+        (case, spec)
+        for case in cases
+        for spec in kernels
+        if case.family in spec.families and spec.supports(case, device)
+    ]
+
+
+def measure(
+    kernels: Sequence[str] | None = None,
+    device: str = "cpu",
+    grid: str = "small",
+    out_path: str | Path = "measured.csv",
+    *,
+    resume: bool = False,
+    max_seconds: float | None = None,
+    budget: TimingBudget | None = None,
+    progress: bool = True,
+) -> MeasureResult:
+    """Time `kernels` (default: all that run on `device`) over the named `grid` into `out_path`.
+
+    An existing `out_path` is an error unless `resume`, which keeps its rows and adds the missing
+    ones. `max_seconds` stops starting new rows after that many seconds (what ran is kept). A kernel
+    that fails on a case (out of memory, an unsupported shape) is listed in the result, not raised.
+    """
+    if grid not in GRIDS:
+        raise CodesignError(f"--grid {grid!r} is not one of {', '.join(GRIDS)}")
+    specs = select_kernels(kernels, device)
+    torch_device = check_device(device)
+    path = Path(out_path)
+    if path.exists() and path.stat().st_size and not resume:
+        raise CodesignError(f"{path} exists; pass --resume to add the rows it lacks, or choose another --out")
+    done = _existing_keys(path) if path.exists() else set()
+    plan = _plan(GRIDS[grid](), specs, torch_device)
+    env = environment(torch_device)
+    timer = make_timer(torch_device)
+    budget = budget or TimingBudget()
+    written, present, failed, stopped = 0, 0, [], False
+    start = time.monotonic()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        if not done and handle.tell() == 0:
+            writer.writeheader()
+        bar = tqdm(plan, desc=f"{grid} grid on {device}", unit="row", file=sys.stderr, disable=not progress)
+        for case, spec in bar:
+            row = {**case.columns(), "kernel": spec.name, "device": device}
+            if _key(row) in done:
+                present += 1
+                continue
+            if max_seconds is not None and time.monotonic() - start > max_seconds:
+                stopped = True
+                break
+            bar.set_postfix_str(spec.name)
+            try:
+                timing = time_kernel(spec.build(case, torch_device), timer, budget)
+            except (RuntimeError, ValueError) as error:  # e.g. CUDA out of memory, a shape a library refuses
+                failed.append(f"{spec.name} {_describe(case)}: {_first_line(error)}")
+                continue
+            finally:
+                if torch_device.type == "cuda":
+                    torch.cuda.empty_cache()  # the next case's inputs may be as large as this one's
+            row.update(env, latency_s=timing.median_s, p10_s=timing.p10_s, p90_s=timing.p90_s,
+                       runs=timing.runs, flops=case.flops,
+                       timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            writer.writerow({column: _cell(row.get(column)) for column in COLUMNS})
+            handle.flush()
+            written += 1
+        bar.close()
+    return MeasureResult(path, written, present, tuple(failed), stopped)

@@ -1,0 +1,127 @@
+"""The timing harness: warm-up, a cache flush before every timed run, the median of many runs.
+
+On a GPU each run is bracketed by CUDA events and preceded by a write of a buffer twice the L2 size,
+so every run starts with a cold L2 (a kernel timed hot in L2 would look faster than it does inside a
+model, whose other kernels evict its operands). On a CPU each run is timed with
+`time.perf_counter_ns` after touching a buffer twice the last-level cache. The run count follows a
+time budget per kernel, between a floor (so the percentiles mean something) and a ceiling.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+#: Last-level cache assumed when the CPU does not report one in sysfs: 32 MiB, the L3 of one
+#: 8-core chiplet (CCD) of AMD Zen 3/4 and more than most Intel client parts carry.
+FALLBACK_LLC_BYTES = 32 * 2**20
+#: L2 assumed when torch does not report it: 50 MiB, the H100 SXM's (NVIDIA H100 datasheet).
+FALLBACK_L2_BYTES = 50 * 2**20
+#: The flush buffer is this many times the cache, so no line of the kernel's data survives the
+#: flush whatever the replacement policy.
+FLUSH_FACTOR = 2
+_SYSFS_CACHE = Path("/sys/devices/system/cpu/cpu0/cache")
+
+
+@dataclass(frozen=True)
+class TimingBudget:
+    """How long to time one kernel: `warmup_runs` untimed runs (the first also compiles a Triton
+    kernel), then ``target_s / (one run's time)`` timed runs, clamped to ``[min_runs, max_runs]``."""
+
+    warmup_runs: int = 2
+    min_runs: int = 5
+    max_runs: int = 200
+    target_s: float = 0.2
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per run: the median and the 10th/90th percentiles over `runs` timed runs."""
+
+    median_s: float
+    p10_s: float
+    p90_s: float
+    runs: int
+
+
+def cpu_llc_bytes() -> int:
+    """The largest cache level of CPU 0 from sysfs (e.g. ``index3/size`` = ``8192K``), else
+    `FALLBACK_LLC_BYTES`."""
+    sizes = []
+    for entry in _SYSFS_CACHE.glob("index*/size"):
+        text = entry.read_text().strip()
+        units = {"K": 2**10, "M": 2**20, "G": 2**30}
+        sizes.append(int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text))
+    return max(sizes, default=FALLBACK_LLC_BYTES)
+
+
+def gpu_l2_bytes(device: torch.device) -> int:
+    """The GPU's L2 size as torch reports it, else `FALLBACK_L2_BYTES`."""
+    return getattr(torch.cuda.get_device_properties(device), "L2_cache_size", 0) or FALLBACK_L2_BYTES
+
+
+class CudaTimer:
+    """CUDA events around each run, an L2-sized write before it."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.flush_buffer = torch.empty(FLUSH_FACTOR * gpu_l2_bytes(device), dtype=torch.uint8, device=device)
+
+    def sync(self) -> None:
+        torch.cuda.synchronize(self.device)
+
+    def run(self, fn: Callable[[], object], runs: int) -> list[float]:
+        starts = [torch.cuda.Event(enable_timing=True) for _ in range(runs)]
+        ends = [torch.cuda.Event(enable_timing=True) for _ in range(runs)]
+        for start, end in zip(starts, ends, strict=True):
+            self.flush_buffer.zero_()
+            start.record()
+            fn()
+            end.record()
+        self.sync()
+        return [start.elapsed_time(end) / 1e3 for start, end in zip(starts, ends, strict=True)]
+
+
+class CpuTimer:
+    """`time.perf_counter_ns` around each run, a read and write of twice the LLC before it."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.flush_buffer = torch.zeros(FLUSH_FACTOR * cpu_llc_bytes() // 4, dtype=torch.float32)
+
+    def sync(self) -> None:
+        """CPU kernels return when done: nothing to wait for."""
+
+    def run(self, fn: Callable[[], object], runs: int) -> list[float]:
+        times = []
+        for _ in range(runs):
+            self.flush_buffer.add_(1.0)
+            start = time.perf_counter_ns()
+            fn()
+            times.append((time.perf_counter_ns() - start) / 1e9)
+        return times
+
+
+TIMERS = {"cuda": CudaTimer, "cpu": CpuTimer}
+
+
+def make_timer(device: torch.device) -> CudaTimer | CpuTimer:
+    """The timer for `device`'s type (its flush buffer is allocated once and reused)."""
+    return TIMERS[device.type](device)
+
+
+def time_kernel(fn: Callable[[], object], timer: CudaTimer | CpuTimer, budget: TimingBudget) -> Timing:
+    """Time `fn` (a zero-argument call of one kernel on inputs already on the device)."""
+    for _ in range(budget.warmup_runs - 1):
+        fn()
+    timer.sync()
+    estimate = max(timer.run(fn, 1)[0], 1e-9)  # the last warm-up, timed like the real runs
+    runs = int(min(budget.max_runs, max(budget.min_runs, budget.target_s / estimate)))
+    times = np.asarray(timer.run(fn, runs))
+    p10, median, p90 = np.percentile(times, [10, 50, 90])
+    return Timing(median_s=float(median), p10_s=float(p10), p90_s=float(p90), runs=runs)
