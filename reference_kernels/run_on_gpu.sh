@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Measure the full grid on a GPU in one call of the device tool, with nothing installed:
+#
+#     bash reference_kernels/run_on_gpu.sh            # writes $OUT/<gpu>_full.csv, e.g. h100_full.csv
+#
+# The GPU image's python3 has torch, triton, numpy, pandas and tqdm, which is all that
+# reference_kernels imports; the repository is put on PYTHONPATH instead of being installed. It
+# calls reference_kernels.measure.measure, the function behind `codesign measure --device cuda
+# --grid full`, rather than `python3 -m sim.cli`, because sim.cli loads every subcommand and
+# `codesign compare` needs plotly, which that image lacks.
+#
+# A call stops starting rows after MAX_SECONDS (default 480, inside the tool's 10-minute limit). If
+# reference_kernels/data/<gpu>_full.csv is already committed, it is copied to $OUT first and resumed,
+# so a second call (after committing the first call's file) finishes a grid the first did not.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+OUT="${OUT:-reference_kernels/data}"
+MAX_SECONDS="${MAX_SECONDS:-480}"
+PYTHON="${PYTHON:-python3}"
+
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1 | awk '{print tolower($2)}')
+name="${1:-${gpu}_full.csv}"
+if [[ -f "reference_kernels/data/$name" && ! -f "$OUT/$name" ]]; then
+    cp "reference_kernels/data/$name" "$OUT/$name"
+fi
+
+"$PYTHON" - "$OUT/$name" "$MAX_SECONDS" <<'PY'
+import sys
+
+import torch
+import triton
+
+from reference_kernels.measure import measure
+
+out, max_seconds = sys.argv[1], float(sys.argv[2])
+print(f"torch {torch.__version__}, triton {triton.__version__}, {torch.cuda.get_device_name()}")
+result = measure(None, "cuda", "full", out, resume=True, max_seconds=max_seconds)
+print(f"wrote {result.written} rows to {result.path} ({result.already_present} already there)")
+for failure in result.failed:
+    print(f"failed: {failure}")
+if result.stopped_early:
+    print("stopped at MAX_SECONDS; commit the file and run this script again to finish the grid")
+PY
