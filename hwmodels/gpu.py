@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 
 from hwmodels.errors import HardwareSpecError
@@ -34,6 +34,8 @@ class GPUSpec:
     it have no tensor-core path. `sparse_tensor_speedup` maps a dtype to the 2:4 structured-sparse
     rate over the dense one (2.0 on Ampere and later); dtypes missing from it have no sparse path.
     `cuda_core_flops_per_cycle_per_sm` is the fp32 rate of the CUDA cores (an FMA is 2 FLOPs).
+    `tma_multicast_ctas` is how many CTAs of a thread-block cluster share one L2 load of the
+    larger operand tile (Hopper's TMA multicast; 1 where the GPU has no clusters).
     `registers_per_sm` counts 32-bit registers. `achievable_tensor_fraction` is the fraction of the
     dense tensor rate a GEMM's main loop sustains per SM; `attention_tensor_fraction` the same for an
     attention kernel's matmuls (FlashAttention-2 issues Ampere-style mma.sync on Hopper).
@@ -57,6 +59,7 @@ class GPUSpec:
     attention_tensor_fraction: float
     memory_latency_s: float
     launch_overhead_s: float
+    tma_multicast_ctas: int = 1
     default_dtype: DType = DType.BF16
     price_usd_per_hour: float = 0.0
     source: str = ""
@@ -64,7 +67,8 @@ class GPUSpec:
 
     def __post_init__(self) -> None:
         where = f"hardware {self.name!r}: "
-        for name in ("sm_count", "registers_per_sm", "shared_memory_bytes_per_sm", "l2_bytes", "hbm_bytes"):
+        integers = ("sm_count", "tma_multicast_ctas", "registers_per_sm", "shared_memory_bytes_per_sm")
+        for name in (*integers, "l2_bytes", "hbm_bytes"):
             _check_positive_int(self, name, where)
         for name in (
             "boost_clock_hz",
@@ -112,6 +116,15 @@ class GPUSpec:
             )
         for name in ("tensor_macs_per_cycle_per_sm", "sparse_tensor_speedup"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
+    def __hash__(self) -> int:
+        """Hash of every field, the mappings as sorted items (so a spec can key a cache)."""
+        return hash(
+            tuple(
+                tuple(sorted((k.value, v) for k, v in value.items())) if isinstance(value, Mapping) else value
+                for value in (getattr(self, f.name) for f in fields(self))
+            )
+        )
 
     @property
     def tensor_dtypes(self) -> str:

@@ -26,6 +26,7 @@ TABLE_COLUMNS = (
     "dram_read_bytes",
     "dram_write_bytes",
     "latency_s",
+    "mapping",
 )
 
 

@@ -19,9 +19,11 @@ from typing import Any
 
 import pandas as pd
 
+from hwmodels.gpu import GPUSpec
 from hwmodels.systolic import SystolicArraySpec
 from mappers.attention import lower_attention
 from mappers.systolic import SystolicMapping, candidate_mappings
+from sim.gpu_engine import simulate_on_gpu
 from sim.systolic_engine import LayerTiming, simulate_layer
 from sim.vector_engine import simulate_vector_op
 from workloads.errors import CodesignError
@@ -101,6 +103,8 @@ def summarize(results: pd.DataFrame, hardware: Any) -> dict[str, float | str]:
         total["mapping_efficiency"] = (
             float((on_array["mapping_efficiency"] * folds).sum() / folds.sum()) if len(on_array) else 0.0
         )
+    if "mapping" in results.columns:  # GPU and CPU rows name their kernel's mapping; a total has none
+        total["mapping"] = ""
     total["unmodeled_ops"] = int(results["unmodeled"].astype(bool).sum())
     return total
 
@@ -225,3 +229,4 @@ def _unmodeled_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
 
 
 ENGINES[SystolicArraySpec] = _simulate_on_array
+ENGINES[GPUSpec] = simulate_on_gpu

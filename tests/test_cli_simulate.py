@@ -88,7 +88,10 @@ def test_presets_lists_sources(capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--hw", "tpu9", "--gemm", "1,2,3"], "unknown preset 'tpu9'; known presets: eyeriss_12x14"),
+        (
+            ["--hw", "tpu9", "--gemm", "1,2,3"],
+            "unknown preset 'tpu9'; known presets: a100_80gb_sxm, eyeriss_12x14",
+        ),
         (["--hw", "scalesim_32x32", "--set", "rows=0", "--gemm", "1,2,3"], "'rows' = 0"),
         (["--hw", "scalesim_32x32", "--set", "rows=-3", "--gemm", "1,2,3"], "'rows' = -3"),
         (["--hw", "scalesim_32x32", "--set", "dataflow=xy", "--gemm", "1,2,3"], "unknown dataflow"),

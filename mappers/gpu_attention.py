@@ -1,0 +1,176 @@
+"""Attention on a GPU: the problem as a fused kernel sees it, and the candidate work partitions.
+
+An ATTENTION op (dims ``B, H, Hkv, Sq, Skv, D, Dv``) runs as one fused kernel that never writes the
+``Sq × Skv`` scores to memory. Three partitions are candidates:
+
+* **FA2** (FlashAttention-2, Dao 2023): one CTA per (query block, head, batch); each streams its
+  head's K and V blocks through shared memory; a causal mask skips the blocks above the diagonal.
+* **split-KV** (flash-decoding, Dao et al. 2023): for few query rows, the K/V length is split into
+  ``splits`` chunks, one CTA each, so a decode step fills the SMs; a second kernel reduces the
+  partial outputs. The ``g = H/Hkv`` query heads sharing a K/V head are stacked as rows of one CTA
+  (grouped-query attention reads each K/V head once per group).
+* **lean** (Lean Attention, Sanovar et al. 2024): stream-K over (head, K/V block) units: every CTA
+  slot gets an equal share of the units across heads and context, partial heads fixed up in-kernel.
+
+`candidate_plans` lists the partitions that fit one SM's shared memory and registers; the engine
+(`sim.gpu_attention_engine`) costs each and keeps the fastest.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+from hwmodels.gpu import GPUSpec
+from mappers.gpu_gemm import (
+    MAX_CTAS_PER_SM,
+    MAX_REGISTERS_PER_THREAD,
+    REGISTERS_PER_THREAD_BESIDES_ACCUMULATORS,
+    THREADS_PER_WARP,
+)
+from workloads.dtypes import DType
+from workloads.op import Op, Operand, Role
+
+
+class Partition(enum.Enum):
+    FA2 = "fa2"
+    SPLIT_KV = "split-kv"
+    LEAN = "lean"
+
+
+#: Query and key block sizes of FlashAttention-2's forward kernels (flash_fwd_launch_template.h:
+#: 128×64 or 128×128 for head dims up to 128, 64×64 beside them); decode kernels pad the stacked
+#: query rows of a group to 64 (flash_fwd_splitkv kernel traits, kBlockM = 64).
+FA2_BLOCKS = ((128, 64), (128, 128), (64, 64), (64, 128))
+DECODE_BLOCK_M = 64
+DECODE_BLOCK_NS = (64, 128, 256)
+#: Split counts flash-decoding chooses among (FA2's num_splits heuristic tries 1 to 128).
+SPLITS = (1, 2, 4, 8, 16, 32, 64, 128)
+#: Warps per CTA of FA2's forward kernels for head dims up to 128 (kNWarps = 4).
+ATTENTION_WARPS = 4
+#: Double-buffered K/V loads (FA2 prefetches the next K/V block while computing on this one).
+ATTENTION_STAGES = 2
+#: CUDA-core instructions per K/V element to convert a cache stored narrower than the query to the
+#: query's dtype: fp8 pairs convert in one ``cvt.rn.f16x2.e4m3x2`` (PTX ISA, cvt), 1/2 per element;
+#: int8 as a W8A16 weight, 6/4 (`mappers.gpu_gemm.DEQUANT_INSTRUCTIONS_PER_WEIGHT`: prmt, hsub2,
+#: hmul2 for the scale).
+KV_CONVERT_INSTRUCTIONS = {DType.FP8: 1 / 2, DType.INT8: 6 / 4}
+#: Query rows of a group (g·Sq) up to which the decode partitions are tried.
+DECODE_MAX_QUERY_ROWS = 128
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttentionProblem:
+    """Sizes, causality and per-element bytes; `kv_dequant` counts CUDA-core instructions per K/V
+    element when the cache is stored narrower (int8, fp8) than the query's dtype."""
+
+    batch: int
+    heads: int
+    kv_heads: int
+    sq: int
+    skv: int
+    d: int
+    dv: int
+    causal: bool
+    q_bytes: float
+    kv_bytes: float
+    o_bytes: float
+    math_dtype: DType
+    kv_dequant: float = 0.0
+
+    @property
+    def group(self) -> int:
+        return self.heads // self.kv_heads
+
+    @property
+    def kv_total_bytes(self) -> float:
+        """K and V of every K/V head, read once."""
+        return self.batch * self.kv_heads * self.skv * (self.d + self.dv) * self.kv_bytes
+
+    @property
+    def q_total_bytes(self) -> float:
+        return self.batch * self.heads * self.sq * self.d * self.q_bytes
+
+    @property
+    def o_total_bytes(self) -> float:
+        return self.batch * self.heads * self.sq * self.dv * self.o_bytes
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttentionPlan:
+    partition: Partition
+    block_m: int
+    block_n: int
+    splits: int
+    ctas_per_sm: int
+
+    def describe(self) -> str:
+        split = f" splits{self.splits}" if self.partition is Partition.SPLIT_KV else ""
+        return f"{self.partition.value} {self.block_m}x{self.block_n}{split}"
+
+
+def attention_problem(op: Op) -> AttentionProblem:
+    """The `AttentionProblem` of an ATTENTION op: the kernel multiplies in the query's dtype."""
+    q, k, out = _named(op, "Q"), _named(op, "K"), op.operand(Role.OUTPUT)
+    narrower = k.dtype.bits < q.dtype.bits
+    dequant = KV_CONVERT_INSTRUCTIONS.get(k.dtype, KV_CONVERT_INSTRUCTIONS[DType.INT8]) if narrower else 0.0
+    return AttentionProblem(
+        batch=op.dim("B"),
+        heads=op.dim("H"),
+        kv_heads=op.dim("Hkv"),
+        sq=op.dim("Sq"),
+        skv=op.dim("Skv"),
+        d=op.dim("D"),
+        dv=op.dim("Dv"),
+        causal=dict(op.attrs).get("causal") == 1,
+        q_bytes=q.dtype.bytes,
+        kv_bytes=k.dtype.bytes,
+        o_bytes=out.dtype.bytes,
+        math_dtype=q.dtype,
+        kv_dequant=dequant,
+    )
+
+
+def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionPlan]:
+    """FA2 tilings always; split-KV and lean for a few non-causal query rows (decode)."""
+    plans = []
+    for block_m, block_n in FA2_BLOCKS:
+        occupancy = ctas_per_sm(problem, spec, block_m, block_n)
+        if occupancy:
+            plans.append(AttentionPlan(partition=Partition.FA2, block_m=block_m, block_n=block_n,
+                                       splits=1, ctas_per_sm=occupancy))
+    if problem.causal or problem.group * problem.sq > DECODE_MAX_QUERY_ROWS:
+        return plans
+    for block_n in DECODE_BLOCK_NS:
+        occupancy = ctas_per_sm(problem, spec, DECODE_BLOCK_M, block_n)
+        if not occupancy:
+            continue
+        plans.append(AttentionPlan(partition=Partition.LEAN, block_m=DECODE_BLOCK_M, block_n=block_n,
+                                   splits=1, ctas_per_sm=occupancy))
+        for splits in (s for s in SPLITS if problem.skv / s >= block_n):
+            plans.append(AttentionPlan(partition=Partition.SPLIT_KV, block_m=DECODE_BLOCK_M,
+                                       block_n=block_n, splits=splits, ctas_per_sm=occupancy))
+    return plans
+
+
+def ctas_per_sm(problem: AttentionProblem, spec: GPUSpec, block_m: int, block_n: int) -> int:
+    """CTAs one SM holds: the Q tile plus double-buffered K and V blocks in shared memory; the
+    output accumulator and the score block in registers (fp32, one register each)."""
+    shared = (
+        block_m * problem.d * problem.q_bytes
+        + ATTENTION_STAGES * block_n * (problem.d + problem.dv) * problem.kv_bytes
+    )
+    threads = ATTENTION_WARPS * THREADS_PER_WARP
+    per_thread = block_m * (problem.dv + block_n) / threads + REGISTERS_PER_THREAD_BESIDES_ACCUMULATORS
+    if per_thread > MAX_REGISTERS_PER_THREAD or shared > spec.shared_memory_bytes_per_sm:
+        return 0
+    by_registers = spec.registers_per_sm // math.ceil(per_thread * threads)
+    return min(by_registers, int(spec.shared_memory_bytes_per_sm // shared), MAX_CTAS_PER_SM)
+
+
+def _named(op: Op, name: str) -> Operand:
+    for operand in op.operands:
+        if operand.name == name:
+            return operand
+    raise KeyError(f"attention op {op.name!r} has no operand {name!r}")

@@ -1,0 +1,186 @@
+"""GEMM on a GPU: the problem as the kernel sees it, and the candidate thread-block tilings.
+
+A GEMM-shaped op (dims ``[B,] M, N, K``) becomes a `GemmProblem`: its sizes, the bytes per element of
+each operand as stored (a 2:4 sparse weight stores half its elements; an int4 weight half a byte),
+the side bytes read with the weight (quantization scales and zero points, sparsity indices, bias),
+the dtype the tensor cores multiply in, and the dequantization work per weight element when the
+weight is stored narrower than that dtype (W4A16, W8A16).
+
+Candidates are the tilings GEMM libraries use: a thread block (CTA) computes a ``block_m × block_n``
+tile of C, stepping through K ``block_k`` at a time through a ``stages``-deep shared-memory
+pipeline; split-K divides K among ``split_k`` CTAs per tile when the tiles alone cannot fill the
+SMs. A candidate is kept only if its pipeline fits the shared memory and its accumulators the
+registers of one SM; `ctas_per_sm` is its occupancy. The engine (`sim.gpu_gemm_engine`) costs each.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+from hwmodels.gpu import GPUSpec
+from workloads.dtypes import DType
+from workloads.op import Op, Role, SparsityKind
+
+#: Tile sizes and pipeline depths of the CUTLASS default GEMM configurations and of Triton's matmul
+#: autotune list (triton tutorials/03-matrix-multiplication.py, ``get_cuda_autotune_config``:
+#: BLOCK_SIZE_M and _N from 64 to 256, BLOCK_SIZE_K from 32 to 128, num_stages from 2 to 5).
+BLOCK_MS = (64, 128, 256)
+BLOCK_NS = (64, 128, 256)
+BLOCK_KS = (32, 64, 128)
+STAGES = (2, 3, 4, 5)
+#: Split-K factors tried when the output tiles cannot fill every SM (CUTLASS's split-K "parallel"
+#: mode; cuBLAS chooses among similar factors).
+SPLIT_KS = (1, 2, 4, 8, 16)
+#: A split must keep at least this many k-steps, or the pipeline never fills.
+MIN_K_STEPS_PER_SPLIT = 4
+#: Warps per CTA: 4 up to a 128×128 tile, 8 above (Triton's configs use num_warps 4 or 8 likewise;
+#: CUTLASS's 128×256 Hopper kernels run two consumer warp groups, 8 warps).
+WARPS_SMALL_TILE, WARPS_LARGE_TILE = 4, 8
+THREADS_PER_WARP = 32
+#: 32-bit registers a GEMM thread holds besides its fp32 accumulators (addresses, loop indices,
+#: fragments of A and B): an assumption, about what CUTLASS kernels' register reports show.
+REGISTERS_PER_THREAD_BESIDES_ACCUMULATORS = 40
+#: Most registers one thread may use (CUDA C Programming Guide, technical specifications, cc 7.0–9.0).
+MAX_REGISTERS_PER_THREAD = 255
+#: Most CTAs resident on one SM (CUDA C Programming Guide, technical specifications, cc 8.0–9.0).
+MAX_CTAS_PER_SM = 32
+#: Bytes of a split-K partial sum: fp32 accumulators are written out for the reduction kernel.
+PARTIAL_SUM_BYTES = 4
+
+#: CUDA-core instructions per weight element to turn a stored integer weight into the activation's
+#: 16-bit type and scale it, as the fast in-register converters do (Kim et al., "Who Says Elephants
+#: Can't Run", 2022, §3, the magic-number int→fp16 trick used by FasterTransformer and Marlin).
+#: int4: per 8 values in one 32-bit register, 1 shift + 2 × (2 lop3 + 1 hsub2 + 1 hfma2) + 4 hmul2
+#: (scales) = 13 instructions, 13/8 per weight (Marlin's ``dequant`` + scale, Frantar et al. 2024).
+#: int8: per 4 values, 2 prmt + 2 hsub2 + 2 hmul2 = 6 instructions, 6/4 per weight.
+DEQUANT_INSTRUCTIONS_PER_WEIGHT = {DType.INT4: 13 / 8, DType.INT8: 6 / 4}
+
+#: Dtypes the tensor cores multiply in, from the narrowest; an integer weight under a wider float
+#: activation is dequantized to the activation's dtype.
+FLOAT_ACTIVATIONS = (DType.FP8, DType.FP16, DType.BF16, DType.TF32, DType.FP32)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GemmProblem:
+    """A GEMM as a GPU kernel sees it: ``batch`` independent ``C[M,N] = A[M,K]·B[K,N]``.
+
+    `a_bytes`, `b_bytes`, `c_bytes` are bytes per element as stored (what a tile moves);
+    `read_bytes` is every byte the op reads once: A as stored (a convolution's input stores fewer
+    elements than its im2col view), B, and the side operands (scales, zeros, sparsity indices,
+    bias); `side_bytes` is the side operands' share per GEMM instance. `math_dtype` is what the
+    tensor cores multiply in; `sparse` selects the 2:4 sparse rate; `dequant_per_weight` counts
+    CUDA-core instructions per stored weight element.
+    """
+
+    batch: int
+    m: int
+    n: int
+    k: int
+    a_bytes: float
+    b_bytes: float
+    c_bytes: float
+    side_bytes: float
+    read_bytes: float
+    math_dtype: DType
+    sparse: bool = False
+    dequant_per_weight: float = 0.0
+
+    @property
+    def macs(self) -> int:
+        return self.batch * self.m * self.n * self.k
+
+    @property
+    def write_bytes(self) -> float:
+        return self.batch * self.m * self.n * self.c_bytes
+
+
+@dataclass(frozen=True, kw_only=True)
+class GemmTile:
+    """One candidate: the CTA tile, its pipeline depth, split-K factor and occupancy."""
+
+    block_m: int
+    block_n: int
+    block_k: int
+    stages: int
+    split_k: int
+    ctas_per_sm: int
+
+    def describe(self) -> str:
+        return f"{self.block_m}x{self.block_n}x{self.block_k} s{self.stages} splitk{self.split_k}"
+
+
+def gemm_problem(op: Op) -> GemmProblem:
+    """The `GemmProblem` of a GEMM-shaped op (GEMM or convolution lowered to GEMM)."""
+    a, b, c = op.operand(Role.INPUT), op.operand(Role.WEIGHT), op.operand(Role.OUTPUT)
+    batch = op.dim("B") if "B" in op.dim_names else 1
+    side = sum(o.bytes for o in op.operands if o.role in (Role.BIAS, Role.METADATA)) / batch
+    sparse = b.sparsity.kind is SparsityKind.N_OF_M
+    math_dtype, dequant = _math_dtype(a.dtype, b.dtype)
+    m, n, k = op.dim("M"), op.dim("N"), op.dim("K")
+    return GemmProblem(
+        batch=batch,
+        m=m,
+        n=n,
+        k=k,
+        a_bytes=a.dtype.bytes,
+        b_bytes=b.dtype.bytes * b.sparsity.kept_fraction,
+        c_bytes=c.dtype.bytes,
+        side_bytes=side,
+        read_bytes=sum(o.bytes for o in op.operands if not o.role.is_written),
+        math_dtype=math_dtype,
+        sparse=sparse,
+        dequant_per_weight=dequant,
+    )
+
+
+def _math_dtype(activation: DType, weight: DType) -> tuple[DType, float]:
+    """The dtype the tensor cores multiply in, and dequant instructions per weight element."""
+    if weight in DEQUANT_INSTRUCTIONS_PER_WEIGHT and activation in FLOAT_ACTIVATIONS:
+        return activation, DEQUANT_INSTRUCTIONS_PER_WEIGHT[weight]
+    if activation.bits >= weight.bits:
+        return activation, 0.0
+    return weight, 0.0
+
+
+def candidate_tiles(problem: GemmProblem, spec: GPUSpec) -> list[GemmTile]:
+    """Every tiling that fits one SM's shared memory and registers, with its occupancy."""
+    candidates = []
+    for block_m, block_n, block_k, stages in itertools.product(BLOCK_MS, BLOCK_NS, BLOCK_KS, STAGES):
+        occupancy = _ctas_per_sm(problem, spec, block_m, block_n, block_k, stages)
+        if occupancy == 0:
+            continue
+        tiles = problem.batch * math.ceil(problem.m / block_m) * math.ceil(problem.n / block_n)
+        for split in SPLIT_KS:
+            if split > 1 and (
+                tiles * split // 2 >= spec.sm_count * occupancy  # already fills the SMs without it
+                or problem.k / split < MIN_K_STEPS_PER_SPLIT * block_k
+            ):
+                continue
+            candidates.append(
+                GemmTile(
+                    block_m=block_m,
+                    block_n=block_n,
+                    block_k=block_k,
+                    stages=stages,
+                    split_k=split,
+                    ctas_per_sm=occupancy,
+                )
+            )
+    return candidates
+
+
+def _ctas_per_sm(problem: GemmProblem, spec: GPUSpec, block_m: int, block_n: int, block_k: int,
+                 stages: int) -> int:
+    """CTAs of this tiling one SM holds: limited by shared memory, registers and the CTA limit."""
+    stage_bytes = block_m * block_k * problem.a_bytes + block_k * block_n * problem.b_bytes
+    shared = stages * stage_bytes
+    warps = WARPS_SMALL_TILE if block_m * block_n <= 128 * 128 else WARPS_LARGE_TILE
+    threads = warps * THREADS_PER_WARP
+    per_thread = block_m * block_n / threads + REGISTERS_PER_THREAD_BESIDES_ACCUMULATORS
+    if per_thread > MAX_REGISTERS_PER_THREAD or shared > spec.shared_memory_bytes_per_sm:
+        return 0
+    by_registers = spec.registers_per_sm // math.ceil(per_thread * threads)
+    by_shared = int(spec.shared_memory_bytes_per_sm // shared)
+    return min(by_registers, by_shared, MAX_CTAS_PER_SM)

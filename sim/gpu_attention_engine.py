@@ -1,0 +1,137 @@
+"""Fused attention on a GPU: every partition of `mappers.gpu_attention` costed with the wave model
+of `sim.gpu_timing`, and the fastest kept.
+
+Per K/V block of ``bn`` keys a CTA with ``bm`` query rows does ``bm·bn·(D + Dv)`` tensor-core MACs
+(Q·Kᵀ then P·V) at `attention_tensor_fraction` of the SM's rate, the online softmax of its
+``bm·bn`` scores on the CUDA cores (`SOFTMAX_INSTRUCTIONS_PER_SCORE`) and the special-function
+units (one exp per score), the rescale of its ``bm × Dv`` accumulator, and the conversion of a
+narrower K/V cache; it loads the block's K and V through L2. DRAM reads Q, K and V once (the query
+tiles and grouped query heads of one K/V head find it in L2) and writes O.
+
+* FA2: CTAs = ceil(Sq/bm)·H·B. Causal: a query block visits the K/V blocks up to its diagonal;
+  CTAs are costed at the mean length, as the scheduler back-fills SMs while longer CTAs finish.
+* split-KV: CTAs = B·Hkv·ceil(g·Sq/bm)·splits over ``Skv/splits`` keys each; each writes an fp32
+  partial output and its log-sum-exp, and a reduction kernel combines them (a second launch).
+* lean: every CTA slot of the GPU takes an equal share of the (head, K/V block) units; heads split
+  across CTAs write partials that the CTA owning the head's end combines in-kernel (no launch).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+from hwmodels.errors import HardwareSpecError
+from hwmodels.gpu import GPUSpec
+from mappers.gpu_attention import (
+    ATTENTION_STAGES,
+    AttentionPlan,
+    AttentionProblem,
+    Partition,
+    candidate_plans,
+)
+from mappers.gpu_gemm import PARTIAL_SUM_BYTES
+from sim.gpu_timing import CtaWork, KernelTime, kernel_time, mac_rate_per_sm, memory_bound_s
+
+#: CUDA-core instructions per score of FlashAttention-2's online softmax: one FMA scaling the score
+#: and subtracting the running max, one max, one add into the row sum, one conversion of the
+#: probability to 16 bits (FA2 paper, Dao 2023, §3.1 Algorithm 1, lines 8–10); the exp is one
+#: special-function op (MUFU.EX2) besides.
+SOFTMAX_INSTRUCTIONS_PER_SCORE = 4
+#: Bytes of the log-sum-exp a split-KV partial stores per query row (fp32).
+LSE_BYTES = 4
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttentionCost:
+    plan: AttentionPlan
+    main: KernelTime
+    reduce_s: float
+    dram_read_bytes: float
+    dram_write_bytes: float
+
+    @property
+    def total_s(self) -> float:
+        return self.main.total_s + self.reduce_s
+
+    def describe(self) -> str:
+        return f"{self.plan.describe()} waves {self.main.waves:.2f}"
+
+
+def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec) -> AttentionCost:
+    """Time and traffic of `problem` under `plan` (see the module docstring)."""
+    bm, bn = plan.block_m, plan.block_n
+    rows_per_cta = min(bm, problem.group * problem.sq)  # real query rows of a decode CTA
+    kv_blocks = math.ceil(problem.skv / bn)
+    if plan.partition is Partition.FA2:
+        ctas = math.ceil(problem.sq / bm) * problem.heads * problem.batch
+        steps = _mean_blocks(problem, bm, bn) if problem.causal else kv_blocks
+        partial_rows = 0
+    else:
+        row_tiles = problem.batch * problem.kv_heads * math.ceil(problem.group * problem.sq / bm)
+        if plan.partition is Partition.SPLIT_KV:
+            ctas = row_tiles * plan.splits
+            steps = math.ceil(math.ceil(problem.skv / plan.splits) / bn)
+            partial_rows = ctas * rows_per_cta if plan.splits > 1 else 0
+        else:
+            ctas = min(spec.sm_count * plan.ctas_per_sm, row_tiles * kv_blocks)
+            steps = math.ceil(row_tiles * kv_blocks / ctas)
+            partial_rows = ctas * rows_per_cta if ctas > row_tiles else 0
+    partial_bytes = partial_rows * (problem.dv * PARTIAL_SUM_BYTES + LSE_BYTES)
+    work = CtaWork(
+        tensor_macs=steps * bm * bn * (problem.d + problem.dv),
+        tensor_macs_per_s=mac_rate_per_sm(
+            spec, problem.math_dtype, sparse=False, fraction=spec.attention_tensor_fraction
+        ),
+        cuda_ops=steps * (bm * bn * SOFTMAX_INSTRUCTIONS_PER_SCORE + bm * problem.dv
+                          + problem.kv_dequant * bn * (problem.d + problem.dv)),
+        sfu_ops=steps * bm * bn,
+        l2_bytes=steps * bn * (problem.d + problem.dv) * problem.kv_bytes + bm * problem.d * problem.q_bytes,
+        steps=steps,
+        stages=ATTENTION_STAGES,
+    )
+    reads = problem.q_total_bytes + problem.kv_total_bytes
+    main_writes = partial_bytes or problem.o_total_bytes  # split-KV's main kernel writes only partials
+    main = kernel_time(
+        spec, work, ctas=ctas, ctas_per_sm=plan.ctas_per_sm,
+        dram_bytes_of_wave=lambda wave_ctas: (reads + main_writes) * wave_ctas / ctas,
+    )
+    combine_bytes = partial_bytes + problem.o_total_bytes if partial_bytes else 0.0  # read partials, write O
+    if plan.partition is Partition.SPLIT_KV and partial_bytes:
+        reduce_s = memory_bound_s(spec, combine_bytes, cuda_flops=partial_rows * problem.dv * 2)
+    elif partial_bytes:  # lean: the CTA owning a head's end combines its partials in-kernel
+        reduce_s = combine_bytes / spec.achievable_hbm_bytes_per_s + spec.memory_latency_s
+    else:
+        reduce_s = 0.0
+    return AttentionCost(
+        plan=plan,
+        main=main,
+        reduce_s=reduce_s,
+        dram_read_bytes=reads + partial_bytes,
+        dram_write_bytes=(partial_bytes + problem.o_total_bytes) if partial_bytes else problem.o_total_bytes,
+    )
+
+
+def _mean_blocks(problem: AttentionProblem, bm: int, bn: int) -> float:
+    """Mean K/V blocks a causal query block visits: query rows ``[i·bm, (i+1)·bm)`` keep keys up to
+    the last row's index (torch's top-left ``is_causal``), so block i visits
+    ``min(ceil((i+1)·bm / bn), ceil(Skv / bn))`` blocks."""
+    query_blocks = math.ceil(problem.sq / bm)
+    kv_blocks = math.ceil(problem.skv / bn)
+    visited = sum(min(math.ceil(min((i + 1) * bm, problem.sq) / bn), kv_blocks) for i in range(query_blocks))
+    return visited / query_blocks
+
+
+@functools.lru_cache(maxsize=1024)
+def best_attention(problem: AttentionProblem, spec: GPUSpec) -> AttentionCost:
+    """The fastest partition (the first listed on a tie); an error when the GPU has no path for the
+    query's dtype or no partition fits its shared memory."""
+    mac_rate_per_sm(spec, problem.math_dtype, sparse=False, fraction=1.0)
+    plans = candidate_plans(problem, spec)
+    if not plans:
+        raise HardwareSpecError(
+            f"hardware {spec.name!r}: no attention tiling of head dim {problem.d} fits "
+            f"shared_memory_bytes_per_sm = {spec.shared_memory_bytes_per_sm}"
+        )
+    return min((cost_attention(problem, plan, spec) for plan in plans), key=lambda cost: cost.total_s)

@@ -1,0 +1,143 @@
+"""The GPU engine: one result row per op on a `GPUSpec`, with the chosen mapping.
+
+* GEMM-shaped ops (dims M, N, K, an optional batch B; convolutions as implicit GEMMs) run as one
+  GEMM kernel, the fastest tiling of `sim.gpu_gemm_engine`;
+* ATTENTION ops run as one fused kernel, the fastest partition of `sim.gpu_attention_engine`;
+* every other modeled op (elementwise, norm, softmax, reduction, embedding, gather, copy) is a
+  memory-bound kernel: its bytes at the achievable HBM rate (or its FLOPs on the CUDA cores, if
+  longer), one memory latency and a launch overhead (`sim.gpu_timing.memory_bound_s`).
+
+Fusion policy: none. Every op is its own kernel reading its inputs from and writing its outputs to
+HBM, as eager PyTorch runs a traced graph; a fused epilogue or norm would hide most of the
+memory-bound ops' time. Attention is the exception the graph itself states: one SDPA op, one fused
+kernel. Rows carry the op's repeats (`count`); cycles are at `boost_clock_hz`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from hwmodels.gpu import GPUSpec
+from mappers.gpu_attention import attention_problem
+from mappers.gpu_gemm import gemm_problem
+from sim.gpu_attention_engine import best_attention
+from sim.gpu_gemm_engine import best_gemm
+from sim.gpu_timing import mac_rate_per_sm, memory_bound_s
+from workloads.dtypes import DType
+from workloads.op import Op, OpKind
+
+GEMM_DIMS = ("M", "N", "K")
+
+#: Result columns the systolic engine fills and a GPU has no counterpart for; zero in GPU rows so
+#: totals over mixed frames stay sums.
+SYSTOLIC_ONLY_COLUMNS = (
+    "folds",
+    "prefetch_cycles",
+    "drain_cycles",
+    "ifmap_sram_reads",
+    "filter_sram_reads",
+    "sram_reads",
+    "ofmap_sram_writes",
+    "sram_writes",
+    "dram_ifmap_read_bytes",
+    "dram_filter_read_bytes",
+    "dram_psum_read_bytes",
+    "dram_side_read_bytes",
+)
+
+
+def simulate_on_gpu(op: Op, spec: GPUSpec) -> list[dict[str, object]]:
+    """The rows of one op on `spec` (one row: every op is one kernel, or two with a split-K or
+    split-KV reduction, reported together)."""
+    if op.unmodeled:
+        return [_unmodeled_row(op, spec)]
+    if op.kind is OpKind.ATTENTION:
+        problem = attention_problem(op)
+        cost = best_attention(problem, spec)
+        return [
+            _row(op, spec, "gpu_attention", latency_s=cost.total_s, compute_s=cost.main.compute_s,
+                 macs=op.macs, reads=cost.dram_read_bytes, writes=cost.dram_write_bytes,
+                 sram=cost.main.l2_bytes, mapping=cost.describe(), peak_dtype=problem.math_dtype)
+        ]
+    if all(name in op.dim_names for name in GEMM_DIMS):
+        problem = gemm_problem(op)
+        cost = best_gemm(problem, spec)
+        return [
+            _row(op, spec, "gpu_gemm", latency_s=cost.total_s, compute_s=cost.main.compute_s,
+                 macs=op.macs, reads=cost.dram_read_bytes, writes=cost.dram_write_bytes,
+                 sram=cost.main.l2_bytes, mapping=cost.describe(), peak_dtype=problem.math_dtype,
+                 sparse=problem.sparse)
+        ]
+    reads = sum(o.bytes for o in op.operands if not o.role.is_written)
+    writes = sum(o.bytes for o in op.operands if o.role.is_written)
+    latency = memory_bound_s(spec, reads + writes, cuda_flops=op.flops)
+    return [
+        _row(op, spec, "gpu_memory", latency_s=latency, compute_s=op.flops / spec.peak_cuda_core_flops,
+             macs=0, reads=reads, writes=writes, sram=0.0, mapping="memory-bound, unfused")
+    ]
+
+
+def simulate_op_latency(op: Op, spec: GPUSpec) -> float:
+    """Seconds `op` takes on `spec`, all its repeats included (the sum of its rows' `latency_s`)."""
+    return float(sum(row["latency_s"] for row in simulate_on_gpu(op, spec)))
+
+
+def _row(
+    op: Op,
+    spec: GPUSpec,
+    engine: str,
+    *,
+    latency_s: float,
+    compute_s: float,
+    macs: int,
+    reads: float,
+    writes: float,
+    sram: float,
+    mapping: str,
+    peak_dtype: DType | None = None,
+    sparse: bool = False,
+) -> dict[str, object]:
+    n = op.count
+    total_cycles = latency_s * spec.boost_clock_hz
+    compute_cycles = min(compute_s * spec.boost_clock_hz, total_cycles)
+    dtype = peak_dtype or spec.default_dtype
+    peak_rate = mac_rate_per_sm(spec, dtype, sparse=sparse, fraction=1.0)
+    peak_per_cycle = spec.sm_count * peak_rate / spec.boost_clock_hz
+    return _common(op, spec, engine) | dict.fromkeys(SYSTOLIC_ONLY_COLUMNS, 0) | {
+        "count": n,
+        "compute_cycles": compute_cycles * n,
+        "stall_cycles": (total_cycles - compute_cycles) * n,
+        "total_cycles": total_cycles * n,
+        "total_cycles_incl_prefetch": total_cycles * n,
+        "latency_s": latency_s * n,
+        "macs": macs * n,
+        "flops": op.flops * n,
+        "dram_read_bytes": reads * n,
+        "dram_write_bytes": writes * n,
+        "dram_bytes": (reads + writes) * n,
+        "sram_bytes": sram * n,
+        "utilization": macs / (peak_per_cycle * total_cycles),
+        "peak_macs": peak_per_cycle * total_cycles * n,
+        "mapping": mapping,
+    }
+
+
+def _common(op: Op, spec: GPUSpec, engine: str) -> dict[str, object]:
+    return {
+        "layer": op.name,
+        "kind": op.kind.value,
+        "engine": engine,
+        "device": spec.name,
+        "module": op.module,
+        "aten": op.aten,
+        "unmodeled": op.unmodeled,
+    }
+
+
+def _unmodeled_row(op: Op, spec: GPUSpec) -> dict[str, object]:
+    nan_columns = ("compute_cycles", "stall_cycles", "total_cycles", "total_cycles_incl_prefetch",
+                   "latency_s", "macs", "dram_read_bytes", "dram_write_bytes", "dram_bytes", "sram_bytes",
+                   "utilization", "peak_macs")
+    return _common(op, spec, "none") | dict.fromkeys(SYSTOLIC_ONLY_COLUMNS, math.nan) | dict.fromkeys(
+        nan_columns, math.nan
+    ) | {"count": op.count, "flops": op.flops * op.count, "mapping": ""}

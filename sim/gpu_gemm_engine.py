@@ -1,0 +1,132 @@
+"""GEMM on a GPU: every candidate tiling of `mappers.gpu_gemm` costed with the wave model of
+`sim.gpu_timing`, and the fastest kept, as a GEMM library's heuristic or autotuner would choose.
+
+Per candidate (block ``bm × bn × bk``, ``stages``, split-K ``s``, occupancy ``c`` CTAs per SM):
+
+* CTAs = batch · ceil(M/bm) · ceil(N/bn) · s; waves = CTAs / (SMs · c), the last one partial;
+* each CTA's main loop runs ``ceil(ceil(K/s) / bk)`` k-steps of ``bm·bn·bk`` tensor-core MACs (a
+  partial tile still costs a whole one) at the SM's achievable rate (2:4 sparse: times the sparse
+  speedup), plus the dequantization instructions of its ``bk × bn`` weight tile for W4A16/W8A16;
+* it loads ``bk·(bm·a + bn·b)`` bytes per k-step through L2 (on Hopper the larger operand's tile
+  once per thread-block cluster, `tma_multicast_ctas`); DRAM sees only what a wave reads for
+  the first time: when all operands fit in the usable L2 (`L2_RESIDENT_FRACTION`), every byte once;
+  otherwise each wave reads the A rows and B columns of the tile block it covers, ``GROUP_M`` tile
+  rows high (the thread-block swizzle of CUTLASS and of Triton's tutorial GEMM);
+* the epilogue writes C (split-K: fp32 partial sums, then a reduction kernel reads them and writes
+  C, with its own launch).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+from hwmodels.gpu import GPUSpec
+from mappers.gpu_gemm import PARTIAL_SUM_BYTES, GemmProblem, GemmTile, candidate_tiles
+from sim.gpu_timing import CtaWork, KernelTime, kernel_time, mac_rate_per_sm, memory_bound_s
+
+#: Share of L2 that keeps operands between waves (the rest holds output tiles and in-flight lines):
+#: an assumption; NVIDIA's CUDA C Best Practices Guide lets at most 75% of L2 be set aside as
+#: persisting, and eviction is not perfect LRU.
+L2_RESIDENT_FRACTION = 0.5
+#: Tile rows a wave covers before moving to the next columns (Triton tutorial 03's GROUP_SIZE_M = 8;
+#: CUTLASS's threadblock swizzle groups tiles likewise).
+GROUP_M = 8
+
+
+@dataclass(frozen=True, kw_only=True)
+class GemmCost:
+    """The costed candidate: main kernel, split-K reduction kernel (0 without split-K), traffic."""
+
+    tile: GemmTile
+    main: KernelTime
+    reduce_s: float
+    dram_read_bytes: float
+    dram_write_bytes: float
+
+    @property
+    def total_s(self) -> float:
+        return self.main.total_s + self.reduce_s
+
+    def describe(self) -> str:
+        return f"{self.tile.describe()} waves {self.main.waves:.2f}"
+
+
+def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
+    """Time and traffic of `problem` under `tile` (see the module docstring)."""
+    bm, bn, bk, split = tile.block_m, tile.block_n, tile.block_k, tile.split_k
+    tiles_m, tiles_n = math.ceil(problem.m / bm), math.ceil(problem.n / bn)
+    k_split = math.ceil(problem.k / split)
+    steps = math.ceil(k_split / bk)
+    ctas = problem.batch * tiles_m * tiles_n * split
+    rate = mac_rate_per_sm(
+        spec, problem.math_dtype, sparse=problem.sparse, fraction=spec.achievable_tensor_fraction
+    )
+    work = CtaWork(
+        tensor_macs=bm * bn * steps * bk,
+        tensor_macs_per_s=rate,
+        cuda_ops=problem.dequant_per_weight * bk * bn * steps,
+        l2_bytes=steps * bk * _tile_load_bytes(problem, tile, spec) + problem.side_bytes / (tiles_n * split),
+        steps=steps,
+        stages=tile.stages,
+    )
+    out_bytes = problem.c_bytes if split == 1 else split * PARTIAL_SUM_BYTES
+    write_bytes = problem.batch * problem.m * problem.n * out_bytes
+    fits_l2 = problem.read_bytes <= L2_RESIDENT_FRACTION * spec.l2_bytes
+
+    def dram_of_wave(wave_ctas: int) -> float:
+        share = wave_ctas / ctas
+        if fits_l2:
+            return (problem.read_bytes + write_bytes) * share
+        return _wave_reads(problem, tile, tiles_m, tiles_n, k_split, wave_ctas) + write_bytes * share
+
+    main = kernel_time(spec, work, ctas=ctas, ctas_per_sm=tile.ctas_per_sm, dram_bytes_of_wave=dram_of_wave)
+    reduce_s = 0.0
+    if split > 1:
+        partial = problem.batch * problem.m * problem.n
+        reduce_s = memory_bound_s(spec, write_bytes + partial * problem.c_bytes, cuda_flops=partial * split)
+    reduce_writes = problem.batch * problem.m * problem.n * problem.c_bytes if split > 1 else 0.0
+    return GemmCost(
+        tile=tile,
+        main=main,
+        reduce_s=reduce_s,
+        dram_read_bytes=main.dram_bytes - write_bytes + (write_bytes if split > 1 else 0.0),
+        dram_write_bytes=write_bytes + reduce_writes,
+    )
+
+
+def _tile_load_bytes(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> float:
+    """Bytes one CTA loads through L2 per unit of K: its A rows and B columns, the larger of the two
+    shared by the CTAs of a cluster (TMA multicast, `tma_multicast_ctas`)."""
+    a, b = tile.block_m * problem.a_bytes, tile.block_n * problem.b_bytes
+    return min(a, b) + max(a, b) / spec.tma_multicast_ctas
+
+
+def _wave_reads(
+    problem: GemmProblem, tile: GemmTile, tiles_m: int, tiles_n: int, k_split: int, wave_ctas: int
+) -> float:
+    """DRAM bytes a wave of `wave_ctas` CTAs reads when the operands do not stay in L2: the A rows
+    and B columns of the block of tiles it covers (whole GEMMs when a wave spans several)."""
+    grid = tiles_m * tiles_n
+    a_row, b_col = k_split * problem.a_bytes, k_split * problem.b_bytes  # one row of A, column of B
+    side = problem.side_bytes / (tiles_n * tile.split_k)
+    if wave_ctas >= grid:
+        return wave_ctas / grid * (problem.m * a_row + problem.n * b_col + problem.side_bytes / tile.split_k)
+    rows = min(tiles_m, GROUP_M, wave_ctas)
+    cols = min(tiles_n, math.ceil(wave_ctas / rows))
+    rows = min(tiles_m, math.ceil(wave_ctas / cols))
+    return (
+        min(rows * tile.block_m, problem.m) * a_row
+        + min(cols * tile.block_n, problem.n) * b_col
+        + cols * side
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def best_gemm(problem: GemmProblem, spec: GPUSpec) -> GemmCost:
+    """The fastest candidate (the first one listed on a tie); deterministic. An error when the GPU
+    has no tensor-core path for the problem's dtype (or no 2:4 sparse one)."""
+    mac_rate_per_sm(spec, problem.math_dtype, sparse=problem.sparse, fraction=1.0)
+    costs = [cost_gemm(problem, tile, spec) for tile in candidate_tiles(problem, spec)]
+    return min(costs, key=lambda cost: cost.total_s)

@@ -1,0 +1,134 @@
+"""Time of a GPU kernel as waves of identical thread blocks (CTAs): the model the GEMM, attention
+and memory-bound engines share.
+
+A kernel launches ``ctas`` CTAs; an SM holds ``ctas_per_sm`` of them, so ``sm_count · ctas_per_sm``
+run at once (a wave) and the last wave may be partial (wave quantization: 133 CTAs on 132 SMs
+take two waves). Within a wave each CTA runs a pipelined main loop of ``steps`` steps, and the
+wave lasts as long as the slowest of
+
+* **compute**: the CTAs sharing one SM issue their tensor-core MACs at the SM's achievable rate;
+  their CUDA-core instructions (one per fp32 lane per cycle: dequantization, softmax) and
+  special-function ops (exp) run on other pipes, overlapped with the tensor cores by the other
+  warps in flight, but in series with each other: the SM takes the longer of the two;
+* **L2**: every CTA's tile loads go through L2, at `l2_bytes_per_s` for the whole GPU;
+* **DRAM**: the wave's distinct bytes (what L2 does not already hold) at the achievable HBM rate;
+* **latency**: a CTA keeps ``stages - 1`` steps of loads in flight, so each step waits at least
+  ``memory_latency / (stages - 1)`` (Little's law: bytes in flight = bandwidth × latency);
+
+plus the pipeline fill before the first step and the epilogue's store after the last, one memory
+latency each. A kernel pays `launch_overhead_s` once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hwmodels.gpu import GPUSpec
+from workloads.dtypes import DType
+
+#: Memory latencies a CTA waits outside its main loop: the first load (pipeline fill) and the
+#: epilogue's store of the output tile.
+FILL_AND_DRAIN_LATENCIES = 2
+#: A CUDA core retires one fp32 instruction per cycle; an FMA counts 2 FLOPs in the spec's rate.
+FLOPS_PER_CUDA_CORE_INSTRUCTION = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class CtaWork:
+    """What one CTA does: MACs on tensor cores at `tensor_macs_per_s` (per SM, achievable),
+    CUDA-core instructions, special-function ops, bytes loaded through L2, and its pipeline."""
+
+    tensor_macs: float
+    tensor_macs_per_s: float
+    cuda_ops: float = 0.0
+    sfu_ops: float = 0.0
+    l2_bytes: float
+    steps: float  # pipeline steps; a mean over CTAs when their lengths differ (causal)
+    stages: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class KernelTime:
+    """A kernel's time, seconds: `compute_s` is what its arithmetic alone would take, `total_s`
+    includes waiting on memory, the fill/drain latencies and the launch overhead."""
+
+    compute_s: float
+    total_s: float
+    waves: float  # CTAs / wave slots: 1.008 for 133 CTAs on 132 slots (two waves run)
+    wave_count: int
+    l2_bytes: float
+    dram_bytes: float  # what `dram_bytes_of_wave` gave, summed over the waves
+
+
+def mac_rate_per_sm(spec: GPUSpec, dtype: DType, *, sparse: bool, fraction: float) -> float:
+    """Achievable MACs per second of one SM on `dtype`: its tensor cores at `fraction` of their
+    rate, or for fp32 on a GPU whose tensor cores have no fp32 path, its CUDA cores' FMAs (PyTorch
+    runs fp32 matmuls without TF32 by default). An error for any other dtype with no tensor path."""
+    if dtype is DType.FP32 and dtype not in spec.tensor_macs_per_cycle_per_sm and not sparse:
+        macs = spec.cuda_core_flops_per_cycle_per_sm / FLOPS_PER_CUDA_CORE_INSTRUCTION
+    else:
+        macs = spec.tensor_macs_per_cycle(dtype, sparse=sparse)
+    return macs * spec.boost_clock_hz * fraction
+
+
+def sm_compute_s(spec: GPUSpec, work: CtaWork, per_sm: int) -> float:
+    """Seconds `per_sm` CTAs sharing one SM take for their arithmetic."""
+    cuda_rate = spec.cuda_core_flops_per_cycle_per_sm / FLOPS_PER_CUDA_CORE_INSTRUCTION * spec.boost_clock_hz
+    sfu_rate = spec.sfu_ops_per_cycle_per_sm * spec.boost_clock_hz
+    tensor = work.tensor_macs / work.tensor_macs_per_s
+    return per_sm * max(tensor, work.cuda_ops / cuda_rate + work.sfu_ops / sfu_rate)
+
+
+def wave_s(spec: GPUSpec, work: CtaWork, ctas: int, dram_bytes: float) -> tuple[float, float]:
+    """(total, compute-only) seconds of one wave of `ctas` CTAs reading `dram_bytes` from DRAM."""
+    per_sm = math.ceil(ctas / spec.sm_count)
+    compute = sm_compute_s(spec, work, per_sm)
+    l2 = ctas * work.l2_bytes / spec.l2_bytes_per_s
+    dram = dram_bytes / spec.achievable_hbm_bytes_per_s
+    latency = work.steps * spec.memory_latency_s / max(1, work.stages - 1)
+    main_loop = max(compute, l2, dram, latency)
+    return main_loop + FILL_AND_DRAIN_LATENCIES * spec.memory_latency_s, compute
+
+
+def kernel_time(
+    spec: GPUSpec,
+    work: CtaWork,
+    *,
+    ctas: int,
+    ctas_per_sm: int,
+    dram_bytes_of_wave: Callable[[int], float],
+) -> KernelTime:
+    """Full waves plus the partial last one, and one launch overhead.
+
+    `dram_bytes_of_wave(w)` gives the DRAM bytes a wave of `w` CTAs reads (what L2 does not
+    already hold) and writes.
+    """
+    slots = spec.sm_count * ctas_per_sm
+    full, rest = divmod(ctas, slots)
+    total = compute = dram = 0.0
+    for wave_ctas, repeats in ((slots, full), (rest, 1 if rest else 0)):
+        if not repeats:
+            continue
+        wave_dram = dram_bytes_of_wave(wave_ctas)
+        seconds, compute_seconds = wave_s(spec, work, wave_ctas, wave_dram)
+        total += repeats * seconds
+        compute += repeats * compute_seconds
+        dram += repeats * wave_dram
+    return KernelTime(
+        compute_s=compute,
+        total_s=total + spec.launch_overhead_s,
+        waves=ctas / slots,
+        wave_count=full + (1 if rest else 0),
+        l2_bytes=ctas * work.l2_bytes,
+        dram_bytes=dram,
+    )
+
+
+def memory_bound_s(spec: GPUSpec, moved_bytes: float, cuda_flops: float = 0.0) -> float:
+    """A streaming kernel (copy, elementwise, norm, softmax, a split-K reduction): its bytes at the
+    achievable HBM rate or its fp32 arithmetic on the CUDA cores, whichever is longer, plus one
+    memory latency and the launch overhead."""
+    stream = max(moved_bytes / spec.achievable_hbm_bytes_per_s, cuda_flops / spec.peak_cuda_core_flops)
+    return stream + spec.memory_latency_s + spec.launch_overhead_s
