@@ -28,8 +28,9 @@ Builder = Callable[[Case, torch.device], Callable[[], object]]
 FP8_CAPABILITY = (8, 9)
 #: `torch._scaled_mm` (cuBLASLt fp8) needs every dimension a multiple of 16.
 SCALED_MM_ALIGN = 16
-#: Torch's semi-structured sparse weights need N a multiple of 64 and K of 128 (CUTLASS fp16 tiles).
-SPARSE24_ALIGN_N, SPARSE24_ALIGN_K = 64, 128
+#: A 2:4 fp16 weight ``[N, K]`` needs N a multiple of 32 and K of 64 (torch.sparse.semi_structured,
+#: ``SparseSemiStructuredTensorCUTLASS._DTYPE_SHAPE_CONSTRAINTS``; cuSPARSELt's are looser).
+SPARSE24_ALIGN_N, SPARSE24_ALIGN_K = 32, 64
 #: Operand dtypes the Triton kernels take (fp32 cases of the small grid are torch's alone).
 TRITON_DTYPES = ("fp16", "bf16", "fp8")
 #: Seed of the random inputs, so a rerun times the same data.

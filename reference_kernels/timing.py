@@ -30,8 +30,9 @@ _SYSFS_CACHE = Path("/sys/devices/system/cpu/cpu0/cache")
 
 @dataclass(frozen=True)
 class TimingBudget:
-    """How long to time one kernel: `warmup_runs` untimed runs (the first also compiles a Triton
-    kernel), then ``target_s / (one run's time)`` timed runs, clamped to ``[min_runs, max_runs]``."""
+    """How long to time one kernel: `warmup_runs` runs that are not counted (the first also compiles
+    a Triton kernel; the last is timed to size the rest), then ``target_s / (that run's time)``
+    counted runs, clamped to ``[min_runs, max_runs]``."""
 
     warmup_runs: int = 2
     min_runs: int = 5

@@ -46,9 +46,9 @@ def pick_config(m: int, n: int, k: int, element_bytes: int, sms: int) -> TileCon
     """A tile for ``M × N × K`` with operands of `element_bytes` bytes.
 
     Decode GEMVs (M ≤ 16) take 16-row tiles and wide K steps, since they stream the weight once;
-    otherwise 128 × 128 tiles, halved along M while they would leave more than half the
-    multiprocessors idle. A K step spans 128 bytes of a row (64 fp16 or 128 fp8 elements), the
-    width of one 128-byte shared-memory transaction, Triton's own choice in its matmul tutorial.
+    otherwise 128 × 128 tiles (64 × 128 for M ≤ 64, or when 128-row tiles would leave more than
+    half the multiprocessors without a tile). A K step spans 128 bytes of a row (64 fp16 or 128
+    fp8 elements), one 128-byte memory transaction, as in Triton's matmul tutorial's configs.
     """
     block_k = 128 // element_bytes
     if m <= 16:
