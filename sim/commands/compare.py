@@ -10,7 +10,6 @@ import sys
 from hwmodels import list_presets, load_hardware
 from sim.compare import compare, read_measured
 from sim.output import OutputFormat
-from sim.report import write_report
 from workloads.errors import CodesignError
 
 #: Device names as CUDA and the OS report them → the preset that models the device. Order matters:
@@ -88,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     if args.rows:
         result.rows.to_csv(args.rows, index=False)
     if args.out:
+        from sim.report import write_report  # plotly: only when a report is asked for
+
         write_report(result, args.out, device=", ".join(device_names), hardware=hardware.name)
         print(f"report: {args.out}", file=sys.stderr)
     return 0
