@@ -47,6 +47,9 @@ DECODE_BLOCK_M = 64
 DECODE_BLOCK_NS = (64, 128, 256)
 #: Split counts flash-decoding chooses among (FA2's num_splits heuristic tries 1 to 128).
 SPLITS = (1, 2, 4, 8, 16, 32, 64, 128)
+#: Lean attention's grid: every CTA slot of the GPU, or a 1/2, 1/4, 1/8 of them (fewer CTAs split
+#: fewer heads, so less fix-up traffic; the fastest is kept).
+LEAN_GRID_DIVISORS = (1, 2, 4, 8)
 #: Warps per CTA of FA2's forward kernels for head dims up to 128 (kNWarps = 4).
 ATTENTION_WARPS = 4
 #: Double-buffered K/V loads (FA2 prefetches the next K/V block while computing on this one).
@@ -99,15 +102,22 @@ class AttentionProblem:
 
 @dataclass(frozen=True, kw_only=True)
 class AttentionPlan:
+    """A partition and its tile: ``block_m`` query rows × ``block_n`` keys per step; split-KV's
+    number of splits; lean's grid as a divisor of the GPU's CTA slots."""
+
     partition: Partition
     block_m: int
     block_n: int
-    splits: int
     ctas_per_sm: int
+    splits: int = 1
+    grid_divisor: int = 1
 
     def describe(self) -> str:
-        split = f" splits{self.splits}" if self.partition is Partition.SPLIT_KV else ""
-        return f"{self.partition.value} {self.block_m}x{self.block_n}{split}"
+        if self.partition is Partition.SPLIT_KV:
+            return f"split-kv {self.block_m}x{self.block_n} splits{self.splits}"
+        if self.partition is Partition.LEAN:
+            return f"lean {self.block_m}x{self.block_n} grid 1/{self.grid_divisor}"
+        return f"fa2 {self.block_m}x{self.block_n}"
 
 
 def attention_problem(op: Op) -> AttentionProblem:
@@ -139,15 +149,18 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
         occupancy = ctas_per_sm(problem, spec, block_m, block_n)
         if occupancy:
             plans.append(AttentionPlan(partition=Partition.FA2, block_m=block_m, block_n=block_n,
-                                       splits=1, ctas_per_sm=occupancy))
+                                       ctas_per_sm=occupancy))
     if problem.causal or problem.group * problem.sq > DECODE_MAX_QUERY_ROWS:
         return plans
     for block_n in DECODE_BLOCK_NS:
         occupancy = ctas_per_sm(problem, spec, DECODE_BLOCK_M, block_n)
         if not occupancy:
             continue
-        plans.append(AttentionPlan(partition=Partition.LEAN, block_m=DECODE_BLOCK_M, block_n=block_n,
-                                   splits=1, ctas_per_sm=occupancy))
+        plans.extend(
+            AttentionPlan(partition=Partition.LEAN, block_m=DECODE_BLOCK_M, block_n=block_n,
+                          ctas_per_sm=occupancy, grid_divisor=divisor)
+            for divisor in LEAN_GRID_DIVISORS
+        )
         for splits in (s for s in SPLITS if problem.skv / s >= block_n):
             plans.append(AttentionPlan(partition=Partition.SPLIT_KV, block_m=DECODE_BLOCK_M,
                                        block_n=block_n, splits=splits, ctas_per_sm=occupancy))

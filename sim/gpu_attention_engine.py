@@ -12,8 +12,9 @@ tiles and grouped query heads of one K/V head find it in L2) and writes O.
   CTAs are costed at the mean length, as the scheduler back-fills SMs while longer CTAs finish.
 * split-KV: CTAs = B·Hkv·ceil(g·Sq/bm)·splits over ``Skv/splits`` keys each; each writes an fp32
   partial output and its log-sum-exp, and a reduction kernel combines them (a second launch).
-* lean: every CTA slot of the GPU takes an equal share of the (head, K/V block) units; heads split
-  across CTAs write partials that the CTA owning the head's end combines in-kernel (no launch).
+* lean: every CTA of a grid sized to the GPU's CTA slots (or a fraction of them) takes an equal
+  share of the (head, K/V block) units; heads split across CTAs write partials that the CTA
+  owning the head's end combines in-kernel (no launch).
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
             steps = math.ceil(math.ceil(problem.skv / plan.splits) / bn)
             partial_rows = ctas * rows_per_cta if plan.splits > 1 else 0
         else:
-            ctas = min(spec.sm_count * plan.ctas_per_sm, row_tiles * kv_blocks)
+            grid = max(1, spec.sm_count * plan.ctas_per_sm // plan.grid_divisor)
+            ctas = min(grid, row_tiles * kv_blocks)
             steps = math.ceil(row_tiles * kv_blocks / ctas)
             partial_rows = ctas * rows_per_cta if ctas > row_tiles else 0
     partial_bytes = partial_rows * (problem.dv * PARTIAL_SUM_BYTES + LSE_BYTES)

@@ -3,20 +3,23 @@ and memory-bound engines share.
 
 A kernel launches ``ctas`` CTAs; an SM holds ``ctas_per_sm`` of them, so ``sm_count · ctas_per_sm``
 run at once (a wave) and the last wave may be partial (wave quantization: 133 CTAs on 132 SMs
-take two waves). Within a wave each CTA runs a pipelined main loop of ``steps`` steps, and the
-wave lasts as long as the slowest of
+take two waves). Each CTA runs a pipelined main loop of ``steps`` steps. The kernel lasts as long
+as the slowest of
 
-* **compute**: the CTAs sharing one SM issue their tensor-core MACs at the SM's achievable rate;
-  their CUDA-core instructions (one per fp32 lane per cycle: dequantization, softmax) and
-  special-function ops (exp) run on other pipes, overlapped with the tensor cores by the other
-  warps in flight, but in series with each other: the SM takes the longer of the two;
+* **compute**, wave by wave: the CTAs sharing one SM issue their tensor-core MACs at the SM's
+  achievable rate; their CUDA-core instructions (one per fp32 lane per cycle: dequantization,
+  softmax) and special-function ops (exp) run on other pipes, overlapped with the tensor cores by
+  the other warps in flight but in series with each other, so the SM takes the longer of the two.
+  A wave also lasts at least its **latency** bound: a CTA keeps ``stages - 1`` steps of loads in
+  flight, so each step waits at least ``memory_latency / (stages - 1)`` (Little's law);
 * **L2**: every CTA's tile loads go through L2, at `l2_bytes_per_s` for the whole GPU;
-* **DRAM**: the wave's distinct bytes (what L2 does not already hold) at the achievable HBM rate;
-* **latency**: a CTA keeps ``stages - 1`` steps of loads in flight, so each step waits at least
-  ``memory_latency / (stages - 1)`` (Little's law: bytes in flight = bandwidth × latency);
+* **DRAM**: the distinct bytes each wave reads (what L2 does not already hold) and the bytes it
+  writes, at the achievable HBM rate.
 
-plus the pipeline fill before the first step and the epilogue's store after the last, one memory
-latency each. A kernel pays `launch_overhead_s` once.
+Bandwidth is shared over the whole kernel (CTAs do not run in lock-step, so a memory-bound full
+wave and a short last wave even out); compute is counted per wave. Each wave adds the pipeline fill
+before its first step and the epilogue's store after its last, one memory latency each, and the
+kernel pays `launch_overhead_s` once.
 """
 
 from __future__ import annotations
@@ -81,17 +84,6 @@ def sm_compute_s(spec: GPUSpec, work: CtaWork, per_sm: int) -> float:
     return per_sm * max(tensor, work.cuda_ops / cuda_rate + work.sfu_ops / sfu_rate)
 
 
-def wave_s(spec: GPUSpec, work: CtaWork, ctas: int, dram_bytes: float) -> tuple[float, float]:
-    """(total, compute-only) seconds of one wave of `ctas` CTAs reading `dram_bytes` from DRAM."""
-    per_sm = math.ceil(ctas / spec.sm_count)
-    compute = sm_compute_s(spec, work, per_sm)
-    l2 = ctas * work.l2_bytes / spec.l2_bytes_per_s
-    dram = dram_bytes / spec.achievable_hbm_bytes_per_s
-    latency = work.steps * spec.memory_latency_s / max(1, work.stages - 1)
-    main_loop = max(compute, l2, dram, latency)
-    return main_loop + FILL_AND_DRAIN_LATENCIES * spec.memory_latency_s, compute
-
-
 def kernel_time(
     spec: GPUSpec,
     work: CtaWork,
@@ -100,28 +92,32 @@ def kernel_time(
     ctas_per_sm: int,
     dram_bytes_of_wave: Callable[[int], float],
 ) -> KernelTime:
-    """Full waves plus the partial last one, and one launch overhead.
+    """Full waves plus the partial last one, and one launch overhead (see the module docstring).
 
     `dram_bytes_of_wave(w)` gives the DRAM bytes a wave of `w` CTAs reads (what L2 does not
     already hold) and writes.
     """
     slots = spec.sm_count * ctas_per_sm
     full, rest = divmod(ctas, slots)
-    total = compute = dram = 0.0
+    latency = work.steps * spec.memory_latency_s / max(1, work.stages - 1)
+    compute = busy = dram = 0.0
     for wave_ctas, repeats in ((slots, full), (rest, 1 if rest else 0)):
         if not repeats:
             continue
-        wave_dram = dram_bytes_of_wave(wave_ctas)
-        seconds, compute_seconds = wave_s(spec, work, wave_ctas, wave_dram)
-        total += repeats * seconds
-        compute += repeats * compute_seconds
-        dram += repeats * wave_dram
+        wave_compute = sm_compute_s(spec, work, math.ceil(wave_ctas / spec.sm_count))
+        compute += repeats * wave_compute
+        busy += repeats * max(wave_compute, latency)
+        dram += repeats * dram_bytes_of_wave(wave_ctas)
+    waves = full + (1 if rest else 0)
+    l2_bytes = ctas * work.l2_bytes
+    main_loops = max(busy, l2_bytes / spec.l2_bytes_per_s, dram / spec.achievable_hbm_bytes_per_s)
+    fill_and_drain = waves * FILL_AND_DRAIN_LATENCIES * spec.memory_latency_s
     return KernelTime(
         compute_s=compute,
-        total_s=total + spec.launch_overhead_s,
+        total_s=main_loops + fill_and_drain + spec.launch_overhead_s,
         waves=ctas / slots,
-        wave_count=full + (1 if rest else 0),
-        l2_bytes=ctas * work.l2_bytes,
+        wave_count=waves,
+        l2_bytes=l2_bytes,
         dram_bytes=dram,
     )
 

@@ -1,0 +1,158 @@
+"""The GPU model's formulas, each with its arithmetic: waves, the calibrated H100 figures, copies,
+mixed precision, 2:4 sparsity, split-K, causal and grouped-query attention."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from hwmodels import load_hardware
+from mappers.gpu_gemm import gemm_problem
+from sim.gpu_engine import simulate_op_latency
+from sim.gpu_gemm_engine import best_gemm
+from sim.gpu_timing import CtaWork, kernel_time, mac_rate_per_sm
+from sim.simulate import simulate
+from workloads.dtypes import DType
+from workloads.kernel_ops import op_for_measurement
+from workloads.op import Op, Operand, OpKind, Role
+
+H100 = load_hardware("h100_sxm")
+
+
+def gemm(m, n, k, family="gemm", dtype="bf16", **extra):
+    return op_for_measurement({"family": family, "M": m, "N": n, "K": k, "a_dtype": dtype, **extra})
+
+
+def attention(family="attention_prefill", **shape):
+    return op_for_measurement({"family": family, "a_dtype": "bf16", **shape})
+
+
+def test_mac_rate_per_sm_is_the_datasheet_rate_times_the_fraction():
+    # 2048 bf16 MACs/cycle/SM x 1.83e9 Hz x 0.838 = 3.1406e12 MACs/s per SM
+    rate = mac_rate_per_sm(H100, DType.BF16, sparse=False, fraction=H100.achievable_tensor_fraction)
+    assert rate == pytest.approx(2048 * 1.83e9 * 0.838)
+    # 2:4 sparse: twice the dense rate
+    assert mac_rate_per_sm(H100, DType.BF16, sparse=True, fraction=1.0) == pytest.approx(2 * 2048 * 1.83e9)
+
+
+def test_fp32_without_a_tensor_path_runs_on_cuda_cores():
+    # A100: 128 FP32 FLOPs/cycle/SM = 64 FMAs; 64 x 1.41e9 = 9.024e10 MACs/s per SM
+    a100 = load_hardware("a100_80gb_sxm")
+    assert mac_rate_per_sm(a100, DType.FP32, sparse=False, fraction=1.0) == pytest.approx(64 * 1.41e9)
+
+
+def test_133_ctas_on_132_sms_take_two_waves():
+    # one CTA per SM: 133 CTAs = one full wave of 132 + a wave of 1; each wave is compute-bound:
+    # 1e9 MACs at 1e12 MACs/s = 1 ms, plus fill and drain (2 x memory latency)
+    work = CtaWork(tensor_macs=1e9, tensor_macs_per_s=1e12, l2_bytes=0.0, steps=1, stages=2)
+    timing = kernel_time(H100, work, ctas=133, ctas_per_sm=1, dram_bytes_of_wave=lambda ctas: 0.0)
+    assert timing.wave_count == 2
+    assert timing.waves == pytest.approx(133 / 132)
+    wave = 1e-3 + 2 * H100.memory_latency_s
+    assert timing.total_s == pytest.approx(2 * wave + H100.launch_overhead_s)
+    one_wave = kernel_time(H100, work, ctas=132, ctas_per_sm=1, dram_bytes_of_wave=lambda ctas: 0.0)
+    assert one_wave.total_s == pytest.approx(wave + H100.launch_overhead_s)
+
+
+def test_h100_8192_cubed_bf16_runs_at_the_measured_798_tflops():
+    # reference_kernels/data/known_measurements.md: 798 TFLOP/s measured on this workplace's H100
+    op = gemm(8192, 8192, 8192)
+    tflops = op.flops / simulate_op_latency(op, H100) / 1e12
+    assert tflops == pytest.approx(798, rel=0.02)
+
+
+def test_large_copy_moves_read_plus_written_bytes_at_the_achievable_bandwidth():
+    # 1 GiB copy: 2 x 2^30 B / 3.0e12 B/s = 715.8 us, plus one memory latency and one launch
+    size = 2**30
+    row = simulate(op_for_measurement({"family": "copy", "bytes": size}), H100).iloc[0]
+    expected = 2 * size / 3.0e12 + H100.memory_latency_s + H100.launch_overhead_s
+    assert row["latency_s"] == pytest.approx(expected)
+    assert row["dram_bytes"] == 2 * size
+    assert 2 * size / row["latency_s"] == pytest.approx(3.0e12, rel=0.01)  # the measured ~3.0 TB/s
+
+
+def test_w4a16_decode_gemv_reads_a_quarter_of_fp16_plus_scales_and_zeros():
+    # 1x4096x4096: fp16 weight 4096*4096*2 = 33,554,432 B; int4 weight 8,388,608 B; per group of 128
+    # along K and column: 32*4096 fp16 scales = 262,144 B, 32*4096 int4 zeros = 65,536 B;
+    # activation 4096*2 = 8,192 B. Everything fits in half of the 50 MB L2, so each byte is read once.
+    fp16 = simulate(gemm(1, 4096, 4096, dtype="fp16"), H100).iloc[0]
+    w4 = simulate(gemm(1, 4096, 4096, family="gemm_w4a16", dtype="fp16", group_size=128), H100).iloc[0]
+    assert fp16["dram_read_bytes"] == 33_554_432 + 8_192
+    assert w4["dram_read_bytes"] == 8_388_608 + 262_144 + 65_536 + 8_192
+    assert w4["latency_s"] < 0.7 * fp16["latency_s"]  # memory-bound: fewer bytes, less time
+
+
+def test_w4a16_dequant_is_charged_as_cuda_core_instructions():
+    # 13/8 instructions per int4 weight (Marlin's dequant + scale): a CTA's k-step of bk x bn weights
+    problem = gemm_problem(gemm(4096, 4096, 4096, family="gemm_w4a16", dtype="fp16", group_size=128))
+    assert problem.dequant_per_weight == pytest.approx(13 / 8)
+    assert problem.math_dtype is DType.FP16 and problem.b_bytes == 0.5
+
+
+def test_sparse_24_is_up_to_twice_dense_when_compute_bound():
+    dense = simulate_op_latency(gemm(8192, 8192, 8192, dtype="fp16"), H100)
+    sparse = simulate_op_latency(gemm(8192, 8192, 8192, family="gemm_sparse24", dtype="fp16"), H100)
+    assert 1.5 < dense / sparse <= 2.0
+    # the weight stores half its values, plus a 4-bit index per group of 4: 8192*8192/4 * 0.5 B
+    problem = gemm_problem(gemm(8192, 8192, 8192, family="gemm_sparse24", dtype="fp16"))
+    assert problem.b_bytes == 1.0 and problem.side_bytes == 8192 * 8192 / 4 * 0.5
+
+
+def test_fp8_on_h100_runs_at_twice_the_bf16_rate_when_compute_bound():
+    bf16 = simulate_op_latency(gemm(8192, 8192, 8192), H100)
+    fp8 = simulate_op_latency(gemm(8192, 8192, 8192, family="gemm_fp8", dtype="fp8"), H100)
+    assert 1.8 < bf16 / fp8 <= 2.0
+
+
+def test_split_k_for_few_output_tiles_and_long_k():
+    # 256x256 output = 4 tiles of 128x128 on 132 SMs: splitting K = 65536 fills the GPU
+    op = gemm(256, 256, 65536)
+    cost = best_gemm(gemm_problem(op), H100)
+    assert cost.tile.split_k > 1 and cost.reduce_s > 0
+    few_sms = best_gemm(gemm_problem(gemm(256, 256, 65536)), dataclasses.replace(H100, sm_count=1))
+    assert few_sms.tile.split_k == 1  # one SM: splitting only adds the reduction kernel
+
+
+def test_causal_prefill_costs_about_half_of_non_causal():
+    shape = {"batch": 1, "heads": 32, "kv_heads": 32, "seq_q": 16384, "seq_kv": 16384, "head_dim": 128}
+    full = simulate_op_latency(attention(causal=0, **shape), H100)
+    causal = simulate_op_latency(attention(causal=1, **shape), H100)
+    # blocks visited: sum over query blocks of min(i+1, n) / n^2 -> (n+1)/2n = 0.504 at n = 128
+    assert 0.45 < causal / full < 0.56
+
+
+def test_gqa_decode_reads_each_kv_head_once():
+    # B1 H32 Hkv8 Skv4096 D128 bf16: K+V = 8 * 4096 * 256 * 2 B = 16,777,216 B; Q = 32*128*2 B
+    row = simulate(attention("attention_decode", batch=1, heads=32, kv_heads=8, seq_kv=4096,
+                             head_dim=128), H100).iloc[0]
+    kv_and_q = 16_777_216 + 8_192
+    assert kv_and_q <= row["dram_read_bytes"] < kv_and_q * 1.05  # plus split partials, if any
+    mha = simulate(attention("attention_decode", batch=1, heads=32, kv_heads=32, seq_kv=4096,
+                             head_dim=128), H100).iloc[0]
+    assert mha["latency_s"] > 2 * row["latency_s"]  # 4x the K/V bytes
+
+
+def test_decode_with_few_heads_splits_the_kv_length():
+    # B1 H8 Skv32768: 8 heads alone would occupy 8 of 132 SMs; split-KV or lean spreads the context
+    row = simulate(attention("attention_decode", batch=1, heads=8, kv_heads=8, seq_kv=32768,
+                             head_dim=128), H100).iloc[0]
+    assert row["mapping"].startswith(("split-kv", "lean"))
+    kv_bytes = 2 * 8 * 32768 * 128 * 2
+    assert row["latency_s"] < 2.0 * (kv_bytes / H100.achievable_hbm_bytes_per_s) + 10e-6
+
+
+def test_memory_bound_op_time_is_bytes_over_bandwidth_plus_launch():
+    # rms_norm-like op on 4096x4096 bf16: read 32 MiB, write 32 MiB, (64 MiB) / 3.0e12 B/s
+    elements = 4096 * 4096
+    norm = Op(
+        name="norm", kind=OpKind.NORM, dims=(("R", 4096), ("C", 4096)), flops=4 * elements,
+        operands=(
+            Operand(name="x", role=Role.INPUT, dims=("R", "C"), elements=elements, dtype=DType.BF16),
+            Operand(name="y", role=Role.OUTPUT, dims=("R", "C"), elements=elements, dtype=DType.BF16),
+        ),
+    )
+    row = simulate(norm, H100).iloc[0]
+    expected = 4 * elements / 3.0e12 + H100.memory_latency_s + H100.launch_overhead_s
+    assert row["latency_s"] == pytest.approx(expected)
+    assert row["engine"] == "gpu_memory"
