@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from hwmodels.cpu import HOST_PRESET, CPUSpec, detect_cpu
 from hwmodels.errors import HardwareSpecError
 from hwmodels.gpu import GPUSpec
 from hwmodels.scalesim_cfg import read_scalesim_cfg
@@ -27,7 +28,7 @@ from hwmodels.systolic import SystolicArraySpec
 PRESET_DIR = Path(__file__).parent / "presets"
 
 #: Spec class of each `kind` a YAML file may name.
-KINDS: dict[str, type] = {"systolic": SystolicArraySpec, "gpu": GPUSpec}
+KINDS: dict[str, type] = {"systolic": SystolicArraySpec, "gpu": GPUSpec, "cpu": CPUSpec}
 
 
 def list_presets() -> list[str]:
@@ -38,7 +39,8 @@ def list_presets() -> list[str]:
 def load_hardware(preset_or_file: str | Path, overrides: Sequence[str] = ()) -> Any:
     """Load a preset by name, a YAML file or a SCALE-Sim ``.cfg`` file, then apply overrides.
 
-    `overrides` are ``key=value`` strings, e.g. ``("rows=64", "dataflow=ws")``.
+    `overrides` are ``key=value`` strings, e.g. ``("rows=64", "dataflow=ws")``. The name ``host``
+    is this machine's CPU, detected (`hwmodels.cpu.detect_cpu`).
     """
     text = str(preset_or_file)
     path = Path(text)
@@ -50,13 +52,15 @@ def load_hardware(preset_or_file: str | Path, overrides: Sequence[str] = ()) -> 
         if not path.is_file():
             raise HardwareSpecError(f"hardware: no such file {text!r}")
         spec = spec_from_mapping(_read_yaml(path), where=str(path))
+    elif text == HOST_PRESET:
+        spec = detect_cpu()
     else:
         preset = PRESET_DIR / f"{text}.yaml"
         if not preset.is_file():
             known = ", ".join(list_presets())
             raise HardwareSpecError(
                 f"hardware: unknown preset {text!r}; known presets: {known} "
-                "(or give a .yaml or SCALE-Sim .cfg file)"
+                f"(or {HOST_PRESET!r} for this machine's CPU, or give a .yaml or SCALE-Sim .cfg file)"
             )
         spec = spec_from_mapping(_read_yaml(preset), where=f"preset {text}")
     return apply_overrides(spec, overrides)

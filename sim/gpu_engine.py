@@ -77,11 +77,6 @@ def simulate_on_gpu(op: Op, spec: GPUSpec) -> list[dict[str, object]]:
     ]
 
 
-def simulate_op_latency(op: Op, spec: GPUSpec) -> float:
-    """Seconds `op` takes on `spec`, all its repeats included (the sum of its rows' `latency_s`)."""
-    return float(sum(row["latency_s"] for row in simulate_on_gpu(op, spec)))
-
-
 def _row(
     op: Op,
     spec: GPUSpec,

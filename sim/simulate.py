@@ -19,10 +19,12 @@ from typing import Any
 
 import pandas as pd
 
+from hwmodels.cpu import CPUSpec
 from hwmodels.gpu import GPUSpec
 from hwmodels.systolic import SystolicArraySpec
 from mappers.attention import lower_attention
 from mappers.systolic import SystolicMapping, candidate_mappings
+from sim.cpu_engine import simulate_on_cpu
 from sim.gpu_engine import simulate_on_gpu
 from sim.systolic_engine import LayerTiming, simulate_layer
 from sim.vector_engine import simulate_vector_op
@@ -74,6 +76,16 @@ def simulate(workload: Op | OpGraph, hardware: Any) -> pd.DataFrame:
         raise CodesignError(f"no simulator for hardware of type {type(hardware).__name__}") from None
     ops = workload.ops if isinstance(workload, OpGraph) else (workload,)
     return pd.DataFrame([row for op in ops for row in engine(op, hardware)])
+
+
+def simulate_op_latency(op: Op, hardware: Any) -> float:
+    """Seconds one op takes on `hardware`, its repeats included: the sum of its rows' `latency_s`
+    (what `compare` sets beside a measured kernel)."""
+    try:
+        engine = ENGINES[type(hardware)]
+    except KeyError:
+        raise CodesignError(f"no simulator for hardware of type {type(hardware).__name__}") from None
+    return float(sum(row["latency_s"] for row in engine(op, hardware)))
 
 
 def _simulate_on_array(op: Op, hardware: SystolicArraySpec) -> list[dict[str, object]]:
@@ -230,3 +242,4 @@ def _unmodeled_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
 
 ENGINES[SystolicArraySpec] = _simulate_on_array
 ENGINES[GPUSpec] = simulate_on_gpu
+ENGINES[CPUSpec] = simulate_on_cpu

@@ -9,10 +9,9 @@ import pytest
 
 from hwmodels import load_hardware
 from mappers.gpu_gemm import gemm_problem
-from sim.gpu_engine import simulate_op_latency
 from sim.gpu_gemm_engine import best_gemm
 from sim.gpu_timing import CtaWork, kernel_time, mac_rate_per_sm
-from sim.simulate import simulate
+from sim.simulate import simulate, simulate_op_latency
 from workloads.dtypes import DType
 from workloads.kernel_ops import op_for_measurement
 from workloads.op import Op, Operand, OpKind, Role

@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 from hwmodels import load_hardware
-from sim.gpu_engine import simulate_op_latency
-from sim.simulate import simulate, summarize
+from sim.simulate import simulate, simulate_op_latency, summarize
 from workloads.dtypes import DType
 from workloads.kernel_ops import op_for_measurement
 from workloads.op import Op, OpGraph, OpKind

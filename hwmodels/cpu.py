@@ -1,0 +1,158 @@
+"""The CPU spec: cores with SIMD FMA units, caches and a memory bandwidth; and detection of the
+machine this runs on.
+
+``peak FLOP/s = cores · (simd_width_bits / dtype bits) · fma_units_per_core · 2 · clock_hz`` (an FMA
+is 2 FLOPs). 16-bit floats compute in fp32 lanes (no AMX or AVX512-FP16 assumed), so their peak is
+the fp32 one. Efficiencies a library reaches are spec fields, calibrated from measurements in
+reference_kernels/data/cpu_calibration.csv for the preset of the test machine (`cpu_ci`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from hwmodels.errors import HardwareSpecError
+from workloads.dtypes import DType
+
+#: Memory bandwidth assumed for a detected host (reading it needs a timed copy, and models never
+#: call a clock): the copy measured on the CI machine, reference_kernels/data/cpu_calibration.csv
+#: (numpy copyto of 256 MiB, bytes read + written, 2026-11-22). Override with --set.
+ASSUMED_MEMORY_BYTES_PER_S = 20.5e9
+#: FMA units per core assumed when detection cannot tell: two, as on Intel since Haswell and AMD
+#: since Zen 2 (Intel and AMD optimization manuals).
+ASSUMED_FMA_UNITS = 2
+#: AMD family 17h models below 0x30 (Zen, Zen+) split a 256-bit FMA over their two 128-bit FMA
+#: pipes: one 256-bit FMA per cycle (AMD Software Optimization Guide for Family 17h, §2.11).
+ZEN1_FAMILY, ZEN2_FIRST_MODEL = 0x17, 0x30
+#: GEMM efficiency and the per-op overhead assumed for a detected host: the CI machine's calibrated
+#: values (hwmodels/presets/cpu_ci.yaml).
+ASSUMED_GEMM_EFFICIENCY, ASSUMED_HALF_EFFICIENCY_ROWS, ASSUMED_CALL_OVERHEAD_S = 0.59, 40.0, 5e-6
+HOST_PRESET = "host"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CPUSpec:
+    """A multi-core CPU. `gemm_efficiency` is the fraction of peak a large fp32 ``torch.matmul``
+    reaches; `gemm_half_efficiency_rows` the smaller GEMM dimension at which it reaches half that
+    (register blocking and threading need rows); `call_overhead_s` is each op's fixed cost."""
+
+    name: str
+    cores: int
+    simd_width_bits: int
+    fma_units_per_core: int
+    clock_hz: float
+    l1_bytes_per_core: int
+    l2_bytes_per_core: int
+    l3_bytes: int
+    memory_bytes_per_s: float
+    gemm_efficiency: float
+    gemm_half_efficiency_rows: float
+    call_overhead_s: float
+    default_dtype: DType = DType.FP32
+    source: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"hardware {self.name!r}: "
+        for name in ("cores", "simd_width_bits", "fma_units_per_core", "l1_bytes_per_core",
+                     "l2_bytes_per_core", "l3_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be a positive integer")
+        if self.simd_width_bits % 32:
+            raise HardwareSpecError(
+                f"{where}field 'simd_width_bits' = {self.simd_width_bits}: must be a multiple of 32 "
+                "(128 SSE, 256 AVX2, 512 AVX-512)"
+            )
+        for name in ("clock_hz", "memory_bytes_per_s", "gemm_half_efficiency_rows"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or not (0 < value < math.inf):
+                raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be a finite number > 0")
+        if not 0 < self.gemm_efficiency <= 1:
+            raise HardwareSpecError(
+                f"{where}field 'gemm_efficiency' = {self.gemm_efficiency!r}: must be in (0, 1]"
+            )
+        if not 0 <= self.call_overhead_s < math.inf:
+            raise HardwareSpecError(
+                f"{where}field 'call_overhead_s' = {self.call_overhead_s!r}: must be a finite number >= 0"
+            )
+
+    def peak_flops(self, dtype: DType = DType.FP32) -> float:
+        """FLOP/s of every core's FMA units on `dtype` (16-bit floats and fp32 in fp32 lanes)."""
+        bits = 64 if dtype is DType.FP64 else 32
+        return self.cores * (self.simd_width_bits // bits) * self.fma_units_per_core * 2 * self.clock_hz
+
+
+CACHE_DIR = Path("/sys/devices/system/cpu/cpu0/cache")
+
+
+def detect_cpu(cpuinfo: str | None = None, cache_dir: Path = CACHE_DIR) -> CPUSpec:
+    """This machine's CPU from /proc/cpuinfo (model, clock, flags, family), ``os.cpu_count()`` and
+    the cache sizes in /sys; memory bandwidth, efficiencies and overhead are the `ASSUMED_*`
+    values (the CI machine's calibration), as `source` says."""
+    text = cpuinfo if cpuinfo is not None else _read("/proc/cpuinfo")
+    first = _first_block(text)
+    flags = set(first.get("flags", "").split())
+    simd = 512 if "avx512f" in flags else 256 if "avx2" in flags or "avx" in flags else 128
+    family, model = _int(first.get("cpu family", "0")), _int(first.get("model", "0"))
+    zen1 = first.get("vendor_id") == "AuthenticAMD" and family == ZEN1_FAMILY and model < ZEN2_FIRST_MODEL
+    caches = _caches(cache_dir)
+    name = first.get("model name", "unknown CPU")
+    return CPUSpec(
+        name=HOST_PRESET,
+        cores=os.cpu_count() or 1,
+        simd_width_bits=simd,
+        fma_units_per_core=1 if zen1 or "fma" not in flags else ASSUMED_FMA_UNITS,
+        clock_hz=float(first.get("cpu MHz", "2000")) * 1e6,
+        l1_bytes_per_core=caches.get(1, 32 * 1024),
+        l2_bytes_per_core=caches.get(2, 512 * 1024),
+        l3_bytes=caches.get(3, 8 * 2**20),
+        memory_bytes_per_s=ASSUMED_MEMORY_BYTES_PER_S,
+        gemm_efficiency=ASSUMED_GEMM_EFFICIENCY,
+        gemm_half_efficiency_rows=ASSUMED_HALF_EFFICIENCY_ROWS,
+        call_overhead_s=ASSUMED_CALL_OVERHEAD_S,
+        source="detected: cores (os.cpu_count), clock, SIMD width and FMA units (/proc/cpuinfo), caches "
+        "(/sys); assumed: memory bandwidth, efficiencies, overhead (hwmodels/presets/cpu_ci.yaml)",
+        description=f"{name}, detected on this machine",
+    )
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def _first_block(text: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    return fields
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        return 0
+
+
+def _caches(cache_dir: Path) -> dict[int, int]:
+    """Data/unified cache size per level in bytes, from /sys (``size`` like ``512K``)."""
+    sizes: dict[int, int] = {}
+    for index in sorted(cache_dir.glob("index*")):
+        kind = _read(str(index / "type")).strip()
+        if kind == "Instruction":
+            continue
+        level, size = _int(_read(str(index / "level")).strip()), _read(str(index / "size")).strip()
+        multiplier = {"K": 2**10, "M": 2**20, "G": 2**30}.get(size[-1:], 1)
+        digits = size.rstrip("KMG")
+        if level and digits.isdigit():
+            sizes[level] = int(digits) * multiplier
+    return sizes

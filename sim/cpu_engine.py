@@ -1,0 +1,112 @@
+"""The CPU engine: one row per op on a `CPUSpec`, a roofline with calibrated efficiencies.
+
+* GEMM-shaped ops: ``max(FLOPs / (peak · efficiency), bytes / bandwidth)`` plus the op's call
+  overhead. The efficiency is the spec's `gemm_efficiency` scaled by ``m / (m + m½)`` for the
+  smaller output dimension ``m`` (``m½ = gemm_half_efficiency_rows``); a matrix-vector product
+  (``m = 1``) streams its matrix at the memory bandwidth.
+* ATTENTION ops: its two matmuls and its softmax, blocked as ATen's CPU flash-attention kernel
+  blocks them (`CPU_Q_SPLITS`, `CPU_KV_SPLIT`): a causal mask skips the K/V blocks wholly above a
+  query block's last row; the matmuls of a block of ``r`` query rows run at the GEMM efficiency for
+  ``m = r``; the softmax costs `SOFTMAX_VECTOR_OPS_PER_SCORE` vector-lane operations per score.
+* Every other modeled op: its bytes at the memory bandwidth (or its FLOPs at peak, if longer).
+
+Fusion policy: none (eager PyTorch, each op its own call), as on the GPU.
+"""
+
+from __future__ import annotations
+
+import math
+
+from hwmodels.cpu import CPUSpec
+from sim.gpu_engine import GEMM_DIMS, SYSTOLIC_ONLY_COLUMNS
+from workloads.op import Op, OpKind
+
+#: Query block sizes of ATen's CPU flash attention (aten/src/ATen/native/cpu/FlashAttentionKernel.cpp,
+#: ``cpu_flash_attention``): 256 rows from 768 query rows up, 64 from 192, else 32; keys in blocks
+#: of 512.
+CPU_Q_SPLITS = ((768, 256), (192, 64), (0, 32))
+CPU_KV_SPLIT = 512
+#: Vector-lane operations per attention score for its softmax: a vectorized exp (range reduction
+#: and a polynomial, about 15 operations, as ATen's ``Vectorized<float>::exp``) plus max, subtract,
+#: sum and scale.
+SOFTMAX_VECTOR_OPS_PER_SCORE = 20
+
+
+def simulate_on_cpu(op: Op, spec: CPUSpec) -> list[dict[str, object]]:
+    """The row of one op on `spec` (see the module docstring)."""
+    if op.unmodeled:
+        return [_row(op, spec, "none", math.nan, math.nan, "")]
+    if op.kind is OpKind.ATTENTION:
+        seconds, compute = _attention_s(op, spec)
+        return [_row(op, spec, "cpu_attention", seconds, compute, "flash (ATen CPU blocking)")]
+    if all(name in op.dim_names for name in GEMM_DIMS):
+        m = min(op.dim("M"), op.dim("N"))
+        compute = op.flops / (spec.peak_flops() * _efficiency(spec, m)) if m > 1 else 0.0
+        memory = _bytes(op) / spec.memory_bytes_per_s
+        mapping = "gemv, memory-bound" if m == 1 else f"gemm, efficiency {_efficiency(spec, m):.2f}"
+        return [_row(op, spec, "cpu_gemm", max(compute, memory) + spec.call_overhead_s, compute, mapping)]
+    compute = op.flops / spec.peak_flops()
+    seconds = max(compute, _bytes(op) / spec.memory_bytes_per_s) + spec.call_overhead_s
+    return [_row(op, spec, "cpu_memory", seconds, compute, "memory-bound, unfused")]
+
+
+def _efficiency(spec: CPUSpec, rows: int) -> float:
+    return spec.gemm_efficiency * rows / (rows + spec.gemm_half_efficiency_rows)
+
+
+def _bytes(op: Op) -> float:
+    return sum(operand.bytes for operand in op.operands)
+
+
+def _attention_s(op: Op, spec: CPUSpec) -> tuple[float, float]:
+    """(seconds, compute seconds) of one attention op: blocked matmuls, softmax, K/V streaming."""
+    b, h, sq, skv = op.dim("B"), op.dim("H"), op.dim("Sq"), op.dim("Skv")
+    d, dv = op.dim("D"), op.dim("Dv")
+    q_split = min(sq, next(size for threshold, size in CPU_Q_SPLITS if sq >= threshold))
+    q_blocks, kv_blocks = math.ceil(sq / q_split), math.ceil(skv / CPU_KV_SPLIT)
+    causal = dict(op.attrs).get("causal") == 1
+    visited = sum(
+        min(math.ceil(min((i + 1) * q_split, sq) / CPU_KV_SPLIT), kv_blocks) if causal else kv_blocks
+        for i in range(q_blocks)
+    )
+    scores = b * h * visited * q_split * min(skv, CPU_KV_SPLIT)  # computed, masked or not
+    flops = 2 * scores * (d + dv)
+    efficiency = _efficiency(spec, q_split) if q_split > 1 else spec.gemm_efficiency
+    lanes = spec.peak_flops() / 2  # vector-lane operations per second (one FMA = one operation)
+    compute = flops / (spec.peak_flops() * efficiency) + scores * SOFTMAX_VECTOR_OPS_PER_SCORE / lanes
+    memory = _bytes(op) / spec.memory_bytes_per_s  # Q, K, V (or the cache's), O, each once
+    return max(compute, memory) + spec.call_overhead_s, compute
+
+
+def _row(op: Op, spec: CPUSpec, engine: str, seconds: float, compute_s: float, mapping: str) -> dict:
+    n = op.count
+    reads = sum(o.bytes for o in op.operands if not o.role.is_written)
+    writes = sum(o.bytes for o in op.operands if o.role.is_written)
+    total_cycles = seconds * spec.clock_hz
+    compute_cycles = min(compute_s * spec.clock_hz, total_cycles)
+    peak_macs = spec.peak_flops() / 2 / spec.clock_hz * total_cycles
+    return {
+        "layer": op.name,
+        "kind": op.kind.value,
+        "engine": engine,
+        "device": spec.name,
+        "module": op.module,
+        "aten": op.aten,
+        "unmodeled": op.unmodeled,
+        **dict.fromkeys(SYSTOLIC_ONLY_COLUMNS, 0),
+        "count": n,
+        "compute_cycles": compute_cycles * n,
+        "stall_cycles": (total_cycles - compute_cycles) * n,
+        "total_cycles": total_cycles * n,
+        "total_cycles_incl_prefetch": total_cycles * n,
+        "latency_s": seconds * n,
+        "macs": op.macs * n if op.kind in (OpKind.GEMM, OpKind.CONV, OpKind.ATTENTION) else 0,
+        "flops": op.flops * n,
+        "dram_read_bytes": reads * n,
+        "dram_write_bytes": writes * n,
+        "dram_bytes": (reads + writes) * n,
+        "sram_bytes": 0.0,
+        "utilization": op.macs / peak_macs if peak_macs and engine != "cpu_memory" else 0.0,
+        "peak_macs": peak_macs * n,
+        "mapping": mapping,
+    }
