@@ -142,3 +142,25 @@ def test_bad_input_is_one_line(tmp_path, capsys, content, args, message):
 def test_missing_file(capsys):
     assert main(["compare", "nope.csv", "--hw", "systolic_128x128"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_measure_then_compare_on_this_cpu(monkeypatch, tmp_path, capsys):
+    """The CI path, for real: time a tiny grid on this CPU, then compare it with the model of this
+    CPU (the `host` preset, detected), inferred from the file's device column."""
+    from reference_kernels.cases import AttentionCase, CopyCase, GemmCase
+    from reference_kernels.grids import GRIDS
+
+    cases = [
+        GemmCase("gemm", 64, 64, 64, "fp32", "fp32", "fp32"),
+        AttentionCase("attention_prefill", 1, 2, 2, 64, 64, 32, True, "fp32"),
+        CopyCase(1 << 20),
+    ]
+    monkeypatch.setitem(GRIDS, "ci", lambda: list(cases))
+    measured, report = tmp_path / "cpu.csv", tmp_path / "cpu.html"
+    assert main(["measure", "--device", "cpu", "--grid", "ci", "--out", str(measured)]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(measured), "--out", str(report), "--format", "csv"]) == 0
+    summary = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert set(summary["family"]) == {"gemm", "attention_prefill", "copy"}
+    assert summary["median_abs_error_pct"].notna().all()
+    assert report.stat().st_size > 0
