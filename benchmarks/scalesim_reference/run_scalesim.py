@@ -15,7 +15,9 @@ argument or from stdin.  Each case has
 * ``dataflow`` (``os``/``ws``/``is``), ``rows``, ``cols``,
   ``ifmap_kb``, ``filter_kb``, ``ofmap_kb``,
   ``bw_mode`` (``CALC``/``USER``) and ``bandwidth_words_per_cycle``
-  (used in USER mode only).
+  (used in USER mode only);
+* optionally ``timeout_s``: the case is abandoned (reported as an error)
+  when SCALE-Sim runs longer than this.
 
 Output: one JSON line per case on stdout, holding the case's fields, every
 column of SCALE-Sim's COMPUTE_REPORT.csv and DETAILED_ACCESS_REPORT.csv
@@ -29,6 +31,7 @@ import importlib.metadata
 import io
 import json
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -39,11 +42,19 @@ from scalesim.scale_sim import scalesim
 
 GEMM_HEADER = "Layer, M, N, K,"
 CONV_HEADER = (
-    "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
-    "Channels, Num Filter, Strides,"
+    "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,"
 )
 CONV_FIELDS = ("ifmap_h", "ifmap_w", "filter_h", "filter_w", "channels", "num_filters", "stride")
 RUN_NAME = "run"
+
+
+class CaseTimeout(Exception):
+    """Raised by the SIGALRM handler when a case exceeds its ``timeout_s``."""
+
+
+def _alarm(signum, frame):
+    """SIGALRM handler: abandon the running case."""
+    raise CaseTimeout("SCALE-Sim exceeded the case's timeout_s")
 
 
 def snake_case(column: str) -> str:
@@ -119,7 +130,7 @@ def read_report(path: Path) -> dict:
     with path.open(newline="") as handle:
         header, row = list(csv.reader(handle))[:2]
     record = {}
-    for column, value in zip(header, row):
+    for column, value in zip(header, row, strict=True):
         key = snake_case(column)
         if key and key != "layerid":
             record[key] = float(value)
@@ -135,18 +146,22 @@ def run_case(case: dict, version: str) -> dict:
         cfg.write_text(config_text(case))
         topo.write_text(topology_text(case))
         start = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()):
-            sim = scalesim(
-                save_disk_space=True,
-                verbose=False,
-                config=str(cfg),
-                topology=str(topo),
-                layout=str(topo),
-                input_type_gemm=case["kind"] == "gemm",
-            )
-            sim.run_scale(top_path=str(tmpdir))
+        signal.alarm(int(case.get("timeout_s") or 0))
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                sim = scalesim(
+                    save_disk_space=True,
+                    verbose=False,
+                    config=str(cfg),
+                    topology=str(topo),
+                    layout=str(topo),
+                    input_type_gemm=case["kind"] == "gemm",
+                )
+                sim.run_scale(top_path=str(tmpdir))
+        finally:
+            signal.alarm(0)
         wall = time.perf_counter() - start
-        record = dict(case)
+        record = {key: value for key, value in case.items() if key != "timeout_s"}
         record.update(read_report(tmpdir / RUN_NAME / "COMPUTE_REPORT.csv"))
         record.update(read_report(tmpdir / RUN_NAME / "DETAILED_ACCESS_REPORT.csv"))
     record["scalesim_wall_s"] = round(wall, 4)
@@ -156,13 +171,15 @@ def run_case(case: dict, version: str) -> dict:
 
 def main() -> None:
     """Read the cases, run them one after another, print one JSON line each."""
-    source = open(sys.argv[1]) if len(sys.argv) > 1 else sys.stdin
-    with source:
-        cases = json.load(source)
+    text = Path(sys.argv[1]).read_text() if len(sys.argv) > 1 else sys.stdin.read()
+    cases = json.loads(text)
     version = importlib.metadata.version("scalesim")
+    signal.signal(signal.SIGALRM, _alarm)
     for case in cases:
         try:
             record = run_case(case, version)
+        except CaseTimeout:
+            record = {"case_id": case.get("case_id"), "error": "timeout"}
         except (Exception, SystemExit):  # SCALE-Sim calls exit() on bad input
             record = {"case_id": case.get("case_id"), "error": traceback.format_exc()}
         print(json.dumps(record), flush=True)
