@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.simulate import simulate
+from sim.simulate import simulate_op_latency
 from workloads.errors import CodesignError
 from workloads.kernel_ops import ATTENTION_FAMILIES, op_for_measurement
 
@@ -69,8 +69,7 @@ def compare(measured: pd.DataFrame, hardware: Any) -> Comparison:
     simulated, skipped = [], []
     for _, row in measured.iterrows():
         try:
-            result = simulate(op_for_measurement(row), hardware)
-            latency = float(result["latency_s"].sum())
+            latency = simulate_op_latency(op_for_measurement(row), hardware)
         except CodesignError as error:
             skipped.append(
                 {

@@ -70,10 +70,7 @@ def simulate(workload: Op | OpGraph, hardware: Any) -> pd.DataFrame:
     """Simulate every op of `workload` on `hardware`; one row per op with `SUM_COLUMNS` and
     `layer`, `kind`, `engine`, `device`, `utilization`, `unmodeled`, `module`, `aten`, plus the
     engine's own columns (systolic: `dataflow`, `M`, `N`, `K`, `mapping_efficiency`)."""
-    try:
-        engine = ENGINES[type(hardware)]
-    except KeyError:
-        raise CodesignError(f"no simulator for hardware of type {type(hardware).__name__}") from None
+    engine = _engine_for(hardware)
     ops = workload.ops if isinstance(workload, OpGraph) else (workload,)
     return pd.DataFrame([row for op in ops for row in engine(op, hardware)])
 
@@ -81,11 +78,14 @@ def simulate(workload: Op | OpGraph, hardware: Any) -> pd.DataFrame:
 def simulate_op_latency(op: Op, hardware: Any) -> float:
     """Seconds one op takes on `hardware`, its repeats included: the sum of its rows' `latency_s`
     (what `compare` sets beside a measured kernel)."""
+    return float(sum(row["latency_s"] for row in _engine_for(hardware)(op, hardware)))
+
+
+def _engine_for(hardware: Any) -> Callable[[Op, Any], list[dict[str, object]]]:
     try:
-        engine = ENGINES[type(hardware)]
+        return ENGINES[type(hardware)]
     except KeyError:
         raise CodesignError(f"no simulator for hardware of type {type(hardware).__name__}") from None
-    return float(sum(row["latency_s"] for row in engine(op, hardware)))
 
 
 def _simulate_on_array(op: Op, hardware: SystolicArraySpec) -> list[dict[str, object]]:
