@@ -37,7 +37,8 @@ HOST_PRESET = "host"
 class CPUSpec:
     """A multi-core CPU. `gemm_efficiency` is the fraction of peak a large fp32 ``torch.matmul``
     reaches; `gemm_half_efficiency_rows` the smaller GEMM dimension at which it reaches half that
-    (register blocking and threading need rows); `call_overhead_s` is each op's fixed cost."""
+    (register blocking and threading need rows); `call_overhead_s` is each op's fixed cost.
+    `tdp_w` (datasheet power of the cores used) and `price_usd_per_hour` are 0 where unknown."""
 
     name: str
     cores: int
@@ -52,6 +53,8 @@ class CPUSpec:
     gemm_half_efficiency_rows: float
     call_overhead_s: float
     default_dtype: DType = DType.FP32
+    tdp_w: float = 0.0
+    price_usd_per_hour: float = 0.0
     source: str = ""
     description: str = ""
 
@@ -75,10 +78,10 @@ class CPUSpec:
             raise HardwareSpecError(
                 f"{where}field 'gemm_efficiency' = {self.gemm_efficiency!r}: must be in (0, 1]"
             )
-        if not 0 <= self.call_overhead_s < math.inf:
-            raise HardwareSpecError(
-                f"{where}field 'call_overhead_s' = {self.call_overhead_s!r}: must be a finite number >= 0"
-            )
+        for name in ("call_overhead_s", "tdp_w", "price_usd_per_hour"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+                raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be a finite number >= 0")
 
     def peak_flops(self, dtype: DType = DType.FP32) -> float:
         """FLOP/s of every core's FMA units on `dtype` (16-bit floats and fp32 in fp32 lanes)."""

@@ -39,6 +39,8 @@ class GPUSpec:
     `registers_per_sm` counts 32-bit registers. `achievable_tensor_fraction` is the fraction of the
     dense tensor rate a GEMM's main loop sustains per SM; `attention_tensor_fraction` the same for an
     attention kernel's matmuls (FlashAttention-2 issues Ampere-style mma.sync on Hopper).
+    `tdp_w` is the datasheet board power (0: unknown); `price_usd_per_hour` an on-demand cloud price
+    per GPU (0: unknown); the preset cites both.
     """
 
     name: str
@@ -61,6 +63,7 @@ class GPUSpec:
     launch_overhead_s: float
     tma_multicast_ctas: int = 1
     default_dtype: DType = DType.BF16
+    tdp_w: float = 0.0
     price_usd_per_hour: float = 0.0
     source: str = ""
     description: str = ""
@@ -80,7 +83,7 @@ class GPUSpec:
             "memory_latency_s",
         ):
             _check_positive_number(self, name, where)
-        for name in ("launch_overhead_s", "price_usd_per_hour"):
+        for name in ("launch_overhead_s", "tdp_w", "price_usd_per_hour"):
             value = getattr(self, name)
             if not _is_number(value) or not (value >= 0 and math.isfinite(value)):
                 raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be a finite number >= 0")

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 
+from hwmodels.cost.memory import DramKind
 from hwmodels.errors import HardwareSpecError
 from workloads.dtypes import DType
 
@@ -53,6 +54,11 @@ class SystolicArraySpec:
     stalls. `vector_flops_per_cycle` is the vector unit beside the array that runs the non-GEMM ops
     (norms, softmax, activations); 0 means one lane per array column
     (`VECTOR_LANES_PER_COLUMN`).
+
+    Cost fields (`hwmodels.cost`, `sim.cost`): `technology_nm` is the process node the MAC and SRAM
+    energies and areas are scaled to (45 nm, the default, is Horowitz's table as published);
+    `dram_kind` sets the energy per DRAM byte; `static_power_w` is the device's measured idle power
+    where one is published (0: static energy not modeled).
     """
 
     name: str
@@ -69,6 +75,9 @@ class SystolicArraySpec:
     )
     default_dtype: DType = DType.INT8
     vector_flops_per_cycle: float = 0.0
+    technology_nm: float = 45.0
+    dram_kind: DramKind = DramKind.DDR4
+    static_power_w: float = 0.0
     source: str = ""
     description: str = ""
 
@@ -91,6 +100,20 @@ class SystolicArraySpec:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be a number > 0")
+        if isinstance(self.technology_nm, bool) or not (
+            isinstance(self.technology_nm, int | float) and 1 <= self.technology_nm <= 1000
+        ):
+            raise HardwareSpecError(
+                f"{where}field 'technology_nm' = {self.technology_nm!r}: must be a number in 1-1000 (nm)"
+            )
+        if isinstance(self.static_power_w, bool) or not (
+            isinstance(self.static_power_w, int | float) and 0 <= self.static_power_w < math.inf
+        ):
+            raise HardwareSpecError(
+                f"{where}field 'static_power_w' = {self.static_power_w!r}: must be a finite number >= 0"
+            )
+        if not isinstance(self.dram_kind, DramKind):
+            raise HardwareSpecError(f"{where}field 'dram_kind' = {self.dram_kind!r}: not a DramKind")
         if math.isinf(self.freq_hz):
             raise HardwareSpecError(f"{where}field 'freq_hz' = inf: must be finite")
         if not isinstance(self.dataflow, Dataflow):
