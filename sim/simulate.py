@@ -23,7 +23,8 @@ from hwmodels.cpu import CPUSpec
 from hwmodels.gpu import GPUSpec
 from hwmodels.systolic import SystolicArraySpec
 from mappers.attention import lower_attention
-from mappers.systolic import SystolicMapping, candidate_mappings
+from mappers.systolic import SystolicMapping, candidate_mappings, compute_dtype
+from sim.cost import ENERGY_COLUMNS, with_energy
 from sim.cpu_engine import simulate_on_cpu
 from sim.gpu_engine import simulate_on_gpu
 from sim.systolic_engine import LayerTiming, simulate_layer
@@ -59,6 +60,10 @@ SUM_COLUMNS = (
     "dram_write_bytes",
     "dram_bytes",
     "sram_bytes",
+    "ifmap_sram_read_bytes",
+    "filter_sram_read_bytes",
+    "ofmap_sram_write_bytes",
+    *ENERGY_COLUMNS,
 )
 
 
@@ -69,10 +74,12 @@ ENGINES: dict[type, Callable[[Op, Any], list[dict[str, object]]]] = {}
 def simulate(workload: Op | OpGraph, hardware: Any) -> pd.DataFrame:
     """Simulate every op of `workload` on `hardware`; one row per op with `SUM_COLUMNS` and
     `layer`, `kind`, `engine`, `device`, `utilization`, `unmodeled`, `module`, `aten`, plus the
-    engine's own columns (systolic: `dataflow`, `M`, `N`, `K`, `mapping_efficiency`)."""
+    engine's own columns (systolic: `dataflow`, `dtype`, `M`, `N`, `K`, `mapping_efficiency`) and the
+    energy columns of `sim.cost.cost_of_run` (`energy_j`; on an array also its parts)."""
     engine = _engine_for(hardware)
     ops = workload.ops if isinstance(workload, OpGraph) else (workload,)
-    return pd.DataFrame([row for op in ops for row in engine(op, hardware)])
+    rows = pd.DataFrame([row for op in ops for row in engine(op, hardware)])
+    return with_energy(rows, hardware)  # energy columns from the cost model (sim.cost)
 
 
 def simulate_op_latency(op: Op, hardware: Any) -> float:
@@ -107,7 +114,8 @@ def summarize(results: pd.DataFrame, hardware: Any) -> dict[str, float | str]:
     total: dict[str, float | str] = {"layer": "total", "kind": "", "device": hardware.name}
     for column in (*SUM_COLUMNS, "peak_macs"):
         if column in results.columns:
-            total[column] = modeled[column].sum()
+            # an energy column that is NaN throughout (a GPU without a TDP) totals NaN, not 0
+            total[column] = modeled[column].sum(min_count=1 if column in ENERGY_COLUMNS else 0)
     total["utilization"] = float(total["macs"] / total["peak_macs"]) if total["peak_macs"] else 0.0
     if "mapping_efficiency" in results.columns and "folds" in results.columns:
         on_array = modeled[modeled["folds"] > 0]
@@ -167,6 +175,7 @@ def _systolic_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
     peak = hardware.num_pes * mapping.macs_per_pe_per_cycle * timing.total_cycles
     return _common(op, hardware, "systolic") | {
         "dataflow": mapping.dataflow.value,
+        "dtype": compute_dtype(op).value,
         "M": op.dim("M"),
         "N": op.dim("N"),
         "K": op.dim("K"),
@@ -195,6 +204,9 @@ def _systolic_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
         "dram_write_bytes": timing.ofmap.dram_bytes * n,
         "dram_bytes": (dram_reads + timing.ofmap.dram_bytes) * n,
         "sram_bytes": sram_bytes * n,
+        "ifmap_sram_read_bytes": timing.ifmap.sram_accesses * op.operand(Role.INPUT).dtype.bytes * n,
+        "filter_sram_read_bytes": timing.filter.sram_accesses * op.operand(Role.WEIGHT).dtype.bytes * n,
+        "ofmap_sram_write_bytes": timing.ofmap.sram_accesses * op.operand(Role.OUTPUT).dtype.bytes * n,
         "latency_s": total_incl * n / hardware.freq_hz,
         "peak_macs": peak * n,
     }
@@ -204,6 +216,7 @@ def _vector_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
     timing = simulate_vector_op(op, hardware)
     n = op.count
     return _common(op, hardware, "vector") | {
+        "dtype": max((o.dtype for o in op.operands), key=lambda d: d.bits).value,
         "count": n,
         "folds": 0,
         "compute_cycles": timing.compute_cycles * n,
@@ -229,6 +242,9 @@ def _vector_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
         "dram_write_bytes": timing.write_bytes * n,
         "dram_bytes": (timing.read_bytes + timing.write_bytes) * n,
         "sram_bytes": (timing.read_bytes + timing.write_bytes) * n,
+        "ifmap_sram_read_bytes": 0.0,
+        "filter_sram_read_bytes": 0.0,
+        "ofmap_sram_write_bytes": 0.0,
         "latency_s": timing.total_cycles * n / hardware.freq_hz,
         "peak_macs": hardware.num_pes * timing.total_cycles * n,  # the array idles meanwhile
     }
@@ -236,7 +252,9 @@ def _vector_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
 
 def _unmodeled_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
     return _common(op, hardware, "none") | {
-        column: math.nan for column in (*SUM_COLUMNS, "utilization", "mapping_efficiency")
+        column: math.nan
+        for column in (*SUM_COLUMNS, "utilization", "mapping_efficiency")
+        if column not in ENERGY_COLUMNS  # added by the cost model
     } | {"count": op.count, "flops": op.flops * op.count, "peak_macs": math.nan}
 
 
