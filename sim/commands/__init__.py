@@ -1,5 +1,5 @@
 """Subcommands of `codesign`: each module has `add_parser(subparsers)`, which sets `run`."""
 
-from sim.commands import compare, measure, presets, simulate, trace
+from sim.commands import compare, measure, presets, simulate, sweep, trace
 
-COMMANDS = (presets, simulate, trace, measure, compare)
+COMMANDS = (presets, simulate, trace, sweep, measure, compare)

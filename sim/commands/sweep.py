@@ -1,0 +1,113 @@
+"""`codesign sweep SPEC.yaml --out DIR`: a design-space sweep into a Parquet dataset, with a progress
+bar on stderr and a summary (configs done, failed and reused, rate, the best config per objective
+and workload) when it ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from tqdm import tqdm
+
+from sim.sweep import SweepInterrupted, SweepResult, sweep
+from sim.sweep_spec import SweepSpec, load_sweep_spec
+from sim.sweep_store import best_configs, read_sweep
+
+#: Exit status after Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2).
+EXIT_INTERRUPTED = 130
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sweep",
+        help="run a design-space sweep from a YAML spec into a Parquet dataset",
+        description="Evaluate every config of a sweep spec (base hardware, axes, constraints, "
+        "workloads, fidelity, objectives) on every workload; one Parquet part per finished chunk "
+        "in --out, so an interrupted sweep finishes with --resume.",
+    )
+    parser.add_argument("spec", metavar="SPEC.yaml", help="the sweep spec (see examples/sweep_quick.yaml)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (a Parquet dataset)")
+    parser.add_argument(
+        "--engine",
+        default="local",
+        choices=["local", "ray"],
+        help="local process pool (default) or a Ray cluster",
+    )
+    parser.add_argument("--address", help="Ray cluster address (--engine ray; default: a local instance)")
+    parser.add_argument("--workers", type=int, help="worker processes or Ray CPUs (default: all CPUs)")
+    parser.add_argument("--resume", action="store_true", help="finish the sweep already in --out")
+    parser.add_argument("--force", action="store_true", help="replace another sweep's results in --out")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = load_sweep_spec(args.spec)
+    bar = _ProgressBar(spec.name, enabled=not args.no_progress)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = sweep(
+                spec,
+                args.out,
+                engine=args.engine,
+                workers=args.workers,
+                resume=args.resume,
+                force=args.force,
+                address=args.address,
+                progress=bar.update,
+            )
+        except SweepInterrupted as error:
+            bar.close()
+            print(f"codesign sweep: {error}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        finally:
+            bar.close()
+    for warning in caught:
+        print(f"codesign sweep: warning: {warning.message}", file=sys.stderr)
+    print(summary(spec, result))
+    return 0
+
+
+def summary(spec: SweepSpec, result: SweepResult) -> str:
+    """Counts, rate and the best config per objective and workload, as text."""
+    frame = read_sweep(result.path)
+    failed = frame.loc[frame["error"].notna(), "config_id"].nunique()
+    rate = result.ran / result.seconds if result.seconds else 0.0
+    lines = [
+        f"sweep {spec.name!r} ({spec.fidelity.value}): {result.configs:,} configs x {len(spec.workloads)} "
+        f"workloads -> {result.path}",
+        f"  ran {result.ran:,} configs in {result.seconds:.1f} s ({rate:,.1f} configs/s); "
+        f"{result.reused:,} already done; {failed:,} failed; {result.excluded:,} left out by constraints",
+    ]
+    if failed:
+        first = frame.loc[frame["error"].notna()].iloc[0]
+        lines.append(f"  e.g. config {first['config_id']}: {first['error']}")
+    objectives = {objective.column: objective.goal.value for objective in spec.objectives}
+    for _, row in best_configs(frame, objectives).iterrows():
+        fields = ", ".join(f"{name}={row[name]}" for name in spec.swept_fields)
+        lines.append(
+            f"  best {row['objective']} ({row['goal']}) on {row['workload']}: {row[row['objective']]:.6g} "
+            f"at config {row['config_id']} ({fields})"
+        )
+    return "\n".join(lines)
+
+
+class _ProgressBar:
+    """A tqdm bar on stderr (rate and time left), made when the sweep knows how many configs run."""
+
+    def __init__(self, name: str, *, enabled: bool) -> None:
+        self.name, self.enabled, self.bar = name, enabled, None
+
+    def update(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=self.name, unit="config", file=sys.stderr, smoothing=0.05)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

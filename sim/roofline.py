@@ -1,0 +1,265 @@
+"""The roofline engine: a whole workload on many hardware configs at once, for fast sweeps.
+
+Each op takes ``max(compute, memory)`` seconds, plus a launch overhead per kernel on a GPU (a call
+overhead on a CPU):
+
+* compute = matrix FLOPs / the device's matrix rate for the op's math dtype + vector FLOPs / the
+  vector rate. GEMM-shaped ops (GEMMs, convolutions) and attention's two matmuls are matrix FLOPs;
+  attention's softmax (`SOFTMAX_FLOPS_PER_ELEMENT` per kept score) and every other op are vector
+  FLOPs;
+* memory = the op's operand bytes (each operand moved once: the fewest bytes any schedule moves)
+  / the memory bandwidth.
+
+The rates per device kind (`device_rates`):
+
+=========  ===============================================  ====================  ==================
+device     matrix FLOP/s                                    vector FLOP/s         bytes/s
+=========  ===============================================  ====================  ==================
+systolic   rows · cols · MACs/PE/cycle[dtype] · 2 · freq     vector_flops · freq   dram_bytes_per_s
+gpu        tensor peak[dtype] · achievable_tensor_fraction  CUDA-core peak        achievable HBM
+           (attention_tensor_fraction for attention;
+           2:4 weights at the sparse rate)
+cpu        peak_flops[dtype] · gemm_efficiency              peak_flops (fp32)     memory_bytes_per_s
+=========  ===============================================  ====================  ==================
+
+A roofline ignores everything that makes real time longer (array fill and folds, tiling, SRAM
+spills, wave quantization), so on a systolic array it is a lower bound of the cycle engine.
+
+Speed: `prepare_workload` reduces a graph to per-op arrays once; `evaluate` then computes a
+(configs × ops) matrix with numpy, so thousands of configs of a 900-op graph take milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hwmodels.cpu import CPUSpec
+from hwmodels.errors import HardwareSpecError
+from hwmodels.gpu import GPUSpec
+from hwmodels.systolic import SystolicArraySpec
+from mappers.attention import SOFTMAX_FLOPS_PER_ELEMENT
+from mappers.gpu_attention import attention_problem
+from mappers.gpu_gemm import gemm_problem
+from mappers.systolic import compute_dtype
+from sim.gpu_timing import mac_rate_per_sm
+from workloads.dtypes import DType
+from workloads.op import Op, OpGraph, OpKind
+
+#: Metric columns of a roofline result (per config and workload): seconds, cycles at the spec's
+#: clock, the compute-only and memory-only sums over ops, the launch overheads, work and traffic,
+#: the matrix unit's busy fraction at its datasheet peak, and the ops left out as unmodeled.
+ROOFLINE_METRICS = (
+    "latency_s",
+    "total_cycles",
+    "compute_s",
+    "memory_s",
+    "overhead_s",
+    "flops",
+    "macs",
+    "dram_bytes",
+    "utilization",
+    "unmodeled_ops",
+)
+GEMM_DIMS = ("M", "N", "K")
+#: Op classes, the blocks of the rate table: dense matrix ops, 2:4-sparse ones, attention.
+DENSE, SPARSE, ATTENTION = range(3)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RooflineWorkload:
+    """A graph reduced to arrays over its modeled ops (repeats included): matrix and vector FLOPs,
+    bytes moved, kernels launched, each op's column in the rate table (class · dtypes + dtype;
+    ops with no matrix work point at the last column, infinite), and the distinct math dtypes."""
+
+    matrix_flops: np.ndarray
+    vector_flops: np.ndarray
+    bytes: np.ndarray
+    kernels: int
+    rate_column: np.ndarray
+    dtypes: tuple[DType, ...]
+    macs: int
+    unmodeled_ops: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rates:
+    """Per config: the matrix rate table (configs × (3 · dtypes + 1) FLOP/s), the datasheet dense
+    peak per dtype (configs × dtypes), vector FLOP/s, bytes/s, seconds per kernel launch, clock."""
+
+    matrix: np.ndarray
+    peak: np.ndarray
+    vector: np.ndarray
+    bandwidth: np.ndarray
+    launch_s: np.ndarray
+    clock_hz: np.ndarray
+
+
+def _gpu_math(op: Op) -> DType:
+    if op.kind is OpKind.ATTENTION:
+        return attention_problem(op).math_dtype
+    return gemm_problem(op).math_dtype
+
+
+def _array_math(op: Op) -> DType:
+    if op.kind is OpKind.ATTENTION:
+        q, k = (next(o for o in op.operands if o.name == name) for name in ("Q", "K"))
+        return max(q.dtype, k.dtype, key=lambda d: d.bits)
+    return compute_dtype(op)
+
+
+def _cpu_math(op: Op) -> DType:
+    """fp64 lanes if an operand is fp64; otherwise fp32 lanes (`CPUSpec.peak_flops`)."""
+    return DType.FP64 if any(operand.dtype is DType.FP64 for operand in op.operands) else DType.FP32
+
+
+#: The dtype the matrix unit multiplies an op in, per device kind (as that kind's engine decides).
+MATH_DTYPE: dict[type, Callable[[Op], DType]] = {
+    SystolicArraySpec: _array_math,
+    GPUSpec: _gpu_math,
+    CPUSpec: _cpu_math,
+}
+
+
+def prepare_workload(graph: OpGraph, spec_type: type) -> RooflineWorkload:
+    """Per-op arrays of `graph` for hardware of `spec_type` (see `RooflineWorkload`)."""
+    math_dtype = MATH_DTYPE[spec_type]
+    rows: list[tuple[float, float, float, int, DType | None]] = []
+    unmodeled = macs = kernels = 0
+    for op in graph.ops:
+        if op.unmodeled:
+            unmodeled += 1
+            continue
+        n = op.count
+        moved = sum(operand.bytes for operand in op.operands) * n
+        kernels += n
+        if op.kind is OpKind.ATTENTION:
+            scores = op.flops / (2 * (op.dim("D") + op.dim("Dv")))  # kept (query, key) pairs
+            rows.append(
+                (op.flops * n, SOFTMAX_FLOPS_PER_ELEMENT * scores * n, moved, ATTENTION, math_dtype(op))
+            )
+        elif all(name in op.dim_names for name in GEMM_DIMS):
+            sparse = SPARSE if gemm_problem(op).sparse else DENSE
+            rows.append((op.flops * n, 0.0, moved, sparse, math_dtype(op)))
+        else:
+            rows.append((0.0, op.flops * n, moved, DENSE, None))
+            continue
+        macs += op.macs * n
+    dtypes = tuple(dict.fromkeys(row[4] for row in rows if row[4] is not None))
+    index = {dtype: i for i, dtype in enumerate(dtypes)}
+    no_matrix = 3 * len(dtypes)
+    return RooflineWorkload(
+        matrix_flops=np.array([row[0] for row in rows], dtype=np.float64),
+        vector_flops=np.array([row[1] for row in rows], dtype=np.float64),
+        bytes=np.array([row[2] for row in rows], dtype=np.float64),
+        kernels=kernels,
+        rate_column=np.array(
+            [no_matrix if row[4] is None else row[3] * len(dtypes) + index[row[4]] for row in rows],
+            dtype=np.int64,
+        ),
+        dtypes=dtypes,
+        macs=macs,
+        unmodeled_ops=unmodeled,
+    )
+
+
+def _systolic(spec: SystolicArraySpec, dtype: DType) -> tuple[float, float, float, float]:
+    dense = spec.peak_macs_per_s(dtype) * 2
+    return dense, dense, dense, dense
+
+
+def _gpu(spec: GPUSpec, dtype: DType) -> tuple[float, float, float, float]:
+    per_sm = 2 * spec.sm_count  # FLOPs per MAC times SMs
+    dense = mac_rate_per_sm(spec, dtype, sparse=False, fraction=spec.achievable_tensor_fraction) * per_sm
+    sparse = dense
+    if dtype in spec.sparse_tensor_speedup:  # no sparse path: the dense rate, as cuSPARSELt falls back
+        sparse = mac_rate_per_sm(spec, dtype, sparse=True, fraction=spec.achievable_tensor_fraction) * per_sm
+    attention = mac_rate_per_sm(spec, dtype, sparse=False, fraction=spec.attention_tensor_fraction) * per_sm
+    return dense, sparse, attention, mac_rate_per_sm(spec, dtype, sparse=False, fraction=1.0) * per_sm
+
+
+def _cpu(spec: CPUSpec, dtype: DType) -> tuple[float, float, float, float]:
+    dense = spec.peak_flops(dtype) * spec.gemm_efficiency
+    return dense, dense, dense, spec.peak_flops(dtype)
+
+
+#: Per device kind: (dense, sparse, attention, datasheet peak) matrix FLOP/s for a dtype; and
+#: (vector FLOP/s, bytes/s, seconds per launch, clock Hz).
+MATRIX_RATES: dict[type, Callable[[Any, DType], tuple[float, float, float, float]]] = {
+    SystolicArraySpec: _systolic,
+    GPUSpec: _gpu,
+    CPUSpec: _cpu,
+}
+DEVICE_RATES: dict[type, Callable[[Any], tuple[float, float, float, float]]] = {
+    SystolicArraySpec: lambda s: (s.vector_flops * s.freq_hz, s.dram_bytes_per_s, 0.0, s.freq_hz),
+    GPUSpec: lambda s: (
+        s.peak_cuda_core_flops,
+        s.achievable_hbm_bytes_per_s,
+        s.launch_overhead_s,
+        s.boost_clock_hz,
+    ),
+    CPUSpec: lambda s: (s.peak_flops(DType.FP32), s.memory_bytes_per_s, s.call_overhead_s, s.clock_hz),
+}
+
+
+def device_rates(specs: Sequence[Any], dtypes: tuple[DType, ...]) -> tuple[Rates, list[str | None]]:
+    """The `Rates` of each spec for a workload using `dtypes`, and per spec an error message
+    (a dtype the device cannot multiply) or None; a failing spec's rates are NaN."""
+    count, width = len(specs), len(dtypes)
+    matrix = np.full((count, 3 * width + 1), np.inf)
+    peak = np.full((count, width), np.nan)
+    device = np.full((count, 4), np.nan)
+    errors: list[str | None] = []
+    for i, spec in enumerate(specs):
+        try:
+            for j, dtype in enumerate(dtypes):
+                dense, sparse, attention, datasheet = MATRIX_RATES[type(spec)](spec, dtype)
+                matrix[i, [DENSE * width + j, SPARSE * width + j, ATTENTION * width + j]] = (
+                    dense,
+                    sparse,
+                    attention,
+                )
+                peak[i, j] = datasheet
+            device[i] = DEVICE_RATES[type(spec)](spec)
+            errors.append(None)
+        except HardwareSpecError as error:
+            matrix[i], peak[i], device[i] = np.nan, np.nan, np.nan
+            errors.append(str(error))
+    rates = Rates(
+        matrix=matrix,
+        peak=peak,
+        vector=device[:, 0],
+        bandwidth=device[:, 1],
+        launch_s=device[:, 2],
+        clock_hz=device[:, 3],
+    )
+    return rates, errors
+
+
+def evaluate(workload: RooflineWorkload, rates: Rates) -> dict[str, np.ndarray]:
+    """The `ROOFLINE_METRICS` of `workload` on every config of `rates`, one array element each."""
+    matrix_s = workload.matrix_flops[None, :] / rates.matrix[:, workload.rate_column]
+    compute = matrix_s + workload.vector_flops[None, :] / rates.vector[:, None]
+    memory = workload.bytes[None, :] / rates.bandwidth[:, None]
+    overhead = rates.launch_s * workload.kernels
+    latency = np.maximum(compute, memory).sum(axis=1) + overhead
+    width = len(workload.dtypes)
+    matrix_ops = workload.rate_column < 3 * width
+    peak_column = workload.rate_column[matrix_ops] % max(width, 1)
+    busy = (workload.matrix_flops[matrix_ops][None, :] / rates.peak[:, peak_column]).sum(axis=1)
+    ones = np.ones(len(latency))
+    return {
+        "latency_s": latency,
+        "total_cycles": latency * rates.clock_hz,
+        "compute_s": compute.sum(axis=1),
+        "memory_s": memory.sum(axis=1),
+        "overhead_s": overhead,
+        "flops": ones * (workload.matrix_flops.sum() + workload.vector_flops.sum()),
+        "macs": ones * workload.macs,
+        "dram_bytes": ones * workload.bytes.sum(),
+        "utilization": busy / latency,
+        "unmodeled_ops": ones * workload.unmodeled_ops,
+    }

@@ -1,0 +1,326 @@
+"""A sweep spec: the YAML file `codesign sweep` reads, parsed and validated into frozen dataclasses.
+
+```yaml
+name: quick
+hardware: systolic_128x128          # a preset or a .yaml file; or {base: ..., set: {field: value}}
+axes:                                # any field of the base spec
+  rows: [32, 64, 128]                #   a list of values
+  cols: {range: [32, 128, 32]}       #   start, stop (inclusive), step
+  dram_bytes_per_s: {logrange: [1.0e11, 1.0e12, 4]}   # start, stop, number of points (geometric)
+  ifmap_sram_bytes: {doubling: [65536, 1048576]}       # start, 2·start, ... up to stop
+derived:                             # fields computed from others, per config
+  filter_sram_bytes: ifmap_sram_bytes // 2
+constraints:                         # configs failing one are left out (never run)
+  - ifmap_sram_bytes + filter_sram_bytes + ofmap_sram_bytes <= 8388608
+sampling: grid                       # or {method: random, samples: 1000, seed: 0}
+workloads: [{model: llama-2-7b, phase: decode, context: 4096}, {gemm: [[128, 4096, 4096]]}]
+fidelity: roofline                   # or cycle (the device's engine, `simulate`)
+objectives: {latency_s: min, tokens_per_s: max}
+```
+
+Unknown keys anywhere are refused with the closest valid key. The spec's hash (`SweepSpec.hash`) is
+the SHA-256 of its normalized form (values as parsed, files by content), so two files that say the
+same thing are the same sweep; the name and description are labels and not part of it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import hashlib
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hwmodels import load_hardware
+from sim.roofline import ROOFLINE_METRICS
+from sim.simulate import SUM_COLUMNS
+from sim.sweep_axes import Axis, parse_axis
+from sim.sweep_expr import Expression, SweepSpecError, parse_expression
+from sim.sweep_workloads import WorkloadSpec, check_keys, parse_workloads
+
+TOP_KEYS = (
+    "name",
+    "description",
+    "hardware",
+    "axes",
+    "derived",
+    "constraints",
+    "sampling",
+    "workloads",
+    "fidelity",
+    "objectives",
+    "chunk_configs",
+)
+HARDWARE_KEYS = ("base", "set")
+SAMPLING_KEYS = ("method", "samples", "seed")
+#: Metric columns every sweep row has beside the engine's totals: tokens per second (an LLM phase's
+#: batch·tokens per step over its latency; NaN for other workloads) and achieved FLOP/s.
+DERIVED_METRICS = ("tokens_per_s", "achieved_flops_per_s")
+#: Totals a cycle-fidelity row takes from `summarize`, beside `SUM_COLUMNS`.
+CYCLE_TOTALS = ("peak_macs", "utilization", "mapping_efficiency", "unmodeled_ops")
+
+
+class Fidelity(enum.Enum):
+    """`roofline`: `sim.roofline`, vectorized over configs; `cycle`: `simulate()` per config."""
+
+    ROOFLINE = "roofline"
+    CYCLE = "cycle"
+
+
+class Goal(enum.Enum):
+    MIN = "min"
+    MAX = "max"
+
+
+class Sampling(enum.Enum):
+    GRID = "grid"
+    RANDOM = "random"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Objective:
+    column: str
+    goal: Goal
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepSpec:
+    """A parsed sweep. `base` is the validated base hardware spec (with `base_set` applied);
+    `hardware_sha256` the base file's digest when it is a file (empty for a preset)."""
+
+    name: str
+    text: str
+    hardware: str
+    base_set: tuple[str, ...]
+    hardware_sha256: str
+    base: Any
+    axes: tuple[Axis, ...]
+    derived: tuple[tuple[str, Expression], ...]
+    constraints: tuple[Expression, ...]
+    sampling: Sampling
+    samples: int
+    seed: int
+    workloads: tuple[WorkloadSpec, ...]
+    fidelity: Fidelity
+    objectives: tuple[Objective, ...]
+    chunk_configs: int
+
+    @property
+    def swept_fields(self) -> tuple[str, ...]:
+        """The hardware fields a config sets: the axes, then the derived fields."""
+        return (*(axis.field for axis in self.axes), *(name for name, _ in self.derived))
+
+    def normalized(self) -> dict[str, Any]:
+        """Everything that decides the results, as plain data."""
+        return {
+            "hardware": self.hardware if not self.hardware_sha256 else "",
+            "hardware_sha256": self.hardware_sha256,
+            "set": list(self.base_set),
+            "axes": {axis.field: list(axis.values) for axis in self.axes},
+            "derived": {name: expression.text for name, expression in self.derived},
+            "constraints": [expression.text for expression in self.constraints],
+            "sampling": self.sampling.value,
+            "samples": self.samples,
+            "seed": self.seed,
+            "workloads": [workload.normalized() for workload in self.workloads],
+            "fidelity": self.fidelity.value,
+            "objectives": {objective.column: objective.goal.value for objective in self.objectives},
+            "chunk_configs": self.chunk_configs,
+        }
+
+    @property
+    def hash(self) -> str:
+        canonical = json.dumps(self.normalized(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def load_sweep_spec(path: str | Path) -> SweepSpec:
+    """Read and validate a sweep spec file; relative paths in it are relative to its folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise SweepSpecError(f"sweep spec: no such file {str(path)!r}")
+    text = path.read_text()
+    return parse_sweep_spec(text, base_dir=path.parent, default_name=path.stem)
+
+
+def parse_sweep_spec(text: str, *, base_dir: Path = Path("."), default_name: str = "sweep") -> SweepSpec:
+    """Parse the YAML `text` of a sweep spec (see the module docstring)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise SweepSpecError(f"sweep spec: not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise SweepSpecError("sweep spec: expected a mapping of keys (hardware, axes, workloads, ...)")
+    check_keys(data, TOP_KEYS, where="sweep spec")
+    for key in ("hardware", "axes", "workloads"):
+        if key not in data:
+            raise SweepSpecError(f"sweep spec: missing key {key!r}")
+    hardware, base_set, digest, base = _parse_hardware(data["hardware"], base_dir)
+    field_names = tuple(f.name for f in fields(base))
+    axes = _parse_axes(data["axes"], base, field_names)
+    swept = {axis.field for axis in axes}
+    scalars = tuple(base_scalars(base))
+    derived = _parse_derived(data.get("derived") or {}, field_names, scalars, swept)
+    constraints = tuple(
+        parse_expression(text, fields=scalars, where=f"constraints[{i}]")
+        for i, text in enumerate(_as_list(data.get("constraints") or [], "constraints"))
+    )
+    sampling, samples, seed = _parse_sampling(data.get("sampling", "grid"))
+    fidelity = _enum(Fidelity, data.get("fidelity", "roofline"), "fidelity")
+    chunk = data.get("chunk_configs", 0)
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 0:
+        raise SweepSpecError(f"chunk_configs = {chunk!r}: must be a positive integer (or 0: automatic)")
+    return SweepSpec(
+        name=str(data.get("name") or default_name),
+        text=text,
+        hardware=hardware,
+        base_set=base_set,
+        hardware_sha256=digest,
+        base=base,
+        axes=axes,
+        derived=derived,
+        constraints=constraints,
+        sampling=sampling,
+        samples=samples,
+        seed=seed,
+        workloads=parse_workloads(data["workloads"], base_dir=base_dir),
+        fidelity=fidelity,
+        objectives=_parse_objectives(data.get("objectives") or {"latency_s": "min"}, fidelity),
+        chunk_configs=chunk,
+    )
+
+
+def _parse_hardware(value: Any, base_dir: Path) -> tuple[str, tuple[str, ...], str, Any]:
+    if isinstance(value, str):
+        value = {"base": value}
+    if not isinstance(value, dict) or "base" not in value:
+        raise SweepSpecError("hardware: give a preset or .yaml file, or {base: ..., set: {field: value}}")
+    check_keys(value, HARDWARE_KEYS, where="hardware")
+    name = str(value["base"])
+    overrides = value.get("set") or {}
+    if not isinstance(overrides, dict):
+        raise SweepSpecError("hardware.set: expected a mapping {field: value}")
+    base_set = tuple(f"{key}={override_text(item)}" for key, item in overrides.items())
+    local = base_dir / name
+    digest = ""
+    if local.suffix in (".yaml", ".yml", ".cfg") and local.is_file():
+        name, digest = str(local.resolve()), hashlib.sha256(local.read_bytes()).hexdigest()
+    return name, base_set, digest, load_hardware(name, base_set)
+
+
+def base_scalars(base: Any) -> dict[str, Any]:
+    """The base spec's fields an expression may read: numbers, text and enums (as their text)."""
+    scalars = {}
+    for f in fields(base):
+        value = getattr(base, f.name)
+        if isinstance(value, enum.Enum):
+            scalars[f.name] = value.value
+        elif isinstance(value, int | float | str):
+            scalars[f.name] = value
+    return scalars
+
+
+def override_text(value: Any) -> str:
+    """A value as the text of a ``field=value`` override: JSON, which YAML reads back as it was
+    (infinity as YAML's ``.inf``)."""
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return ".inf" if value > 0 else "-.inf"
+    if isinstance(value, enum.Enum):
+        return json.dumps(value.value)
+    return json.dumps(value)
+
+
+def _parse_axes(value: Any, base: Any, field_names: tuple[str, ...]) -> tuple[Axis, ...]:
+    if not isinstance(value, dict) or not value:
+        raise SweepSpecError("axes: give a mapping {field: [values] | {range|logrange|doubling: [...]}}")
+    axes = []
+    for name, spec in value.items():
+        if name not in field_names:
+            close = difflib.get_close_matches(str(name), field_names, n=1)
+            hint = (
+                f"; did you mean {close[0]!r}?"
+                if close
+                else f"; fields of {type(base).__name__}: " + ", ".join(field_names)
+            )
+            raise SweepSpecError(f"axes: unknown field {name!r}{hint}")
+        axes.append(parse_axis(str(name), spec, type(base)))
+    return tuple(axes)
+
+
+def _parse_derived(
+    value: Any, field_names: tuple[str, ...], scalars: tuple[str, ...], swept: set[str]
+) -> tuple[tuple[str, Expression], ...]:
+    if not isinstance(value, dict):
+        raise SweepSpecError("derived: expected a mapping {field: expression}")
+    derived = []
+    for name, text in value.items():
+        where = f"derived.{name}"
+        if name not in field_names:
+            close = difflib.get_close_matches(str(name), field_names, n=1)
+            raise SweepSpecError(
+                f"derived: unknown field {name!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+            )
+        if name in swept:
+            raise SweepSpecError(f"{where}: {name!r} is also an axis; a field is either swept or derived")
+        derived.append((str(name), parse_expression(str(text), fields=scalars, where=where)))
+    return tuple(derived)
+
+
+def _parse_sampling(value: Any) -> tuple[Sampling, int, int]:
+    if isinstance(value, str):
+        value = {"method": value}
+    if not isinstance(value, dict):
+        raise SweepSpecError("sampling: give 'grid' or {method: random, samples: N, seed: S}")
+    check_keys(value, SAMPLING_KEYS, where="sampling")
+    method = _enum(Sampling, value.get("method", "grid"), "sampling.method")
+    samples, seed = value.get("samples", 0), value.get("seed", 0)
+    for key, number in (("samples", samples), ("seed", seed)):
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise SweepSpecError(f"sampling.{key} = {number!r}: must be an integer >= 0")
+    if method is Sampling.RANDOM and samples < 1:
+        raise SweepSpecError("sampling: random sampling needs 'samples' (how many configs to draw)")
+    if method is Sampling.GRID and samples:
+        raise SweepSpecError("sampling: 'samples' is for method random; a grid runs every config")
+    return method, samples, seed
+
+
+def metric_columns(fidelity: Fidelity) -> tuple[str, ...]:
+    """The metric columns of a result row at `fidelity` (what an objective may name)."""
+    engine = ROOFLINE_METRICS if fidelity is Fidelity.ROOFLINE else (*SUM_COLUMNS, *CYCLE_TOTALS)
+    return (*engine, *DERIVED_METRICS)
+
+
+def _parse_objectives(value: Any, fidelity: Fidelity) -> tuple[Objective, ...]:
+    if not isinstance(value, dict) or not value:
+        raise SweepSpecError("objectives: expected a mapping {column: min|max}, e.g. {latency_s: min}")
+    known = metric_columns(fidelity)
+    objectives = []
+    for column, goal in value.items():
+        if column not in known:
+            close = difflib.get_close_matches(str(column), known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; valid: {', '.join(known)}"
+            raise SweepSpecError(f"objectives: unknown column {column!r} at fidelity {fidelity.value}{hint}")
+        objectives.append(Objective(column=str(column), goal=_enum(Goal, goal, f"objectives.{column}")))
+    return tuple(objectives)
+
+
+def _enum(cls: type[enum.Enum], value: Any, where: str) -> Any:
+    try:
+        return cls(str(value).strip().lower())
+    except ValueError:
+        valid = [member.value for member in cls]
+        close = difflib.get_close_matches(str(value), valid, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise SweepSpecError(f"{where} = {value!r}: {hint}valid: {', '.join(valid)}") from None
+
+
+def _as_list(value: Any, where: str) -> list:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        raise SweepSpecError(f"{where}: expected a list of expressions")
+    return value

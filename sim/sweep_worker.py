@@ -1,0 +1,196 @@
+"""Evaluating one chunk of a sweep's configs: the function every engine (process pool, Ray) runs.
+
+A `Job` is what every chunk shares (fidelity, base spec, prepared workloads) and is shipped once per
+worker; a `Chunk` is a run of config ids with their overrides. `run_chunk` builds each config's spec
+with `hwmodels.apply_overrides` (so the loader converts and the spec validates), evaluates every
+workload on it and returns one row per (config, workload):
+
+``config_id``, each swept and derived field, ``workload``, ``phase``, the metrics (the roofline's
+`ROOFLINE_METRICS`, or at cycle fidelity every number of `simulate.summarize`'s total row, so
+columns an engine adds flow through), ``tokens_per_s``, ``achieved_flops_per_s`` and ``error``
+(None, or why the config or the workload failed on it: its metrics are then NaN).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hwmodels import apply_overrides
+from sim.roofline import ROOFLINE_METRICS, RooflineWorkload, device_rates, evaluate, prepare_workload
+from sim.simulate import simulate, summarize
+from sim.sweep_spec import Fidelity
+from workloads.errors import CodesignError
+from workloads.op import OpGraph
+
+#: Entries of `summarize`'s total row that name rather than measure; left out of result rows.
+LABEL_COLUMNS = ("layer", "kind", "device", "mapping")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreparedWorkload:
+    """A workload ready to evaluate: its graph (cycle fidelity) or per-op arrays (roofline), and
+    the tokens one step of it processes (batch for decode, batch·seq for prefill; 0 otherwise)."""
+
+    name: str
+    phase: str
+    tokens: int
+    graph: OpGraph | None = None
+    roofline: RooflineWorkload | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """What every chunk of a sweep shares. The base spec travels as its class and fields (specs
+    hold read-only mapping proxies, which do not pickle) and is rebuilt, and so revalidated, by
+    `base`."""
+
+    fidelity: Fidelity
+    base_class: type
+    base_fields: dict[str, Any]
+    fields: tuple[str, ...]
+    workloads: tuple[PreparedWorkload, ...]
+
+    @classmethod
+    def of(
+        cls, fidelity: Fidelity, base: Any, fields: tuple[str, ...], workloads: tuple[PreparedWorkload, ...]
+    ) -> Job:
+        values = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
+        plain = {name: dict(value) if isinstance(value, Mapping) else value for name, value in values.items()}
+        return cls(
+            fidelity=fidelity, base_class=type(base), base_fields=plain, fields=fields, workloads=workloads
+        )
+
+    def base(self) -> Any:
+        return self.base_class(**self.base_fields)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Chunk:
+    """Configs `config_ids` (ascending), each with its field values and ``field=value`` overrides."""
+
+    index: int
+    config_ids: tuple[int, ...]
+    values: tuple[dict[str, Any], ...]
+    overrides: tuple[tuple[str, ...], ...]
+
+
+def prepare(name: str, graph: OpGraph, fidelity: Fidelity, spec_type: type) -> PreparedWorkload:
+    """What a worker needs of `graph` at `fidelity`."""
+    tokens = graph.batch if graph.phase == "decode" else graph.batch * graph.seq_len if graph.phase else 0
+    if fidelity is Fidelity.ROOFLINE:
+        return PreparedWorkload(
+            name=name, phase=graph.phase, tokens=tokens, roofline=prepare_workload(graph, spec_type)
+        )
+    return PreparedWorkload(name=name, phase=graph.phase, tokens=tokens, graph=graph)
+
+
+def run_chunk(job: Job, chunk: Chunk) -> pd.DataFrame:
+    """Rows of every (config, workload) of `chunk`, configs in id order, workloads in spec order."""
+    specs: list[Any] = []
+    errors: list[str | None] = []
+    base = job.base()
+    for overrides in chunk.overrides:
+        try:
+            specs.append(apply_overrides(base, list(overrides)))
+            errors.append(None)
+        except CodesignError as error:
+            specs.append(None)
+            errors.append(str(error))
+    evaluate_all = _roofline if job.fidelity is Fidelity.ROOFLINE else _cycle
+    columns: dict[str, list[Any]] = {
+        "config_id": [],
+        **{name: [] for name in job.fields},
+        "workload": [],
+        "phase": [],
+    }
+    metric_rows: list[dict[str, float]] = []
+    row_errors: list[str | None] = []
+    per_workload = [evaluate_all(workload, specs, errors) for workload in job.workloads]
+    for i, config_id in enumerate(chunk.config_ids):
+        for workload, (metrics, failures) in zip(job.workloads, per_workload, strict=True):
+            columns["config_id"].append(config_id)
+            for name in job.fields:
+                columns[name].append(chunk.values[i][name])
+            columns["workload"].append(workload.name)
+            columns["phase"].append(workload.phase)
+            metric_rows.append(_with_rates(metrics[i], workload.tokens))
+            row_errors.append(failures[i])
+    frame = pd.concat([pd.DataFrame(columns), pd.DataFrame(metric_rows)], axis=1)
+    frame["error"] = pd.Series(row_errors, dtype=object)
+    return frame
+
+
+def _with_rates(metrics: dict[str, float], tokens: int) -> dict[str, float]:
+    latency = metrics.get("latency_s", math.nan)
+    valid = latency > 0 and math.isfinite(latency)
+    return metrics | {
+        "tokens_per_s": tokens / latency if tokens and valid else math.nan,
+        "achieved_flops_per_s": metrics.get("flops", math.nan) / latency if valid else math.nan,
+    }
+
+
+def _roofline(
+    workload: PreparedWorkload, specs: list[Any], errors: list[str | None]
+) -> tuple[list[dict[str, float]], list[str | None]]:
+    """Metrics per config, evaluated at once over the valid ones (`sim.roofline`)."""
+    valid = [i for i, spec in enumerate(specs) if spec is not None]
+    nan_row = dict.fromkeys(ROOFLINE_METRICS, math.nan)
+    metrics = [nan_row] * len(specs)
+    failures = list(errors)
+    if valid:
+        rates, rate_errors = device_rates([specs[i] for i in valid], workload.roofline.dtypes)
+        values = evaluate(workload.roofline, rates)
+        table = np.column_stack([values[name] for name in ROOFLINE_METRICS])
+        for row, (i, error) in enumerate(zip(valid, rate_errors, strict=True)):
+            failures[i] = error
+            metrics[i] = nan_row if error else dict(zip(ROOFLINE_METRICS, table[row].tolist(), strict=True))
+    return metrics, failures
+
+
+def _cycle(
+    workload: PreparedWorkload, specs: list[Any], errors: list[str | None]
+) -> tuple[list[dict[str, float]], list[str | None]]:
+    """Metrics per config from `simulate` and `summarize` (every number of the total row)."""
+    metrics: list[dict[str, float]] = []
+    failures = list(errors)
+    for i, spec in enumerate(specs):
+        if spec is None:
+            metrics.append({})
+            continue
+        try:
+            total = summarize(simulate(workload.graph, spec), spec)
+        except CodesignError as error:
+            failures[i] = str(error)
+            metrics.append({})
+            continue
+        except Exception as error:  # noqa: BLE001 — an engine failing on one config must not end the sweep
+            failures[i] = f"internal error: {type(error).__name__}: {error}"
+            metrics.append({})
+            continue
+        metrics.append({key: float(value) for key, value in total.items() if key not in LABEL_COLUMNS})
+    return metrics, failures
+
+
+_JOB: Job | None = None
+
+
+def init_worker(job: Job) -> None:
+    """Process-pool initializer: keep the job, and leave Ctrl-C to the parent (which stops the
+    sweep and keeps what is written) so a worker is not killed mid-chunk by the terminal's SIGINT."""
+    global _JOB
+    _JOB = job
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_chunk_in_worker(chunk: Chunk) -> tuple[int, pd.DataFrame]:
+    """`run_chunk` on the job `init_worker` kept."""
+    assert _JOB is not None, "init_worker did not run"
+    return chunk.index, run_chunk(_JOB, chunk)

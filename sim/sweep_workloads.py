@@ -1,0 +1,156 @@
+"""The workloads of a sweep spec: zoo models with a phase and precisions, GEMM lists, op-graph CSVs.
+
+Each entry of a spec's ``workloads:`` list is one of
+
+* ``{model: llama-2-7b, phase: decode, context: 4096, batch: 1, weights: int4, ...}``: a traced zoo
+  model (or ``file.py:factory``), the arguments of `workloads.model_graph.load_model_graph`;
+* ``{gemm: [[M, N, K], ...], dtype: bf16}``: GEMMs in the given dtype (default: the base hardware's
+  `default_dtype`);
+* ``{ops: graph.csv}``: an op graph written by ``codesign trace --format csv``.
+
+Any entry may carry a ``name`` (the `workload` column of the results); the default is the model
+and phase, ``gemm``/``gemm2``…, or the CSV's stem. Names must be unique.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sim.sweep_expr import SweepSpecError
+from workloads.dtypes import DType
+from workloads.graph_io import read_graph_csv
+from workloads.op import OpGraph, gemm_op
+
+#: Keys of a model entry beside ``model`` and ``name``: `load_model_graph`'s keyword arguments.
+MODEL_KEYS = ("phase", "batch", "seq", "context", "weights", "group_size", "activations", "kv", "sparsity")
+_INT_KEYS = ("batch", "seq", "context", "group_size")
+_KIND_KEYS = {
+    "model": ("name", "model", *MODEL_KEYS),
+    "gemm": ("name", "gemm", "dtype"),
+    "ops": ("name", "ops"),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkloadSpec:
+    """One workload of a sweep. `kind` is ``model``, ``gemm`` or ``ops``; `args` the model's
+    keyword arguments (sorted pairs); `gemms` the (M, N, K) shapes; `path` the CSV (absolute);
+    `file_sha256` the CSV's digest, so an edited file makes a different sweep."""
+
+    name: str
+    kind: str
+    model: str = ""
+    args: tuple[tuple[str, Any], ...] = ()
+    gemms: tuple[tuple[int, int, int], ...] = ()
+    dtype: str = ""
+    path: str = ""
+    file_sha256: str = ""
+
+    @property
+    def phase(self) -> str:
+        return str(dict(self.args).get("phase", "prefill")) if self.kind == "model" else ""
+
+    def normalized(self) -> dict[str, Any]:
+        """The entry as plain data for the spec hash (the CSV by content, not by path)."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "model": self.model,
+            "args": dict(self.args),
+            "gemms": [list(shape) for shape in self.gemms],
+            "dtype": self.dtype,
+            "file_sha256": self.file_sha256,
+        }
+
+    def load(self, default_dtype: DType) -> OpGraph:
+        """The op graph: traced (model), built (gemm) or read (ops)."""
+        if self.kind == "model":
+            from workloads.model_graph import load_model_graph  # imports torch: only when tracing
+
+            return load_model_graph(self.model, **dict(self.args))
+        if self.kind == "gemm":
+            dtype = (
+                DType.parse(self.dtype, field=f"workload {self.name!r} dtype")
+                if self.dtype
+                else default_dtype
+            )
+            ops = tuple(
+                gemm_op(m, n, k, name=f"gemm{i}", input_dtype=dtype, weight_dtype=dtype, output_dtype=dtype)
+                for i, (m, n, k) in enumerate(self.gemms)
+            )
+            return OpGraph(name=self.name, ops=ops)
+        return read_graph_csv(self.path)
+
+
+def parse_workloads(entries: Any, *, base_dir: Path) -> tuple[WorkloadSpec, ...]:
+    """Validate the ``workloads:`` list; paths are relative to the spec file's folder."""
+    if not isinstance(entries, list) or not entries:
+        raise SweepSpecError("workloads: give a non-empty list of {model: ...}, {gemm: ...} or {ops: ...}")
+    parsed = tuple(_parse_entry(entry, index, base_dir) for index, entry in enumerate(entries))
+    names = [workload.name for workload in parsed]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise SweepSpecError(f"workloads: names {duplicates} repeat; give each entry a distinct 'name'")
+    return parsed
+
+
+def _parse_entry(entry: Any, index: int, base_dir: Path) -> WorkloadSpec:
+    where = f"workloads[{index}]"
+    if not isinstance(entry, dict):
+        raise SweepSpecError(f"{where}: expected a mapping with 'model', 'gemm' or 'ops', got {entry!r}")
+    kinds = [kind for kind in _KIND_KEYS if kind in entry]
+    if len(kinds) != 1:
+        raise SweepSpecError(f"{where}: give exactly one of 'model', 'gemm', 'ops' (got {kinds or 'none'})")
+    kind = kinds[0]
+    check_keys(entry, _KIND_KEYS[kind], where=where)
+    name = entry.get("name")
+    if kind == "model":
+        args = {key: entry[key] for key in MODEL_KEYS if entry.get(key) is not None}
+        for key in _INT_KEYS:
+            if key in args and (isinstance(args[key], bool) or not isinstance(args[key], int)):
+                raise SweepSpecError(f"{where}.{key} = {args[key]!r}: must be an integer")
+        model = str(entry["model"])
+        default = f"{model}:{args.get('phase', 'prefill')}"
+        return WorkloadSpec(
+            name=str(name or default), kind=kind, model=model, args=tuple(sorted(args.items()))
+        )
+    if kind == "gemm":
+        return WorkloadSpec(
+            name=str(name or ("gemm" if index == 0 else f"gemm{index}")),
+            kind=kind,
+            gemms=_parse_gemms(entry["gemm"], where),
+            dtype=str(entry.get("dtype") or ""),
+        )
+    path = (base_dir / str(entry["ops"])).resolve()
+    if not path.is_file():
+        raise SweepSpecError(f"{where}.ops: no such file {str(path)!r}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return WorkloadSpec(name=str(name or path.stem), kind=kind, path=str(path), file_sha256=digest)
+
+
+def _parse_gemms(shapes: Any, where: str) -> tuple[tuple[int, int, int], ...]:
+    if not isinstance(shapes, list) or not shapes:
+        raise SweepSpecError(f"{where}.gemm: give a list of [M, N, K] shapes, e.g. [[1, 4096, 4096]]")
+    parsed = []
+    for shape in shapes:
+        if (
+            not isinstance(shape, list)
+            or len(shape) != 3
+            or not all(isinstance(size, int) and not isinstance(size, bool) and size > 0 for size in shape)
+        ):
+            raise SweepSpecError(f"{where}.gemm: {shape!r} is not [M, N, K] of positive integers")
+        parsed.append((shape[0], shape[1], shape[2]))
+    return tuple(parsed)
+
+
+def check_keys(mapping: dict, valid: tuple[str, ...], *, where: str) -> None:
+    """Refuse a key not in `valid`, naming the closest valid one."""
+    for key in mapping:
+        if key not in valid:
+            close = difflib.get_close_matches(str(key), valid, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; valid: {', '.join(valid)}"
+            raise SweepSpecError(f"{where}: unknown key {key!r}{hint}")
