@@ -57,9 +57,19 @@ TOP_KEYS = (
 )
 HARDWARE_KEYS = ("base", "set")
 SAMPLING_KEYS = ("method", "samples", "seed")
-#: Metric columns every sweep row has beside the engine's totals: tokens per second (an LLM phase's
-#: batch·tokens per step over its latency; NaN for other workloads) and achieved FLOP/s.
-DERIVED_METRICS = ("tokens_per_s", "achieved_flops_per_s")
+#: Columns of `sim.cost.run_metrics`, which every sweep row carries beside the engine's totals
+#: (tokens/s is an LLM phase's tokens per step over its latency, NaN for other workloads; energy
+#: figures are NaN at roofline fidelity, which counts no energy), and the achieved FLOP/s.
+RUN_METRICS = (
+    "power_w",
+    "tokens_per_s",
+    "energy_per_token_j",
+    "tokens_per_j",
+    "area_mm2",
+    "usd_per_hour",
+    "tokens_per_usd",
+)
+DERIVED_METRICS = (*RUN_METRICS, "achieved_flops_per_s")
 #: Totals a cycle-fidelity row takes from `summarize`, beside `SUM_COLUMNS`.
 CYCLE_TOTALS = ("peak_macs", "utilization", "mapping_efficiency", "unmodeled_ops")
 

@@ -7,7 +7,8 @@ workload on it and returns one row per (config, workload):
 
 ``config_id``, each swept and derived field, ``workload``, ``phase``, the metrics (the roofline's
 `ROOFLINE_METRICS`, or at cycle fidelity every number of `simulate.summarize`'s total row, so
-columns an engine adds flow through), ``tokens_per_s``, ``achieved_flops_per_s`` and ``error``
+columns an engine adds flow through), `sim.cost.run_metrics` (power, tokens/s, energy per token,
+area, price, tokens per dollar), ``achieved_flops_per_s`` and ``error``
 (None, or why the config or the workload failed on it: its metrics are then NaN).
 """
 
@@ -24,9 +25,10 @@ import numpy as np
 import pandas as pd
 
 from hwmodels import apply_overrides
+from sim.cost import run_metrics
 from sim.roofline import ROOFLINE_METRICS, RooflineWorkload, device_rates, evaluate, prepare_workload
 from sim.simulate import simulate, summarize
-from sim.sweep_spec import Fidelity
+from sim.sweep_spec import RUN_METRICS, Fidelity
 from workloads.errors import CodesignError
 from workloads.op import OpGraph
 
@@ -37,11 +39,10 @@ LABEL_COLUMNS = ("layer", "kind", "device", "mapping")
 @dataclass(frozen=True, kw_only=True)
 class PreparedWorkload:
     """A workload ready to evaluate: its graph (cycle fidelity) or per-op arrays (roofline), and
-    the tokens one step of it processes (batch for decode, batch·seq for prefill; 0 otherwise)."""
+    its facts (phase, batch, lengths: the graph without its ops) for `sim.cost.run_metrics`."""
 
     name: str
-    phase: str
-    tokens: int
+    facts: OpGraph
     graph: OpGraph | None = None
     roofline: RooflineWorkload | None = None
 
@@ -84,12 +85,10 @@ class Chunk:
 
 def prepare(name: str, graph: OpGraph, fidelity: Fidelity, spec_type: type) -> PreparedWorkload:
     """What a worker needs of `graph` at `fidelity`."""
-    tokens = graph.batch if graph.phase == "decode" else graph.batch * graph.seq_len if graph.phase else 0
+    facts = dataclasses.replace(graph, ops=())
     if fidelity is Fidelity.ROOFLINE:
-        return PreparedWorkload(
-            name=name, phase=graph.phase, tokens=tokens, roofline=prepare_workload(graph, spec_type)
-        )
-    return PreparedWorkload(name=name, phase=graph.phase, tokens=tokens, graph=graph)
+        return PreparedWorkload(name=name, facts=facts, roofline=prepare_workload(graph, spec_type))
+    return PreparedWorkload(name=name, facts=facts, graph=graph)
 
 
 def run_chunk(job: Job, chunk: Chunk) -> pd.DataFrame:
@@ -120,21 +119,21 @@ def run_chunk(job: Job, chunk: Chunk) -> pd.DataFrame:
             for name in job.fields:
                 columns[name].append(chunk.values[i][name])
             columns["workload"].append(workload.name)
-            columns["phase"].append(workload.phase)
-            metric_rows.append(_with_rates(metrics[i], workload.tokens))
+            columns["phase"].append(workload.facts.phase)
+            metric_rows.append(_with_run_metrics(metrics[i], specs[i], workload.facts))
             row_errors.append(failures[i])
     frame = pd.concat([pd.DataFrame(columns), pd.DataFrame(metric_rows)], axis=1)
     frame["error"] = pd.Series(row_errors, dtype=object)
     return frame
 
 
-def _with_rates(metrics: dict[str, float], tokens: int) -> dict[str, float]:
+def _with_run_metrics(metrics: dict[str, float], spec: Any, facts: OpGraph) -> dict[str, float]:
+    """The engine's metrics plus `sim.cost.run_metrics` (power, tokens/s, energy per token, area,
+    price, tokens per dollar) and the achieved FLOP/s; NaN where the config or workload failed."""
     latency = metrics.get("latency_s", math.nan)
-    valid = latency > 0 and math.isfinite(latency)
-    return metrics | {
-        "tokens_per_s": tokens / latency if tokens and valid else math.nan,
-        "achieved_flops_per_s": metrics.get("flops", math.nan) / latency if valid else math.nan,
-    }
+    if spec is None or not (latency > 0 and math.isfinite(latency)):
+        return metrics | dict.fromkeys((*RUN_METRICS, "achieved_flops_per_s"), math.nan)
+    return metrics | run_metrics(metrics, spec, facts) | {"achieved_flops_per_s": metrics["flops"] / latency}
 
 
 def _roofline(
