@@ -2,8 +2,8 @@
 
 A `Job` is what every chunk shares (fidelity, base spec, prepared workloads) and is shipped once per
 worker; a `Chunk` is a run of config ids with their overrides. `run_chunk` builds each config's spec
-with `hwmodels.apply_overrides` (so the loader converts and the spec validates), evaluates every
-workload on it and returns one row per (config, workload):
+as `hwmodels.apply_overrides` does (the loader converts, the spec validates; `sim.sweep_build`),
+evaluates every workload on it and returns one row per (config, workload):
 
 ``config_id``, each swept and derived field, ``workload``, ``phase``, the metrics (the roofline's
 `ROOFLINE_METRICS`, or at cycle fidelity every number of `simulate.summarize`'s total row, so
@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hwmodels import apply_overrides
 from sim.cost import run_metrics
 from sim.roofline import ROOFLINE_METRICS, RooflineWorkload, device_rates, evaluate, prepare_workload
 from sim.simulate import simulate, summarize
+from sim.sweep_build import SpecBuilder
 from sim.sweep_spec import RUN_METRICS, Fidelity
 from workloads.errors import CodesignError
 from workloads.op import OpGraph
@@ -95,10 +95,10 @@ def run_chunk(job: Job, chunk: Chunk) -> pd.DataFrame:
     """Rows of every (config, workload) of `chunk`, configs in id order, workloads in spec order."""
     specs: list[Any] = []
     errors: list[str | None] = []
-    base = job.base()
+    builder = SpecBuilder(job.base())
     for overrides in chunk.overrides:
         try:
-            specs.append(apply_overrides(base, list(overrides)))
+            specs.append(builder.build(overrides))
             errors.append(None)
         except CodesignError as error:
             specs.append(None)
