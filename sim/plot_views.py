@@ -1,0 +1,120 @@
+"""Plots of one simulation: ops over the device's roofline, and where the time (or energy) goes
+per op kind on one or more devices.
+
+Roofline (`device_roof`): the ceiling is ``min(peak FLOP/s, intensity × DRAM bytes/s)`` with the
+datasheet peak of the device's default dtype (systolic: 2 · PEs · MACs/PE/cycle · clock; GPU: the
+dense tensor-core peak; CPU: the FMA peak) and its DRAM bandwidth (GPU: the datasheet HBM rate;
+the achievable one is drawn dashed). Each op is a point at (FLOPs / DRAM bytes, FLOPs / latency).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from hwmodels.cpu import CPUSpec
+from hwmodels.gpu import GPUSpec
+from hwmodels.systolic import SystolicArraySpec
+from sim.plot import FIGURE_HEIGHT, FIGURE_WIDTH
+from workloads.errors import CodesignError
+
+#: Intensity range drawn (FLOP/byte), widened to cover every op.
+ROOF_INTENSITY_RANGE = (1e-2, 1e4)
+#: Columns a breakdown stacks: the scale to the unit shown, the quantity and the unit.
+BREAKDOWN_UNITS = {"latency_s": (1e3, "latency", "ms"), "energy_j": (1e3, "energy", "mJ")}
+
+
+def device_roof(hardware: Any) -> tuple[float, float, float]:
+    """(peak FLOP/s, DRAM bytes/s, achievable DRAM bytes/s) of `hardware` in its default dtype."""
+    if isinstance(hardware, SystolicArraySpec):
+        peak = 2 * hardware.peak_macs_per_s(hardware.default_dtype)
+        return peak, hardware.dram_bytes_per_s, hardware.dram_bytes_per_s
+    if isinstance(hardware, GPUSpec):
+        peak = hardware.peak_tensor_flops(hardware.default_dtype)
+        return peak, hardware.hbm_bytes_per_s, hardware.achievable_hbm_bytes_per_s
+    if isinstance(hardware, CPUSpec):
+        bandwidth = hardware.memory_bytes_per_s
+        return hardware.peak_flops(hardware.default_dtype), bandwidth, bandwidth
+    raise CodesignError(f"no roofline for hardware of type {type(hardware).__name__}")
+
+
+def roofline_figure(results: pd.DataFrame, hardware: Any, title: str | None = None) -> go.Figure:
+    """Each modeled op with FLOPs and DRAM bytes as a point over `hardware`'s roofline, log-log,
+    coloured by op kind; hover names the layer."""
+    rows = results[~results["unmodeled"].astype(bool) & (results["flops"] > 0) & (results["dram_bytes"] > 0)]
+    if rows.empty:
+        raise CodesignError("no op has both FLOPs and DRAM bytes to place on a roofline")
+    rows = rows.assign(
+        intensity=rows["flops"] / rows["dram_bytes"],
+        achieved_flops_per_s=rows["flops"] / rows["latency_s"],
+        latency_us=rows["latency_s"] * 1e6,
+    )
+    peak, bandwidth, achievable = device_roof(hardware)
+    figure = px.scatter(
+        rows,
+        x="intensity",
+        y="achieved_flops_per_s",
+        color="kind",
+        hover_data={"layer": True, "latency_us": ":.3g", "flops": ":.3g", "dram_bytes": ":.3g"},
+        log_x=True,
+        log_y=True,
+        labels={"intensity": "arithmetic intensity (FLOP/byte of DRAM traffic)",
+                "achieved_flops_per_s": "achieved (FLOP/s)", "kind": "op kind", "latency_us": "latency (µs)"},
+        title=title or f"Roofline: {len(rows)} ops on {hardware.name}"
+        f"<br><sup>peak {peak / 1e12:.4g} TFLOP/s ({hardware.default_dtype.value}), "
+        f"DRAM {bandwidth / 1e9:.4g} GB/s, ridge at {peak / bandwidth:.3g} FLOP/byte</sup>",
+        width=FIGURE_WIDTH,
+        height=FIGURE_HEIGHT,
+        template="plotly_white",
+    )
+    low = min(ROOF_INTENSITY_RANGE[0], rows["intensity"].min() / 2)
+    high = max(ROOF_INTENSITY_RANGE[1], rows["intensity"].max() * 2)
+    intensity = np.geomspace(low, high, 200)
+    roofs = [("roofline (datasheet)", bandwidth, {"color": "black"})]
+    if achievable < bandwidth:
+        roofs.append(("roofline (achievable DRAM)", achievable, {"color": "gray", "dash": "dash"}))
+    for name, rate, line in roofs:
+        ceiling = np.minimum(peak, intensity * rate)
+        figure.add_trace(go.Scatter(x=intensity, y=ceiling, mode="lines", name=name, line=line))
+    figure.update_xaxes(exponentformat="power")  # 10^15 beside 10^12, not "100T" beside "10^15"
+    figure.update_yaxes(exponentformat="power")
+    return figure
+
+
+def breakdown_figure(
+    results: dict[str, pd.DataFrame], column: str = "latency_s", title: str | None = None
+) -> go.Figure:
+    """One stacked bar per device (the keys of `results`), split by op kind: the sum of `column`
+    (latency or energy) over the modeled ops of each kind."""
+    if column not in BREAKDOWN_UNITS:
+        raise CodesignError(f"--y {column}: a breakdown stacks one of {', '.join(BREAKDOWN_UNITS)}")
+    scale, quantity, unit = BREAKDOWN_UNITS[column]
+    label = f"{quantity} ({unit})"
+    parts = []
+    for device, frame in results.items():
+        modeled = frame[~frame["unmodeled"].astype(bool)]
+        by_kind = modeled.groupby("kind", as_index=False)[column].sum(min_count=1)
+        parts.append(by_kind.assign(device=device, value=by_kind[column] * scale))
+    table = pd.concat(parts, ignore_index=True).dropna(subset=["value"])
+    if table.empty:
+        raise CodesignError(f"no modeled op has a {column} value on these devices")
+    totals = table.groupby("device", sort=False)["value"].sum()
+    figure = px.bar(
+        table,
+        x="device",
+        y="value",
+        color="kind",
+        text_auto=",.3~r",
+        labels={"value": label, "device": "hardware", "kind": "op kind"},
+        title=title or f"{quantity.capitalize()} by op kind"
+        f"<br><sup>total: {', '.join(f'{d} {v:.4g} {unit}' for d, v in totals.items())}</sup>",
+        width=FIGURE_WIDTH,
+        height=FIGURE_HEIGHT,
+        template="plotly_white",
+    )
+    figure.update_layout(uniformtext_minsize=10, uniformtext_mode="hide")  # no unreadable labels
+    return figure
