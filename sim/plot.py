@@ -33,8 +33,8 @@ FIGURE_WIDTH, FIGURE_HEIGHT = 900, 600
 #: Pixel density of PNG exports (2: sharp on high-DPI screens and in slides).
 PNG_SCALE = 2
 OUTPUT_SUFFIXES = (".html", ".png", ".svg")
-#: Legend in a row above the plot, right-aligned (clear of the colour bar and the title).
-LEGEND_ABOVE = {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0}
+#: Legend in a row under the x axis title (clear of the colour bar, the title and facet titles).
+LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.16, "xanchor": "center", "x": 0.5}
 #: A numeric colour column with at most this many values gets a discrete legend, not a colour bar.
 DISCRETE_LEVELS = 10
 MAXIMIZE_MARKERS = ("per_s", "tokens_per", "utilization", "efficiency", "throughput")
@@ -147,8 +147,8 @@ def scatter_figure(
         subtitle += f"; Pareto front: {x_goal} {x}, {y_goal} {y}"
     if color and pd.api.types.is_numeric_dtype(usable[color]) and usable[color].nunique() <= DISCRETE_LEVELS:
         # a few swept values read better as a legend of discrete colours than as a colour bar
-        order = [str(v) for v in sorted(usable[color].unique())]
-        usable = usable.assign(**{color: usable[color].astype(str)})
+        order = [_level(v) for v in sorted(usable[color].unique())]
+        usable = usable.assign(**{color: usable[color].map(_level)})
         category_orders = {color: order}
     else:
         category_orders = {}
@@ -171,8 +171,16 @@ def scatter_figure(
     )
     if pareto:
         _add_fronts(figure, usable, x, y, facet, (x_goal, y_goal))
-    figure.update_layout(legend=LEGEND_ABOVE)
+    figure.update_layout(legend=LEGEND_BELOW, margin={"b": 150})
+    figure.for_each_annotation(lambda note: note.update(text=note.text.replace("=", ": ", 1)))
     return figure
+
+
+def _level(value: float) -> str:
+    """A legend entry for a numeric level: integers as they are up to 10⁷, else 4 significant digits."""
+    if float(value).is_integer() and abs(value) < 1e7:
+        return str(int(value))
+    return f"{value:.4g}"
 
 
 def _add_fronts(figure: go.Figure, frame: pd.DataFrame, x: str, y: str, facet: str | None, goals) -> None:
