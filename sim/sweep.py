@@ -195,7 +195,10 @@ def _run_local(
         return
     context = multiprocessing.get_context("spawn")  # no fork of a parent that has run torch's threads
     pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(chunks)), mp_context=context, initializer=init_worker, initargs=(job,)
+        max_workers=min(workers, len(chunks)),
+        mp_context=context,
+        initializer=init_worker,
+        initargs=(job, os.getpid()),
     )
     futures = [pool.submit(run_chunk_in_worker, chunk) for chunk in chunks]
     try:

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import signal
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +35,8 @@ from sim.sweep_spec import RUN_METRICS, Fidelity
 from workloads.errors import CodesignError
 from workloads.op import OpGraph
 
+#: How often a pool worker checks that the sweep's process is still its parent, seconds.
+PARENT_POLL_S = 0.2
 #: Entries of `summarize`'s total row that name rather than measure; left out of result rows.
 LABEL_COLUMNS = ("layer", "kind", "device", "mapping")
 
@@ -181,12 +186,20 @@ def _cycle(
 _JOB: Job | None = None
 
 
-def init_worker(job: Job) -> None:
-    """Process-pool initializer: keep the job, and leave Ctrl-C to the parent (which stops the
-    sweep and keeps what is written) so a worker is not killed mid-chunk by the terminal's SIGINT."""
+def init_worker(job: Job, parent_pid: int) -> None:
+    """Process-pool initializer: keep the job; leave Ctrl-C to the parent (which stops the sweep
+    and keeps what is written), so a worker is not killed mid-chunk by the terminal's SIGINT; and
+    exit when the parent dies (a killed parent leaves its pool waiting on a queue forever)."""
     global _JOB
     _JOB = job
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
 
 
 def run_chunk_in_worker(chunk: Chunk) -> tuple[int, pd.DataFrame]:
