@@ -154,3 +154,13 @@ def test_expressions_evaluate_on_arrays_and_chain_comparisons():
     expression = parse_expression("1 < a + b <= 10 and not a == 3", fields=("a", "b"), where="t")
     a, b = np.array([0, 3, 5, 9]), np.array([0, 1, 2, 9])
     assert expression.evaluate({"a": a, "b": b}).tolist() == [False, False, True, False]
+
+
+def test_the_run_metric_columns_are_those_sim_cost_gives():
+    from hwmodels import load_hardware
+    from sim.cost import run_metrics
+    from sim.sweep_spec import RUN_METRICS
+    from workloads.op import OpGraph
+
+    facts = OpGraph(name="step", ops=(), phase="decode", batch=1)
+    assert tuple(run_metrics({"latency_s": 1.0}, load_hardware("scalesim_32x32"), facts)) == RUN_METRICS
