@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import enum
+import functools
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -139,7 +140,7 @@ def _check_known(cls: type, key: str, *, where: str) -> None:
 def _convert(cls: type, key: str, value: Any, *, where: str) -> Any:
     """Convert a YAML/--set value to the declared type of field `key` of `cls` (the spec's
     ``__post_init__`` then checks ranges)."""
-    hint = typing.get_type_hints(cls)[key]
+    hint = _field_types(cls)[key]
     prefix = f"{where}: field {key!r} = {value!r}"
     origin = typing.get_origin(hint)
     if origin is not None and issubclass(origin, Mapping):
@@ -151,6 +152,12 @@ def _convert(cls: type, key: str, value: Any, *, where: str) -> Any:
             for k, v in value.items()
         }
     return _scalar(hint, value, prefix)
+
+
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
+    """The resolved type of each field of a spec class (resolving annotations is slow; once per class)."""
+    return typing.get_type_hints(cls)
 
 
 def _scalar(hint: Any, value: Any, prefix: str) -> Any:
