@@ -48,7 +48,7 @@ def test_table_has_a_row_per_layer_and_a_total(capsys):
     assert lines[0].split()[:4] == ["layer", "compute_cycles", "stall_cycles", "total_cycles"]
     assert [line.split()[0] for line in lines[1:]] == ["gemm0", "gemm1", "total"]
     assert "2,495" in lines[1]  # see test_systolic_formulas: 8 folds x 312 - 1
-    assert summary.startswith("gemm on scalesim_32x32:") and summary.endswith(" ms")
+    assert summary.startswith("gemm on scalesim_32x32:") and " ms; " in summary and summary.endswith(" J")
 
 
 def test_csv_has_every_column_and_total_is_sum(capsys):

@@ -8,6 +8,7 @@ csv` (`--ops`).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 import pandas as pd
@@ -93,14 +94,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _summary_line(workload: OpGraph, total: dict, hardware) -> str:
-    """Latency, and tokens per second when the graph is one LLM decode step."""
+    """Latency and energy; tokens per second and joules per token for an LLM step."""
     line = f"\n{workload.name} on {hardware.name}: {total['latency_s'] * 1e3:.4g} ms"
+    tokens = 0
     if workload.phase == "decode":
-        tokens_per_s = workload.batch / total["latency_s"]
-        line += f" per decode step, {tokens_per_s:,.1f} tokens/s (batch {workload.batch})"
+        tokens = workload.batch
+        line += f" per decode step, {tokens / total['latency_s']:,.1f} tokens/s (batch {workload.batch})"
     elif workload.phase == "prefill" and workload.seq_len:
-        tokens_per_s = workload.batch * workload.seq_len / total["latency_s"]
-        line += f" per prefill, {tokens_per_s:,.1f} tokens/s"
+        tokens = workload.batch * workload.seq_len
+        line += f" per prefill, {tokens / total['latency_s']:,.1f} tokens/s"
+    energy = total.get("energy_j", math.nan)
+    if energy == energy:  # not NaN: the preset has what the cost model needs
+        line += f"; {energy:.4g} J" + (f" ({energy / tokens:.4g} J/token)" if tokens else "")
     return line
 
 
