@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import make_array
 
 from hwmodels import load_hardware
 from sim.roofline import device_rates, evaluate, prepare_workload
 from sim.simulate import simulate, summarize
-from tests.conftest import make_array
 from workloads.annotate import SPARSE_2_4
 from workloads.dtypes import DType
 from workloads.op import Op, Operand, OpGraph, OpKind, Role, gemm_op
