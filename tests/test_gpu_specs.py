@@ -91,7 +91,9 @@ def test_simulate_a_gemm_on_h100(capsys):
         capsys, "simulate", "--hw", "h100_sxm", "--gemm", "4096,4096,4096", "--dtype", "bf16"
     )
     assert code == 0 and err == ""
-    assert "splitk1 waves" in out and out.strip().endswith("ms")
+    assert "splitk1 waves" in out
+    # the summary line: latency, and energy as TDP x time (700 W on the H100 SXM)
+    assert out.strip().splitlines()[-1].startswith("gemm on h100_sxm: ") and " ms; " in out
 
 
 def test_simulate_a_decode_step_on_h100(capsys):
