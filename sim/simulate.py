@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -78,8 +79,18 @@ def simulate(workload: Op | OpGraph, hardware: Any) -> pd.DataFrame:
     energy columns of `sim.cost.cost_of_run` (`energy_j`; on an array also its parts)."""
     engine = _engine_for(hardware)
     ops = workload.ops if isinstance(workload, OpGraph) else (workload,)
-    rows = pd.DataFrame([row for op in ops for row in engine(op, hardware)])
-    return with_energy(rows, hardware)  # energy columns from the cost model (sim.cost)
+    # A model repeats the same ops layer after layer: each distinct op (its name and module aside)
+    # is simulated once, and its rows are relabelled for every place it occurs.
+    simulated: dict[Op, list[dict[str, object]]] = {}
+    rows = []
+    for op in ops:
+        anonymous = replace(op, name="", module="")
+        if anonymous not in simulated:
+            simulated[anonymous] = engine(anonymous, hardware)
+        rows += [
+            row | {"layer": op.name + str(row["layer"]), "module": op.module} for row in simulated[anonymous]
+        ]
+    return with_energy(pd.DataFrame(rows), hardware)  # energy columns from the cost model (sim.cost)
 
 
 def simulate_op_latency(op: Op, hardware: Any) -> float:
