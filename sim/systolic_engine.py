@@ -12,11 +12,14 @@ For one GEMM-shaped op mapped by `mappers.systolic`, it computes
   an operand reused across the outer (column-fold) loop is fetched once if all of it fits, else
   once per column fold; one reused across the inner (row-fold) loop is fetched once if one column
   tile fits, else once per row fold; ws/is output tiles that do not fit spill partial sums;
-* **stall cycles** from a fold-by-fold recurrence over one shared DRAM channel: fold f+1's data is
-  fetched while fold f computes (double buffering) and fold f's outputs are written back after it;
-  a fold starts when the previous one ended and its data has arrived.
+* **prefetch, stall and drain cycles** over one shared DRAM channel: the working half of each input
+  SRAM is filled before the array starts (prefetch); then fold f+1's data is fetched while fold f
+  computes, and a fold starts when the previous one ended and its data has arrived (stalls);
+  outputs drain to DRAM behind the reads through the ofmap SRAM, stalling the array only when that
+  backlog outgrows its working half; what is left after the last fold is the drain.
 
 Counts are in elements (words) as SCALE-Sim counts them; bytes use the operands' dtypes.
+docs/systolic_model.md gives the model and where and why it differs from SCALE-Sim.
 """
 
 from __future__ import annotations
