@@ -20,7 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from workloads import OpKind, trace
 from workloads.summary import MATMUL_KINDS
-from workloads.zoo import encoder, get_model, gpt2, llama
+from workloads.zoo import Task, encoder, get_model, gpt2, list_models, llama
 
 DTYPE = torch.float16
 
@@ -145,3 +145,22 @@ def test_resnet_50_in_full():
         images = torch.empty(1, 3, 224, 224, dtype=DTYPE)
     total = compare(module, (images,))
     assert 4.0e9 < total / 2 < 4.2e9
+
+
+def zoo_inputs(name: str):
+    """A small step of each zoo model at its real size: a 32-token context decode for LLMs, 16
+    tokens for encoders, one 224x224 image for vision models."""
+    entry = get_model(name)
+    with torch.device("meta"):
+        module = entry.build().to(DTYPE)
+    if entry.task is Task.CAUSAL_LM:
+        return causal_lm(module, batch=1, context=32)
+    if entry.task is Task.ENCODER:
+        return module, (torch.zeros(1, 16, dtype=torch.long, device="meta"),)
+    return module.eval(), (torch.empty(1, 3, 224, 224, dtype=DTYPE, device="meta"),)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_zoo_model_in_full(name):
+    # every zoo model at its published size: FLOPs per module equal torch's FlopCounterMode's
+    compare(*zoo_inputs(name))
