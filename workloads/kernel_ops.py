@@ -48,16 +48,22 @@ def op_for_measurement(row: Mapping[str, object]) -> Op:
     raise WorkloadError(f"family {family!r} is not modeled; modeled families: {', '.join(FAMILIES)}")
 
 
+def _present(row: Mapping[str, object], column: str) -> bool:
+    """True when the row has a value in `column` (CSV blanks read as None, NaN or '')."""
+    value = row.get(column)
+    return value is not None and value == value and str(value).strip() != ""  # NaN != NaN
+
+
 def _int(row: Mapping[str, object], column: str) -> int:
     value = row.get(column)
-    if value is None or value != value:  # missing or NaN
+    if not _present(row, column):
         raise WorkloadError(f"column {column!r} is empty in a {row.get('family')} row")
     return positive_int(int(float(str(value))), field=column)
 
 
 def _dtype(row: Mapping[str, object], column: str, default: DType) -> DType:
     value = row.get(column)
-    if value is None or value != value or str(value).strip() == "":
+    if not _present(row, column):
         return default
     return DType.parse(str(value), field=column)
 
@@ -79,7 +85,7 @@ def _gemm(row: Mapping[str, object], family: str) -> Op:
     )
     graph = OpGraph(name=family, ops=(op,))
     if family == "gemm_w4a16":
-        group = _int(row, "group_size") if row.get("group_size") == row.get("group_size") else None
+        group = _int(row, "group_size") if _present(row, "group_size") else None
         graph = annotate(graph, weights="int4", group_size=group)
     elif family == "gemm_w8a16":
         graph = annotate(graph, weights="int8")
@@ -90,7 +96,7 @@ def _gemm(row: Mapping[str, object], family: str) -> Op:
 
 def _attention(row: Mapping[str, object], family: str) -> Op:
     b, h, d = (_int(row, column) for column in ("batch", "heads", "head_dim"))
-    hkv = _int(row, "kv_heads") if row.get("kv_heads") == row.get("kv_heads") else h
+    hkv = _int(row, "kv_heads") if _present(row, "kv_heads") else h
     skv = _int(row, "seq_kv")
     sq = 1 if family == "attention_decode" else _int(row, "seq_q")
     causal = bool(int(float(str(row.get("causal") or 0)))) if family == "attention_prefill" else False
