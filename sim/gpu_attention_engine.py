@@ -33,7 +33,7 @@ from mappers.gpu_attention import (
     candidate_plans,
 )
 from mappers.gpu_gemm import PARTIAL_SUM_BYTES
-from sim.gpu_timing import CtaWork, KernelTime, kernel_time, mac_rate_per_sm, memory_bound_s
+from sim.gpu_timing import CtaWork, KernelCost, kernel_time, mac_rate_per_sm, memory_bound_s
 
 #: CUDA-core instructions per score of FlashAttention-2's online softmax: one FMA scaling the score
 #: and subtracting the running max, one max, one add into the row sum, one conversion of the
@@ -45,16 +45,10 @@ LSE_BYTES = 4
 
 
 @dataclass(frozen=True, kw_only=True)
-class AttentionCost:
-    plan: AttentionPlan
-    main: KernelTime
-    reduce_s: float
-    dram_read_bytes: float
-    dram_write_bytes: float
+class AttentionCost(KernelCost):
+    """A costed attention schedule; the reduction kernel is split-KV's."""
 
-    @property
-    def total_s(self) -> float:
-        return self.main.total_s + self.reduce_s
+    plan: AttentionPlan
 
     def describe(self) -> str:
         return f"{self.plan.describe()} waves {self.main.waves:.2f}"

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from hwmodels.gpu import GPUSpec
 from mappers.gpu_gemm import PARTIAL_SUM_BYTES, GemmProblem, GemmTile, candidate_tiles
-from sim.gpu_timing import CtaWork, KernelTime, kernel_time, mac_rate_per_sm, memory_bound_s
+from sim.gpu_timing import CtaWork, KernelCost, kernel_time, mac_rate_per_sm, memory_bound_s
 
 #: Share of L2 that keeps operands between waves (the rest holds output tiles and in-flight lines):
 #: an assumption; NVIDIA's CUDA C Best Practices Guide lets at most 75% of L2 be set aside as
@@ -36,18 +36,10 @@ GROUP_M = 8
 
 
 @dataclass(frozen=True, kw_only=True)
-class GemmCost:
-    """The costed candidate: main kernel, split-K reduction kernel (0 without split-K), traffic."""
+class GemmCost(KernelCost):
+    """A costed GEMM tiling; the reduction kernel is split-K's."""
 
     tile: GemmTile
-    main: KernelTime
-    reduce_s: float
-    dram_read_bytes: float
-    dram_write_bytes: float
-
-    @property
-    def total_s(self) -> float:
-        return self.main.total_s + self.reduce_s
 
     def describe(self) -> str:
         return f"{self.tile.describe()} waves {self.main.waves:.2f}"

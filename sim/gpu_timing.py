@@ -65,6 +65,21 @@ class KernelTime:
     dram_bytes: float  # what `dram_bytes_of_wave` gave, summed over the waves
 
 
+@dataclass(frozen=True, kw_only=True)
+class KernelCost:
+    """A costed candidate: its main kernel, a reduction kernel after it (split-K or split-KV; 0 s
+    without one) and its DRAM traffic, bytes."""
+
+    main: KernelTime
+    reduce_s: float
+    dram_read_bytes: float
+    dram_write_bytes: float
+
+    @property
+    def total_s(self) -> float:
+        return self.main.total_s + self.reduce_s
+
+
 def mac_rate_per_sm(spec: GPUSpec, dtype: DType, *, sparse: bool, fraction: float) -> float:
     """Achievable MACs per second of one SM on `dtype`: its tensor cores at `fraction` of their
     rate, or for fp32 on a GPU whose tensor cores have no fp32 path, its CUDA cores' FMAs (PyTorch
