@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
 
+from sim.commands.stderr import warnings_to_stderr
 from workloads.op import OpGraph
 
 
@@ -28,8 +27,7 @@ def load_graph(args: argparse.Namespace, command: str) -> OpGraph:
     """Trace `args.model` with the phase arguments; tracer warnings go to stderr, one line each."""
     from workloads.model_graph import load_model_graph  # imports torch: only when tracing
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings_to_stderr(command):
         graph = load_model_graph(
             args.model,
             phase=args.phase,
@@ -42,6 +40,4 @@ def load_graph(args: argparse.Namespace, command: str) -> OpGraph:
             kv=args.kv,
             sparsity=args.sparsity,
         )
-    for warning in caught:
-        print(f"codesign {command}: warning: {warning.message}", file=sys.stderr)
     return graph

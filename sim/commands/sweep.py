@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 
 from tqdm import tqdm
 
+from sim.commands.stderr import warnings_to_stderr
 from sim.sweep import SweepInterrupted, SweepResult, sweep
 from sim.sweep_spec import SweepSpec, load_sweep_spec
 from sim.sweep_store import best_configs, read_sweep
@@ -46,27 +46,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     spec = load_sweep_spec(args.spec)
     bar = _ProgressBar(spec.name, enabled=not args.no_progress)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            result = sweep(
-                spec,
-                args.out,
-                engine=args.engine,
-                workers=args.workers,
-                resume=args.resume,
-                force=args.force,
-                address=args.address,
-                progress=bar.update,
-            )
-        except SweepInterrupted as error:
-            bar.close()
-            print(f"codesign sweep: {error}", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        finally:
-            bar.close()
-    for warning in caught:
-        print(f"codesign sweep: warning: {warning.message}", file=sys.stderr)
+    try:
+        with warnings_to_stderr("sweep"):  # printed only when the sweep finishes, after the bar
+            try:
+                result = sweep(
+                    spec,
+                    args.out,
+                    engine=args.engine,
+                    workers=args.workers,
+                    resume=args.resume,
+                    force=args.force,
+                    address=args.address,
+                    progress=bar.update,
+                )
+            finally:
+                bar.close()
+    except SweepInterrupted as error:
+        print(f"codesign sweep: {error}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(summary(spec, result))
     return 0
 
