@@ -3,7 +3,11 @@ machine this runs on.
 
 ``peak FLOP/s = cores · (simd_width_bits / dtype bits) · fma_units_per_core · 2 · clock_hz`` (an FMA
 is 2 FLOPs). 16-bit floats compute in fp32 lanes (no AMX or AVX512-FP16 assumed), so their peak is
-the fp32 one. Efficiencies a library reaches are spec fields, calibrated from measurements in
+the fp32 one, on CPUs with a vectorized 16-bit matmul at all (`native_16bit_matmul`, detected from
+the AVX512-BF16/AMX-BF16 and AVX512-FP16/AMX-FP16 flags). Elsewhere ATen multiplies 16-bit
+matrices in a non-vectorized fallback loop whose speed depends on the shape's strides (0.15 to 2.5
+GFLOP/s on the CI machine, 2026-11-22): the CPU engine leaves such GEMMs unmodeled and says why.
+Efficiencies a library reaches are spec fields, calibrated from measurements in
 reference_kernels/data/cpu_calibration.csv for the preset of the test machine (`cpu_ci`).
 """
 
@@ -31,6 +35,12 @@ ZEN1_FAMILY, ZEN2_FIRST_MODEL = 0x17, 0x30
 #: values (hwmodels/presets/cpu_ci.yaml).
 ASSUMED_GEMM_EFFICIENCY, ASSUMED_HALF_EFFICIENCY_ROWS, ASSUMED_CALL_OVERHEAD_S = 0.59, 40.0, 5e-6
 HOST_PRESET = "host"
+#: /proc/cpuinfo flags that give ATen a vectorized matmul for a 16-bit float (oneDNN's bf16 and fp16
+#: GEMMs need AVX512-BF16 or AMX-BF16, AVX512-FP16 or AMX-FP16; oneDNN's CPU ISA hints).
+NATIVE_16BIT_FLAGS = {
+    DType.BF16: ("avx512_bf16", "amx_bf16"),
+    DType.FP16: ("avx512_fp16", "amx_fp16"),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +48,7 @@ class CPUSpec:
     """A multi-core CPU. `gemm_efficiency` is the fraction of peak a large fp32 ``torch.matmul``
     reaches; `gemm_half_efficiency_rows` the smaller GEMM dimension at which it reaches half that
     (register blocking and threading need rows); `call_overhead_s` is each op's fixed cost.
+    `native_16bit_matmul` lists the 16-bit float dtypes the CPU multiplies in vector units.
     `tdp_w` (datasheet power of the cores used) and `price_usd_per_hour` are 0 where unknown."""
 
     name: str
@@ -52,6 +63,7 @@ class CPUSpec:
     gemm_efficiency: float
     gemm_half_efficiency_rows: float
     call_overhead_s: float
+    native_16bit_matmul: tuple[DType, ...] = ()
     default_dtype: DType = DType.FP32
     tdp_w: float = 0.0
     price_usd_per_hour: float = 0.0
@@ -60,8 +72,14 @@ class CPUSpec:
 
     def __post_init__(self) -> None:
         where = f"hardware {self.name!r}: "
-        for name in ("cores", "simd_width_bits", "fma_units_per_core", "l1_bytes_per_core",
-                     "l2_bytes_per_core", "l3_bytes"):
+        for name in (
+            "cores",
+            "simd_width_bits",
+            "fma_units_per_core",
+            "l1_bytes_per_core",
+            "l2_bytes_per_core",
+            "l3_bytes",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be a positive integer")
@@ -117,7 +135,11 @@ def detect_cpu(cpuinfo: str | None = None, cache_dir: Path = CACHE_DIR) -> CPUSp
         gemm_efficiency=ASSUMED_GEMM_EFFICIENCY,
         gemm_half_efficiency_rows=ASSUMED_HALF_EFFICIENCY_ROWS,
         call_overhead_s=ASSUMED_CALL_OVERHEAD_S,
-        source="detected: cores (os.cpu_count), clock, SIMD width and FMA units (/proc/cpuinfo), caches "
+        native_16bit_matmul=tuple(
+            dtype for dtype, names in NATIVE_16BIT_FLAGS.items() if flags.intersection(names)
+        ),
+        source="detected: cores (os.cpu_count), clock, SIMD width, FMA units and 16-bit matmul flags "
+        "(/proc/cpuinfo), caches "
         "(/sys); assumed: memory bandwidth, efficiencies, overhead (hwmodels/presets/cpu_ci.yaml)",
         description=f"{name}, detected on this machine",
     )

@@ -151,6 +151,10 @@ def _convert(cls: type, key: str, value: Any, *, where: str) -> Any:
             _scalar(key_type, k, f"{prefix} key {k!r}"): _scalar(value_type, v, f"{prefix} entry {k!r}")
             for k, v in value.items()
         }
+    if origin is tuple:
+        item_type = typing.get_args(hint)[0]
+        items = value if isinstance(value, list | tuple) else [] if value in (None, "") else [value]
+        return tuple(_scalar(item_type, item, f"{prefix} item {item!r}") for item in items)
     return _scalar(hint, value, prefix)
 
 

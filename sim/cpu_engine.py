@@ -8,6 +8,13 @@
   blocks them (`CPU_Q_SPLITS`, `CPU_KV_SPLIT`): a causal mask skips the K/V blocks wholly above a
   query block's last row; the matmuls of a block of ``r`` query rows run at the GEMM efficiency for
   ``m = r``; the softmax costs `SOFTMAX_VECTOR_OPS_PER_SCORE` vector-lane operations per score.
+  K and V are read once per query head (ATen's CPU kernel loops over query heads and indexes the
+  shared K/V head; with GQA, ``Hkv < H``, it takes as long as with ``Hkv = H``: a 2048-key decode
+  of 8 query heads ran in 312 µs over 2 K/V heads and 311 µs over 8 on the CI machine, 2026-11-22).
+* A GEMM of 16-bit floats on a CPU that has no vectorized path for that dtype
+  (`CPUSpec.native_16bit_matmul` empty of it) is left unmodeled, with the reason in its mapping:
+  ATen's fallback loop ran 0.15–2.5 GFLOP/s on the CI machine depending on the operands' strides
+  (2026-11-22), which no roofline of this spec describes.
 * Every other modeled op: its bytes at the memory bandwidth (or its FLOPs at peak, if longer).
 
 Fusion policy: none (eager PyTorch, each op its own call), as on the GPU.
@@ -19,7 +26,13 @@ import math
 
 from hwmodels.cpu import CPUSpec
 from sim.gpu_engine import GEMM_DIMS, SYSTOLIC_ONLY_COLUMNS
-from workloads.op import Op, OpKind
+from workloads.dtypes import DType
+from workloads.op import Op, OpKind, Role
+
+#: Operand roles that are a GEMM's matrices (not its scales, zeros, bias or indices).
+MATRIX_ROLES = (Role.INPUT, Role.WEIGHT, Role.OUTPUT)
+#: Operand dtypes that make ATen multiply in fp32/fp64 (a mixed product is promoted to them).
+WIDE_FLOATS = {DType.FP32, DType.FP64}
 
 #: Query block sizes of ATen's CPU flash attention (aten/src/ATen/native/cpu/FlashAttentionKernel.cpp,
 #: ``cpu_flash_attention``): 256 rows from 768 query rows up, 64 from 192, else 32; keys in blocks
@@ -40,6 +53,11 @@ def simulate_on_cpu(op: Op, spec: CPUSpec) -> list[dict[str, object]]:
         seconds, compute = _attention_s(op, spec)
         return [_row(op, spec, "cpu_attention", seconds, compute, "flash (ATen CPU blocking)")]
     if all(name in op.dim_names for name in GEMM_DIMS):
+        emulated = _emulated_16bit(op, spec)
+        if emulated is not None:
+            name = emulated.value
+            reason = f"{name} GEMM without a vectorized {name} matmul on this CPU: not modeled"
+            return [_row(op, spec, "none", math.nan, math.nan, reason, unmodeled=True)]
         m = min(op.dim("M"), op.dim("N"))
         compute = op.flops / (spec.peak_flops() * _efficiency(spec, m)) if m > 1 else 0.0
         memory = _bytes(op) / spec.memory_bytes_per_s
@@ -48,6 +66,15 @@ def simulate_on_cpu(op: Op, spec: CPUSpec) -> list[dict[str, object]]:
     compute = op.flops / spec.peak_flops()
     seconds = max(compute, _bytes(op) / spec.memory_bytes_per_s) + spec.call_overhead_s
     return [_row(op, spec, "cpu_memory", seconds, compute, "memory-bound, unfused")]
+
+
+def _emulated_16bit(op: Op, spec: CPUSpec) -> DType | None:
+    """The 16-bit float an op's matrices are in when this CPU has no vector path for it, else None."""
+    dtypes = {operand.dtype for operand in op.operands if operand.role in MATRIX_ROLES}
+    for dtype in (DType.BF16, DType.FP16):
+        if dtype in dtypes and dtype not in spec.native_16bit_matmul and not dtypes & WIDE_FLOATS:
+            return dtype
+    return None
 
 
 def _efficiency(spec: CPUSpec, rows: int) -> float:
@@ -74,11 +101,16 @@ def _attention_s(op: Op, spec: CPUSpec) -> tuple[float, float]:
     efficiency = _efficiency(spec, q_split) if q_split > 1 else spec.gemm_efficiency
     lanes = spec.peak_flops() / 2  # vector-lane operations per second (one FMA = one operation)
     compute = flops / (spec.peak_flops() * efficiency) + scores * SOFTMAX_VECTOR_OPS_PER_SCORE / lanes
-    memory = _bytes(op) / spec.memory_bytes_per_s  # Q, K, V (or the cache's), O, each once
+    # Q and O once; K and V (or the cache's) once per query head, as the kernel reads them.
+    per_query_head = op.dim("H") / op.dim("Hkv") if "Hkv" in op.dim_names else 1.0
+    moved = sum(o.bytes * (per_query_head if o.name in ("K", "V") else 1.0) for o in op.operands)
+    memory = moved / spec.memory_bytes_per_s
     return max(compute, memory) + spec.call_overhead_s, compute
 
 
-def _row(op: Op, spec: CPUSpec, engine: str, seconds: float, compute_s: float, mapping: str) -> dict:
+def _row(
+    op: Op, spec: CPUSpec, engine: str, seconds: float, compute_s: float, mapping: str, *, unmodeled=False
+) -> dict:
     n = op.count
     reads = sum(o.bytes for o in op.operands if not o.role.is_written)
     writes = sum(o.bytes for o in op.operands if o.role.is_written)
@@ -92,7 +124,7 @@ def _row(op: Op, spec: CPUSpec, engine: str, seconds: float, compute_s: float, m
         "device": spec.name,
         "module": op.module,
         "aten": op.aten,
-        "unmodeled": op.unmodeled,
+        "unmodeled": op.unmodeled or unmodeled,
         **dict.fromkeys(SYSTOLIC_ONLY_COLUMNS, 0),
         "count": n,
         "compute_cycles": compute_cycles * n,

@@ -95,8 +95,14 @@ def simulate(workload: Op | OpGraph, hardware: Any) -> pd.DataFrame:
 
 def simulate_op_latency(op: Op, hardware: Any) -> float:
     """Seconds one op takes on `hardware`, its repeats included: the sum of its rows' `latency_s`
-    (what `compare` sets beside a measured kernel)."""
-    return float(sum(row["latency_s"] for row in _engine_for(hardware)(op, hardware)))
+    (what `compare` sets beside a measured kernel). An op the engine leaves unmodeled raises
+    `CodesignError` with the engine's reason (its row's `mapping`), never a NaN to average over."""
+    rows = _engine_for(hardware)(op, hardware)
+    for row in rows:
+        if row["unmodeled"]:
+            reason = row.get("mapping") or f"{op.aten or op.kind.value} is not modeled"
+            raise CodesignError(f"{op.name}: {reason}")
+    return float(sum(row["latency_s"] for row in rows))
 
 
 def _engine_for(hardware: Any) -> Callable[[Op, Any], list[dict[str, object]]]:
@@ -262,11 +268,15 @@ def _vector_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
 
 
 def _unmodeled_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
-    return _common(op, hardware, "none") | {
-        column: math.nan
-        for column in (*SUM_COLUMNS, "utilization", "mapping_efficiency")
-        if column not in ENERGY_COLUMNS  # added by the cost model
-    } | {"count": op.count, "flops": op.flops * op.count, "peak_macs": math.nan}
+    return (
+        _common(op, hardware, "none")
+        | {
+            column: math.nan
+            for column in (*SUM_COLUMNS, "utilization", "mapping_efficiency")
+            if column not in ENERGY_COLUMNS  # added by the cost model
+        }
+        | {"count": op.count, "flops": op.flops * op.count, "peak_macs": math.nan}
+    )
 
 
 ENGINES[SystolicArraySpec] = _simulate_on_array

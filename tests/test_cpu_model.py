@@ -12,6 +12,7 @@ from hwmodels import HardwareSpecError, load_hardware
 from hwmodels.cpu import CPUSpec, detect_cpu
 from sim.simulate import simulate, simulate_op_latency
 from workloads.dtypes import DType
+from workloads.errors import CodesignError
 from workloads.kernel_ops import op_for_measurement
 
 CPU = load_hardware("cpu_ci")
@@ -43,6 +44,48 @@ def test_detection_reads_cpuinfo(tmp_path):
     zen3 = CPUINFO.replace("cpu family\t: 23", "cpu family\t: 25")
     assert detect_cpu(zen3, cache_dir=tmp_path).fma_units_per_core == 2
     assert "assumed: memory bandwidth" in spec.source
+    assert spec.native_16bit_matmul == ()  # no avx512_bf16 / amx flags
+    sapphire = CPUINFO.replace("avx2", "avx2 avx512f avx512_bf16 amx_bf16 avx512_fp16")
+    assert set(detect_cpu(sapphire, cache_dir=tmp_path).native_16bit_matmul) == {DType.BF16, DType.FP16}
+
+
+def test_16bit_gemm_without_a_vector_path_is_unmodeled_with_the_reason():
+    # ATen's non-vectorized bf16 fallback ran 0.15-2.5 GFLOP/s here depending on strides: no
+    # roofline of the spec describes it, so the row is unmodeled and compare skips it by name
+    op = op_for_measurement({"family": "gemm", "M": 1, "N": 4096, "K": 4096, "a_dtype": "bf16"})
+    row = simulate(op, CPU).iloc[0]
+    assert bool(row["unmodeled"]) and "without a vectorized bf16 matmul" in row["mapping"]
+    with pytest.raises(CodesignError, match="bf16 GEMM without a vectorized bf16 matmul"):
+        simulate_op_latency(op, CPU)
+    native = load_hardware("cpu_ci", ["native_16bit_matmul=[bf16]"])
+    assert native.native_16bit_matmul == (DType.BF16,)
+    # with a native path: the fp32-lane roofline, a GEMV streaming its 2-byte matrix
+    expected = (4096 * 4096 * 2 + 2 * 4096 * 2) / 20.5e9 + CPU.call_overhead_s
+    assert simulate_op_latency(op, native) == pytest.approx(expected)
+
+
+def test_gqa_attention_reads_kv_once_per_query_head():
+    # measured here: a 2048-key decode over 8 query heads took 312 us with 2 K/V heads and 311 us
+    # with 8; the model charges K and V H/Hkv = 4 times, the same bytes as 8 K/V heads
+    def decode(kv_heads):
+        return simulate_op_latency(
+            op_for_measurement(
+                {
+                    "family": "attention_decode",
+                    "batch": 1,
+                    "heads": 8,
+                    "kv_heads": kv_heads,
+                    "seq_q": 1,
+                    "seq_kv": 16384,
+                    "head_dim": 128,
+                    "causal": 0,
+                    "a_dtype": "fp32",
+                }
+            ),
+            CPU,
+        )
+
+    assert decode(2) == pytest.approx(decode(8), rel=1e-3)
 
 
 def test_host_preset_is_detected():
@@ -76,9 +119,22 @@ def test_causal_attention_skips_only_whole_kv_blocks():
     # ATen's CPU blocking: S=512 -> 64-row query blocks, one 512-key block each: nothing to skip;
     # S=1024 -> 256-row blocks visit 1, 1, 2, 2 of 2 key blocks: 3/4 of the non-causal work
     def latency(seq, causal):
-        return simulate_op_latency(op_for_measurement({
-            "family": "attention_prefill", "batch": 1, "heads": 8, "kv_heads": 8, "seq_q": seq,
-            "seq_kv": seq, "head_dim": 64, "causal": causal, "a_dtype": "fp32"}), CPU)
+        return simulate_op_latency(
+            op_for_measurement(
+                {
+                    "family": "attention_prefill",
+                    "batch": 1,
+                    "heads": 8,
+                    "kv_heads": 8,
+                    "seq_q": seq,
+                    "seq_kv": seq,
+                    "head_dim": 64,
+                    "causal": causal,
+                    "a_dtype": "fp32",
+                }
+            ),
+            CPU,
+        )
 
     assert latency(512, 1) == pytest.approx(latency(512, 0))
     assert latency(1024, 1) / latency(1024, 0) == pytest.approx(0.75, rel=0.01)

@@ -82,7 +82,10 @@ def run(args: argparse.Namespace) -> int:
     elif fmt is OutputFormat.JSON:
         print(result.summary.to_json(orient="records", indent=1))
     else:
-        print(f"{len(result.rows)} rows measured on {', '.join(device_names)}, simulated on {hardware.name}")
+        print(
+            f"{len(measured)} rows measured on {', '.join(device_names)}, {len(result.rows)} simulated "
+            f"on {hardware.name}"
+        )
         print(result.summary.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     if args.rows:
         result.rows.to_csv(args.rows, index=False)

@@ -79,10 +79,13 @@ def run(args: argparse.Namespace) -> int:
     results = simulate(workload, hardware)
     total = summarize(results, hardware)
     if total["unmodeled_ops"]:
-        unmodeled = sorted(set(results.loc[results["unmodeled"], "aten"]))
+        flagged = results.loc[results["unmodeled"].astype(bool)]
+        unmodeled = sorted(set(flagged["aten"]))
+        reasons = sorted({str(reason) for reason in flagged["mapping"] if isinstance(reason, str) and reason})
         print(
             f"codesign simulate: warning: {total['unmodeled_ops']} unmodeled ops "
-            f"({', '.join(unmodeled)}) are listed with no cycles and left out of the total",
+            f"({', '.join(unmodeled)}) are listed with no cycles and left out of the total"
+            + (f": {'; '.join(reasons)}" if reasons else ""),
             file=sys.stderr,
         )
     table = pd.concat([results, pd.DataFrame([total])], ignore_index=True)
@@ -103,6 +106,8 @@ def _summary_line(workload: OpGraph, total: dict, hardware) -> str:
     elif workload.phase == "prefill" and workload.seq_len:
         tokens = workload.batch * workload.seq_len
         line += f" per prefill, {tokens / total['latency_s']:,.1f} tokens/s"
+    if total["unmodeled_ops"]:
+        line += f" — a lower bound: {total['unmodeled_ops']} unmodeled ops left out"
     energy = total.get("energy_j", math.nan)
     if energy == energy:  # not NaN: the preset has what the cost model needs
         line += f"; {energy:.4g} J" + (f" ({energy / tokens:.4g} J/token)" if tokens else "")
