@@ -62,6 +62,7 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
         l2_bytes=steps * bk * _tile_load_bytes(problem, tile, spec) + problem.side_bytes / (tiles_n * split),
         steps=steps,
         stages=tile.stages,
+        store_bytes=bm * bn * (problem.c_bytes if split == 1 else PARTIAL_SUM_BYTES),
     )
     out_bytes = problem.c_bytes if split == 1 else split * PARTIAL_SUM_BYTES
     write_bytes = problem.batch * problem.m * problem.n * out_bytes

@@ -90,7 +90,7 @@ def test_presets_lists_sources(capsys):
     [
         (
             ["--hw", "tpu9", "--gemm", "1,2,3"],
-            "unknown preset 'tpu9'; known presets: a100_80gb_sxm, cpu_ci, eyeriss_12x14",
+            "unknown preset 'tpu9'; known presets: a100_40gb_sxm, a100_80gb_sxm, cpu_ci",
         ),
         (["--hw", "scalesim_32x32", "--set", "rows=0", "--gemm", "1,2,3"], "'rows' = 0"),
         (["--hw", "scalesim_32x32", "--set", "rows=-3", "--gemm", "1,2,3"], "'rows' = -3"),

@@ -1,0 +1,63 @@
+"""The GPU model against kernel timings other people measured and published.
+
+Reads `reference_kernels/data/published_figures.csv` (each figure with its source and a verbatim
+quote; trust and caveats per source in `published_figures.md`), turns the rows that time a kernel
+we model into the measured-data format (`reference_kernels.published`), and runs the same
+`compare` as `codesign compare` on each GPU's preset. Prints, per source kernel and preset, the
+number of rows and the median and p90 absolute error (simulated vs published); ``--rows`` prints
+every row. The A100 of the Flash-Decoding blog is not named 40 or 80 GB, so its rows are also
+compared on `a100_40gb_sxm`.
+
+    .venv/bin/python benchmarks/bench_gpu_published.py [--rows]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from hwmodels import load_hardware
+from reference_kernels.published import published_measurements
+from sim.compare import compare
+
+#: Extra presets a source's rows are also compared on, where the source leaves the variant open.
+ALSO_ON = {"flash_decoding": ("a100_40gb_sxm",)}
+
+
+def published_errors() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per kernel and preset: n, median/p90 |error| %, median error %; every joined row)."""
+    rows, _ = published_measurements()
+    jobs = [(preset, group) for preset, group in rows.groupby("preset")]
+    for kernel, presets in ALSO_ON.items():
+        jobs += [(preset, rows[rows["kernel"] == kernel]) for preset in presets]
+    summaries, joined = [], []
+    for preset, group in jobs:
+        result = compare(group, load_hardware(preset))
+        summaries.append(result.summary.assign(preset=preset))
+        joined.append(result.rows.assign(preset=preset))
+    summary = pd.concat(summaries, ignore_index=True)
+    columns = ["kernel", "family", "preset", "n", "median_abs_error_pct", "p90_abs_error_pct"]
+    columns.append("median_error_pct")
+    return summary[columns], pd.concat(joined, ignore_index=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", action="store_true", help="print every published row beside its simulation")
+    args = parser.parse_args()
+    summary, rows = published_errors()
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    if args.rows:
+        rows["published_us"] = rows["latency_s"] * 1e6
+        rows["simulated_us"] = rows["simulated_latency_s"] * 1e6
+        print()
+        print(
+            rows[["kernel", "preset", "shape", "published_us", "simulated_us", "error_pct"]].to_string(
+                index=False, float_format=lambda v: f"{v:.1f}"
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

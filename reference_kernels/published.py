@@ -1,0 +1,151 @@
+"""Published GPU kernel measurements, in the measured-data format, for `codesign compare`.
+
+`reference_kernels/data/published_figures.csv` holds figures other people measured on real GPUs and
+published (a README table, a blog's table, a paper's abstract), one per row with its source, where
+in the source it is, and a verbatim quote that holds the number (`published_figures.md` says how
+far each source can be trusted). `published_measurements` turns the rows that time a kernel we
+model into rows of the format `codesign measure` writes (docs/measured_format.md), so the same
+`compare` that checks the simulator against our own runs checks it against theirs:
+
+* ``latency_us`` rows: ``latency_s = value / 1e6``.
+* ``tflops`` rows of a GEMM or an attention with its whole shape: ``latency_s = flops / (value ·
+  1e12)``, with the FLOPs the source's own convention counts (``2·M·N·K``; attention
+  ``4·B·H·Sq·Skv·D`` forward, no causal halving, as the FlashAttention benchmarks count).
+
+Left out, with the reason in `SKIPPED_BECAUSE`: bandwidth, fraction-of-peak and speedup rows (no
+shape to simulate), grouped GEMMs (the simulator has no grouped-GEMM family), FlashAttention v2.0.9
+decode without split-KV (the simulator's decode always may split the KV sequence), GPUs with no
+preset. The preset each GPU is compared on is `PRESET_OF_GPU`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+PUBLISHED_FIGURES = Path(__file__).parent / "data" / "published_figures.csv"
+
+#: The preset that models each GPU of the published rows. The H800 SXM is the H100 SXM's die
+#: (132 SMs, the same tensor rates and 3.35 TB/s HBM3) with NVLink cut to 400 GB/s, so single-GPU
+#: kernels compare with `h100_sxm`. Rows whose A100 or H100 variant the source does not state are
+#: compared with the SXM preset, the part those authors' other figures name.
+PRESET_OF_GPU = {
+    "h100_sxm": "h100_sxm",
+    "h800_sxm": "h100_sxm",
+    "h200": "h200",
+    "a100_80gb_sxm": "a100_80gb_sxm",
+    "other:a100_sxm_unspecified_memory": "a100_80gb_sxm",
+    "other:a100_unspecified_variant": "a100_80gb_sxm",
+    "other:h100_unspecified_variant": "h100_sxm",
+}
+#: Published dtype names → the measured format's.
+DTYPES = {
+    "bf16": "bf16",
+    "fp16": "fp16",
+    "16bit_unspecified": "bf16",  # tritonbench's default dtype is bf16
+    "fp8_e4m3": "fp8",
+    "fp8_e4m3_blockscaled": "fp8",
+    "fp8_e4m3_blockscaled_128": "fp8",
+}
+#: The published kernel → (our family, the kernel name the rows get).
+FAMILY = {
+    "mamf": "gemm",
+    "gemm_fp8": "gemm_fp8",
+    "attention_prefill": "attention_prefill",
+    "attention_decode": "attention_decode",
+}
+SKIPPED_BECAUSE = {
+    "metric": "not a latency or a throughput of one shape",
+    "grouped": "grouped GEMM (the simulator has no grouped-GEMM family)",
+    "no_split": "FlashAttention v2.0.9 decode without split-KV (the simulator's decode may split KV)",
+    "gpu": "no preset models this GPU",
+    "shape": "the source gives no whole shape",
+}
+
+
+def published_measurements(path: str | Path = PUBLISHED_FIGURES) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows in the measured format with `preset`, `source`, `locator` and `quote` columns; the
+    published rows left out, each with its `reason`)."""
+    figures = pd.read_csv(path, dtype=str, keep_default_na=False)
+    kept, skipped = [], []
+    for _, figure in figures.iterrows():
+        reason = _skip_reason(figure)
+        if reason:
+            skipped.append({**figure.to_dict(), "reason": SKIPPED_BECAUSE[reason]})
+            continue
+        kept.append(_measured_row(figure))
+    return pd.DataFrame(kept), pd.DataFrame(skipped)
+
+
+def _skip_reason(figure: pd.Series) -> str:
+    if figure["metric"] not in ("latency_us", "tflops") or figure["kernel"] not in FAMILY:
+        return "metric"
+    if figure["gpu"] not in PRESET_OF_GPU:
+        return "gpu"
+    if "without split" in figure["locator"] or "no split-KV" in figure["locator"]:
+        return "no_split"
+    if figure["kernel"] in ("mamf", "gemm_fp8"):
+        if figure["batch"]:
+            return "grouped"
+        if not (figure["m"] and figure["n"] and figure["k"]):
+            return "shape"
+    elif not (figure["batch"] and figure["heads"] and figure["seq_kv"] and figure["head_dim"]):
+        return "shape"
+    return ""
+
+
+def _measured_row(figure: pd.Series) -> dict[str, object]:
+    dtype = DTYPES[figure["dtype"]]
+    family = FAMILY[figure["kernel"]]
+    if family == "gemm" and dtype == "fp8":
+        family = "gemm_fp8"
+    row: dict[str, object] = {
+        "family": family,
+        "kernel": _kernel_name(figure),
+        "a_dtype": dtype,
+        "b_dtype": dtype,
+        "device": "cuda",
+        "device_name": figure["gpu"],
+        "preset": PRESET_OF_GPU[figure["gpu"]],
+    }
+    if family.startswith("gemm"):
+        m, n, k = (int(figure[c]) for c in ("m", "n", "k"))
+        row |= {"M": m, "N": n, "K": k, "out_dtype": "bf16" if dtype == "fp8" else dtype}
+        flops = 2 * m * n * k
+    else:
+        b, h, skv, d = (int(figure[c]) for c in ("batch", "heads", "seq_kv", "head_dim"))
+        sq = int(figure["seq_q"] or 1)
+        row |= {
+            "batch": b,
+            "heads": h,
+            "kv_heads": int(figure["kv_heads"] or h),
+            "seq_q": sq,
+            "seq_kv": skv,
+            "head_dim": d,
+            "causal": 1 if figure["causal"] in ("1", "true") else 0,
+        }
+        flops = 4 * b * h * sq * skv * d
+    value = float(figure["value"])
+    row["latency_s"] = value * 1e-6 if figure["metric"] == "latency_us" else flops / (value * 1e12)
+    row["flops"] = flops
+    derived = f"latency = {flops:.4g} FLOPs / {value} TFLOP/s"
+    row["derived"] = "" if figure["metric"] == "latency_us" else derived
+    return row | {"source": figure["source"], "locator": figure["locator"], "quote": figure["quote"]}
+
+
+def _kernel_name(figure: pd.Series) -> str:
+    """A short name of the implementation the source timed, from its locator."""
+    locator = figure["locator"].lower()
+    for needle, name in (
+        ("flash-decoding", "flash_decoding"),
+        ("flash_v3", "flash_attention_3"),
+        ("triton_tutorial", "triton_tutorial_fa2"),
+        ("vllm cutlass", "cutlass_fp8_blockscaled"),
+        ("maximum achievable matmul", "torch_mm_best_shape"),
+    ):
+        if needle in locator:
+            return name
+    if "deepgemm" in figure["source"].lower():
+        return "deepgemm_fp8_blockscaled"
+    return figure["kernel"]

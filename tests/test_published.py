@@ -1,0 +1,71 @@
+"""The GPU model against kernel timings others measured and published
+(reference_kernels/data/published_figures.csv; sources and trust in published_figures.md).
+
+Each bound below is the accuracy the model reaches today against an outside measurement, with a
+margin; benchmarks/bench_gpu_published.py prints the full table (benchmarks/RESULTS.md)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from hwmodels import load_hardware
+from reference_kernels.published import PUBLISHED_FIGURES, published_measurements
+from sim.compare import compare
+
+ROWS, SKIPPED = published_measurements()
+
+
+def _errors(kernel: str, preset: str) -> pd.Series:
+    rows = ROWS[ROWS["kernel"] == kernel]
+    return compare(rows, load_hardware(preset)).rows.set_index("shape")["error_pct"]
+
+
+def test_every_figure_is_quoted_from_its_source():
+    figures = pd.read_csv(PUBLISHED_FIGURES, dtype=str, keep_default_na=False)
+    assert len(figures) == len(ROWS) + len(SKIPPED)
+    for _, figure in figures.iterrows():
+        value = figure["value"]
+        number = value.rstrip("0").rstrip(".") if "." in value else value
+        percent = f"{float(value) * 100:g}"  # a fraction of peak is quoted as a percentage
+        assert number in figure["quote"] or percent in figure["quote"], (figure["source"], value)
+        assert figure["source"] and figure["locator"]
+
+
+def test_conversion_to_latency_shows_its_arithmetic():
+    # Flash-Decoding blog, B=1 seqlen=131072: 106.6 us as published
+    decode = ROWS[(ROWS["kernel"] == "flash_decoding") & (ROWS["seq_kv"] == 131072)].iloc[0]
+    assert decode["latency_s"] == pytest.approx(106.6e-6)
+    # DeepGEMM README, 4096x7168x16384 at 1358 TFLOPS: 2 x 4096 x 7168 x 16384 / 1358e12 = 708.5 us
+    gemm = ROWS[(ROWS["M"] == 4096) & (ROWS["N"] == 7168) & (ROWS["K"] == 16384)]
+    assert any(latency == pytest.approx(2 * 4096 * 7168 * 16384 / 1358e12) for latency in gemm["latency_s"])
+    reasons = set(SKIPPED["reason"])
+    assert {"no preset models this GPU", "grouped GEMM (the simulator has no grouped-GEMM family)"} <= reasons
+
+
+def test_h100_matmul_ceilings_of_the_mamf_table():
+    # stas00/ml-engineering MAMF: 794.5 TFLOP/s bf16 at 2048x2048x13312 and 1402.6 fp8 at
+    # 1024x9216x14336 on an H100 SXM; neither shape is the 8192^3 the preset is calibrated to
+    errors = _errors("torch_mm_best_shape", "h100_sxm")
+    assert abs(errors["2048x2048x13312 bf16"]) < 3
+    assert abs(errors["1024x9216x14336 fp8"]) < 5
+
+
+def test_deepgemm_fp8_gemms_on_the_h800():
+    # the H800 SXM is the H100 SXM's die; DeepGEMM's block-scaled FP8 GEMMs, README and tuned PRs
+    errors = _errors("deepgemm_fp8_blockscaled", "h100_sxm")
+    assert errors.abs().median() < 10
+    assert errors.abs().max() < 40
+    # short K: 4096x32768x512 writes 268 MB for 83 us of math; 177-233 us published. Without the
+    # waves' exposed epilogue stores the model said 108 us (-41% to -53%)
+    assert errors["4096x32768x512 fp8"].abs().max() < 25
+
+
+def test_flash_decoding_on_the_a100():
+    # the blog's A100 is not named 40 or 80 GB: on the 40 GB part (1,555 GB/s) the model's median
+    # error is 12% (worst 33%, at B=64 where the blog's 77.7 us stands above its neighbours' 57-60);
+    # on either it is never slower than the published kernel (an achievable-bandwidth model of a
+    # bandwidth-bound kernel)
+    forty = _errors("flash_decoding", "a100_40gb_sxm")
+    assert forty.abs().median() < 15 and forty.abs().max() < 35
+    assert (forty < 5).all() and (_errors("flash_decoding", "a100_80gb_sxm") < 0).all()
