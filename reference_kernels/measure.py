@@ -91,9 +91,25 @@ def _describe(case: Case) -> str:
     return " ".join([columns.pop("family"), *(f"{k}={v}" for k, v in columns.items() if v is not None)])
 
 
+def _kernel_error(error: Exception) -> bool:
+    """Whether `error` is one kernel's failure on one case, to list and go on: RuntimeError or
+    ValueError (CUDA out of memory, a shape a library refuses) or any Triton error."""
+    return isinstance(error, (RuntimeError, ValueError)) or _triton_error(error)
+
+
+def _triton_error(error: Exception) -> bool:
+    """A subclass of ``triton.runtime.errors.TritonError`` (CompilationError, OutOfResources),
+    matched by name so a CPU run need not import Triton."""
+    return any(cls.__name__ == "TritonError" for cls in type(error).__mro__)
+
+
 def _first_line(error: Exception) -> str:
-    lines = str(error).splitlines()
-    return lines[0] if lines else type(error).__name__
+    """The line that says what went wrong: the first, or for a Triton error (which prints the
+    kernel's source and position first, the cause last) the last."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    return lines[-1] if _triton_error(error) else lines[0]
 
 
 def _key(row: dict[str, object]) -> tuple[str, ...]:
@@ -169,15 +185,23 @@ def measure(
             bar.set_postfix_str(spec.name)
             try:
                 timing = time_kernel(spec.build(case, torch_device), timer, budget)
-            except (RuntimeError, ValueError) as error:  # e.g. CUDA out of memory, a shape a library refuses
+            except Exception as error:  # CUDA out of memory, a shape a library refuses, a Triton error
+                if not _kernel_error(error):
+                    raise
                 failed.append(f"{spec.name} {_describe(case)}: {_first_line(error)}")
                 continue
             finally:
                 if torch_device.type == "cuda":
                     torch.cuda.empty_cache()  # the next case's inputs may be as large as this one's
-            row.update(env, latency_s=timing.median_s, p10_s=timing.p10_s, p90_s=timing.p90_s,
-                       runs=timing.runs, flops=case.flops,
-                       timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            row.update(
+                env,
+                latency_s=timing.median_s,
+                p10_s=timing.p10_s,
+                p90_s=timing.p90_s,
+                runs=timing.runs,
+                flops=case.flops,
+                timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            )
             writer.writerow({column: _cell(row.get(column)) for column in COLUMNS})
             handle.flush()
             written += 1

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
+import torch
+
+# Without a GPU the Triton kernels run in Triton's interpreter. `triton.jit` reads TRITON_INTERPRET
+# when a kernel is defined, so it is set before any test module imports a kernel, whatever order
+# the tests run in (tests/test_triton_compile.py compiles private copies with it unset).
+if not torch.cuda.is_available():
+    os.environ["TRITON_INTERPRET"] = "1"
 
 from hwmodels.systolic import Dataflow, SystolicArraySpec
 

@@ -16,8 +16,17 @@ from reference_kernels.grids import GRIDS, MAX_KV_CACHE_BYTES, full_grid, small_
 from reference_kernels.measure import COLUMNS, measure
 from reference_kernels.registry import KERNELS, KernelSpec
 from reference_kernels.timing import TimingBudget
-from sim.cli import main
 from workloads.errors import CodesignError
+
+
+def main(argv: list[str]) -> int:
+    """`codesign` on `argv`. sim.cli loads every subcommand, and `plot`/`compare` import plotly,
+    which the GPU image lacks: there the command-line tests skip and the rest still run."""
+    pytest.importorskip("plotly")
+    from sim.cli import main as cli_main
+
+    return cli_main(argv)
+
 
 #: A budget that keeps each row to a few milliseconds; five runs make p10/p90 meaningful.
 QUICK = TimingBudget(warmup_runs=1, min_runs=5, max_runs=20, target_s=0.005)
@@ -110,10 +119,37 @@ def test_a_failing_kernel_is_reported_not_raised(tiny_grid, tmp_path, monkeypatc
         raise RuntimeError("out of memory\nlong traceback text")
 
     monkeypatch.setitem(KERNELS, "broken_copy", KernelSpec("broken_copy", ("copy",), ("cpu",), broken))
-    result = measure(["broken_copy", "torch_copy"], "cpu", "tiny", tmp_path / "m.csv", budget=QUICK,
-                     progress=False)
+    result = measure(
+        ["broken_copy", "torch_copy"], "cpu", "tiny", tmp_path / "m.csv", budget=QUICK, progress=False
+    )
     assert result.written == 1
     assert result.failed == ("broken_copy copy bytes=4096: out of memory",)
+
+
+def test_a_triton_compile_error_is_reported_by_its_cause_and_a_bug_is_raised(
+    tiny_grid, tmp_path, monkeypatch
+):
+    # Triton's CompilationError derives from TritonError (not RuntimeError) and starts with the
+    # source position; the row is listed with the message's last line and the grid goes on
+    from triton.compiler.errors import CompilationError
+
+    def uncompilable(case, device):
+        raise CompilationError("def k():\n    x = LOG2E\n", None, "Cannot access global variable LOG2E")
+
+    monkeypatch.setitem(KERNELS, "broken_copy", KernelSpec("broken_copy", ("copy",), ("cpu",), uncompilable))
+    result = measure(
+        ["broken_copy", "torch_copy"], "cpu", "tiny", tmp_path / "m.csv", budget=QUICK, progress=False
+    )
+    assert result.written == 1
+    assert result.failed[0].startswith("broken_copy copy bytes=4096: ")
+    assert "LOG2E" in result.failed[0] and ": at " not in result.failed[0]
+
+    def buggy(case, device):  # an error in our own code is not a kernel's failure: it stops the run
+        raise KeyError("typo")
+
+    monkeypatch.setitem(KERNELS, "broken_copy", KernelSpec("broken_copy", ("copy",), ("cpu",), buggy))
+    with pytest.raises(KeyError):
+        measure(["broken_copy"], "cpu", "tiny", tmp_path / "n.csv", budget=QUICK, progress=False)
 
 
 def test_max_seconds_stops_before_the_next_row(tiny_grid, tmp_path):
@@ -123,8 +159,10 @@ def test_max_seconds_stops_before_the_next_row(tiny_grid, tmp_path):
 
 def test_cli_measures_and_reports(tiny_grid, tmp_path, capsys):
     out = tmp_path / "m.csv"
-    assert main(["measure", "--device", "cpu", "--grid", "tiny", "--kernels", "torch_copy",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["measure", "--device", "cpu", "--grid", "tiny", "--kernels", "torch_copy", "--out", str(out)])
+        == 0
+    )
     assert capsys.readouterr().out.startswith(f"wrote 1 rows to {out}")
 
 

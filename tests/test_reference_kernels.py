@@ -1,8 +1,8 @@
 """Correctness of the reference kernels against torch in float64.
 
 Without a GPU the Triton kernels run in Triton's interpreter on CPU tensors. `triton.jit` reads
-``TRITON_INTERPRET`` when a kernel is defined, so it is set here before the kernels are imported
-(nothing else in the test suite imports `reference_kernels.triton_kernels`). Shapes are tiny and not
+``TRITON_INTERPRET`` when a kernel is defined, so tests/conftest.py sets it before any test module
+imports the kernels (here too, for a run of this file alone). Shapes are tiny and not
 multiples of the tiles, so every mask (M, N and K tails, causal blocks, ragged splits) is exercised.
 
 Error bound: ``max |out - ref| / max |ref|`` with the reference computed in float64 from the very

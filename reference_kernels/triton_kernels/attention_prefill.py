@@ -17,7 +17,7 @@ import triton
 import triton.language as tl
 
 #: log2(e): the kernel computes exp(x) as exp2(x · log2 e), the form the GPU's MUFU unit evaluates.
-LOG2E: tl.constexpr = 1.4426950408889634
+LOG2E = tl.constexpr(1.4426950408889634)
 
 
 @triton.jit
