@@ -37,9 +37,8 @@ def published_errors() -> tuple[pd.DataFrame, pd.DataFrame]:
         summaries.append(result.summary.assign(preset=preset))
         joined.append(result.rows.assign(preset=preset))
     summary = pd.concat(summaries, ignore_index=True)
-    columns = ["kernel", "family", "preset", "n", "median_abs_error_pct", "p90_abs_error_pct"]
-    columns.append("median_error_pct")
-    return summary[columns], pd.concat(joined, ignore_index=True)
+    errors = ["median_abs_error_pct", "p90_abs_error_pct", "median_error_pct"]
+    return summary[["kernel", "family", "preset", "n", *errors]], pd.concat(joined, ignore_index=True)
 
 
 def main() -> None:

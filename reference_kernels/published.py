@@ -48,7 +48,7 @@ DTYPES = {
     "fp8_e4m3_blockscaled": "fp8",
     "fp8_e4m3_blockscaled_128": "fp8",
 }
-#: The published kernel → (our family, the kernel name the rows get).
+#: The published kernel → our family (fp8 MAMF rows become `gemm_fp8` in `_measured_row`).
 FAMILY = {
     "mamf": "gemm",
     "gemm_fp8": "gemm_fp8",
