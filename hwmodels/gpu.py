@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 
 from hwmodels.errors import HardwareSpecError
@@ -39,6 +39,10 @@ class GPUSpec:
     `registers_per_sm` counts 32-bit registers. `achievable_tensor_fraction` is the fraction of the
     dense tensor rate a GEMM's main loop sustains per SM; `attention_tensor_fraction` the same for an
     attention kernel's matmuls (FlashAttention-2 issues Ampere-style mma.sync on Hopper).
+    `kernel_fractions` maps a named kernel implementation (a measured row's ``kernel``, e.g.
+    ``flash_attention_3``) to the fraction it sustains instead of those two, for the ops that name
+    it (`for_kernel`); `codesign calibrate` fits them from measurements, and each preset entry says
+    where its figure comes from.
     `tdp_w` is the datasheet board power (0: unknown); `price_usd_per_hour` an on-demand cloud price
     per GPU (0: unknown); the preset cites both.
     """
@@ -62,6 +66,7 @@ class GPUSpec:
     memory_latency_s: float
     launch_overhead_s: float
     tma_multicast_ctas: int = 1
+    kernel_fractions: Mapping[str, float] = field(default_factory=dict)
     default_dtype: DType = DType.BF16
     tdp_w: float = 0.0
     price_usd_per_hour: float = 0.0
@@ -91,6 +96,12 @@ class GPUSpec:
             value = getattr(self, name)
             if not _is_number(value) or not 0 < value <= 1:
                 raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be in (0, 1]")
+        for kernel, value in self.kernel_fractions.items():
+            if not isinstance(kernel, str) or not kernel or not _is_number(value) or not 0 < value <= 1:
+                raise HardwareSpecError(
+                    f"{where}field 'kernel_fractions' entry {kernel!r}: {value!r}: must map a kernel "
+                    "name to a fraction in (0, 1]"
+                )
         if self.achievable_hbm_bytes_per_s > self.hbm_bytes_per_s:
             raise HardwareSpecError(
                 f"{where}field 'achievable_hbm_bytes_per_s' = {self.achievable_hbm_bytes_per_s!r}: "
@@ -117,17 +128,27 @@ class GPUSpec:
                 f"{where}field 'default_dtype' = {self.default_dtype.value!r}: not in "
                 f"tensor_macs_per_cycle_per_sm ({self.tensor_dtypes})"
             )
-        for name in ("tensor_macs_per_cycle_per_sm", "sparse_tensor_speedup"):
+        for name in ("tensor_macs_per_cycle_per_sm", "sparse_tensor_speedup", "kernel_fractions"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
     def __hash__(self) -> int:
         """Hash of every field, the mappings as sorted items (so a spec can key a cache)."""
         return hash(
             tuple(
-                tuple(sorted((k.value, v) for k, v in value.items())) if isinstance(value, Mapping) else value
+                tuple(sorted((getattr(k, "value", k), v) for k, v in value.items()))
+                if isinstance(value, Mapping)
+                else value
                 for value in (getattr(self, f.name) for f in fields(self))
             )
         )
+
+    def for_kernel(self, kernel: str) -> GPUSpec:
+        """This GPU as the named kernel implementation sees it: both tensor fractions set to its
+        `kernel_fractions` entry; the spec itself when the kernel has none."""
+        fraction = self.kernel_fractions.get(kernel)
+        if fraction is None:
+            return self
+        return replace(self, achievable_tensor_fraction=fraction, attention_tensor_fraction=fraction)
 
     @property
     def tensor_dtypes(self) -> str:

@@ -110,6 +110,31 @@ def spec_from_mapping(data: Mapping[str, Any], *, where: str) -> Any:
     return _build(cls, values, where=where)
 
 
+def spec_to_yaml(spec: Any, *, comments: Mapping[str, str] | None = None, header: str = "") -> str:
+    """`spec` as a YAML file `load_hardware` reads back to an equal spec: ``kind``, then every field
+    in declaration order, `comments` after the fields they name, `header` as leading comment lines."""
+    kinds = {cls: kind for kind, cls in KINDS.items()}
+    comments = comments or {}
+    lines = [f"# {line}".rstrip() for line in header.splitlines()]
+    lines.append(f"kind: {kinds[type(spec)]}")
+    for name, value in _fields_of(spec).items():
+        text = yaml.safe_dump(_plain(value), default_flow_style=True, width=10_000, sort_keys=False)
+        line = f"{name}: {text.removesuffix(chr(10)).removesuffix('...').strip()}"
+        lines.append(f"{line}  # {comments[name]}" if name in comments else line)
+    return "\n".join(lines) + "\n"
+
+
+def _plain(value: Any) -> Any:
+    """A field's value as YAML's plain types (enums by value, mappings as dicts, tuples as lists)."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {_plain(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    return value
+
+
 def _build(cls: type, values: dict[str, Any], *, where: str) -> Any:
     try:
         return cls(**values)

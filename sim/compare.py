@@ -75,14 +75,14 @@ def compare(measured: pd.DataFrame, hardware: Any) -> Comparison:
                 {
                     "family": row["family"],
                     "kernel": row["kernel"],
-                    "shape": _safe_label(row),
+                    "shape": row_label(row),
                     "reason": str(error),
                 }
             )
             latency = np.nan
         simulated.append(latency)
     rows = measured.copy()
-    rows["shape"] = [_safe_label(row) for _, row in measured.iterrows()]
+    rows["shape"] = [row_label(row) for _, row in measured.iterrows()]
     rows["simulated_latency_s"] = simulated
     rows["error_pct"] = 100.0 * (rows["simulated_latency_s"] - rows["latency_s"]) / rows["latency_s"]
     rows["abs_error_pct"] = rows["error_pct"].abs()
@@ -118,7 +118,8 @@ def _int(value: object) -> int | str:
         return "?"
 
 
-def _safe_label(row: pd.Series) -> str:
+def row_label(row: pd.Series) -> str:
+    """`shape_label`, or ``?`` for a row whose shape columns do not make one."""
     try:
         return shape_label(row)
     except (KeyError, TypeError, ValueError):

@@ -6,6 +6,7 @@ that work as an `Op` from the row's family and shape columns only.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 from workloads.annotate import annotate
@@ -27,7 +28,16 @@ def causal_pairs(sq: int, skv: int) -> int:
 
 
 def op_for_measurement(row: Mapping[str, object]) -> Op:
-    """The op of one measured row; `WorkloadError` naming the column for a bad or missing value."""
+    """The op of one measured row, its attrs naming the row's ``kernel`` (a GPU spec may hold that
+    implementation's own tensor fraction); `WorkloadError` naming the column for a bad or missing
+    value."""
+    op = _op(row)
+    if not _present(row, "kernel"):
+        return op
+    return dataclasses.replace(op, attrs=(*op.attrs, ("kernel", str(row["kernel"]).strip())))
+
+
+def _op(row: Mapping[str, object]) -> Op:
     family = str(row.get("family", "")).strip()
     if family in GEMM_FAMILIES:
         return _gemm(row, family)

@@ -1,0 +1,374 @@
+"""`calibrate()`: the spec fields a measured file pins down, fitted to it one at a time.
+
+Datasheets give peaks; what a kernel reaches is measured. Each *knob* is one spec field (or one
+kernel's entry of a GPU's `kernel_fractions`) and the measured rows that inform it:
+
+=====================================  ======================================================
+GPU knob                               rows it is fitted on
+=====================================  ======================================================
+``launch_overhead_s``                  every row measured under `SMALL_KERNEL_S`
+``achievable_hbm_bytes_per_s``         the copy family
+``achievable_tensor_fraction``         GEMM rows of the library kernels (`LIBRARY_GEMM_KERNELS`)
+``attention_tensor_fraction``          attention rows of `LIBRARY_ATTENTION_KERNELS`
+``kernel_fractions[K]``                the GEMM or attention rows of any other kernel K
+=====================================  ======================================================
+
+A CPU's knobs are ``call_overhead_s`` (rows under `SMALL_CPU_KERNEL_S`), ``memory_bytes_per_s``
+(copy), ``gemm_efficiency`` and ``gemm_half_efficiency_rows`` (GEMM rows).
+
+Knobs are fitted once each, in that order, each holding the earlier fits: the fixed cost first, on
+the small rows whose latency halving the bandwidth does not move (launch-bound, not a 1 MiB
+copy); then the bandwidth (it bounds the memory-bound rows among the later knobs'); then the
+compute rates. A row informs a knob only if halving or doubling the knob's value moves
+the row's simulated latency by `SENSITIVE_CHANGE` or more (a decode GEMV says nothing about the
+tensor rate). The fit minimizes the median absolute percentage error of the knob's rows, the
+figure `codesign compare` reports: a grid of `GRID_POINTS` values across the knob's bounds, then a
+golden-section search between the best point's neighbours.
+
+Rows are split once, by a hash of kernel and shape, into a training part the knobs are fitted on
+and a held-out part (`holdout`) that only measures the result, so the errors reported for the
+calibrated spec are not the errors it was fitted to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hwmodels.cpu import CPUSpec
+from hwmodels.gpu import GPUSpec
+from sim.compare import row_label
+from sim.simulate import simulate_op_latency
+from workloads.errors import CodesignError
+from workloads.kernel_ops import ATTENTION_FAMILIES, GEMM_FAMILIES, op_for_measurement
+from workloads.op import Op
+
+#: Kernels whose rows set a GPU's spec-wide fractions: the vendor libraries as torch calls them
+#: (cuBLAS behind matmul, FlashAttention-2 or cuDNN behind SDPA), the kernels a traced model's ops
+#: run as. Every other kernel gets its own `kernel_fractions` entry.
+LIBRARY_GEMM_KERNELS = ("torch_matmul",)
+LIBRARY_ATTENTION_KERNELS = ("torch_sdpa",)
+#: Measured time under which a GPU kernel is mostly launch and setup (a 4096² bf16 GEMM takes ~200
+#: µs on an H100; a 256² one ~5 µs, of which the math is ~0.03 µs).
+SMALL_KERNEL_S = 20e-6
+#: The same for a CPU op (an ATen call's dispatch is microseconds; a 64² fp32 GEMM ~10 µs).
+SMALL_CPU_KERNEL_S = 100e-6
+#: Relative change of a row's simulated latency, between the knob's halved and doubled value
+#: (linear knobs: its two bounds), that makes the row inform the knob.
+SENSITIVE_CHANGE = 0.10
+#: Values tried across a knob's bounds, then golden-section steps between the best one's neighbours.
+GRID_POINTS = 12
+REFINE_STEPS = 12
+#: Significant digits a fitted value keeps (the fit's own resolution is coarser).
+FITTED_DIGITS = 4
+#: Default share of rows held out of the fit to measure it.
+DEFAULT_HOLDOUT = 0.3
+#: A GPU's achievable HBM bandwidth is searched down to this fraction of the datasheet's.
+MIN_HBM_FRACTION = 0.3
+#: Bounds of a tensor-core fraction and of a CPU's GEMM efficiency.
+MIN_FRACTION, MAX_FRACTION = 0.02, 1.0
+#: A CPU's memory bandwidth and half-efficiency rows are searched over these factors of the base.
+CPU_SEARCH_FACTOR = 10.0
+_GOLDEN = (math.sqrt(5) - 1) / 2
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One fitted value: a spec field, or a kernel's `kernel_fractions` entry (`kernel` set)."""
+
+    field: str
+    rows: tuple[int, ...]  # positions (in the simulated rows) it is fitted on, before the sensitivity test
+    low: float
+    high: float
+    log: bool
+    kernel: str | None = None
+    unless_moved_by: str | None = None  # rows this other field moves do not inform the knob
+
+    @property
+    def name(self) -> str:
+        return f"kernel_fractions[{self.kernel}]" if self.kernel else self.field
+
+    def value(self, spec: Any) -> float:
+        if self.kernel:
+            return spec.kernel_fractions.get(self.kernel, getattr(spec, self.field))
+        return float(getattr(spec, self.field))
+
+    def apply(self, spec: Any, value: float) -> Any:
+        if self.kernel:
+            return dataclasses.replace(spec, kernel_fractions={**spec.kernel_fractions, self.kernel: value})
+        return dataclasses.replace(spec, **{self.field: value})
+
+    def probes(self, spec: Any) -> tuple[float, float]:
+        """The two values whose latencies decide whether a row informs this knob."""
+        if not self.log:
+            return self.low, self.high
+        value = self.value(spec)
+        return max(self.low, value / 2), min(self.high, value * 2)
+
+    def grid(self) -> np.ndarray:
+        if self.log:
+            return np.geomspace(self.low, self.high, GRID_POINTS)
+        return np.linspace(self.low, self.high, GRID_POINTS)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    spec: Any  # the calibrated spec
+    fits: pd.DataFrame  # one row per knob: value before and after, rows, train and held-out error
+    summary: pd.DataFrame  # per (family, kernel): median |error| % before and after, train and held out
+    skipped: pd.DataFrame  # measured rows not simulated: family, kernel, shape, reason
+    interrupted: bool  # stopped by Ctrl-C: `spec` holds the knobs fitted before it
+
+
+def calibrate(
+    measured: pd.DataFrame,
+    base: Any,
+    *,
+    holdout: float = DEFAULT_HOLDOUT,
+    on_knob: Callable[[str, int, int], None] | None = None,
+) -> Calibration:
+    """Fit `base`'s knobs (module docstring) to `measured`; ``on_knob(name, index, count)`` is
+    called as each starts."""
+    if not 0 <= holdout < 1:
+        raise CodesignError(f"holdout = {holdout!r}: must be in [0, 1) (the share of rows not fitted)")
+    if not isinstance(base, GPUSpec | CPUSpec):
+        raise CodesignError(
+            f"hardware {base.name!r} is a {type(base).__name__}: calibrate fits GPU and CPU specs "
+            "(the devices codesign measure times)"
+        )
+    rows, ops, skipped = _simulable(measured, base)
+    held = np.array([_held_out(row, holdout) for _, row in rows.iterrows()], dtype=bool)
+    measured_s = rows["latency_s"].to_numpy(dtype=float)
+    spec, fits, interrupted = base, [], False
+    knobs = list(knobs_for(rows, base))
+    try:
+        for index, knob in enumerate(knobs):
+            if on_knob:
+                on_knob(knob.name, index, len(knobs))
+            fit = _fit(knob, spec, ops, measured_s, held)
+            spec = fit.pop("spec")
+            fits.append(fit)
+    except KeyboardInterrupt:
+        interrupted = True
+    summary = _summary(rows, ops, measured_s, held, base, spec)
+    return Calibration(
+        spec=spec, fits=pd.DataFrame(fits), summary=summary, skipped=skipped, interrupted=interrupted
+    )
+
+
+def knobs_for(rows: pd.DataFrame, spec: Any) -> Iterator[Knob]:
+    """The knobs `rows` can inform on `spec`, in fitting order (module docstring)."""
+    family, kernel = rows["family"].astype(str), rows["kernel"].astype(str)
+    latency = rows["latency_s"].to_numpy(dtype=float)
+
+    def where(mask: Any) -> tuple[int, ...]:
+        return tuple(int(i) for i in np.flatnonzero(np.asarray(mask)))
+
+    copies = where(family == "copy")
+    gemms = family.isin(GEMM_FAMILIES).to_numpy()
+    if isinstance(spec, GPUSpec):
+        if small := where(latency < SMALL_KERNEL_S):
+            yield Knob(
+                "launch_overhead_s",
+                small,
+                0.0,
+                SMALL_KERNEL_S,
+                log=False,
+                unless_moved_by="achievable_hbm_bytes_per_s",
+            )
+        if copies:
+            yield Knob(
+                "achievable_hbm_bytes_per_s",
+                copies,
+                MIN_HBM_FRACTION * spec.hbm_bytes_per_s,
+                spec.hbm_bytes_per_s,
+                log=True,
+            )
+        tensor = gemms | family.isin(ATTENTION_FAMILIES).to_numpy()
+        library = {
+            **dict.fromkeys(LIBRARY_GEMM_KERNELS, "achievable_tensor_fraction"),
+            **dict.fromkeys(LIBRARY_ATTENTION_KERNELS, "attention_tensor_fraction"),
+        }
+        for name in sorted(set(kernel[tensor]), key=lambda k: (k not in library, k)):
+            picked = tensor & (kernel == name).to_numpy()
+            if name in library:
+                yield Knob(library[name], where(picked), MIN_FRACTION, MAX_FRACTION, log=True)
+            else:
+                field = "achievable_tensor_fraction" if gemms[picked].all() else "attention_tensor_fraction"
+                yield Knob(field, where(picked), MIN_FRACTION, MAX_FRACTION, log=True, kernel=name)
+    else:
+        if small := where(latency < SMALL_CPU_KERNEL_S):
+            yield Knob(
+                "call_overhead_s",
+                small,
+                0.0,
+                SMALL_CPU_KERNEL_S,
+                log=False,
+                unless_moved_by="memory_bytes_per_s",
+            )
+        if copies:
+            yield Knob(
+                "memory_bytes_per_s",
+                copies,
+                spec.memory_bytes_per_s / CPU_SEARCH_FACTOR,
+                spec.memory_bytes_per_s * CPU_SEARCH_FACTOR,
+                log=True,
+            )
+        if gemm_rows := where(gemms):
+            yield Knob("gemm_efficiency", gemm_rows, MIN_FRACTION, MAX_FRACTION, log=True)
+            rows_half = spec.gemm_half_efficiency_rows
+            yield Knob(
+                "gemm_half_efficiency_rows",
+                gemm_rows,
+                rows_half / CPU_SEARCH_FACTOR,
+                rows_half * CPU_SEARCH_FACTOR,
+                log=True,
+            )
+
+
+def _simulable(measured: pd.DataFrame, spec: Any) -> tuple[pd.DataFrame, list[Op], pd.DataFrame]:
+    """The rows the simulator models on `spec`, their ops, and the rest with the reason."""
+    keep, ops, skipped = [], [], []
+    for position, (_, row) in enumerate(measured.iterrows()):
+        try:
+            op = op_for_measurement(row)
+            simulate_op_latency(op, spec)
+        except CodesignError as error:
+            skipped.append(
+                {
+                    "family": row["family"],
+                    "kernel": row["kernel"],
+                    "shape": row_label(row),
+                    "reason": str(error),
+                }
+            )
+            continue
+        keep.append(position)
+        ops.append(op)
+    rows = measured.iloc[keep].reset_index(drop=True)
+    latency = pd.to_numeric(rows["latency_s"], errors="coerce")
+    if rows.empty or not (latency > 0).all():
+        bad = "no row the simulator models" if rows.empty else "latency_s must be a positive number"
+        raise CodesignError(f"nothing to calibrate on: {bad}")
+    rows["latency_s"] = latency
+    return rows, ops, pd.DataFrame(skipped, columns=["family", "kernel", "shape", "reason"])
+
+
+def _held_out(row: pd.Series, holdout: float) -> bool:
+    """Whether a row is held out: a stable hash of its kernel and shape (same file, same split)."""
+    key = f"{row['family']}|{row['kernel']}|{row_label(row)}|{row.get('a_dtype', '')}"
+    return zlib.crc32(key.encode()) % 1000 < holdout * 1000
+
+
+def _fit(knob: Knob, spec: Any, ops: list[Op], measured_s: np.ndarray, held: np.ndarray) -> dict[str, Any]:
+    """Fit one knob on its sensitive training rows; the record of what it did (and the new spec)."""
+    sensitive = [i for i in knob.rows if _moves(ops[i], *(knob.apply(spec, v) for v in knob.probes(spec)))]
+    if knob.unless_moved_by:
+        value = getattr(spec, knob.unless_moved_by)
+        halved = dataclasses.replace(spec, **{knob.unless_moved_by: value / 2})
+        sensitive = [i for i in sensitive if not _moves(ops[i], halved, spec)]
+    train = [i for i in sensitive if not held[i]]
+    test = [i for i in sensitive if held[i]]
+    before = knob.value(spec)
+    record = {
+        "knob": knob.name,
+        "rows": len(knob.rows),
+        "train_rows": len(train),
+        "held_out_rows": len(test),
+        "before": before,
+    }
+
+    def error(value: float, positions: list[int]) -> float:
+        return _median_error(knob.apply(spec, value), ops, measured_s, positions)
+
+    if not train:
+        return {
+            **record,
+            "after": before,
+            "train_before_pct": np.nan,
+            "train_after_pct": np.nan,
+            "held_out_before_pct": np.nan,
+            "held_out_after_pct": np.nan,
+            "spec": spec,
+            "note": "no training row moves with it; kept",
+        }
+    after = float(f"{_minimize(lambda value: error(value, train), knob):.{FITTED_DIGITS}g}")
+    train_before, train_after = error(before, train), error(after, train)
+    if train_after >= train_before:  # the search found nothing better than the base value
+        after, train_after = before, train_before
+    return {
+        **record,
+        "after": after,
+        "train_before_pct": train_before,
+        "train_after_pct": train_after,
+        "held_out_before_pct": error(before, test) if test else np.nan,
+        "held_out_after_pct": error(after, test) if test else np.nan,
+        "spec": knob.apply(spec, after) if after != before else spec,
+        "note": "",
+    }
+
+
+def _moves(op: Op, low: Any, high: Any) -> bool:
+    """Whether `op`'s simulated latency differs by `SENSITIVE_CHANGE` or more between two specs."""
+    return abs(simulate_op_latency(op, high) / simulate_op_latency(op, low) - 1) >= SENSITIVE_CHANGE
+
+
+def _minimize(objective: Callable[[float], float], knob: Knob) -> float:
+    """The value in the knob's bounds with the least objective: the best of a grid, refined by a
+    golden-section search between its neighbours."""
+    grid = knob.grid()
+    values = [objective(float(value)) for value in grid]
+    best = int(np.argmin(values))
+    low, high = float(grid[max(best - 1, 0)]), float(grid[min(best + 1, len(grid) - 1)])
+    to_axis, from_axis = (math.log, math.exp) if knob.log and low > 0 else (float, float)
+    a, b = to_axis(low), to_axis(high)
+    candidates = {float(grid[best]): values[best]}
+    for _ in range(REFINE_STEPS):
+        c, d = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
+        fc, fd = objective(from_axis(c)), objective(from_axis(d))
+        candidates[from_axis(c)], candidates[from_axis(d)] = fc, fd
+        if fc <= fd:
+            b = d
+        else:
+            a = c
+    return min(candidates, key=lambda value: (candidates[value], value))
+
+
+def _median_error(spec: Any, ops: list[Op], measured_s: np.ndarray, positions: list[int]) -> float:
+    simulated = np.array([simulate_op_latency(ops[i], spec) for i in positions])
+    return float(np.median(np.abs(simulated - measured_s[positions]) / measured_s[positions]) * 100)
+
+
+def _summary(
+    rows: pd.DataFrame, ops: list[Op], measured_s: np.ndarray, held: np.ndarray, base: Any, spec: Any
+) -> pd.DataFrame:
+    """Median |error| % per (family, kernel) on the base and the calibrated spec, over the
+    training and the held-out rows."""
+    frame = rows[["family", "kernel"]].copy()
+    for label, hardware in (("before", base), ("after", spec)):
+        simulated = np.array([simulate_op_latency(op, hardware) for op in ops])
+        frame[label] = np.abs(simulated - measured_s) / measured_s * 100
+    frame["held_out"] = held
+    records = []
+    for (family, kernel), group in frame.groupby(["family", "kernel"], sort=True):
+        train, test = group[~group["held_out"]], group[group["held_out"]]
+        records.append(
+            {
+                "family": family,
+                "kernel": kernel,
+                "train_rows": len(train),
+                "train_before_pct": train["before"].median(),
+                "train_after_pct": train["after"].median(),
+                "held_out_rows": len(test),
+                "held_out_before_pct": test["before"].median(),
+                "held_out_after_pct": test["after"].median(),
+            }
+        )
+    return pd.DataFrame(records)

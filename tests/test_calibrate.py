@@ -1,0 +1,241 @@
+"""`codesign calibrate`: fitting a preset's achievable rates, overheads and per-kernel fractions to
+measured rows, the held-out split, the written YAML, interruption and bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pandas as pd
+import pytest
+
+from hwmodels import load_hardware
+from hwmodels.errors import HardwareSpecError
+from hwmodels.loader import list_presets, spec_to_yaml
+from reference_kernels.grids import full_grid
+from sim.calibrate import calibrate
+from sim.cli import main
+from sim.compare import compare
+from sim.simulate import simulate_op_latency
+from workloads.kernel_ops import op_for_measurement
+
+H100_NAME = "NVIDIA H100 80GB HBM3"
+#: The kernel each grid family is "measured" with in the synthetic data set; a second GEMM kernel
+#: and a second attention kernel get their own fractions.
+KERNELS = {
+    "gemm": ("torch_matmul", "triton_gemm"),
+    "attention_prefill": ("torch_sdpa", "triton_attention_prefill"),
+    "attention_decode": ("torch_sdpa",),
+    "copy": ("torch_copy",),
+}
+#: What the synthetic "GPU" really does: every calibrated field away from the h100_sxm preset.
+TRUTH = {
+    "launch_overhead_s": 5.0e-6,
+    "achievable_hbm_bytes_per_s": 2.7e12,
+    "achievable_tensor_fraction": 0.75,
+    "attention_tensor_fraction": 0.5,
+}
+TRUTH_KERNELS = {"triton_gemm": 0.6, "triton_attention_prefill": 0.45}
+
+
+def synthetic_measurements(truth, every: int = 1) -> pd.DataFrame:
+    """Every `every`-th of the full GPU grid's GEMM (fp16), attention and copy cases, "measured" by
+    each of its family's kernels as the model predicts them on `truth`: a calibration from another
+    starting point must find `truth` again."""
+    rows = []
+    cases = [case for case in full_grid() if case.columns()["family"] in KERNELS]
+    for case in cases[::every]:
+        columns = case.columns()
+        if columns.get("a_dtype") == "bf16":
+            continue
+        for kernel in KERNELS[columns["family"]]:
+            row = {**columns, "kernel": kernel, "device": "cuda", "device_name": H100_NAME}
+            row["latency_s"] = simulate_op_latency(op_for_measurement(row), truth)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    base = load_hardware("h100_sxm")
+    truth = dataclasses.replace(base, **TRUTH, kernel_fractions=TRUTH_KERNELS)
+    measured = synthetic_measurements(truth, every=2)
+    return base, truth, measured, calibrate(measured, base)
+
+
+def test_calibration_recovers_the_spec_that_made_the_measurements(synthetic):
+    base, truth, measured, result = synthetic
+    fitted = result.spec
+    for field, value in TRUTH.items():
+        assert getattr(base, field) != pytest.approx(value, rel=0.05)  # the fit had something to find
+        assert getattr(fitted, field) == pytest.approx(value, rel=0.03), field
+    for kernel, value in TRUTH_KERNELS.items():
+        assert fitted.kernel_fractions[kernel] == pytest.approx(value, rel=0.03), kernel
+    assert set(fitted.kernel_fractions) == set(TRUTH_KERNELS)  # library kernels set the spec-wide ones
+
+
+def test_held_out_errors_fall_to_near_zero_on_a_model_generated_set(synthetic):
+    _, _, _, result = synthetic
+    summary = result.summary.set_index(["family", "kernel"])
+    assert (summary["held_out_rows"] > 0).sum() >= 4
+    held = summary[summary["held_out_rows"] > 0]
+    assert (held["held_out_before_pct"] > 5).any()  # the base preset was off
+    assert (held["held_out_after_pct"] < 3).all(), held
+
+
+def test_fits_table_reports_each_knob_with_its_rows(synthetic):
+    _, _, measured, result = synthetic
+    fits = result.fits.set_index("knob")
+    assert list(fits.index[:4]) == [
+        "launch_overhead_s",
+        "achievable_hbm_bytes_per_s",
+        "achievable_tensor_fraction",
+        "attention_tensor_fraction",
+    ]
+    copies = (measured["family"] == "copy").sum()
+    assert fits.loc["achievable_hbm_bytes_per_s", "rows"] == copies
+    trained = fits[fits["train_rows"] > 0]
+    assert (trained["train_after_pct"] <= trained["train_before_pct"]).all()
+
+
+def test_the_split_is_stable_and_holdout_zero_fits_every_row():
+    base = load_hardware("h100_sxm")
+    measured = synthetic_measurements(base, every=6)
+    first = calibrate(measured, base, holdout=0.5)
+    again = calibrate(measured, base, holdout=0.5)
+    pd.testing.assert_frame_equal(first.summary, again.summary)
+    assert first.spec == again.spec
+    none_held = calibrate(measured, base, holdout=0.0)
+    assert none_held.summary["held_out_rows"].sum() == 0
+    total = none_held.summary["train_rows"].sum()
+    assert total == len(measured)
+    held = first.summary["held_out_rows"].sum()
+    assert 0.3 * total < held < 0.7 * total  # about half, by hash
+
+
+def test_a_model_generated_set_on_the_base_itself_changes_nothing_material():
+    base = load_hardware("h100_sxm")
+    measured = synthetic_measurements(base, every=4)
+    result = calibrate(measured, base)
+    for knob in result.fits.itertuples():
+        assert knob.after == pytest.approx(knob.before, rel=0.02), knob.knob
+        if knob.train_rows:
+            assert knob.train_after_pct < 0.5
+
+
+def test_an_interrupt_keeps_the_knobs_fitted_before_it():
+    base = load_hardware("h100_sxm")
+    truth = dataclasses.replace(base, **TRUTH)
+    measured = synthetic_measurements(truth, every=3)
+
+    def interrupt_at_third(name: str, index: int, count: int) -> None:
+        if index == 2:
+            raise KeyboardInterrupt
+
+    result = calibrate(measured, base, on_knob=interrupt_at_third)
+    assert result.interrupted
+    assert list(result.fits["knob"]) == ["launch_overhead_s", "achievable_hbm_bytes_per_s"]
+    assert result.spec.launch_overhead_s == pytest.approx(TRUTH["launch_overhead_s"], rel=0.05)
+    assert result.spec.achievable_tensor_fraction == base.achievable_tensor_fraction
+
+
+def test_a_kernel_fraction_applies_to_the_rows_that_name_the_kernel():
+    base = load_hardware("h100_sxm")
+    row = {
+        "family": "attention_prefill",
+        "kernel": "flash_attention_3",
+        "batch": 1,
+        "heads": 16,
+        "kv_heads": 16,
+        "seq_q": 8192,
+        "seq_kv": 8192,
+        "head_dim": 128,
+        "causal": 0,
+        "a_dtype": "bf16",
+    }
+    op = op_for_measurement(row)
+    assert ("kernel", "flash_attention_3") in op.attrs
+    faster = dataclasses.replace(
+        base, kernel_fractions={"flash_attention_3": 2 * base.attention_tensor_fraction}
+    )
+    base_s, fa3_s = simulate_op_latency(op, base), simulate_op_latency(op, faster)
+    # compute-bound: 4·16·8192²·128 FLOPs = 550 GFLOP, ~1.5 ms at 35% of 989 TFLOP/s; doubling the
+    # fraction leaves the fixed costs (launch, one memory latency, the last wave's tail) unchanged
+    assert fa3_s < 0.55 * base_s
+    other = op_for_measurement({**row, "kernel": "torch_sdpa"})
+    assert simulate_op_latency(other, faster) == simulate_op_latency(other, base)
+
+
+def test_kernel_fractions_are_validated():
+    base = load_hardware("h100_sxm")
+    with pytest.raises(HardwareSpecError, match=r"kernel_fractions.*'fa3'.*1\.5.*\(0, 1\]"):
+        dataclasses.replace(base, kernel_fractions={"fa3": 1.5})
+    assert base.for_kernel("unknown") is base
+    assert base.for_kernel("x") == base
+    tuned = dataclasses.replace(base, kernel_fractions={"x": 0.5}).for_kernel("x")
+    assert tuned.achievable_tensor_fraction == tuned.attention_tensor_fraction == 0.5
+
+
+@pytest.mark.parametrize("preset", list_presets())
+def test_every_preset_round_trips_through_the_written_yaml(preset, tmp_path):
+    spec = load_hardware(preset)
+    path = tmp_path / "spec.yaml"
+    path.write_text(spec_to_yaml(spec, comments={"name": "a comment"}, header="two\nlines"))
+    assert load_hardware(path) == spec
+
+
+def test_cli_writes_a_spec_that_compare_reads_and_that_fits_better(tmp_path, capsys):
+    measured = synthetic_measurements(
+        dataclasses.replace(load_hardware("h100_sxm"), **TRUTH, kernel_fractions=TRUTH_KERNELS), every=3
+    )
+    csv = tmp_path / "h100.csv"
+    measured.to_csv(csv, index=False)
+    out = tmp_path / "h100_cal.yaml"
+    assert main(["calibrate", str(csv), "--out", str(out)]) == 0  # the preset inferred from device_name
+    printed = capsys.readouterr().out
+    assert "calibrating h100_sxm to NVIDIA H100 80GB HBM3" in printed
+    text = out.read_text()
+    assert "# Calibrated by `codesign calibrate" in text
+    assert "name: h100_sxm_calibrated" in text
+    assert "achievable_tensor_fraction: 0.7" in text and "CALIBRATED: 0.866 -> 0.7" in text
+    calibrated = load_hardware(out)
+    assert calibrated.achievable_tensor_fraction == pytest.approx(
+        TRUTH["achievable_tensor_fraction"], rel=0.01
+    )
+    before, after = compare(measured, load_hardware("h100_sxm")), compare(measured, calibrated)
+    assert after.rows["abs_error_pct"].median() < 1 < before.rows["abs_error_pct"].median()
+    assert main(["calibrate", str(csv), "--out", str(tmp_path / "again.yaml")]) == 0
+    assert (tmp_path / "again.yaml").read_text() == text  # same input, same output
+
+
+def test_cli_calibrates_the_committed_cpu_measurements(tmp_path, capsys):
+    out = tmp_path / "cpu.yaml"
+    code = main(["calibrate", "reference_kernels/data/cpu_ci_small.csv", "--hw", "cpu_ci", "--out", str(out)])
+    assert code == 0
+    fits = capsys.readouterr().out
+    assert "gemm_efficiency" in fits
+    spec = load_hardware(out)
+    assert spec.name == "cpu_ci_calibrated" and 0 < spec.gemm_efficiency <= 1
+    assert math.isfinite(spec.memory_bytes_per_s)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--holdout", "1.5"], "--holdout 1.5: must be in [0, 1)"),
+        (["--hw", "systolic_128x128"], "calibrate fits GPU and CPU specs"),
+        (["--hw", "h100_sxmm"], "h100_sxm"),
+    ],
+)
+def test_cli_bad_input_names_the_problem(args, message, tmp_path, capsys):
+    csv = tmp_path / "m.csv"
+    synthetic_measurements(load_hardware("h100_sxm"), every=40).to_csv(csv, index=False)
+    assert main(["calibrate", str(csv), *args]) != 0
+    assert message in capsys.readouterr().err
+
+
+def test_no_modeled_row_is_an_error(tmp_path, capsys):
+    csv = tmp_path / "m.csv"
+    csv.write_text("family,kernel,device,device_name,latency_s\nconv,cudnn,cuda,NVIDIA H100,0.001\n")
+    assert main(["calibrate", str(csv)]) != 0
+    assert "nothing to calibrate on: no row the simulator models" in capsys.readouterr().err
