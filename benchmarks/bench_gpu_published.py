@@ -8,17 +8,25 @@ number of rows and the median and p90 absolute error (simulated vs published); `
 every row. The A100 of the Flash-Decoding blog is not named 40 or 80 GB, so its rows are also
 compared on `a100_40gb_sxm`.
 
-    .venv/bin/python benchmarks/bench_gpu_published.py [--rows]
+The first table uses each preset's spec-wide fractions only (its `kernel_fractions` cleared): what a
+traced model's ops run at by default. ``--calibrate`` then runs `codesign calibrate`'s fit from that
+same preset on each GPU's published rows, prints the fitted values and the per-kernel errors on
+the rows held out of the fit, and says whether the preset's `kernel_fractions` entries are the
+fitted values (they were written from this run).
+
+    .venv/bin/python benchmarks/bench_gpu_published.py [--rows] [--calibrate]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import pandas as pd
 
 from hwmodels import load_hardware
 from reference_kernels.published import published_measurements
+from sim.calibrate import calibrate
 from sim.compare import compare
 
 #: Extra presets a source's rows are also compared on, where the source leaves the variant open.
@@ -33,7 +41,7 @@ def published_errors() -> tuple[pd.DataFrame, pd.DataFrame]:
         jobs += [(preset, rows[rows["kernel"] == kernel]) for preset in presets]
     summaries, joined = [], []
     for preset, group in jobs:
-        result = compare(group, load_hardware(preset))
+        result = compare(group, library_fractions(preset))
         summaries.append(result.summary.assign(preset=preset))
         joined.append(result.rows.assign(preset=preset))
     summary = pd.concat(summaries, ignore_index=True)
@@ -41,9 +49,34 @@ def published_errors() -> tuple[pd.DataFrame, pd.DataFrame]:
     return summary[["kernel", "family", "preset", "n", *errors]], pd.concat(joined, ignore_index=True)
 
 
+def library_fractions(preset: str):
+    """The preset with its per-kernel fractions cleared: every kernel at the spec-wide ones."""
+    return dataclasses.replace(load_hardware(preset), kernel_fractions={})
+
+
+def published_calibration() -> dict[str, object]:
+    """`calibrate` from each preset (per-kernel fractions cleared) on its own published rows."""
+    rows, _ = published_measurements()
+    return {preset: calibrate(group, library_fractions(preset)) for preset, group in rows.groupby("preset")}
+
+
+def _print_calibration() -> None:
+    for preset, result in published_calibration().items():
+        fitted = result.fits[result.fits["after"] != result.fits["before"]]
+        print(f"\n{preset}: calibrated on the published rows (held-out rows were not fitted)")
+        print(fitted.drop(columns="note").to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        print(result.summary.to_string(index=False, float_format=lambda v: f"{v:.1f}", na_rep="-"))
+        shipped = load_hardware(preset).kernel_fractions
+        for kernel, value in shipped.items():
+            fit = result.spec.kernel_fractions.get(kernel)
+            verdict = "= the fit" if fit == value else f"!= the fit {fit}"
+            print(f"preset {preset} kernel_fractions[{kernel}] = {value} {verdict}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", action="store_true", help="print every published row beside its simulation")
+    parser.add_argument("--calibrate", action="store_true", help="fit per-kernel fractions; held-out errors")
     args = parser.parse_args()
     summary, rows = published_errors()
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
@@ -56,6 +89,9 @@ def main() -> None:
                 index=False, float_format=lambda v: f"{v:.1f}"
             )
         )
+
+    if args.calibrate:
+        _print_calibration()
 
 
 if __name__ == "__main__":

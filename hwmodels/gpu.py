@@ -150,6 +150,26 @@ class GPUSpec:
             return self
         return replace(self, achievable_tensor_fraction=fraction, attention_tensor_fraction=fraction)
 
+    def with_kernels(self, *, gemm: str | None = None, attention: str | None = None) -> GPUSpec:
+        """This GPU running every GEMM as kernel `gemm` and every attention as kernel `attention`:
+        the spec-wide fractions set to those kernels' `kernel_fractions` entries; an error naming
+        the kernels the spec knows for a name it does not."""
+        changes = {}
+        for option, kernel, field_name in (
+            ("--gemm-kernel", gemm, "achievable_tensor_fraction"),
+            ("--attention-kernel", attention, "attention_tensor_fraction"),
+        ):
+            if kernel is None:
+                continue
+            if kernel not in self.kernel_fractions:
+                known = ", ".join(sorted(self.kernel_fractions)) or "none"
+                raise HardwareSpecError(
+                    f"{option} {kernel!r}: hardware {self.name!r} has no kernel_fractions entry for it "
+                    f"(known: {known}; codesign calibrate fits one from measurements)"
+                )
+            changes[field_name] = self.kernel_fractions[kernel]
+        return replace(self, **changes) if changes else self
+
     @property
     def tensor_dtypes(self) -> str:
         """The dtypes with a tensor-core path, comma-separated (for messages)."""

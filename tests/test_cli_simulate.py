@@ -85,6 +85,23 @@ def test_presets_lists_sources(capsys):
     assert "llama-2-7b" in out and "Llama-2-7b-hf config.json" in out
 
 
+def test_a_named_kernel_runs_at_its_calibrated_fraction(capsys):
+    # h100_sxm's attention runs at 0.361 of the tensor peak (FA2); flash_attention_3's entry is
+    # 0.5972: a long causal prefill's attention, compute-bound, takes ~0.361/0.5972 = 0.60 as long,
+    # and the GEMMs (at the spec-wide fraction either way) do not change
+    argv = ["--hw", "h100_sxm", "--model", "llama-2-7b", "--phase", "prefill", "--seq", "4096",
+            "--format", "csv"]
+    base = pd.read_csv(io.StringIO(run(capsys, "simulate", *argv)[1]))
+    fa3_argv = [*argv, "--attention-kernel", "flash_attention_3"]
+    fa3 = pd.read_csv(io.StringIO(run(capsys, "simulate", *fa3_argv)[1]))
+    attention = base["kind"] == "attention"
+    assert attention.any()
+    ratio = fa3.loc[attention, "latency_s"].sum() / base.loc[attention, "latency_s"].sum()
+    assert 0.55 < ratio < 0.7
+    gemms = base["kind"] == "gemm"
+    assert fa3.loc[gemms, "latency_s"].tolist() == base.loc[gemms, "latency_s"].tolist()
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -104,6 +121,15 @@ def test_presets_lists_sources(capsys):
         (["--hw", "scalesim_32x32", "--topology", "nope.csv"], "no such file"),
         (["--hw", "nope.cfg", "--gemm", "1,2,3"], "no such SCALE-Sim config file"),
         (["--hw", "scalesim_32x32", "--gemm", "1,2,3", "--dtype", "int3"], "unknown dtype 'int3'"),
+        (
+            ["--hw", "h100_sxm", "--gemm", "64,64,64", "--attention-kernel", "fa3"],
+            "--attention-kernel 'fa3': hardware 'h100_sxm' has no kernel_fractions entry for it (known: "
+            "deepgemm_fp8_blockscaled, flash_attention_3, triton_tutorial_fa2",
+        ),
+        (
+            ["--hw", "cpu_ci", "--gemm", "64,64,64", "--gemm-kernel", "x"],
+            "name GPU kernels; hardware 'cpu_ci'",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_nonzero_exit(capsys, argv, message):

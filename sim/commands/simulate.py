@@ -14,6 +14,7 @@ import sys
 import pandas as pd
 
 from hwmodels import load_hardware
+from hwmodels.gpu import GPUSpec
 from sim.commands.model_args import add_model_arguments, load_graph
 from sim.output import OutputFormat, render
 from sim.simulate import simulate, summarize
@@ -54,6 +55,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         + ", ".join(d.value for d in DType),
     )
     parser.add_argument(
+        "--gemm-kernel",
+        metavar="NAME",
+        help="GPU: run GEMMs at this kernel's calibrated tensor fraction (the preset's kernel_fractions)",
+    )
+    parser.add_argument(
+        "--attention-kernel",
+        metavar="NAME",
+        help="GPU: run attention at this kernel's calibrated fraction, e.g. flash_attention_3 on h100_sxm",
+    )
+    parser.add_argument(
         "--format",
         choices=[f.value for f in OutputFormat],
         default=OutputFormat.TABLE.value,
@@ -64,6 +75,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     hardware = load_hardware(args.hw, args.overrides)
+    if args.gemm_kernel or args.attention_kernel:
+        if not isinstance(hardware, GPUSpec):
+            raise WorkloadError(
+                f"--gemm-kernel/--attention-kernel name GPU kernels; hardware {hardware.name!r} is a "
+                f"{type(hardware).__name__}"
+            )
+        hardware = hardware.with_kernels(gemm=args.gemm_kernel, attention=args.attention_kernel)
     dtype = DType.parse(args.dtype, field="--dtype") if args.dtype else hardware.default_dtype
     if args.gemm:
         workload = OpGraph(
