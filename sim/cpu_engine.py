@@ -25,7 +25,8 @@ from __future__ import annotations
 import math
 
 from hwmodels.cpu import CPUSpec
-from sim.gpu_engine import GEMM_DIMS, SYSTOLIC_ONLY_COLUMNS
+from sim.columns import SYSTOLIC_ONLY_COLUMNS
+from sim.gpu_engine import GEMM_DIMS
 from workloads.dtypes import DType
 from workloads.op import Op, OpKind, Role
 

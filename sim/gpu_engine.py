@@ -20,6 +20,7 @@ import math
 from hwmodels.gpu import GPUSpec
 from mappers.gpu_attention import attention_problem
 from mappers.gpu_gemm import gemm_problem
+from sim.columns import SYSTOLIC_ONLY_COLUMNS
 from sim.gpu_attention_engine import best_attention
 from sim.gpu_gemm_engine import best_gemm
 from sim.gpu_timing import mac_rate_per_sm, memory_bound_s
@@ -27,23 +28,6 @@ from workloads.dtypes import DType
 from workloads.op import Op, OpKind
 
 GEMM_DIMS = ("M", "N", "K")
-
-#: Result columns the systolic engine fills and a GPU has no counterpart for; zero in GPU rows so
-#: totals over mixed frames stay sums.
-SYSTOLIC_ONLY_COLUMNS = (
-    "folds",
-    "prefetch_cycles",
-    "drain_cycles",
-    "ifmap_sram_reads",
-    "filter_sram_reads",
-    "sram_reads",
-    "ofmap_sram_writes",
-    "sram_writes",
-    "dram_ifmap_read_bytes",
-    "dram_filter_read_bytes",
-    "dram_psum_read_bytes",
-    "dram_side_read_bytes",
-)
 
 
 def simulate_on_gpu(op: Op, spec: GPUSpec) -> list[dict[str, object]]:

@@ -25,6 +25,7 @@ from hwmodels.gpu import GPUSpec
 from hwmodels.systolic import SystolicArraySpec
 from mappers.attention import lower_attention
 from mappers.systolic import SystolicMapping, candidate_mappings, compute_dtype
+from sim.columns import SUM_COLUMNS
 from sim.cost import ENERGY_COLUMNS, with_energy
 from sim.cpu_engine import simulate_on_cpu
 from sim.gpu_engine import simulate_on_gpu
@@ -35,37 +36,6 @@ from workloads.op import Op, OpGraph, OpKind, Role
 
 GEMM_DIMS = ("M", "N", "K")
 
-#: Columns whose total is the sum of the rows; the ratio columns are recomputed from the sums.
-SUM_COLUMNS = (
-    "count",
-    "folds",
-    "compute_cycles",
-    "stall_cycles",
-    "total_cycles",
-    "prefetch_cycles",
-    "drain_cycles",
-    "total_cycles_incl_prefetch",
-    "latency_s",
-    "macs",
-    "flops",
-    "ifmap_sram_reads",
-    "filter_sram_reads",
-    "sram_reads",
-    "ofmap_sram_writes",
-    "sram_writes",
-    "dram_ifmap_read_bytes",
-    "dram_filter_read_bytes",
-    "dram_psum_read_bytes",
-    "dram_side_read_bytes",
-    "dram_read_bytes",
-    "dram_write_bytes",
-    "dram_bytes",
-    "sram_bytes",
-    "ifmap_sram_read_bytes",
-    "filter_sram_read_bytes",
-    "ofmap_sram_write_bytes",
-    *ENERGY_COLUMNS,
-)
 
 
 #: The simulator of each kind of hardware spec: a function from (op, spec) to result rows.

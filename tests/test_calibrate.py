@@ -71,7 +71,9 @@ def test_calibration_recovers_the_spec_that_made_the_measurements(synthetic):
         assert getattr(fitted, field) == pytest.approx(value, rel=0.03), field
     for kernel, value in TRUTH_KERNELS.items():
         assert fitted.kernel_fractions[kernel] == pytest.approx(value, rel=0.03), kernel
-    assert set(fitted.kernel_fractions) == set(TRUTH_KERNELS)  # library kernels set the spec-wide ones
+    # library kernels set the spec-wide fractions; the preset's own entries are kept as they were
+    new = {k: v for k, v in fitted.kernel_fractions.items() if base.kernel_fractions.get(k) != v}
+    assert set(new) == set(TRUTH_KERNELS)
 
 
 def test_held_out_errors_fall_to_near_zero_on_a_model_generated_set(synthetic):
@@ -143,7 +145,7 @@ def test_a_kernel_fraction_applies_to_the_rows_that_name_the_kernel():
     base = load_hardware("h100_sxm")
     row = {
         "family": "attention_prefill",
-        "kernel": "flash_attention_3",
+        "kernel": "my_attention",
         "batch": 1,
         "heads": 16,
         "kv_heads": 16,
@@ -154,14 +156,14 @@ def test_a_kernel_fraction_applies_to_the_rows_that_name_the_kernel():
         "a_dtype": "bf16",
     }
     op = op_for_measurement(row)
-    assert ("kernel", "flash_attention_3") in op.attrs
+    assert ("kernel", "my_attention") in op.attrs
     faster = dataclasses.replace(
-        base, kernel_fractions={"flash_attention_3": 2 * base.attention_tensor_fraction}
+        base, kernel_fractions={"my_attention": 2 * base.attention_tensor_fraction}
     )
-    base_s, fa3_s = simulate_op_latency(op, base), simulate_op_latency(op, faster)
+    base_s, mine_s = simulate_op_latency(op, base), simulate_op_latency(op, faster)
     # compute-bound: 4·16·8192²·128 FLOPs = 550 GFLOP, ~1.5 ms at 35% of 989 TFLOP/s; doubling the
     # fraction leaves the fixed costs (launch, one memory latency, the last wave's tail) unchanged
-    assert fa3_s < 0.55 * base_s
+    assert mine_s < 0.55 * base_s
     other = op_for_measurement({**row, "kernel": "torch_sdpa"})
     assert simulate_op_latency(other, faster) == simulate_op_latency(other, base)
 
