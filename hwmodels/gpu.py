@@ -43,6 +43,11 @@ class GPUSpec:
     ``flash_attention_3``) to the fraction it sustains instead of those two, for the ops that name
     it (`for_kernel`); `codesign calibrate` fits them from measurements, and each preset entry says
     where its figure comes from.
+    `gemm_stream_k` adds stream-K GEMM candidates (CUTLASS's stream-K schedulers; cuBLAS picks such
+    kernels by heuristic for some shapes). Off in every preset: of the two published fp8 GEMMs a
+    partial last wave decides, the H100's is matched by the data-parallel wave model (-0.9%) and
+    missed by stream-K (-10.1%), the H200's the other way round (+11.7% against -3.8%)
+    (benchmarks/RESULTS.md); `--set gemm_stream_k=true` asks what it would give.
     `tdp_w` is the datasheet board power (0: unknown); `price_usd_per_hour` an on-demand cloud price
     per GPU (0: unknown); the preset cites both.
     """
@@ -67,6 +72,7 @@ class GPUSpec:
     launch_overhead_s: float
     tma_multicast_ctas: int = 1
     kernel_fractions: Mapping[str, float] = field(default_factory=dict)
+    gemm_stream_k: bool = False
     default_dtype: DType = DType.BF16
     tdp_w: float = 0.0
     price_usd_per_hour: float = 0.0

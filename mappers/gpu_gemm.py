@@ -9,12 +9,14 @@ weight is stored narrower than that dtype (W4A16, W8A16).
 Candidates are the tilings GEMM libraries use: a thread block (CTA) computes a ``block_m × block_n``
 tile of C, stepping through K ``block_k`` at a time through a ``stages``-deep shared-memory
 pipeline; split-K divides K among ``split_k`` CTAs per tile when the tiles alone cannot fill the
-SMs. A candidate is kept only if its pipeline fits the shared memory and its accumulators the
+SMs; stream-K (where `GPUSpec.gemm_stream_k`) spreads all tiles' k-steps evenly over one wave of
+CTAs. A candidate is kept only if its pipeline fits the shared memory and its accumulators the
 registers of one SM; `ctas_per_sm` is its occupancy. The engine (`sim.gpu_gemm_engine`) costs each.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -33,6 +35,12 @@ STAGES = (2, 3, 4, 5)
 #: Split-K factors tried when the output tiles cannot fill every SM (CUTLASS's split-K "parallel"
 #: mode; cuBLAS chooses among similar factors).
 SPLIT_KS = (1, 2, 4, 8, 16)
+#: Stream-K (Osama et al., "Stream-K: Work-centric Parallel Decomposition for Dense Matrix-Matrix
+#: Multiplication on the GPU", PPoPP 2023; CUTLASS's SM80/SM90 stream-K tile schedulers): one wave
+#: of CTAs, one per slot, each takes an equal share of all tiles' k-steps, so a grid whose tiles do
+#: not fill the last wave is not rounded up to it; a tile split between two CTAs passes an fp32
+#: partial tile through global memory. Tried beside each split-K-free tiling whose tiles leave a
+#: partial last wave, on a GPU whose spec says its GEMM library runs it (`GPUSpec.gemm_stream_k`).
 #: A split must keep at least this many k-steps, or the pipeline never fills.
 MIN_K_STEPS_PER_SPLIT = 4
 #: Warps per CTA: 4 up to a 128×128 tile, 8 above (Triton's configs use num_warps 4 or 8 likewise;
@@ -106,9 +114,11 @@ class GemmTile:
     stages: int
     split_k: int
     ctas_per_sm: int
+    stream_k: bool = False
 
     def describe(self) -> str:
-        return f"{self.block_m}x{self.block_n}x{self.block_k} s{self.stages} splitk{self.split_k}"
+        split = "streamk" if self.stream_k else f"splitk{self.split_k}"
+        return f"{self.block_m}x{self.block_n}x{self.block_k} s{self.stages} {split}"
 
 
 def gemm_problem(op: Op) -> GemmProblem:
@@ -152,6 +162,10 @@ def candidate_tiles(problem: GemmProblem, spec: GPUSpec) -> list[GemmTile]:
         if occupancy == 0:
             continue
         tiles = problem.batch * math.ceil(problem.m / block_m) * math.ceil(problem.n / block_n)
+        tile = GemmTile(block_m=block_m, block_n=block_n, block_k=block_k, stages=stages, split_k=1,
+                        ctas_per_sm=occupancy)
+        if spec.gemm_stream_k and tiles % (spec.sm_count * occupancy) and math.ceil(problem.k / block_k) > 1:
+            candidates.append(dataclasses.replace(tile, stream_k=True))
         for split in SPLIT_KS:
             if split > 1 and (
                 tiles * split // 2 >= spec.sm_count * occupancy  # already fills the SMs without it

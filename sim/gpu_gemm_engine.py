@@ -14,6 +14,9 @@ Per candidate (block ``bm × bn × bk``, ``stages``, split-K ``s``, occupancy ``
   rows high (the thread-block swizzle of CUTLASS and of Triton's tutorial GEMM);
 * the epilogue writes C (split-K: fp32 partial sums, then a reduction kernel reads them and writes
   C, with its own launch).
+
+A stream-K candidate (where `GPUSpec.gemm_stream_k`) runs one wave whose CTAs split all tiles'
+k-steps evenly (`_cost_stream_k`).
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ class GemmCost(KernelCost):
 
 def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
     """Time and traffic of `problem` under `tile` (see the module docstring)."""
+    if tile.stream_k:
+        return _cost_stream_k(problem, tile, spec)
     bm, bn, bk, split = tile.block_m, tile.block_n, tile.block_k, tile.split_k
     tiles_m, tiles_n = math.ceil(problem.m / bm), math.ceil(problem.n / bn)
     k_split = math.ceil(problem.k / split)
@@ -86,6 +91,55 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
         reduce_s=reduce_s,
         dram_read_bytes=main.dram_bytes - write_bytes + (write_bytes if split > 1 else 0.0),
         dram_write_bytes=write_bytes + reduce_writes,
+    )
+
+
+def _cost_stream_k(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
+    """Stream-K: one wave of ``min(slots, units)`` CTAs over the ``tiles × k_steps`` units (one
+    k-step of one tile), each taking ``ceil(units / ctas)`` consecutive units. A CTA boundary inside
+    a tile splits it: the CTA that ran the tile's later k-steps (at the start of its range, so early)
+    stores an fp32 partial tile that the other adds before the epilogue, one write and one read of
+    ``bm·bn·4`` bytes. DRAM reads are those of the data-parallel traversal of the same tiles, wave by
+    wave of ``slots`` tiles (CTAs walk the tiles in that order)."""
+    bm, bn, bk = tile.block_m, tile.block_n, tile.block_k
+    tiles_m, tiles_n = math.ceil(problem.m / bm), math.ceil(problem.n / bn)
+    tiles = problem.batch * tiles_m * tiles_n
+    k_steps = math.ceil(problem.k / bk)
+    units = tiles * k_steps
+    slots = spec.sm_count * tile.ctas_per_sm
+    ctas = min(slots, units)
+    steps = math.ceil(units / ctas)
+    split_tiles = sum(1 for cta in range(1, ctas) if (cta * steps) % k_steps and cta * steps < units)
+    partial_bytes = split_tiles * bm * bn * PARTIAL_SUM_BYTES
+    write_bytes = problem.write_bytes
+    work = CtaWork(
+        tensor_macs=bm * bn * steps * bk,
+        tensor_macs_per_s=mac_rate_per_sm(
+            spec, problem.math_dtype, sparse=problem.sparse, fraction=spec.achievable_tensor_fraction
+        ),
+        cuda_ops=problem.dequant_per_weight * bk * bn * steps,
+        l2_bytes=steps * bk * _tile_load_bytes(problem, tile, spec)
+        + problem.side_bytes * steps / (tiles_n * k_steps),
+        steps=steps,
+        stages=tile.stages,
+        store_bytes=(write_bytes + partial_bytes) / ctas,
+    )
+    if problem.read_bytes <= L2_RESIDENT_FRACTION * spec.l2_bytes:
+        reads = problem.read_bytes
+    else:
+        full, rest = divmod(tiles, slots)
+        reads = sum(
+            repeats * _wave_reads(problem, tile, tiles_m, tiles_n, problem.k, wave)
+            for wave, repeats in ((slots, full), (rest, 1))
+            if wave and repeats
+        )
+    main = kernel_time(
+        spec, work, ctas=ctas, ctas_per_sm=tile.ctas_per_sm,
+        dram_bytes_of_wave=lambda _: reads + write_bytes + 2 * partial_bytes,
+    )
+    return GemmCost(
+        tile=tile, main=main, reduce_s=0.0,
+        dram_read_bytes=reads + partial_bytes, dram_write_bytes=write_bytes + partial_bytes,
     )
 
 
