@@ -11,9 +11,12 @@ model into rows of the format `codesign measure` writes (docs/measured_format.md
 * ``tflops`` rows of a GEMM or an attention with its whole shape: ``latency_s = flops / (value ·
   1e12)``, with the FLOPs the source's own convention counts (``2·M·N·K``; attention
   ``4·B·H·Sq·Skv·D`` forward, no causal halving, as the FlashAttention benchmarks count).
+* DeepGEMM's grouped GEMMs for MoE (``batch`` = groups, ``m`` = rows per group, each group its own
+  weight): a GEMM row with ``batch`` groups of ``M×N×K`` (``2·G·M·N·K`` FLOPs), kernel
+  ``deepgemm_fp8_grouped``. The contiguous and masked layouts both give every group the same rows.
 
 Left out, with the reason in `SKIPPED_BECAUSE`: bandwidth, fraction-of-peak and speedup rows (no
-shape to simulate), grouped GEMMs (the simulator has no grouped-GEMM family), FlashAttention v2.0.9
+shape to simulate), FlashAttention v2.0.9
 decode without split-KV (the simulator's decode always may split the KV sequence), GPUs with no
 preset. The preset each GPU is compared on is `PRESET_OF_GPU`.
 """
@@ -57,7 +60,6 @@ FAMILY = {
 }
 SKIPPED_BECAUSE = {
     "metric": "not a latency or a throughput of one shape",
-    "grouped": "grouped GEMM (the simulator has no grouped-GEMM family)",
     "no_split": "FlashAttention v2.0.9 decode without split-KV (the simulator's decode may split KV)",
     "gpu": "no preset models this GPU",
     "shape": "the source gives no whole shape",
@@ -86,8 +88,6 @@ def _skip_reason(figure: pd.Series) -> str:
     if "without split" in figure["locator"] or "no split-KV" in figure["locator"]:
         return "no_split"
     if figure["kernel"] in ("mamf", "gemm_fp8"):
-        if figure["batch"]:
-            return "grouped"
         if not (figure["m"] and figure["n"] and figure["k"]):
             return "shape"
     elif not (figure["batch"] and figure["heads"] and figure["seq_kv"] and figure["head_dim"]):
@@ -111,8 +111,11 @@ def _measured_row(figure: pd.Series) -> dict[str, object]:
     }
     if family.startswith("gemm"):
         m, n, k = (int(figure[c]) for c in ("m", "n", "k"))
+        groups = int(figure["batch"] or 1)
         row |= {"M": m, "N": n, "K": k, "out_dtype": "bf16" if dtype == "fp8" else dtype}
-        flops = 2 * m * n * k
+        if figure["batch"]:  # a grouped GEMM's table (one group is still the grouped kernel)
+            row |= {"batch": groups, "kernel": "deepgemm_fp8_grouped"}
+        flops = 2 * groups * m * n * k
     else:
         b, h, skv, d = (int(figure[c]) for c in ("batch", "heads", "seq_kv", "head_dim"))
         sq = int(figure["seq_q"] or 1)

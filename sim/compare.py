@@ -61,7 +61,10 @@ def shape_label(row: pd.Series) -> str:
         )
     if family == "copy":
         return f"{_int(row.get('bytes')):,} B"
-    return f"{_int(row.get('M'))}x{_int(row.get('N'))}x{_int(row.get('K'))} {row.get('a_dtype', '')}".strip()
+    batch = row.get("batch")
+    groups = _int(batch) if batch == batch and batch not in (None, "") else 1  # NaN != NaN
+    shape = f"{_int(row.get('M'))}x{_int(row.get('N'))}x{_int(row.get('K'))} {row.get('a_dtype', '')}".strip()
+    return f"{groups}x {shape}" if groups != 1 else shape
 
 
 def compare(measured: pd.DataFrame, hardware: Any) -> Comparison:

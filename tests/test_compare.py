@@ -11,7 +11,7 @@ import pytest
 from hwmodels import load_hardware
 from sim.cli import main
 from sim.compare import compare
-from sim.simulate import simulate
+from sim.simulate import simulate, simulate_op_latency
 from workloads.kernel_ops import causal_pairs, op_for_measurement
 from workloads.op import Role
 
@@ -164,3 +164,19 @@ def test_measure_then_compare_on_this_cpu(monkeypatch, tmp_path, capsys):
     assert set(summary["family"]) == {"gemm", "attention_prefill", "copy"}
     assert summary["median_abs_error_pct"].notna().all()
     assert report.stat().st_size > 0
+
+
+def test_a_gemm_row_with_a_batch_is_a_grouped_gemm_with_a_weight_per_group():
+    # 4 groups of 256x4096x7168 fp8: A 4·256·7168 B, B (weights) 4·7168·4096 B, C 4·256·4096·2 B (bf16),
+    # 2·4·256·4096·7168 FLOPs; one group alone reads a quarter of the weights
+    row = {"family": "gemm_fp8", "kernel": "k", "M": 256, "N": 4096, "K": 7168, "batch": 4,
+           "a_dtype": "fp8", "b_dtype": "fp8", "out_dtype": "bf16"}
+    op = op_for_measurement(row)
+    assert op.dim("B") == 4 and op.flops == 2 * 4 * 256 * 4096 * 7168
+    assert op.operand(Role.WEIGHT).bytes == 4 * 7168 * 4096
+    assert op.operand(Role.INPUT).bytes == 4 * 256 * 7168
+    assert op.operand(Role.OUTPUT).bytes == 4 * 256 * 4096 * 2
+    single = op_for_measurement({**row, "batch": 1})
+    assert "B" not in single.dim_names and single.operand(Role.WEIGHT).bytes == 7168 * 4096
+    h100 = load_hardware("h100_sxm")
+    assert simulate_op_latency(op, h100) > simulate_op_latency(single, h100)

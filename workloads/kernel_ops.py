@@ -80,6 +80,7 @@ def _dtype(row: Mapping[str, object], column: str, default: DType) -> DType:
 
 def _gemm(row: Mapping[str, object], family: str) -> Op:
     m, n, k = (_int(row, column) for column in ("M", "N", "K"))
+    groups = _int(row, "batch") if _present(row, "batch") else 1
     a = _dtype(row, "a_dtype", DType.FP16)
     b = _dtype(row, "b_dtype", a)
     out = _dtype(row, "out_dtype", a if a.bits >= 16 else DType.FP16)
@@ -91,6 +92,7 @@ def _gemm(row: Mapping[str, object], family: str) -> Op:
         input_dtype=a,
         weight_dtype=b,
         output_dtype=out,
+        batch=groups if groups > 1 else 0,  # a grouped GEMM: each group its own weight
         attrs=(("weight_is_param", 1),),
     )
     graph = OpGraph(name=family, ops=(op,))
