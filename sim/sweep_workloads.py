@@ -26,7 +26,9 @@ from workloads.graph_io import read_graph_csv
 from workloads.op import OpGraph, gemm_op
 
 #: Keys of a model entry beside ``model`` and ``name``: `load_model_graph`'s keyword arguments.
-MODEL_KEYS = ("phase", "batch", "seq", "context", "weights", "group_size", "activations", "kv", "sparsity")
+MODEL_KEYS = (
+    "phase", "batch", "seq", "context", "weights", "group_size", "activations", "kv", "sparsity", "moe",
+)
 _INT_KEYS = ("batch", "seq", "context", "group_size")
 _KIND_KEYS = {
     "model": ("name", "model", *MODEL_KEYS),

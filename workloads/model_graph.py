@@ -22,6 +22,7 @@ import torch
 
 from workloads.annotate import annotate
 from workloads.errors import WorkloadError
+from workloads.fusion import MOE_MODES, group_experts
 from workloads.op import OpGraph, positive_int
 from workloads.tracer import trace
 from workloads.zoo import Task, ZooEntry, get_model
@@ -55,20 +56,24 @@ def load_model_graph(
     activations: str | None = None,
     kv: str | None = None,
     sparsity: str | None = None,
+    moe: str = "eager",
 ) -> OpGraph:
     """Trace `model` (zoo name or ``file.py:factory``) for one step of `phase`, then annotate it.
 
     `seq` defaults to the longest prompt the config takes in one pass (its position limit, or its
     sliding window); `context` is required for decode. See `workloads.annotate.annotate` for the
-    precision and sparsity arguments.
+    precision and sparsity arguments. `moe` ``grouped`` merges each MoE layer's per-expert kernels
+    into grouped ones (`workloads.fusion.group_experts`); ``eager`` keeps them as traced.
     """
     step = Phase.parse(phase)
     batch = positive_int(batch, field="--batch")
+    if moe not in MOE_MODES:
+        raise WorkloadError(f"--moe {moe!r}: valid: {', '.join(MOE_MODES)}")
     if model.endswith(".py") or ".py:" in model:
         graph = _trace_factory(model, step, batch, seq, context)
     else:
         graph = _trace_zoo(get_model(model), step, batch, seq, context)
-    return annotate(
+    graph = annotate(
         graph,
         weights=weights,
         group_size=group_size,
@@ -76,6 +81,7 @@ def load_model_graph(
         kv=kv,
         sparsity=sparsity,
     )
+    return group_experts(graph) if moe == "grouped" else graph
 
 
 def _trace_zoo(entry: ZooEntry, phase: Phase, batch: int, seq: int | None, context: int | None) -> OpGraph:

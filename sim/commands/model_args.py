@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from sim.commands.stderr import warnings_to_stderr
+from workloads.fusion import MOE_MODES
 from workloads.op import OpGraph
 
 
@@ -21,6 +22,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--activations", help="activation dtype: fp16, bf16, fp8, int8")
     parser.add_argument("--kv", help="KV-cache dtype: fp16, int8, fp8")
     parser.add_argument("--sparsity", help="N:M sparsity of linear weights: 2:4")
+    parser.add_argument(
+        "--moe",
+        choices=MOE_MODES,
+        default="eager",
+        help="MoE experts: eager (default; one kernel per expert and op, as traced) or grouped (one "
+        "grouped kernel per op over all experts, as serving engines run them)",
+    )
 
 
 def load_graph(args: argparse.Namespace, command: str) -> OpGraph:
@@ -39,5 +47,6 @@ def load_graph(args: argparse.Namespace, command: str) -> OpGraph:
             activations=args.activations,
             kv=args.kv,
             sparsity=args.sparsity,
+            moe=args.moe,
         )
     return graph
