@@ -102,6 +102,19 @@ def test_a_named_kernel_runs_at_its_calibrated_fraction(capsys):
     assert fa3.loc[gemms, "latency_s"].tolist() == base.loc[gemms, "latency_s"].tolist()
 
 
+def test_a_model_that_does_not_fit_the_gpu_memory_is_warned_about(capsys):
+    # LLaMA-2-70B fp16: 2 B x 68.98e9 params = 138 GB of weights, more than the H100's 80 GB; int4
+    # weights (~0.56 B per param with scales and zeros, 38 GB) plus a 1 GB KV cache fit
+    code, _, err = run(capsys, "simulate", "--hw", "h100_sxm", "--model", "llama-2-70b", "--phase", "decode",
+                       "--context", "512")
+    assert code == 0
+    assert "warning: weights (138.0 GB) and KV cache" in err
+    assert "more than h100_sxm's hbm_bytes (80 GB)" in err
+    code, _, err = run(capsys, "simulate", "--hw", "h100_sxm", "--model", "llama-2-70b", "--phase", "decode",
+                       "--context", "512", "--weights", "int4")
+    assert code == 0 and "hbm_bytes" not in err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

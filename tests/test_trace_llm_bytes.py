@@ -109,3 +109,20 @@ def test_mixtral_decode_reads_the_experts_it_routes_to():
     assert linear_weight_bytes(four) == (32 * (attention + router + 5 * expert) + lm_head) * 2
     experts = [op for op in four.ops if ".experts." in op.module and op.kind is OpKind.GEMM]
     assert sum(op.flops for op in experts) == 4 * 32 * 2 * (2 * expert)
+
+
+def test_resident_bytes_are_the_parameters_and_the_kv_cache():
+    # LLaMA-2-7B fp16, decode at context 4096, batch 8: weights 2 B × 6,738,415,616 params (every
+    # parameter, though a decode step reads only 8 embedding rows); KV cache 2 (K, V) × 32 layers ×
+    # 4096 positions × 4096 (32 heads × 128) × 2 B × 8 sequences = 17.18 GB read, plus the new
+    # token's slots written: 2 × 32 × 4096 × 2 B × 8
+    from workloads.summary import resident_bytes
+
+    graph = load_model_graph("llama-2-7b", phase="decode", context=4096, batch=8)
+    need = resident_bytes(graph)
+    assert graph.params == 6_738_415_616
+    assert need["weights"] == pytest.approx(2 * graph.params, rel=1e-3)
+    assert need["kv_cache"] == 2 * 32 * 4096 * 4096 * 2 * 8 + 2 * 32 * 4096 * 2 * 8
+    quantized = load_model_graph("llama-2-7b", phase="decode", context=4096, batch=8, weights="int4")
+    int4 = resident_bytes(quantized)
+    assert 0.25 < int4["weights"] / need["weights"] < 0.3  # 4 bits + group-128 scales and zeros, over 16

@@ -67,3 +67,28 @@ def graph_totals(graph: OpGraph) -> dict[str, object]:
         "arithmetic_intensity": flops / total_bytes if total_bytes else 0.0,
         "unmodeled": ", ".join(f"{name} x{n}" for name, n in unmodeled.most_common()),
     }
+
+
+def resident_bytes(graph: OpGraph) -> dict[str, float]:
+    """Memory a step needs resident on the device: every parameter (not only the MoE experts a
+    step reads) at the bytes per parameter the graph stores its weights in (annotations included:
+    int4 with its scales is ~0.56 B), and the KV cache the step reads and writes.
+
+    The parameter operands the graph reads (weights, biases and their metadata of ops whose weight
+    is a parameter) count as stored; parameters it does not read in this step (experts no token
+    routes to, embedding rows no token looks up) count at the mean bytes per element of those it
+    reads. A graph with no parameter operand counts 0 for weights.
+    """
+    stored = elements = 0.0
+    kv = 0.0
+    for op in graph.ops:
+        if dict(op.attrs).get("weight_is_param", 1):
+            for operand in op.operands:
+                if operand.role in (Role.WEIGHT, Role.BIAS, Role.METADATA):
+                    stored += operand.bytes * op.count
+                if operand.role in (Role.WEIGHT, Role.BIAS):
+                    elements += operand.elements * op.count
+        kv += sum(o.bytes for o in op.operands if o.role in (Role.KV_CACHE, Role.KV_CACHE_WRITE)) * op.count
+    unread = max(0.0, graph.params - elements)
+    weights = stored + unread * stored / elements if elements else 0.0
+    return {"weights": weights, "kv_cache": kv, "total": weights + kv}

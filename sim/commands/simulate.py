@@ -22,6 +22,7 @@ from workloads.dtypes import DType
 from workloads.errors import WorkloadError
 from workloads.graph_io import read_graph_csv
 from workloads.op import OpGraph, gemm_op
+from workloads.summary import resident_bytes
 from workloads.topology import read_topology
 
 
@@ -94,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         workload = read_graph_csv(args.ops)
     else:
         workload = load_graph(args, "simulate")
+    if isinstance(hardware, GPUSpec) and args.model:
+        _warn_if_it_does_not_fit(workload, hardware)
     results = simulate(workload, hardware)
     total = summarize(results, hardware)
     if total["unmodeled_ops"]:
@@ -112,6 +115,20 @@ def run(args: argparse.Namespace) -> int:
     if fmt is OutputFormat.TABLE:
         print(_summary_line(workload, total, hardware))
     return 0
+
+
+def _warn_if_it_does_not_fit(graph: OpGraph, hardware: GPUSpec) -> None:
+    """A warning when the model's weights and KV cache exceed the GPU's memory: the latency is
+    still given (what-if questions want it) but one GPU could not run the step."""
+    need = resident_bytes(graph)
+    if need["total"] > hardware.hbm_bytes:
+        print(
+            f"codesign simulate: warning: weights ({need['weights'] / 1e9:.1f} GB) and KV cache "
+            f"({need['kv_cache'] / 1e9:.1f} GB) need {need['total'] / 1e9:.1f} GB, more than "
+            f"{hardware.name}'s hbm_bytes ({hardware.hbm_bytes / 1e9:.0f} GB): one GPU could not run "
+            "this step (quantize with --weights, shorten --context or --batch, or shard it)",
+            file=sys.stderr,
+        )
 
 
 def _summary_line(workload: OpGraph, total: dict, hardware) -> str:
