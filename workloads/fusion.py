@@ -88,7 +88,7 @@ def _is_gemm(op: Op) -> bool:
 def _merge(ops: list[Op]) -> Op:
     first = ops[0]
     match = EXPERT_MODULE.match(first.module)
-    assert match is not None  # _group_key matched it
+    assert match is not None  # group_experts grouped it by this match
     experts = len(ops)
     module = f"{match['layer']}.experts.*" + (f".{match['proj']}" if match["proj"] else "")
     operands = tuple(
