@@ -40,7 +40,10 @@ PREFILL_TOKENS = 16384
 MAX_KV_CACHE_BYTES = 16 * 2**30
 #: The one 128k-token prefill: GQA, head dim 128, causal (a LLaMA-3 long-context prompt).
 LONG_PREFILL = 131072
-COPY_BYTES = (2**20, 16 * 2**20, 256 * 2**20, 2**30)
+#: Copies: 4 bytes (launch-bound: what `codesign calibrate` fits the launch overhead on, the
+#: measurement published_figures.md found no citable figure for), 64 KiB, then up to 1 GiB
+#: (bandwidth-bound: what it fits the achievable HBM bandwidth on).
+COPY_BYTES = (4, 2**16, 2**20, 16 * 2**20, 256 * 2**20, 2**30)
 
 
 def _gemms(family: str, a: str, b: str, out: str, shapes, group_size=None) -> list[GemmCase]:
@@ -87,7 +90,7 @@ def small_grid() -> list[Case]:
         AttentionCase("attention_decode", 1, 8, 2, 1, 2048, 64, False, "fp32"),
         AttentionCase("attention_decode", 4, 8, 8, 1, 1024, 128, False, "fp32"),
     ]
-    return cases + [CopyCase(2**20), CopyCase(64 * 2**20)]
+    return cases + [CopyCase(4), CopyCase(2**20), CopyCase(64 * 2**20)]
 
 
 GRIDS = {"small": small_grid, "full": full_grid}
