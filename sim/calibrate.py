@@ -144,7 +144,7 @@ def calibrate(
             "(the devices codesign measure times)"
         )
     rows, ops, skipped = _simulable(measured, base)
-    held = np.array([_held_out(row, holdout) for _, row in rows.iterrows()], dtype=bool)
+    held = np.array([is_held_out(row, holdout) for _, row in rows.iterrows()], dtype=bool)
     measured_s = rows["latency_s"].to_numpy(dtype=float)
     spec, fits, interrupted = base, [], False
     knobs = list(knobs_for(rows, base))
@@ -261,7 +261,7 @@ def _simulable(measured: pd.DataFrame, spec: Any) -> tuple[pd.DataFrame, list[Op
     return rows, ops, pd.DataFrame(skipped, columns=["family", "kernel", "shape", "reason"])
 
 
-def _held_out(row: pd.Series, holdout: float) -> bool:
+def is_held_out(row: pd.Series, holdout: float) -> bool:
     """Whether a row is held out: a stable hash of its kernel and shape (same file, same split)."""
     key = f"{row['family']}|{row['kernel']}|{row_label(row)}|{row.get('a_dtype', '')}"
     return zlib.crc32(key.encode()) % 1000 < holdout * 1000
