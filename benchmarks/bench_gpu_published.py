@@ -30,7 +30,7 @@ from sim.calibrate import calibrate
 from sim.compare import compare
 
 #: Extra presets a source's rows are also compared on, where the source leaves the variant open.
-ALSO_ON = {"flash_decoding": ("a100_40gb_sxm",)}
+ALSO_ON = {"flash_decoding": ("a100_40gb_sxm",), "flash_attention_v2.0.9": ("a100_40gb_sxm",)}
 
 
 def published_errors() -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -30,6 +30,7 @@ from mappers.gpu_gemm import (
     THREADS_PER_WARP,
 )
 from workloads.dtypes import DType
+from workloads.errors import WorkloadError
 from workloads.op import Op, Operand, Role
 
 
@@ -39,20 +40,29 @@ class Partition(enum.Enum):
     LEAN = "lean"
 
 
-#: Query and key block sizes of FlashAttention-2's forward kernels (flash_fwd_launch_template.h:
-#: 128×64 or 128×128 for head dims up to 128, 64×64 beside them); decode kernels pad the stacked
-#: query rows of a group to 64 (flash_fwd_splitkv kernel traits, kBlockM = 64).
-FA2_BLOCKS = ((128, 64), (128, 128), (64, 64), (64, 128))
+#: FlashAttention-2's forward tile by head dim, as its dispatch picks it for the A100 and the H100
+#: (csrc/flash_attn/src/flash_fwd_launch_template.h, ``run_mha_fwd_hdim*``, the no-dropout branch;
+#: the sm86/sm89 branch's 128×32 and 64×64 at head dim 96-128 is not modeled): (largest head dim,
+#: block_m, block_n, warps). Head dim 256 runs 128×64 on 8 warps where one CTA's Q, K and V tiles at
+#: 128×64 fit (``2·d·(128 + 2·64)`` B) but two at 64×64 do not fit an SM (``4·d·(64 + 2·64)`` B):
+#: the A100; on the H100 it runs 64×64 on 4 warps, two CTAs per SM.
+FA2_TILES = ((64, 128, 128, 4), (128, 128, 64, 4), (192, 128, 64, 8), (256, 128, 64, 8))
+FA2_HDIM256_SMALL_TILE = (64, 64, 4)
+#: Split-KV decode tile (``run_mha_fwd_splitkv_dispatch``): 64 query rows (a group's stacked query
+#: heads, padded); 256 keys per block up to head dim 64, 128 up to 128, 64 above; with a single
+#: split, the tile aligned with the standard kernel: 128 keys up to head dim 64, else 64.
 DECODE_BLOCK_M = 64
-DECODE_BLOCK_NS = (64, 128, 256)
+#: Lean Attention's key blocks (its own kernel; the fastest is kept).
+LEAN_BLOCK_NS = (64, 128, 256)
 #: Split counts flash-decoding chooses among (FA2's num_splits heuristic tries 1 to 128).
 SPLITS = (1, 2, 4, 8, 16, 32, 64, 128)
 #: Lean attention's grid: every CTA slot of the GPU, or a 1/2, 1/4, 1/8 of them (fewer CTAs split
 #: fewer heads, so less fix-up traffic; the fastest is kept).
 LEAN_GRID_DIVISORS = (1, 2, 4, 8)
-#: Warps per CTA of FA2's forward kernels for head dims up to 128 (kNWarps = 4).
+#: Warps per CTA of FA2's split-KV kernels and of its forward kernels up to head dim 128 (kNWarps = 4).
 ATTENTION_WARPS = 4
-#: Double-buffered K/V loads (FA2 prefetches the next K/V block while computing on this one).
+#: Loads in flight per CTA for the latency bound: FA2 issues the next K (V) block's cp.async while
+#: it computes on the current one, so one step's loads overlap the previous step's math.
 ATTENTION_STAGES = 2
 #: CUDA-core instructions per K/V element to convert a cache stored narrower than the query to the
 #: query's dtype: fp8 pairs convert in one ``cvt.rn.f16x2.e4m3x2`` (PTX ISA, cvt), 1/2 per element;
@@ -81,6 +91,7 @@ class AttentionProblem:
     o_bytes: float
     math_dtype: DType
     kv_dequant: float = 0.0
+    only: Partition | None = None  # the kernel's one partition (FlashAttention before 2.2: FA2)
 
     @property
     def group(self) -> int:
@@ -139,47 +150,81 @@ def attention_problem(op: Op) -> AttentionProblem:
         o_bytes=out.dtype.bytes,
         math_dtype=q.dtype,
         kv_dequant=dequant,
+        only=_partition(op),
     )
 
 
 def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionPlan]:
-    """FA2 tilings always; split-KV and lean for a few non-causal query rows (decode)."""
+    """FA2's tile for the head dim always; split-KV and lean for a few non-causal query rows
+    (decode); only the problem's own partition where it names one."""
     plans = []
-    for block_m, block_n in FA2_BLOCKS:
-        occupancy = ctas_per_sm(problem, spec, block_m, block_n)
-        if occupancy:
-            plans.append(AttentionPlan(partition=Partition.FA2, block_m=block_m, block_n=block_n,
-                                       ctas_per_sm=occupancy))
-    if problem.causal or problem.group * problem.sq > DECODE_MAX_QUERY_ROWS:
-        return plans
-    for block_n in DECODE_BLOCK_NS:
-        occupancy = ctas_per_sm(problem, spec, DECODE_BLOCK_M, block_n)
-        if not occupancy:
-            continue
-        plans.extend(
-            AttentionPlan(partition=Partition.LEAN, block_m=DECODE_BLOCK_M, block_n=block_n,
-                          ctas_per_sm=occupancy, grid_divisor=divisor)
-            for divisor in LEAN_GRID_DIVISORS
-        )
-        for splits in (s for s in SPLITS if problem.skv / s >= block_n):
-            plans.append(AttentionPlan(partition=Partition.SPLIT_KV, block_m=DECODE_BLOCK_M,
-                                       block_n=block_n, splits=splits, ctas_per_sm=occupancy))
-    return plans
+    block_m, block_n, warps = fa2_tile(problem.d, spec)
+    occupancy = ctas_per_sm(problem, spec, block_m, block_n, warps)
+    if occupancy:
+        plans.append(AttentionPlan(partition=Partition.FA2, block_m=block_m, block_n=block_n,
+                                   ctas_per_sm=occupancy))
+    if not (problem.causal or problem.group * problem.sq > DECODE_MAX_QUERY_ROWS):
+        for block_n in LEAN_BLOCK_NS:
+            occupancy = ctas_per_sm(problem, spec, DECODE_BLOCK_M, block_n)
+            plans.extend(
+                AttentionPlan(partition=Partition.LEAN, block_m=DECODE_BLOCK_M, block_n=block_n,
+                              ctas_per_sm=occupancy, grid_divisor=divisor)
+                for divisor in LEAN_GRID_DIVISORS
+                if occupancy
+            )
+        for splits in SPLITS:
+            block_n = split_kv_block_n(problem.d, splits)
+            occupancy = ctas_per_sm(problem, spec, DECODE_BLOCK_M, block_n)
+            if occupancy and (splits == 1 or problem.skv / splits >= block_n):
+                plans.append(AttentionPlan(partition=Partition.SPLIT_KV, block_m=DECODE_BLOCK_M,
+                                           block_n=block_n, splits=splits, ctas_per_sm=occupancy))
+    return [plan for plan in plans if problem.only in (None, plan.partition)]
 
 
-def ctas_per_sm(problem: AttentionProblem, spec: GPUSpec, block_m: int, block_n: int) -> int:
-    """CTAs one SM holds: the Q tile plus double-buffered K and V blocks in shared memory; the
-    output accumulator and the score block in registers (fp32, one register each)."""
-    shared = (
-        block_m * problem.d * problem.q_bytes
-        + ATTENTION_STAGES * block_n * (problem.d + problem.dv) * problem.kv_bytes
-    )
-    threads = ATTENTION_WARPS * THREADS_PER_WARP
+def fa2_tile(head_dim: int, spec: GPUSpec) -> tuple[int, int, int]:
+    """FlashAttention-2's forward tile (block_m, block_n, warps) for `head_dim` (`FA2_TILES`)."""
+    if head_dim > FA2_TILES[-2][0]:
+        fits_one = 2 * head_dim * (128 + 2 * 64) <= spec.shared_memory_bytes_per_sm
+        fits_two_small = 4 * head_dim * (64 + 2 * 64) <= spec.shared_memory_bytes_per_sm
+        return (128, 64, 8) if fits_one and not fits_two_small else FA2_HDIM256_SMALL_TILE
+    for largest, block_m, block_n, warps in FA2_TILES:
+        if head_dim <= largest:
+            return block_m, block_n, warps
+    return FA2_HDIM256_SMALL_TILE
+
+
+def split_kv_block_n(head_dim: int, splits: int) -> int:
+    """Keys per block of FA2's split-KV kernel (`DECODE_BLOCK_M` docstring)."""
+    if splits == 1:
+        return 128 if head_dim <= 64 else 64
+    return 256 if head_dim <= 64 else 128 if head_dim <= 128 else 64
+
+
+def ctas_per_sm(
+    problem: AttentionProblem, spec: GPUSpec, block_m: int, block_n: int, warps: int = ATTENTION_WARPS
+) -> int:
+    """CTAs one SM holds: the Q tile and one K and one V block in shared memory (FA2's kernel
+    traits: ``kSmemSize = kSmemQSize + kSmemKVSize``, K and V one block each); the output
+    accumulator and the score block in registers (fp32, one register each)."""
+    shared = block_m * problem.d * problem.q_bytes + block_n * (problem.d + problem.dv) * problem.kv_bytes
+    threads = warps * THREADS_PER_WARP
     per_thread = block_m * (problem.dv + block_n) / threads + REGISTERS_PER_THREAD_BESIDES_ACCUMULATORS
     if per_thread > MAX_REGISTERS_PER_THREAD or shared > spec.shared_memory_bytes_per_sm:
         return 0
     by_registers = spec.registers_per_sm // math.ceil(per_thread * threads)
     return min(by_registers, int(spec.shared_memory_bytes_per_sm // shared), MAX_CTAS_PER_SM)
+
+
+def _partition(op: Op) -> Partition | None:
+    """The partition an op's attrs name (a measured kernel that has only one), or None."""
+    name = dict(op.attrs).get("partition")
+    if name is None:
+        return None
+    try:
+        return Partition(name)
+    except ValueError:
+        valid = ", ".join(p.value for p in Partition)
+        raise WorkloadError(f"attention op {op.name!r}: partition {name!r}: valid: {valid}") from None
 
 
 def _named(op: Op, name: str) -> Operand:

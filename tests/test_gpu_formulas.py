@@ -9,11 +9,13 @@ import math
 import pytest
 
 from hwmodels import load_hardware
+from mappers.gpu_attention import Partition, attention_problem, candidate_plans, fa2_tile, split_kv_block_n
 from mappers.gpu_gemm import PARTIAL_SUM_BYTES, GemmTile, candidate_tiles, gemm_problem
 from sim.gpu_gemm_engine import best_gemm, cost_gemm
 from sim.gpu_timing import CtaWork, kernel_time, mac_rate_per_sm
 from sim.simulate import simulate, simulate_op_latency
 from workloads.dtypes import DType
+from workloads.errors import WorkloadError
 from workloads.kernel_ops import op_for_measurement
 from workloads.op import Op, Operand, OpKind, Role
 
@@ -202,3 +204,44 @@ def test_stream_k_is_a_candidate_only_where_the_spec_allows_it_and_a_wave_is_par
         if tile.stream_k:
             tiles = math.ceil(exact.m / tile.block_m) * math.ceil(exact.n / tile.block_n)
             assert tiles % (132 * tile.ctas_per_sm)
+
+
+@pytest.mark.parametrize(
+    ("head_dim", "preset", "tile"),
+    [
+        # FlashAttention-2's run_mha_fwd_hdim* (flash_fwd_launch_template.h), A100/H100 branch
+        (64, "h100_sxm", (128, 128, 4)),
+        (128, "a100_80gb_sxm", (128, 64, 4)),
+        (192, "h100_sxm", (128, 64, 8)),
+        # head dim 256: 2·256·(128 + 128) = 131,072 B fit both SMs; 4·256·(64 + 128) = 196,608 B
+        # fit the H100's 233,472 B (two 64x64 CTAs per SM) but not the A100's 167,936 B
+        (256, "a100_80gb_sxm", (128, 64, 8)),
+        (256, "h100_sxm", (64, 64, 4)),
+    ],
+)
+def test_fa2_runs_the_tile_its_dispatch_picks_for_the_head_dim(head_dim, preset, tile):
+    spec = load_hardware(preset)
+    assert fa2_tile(head_dim, spec) == tile
+    problem = attention_problem(attention(batch=1, heads=8, seq_q=1024, seq_kv=1024, head_dim=head_dim))
+    fa2 = [plan for plan in candidate_plans(problem, spec) if plan.partition is Partition.FA2]
+    assert [(plan.block_m, plan.block_n) for plan in fa2] == [tile[:2]]
+
+
+def test_split_kv_key_blocks_follow_the_head_dim_and_the_split_count():
+    # run_mha_fwd_splitkv_dispatch: 256 keys up to head dim 64, 128 up to 128, 64 above; one split
+    # runs the tile aligned with the standard kernel (128 keys up to head dim 64, else 64)
+    assert [split_kv_block_n(d, 8) for d in (64, 128, 256)] == [256, 128, 64]
+    assert [split_kv_block_n(d, 1) for d in (64, 128, 256)] == [128, 64, 64]
+
+
+def test_a_row_naming_one_partition_is_simulated_with_it_alone():
+    # FlashAttention v2.0.9 had no split-KV: a decode row with partition fa2 pads its one query row
+    # per head to FA2's 128-row tile, 16 CTAs for B=1 and 16 heads; the free choice splits the KV
+    a100 = load_hardware("a100_80gb_sxm")
+    shape = dict(family="attention_decode", batch=1, heads=16, kv_heads=2, seq_kv=65536, head_dim=128)
+    free = simulate(attention(**shape), a100).iloc[0]
+    fa2 = simulate(attention(**shape, partition="fa2"), a100).iloc[0]
+    assert fa2["mapping"].startswith("fa2 128x64") and not free["mapping"].startswith("fa2")
+    assert fa2["latency_s"] > 10 * free["latency_s"]
+    with pytest.raises(WorkloadError, match="partition 'fa3': valid: fa2, split-kv, lean"):
+        simulate(attention(**shape, partition="fa3"), a100)

@@ -117,6 +117,8 @@ def _attention(row: Mapping[str, object], family: str) -> Op:
     q_dtype = _dtype(row, "a_dtype", DType.FP16)
     kv_dtype = _dtype(row, "b_dtype", q_dtype)
     kv_role = Role.KV_CACHE if family == "attention_decode" else Role.INPUT
+    # a kernel with one work partition (FlashAttention before 2.2 had no split-KV) says which
+    partition = (("partition", str(row["partition"]).strip()),) if _present(row, "partition") else ()
     pairs = causal_pairs(sq, skv) if causal else sq * skv
     q_elements, kv_elements = b * h * sq * d, b * hkv * skv * d
     q_dims, o_dims = ("B", "H", "Sq", "D"), ("B", "H", "Sq", "Dv")
@@ -132,5 +134,5 @@ def _attention(row: Mapping[str, object], family: str) -> Op:
             Operand(name="O", role=Role.OUTPUT, dims=o_dims, elements=q_elements, dtype=q_dtype),
         ),
         flops=4 * b * h * pairs * d,  # Q·Kᵀ and P·V, 2 FLOPs per MAC each
-        attrs=(("causal", int(causal)),),
+        attrs=(("causal", int(causal)), *partition),
     )
