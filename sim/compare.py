@@ -8,6 +8,7 @@ are listed in `skipped` with the reason, and the rest go on.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hwmodels.gpu import GPUSpec
 from sim.simulate import simulate_op_latency
 from workloads.errors import CodesignError
-from workloads.kernel_ops import ATTENTION_FAMILIES, op_for_measurement
+from workloads.kernel_ops import ATTENTION_FAMILIES, GEMM_FAMILIES, op_for_measurement
 
 #: Columns every measured file must have (docs/measured_format.md).
 REQUIRED_COLUMNS = ("family", "kernel", "device_name", "latency_s")
@@ -90,10 +92,20 @@ def compare(measured: pd.DataFrame, hardware: Any) -> Comparison:
     rows["error_pct"] = 100.0 * (rows["simulated_latency_s"] - rows["latency_s"]) / rows["latency_s"]
     rows["abs_error_pct"] = rows["error_pct"].abs()
     rows = rows[rows["simulated_latency_s"].notna()].reset_index(drop=True)
-    return Comparison(rows=rows, summary=_summary(rows), skipped=pd.DataFrame(skipped))
+    return Comparison(rows=rows, summary=_summary(rows, hardware), skipped=pd.DataFrame(skipped))
 
 
-def _summary(rows: pd.DataFrame) -> pd.DataFrame:
+def tensor_fraction(hardware: Any, family: str, kernel: str) -> float:
+    """The tensor-core fraction a GPU runs a measured kernel's rows at: its `kernel_fractions`
+    entry, else the spec-wide one of its family; NaN for a non-GPU spec or a family without
+    tensor-core math (copies)."""
+    if not isinstance(hardware, GPUSpec) or family not in (*GEMM_FAMILIES, *ATTENTION_FAMILIES):
+        return math.nan
+    spec = hardware.for_kernel(str(kernel))
+    return spec.attention_tensor_fraction if family in ATTENTION_FAMILIES else spec.achievable_tensor_fraction
+
+
+def _summary(rows: pd.DataFrame, hardware: Any) -> pd.DataFrame:
     records = []
     for (family, kernel), group in rows.groupby(["family", "kernel"], sort=True):
         worst = group.nlargest(WORST_SHAPES, "abs_error_pct")
@@ -105,6 +117,7 @@ def _summary(rows: pd.DataFrame) -> pd.DataFrame:
                 "median_abs_error_pct": float(group["abs_error_pct"].median()),
                 "p90_abs_error_pct": float(group["abs_error_pct"].quantile(0.9)),
                 "median_error_pct": float(group["error_pct"].median()),
+                "tensor_fraction": tensor_fraction(hardware, family, kernel),
                 "worst": "; ".join(
                     f"{shape} ({error:+.0f}%)"
                     for shape, error in zip(worst["shape"], worst["error_pct"], strict=True)

@@ -180,3 +180,22 @@ def test_a_gemm_row_with_a_batch_is_a_grouped_gemm_with_a_weight_per_group():
     assert "B" not in single.dim_names and single.operand(Role.WEIGHT).bytes == 7168 * 4096
     h100 = load_hardware("h100_sxm")
     assert simulate_op_latency(op, h100) > simulate_op_latency(single, h100)
+
+
+def test_the_summary_says_which_tensor_fraction_each_kernel_ran_at():
+    # h100_sxm: flash_attention_3 has its own entry (0.5972); torch_sdpa runs at the spec-wide
+    # attention fraction (0.361), torch_matmul at the GEMM one (0.866); a copy has no tensor math
+    shape = {"batch": 1, "heads": 16, "kv_heads": 16, "seq_q": 1024, "seq_kv": 1024, "head_dim": 128,
+             "causal": 0, "a_dtype": "bf16", "device_name": "H100", "latency_s": 1e-4}
+    measured = pd.DataFrame([
+        {"family": "attention_prefill", "kernel": "flash_attention_3", **shape},
+        {"family": "attention_prefill", "kernel": "torch_sdpa", **shape},
+        {"family": "gemm", "kernel": "torch_matmul", "M": 64, "N": 64, "K": 64, "a_dtype": "bf16",
+         "device_name": "H100", "latency_s": 1e-5},
+        {"family": "copy", "kernel": "torch_copy", "bytes": 4096, "device_name": "H100", "latency_s": 1e-5},
+    ])
+    summary = compare(measured, load_hardware("h100_sxm")).summary.set_index("kernel")["tensor_fraction"]
+    assert summary["flash_attention_3"] == 0.5972
+    assert summary["torch_sdpa"] == 0.361 and summary["torch_matmul"] == 0.866
+    assert pd.isna(summary["torch_copy"])
+    assert compare(measured, load_hardware("cpu_ci")).summary["tensor_fraction"].isna().all()
