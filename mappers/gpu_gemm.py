@@ -27,8 +27,12 @@ from workloads.op import Op, Role, SparsityKind
 
 #: Tile sizes and pipeline depths of the CUTLASS default GEMM configurations and of Triton's matmul
 #: autotune list (triton tutorials/03-matrix-multiplication.py, ``get_cuda_autotune_config``:
-#: BLOCK_SIZE_M and _N from 64 to 256, BLOCK_SIZE_K from 32 to 128, num_stages from 2 to 5).
-BLOCK_MS = (64, 128, 256)
+#: BLOCK_SIZE_M and _N from 64 to 256, BLOCK_SIZE_K from 32 to 128, num_stages from 2 to 5). Skinny
+#: GEMMs (decode) also run 16- and 32-row tiles, the tensor cores' m16 MMA once or twice (Marlin's
+#: thread_m_blocks of 16 rows, Frantar et al. 2024; vLLM's Triton MoE configs' BLOCK_SIZE_M 16):
+#: padding a one-token GEMM to 64 rows would quadruple its tensor work. They are listed last, so
+#: a tie keeps the larger tile.
+BLOCK_MS = (64, 128, 256, 16, 32)
 BLOCK_NS = (64, 128, 256)
 BLOCK_KS = (32, 64, 128)
 STAGES = (2, 3, 4, 5)

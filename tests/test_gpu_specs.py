@@ -23,9 +23,10 @@ DATASHEET_TFLOPS = {
     "l40s": {"bf16": 362.05, "fp16": 362.05, "tf32": 183, "fp8": 733, "int8": 733},
     "h20": {"bf16": 148, "fp16": 148, "tf32": 74, "fp8": 296, "int8": 296},
     "rtx_4090": {"bf16": 165.2, "fp16": 165.2, "tf32": 82.6, "fp8": 330.3, "int8": 660.6},
+    "a10": {"bf16": 125.0, "fp16": 125.0, "tf32": 62.5, "int8": 250.0},
 }
 DATASHEET_HBM_TB_S = {"h100_sxm": 3.35, "h200": 4.8, "a100_80gb_sxm": 2.039, "v100s": 1.134,
-                      "l40s": 0.864, "h20": 4.0, "rtx_4090": 1.008}
+                      "l40s": 0.864, "h20": 4.0, "rtx_4090": 1.008, "a10": 0.6}
 
 
 @pytest.mark.parametrize("name", sorted(DATASHEET_TFLOPS))
@@ -107,7 +108,7 @@ def test_simulate_a_decode_step_on_h100(capsys):
     ("argv", "message"),
     [
         (["--hw", "b300", "--gemm", "1,2,3"],
-         "unknown preset 'b300'; known presets: a100_40gb_sxm, a100_80gb_sxm"),
+         "unknown preset 'b300'; known presets: a10, a100_40gb_sxm, a100_80gb_sxm"),
         (["--hw", "a100_80gb_sxm", "--gemm", "64,64,64", "--dtype", "fp8"],
          "dtype 'fp8' has no tensor-core path (tensor_macs_per_cycle_per_sm has bf16, fp16, tf32, int8)"),
         (["--hw", "v100s", "--gemm", "64,64,64", "--dtype", "bf16"], "dtype 'bf16' has no tensor-core path"),

@@ -20,6 +20,7 @@ DEVICE_PRESETS = (
     (r"H20\b", "h20"),
     (r"A100.*40GB", "a100_40gb_sxm"),
     (r"A100", "a100_80gb_sxm"),
+    (r"A10\b", "a10"),
     (r"V100", "v100s"),
     (r"L40S", "l40s"),
     (r"RTX 4090", "rtx_4090"),
