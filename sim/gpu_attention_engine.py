@@ -27,6 +27,7 @@ from hwmodels.errors import HardwareSpecError
 from hwmodels.gpu import GPUSpec
 from mappers.gpu_attention import (
     ATTENTION_STAGES,
+    DECODE_MAX_QUERY_ROWS,
     AttentionPlan,
     AttentionProblem,
     Partition,
@@ -34,6 +35,7 @@ from mappers.gpu_attention import (
 )
 from mappers.gpu_gemm import PARTIAL_SUM_BYTES
 from sim.gpu_timing import CtaWork, KernelCost, kernel_time, mac_rate_per_sm, memory_bound_s
+from workloads.errors import WorkloadError
 
 #: CUDA-core instructions per score of FlashAttention-2's online softmax: one FMA scaling the score
 #: and subtracting the running max, one max, one add into the row sum, one conversion of the
@@ -125,6 +127,12 @@ def best_attention(problem: AttentionProblem, spec: GPUSpec) -> AttentionCost:
     query's dtype or no partition fits its shared memory."""
     mac_rate_per_sm(spec, problem.math_dtype, sparse=False, fraction=1.0)
     plans = candidate_plans(problem, spec)
+    if not plans and problem.only is not None:
+        raise WorkloadError(
+            f"attention partition {problem.only.value!r} does not apply to this shape (split-kv and "
+            f"lean run only non-causal attention of up to {DECODE_MAX_QUERY_ROWS} query rows per "
+            "K/V head: decode)"
+        )
     if not plans:
         raise HardwareSpecError(
             f"hardware {spec.name!r}: no attention tiling of head dim {problem.d} fits "

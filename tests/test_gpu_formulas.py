@@ -245,3 +245,6 @@ def test_a_row_naming_one_partition_is_simulated_with_it_alone():
     assert fa2["latency_s"] > 10 * free["latency_s"]
     with pytest.raises(WorkloadError, match="partition 'fa3': valid: fa2, split-kv, lean"):
         simulate(attention(**shape, partition="fa3"), a100)
+    causal = dict(batch=1, heads=8, seq_q=1024, seq_kv=1024, head_dim=128, causal=1)
+    with pytest.raises(WorkloadError, match="partition 'split-kv' does not apply to this shape"):
+        simulate(attention(**causal, partition="split-kv"), a100)
