@@ -43,6 +43,8 @@ class GPUSpec:
     ``flash_attention_3``) to the fraction it sustains instead of those two, for the ops that name
     it (`for_kernel`); `codesign calibrate` fits them from measurements, and each preset entry says
     where its figure comes from.
+    `compute_capability` is the CUDA compute capability (9.0 Hopper, 8.0 A100, 8.6 GA10x, 8.9 Ada;
+    0: not stated), which kernels dispatch on (FlashAttention-2's tiles differ on 8.6/8.9).
     `gemm_stream_k` adds stream-K GEMM candidates (CUTLASS's stream-K schedulers; cuBLAS picks such
     kernels by heuristic for some shapes). Off in every preset: of the two published fp8 GEMMs a
     partial last wave decides, the H100's is matched by the data-parallel wave model (-0.9%) and
@@ -71,6 +73,7 @@ class GPUSpec:
     memory_latency_s: float
     launch_overhead_s: float
     tma_multicast_ctas: int = 1
+    compute_capability: float = 0.0
     kernel_fractions: Mapping[str, float] = field(default_factory=dict)
     gemm_stream_k: bool = False
     default_dtype: DType = DType.BF16
@@ -94,7 +97,7 @@ class GPUSpec:
             "memory_latency_s",
         ):
             _check_positive_number(self, name, where)
-        for name in ("launch_overhead_s", "tdp_w", "price_usd_per_hour"):
+        for name in ("launch_overhead_s", "tdp_w", "price_usd_per_hour", "compute_capability"):
             value = getattr(self, name)
             if not _is_number(value) or not (value >= 0 and math.isfinite(value)):
                 raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be a finite number >= 0")

@@ -41,13 +41,17 @@ class Partition(enum.Enum):
 
 
 #: FlashAttention-2's forward tile by head dim, as its dispatch picks it for the A100 and the H100
-#: (csrc/flash_attn/src/flash_fwd_launch_template.h, ``run_mha_fwd_hdim*``, the no-dropout branch;
-#: the sm86/sm89 branch's 128×32 and 64×64 at head dim 96-128 is not modeled): (largest head dim,
-#: block_m, block_n, warps). Head dim 256 runs 128×64 on 8 warps where one CTA's Q, K and V tiles at
-#: 128×64 fit (``2·d·(128 + 2·64)`` B) but two at 64×64 do not fit an SM (``4·d·(64 + 2·64)`` B):
-#: the A100; on the H100 it runs 64×64 on 4 warps, two CTAs per SM.
+#: (csrc/flash_attn/src/flash_fwd_launch_template.h, ``run_mha_fwd_hdim*``, the no-dropout branch):
+#: (largest head dim, block_m, block_n, warps). On compute capability 8.6 and 8.9 (GA10x, Ada:
+#: 100 KB of shared memory) head dims 65-128 run 64×64 when causal and, non-causal, 128×32 at head
+#: dim 128 ("2 CTAs per SM") and 128×64 at 96 (`FA2_SM8X_TILES`). Head dim 256 runs 128×64 on 8
+#: warps where one CTA's Q, K and V tiles at 128×64 fit (``2·d·(128 + 2·64)`` B) but two at 64×64
+#: do not fit an SM (``4·d·(64 + 2·64)`` B): the A100; on the H100 it runs 64×64 on 4 warps, two
+#: CTAs per SM.
 FA2_TILES = ((64, 128, 128, 4), (128, 128, 64, 4), (192, 128, 64, 8), (256, 128, 64, 8))
 FA2_HDIM256_SMALL_TILE = (64, 64, 4)
+#: (largest head dim, non-causal tile, causal tile) of the sm86/sm89 branch.
+FA2_SM8X_TILES = ((96, (128, 64, 4), (64, 64, 4)), (128, (128, 32, 4), (64, 64, 4)))
 #: Split-KV decode tile (``run_mha_fwd_splitkv_dispatch``): 64 query rows (a group's stacked query
 #: heads, padded); 256 keys per block up to head dim 64, 128 up to 128, 64 above; with a single
 #: split, the tile aligned with the standard kernel: 128 keys up to head dim 64, else 64.
@@ -158,7 +162,7 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
     """FA2's tile for the head dim always; split-KV and lean for a few non-causal query rows
     (decode); only the problem's own partition where it names one."""
     plans = []
-    block_m, block_n, warps = fa2_tile(problem.d, spec)
+    block_m, block_n, warps = fa2_tile(problem.d, spec, causal=problem.causal)
     occupancy = ctas_per_sm(problem, spec, block_m, block_n, warps)
     if occupancy:
         plans.append(AttentionPlan(partition=Partition.FA2, block_m=block_m, block_n=block_n,
@@ -181,8 +185,14 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
     return [plan for plan in plans if problem.only in (None, plan.partition)]
 
 
-def fa2_tile(head_dim: int, spec: GPUSpec) -> tuple[int, int, int]:
-    """FlashAttention-2's forward tile (block_m, block_n, warps) for `head_dim` (`FA2_TILES`)."""
+def fa2_tile(head_dim: int, spec: GPUSpec, *, causal: bool = False) -> tuple[int, int, int]:
+    """FlashAttention-2's forward tile (block_m, block_n, warps) for `head_dim` on `spec`
+    (`FA2_TILES`, `FA2_SM8X_TILES`)."""
+    capability = spec.compute_capability
+    if 8 < capability < 9 and FA2_TILES[0][0] < head_dim <= FA2_SM8X_TILES[-1][0]:  # 8.6, 8.9
+        for largest, open_tile, causal_tile in FA2_SM8X_TILES:
+            if head_dim <= largest:
+                return causal_tile if causal else open_tile
     if head_dim > FA2_TILES[-2][0]:
         fits_one = 2 * head_dim * (128 + 2 * 64) <= spec.shared_memory_bytes_per_sm
         fits_two_small = 4 * head_dim * (64 + 2 * 64) <= spec.shared_memory_bytes_per_sm

@@ -9,7 +9,14 @@ import math
 import pytest
 
 from hwmodels import load_hardware
-from mappers.gpu_attention import Partition, attention_problem, candidate_plans, fa2_tile, split_kv_block_n
+from mappers.gpu_attention import (
+    Partition,
+    attention_problem,
+    candidate_plans,
+    ctas_per_sm,
+    fa2_tile,
+    split_kv_block_n,
+)
 from mappers.gpu_gemm import PARTIAL_SUM_BYTES, GemmTile, candidate_tiles, gemm_problem
 from sim.gpu_gemm_engine import best_gemm, cost_gemm
 from sim.gpu_timing import CtaWork, kernel_time, mac_rate_per_sm
@@ -225,6 +232,21 @@ def test_fa2_runs_the_tile_its_dispatch_picks_for_the_head_dim(head_dim, preset,
     problem = attention_problem(attention(batch=1, heads=8, seq_q=1024, seq_kv=1024, head_dim=head_dim))
     fa2 = [plan for plan in candidate_plans(problem, spec) if plan.partition is Partition.FA2]
     assert [(plan.block_m, plan.block_n) for plan in fa2] == [tile[:2]]
+
+
+@pytest.mark.parametrize("preset", ["l40s", "a10", "rtx_4090"])
+def test_fa2_on_compute_capability_8_6_and_8_9_runs_its_sm8x_tiles(preset):
+    # run_mha_fwd_hdim128's is_sm8x branch: "64 x 64 is the fastest for causal (because it's
+    # square), and 128 x 32 (48 KB smem) is the fastest for non-causal since we get 2 CTAs per SM";
+    # hdim96: 128 x 64 non-causal, 64 x 64 causal; head dim 64 is the same on every GPU
+    spec = load_hardware(preset)
+    assert 8 < spec.compute_capability < 9
+    assert fa2_tile(128, spec) == (128, 32, 4) and fa2_tile(128, spec, causal=True) == (64, 64, 4)
+    assert fa2_tile(96, spec) == (128, 64, 4) and fa2_tile(96, spec, causal=True) == (64, 64, 4)
+    assert fa2_tile(64, spec) == fa2_tile(64, load_hardware("h100_sxm")) == (128, 128, 4)
+    # 128x32 at head dim 128: Q 128·128·2 + K, V 2·32·128·2 = 48 KB, two CTAs in Ada's 100 KB
+    problem = attention_problem(attention(batch=1, heads=8, seq_q=1024, seq_kv=1024, head_dim=128))
+    assert ctas_per_sm(problem, spec, 128, 32) == 2
 
 
 def test_split_kv_key_blocks_follow_the_head_dim_and_the_split_count():
