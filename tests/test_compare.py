@@ -164,6 +164,13 @@ def test_measure_then_compare_on_this_cpu(monkeypatch, tmp_path, capsys):
     assert set(summary["family"]) == {"gemm", "attention_prefill", "copy"}
     assert summary["median_abs_error_pct"].notna().all()
     assert report.stat().st_size > 0
+    # and calibrate this CPU's model to what was just measured: a spec compare reads back
+    calibrated = tmp_path / "host.yaml"
+    assert main(["calibrate", str(measured), "--holdout", "0", "--out", str(calibrated)]) == 0
+    assert "calibrating host to" in capsys.readouterr().out
+    assert main(["compare", str(measured), "--hw", str(calibrated), "--format", "csv"]) == 0
+    after = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert set(after["family"]) == set(summary["family"]) and after["median_abs_error_pct"].notna().all()
 
 
 def test_a_gemm_row_with_a_batch_is_a_grouped_gemm_with_a_weight_per_group():
