@@ -148,6 +148,11 @@ def calibrate(
     measured_s = rows["latency_s"].to_numpy(dtype=float)
     spec, fits, interrupted = base, [], False
     knobs = list(knobs_for(rows, base))
+    if not knobs:
+        raise CodesignError(
+            "nothing to calibrate on: no row informs a field (fitted are GEMM and attention rows, "
+            "copies, and rows under the launch-bound latency; see docs/calibration.md)"
+        )
     try:
         for index, knob in enumerate(knobs):
             if on_knob:

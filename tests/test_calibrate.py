@@ -263,3 +263,16 @@ def test_the_measured_data_set_bench_reports_the_target_per_family(tmp_path, cap
     assert len(lines) == 3 and all(line.rstrip().endswith("yes") for line in lines)
     assert bench.main([str(tmp_path / "missing.csv")]) == 1
     assert "no measured GPU data set yet" in capsys.readouterr().err
+
+
+def test_a_file_that_informs_no_field_and_an_unwritable_out_are_errors(tmp_path, capsys):
+    csv = tmp_path / "m.csv"
+    # one CPU attention row of 5 ms: not a GEMM, not a copy, not launch-bound: nothing to fit on a CPU
+    csv.write_text("family,kernel,batch,heads,seq_q,seq_kv,head_dim,causal,a_dtype,device,device_name,latency_s\n"
+                   "attention_prefill,torch_sdpa,1,8,512,512,64,1,fp32,cpu,TestCPU,0.005\n")
+    assert main(["calibrate", str(csv), "--hw", "cpu_ci"]) != 0
+    assert "nothing to calibrate on: no row informs a field" in capsys.readouterr().err
+    good = tmp_path / "good.csv"
+    synthetic_measurements(load_hardware("h100_sxm"), every=40).to_csv(good, index=False)
+    assert main(["calibrate", str(good), "--out", str(tmp_path / "no" / "such" / "dir.yaml")]) != 0
+    assert "cannot write" in capsys.readouterr().err

@@ -83,8 +83,11 @@ def run(args: argparse.Namespace) -> int:
         text = spec_to_yaml(
             spec, comments=_comments(result), header=_header(result, args, device_names, base)
         )
-        with open(args.out, "w") as handle:
-            handle.write(text)
+        try:
+            with open(args.out, "w") as handle:
+                handle.write(text)
+        except OSError as error:
+            raise CodesignError(f"--out {args.out}: cannot write: {error.strerror}") from None
         print(f"calibrated spec: {args.out} (use --hw {args.out})", file=sys.stderr)
     if result.interrupted:
         print(
