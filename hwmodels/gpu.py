@@ -40,9 +40,9 @@ class GPUSpec:
     dense tensor rate a GEMM's main loop sustains per SM; `attention_tensor_fraction` the same for an
     attention kernel's matmuls (FlashAttention-2 issues Ampere-style mma.sync on Hopper).
     `kernel_fractions` maps a named kernel implementation (a measured row's ``kernel``, e.g.
-    ``flash_attention_3``) to the fraction it sustains instead of those two, for the ops that name
-    it (`for_kernel`); `codesign calibrate` fits them from measurements, and each preset entry says
-    where its figure comes from.
+    ``flash_attention_3``, or ``kernel:family`` for one of its families) to the fraction it
+    sustains instead of those two, for the ops that name it (`for_kernel`); `codesign calibrate`
+    fits them from measurements, and each preset entry says where its figure comes from.
     `compute_capability` is the CUDA compute capability (9.0 Hopper, 8.0 A100, 8.6 GA10x, 8.9 Ada;
     0: not stated), which kernels dispatch on (FlashAttention-2's tiles differ on 8.6/8.9).
     `gemm_stream_k` adds stream-K GEMM candidates (CUTLASS's stream-K schedulers; cuBLAS picks such
@@ -151,10 +151,11 @@ class GPUSpec:
             )
         )
 
-    def for_kernel(self, kernel: str) -> GPUSpec:
+    def for_kernel(self, kernel: str, family: str = "") -> GPUSpec:
         """This GPU as the named kernel implementation sees it: both tensor fractions set to its
-        `kernel_fractions` entry; the spec itself when the kernel has none."""
-        fraction = self.kernel_fractions.get(kernel)
+        `kernel_fractions` entry, ``KERNEL:FAMILY`` (one kernel's rate on one measured family, as a
+        Triton GEMM in bf16 and in fp8) before ``KERNEL``; the spec itself when it has neither."""
+        fraction = self.kernel_fractions.get(f"{kernel}:{family}", self.kernel_fractions.get(kernel))
         if fraction is None:
             return self
         return replace(self, achievable_tensor_fraction=fraction, attention_tensor_fraction=fraction)

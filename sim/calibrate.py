@@ -11,6 +11,7 @@ GPU knob                               rows it is fitted on
 ``achievable_tensor_fraction``         GEMM rows of the library kernels (`LIBRARY_GEMM_KERNELS`)
 ``attention_tensor_fraction``          attention rows of `LIBRARY_ATTENTION_KERNELS`
 ``kernel_fractions[K]``                the GEMM or attention rows of any other kernel K
+``kernel_fractions[K:F]``              ... of family F, when K was measured on several families
 =====================================  ======================================================
 
 A CPU's knobs are ``call_overhead_s`` (rows under `SMALL_CPU_KERNEL_S`), ``memory_bytes_per_s``
@@ -96,8 +97,11 @@ class Knob:
         return f"kernel_fractions[{self.kernel}]" if self.kernel else self.field
 
     def value(self, spec: Any) -> float:
+        """The value the knob's rows run at now (a ``kernel:family`` key falls back to the kernel's
+        entry, then to the spec-wide field, as `GPUSpec.for_kernel` does)."""
         if self.kernel:
-            return spec.kernel_fractions.get(self.kernel, getattr(spec, self.field))
+            kernel, _, family = self.kernel.partition(":")
+            return float(getattr(spec.for_kernel(kernel, family), self.field))
         return float(getattr(spec, self.field))
 
     def apply(self, spec: Any, value: float) -> Any:
@@ -205,9 +209,13 @@ def knobs_for(rows: pd.DataFrame, spec: Any) -> Iterator[Knob]:
             picked = tensor & (kernel == name).to_numpy()
             if name in library:
                 yield Knob(library[name], where(picked), MIN_FRACTION, MAX_FRACTION, log=True)
-            else:
-                field = "achievable_tensor_fraction" if gemms[picked].all() else "attention_tensor_fraction"
-                yield Knob(field, where(picked), MIN_FRACTION, MAX_FRACTION, log=True, kernel=name)
+                continue
+            families = sorted(set(family[picked]))
+            for one in families:  # a kernel measured on several families gets a fraction for each
+                rows_of = picked & (family == one).to_numpy() if len(families) > 1 else picked
+                key = f"{name}:{one}" if len(families) > 1 else name
+                field = "achievable_tensor_fraction" if gemms[rows_of].all() else "attention_tensor_fraction"
+                yield Knob(field, where(rows_of), MIN_FRACTION, MAX_FRACTION, log=True, kernel=key)
     else:
         if small := where(latency < SMALL_CPU_KERNEL_S):
             yield Knob(

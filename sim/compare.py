@@ -101,7 +101,7 @@ def tensor_fraction(hardware: Any, family: str, kernel: str) -> float:
     tensor-core math (copies)."""
     if not isinstance(hardware, GPUSpec) or family not in (*GEMM_FAMILIES, *ATTENTION_FAMILIES):
         return math.nan
-    spec = hardware.for_kernel(str(kernel))
+    spec = hardware.for_kernel(str(kernel), family)
     return spec.attention_tensor_fraction if family in ATTENTION_FAMILIES else spec.achievable_tensor_fraction
 
 

@@ -35,9 +35,9 @@ def simulate_on_gpu(op: Op, spec: GPUSpec) -> list[dict[str, object]]:
     split-KV reduction, reported together)."""
     if op.unmodeled:
         return [_unmodeled_row(op, spec)]
-    kernel = dict(op.attrs).get("kernel")
-    if isinstance(kernel, str):
-        spec = spec.for_kernel(kernel)
+    attrs = dict(op.attrs)
+    if isinstance(attrs.get("kernel"), str):
+        spec = spec.for_kernel(str(attrs["kernel"]), str(attrs.get("family", "")))
     if op.kind is OpKind.ATTENTION:
         problem = attention_problem(op)
         cost = best_attention(problem, spec)

@@ -276,3 +276,27 @@ def test_a_file_that_informs_no_field_and_an_unwritable_out_are_errors(tmp_path,
     synthetic_measurements(load_hardware("h100_sxm"), every=40).to_csv(good, index=False)
     assert main(["calibrate", str(good), "--out", str(tmp_path / "no" / "such" / "dir.yaml")]) != 0
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_a_kernel_measured_on_two_families_gets_a_fraction_for_each(tmp_path):
+    # a Triton GEMM reaching 0.70 of the bf16 rate but 0.50 of the fp8 one: one fraction would fit
+    # neither; calibrate fits triton_gemm:gemm and triton_gemm:gemm_fp8, and the spec round-trips
+    base = load_hardware("h100_sxm")
+    fractions = {"triton_gemm:gemm": 0.70, "triton_gemm:gemm_fp8": 0.50}
+    truth = dataclasses.replace(base, kernel_fractions=fractions)
+    rows = []
+    for case in full_grid():
+        columns = case.columns()
+        if columns["family"] not in ("gemm", "gemm_fp8") or columns.get("a_dtype") == "fp16":
+            continue
+        row = {**columns, "kernel": "triton_gemm", "device": "cuda", "device_name": H100_NAME}
+        row["latency_s"] = simulate_op_latency(op_for_measurement(row), truth)
+        rows.append(row)
+    result = calibrate(pd.DataFrame(rows[::2]), base)
+    fitted = result.spec.kernel_fractions
+    assert fitted["triton_gemm:gemm"] == pytest.approx(0.70, rel=0.02)
+    assert fitted["triton_gemm:gemm_fp8"] == pytest.approx(0.50, rel=0.02)
+    assert "triton_gemm" not in fitted
+    path = tmp_path / "spec.yaml"
+    path.write_text(spec_to_yaml(result.spec))
+    assert load_hardware(path) == result.spec

@@ -28,13 +28,14 @@ def causal_pairs(sq: int, skv: int) -> int:
 
 
 def op_for_measurement(row: Mapping[str, object]) -> Op:
-    """The op of one measured row, its attrs naming the row's ``kernel`` (a GPU spec may hold that
-    implementation's own tensor fraction); `WorkloadError` naming the column for a bad or missing
-    value."""
+    """The op of one measured row, its attrs naming the row's ``kernel`` and ``family`` (a GPU
+    spec may hold that implementation's own tensor fraction); `WorkloadError` naming the column
+    for a bad or missing value."""
     op = _op(row)
     if not _present(row, "kernel"):
         return op
-    return dataclasses.replace(op, attrs=(*op.attrs, ("kernel", str(row["kernel"]).strip())))
+    named = (("kernel", str(row["kernel"]).strip()), ("family", str(row["family"]).strip()))
+    return dataclasses.replace(op, attrs=(*op.attrs, *named))
 
 
 def _op(row: Mapping[str, object]) -> Op:
