@@ -26,6 +26,14 @@ if [[ -f "reference_kernels/data/$name" && ! -f "$OUT/$name" ]]; then
     cp "reference_kernels/data/$name" "$OUT/$name"
 fi
 
+# The device's state beside the data (clocks, power limit, temperature, persistence mode), before and
+# after timing: a throttled or power-capped GPU explains numbers the model will not.
+state="$OUT/${name%.csv}_nvidia_smi.txt"
+if [[ -f "reference_kernels/data/${state##*/}" && ! -f "$state" ]]; then
+    cp "reference_kernels/data/${state##*/}" "$state"
+fi
+{ echo "# before timing, $(date -u +%FT%TZ)"; nvidia-smi -q -d CLOCK,POWER,TEMPERATURE,PERFORMANCE; } >> "$state" || true
+
 "$PYTHON" - "$OUT/$name" "$MAX_SECONDS" <<'PY'
 import sys
 
@@ -43,3 +51,5 @@ for failure in result.failed:
 if result.stopped_early:
     print("stopped at MAX_SECONDS; commit the file and run this script again to finish the grid")
 PY
+
+{ echo "# after timing, $(date -u +%FT%TZ)"; nvidia-smi -q -d CLOCK,POWER,TEMPERATURE,PERFORMANCE; } >> "$state" || true
