@@ -22,17 +22,34 @@ trailing dims); a layer whose experts differ is left as traced.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import re
 from collections import defaultdict
 
+from workloads.errors import WorkloadError
 from workloads.op import Op, OpGraph, OpKind
 
 #: An expert's module path: the MoE layer, the expert's index, and the projection (absent for the
 #: expert's own elementwise ops).
 EXPERT_MODULE = re.compile(r"^(?P<layer>.+)\.experts\.(?P<index>\d+)(?:\.(?P<proj>[\w.]+))?$")
 GEMM_DIMS = ("M", "N", "K")
-#: How a traced model's MoE layers run: as traced (one kernel per expert and op) or grouped.
-MOE_MODES = ("eager", "grouped")
+
+
+class MoeMode(enum.Enum):
+    """How a traced model's MoE layers run: as traced (one kernel per expert and op) or grouped."""
+
+    EAGER = "eager"
+    GROUPED = "grouped"
+
+    @classmethod
+    def parse(cls, text: str | MoeMode) -> MoeMode:
+        if isinstance(text, cls):
+            return text
+        try:
+            return cls(str(text).strip().lower())
+        except ValueError:
+            valid = ", ".join(mode.value for mode in cls)
+            raise WorkloadError(f"--moe {text!r}: valid: {valid}") from None
 
 
 def group_experts(graph: OpGraph) -> OpGraph:
@@ -97,8 +114,12 @@ def _merge(ops: list[Op]) -> Op:
     )
     if _is_gemm(first):
         rows = max(op.dim("M") for op in ops)
-        dims: tuple[tuple[str, int], ...] = (("B", experts), ("M", rows), ("N", first.dim("N")),
-                                             ("K", first.dim("K")))
+        dims: tuple[tuple[str, int], ...] = (
+            ("B", experts),
+            ("M", rows),
+            ("N", first.dim("N")),
+            ("K", first.dim("K")),
+        )
         operands = tuple(dataclasses.replace(o, dims=("B", *o.dims)) for o in operands)
     else:
         (lead, _), *rest = first.dims
@@ -112,3 +133,11 @@ def _merge(ops: list[Op]) -> Op:
         module=module,
         attrs=(*first.attrs, ("grouped_experts", experts)),
     )
+
+
+def _as_traced(graph: OpGraph) -> OpGraph:
+    return graph
+
+
+#: What each mode does to a traced graph.
+MOE_REWRITES = {MoeMode.EAGER: _as_traced, MoeMode.GROUPED: group_experts}

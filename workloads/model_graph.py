@@ -22,7 +22,7 @@ import torch
 
 from workloads.annotate import annotate
 from workloads.errors import WorkloadError
-from workloads.fusion import MOE_MODES, group_experts
+from workloads.fusion import MOE_REWRITES, MoeMode
 from workloads.op import OpGraph, positive_int
 from workloads.tracer import trace
 from workloads.zoo import Task, ZooEntry, get_model
@@ -56,7 +56,7 @@ def load_model_graph(
     activations: str | None = None,
     kv: str | None = None,
     sparsity: str | None = None,
-    moe: str = "eager",
+    moe: str | MoeMode = MoeMode.EAGER,
 ) -> OpGraph:
     """Trace `model` (zoo name or ``file.py:factory``) for one step of `phase`, then annotate it.
 
@@ -67,8 +67,7 @@ def load_model_graph(
     """
     step = Phase.parse(phase)
     batch = positive_int(batch, field="--batch")
-    if moe not in MOE_MODES:
-        raise WorkloadError(f"--moe {moe!r}: valid: {', '.join(MOE_MODES)}")
+    moe = MoeMode.parse(moe)
     if model.endswith(".py") or ".py:" in model:
         graph = _trace_factory(model, step, batch, seq, context)
     else:
@@ -81,7 +80,7 @@ def load_model_graph(
         kv=kv,
         sparsity=sparsity,
     )
-    return group_experts(graph) if moe == "grouped" else graph
+    return MOE_REWRITES[moe](graph)
 
 
 def _trace_zoo(entry: ZooEntry, phase: Phase, batch: int, seq: int | None, context: int | None) -> OpGraph:

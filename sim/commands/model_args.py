@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from sim.commands.stderr import warnings_to_stderr
-from workloads.fusion import MOE_MODES
+from workloads.fusion import MoeMode
 from workloads.op import OpGraph
 
 
@@ -24,8 +24,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sparsity", help="N:M sparsity of linear weights: 2:4")
     parser.add_argument(
         "--moe",
-        choices=MOE_MODES,
-        default="eager",
+        choices=[mode.value for mode in MoeMode],
+        default=MoeMode.EAGER.value,
         help="MoE experts: eager (default; one kernel per expert and op, as traced) or grouped (one "
         "grouped kernel per op over all experts, as serving engines run them)",
     )
