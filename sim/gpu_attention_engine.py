@@ -52,6 +52,11 @@ class AttentionCost(KernelCost):
 
     plan: AttentionPlan
 
+    @property
+    def launches(self) -> int:
+        """Kernels launched: the attention kernel, and split-KV's combine (lean combines in-kernel)."""
+        return 2 if self.plan.partition is Partition.SPLIT_KV and self.reduce_s > 0 else 1
+
     def describe(self) -> str:
         return f"{self.plan.describe()} waves {self.main.waves:.2f}"
 

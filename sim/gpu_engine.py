@@ -44,7 +44,8 @@ def simulate_on_gpu(op: Op, spec: GPUSpec) -> list[dict[str, object]]:
         return [
             _row(op, spec, "gpu_attention", latency_s=cost.total_s, compute_s=cost.main.compute_s,
                  macs=op.macs, reads=cost.dram_read_bytes, writes=cost.dram_write_bytes,
-                 sram=cost.main.l2_bytes, mapping=cost.describe(), peak_dtype=problem.math_dtype)
+                 sram=cost.main.l2_bytes, mapping=cost.describe(), peak_dtype=problem.math_dtype,
+                 launches=cost.launches)
         ]
     if all(name in op.dim_names for name in GEMM_DIMS):
         problem = gemm_problem(op)
@@ -53,7 +54,7 @@ def simulate_on_gpu(op: Op, spec: GPUSpec) -> list[dict[str, object]]:
             _row(op, spec, "gpu_gemm", latency_s=cost.total_s, compute_s=cost.main.compute_s,
                  macs=op.macs, reads=cost.dram_read_bytes, writes=cost.dram_write_bytes,
                  sram=cost.main.l2_bytes, mapping=cost.describe(), peak_dtype=problem.math_dtype,
-                 sparse=problem.sparse)
+                 sparse=problem.sparse, launches=cost.launches)
         ]
     reads = sum(o.bytes for o in op.operands if not o.role.is_written)
     writes = sum(o.bytes for o in op.operands if o.role.is_written)
@@ -78,6 +79,7 @@ def _row(
     mapping: str,
     peak_dtype: DType | None = None,
     sparse: bool = False,
+    launches: int = 1,
 ) -> dict[str, object]:
     n = op.count
     total_cycles = latency_s * spec.boost_clock_hz
@@ -100,6 +102,7 @@ def _row(
         "sram_bytes": sram * n,
         "utilization": macs / (peak_per_cycle * total_cycles),
         "peak_macs": peak_per_cycle * total_cycles * n,
+        "launches": launches * n,
         "mapping": mapping,
     }
 
@@ -122,4 +125,4 @@ def _unmodeled_row(op: Op, spec: GPUSpec) -> dict[str, object]:
                    "utilization", "peak_macs")
     return _common(op, spec, "none") | dict.fromkeys(SYSTOLIC_ONLY_COLUMNS, math.nan) | dict.fromkeys(
         nan_columns, math.nan
-    ) | {"count": op.count, "flops": op.flops * op.count, "mapping": ""}
+    ) | {"count": op.count, "flops": op.flops * op.count, "launches": 0, "mapping": ""}

@@ -44,6 +44,11 @@ class GemmCost(KernelCost):
 
     tile: GemmTile
 
+    @property
+    def launches(self) -> int:
+        """Kernels launched: the GEMM, and split-K's reduction."""
+        return 2 if self.tile.split_k > 1 and not self.tile.stream_k else 1
+
     def describe(self) -> str:
         return f"{self.tile.describe()} waves {self.main.waves:.2f}"
 

@@ -102,6 +102,17 @@ def test_a_named_kernel_runs_at_its_calibrated_fraction(capsys):
     assert fa3.loc[gemms, "latency_s"].tolist() == base.loc[gemms, "latency_s"].tolist()
 
 
+def test_a_gpu_step_says_how_much_of_it_is_launch_overhead(capsys):
+    # LLaMA-2-7B decode, eager: one kernel per traced op, 848 (no split-K or split-KV reduction in
+    # this step), x 3 us = 2.544 ms
+    code, out, _ = run(capsys, "simulate", "--hw", "h100_sxm", "--model", "llama-2-7b", "--phase", "decode",
+                       "--context", "4096")
+    assert code == 0
+    assert "848 kernel launches: 2.544 ms of it is launch overhead at launch_overhead_s = 3 us" in out
+    code, out, _ = run(capsys, "simulate", "--hw", "h100_sxm", "--gemm", "64,4096,4096")
+    assert "1 kernel launch: 0.003 ms" in out
+
+
 def test_a_model_that_does_not_fit_the_gpu_memory_is_warned_about(capsys):
     # LLaMA-2-70B fp16: 2 B x 68.98e9 params = 138 GB of weights, more than the H100's 80 GB; int4
     # weights (~0.56 B per param with scales and zeros, 38 GB) plus a 1 GB KV cache fit

@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     fmt = OutputFormat(args.format)
     print(render(table, fmt))
     if fmt is OutputFormat.TABLE:
-        print(_summary_line(workload, total, hardware))
+        print(_summary_line(workload, total, hardware) + _launch_note(results, hardware))
     return 0
 
 
@@ -129,6 +129,18 @@ def _warn_if_it_does_not_fit(graph: OpGraph, hardware: GPUSpec) -> None:
             "this step (quantize with --weights, shorten --context or --batch, or shard it)",
             file=sys.stderr,
         )
+
+
+def _launch_note(results: pd.DataFrame, hardware) -> str:
+    """On a GPU: how many kernels the step launches and how much of its time their launch overhead
+    is (an assumed figure until a preset is calibrated, `launch_overhead_s`)."""
+    if not isinstance(hardware, GPUSpec) or "launches" not in results:
+        return ""
+    launches = int(results["launches"].fillna(0).sum())
+    overhead = launches * hardware.launch_overhead_s
+    kernels = f"{launches:,} kernel launch" + ("" if launches == 1 else "es")
+    return (f"\n{kernels}: {overhead * 1e3:.4g} ms of it is launch overhead at "
+            f"launch_overhead_s = {hardware.launch_overhead_s * 1e6:g} us (eager, no CUDA graphs)")
 
 
 def _summary_line(workload: OpGraph, total: dict, hardware) -> str:
