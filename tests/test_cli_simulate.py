@@ -108,7 +108,7 @@ def test_a_gpu_step_says_how_much_of_it_is_launch_overhead(capsys):
     code, out, _ = run(capsys, "simulate", "--hw", "h100_sxm", "--model", "llama-2-7b", "--phase", "decode",
                        "--context", "4096")
     assert code == 0
-    assert "848 kernel launches: 2.544 ms of it is launch overhead at launch_overhead_s = 3 us" in out
+    assert "848 kernel launches: 2.544 ms of the total is launch overhead at launch_overhead_s = 3 us" in out
     code, out, _ = run(capsys, "simulate", "--hw", "h100_sxm", "--gemm", "64,4096,4096")
     assert "1 kernel launch: 0.003 ms" in out
 

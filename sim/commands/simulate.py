@@ -113,7 +113,10 @@ def run(args: argparse.Namespace) -> int:
     fmt = OutputFormat(args.format)
     print(render(table, fmt))
     if fmt is OutputFormat.TABLE:
-        print(_summary_line(workload, total, hardware) + _launch_note(results, hardware))
+        note = _launch_note(results, hardware)
+        if note:
+            print(note)
+        print(_summary_line(workload, total, hardware))
     return 0
 
 
@@ -139,7 +142,7 @@ def _launch_note(results: pd.DataFrame, hardware) -> str:
     launches = int(results["launches"].fillna(0).sum())
     overhead = launches * hardware.launch_overhead_s
     kernels = f"{launches:,} kernel launch" + ("" if launches == 1 else "es")
-    return (f"\n{kernels}: {overhead * 1e3:.4g} ms of it is launch overhead at "
+    return (f"{kernels}: {overhead * 1e3:.4g} ms of the total is launch overhead at "
             f"launch_overhead_s = {hardware.launch_overhead_s * 1e6:g} us (eager, no CUDA graphs)")
 
 
