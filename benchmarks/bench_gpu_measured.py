@@ -60,11 +60,31 @@ def held_out_errors(measured: pd.DataFrame, base, holdout: float) -> tuple[pd.Da
     return joined[held], result.fits
 
 
+def _cell(value: object) -> str:
+    """Percentages to 0.1; fractions, seconds and bandwidths (below 1, above 1e5) to 3 or 4
+    significant digits."""
+    if not isinstance(value, float):
+        return str(value)
+    if abs(value) >= 1e5:
+        return f"{value:.4g}"
+    return f"{value:.3g}" if abs(value) < 1 else f"{value:.1f}"
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    """A frame as a Markdown table (numbers right-aligned), for pasting into RESULTS.md."""
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
+             "| " + " | ".join("---:" if n else "---" for n in numeric) + " |"]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("measured", nargs="?", default=str(DEFAULT_MEASURED), help="a measured GPU CSV")
     parser.add_argument("--hw", help="preset (default: inferred from device_name)")
     parser.add_argument("--holdout", type=float, default=DEFAULT_HOLDOUT)
+    parser.add_argument("--markdown", action="store_true", help="tables as Markdown, for RESULTS.md")
     args = parser.parse_args(argv)
     if not Path(args.measured).is_file():
         print(f"{args.measured}: no measured GPU data set yet; it needs a GPU session "
@@ -74,18 +94,21 @@ def main(argv: list[str] | None = None) -> int:
     devices = sorted(measured["device"].astype(str).unique()) if "device" in measured else []
     preset = args.hw or preset_for(sorted(measured["device_name"].astype(str).unique()), devices)
     base = load_hardware(preset)
-    fmt = {"float_format": lambda v: f"{v:.1f}", "index": False}
+
+    def show(frame: pd.DataFrame) -> str:
+        return markdown(frame) if args.markdown else frame.to_string(index=False, float_format=_cell)
+
     shipped = compare(measured, base)
     print(f"{args.measured}: {len(measured)} rows, {len(shipped.rows)} simulated on {preset}")
     print(f"\n1. as shipped ({preset}), per family:")
-    print(family_table(shipped.rows, "abs_error_pct").to_string(**fmt))
+    print(show(family_table(shipped.rows, "abs_error_pct")))
     print("\nper kernel:")
-    print(shipped.summary.drop(columns="worst").to_string(**fmt))
+    print(show(shipped.summary.drop(columns="worst")))
     held, fits = held_out_errors(measured, base, args.holdout)
     print(f"\n2. calibrated on ~{1 - args.holdout:.0%} of the rows; errors on the {len(held)} held out:")
-    print(family_table(held, "abs_error_pct").to_string(**fmt))
+    print(show(family_table(held, "abs_error_pct")))
     print("\nfitted:")
-    print(fits[["knob", "train_rows", "before", "after"]].to_string(index=False))
+    print(show(fits[["knob", "train_rows", "before", "after"]]))
     return 0
 
 
