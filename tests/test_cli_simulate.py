@@ -83,6 +83,8 @@ def test_presets_lists_sources(capsys):
     assert code == 0
     assert "tpu_v1_256x256" in out and "source: Jouppi" in out
     assert "llama-2-7b" in out and "Llama-2-7b-hf config.json" in out
+    # the named kernels --attention-kernel / --gemm-kernel take, with their fractions
+    assert "kernel fractions: deepgemm_fp8_blockscaled 0.8413, flash_attention_3 0.5972" in out
 
 
 def test_a_named_kernel_runs_at_its_calibrated_fraction(capsys):
