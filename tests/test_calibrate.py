@@ -300,3 +300,23 @@ def test_a_kernel_measured_on_two_families_gets_a_fraction_for_each(tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_text(spec_to_yaml(result.spec))
     assert load_hardware(path) == result.spec
+
+
+def test_an_interrupt_during_the_first_knob_prints_and_writes_the_base(tmp_path, capsys, monkeypatch):
+    # Ctrl-C before any field is fitted: the base spec is written (nothing CALIBRATED), exit 130
+    import sim.commands.calibrate as command
+
+    def interrupted(measured, base, *, holdout, on_knob):
+        return calibrate(measured, base, holdout=holdout, on_knob=_raise_interrupt)
+
+    monkeypatch.setattr(command, "calibrate", interrupted)
+    csv, out = tmp_path / "m.csv", tmp_path / "h100.yaml"
+    synthetic_measurements(load_hardware("h100_sxm"), every=40).to_csv(csv, index=False)
+    assert main(["calibrate", str(csv), "--out", str(out)]) == 130
+    printed = capsys.readouterr()
+    assert "no field fitted" in printed.out and "interrupted after 0 knobs" in printed.err
+    assert "CALIBRATED:" not in out.read_text() and "INTERRUPTED" in out.read_text()
+
+
+def _raise_interrupt(name: str, index: int, count: int) -> None:
+    raise KeyboardInterrupt

@@ -107,6 +107,9 @@ def _print(result: Calibration, fmt: OutputFormat, device_names: list[str], base
         print(result.fits.to_json(orient="records", indent=1))
         return
     print(f"calibrating {base} to {', '.join(device_names)}")
+    if result.fits.empty:  # interrupted during the first knob
+        print("no field fitted")
+        return
     fits = result.fits.copy()
     for column in ("before", "after"):
         fits[column] = fits[column].map(lambda value: f"{value:.4g}")
