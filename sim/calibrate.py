@@ -45,10 +45,10 @@ import pandas as pd
 
 from hwmodels.cpu import CPUSpec
 from hwmodels.gpu import GPUSpec
-from sim.compare import row_label
+from sim.compare import Simulated, row_label, simulate_measured
 from sim.simulate import simulate_op_latency
 from workloads.errors import CodesignError
-from workloads.kernel_ops import ATTENTION_FAMILIES, GEMM_FAMILIES, op_for_measurement
+from workloads.kernel_ops import ATTENTION_FAMILIES, GEMM_FAMILIES
 from workloads.op import Op
 
 #: Kernels whose rows set a GPU's spec-wide fractions: the vendor libraries as torch calls them
@@ -147,7 +147,8 @@ def calibrate(
             f"hardware {base.name!r} is a {type(base).__name__}: calibrate fits GPU and CPU specs "
             "(the devices codesign measure times)"
         )
-    rows, ops, skipped = _simulable(measured, base)
+    rows, simulated = _simulable(measured, base)
+    ops = simulated.ops
     held = np.array([is_held_out(row, holdout) for _, row in rows.iterrows()], dtype=bool)
     measured_s = rows["latency_s"].to_numpy(dtype=float)
     spec, fits, interrupted = base, [], False
@@ -166,9 +167,13 @@ def calibrate(
             fits.append(fit)
     except KeyboardInterrupt:
         interrupted = True
-    summary = _summary(rows, ops, measured_s, held, base, spec)
+    summary = _summary(rows, ops, measured_s, held, np.array(simulated.latency_s), spec)
     return Calibration(
-        spec=spec, fits=pd.DataFrame(fits), summary=summary, skipped=skipped, interrupted=interrupted
+        spec=spec,
+        fits=pd.DataFrame(fits),
+        summary=summary,
+        skipped=simulated.skipped,
+        interrupted=interrupted,
     )
 
 
@@ -246,32 +251,17 @@ def knobs_for(rows: pd.DataFrame, spec: Any) -> Iterator[Knob]:
             )
 
 
-def _simulable(measured: pd.DataFrame, spec: Any) -> tuple[pd.DataFrame, list[Op], pd.DataFrame]:
-    """The rows the simulator models on `spec`, their ops, and the rest with the reason."""
-    keep, ops, skipped = [], [], []
-    for position, (_, row) in enumerate(measured.iterrows()):
-        try:
-            op = op_for_measurement(row)
-            simulate_op_latency(op, spec)
-        except CodesignError as error:
-            skipped.append(
-                {
-                    "family": row["family"],
-                    "kernel": row["kernel"],
-                    "shape": row_label(row),
-                    "reason": str(error),
-                }
-            )
-            continue
-        keep.append(position)
-        ops.append(op)
-    rows = measured.iloc[keep].reset_index(drop=True)
+def _simulable(measured: pd.DataFrame, spec: Any) -> tuple[pd.DataFrame, Simulated]:
+    """The rows the simulator models on `spec` (positive latencies required), and their
+    simulation on it (`sim.compare.simulate_measured`: ops, seconds, and the rows skipped)."""
+    simulated = simulate_measured(measured, spec)
+    rows = measured.iloc[simulated.positions].reset_index(drop=True)
     latency = pd.to_numeric(rows["latency_s"], errors="coerce")
     if rows.empty or not (latency > 0).all():
         bad = "no row the simulator models" if rows.empty else "latency_s must be a positive number"
         raise CodesignError(f"nothing to calibrate on: {bad}")
     rows["latency_s"] = latency
-    return rows, ops, pd.DataFrame(skipped, columns=["family", "kernel", "shape", "reason"])
+    return rows, simulated
 
 
 def is_held_out(row: pd.Series, holdout: float) -> bool:
@@ -360,13 +350,13 @@ def _median_error(spec: Any, ops: list[Op], measured_s: np.ndarray, positions: l
 
 
 def _summary(
-    rows: pd.DataFrame, ops: list[Op], measured_s: np.ndarray, held: np.ndarray, base: Any, spec: Any
+    rows: pd.DataFrame, ops: list[Op], measured_s: np.ndarray, held: np.ndarray, base_s: np.ndarray, spec: Any
 ) -> pd.DataFrame:
-    """Median |error| % per (family, kernel) on the base and the calibrated spec, over the
-    training and the held-out rows."""
+    """Median |error| % per (family, kernel) on the base (its simulated seconds, `base_s`) and the
+    calibrated spec, over the training and the held-out rows."""
     frame = rows[["family", "kernel"]].copy()
-    for label, hardware in (("before", base), ("after", spec)):
-        simulated = np.array([simulate_op_latency(op, hardware) for op in ops])
+    after_s = np.array([simulate_op_latency(op, spec) for op in ops])
+    for label, simulated in (("before", base_s), ("after", after_s)):
         frame[label] = np.abs(simulated - measured_s) / measured_s * 100
     frame["held_out"] = held
     records = []

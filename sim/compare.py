@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from hwmodels.gpu import GPUSpec
 from sim.simulate import simulate_op_latency
 from workloads.errors import CodesignError
 from workloads.kernel_ops import ATTENTION_FAMILIES, GEMM_FAMILIES, op_for_measurement
+from workloads.op import Op
 
 #: Columns every measured file must have (docs/measured_format.md).
 REQUIRED_COLUMNS = ("family", "kernel", "device_name", "latency_s")
@@ -69,30 +69,47 @@ def shape_label(row: pd.Series) -> str:
     return f"{groups}x {shape}" if groups != 1 else shape
 
 
+#: Columns of the rows not simulated.
+SKIPPED_COLUMNS = ("family", "kernel", "shape", "reason")
+
+
+@dataclass(frozen=True)
+class Simulated:
+    """The measured rows the simulator models on a spec: their positions in the measured frame,
+    their ops and simulated seconds; the rest, each with the reason (`SKIPPED_COLUMNS`)."""
+
+    positions: list[int]
+    ops: list[Op]
+    latency_s: list[float]
+    skipped: pd.DataFrame
+
+
+def simulate_measured(measured: pd.DataFrame, hardware: Any) -> Simulated:
+    """Simulate each measured row on `hardware`; a row the simulator cannot model is listed with
+    the reason and the rest go on."""
+    positions, ops, latencies, skipped = [], [], [], []
+    for position, (_, row) in enumerate(measured.iterrows()):
+        try:
+            op = op_for_measurement(row)
+            latency = simulate_op_latency(op, hardware)
+        except CodesignError as error:
+            skipped.append((row["family"], row["kernel"], row_label(row), str(error)))
+            continue
+        positions.append(position)
+        ops.append(op)
+        latencies.append(latency)
+    return Simulated(positions, ops, latencies, pd.DataFrame(skipped, columns=list(SKIPPED_COLUMNS)))
+
+
 def compare(measured: pd.DataFrame, hardware: Any) -> Comparison:
     """Simulate every measured row on `hardware` and tabulate the errors."""
-    simulated, skipped = [], []
-    for _, row in measured.iterrows():
-        try:
-            latency = simulate_op_latency(op_for_measurement(row), hardware)
-        except CodesignError as error:
-            skipped.append(
-                {
-                    "family": row["family"],
-                    "kernel": row["kernel"],
-                    "shape": row_label(row),
-                    "reason": str(error),
-                }
-            )
-            latency = np.nan
-        simulated.append(latency)
-    rows = measured.copy()
-    rows["shape"] = [row_label(row) for _, row in measured.iterrows()]
-    rows["simulated_latency_s"] = simulated
+    simulated = simulate_measured(measured, hardware)
+    rows = measured.iloc[simulated.positions].reset_index(drop=True)
+    rows["shape"] = [row_label(row) for _, row in rows.iterrows()]
+    rows["simulated_latency_s"] = simulated.latency_s
     rows["error_pct"] = 100.0 * (rows["simulated_latency_s"] - rows["latency_s"]) / rows["latency_s"]
     rows["abs_error_pct"] = rows["error_pct"].abs()
-    rows = rows[rows["simulated_latency_s"].notna()].reset_index(drop=True)
-    return Comparison(rows=rows, summary=_summary(rows, hardware), skipped=pd.DataFrame(skipped))
+    return Comparison(rows=rows, summary=_summary(rows, hardware), skipped=simulated.skipped)
 
 
 def tensor_fraction(hardware: Any, family: str, kernel: str) -> float:
