@@ -21,8 +21,8 @@ from hwmodels.gpu import GPUSpec
 from mappers.gpu_attention import attention_problem
 from mappers.gpu_gemm import gemm_problem
 from sim.columns import SYSTOLIC_ONLY_COLUMNS
-from sim.gpu_attention_engine import best_attention
-from sim.gpu_gemm_engine import best_gemm
+from sim.gpu_attention_engine import AttentionCost, best_attention
+from sim.gpu_gemm_engine import GemmCost, best_gemm
 from sim.gpu_timing import mac_rate_per_sm, memory_bound_s
 from workloads.dtypes import DType
 from workloads.op import Op, OpKind
@@ -40,22 +40,11 @@ def simulate_on_gpu(op: Op, spec: GPUSpec) -> list[dict[str, object]]:
         spec = spec.for_kernel(str(attrs["kernel"]), str(attrs.get("family", "")))
     if op.kind is OpKind.ATTENTION:
         problem = attention_problem(op)
-        cost = best_attention(problem, spec)
-        return [
-            _row(op, spec, "gpu_attention", latency_s=cost.total_s, compute_s=cost.main.compute_s,
-                 macs=op.macs, reads=cost.dram_read_bytes, writes=cost.dram_write_bytes,
-                 sram=cost.main.l2_bytes, mapping=cost.describe(), peak_dtype=problem.math_dtype,
-                 launches=cost.launches)
-        ]
+        return [_kernel_row(op, spec, "gpu_attention", best_attention(problem, spec), problem.math_dtype)]
     if all(name in op.dim_names for name in GEMM_DIMS):
         problem = gemm_problem(op)
         cost = best_gemm(problem, spec)
-        return [
-            _row(op, spec, "gpu_gemm", latency_s=cost.total_s, compute_s=cost.main.compute_s,
-                 macs=op.macs, reads=cost.dram_read_bytes, writes=cost.dram_write_bytes,
-                 sram=cost.main.l2_bytes, mapping=cost.describe(), peak_dtype=problem.math_dtype,
-                 sparse=problem.sparse, launches=cost.launches)
-        ]
+        return [_kernel_row(op, spec, "gpu_gemm", cost, problem.math_dtype, sparse=problem.sparse)]
     reads = sum(o.bytes for o in op.operands if not o.role.is_written)
     writes = sum(o.bytes for o in op.operands if o.role.is_written)
     latency = memory_bound_s(spec, reads + writes, cuda_flops=op.flops)
@@ -63,6 +52,15 @@ def simulate_on_gpu(op: Op, spec: GPUSpec) -> list[dict[str, object]]:
         _row(op, spec, "gpu_memory", latency_s=latency, compute_s=op.flops / spec.peak_cuda_core_flops,
              macs=0, reads=reads, writes=writes, sram=0.0, mapping="memory-bound, unfused")
     ]
+
+
+def _kernel_row(
+    op: Op, spec: GPUSpec, engine: str, cost: GemmCost | AttentionCost, dtype: DType, *, sparse: bool = False
+) -> dict[str, object]:
+    """The row of a costed GEMM or attention kernel."""
+    return _row(op, spec, engine, latency_s=cost.total_s, compute_s=cost.main.compute_s, macs=op.macs,
+                reads=cost.dram_read_bytes, writes=cost.dram_write_bytes, sram=cost.main.l2_bytes,
+                mapping=cost.describe(), peak_dtype=dtype, sparse=sparse, launches=cost.launches)
 
 
 def _row(
