@@ -4,6 +4,7 @@ fills (the GPU and CPU engines set them to zero so totals over mixed frames stay
 from __future__ import annotations
 
 from sim.cost import ENERGY_COLUMNS
+from workloads.op import Op
 
 #: Result columns the systolic engine fills and a GPU has no counterpart for; zero in GPU rows so
 #: totals over mixed frames stay sums.
@@ -56,3 +57,39 @@ SUM_COLUMNS = (
     "ofmap_sram_write_bytes",
     *ENERGY_COLUMNS,
 )
+
+
+def op_columns(op: Op, device: str, engine: str, *, unmodeled: bool = False) -> dict[str, object]:
+    """The columns that say which op a row is and what simulated it."""
+    return {
+        "layer": op.name,
+        "kind": op.kind.value,
+        "engine": engine,
+        "device": device,
+        "module": op.module,
+        "aten": op.aten,
+        "unmodeled": op.unmodeled or unmodeled,
+    }
+
+
+def timed_columns(
+    op: Op, *, latency_s: float, compute_s: float, clock_hz: float, macs: int, reads: float, writes: float
+) -> dict[str, object]:
+    """The timing and traffic columns of a GPU or CPU row, the op's repeats (`count`) included:
+    cycles at `clock_hz`, the compute share capped at the total, the rest stalls."""
+    n = op.count
+    total_cycles = latency_s * clock_hz
+    compute_cycles = min(compute_s * clock_hz, total_cycles)
+    return {
+        "count": n,
+        "compute_cycles": compute_cycles * n,
+        "stall_cycles": (total_cycles - compute_cycles) * n,
+        "total_cycles": total_cycles * n,
+        "total_cycles_incl_prefetch": total_cycles * n,
+        "latency_s": latency_s * n,
+        "macs": macs * n,
+        "flops": op.flops * n,
+        "dram_read_bytes": reads * n,
+        "dram_write_bytes": writes * n,
+        "dram_bytes": (reads + writes) * n,
+    }

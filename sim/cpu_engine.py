@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 
 from hwmodels.cpu import CPUSpec
-from sim.columns import SYSTOLIC_ONLY_COLUMNS
+from sim.columns import SYSTOLIC_ONLY_COLUMNS, op_columns, timed_columns
 from sim.gpu_engine import GEMM_DIMS
 from workloads.dtypes import DType
 from workloads.op import Op, OpKind, Role
@@ -116,28 +116,14 @@ def _row(
     reads = sum(o.bytes for o in op.operands if not o.role.is_written)
     writes = sum(o.bytes for o in op.operands if o.role.is_written)
     total_cycles = seconds * spec.clock_hz
-    compute_cycles = min(compute_s * spec.clock_hz, total_cycles)
     peak_macs = spec.peak_flops() / 2 / spec.clock_hz * total_cycles
+    macs = op.macs if op.kind in (OpKind.GEMM, OpKind.CONV, OpKind.ATTENTION) else 0
+    timed = timed_columns(op, latency_s=seconds, compute_s=compute_s, clock_hz=spec.clock_hz, macs=macs,
+                          reads=reads, writes=writes)
     return {
-        "layer": op.name,
-        "kind": op.kind.value,
-        "engine": engine,
-        "device": spec.name,
-        "module": op.module,
-        "aten": op.aten,
-        "unmodeled": op.unmodeled or unmodeled,
+        **op_columns(op, spec.name, engine, unmodeled=unmodeled),
         **dict.fromkeys(SYSTOLIC_ONLY_COLUMNS, 0),
-        "count": n,
-        "compute_cycles": compute_cycles * n,
-        "stall_cycles": (total_cycles - compute_cycles) * n,
-        "total_cycles": total_cycles * n,
-        "total_cycles_incl_prefetch": total_cycles * n,
-        "latency_s": seconds * n,
-        "macs": op.macs * n if op.kind in (OpKind.GEMM, OpKind.CONV, OpKind.ATTENTION) else 0,
-        "flops": op.flops * n,
-        "dram_read_bytes": reads * n,
-        "dram_write_bytes": writes * n,
-        "dram_bytes": (reads + writes) * n,
+        **timed,
         "sram_bytes": 0.0,
         "utilization": op.macs / peak_macs if peak_macs and engine != "cpu_memory" else 0.0,
         "peak_macs": peak_macs * n,

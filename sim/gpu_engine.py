@@ -20,7 +20,7 @@ import math
 from hwmodels.gpu import GPUSpec
 from mappers.gpu_attention import attention_problem
 from mappers.gpu_gemm import gemm_problem
-from sim.columns import SYSTOLIC_ONLY_COLUMNS
+from sim.columns import SYSTOLIC_ONLY_COLUMNS, op_columns, timed_columns
 from sim.gpu_attention_engine import AttentionCost, best_attention
 from sim.gpu_gemm_engine import GemmCost, best_gemm
 from sim.gpu_timing import mac_rate_per_sm, memory_bound_s
@@ -81,22 +81,12 @@ def _row(
 ) -> dict[str, object]:
     n = op.count
     total_cycles = latency_s * spec.boost_clock_hz
-    compute_cycles = min(compute_s * spec.boost_clock_hz, total_cycles)
     dtype = peak_dtype or spec.default_dtype
     peak_rate = mac_rate_per_sm(spec, dtype, sparse=sparse, fraction=1.0)
     peak_per_cycle = spec.sm_count * peak_rate / spec.boost_clock_hz
-    return _common(op, spec, engine) | dict.fromkeys(SYSTOLIC_ONLY_COLUMNS, 0) | {
-        "count": n,
-        "compute_cycles": compute_cycles * n,
-        "stall_cycles": (total_cycles - compute_cycles) * n,
-        "total_cycles": total_cycles * n,
-        "total_cycles_incl_prefetch": total_cycles * n,
-        "latency_s": latency_s * n,
-        "macs": macs * n,
-        "flops": op.flops * n,
-        "dram_read_bytes": reads * n,
-        "dram_write_bytes": writes * n,
-        "dram_bytes": (reads + writes) * n,
+    timed = timed_columns(op, latency_s=latency_s, compute_s=compute_s, clock_hz=spec.boost_clock_hz,
+                          macs=macs, reads=reads, writes=writes)
+    return op_columns(op, spec.name, engine) | dict.fromkeys(SYSTOLIC_ONLY_COLUMNS, 0) | timed | {
         "sram_bytes": sram * n,
         "utilization": macs / (peak_per_cycle * total_cycles),
         "peak_macs": peak_per_cycle * total_cycles * n,
@@ -105,22 +95,10 @@ def _row(
     }
 
 
-def _common(op: Op, spec: GPUSpec, engine: str) -> dict[str, object]:
-    return {
-        "layer": op.name,
-        "kind": op.kind.value,
-        "engine": engine,
-        "device": spec.name,
-        "module": op.module,
-        "aten": op.aten,
-        "unmodeled": op.unmodeled,
-    }
-
-
 def _unmodeled_row(op: Op, spec: GPUSpec) -> dict[str, object]:
     nan_columns = ("compute_cycles", "stall_cycles", "total_cycles", "total_cycles_incl_prefetch",
                    "latency_s", "macs", "dram_read_bytes", "dram_write_bytes", "dram_bytes", "sram_bytes",
                    "utilization", "peak_macs")
-    return _common(op, spec, "none") | dict.fromkeys(SYSTOLIC_ONLY_COLUMNS, math.nan) | dict.fromkeys(
+    return op_columns(op, spec.name, "none") | dict.fromkeys(SYSTOLIC_ONLY_COLUMNS, math.nan) | dict.fromkeys(
         nan_columns, math.nan
     ) | {"count": op.count, "flops": op.flops * op.count, "launches": 0, "mapping": ""}
