@@ -28,6 +28,7 @@ from workloads.op import OpGraph, gemm_op
 #: Keys of a model entry beside ``model`` and ``name``: `load_model_graph`'s keyword arguments.
 MODEL_KEYS = (
     "phase", "batch", "seq", "context", "weights", "group_size", "activations", "kv", "sparsity", "moe",
+    "fusion",
 )
 _INT_KEYS = ("batch", "seq", "context", "group_size")
 _KIND_KEYS = {

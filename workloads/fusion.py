@@ -132,6 +132,7 @@ def _merge(ops: list[Op]) -> Op:
         flops=sum(op.flops for op in ops),
         module=module,
         attrs=(*first.attrs, ("grouped_experts", experts)),
+        dataflow=tuple(use for op in ops for use in op.dataflow),
     )
 
 

@@ -24,6 +24,7 @@ from workloads.annotate import annotate
 from workloads.errors import WorkloadError
 from workloads.fusion import MOE_REWRITES, MoeMode
 from workloads.op import OpGraph, positive_int
+from workloads.serving import FUSION_REWRITES, FusionMode
 from workloads.tracer import trace
 from workloads.zoo import Task, ZooEntry, get_model
 
@@ -57,6 +58,7 @@ def load_model_graph(
     kv: str | None = None,
     sparsity: str | None = None,
     moe: str | MoeMode = MoeMode.EAGER,
+    fusion: str | FusionMode = FusionMode.EAGER,
 ) -> OpGraph:
     """Trace `model` (zoo name or ``file.py:factory``) for one step of `phase`, then annotate it.
 
@@ -64,15 +66,21 @@ def load_model_graph(
     sliding window); `context` is required for decode. See `workloads.annotate.annotate` for the
     precision and sparsity arguments. `moe` ``grouped`` merges each MoE layer's per-expert kernels
     into grouped ones (`workloads.fusion.group_experts`); ``eager`` keeps them as traced.
+    `fusion` ``serving`` runs the graph as a serving engine's fused kernels
+    (`workloads.serving.fuse_for_serving`); ``eager`` runs every traced op as its own kernel.
+    The rewrites run on the traced dtypes, before the annotations, which then apply to the
+    rewritten ops as to traced ones.
     """
     step = Phase.parse(phase)
     batch = positive_int(batch, field="--batch")
     moe = MoeMode.parse(moe)
+    fusion = FusionMode.parse(fusion)
     if model.endswith(".py") or ".py:" in model:
         graph = _trace_factory(model, step, batch, seq, context)
     else:
         graph = _trace_zoo(get_model(model), step, batch, seq, context)
-    graph = annotate(
+    graph = FUSION_REWRITES[fusion](MOE_REWRITES[moe](graph))
+    return annotate(
         graph,
         weights=weights,
         group_size=group_size,
@@ -80,7 +88,6 @@ def load_model_graph(
         kv=kv,
         sparsity=sparsity,
     )
-    return MOE_REWRITES[moe](graph)
 
 
 def _trace_zoo(entry: ZooEntry, phase: Phase, batch: int, seq: int | None, context: int | None) -> OpGraph:

@@ -95,11 +95,30 @@ class Operand:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TensorUse:
+    """One tensor an op reads or writes, as the tracer saw it: which tensor (`tensor`, an id unique
+    within one trace; an in-place write makes a new one), how many elements the op touched, their
+    dtype, and the role the op's operand plays (a written role for the tensors it writes)."""
+
+    tensor: int
+    elements: int
+    dtype: DType
+    role: Role
+
+    @property
+    def bytes(self) -> float:
+        return self.elements * self.dtype.bytes
+
+
+@dataclass(frozen=True, kw_only=True)
 class Op:
     """One operator: a named loop nest with its operands, the work it does and where it came from.
 
     `flops` counts a multiply-accumulate as 2. `count` repeats the op (identical layers).
-    `unmodeled` ops are kept and flagged, never silently counted as zero work.
+    `unmodeled` ops are kept and flagged, never silently counted as zero work. `dataflow` is the
+    tracer's record of which tensors the op read and wrote (empty for ops not traced, e.g. a
+    topology file's); only graph rewrites read it (`workloads.fusion`), so it takes no part in an
+    op's equality and is not exported.
     """
 
     name: str
@@ -112,6 +131,7 @@ class Op:
     count: int = 1
     unmodeled: bool = False
     attrs: tuple[tuple[str, int | str], ...] = field(default=())
+    dataflow: tuple[TensorUse, ...] = field(default=(), compare=False, repr=False)
 
     def dim(self, name: str) -> int:
         for dim_name, size in self.dims:

@@ -20,6 +20,7 @@ storage, which views share: a weight's transpose is still a parameter.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -30,18 +31,20 @@ import torch
 from torch._decomp import decomposition_table
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_map
+from torch.utils._pytree import tree_flatten, tree_map
 
 from workloads.errors import WorkloadError
-from workloads.op import Op, Operand, OpGraph, OpKind, Role
+from workloads.op import Op, Operand, OpGraph, OpKind, Role, TensorUse
 from workloads.registry import (
     Origin,
     TensorMeta,
     dtype_of,
     lookup,
     operand,
+    role_of,
     shape_dims,
     tensors,
+    written_role,
 )
 
 aten = torch.ops.aten
@@ -59,6 +62,10 @@ COMPOSITES = {
     F.rms_norm: aten.rms_norm.default,
     torch.rms_norm: aten.rms_norm.default,
 }
+
+#: In-place ops whose first argument is only written (its old contents are not read): the dataflow
+#: records no read of it.
+WRITE_ONLY = frozenset({"copy_", "fill_", "zero_", "index_put_", "index_copy_", "scatter_", "masked_fill_"})
 
 #: Ops that move no data and do no arithmetic, beyond the views (`OpOverload.is_view`).
 FREE_OPS = frozenset(
@@ -98,6 +105,8 @@ class _Recorder:
         self.modules: list[str] = [""]
         self.suppressed = 0
         self.origins: dict[int, Origin] = {}
+        self.versions: dict[object, int] = {}  # storage -> the id of the tensor it holds now
+        self.tensor_ids = itertools.count()
         for origin, group in ((Origin.PARAMETER, parameters), (Origin.KV_CACHE, kv_cache)):
             for tensor in group:
                 key = _storage_key(tensor)
@@ -146,7 +155,33 @@ class _Recorder:
         if op is None:
             op = _unmodeled(margs, mkwargs, mout, reason)
         name = f"{overload.overloadpacket.__name__}_{len(self.ops)}"
-        self.ops.append(replace(op, name=name, module=self.modules[-1], aten=str(overload)))
+        dataflow = self.dataflow(overload, args, kwargs, out)
+        module = self.modules[-1]
+        self.ops.append(replace(op, name=name, module=module, aten=str(overload), dataflow=dataflow))
+
+    def dataflow(self, overload, args: tuple, kwargs: dict, out: object) -> tuple[TensorUse, ...]:
+        """The tensors the op reads (its tensor arguments, but not the destination of a write-only
+        op or an ``out=``) and writes (what it returns; each a new tensor id, so an in-place write
+        makes a new version of its storage)."""
+        skip = {id(kwargs.get("out"))}
+        if overload.overloadpacket.__name__ in WRITE_ONLY and args:
+            skip.add(id(args[0]))
+        read = [t for t in _tensors_in((args, kwargs)) if id(t) not in skip]
+        written = _tensors_in(out)
+        return (*(self.use(t, written=False) for t in read), *(self.use(t, written=True) for t in written))
+
+    def use(self, tensor: torch.Tensor, *, written: bool) -> TensorUse:
+        key = _storage_key(tensor)
+        key = ("tensor", id(tensor)) if key is None else key
+        if written or key not in self.versions:
+            self.versions[key] = next(self.tensor_ids)
+        meta = self.meta(tensor)
+        role = written_role(meta) if written else role_of(meta, Role.INPUT)
+        return TensorUse(tensor=self.versions[key], elements=meta.numel, dtype=meta.dtype, role=role)
+
+
+def _tensors_in(tree: object) -> list[torch.Tensor]:
+    return [leaf for leaf in tree_flatten(tree)[0] if isinstance(leaf, torch.Tensor)]
 
 
 def _unmodeled(args: tuple, kwargs: dict, out: object, reason: str) -> Op:

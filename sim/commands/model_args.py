@@ -7,6 +7,7 @@ import argparse
 from sim.commands.stderr import warnings_to_stderr
 from workloads.fusion import MoeMode
 from workloads.op import OpGraph
+from workloads.serving import FusionMode
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +30,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="MoE experts: eager (default; one kernel per expert and op, as traced) or grouped (one "
         "grouped kernel per op over all experts, as serving engines run them)",
     )
+    parser.add_argument(
+        "--fusion",
+        choices=[mode.value for mode in FusionMode],
+        default=FusionMode.EAGER.value,
+        help="kernels: eager (default; one per traced op) or serving (GEMMs sharing an input merged, "
+        "as QKV and gate/up; chains of elementwise/norm/copy ops fused, as vLLM runs a decoder)",
+    )
 
 
 def load_graph(args: argparse.Namespace, command: str) -> OpGraph:
@@ -48,5 +56,6 @@ def load_graph(args: argparse.Namespace, command: str) -> OpGraph:
             kv=args.kv,
             sparsity=args.sparsity,
             moe=args.moe,
+            fusion=args.fusion,
         )
     return graph
