@@ -50,6 +50,9 @@ class GPUSpec:
     partial last wave decides, the H100's is matched by the data-parallel wave model (-0.9%) and
     missed by stream-K (-10.1%), the H200's the other way round (+11.7% against -3.8%)
     (benchmarks/RESULTS.md); `--set gemm_stream_k=true` asks what it would give.
+    `launch_overhead_s` is what each kernel launched eagerly adds to its own time (the host's
+    launch and the GPU's setup between two kernels); `graph_launch_overhead_s` the same for a
+    kernel replayed from a CUDA graph (`with_cuda_graphs`).
     `tdp_w` is the datasheet board power (0: unknown); `price_usd_per_hour` an on-demand cloud price
     per GPU (0: unknown); the preset cites both.
     """
@@ -72,6 +75,7 @@ class GPUSpec:
     attention_tensor_fraction: float
     memory_latency_s: float
     launch_overhead_s: float
+    graph_launch_overhead_s: float
     tma_multicast_ctas: int = 1
     compute_capability: float = 0.0
     kernel_fractions: Mapping[str, float] = field(default_factory=dict)
@@ -97,7 +101,8 @@ class GPUSpec:
             "memory_latency_s",
         ):
             _check_positive_number(self, name, where)
-        for name in ("launch_overhead_s", "tdp_w", "price_usd_per_hour", "compute_capability"):
+        overheads = ("launch_overhead_s", "graph_launch_overhead_s")
+        for name in (*overheads, "tdp_w", "price_usd_per_hour", "compute_capability"):
             value = getattr(self, name)
             if not _is_number(value) or not (value >= 0 and math.isfinite(value)):
                 raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be a finite number >= 0")
@@ -150,6 +155,13 @@ class GPUSpec:
                 for value in (getattr(self, f.name) for f in fields(self))
             )
         )
+
+    def with_cuda_graphs(self) -> GPUSpec:
+        """This GPU replaying a step's kernels from a CUDA graph: each kernel pays
+        `graph_launch_overhead_s` instead of the eager `launch_overhead_s` (one graph launch per
+        step instead of one host launch per kernel), or the eager figure where that is smaller (a
+        what-if that sets ``launch_overhead_s=0``)."""
+        return replace(self, launch_overhead_s=min(self.graph_launch_overhead_s, self.launch_overhead_s))
 
     def for_kernel(self, kernel: str, family: str = "") -> GPUSpec:
         """This GPU as the named kernel implementation sees it: both tensor fractions set to its

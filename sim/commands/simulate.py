@@ -66,6 +66,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="GPU: run attention at this kernel's calibrated fraction, e.g. flash_attention_3 on h100_sxm",
     )
     parser.add_argument(
+        "--cuda-graphs",
+        action="store_true",
+        help="GPU: replay the step's kernels from a CUDA graph (each pays graph_launch_overhead_s "
+        "instead of launch_overhead_s), as serving engines run decode",
+    )
+    parser.add_argument(
         "--format",
         choices=[f.value for f in OutputFormat],
         default=OutputFormat.TABLE.value,
@@ -83,6 +89,13 @@ def run(args: argparse.Namespace) -> int:
                 f"{type(hardware).__name__}"
             )
         hardware = hardware.with_kernels(gemm=args.gemm_kernel, attention=args.attention_kernel)
+    if args.cuda_graphs:
+        if not isinstance(hardware, GPUSpec):
+            raise WorkloadError(
+                f"--cuda-graphs is a GPU launch mode; hardware {hardware.name!r} is a "
+                f"{type(hardware).__name__}"
+            )
+        hardware = hardware.with_cuda_graphs()
     dtype = DType.parse(args.dtype, field="--dtype") if args.dtype else hardware.default_dtype
     if args.gemm:
         workload = OpGraph(
@@ -113,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     fmt = OutputFormat(args.format)
     print(render(table, fmt))
     if fmt is OutputFormat.TABLE:
-        note = _launch_note(results, hardware)
+        note = _launch_note(results, hardware, cuda_graphs=args.cuda_graphs)
         if note:
             print(note)
         print(_summary_line(workload, total, hardware))
@@ -134,16 +147,20 @@ def _warn_if_it_does_not_fit(graph: OpGraph, hardware: GPUSpec) -> None:
         )
 
 
-def _launch_note(results: pd.DataFrame, hardware) -> str:
+def _launch_note(results: pd.DataFrame, hardware, *, cuda_graphs: bool) -> str:
     """On a GPU: how many kernels the step launches and how much of its time their launch overhead
-    is (an assumed figure until a preset is calibrated, `launch_overhead_s`)."""
+    is (an assumed figure until a preset is calibrated: `launch_overhead_s` eager,
+    `graph_launch_overhead_s` from a CUDA graph, which `hardware` then already carries)."""
     if not isinstance(hardware, GPUSpec) or "launches" not in results:
         return ""
     launches = int(results["launches"].fillna(0).sum())
     overhead = launches * hardware.launch_overhead_s
     kernels = f"{launches:,} kernel launch" + ("" if launches == 1 else "es")
+    field, mode = (
+        ("graph_launch_overhead_s", "CUDA graphs") if cuda_graphs else ("launch_overhead_s", "eager")
+    )
     return (f"{kernels}: {overhead * 1e3:.4g} ms of the total is launch overhead at "
-            f"launch_overhead_s = {hardware.launch_overhead_s * 1e6:g} us (eager, no CUDA graphs)")
+            f"{field} = {hardware.launch_overhead_s * 1e6:g} us ({mode})")
 
 
 def _summary_line(workload: OpGraph, total: dict, hardware) -> str:
