@@ -7,10 +7,11 @@
   memory-bound kernel: its bytes at the achievable HBM rate (or its FLOPs on the CUDA cores, if
   longer), one memory latency and a launch overhead (`sim.gpu_timing.memory_bound_s`).
 
-Fusion policy: none. Every op is its own kernel reading its inputs from and writing its outputs to
-HBM, as eager PyTorch runs a traced graph; a fused epilogue or norm would hide most of the
-memory-bound ops' time. Attention is the exception the graph itself states: one SDPA op, one fused
-kernel. Rows carry the op's repeats (`count`); cycles are at `boost_clock_hz`.
+Fusion policy: the graph's. Every op is its own kernel reading its inputs from and writing its
+outputs to HBM; a graph rewritten by `workloads.serving` (``--fusion serving``) has a serving
+engine's merged GEMMs and fused memory-bound chains as its ops, a traced graph eager PyTorch's.
+Attention is one SDPA op, one fused kernel. Rows carry the op's repeats (`count`); cycles are at
+`boost_clock_hz`.
 """
 
 from __future__ import annotations
