@@ -52,4 +52,8 @@ if result.stopped_early:
     print("stopped at MAX_SECONDS; commit the file and run this script again to finish the grid")
 PY
 
+# Per-kernel launch overhead, eager and from a CUDA graph (reference_kernels/launch.py): a few
+# seconds; the presets' launch_overhead_s and graph_launch_overhead_s are read from it.
+"$PYTHON" -m reference_kernels.launch cuda "$OUT/${name%_full.csv}_launch.csv" || true
+
 { echo "# after timing, $(date -u +%FT%TZ)"; nvidia-smi -q -d CLOCK,POWER,TEMPERATURE,PERFORMANCE; } >> "$state" || true

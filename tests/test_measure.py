@@ -204,3 +204,17 @@ def test_full_grid_covers_the_gpu_data_set():
 def test_small_grid_runs_on_the_cpu_kernels():
     cpu_families = {family for spec in KERNELS.values() if "cpu" in spec.devices for family in spec.families}
     assert {case.family for case in small_grid()} == cpu_families
+
+
+def test_launch_overhead_chain_on_the_cpu(tmp_path):
+    # 64 one-element copies per timed run; on a CPU only the eager mode exists (CUDA graphs need a GPU)
+    from reference_kernels.launch import CHAIN, launch_overheads, write_csv
+    from reference_kernels.timing import TimingBudget
+
+    rows = launch_overheads(torch.device("cpu"), TimingBudget(warmup_runs=1, min_runs=3, max_runs=3))
+    assert [row["mode"] for row in rows] == ["eager"]
+    row = rows[0]
+    assert row["kernels_per_run"] == CHAIN == 64 and row["runs"] == 3
+    assert 0 < row["p10_s"] <= row["per_kernel_s"] <= row["p90_s"] < 1e-3
+    write_csv(rows, tmp_path / "launch.csv")
+    assert (tmp_path / "launch.csv").read_text().startswith("mode,kernels_per_run,per_kernel_s,")
