@@ -105,10 +105,6 @@ class TensorUse:
     dtype: DType
     role: Role
 
-    @property
-    def bytes(self) -> float:
-        return self.elements * self.dtype.bytes
-
 
 @dataclass(frozen=True, kw_only=True)
 class Op:
@@ -117,7 +113,7 @@ class Op:
     `flops` counts a multiply-accumulate as 2. `count` repeats the op (identical layers).
     `unmodeled` ops are kept and flagged, never silently counted as zero work. `dataflow` is the
     tracer's record of which tensors the op read and wrote (empty for ops not traced, e.g. a
-    topology file's); only graph rewrites read it (`workloads.fusion`), so it takes no part in an
+    topology file's); only graph rewrites read it (`workloads.serving`), so it takes no part in an
     op's equality and is not exported.
     """
 

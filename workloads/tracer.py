@@ -163,7 +163,7 @@ class _Recorder:
         """The tensors the op reads (its tensor arguments, but not the destination of a write-only
         op or an ``out=``) and writes (what it returns; each a new tensor id, so an in-place write
         makes a new version of its storage)."""
-        skip = {id(kwargs.get("out"))}
+        skip = {id(t) for t in _tensors_in(kwargs.get("out"))}
         if overload.overloadpacket.__name__ in WRITE_ONLY and args:
             skip.add(id(args[0]))
         read = [t for t in _tensors_in((args, kwargs)) if id(t) not in skip]
