@@ -154,7 +154,7 @@ def test_a_model_that_does_not_fit_the_gpu_memory_is_warned_about(capsys):
         ),
         (
             ["--hw", "cpu_ci", "--gemm", "64,64,64", "--gemm-kernel", "x"],
-            "name GPU kernels; hardware 'cpu_ci'",
+            "--gemm-kernel: GPU options; hardware 'cpu_ci' is a CPUSpec",
         ),
     ],
 )

@@ -154,7 +154,19 @@ def test_cli_simulate_with_serving_kernels_and_cuda_graphs(capsys):
     out = capsys.readouterr().out
     assert "294 kernel launches" in out and "graph_launch_overhead_s = 0.6 us (CUDA graphs)" in out
     assert main(["simulate", "--hw", "scalesim_32x32", "--gemm", "8,8,8", "--cuda-graphs"]) == 2
-    assert "--cuda-graphs is a GPU launch mode; hardware 'scalesim_32x32'" in capsys.readouterr().err
+    assert (
+        "--cuda-graphs: GPU options; hardware 'scalesim_32x32' is a SystolicArraySpec"
+        in capsys.readouterr().err
+    )
     with pytest.raises(SystemExit):
         main([*argv, "--fusion", "inductor"])
     assert "invalid choice: 'inductor'" in capsys.readouterr().err
+
+
+def test_cli_plot_breakdown_with_serving_kernels_and_cuda_graphs(tmp_path, capsys):
+    out = tmp_path / "breakdown.html"
+    argv = ["plot", "--breakdown", "--hw", "h100_sxm", "--model", "llama-2-7b", "--phase", "decode"]
+    assert main([*argv, "--context", "128", "--fusion", "serving", "--cuda-graphs", "--out", str(out)]) == 0
+    assert out.stat().st_size > 0
+    assert main([*argv, "--context", "128", "--hw", "cpu_ci", "--cuda-graphs", "--out", str(out)]) == 2
+    assert "--cuda-graphs: GPU options; hardware 'cpu_ci' is a CPUSpec" in capsys.readouterr().err

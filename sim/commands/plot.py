@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from hwmodels import load_hardware
+from sim.commands.gpu_args import add_gpu_arguments, apply_gpu_arguments
 from sim.commands.model_args import add_model_arguments, load_graph
 from sim.plot import goal_for, load_table, scatter_figure, write_figure
 from sim.plot_views import breakdown_figure, roofline_figure
@@ -53,6 +54,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     workload.add_argument("--model", help="a zoo model, for --roofline/--breakdown")
     workload.add_argument("--gemm", action="append", metavar="M,N,K", help="a GEMM; repeatable")
     add_model_arguments(parser)
+    add_gpu_arguments(parser)
     parser.add_argument("--dtype", help="GEMM dtype (default: the hardware's default_dtype)")
     parser.set_defaults(run=run)
 
@@ -82,7 +84,7 @@ def _simulation_figure(args: argparse.Namespace):
     graph = load_graph(args, "plot") if args.model else None
     results = {}
     for preset in args.hw:
-        hardware = load_hardware(preset, args.overrides)
+        hardware = apply_gpu_arguments(load_hardware(preset, args.overrides), args)
         workload = graph or _gemms(args.gemm, args.dtype, hardware.default_dtype)
         results[hardware.name] = (simulate(workload, hardware), hardware)
     if args.roofline:

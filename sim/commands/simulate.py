@@ -15,6 +15,7 @@ import pandas as pd
 
 from hwmodels import load_hardware
 from hwmodels.gpu import GPUSpec
+from sim.commands.gpu_args import add_gpu_arguments, apply_gpu_arguments
 from sim.commands.model_args import add_model_arguments, load_graph
 from sim.output import OutputFormat, render
 from sim.simulate import simulate, summarize
@@ -55,22 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="operand dtype (default: the hardware's default_dtype); one of "
         + ", ".join(d.value for d in DType),
     )
-    parser.add_argument(
-        "--gemm-kernel",
-        metavar="NAME",
-        help="GPU: run GEMMs at this kernel's calibrated tensor fraction (the preset's kernel_fractions)",
-    )
-    parser.add_argument(
-        "--attention-kernel",
-        metavar="NAME",
-        help="GPU: run attention at this kernel's calibrated fraction, e.g. flash_attention_3 on h100_sxm",
-    )
-    parser.add_argument(
-        "--cuda-graphs",
-        action="store_true",
-        help="GPU: replay the step's kernels from a CUDA graph (each pays graph_launch_overhead_s "
-        "instead of launch_overhead_s), as serving engines run decode",
-    )
+    add_gpu_arguments(parser)
     parser.add_argument(
         "--format",
         choices=[f.value for f in OutputFormat],
@@ -81,21 +67,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    hardware = load_hardware(args.hw, args.overrides)
-    if args.gemm_kernel or args.attention_kernel:
-        if not isinstance(hardware, GPUSpec):
-            raise WorkloadError(
-                f"--gemm-kernel/--attention-kernel name GPU kernels; hardware {hardware.name!r} is a "
-                f"{type(hardware).__name__}"
-            )
-        hardware = hardware.with_kernels(gemm=args.gemm_kernel, attention=args.attention_kernel)
-    if args.cuda_graphs:
-        if not isinstance(hardware, GPUSpec):
-            raise WorkloadError(
-                f"--cuda-graphs is a GPU launch mode; hardware {hardware.name!r} is a "
-                f"{type(hardware).__name__}"
-            )
-        hardware = hardware.with_cuda_graphs()
+    hardware = apply_gpu_arguments(load_hardware(args.hw, args.overrides), args)
     dtype = DType.parse(args.dtype, field="--dtype") if args.dtype else hardware.default_dtype
     if args.gemm:
         workload = OpGraph(
