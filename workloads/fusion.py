@@ -25,9 +25,12 @@ import dataclasses
 import enum
 import re
 from collections import defaultdict
+from typing import TypeVar
 
 from workloads.errors import WorkloadError
 from workloads.op import Op, OpGraph, OpKind
+
+Mode = TypeVar("Mode", bound=enum.Enum)
 
 #: An expert's module path: the MoE layer, the expert's index, and the projection (absent for the
 #: expert's own elementwise ops).
@@ -43,13 +46,19 @@ class MoeMode(enum.Enum):
 
     @classmethod
     def parse(cls, text: str | MoeMode) -> MoeMode:
-        if isinstance(text, cls):
-            return text
-        try:
-            return cls(str(text).strip().lower())
-        except ValueError:
-            valid = ", ".join(mode.value for mode in cls)
-            raise WorkloadError(f"--moe {text!r}: valid: {valid}") from None
+        return parse_mode(cls, text, "--moe")
+
+
+def parse_mode(cls: type[Mode], text: str | Mode, option: str) -> Mode:
+    """`text` as a member of the rewrite-mode enum `cls` (any case), or an error naming `option`
+    and the valid values."""
+    if isinstance(text, cls):
+        return text
+    try:
+        return cls(str(text).strip().lower())
+    except ValueError:
+        valid = ", ".join(mode.value for mode in cls)
+        raise WorkloadError(f"{option} {text!r}: valid: {valid}") from None
 
 
 def group_experts(graph: OpGraph) -> OpGraph:
@@ -136,9 +145,10 @@ def _merge(ops: list[Op]) -> Op:
     )
 
 
-def _as_traced(graph: OpGraph) -> OpGraph:
+def as_traced(graph: OpGraph) -> OpGraph:
+    """The rewrite that leaves a traced graph as it is (the eager modes)."""
     return graph
 
 
 #: What each mode does to a traced graph.
-MOE_REWRITES = {MoeMode.EAGER: _as_traced, MoeMode.GROUPED: group_experts}
+MOE_REWRITES = {MoeMode.EAGER: as_traced, MoeMode.GROUPED: group_experts}

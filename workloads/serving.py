@@ -33,7 +33,7 @@ import dataclasses
 import enum
 from collections import defaultdict
 
-from workloads.errors import WorkloadError
+from workloads.fusion import as_traced, parse_mode
 from workloads.op import Op, Operand, OpGraph, OpKind, Role, TensorUse
 
 #: Op kinds a serving engine fuses into one memory-bound kernel (module docstring, rewrite 2).
@@ -51,13 +51,7 @@ class FusionMode(enum.Enum):
 
     @classmethod
     def parse(cls, text: str | FusionMode) -> FusionMode:
-        if isinstance(text, cls):
-            return text
-        try:
-            return cls(str(text).strip().lower())
-        except ValueError:
-            valid = ", ".join(mode.value for mode in cls)
-            raise WorkloadError(f"--fusion {text!r}: valid: {valid}") from None
+        return parse_mode(cls, text, "--fusion")
 
 
 def fuse_for_serving(graph: OpGraph) -> OpGraph:
@@ -69,12 +63,8 @@ def fuse_for_serving(graph: OpGraph) -> OpGraph:
     return dataclasses.replace(graph, ops=tuple(ops))
 
 
-def _as_traced(graph: OpGraph) -> OpGraph:
-    return graph
-
-
 #: What each mode does to a traced graph.
-FUSION_REWRITES = {FusionMode.EAGER: _as_traced, FusionMode.SERVING: fuse_for_serving}
+FUSION_REWRITES = {FusionMode.EAGER: as_traced, FusionMode.SERVING: fuse_for_serving}
 
 
 # --- rewrite 1: GEMMs that share their input ------------------------------------------------
