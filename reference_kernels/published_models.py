@@ -20,10 +20,6 @@ import pandas as pd
 
 PUBLISHED_MODELS = Path(__file__).parent / "data" / "published_models.csv"
 
-#: `load_model_graph` arguments a row may give (blank cells are left at their defaults).
-GRAPH_ARGUMENTS = ("phase", "batch", "seq", "context", "weights", "group_size", "activations", "kv", "fusion")
-INTEGER_ARGUMENTS = ("batch", "seq", "context", "group_size")
-
 
 def published_model_steps(path: Path = PUBLISHED_MODELS) -> pd.DataFrame:
     """The rows, with ``measured_s``: the measured seconds of one step."""
@@ -37,13 +33,16 @@ def published_model_steps(path: Path = PUBLISHED_MODELS) -> pd.DataFrame:
 
 
 def graph_arguments(row: pd.Series) -> dict[str, object]:
-    """The row's `load_model_graph` keyword arguments."""
+    """The row's `load_model_graph` keyword arguments: the columns named as a sweep's model entry
+    names them (`sim.sweep_workloads.MODEL_KEYS`), blank cells left at their defaults."""
+    from sim.sweep_workloads import INTEGER_MODEL_KEYS, MODEL_KEYS
+
     arguments: dict[str, object] = {}
-    for name in GRAPH_ARGUMENTS:
+    for name in MODEL_KEYS:
         value = row.get(name)
-        if pd.isna(value) or value == "":
+        if value is None or pd.isna(value) or value == "":
             continue
-        arguments[name] = int(value) if name in INTEGER_ARGUMENTS else str(value)
+        arguments[name] = int(value) if name in INTEGER_MODEL_KEYS else str(value)
     return arguments
 
 

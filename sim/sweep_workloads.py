@@ -30,7 +30,7 @@ MODEL_KEYS = (
     "phase", "batch", "seq", "context", "weights", "group_size", "activations", "kv", "sparsity", "moe",
     "fusion",
 )
-_INT_KEYS = ("batch", "seq", "context", "group_size")
+INTEGER_MODEL_KEYS = ("batch", "seq", "context", "group_size")
 _KIND_KEYS = {
     "model": ("name", "model", *MODEL_KEYS),
     "gemm": ("name", "gemm", "dtype"),
@@ -113,7 +113,7 @@ def _parse_entry(entry: Any, index: int, base_dir: Path) -> WorkloadSpec:
     name = entry.get("name")
     if kind == "model":
         args = {key: entry[key] for key in MODEL_KEYS if entry.get(key) is not None}
-        for key in _INT_KEYS:
+        for key in INTEGER_MODEL_KEYS:
             if key in args and (isinstance(args[key], bool) or not isinstance(args[key], int)):
                 raise SweepSpecError(f"{where}.{key} = {args[key]!r}: must be an integer")
         model = str(entry["model"])
