@@ -13,11 +13,16 @@ reference_kernels/data/cpu_calibration.csv for the preset of the test machine (`
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from hwmodels.checks import (
+    check_fraction,
+    check_non_negative_number,
+    check_positive_int,
+    check_positive_number,
+)
 from hwmodels.errors import HardwareSpecError
 from workloads.dtypes import DType
 
@@ -80,26 +85,17 @@ class CPUSpec:
             "l2_bytes_per_core",
             "l3_bytes",
         ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be a positive integer")
+            check_positive_int(self, name, where)
         if self.simd_width_bits % 32:
             raise HardwareSpecError(
                 f"{where}field 'simd_width_bits' = {self.simd_width_bits}: must be a multiple of 32 "
                 "(128 SSE, 256 AVX2, 512 AVX-512)"
             )
         for name in ("clock_hz", "memory_bytes_per_s", "gemm_half_efficiency_rows"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or isinstance(value, bool) or not (0 < value < math.inf):
-                raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be a finite number > 0")
-        if not 0 < self.gemm_efficiency <= 1:
-            raise HardwareSpecError(
-                f"{where}field 'gemm_efficiency' = {self.gemm_efficiency!r}: must be in (0, 1]"
-            )
+            check_positive_number(self, name, where)
+        check_fraction(self, "gemm_efficiency", where)
         for name in ("call_overhead_s", "tdp_w", "price_usd_per_hour"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
-                raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be a finite number >= 0")
+            check_non_negative_number(self, name, where)
 
     def peak_flops(self, dtype: DType = DType.FP32) -> float:
         """FLOP/s of every core's FMA units on `dtype` (16-bit floats and fp32 in fp32 lanes)."""

@@ -13,11 +13,17 @@ as assumptions in the preset.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 
+from hwmodels.checks import (
+    check_fraction,
+    check_non_negative_number,
+    check_positive_int,
+    check_positive_number,
+    is_number,
+)
 from hwmodels.errors import HardwareSpecError
 from workloads.dtypes import DType
 
@@ -90,7 +96,7 @@ class GPUSpec:
         where = f"hardware {self.name!r}: "
         integers = ("sm_count", "tma_multicast_ctas", "registers_per_sm", "shared_memory_bytes_per_sm")
         for name in (*integers, "l2_bytes", "hbm_bytes"):
-            _check_positive_int(self, name, where)
+            check_positive_int(self, name, where)
         for name in (
             "boost_clock_hz",
             "cuda_core_flops_per_cycle_per_sm",
@@ -100,18 +106,14 @@ class GPUSpec:
             "achievable_hbm_bytes_per_s",
             "memory_latency_s",
         ):
-            _check_positive_number(self, name, where)
+            check_positive_number(self, name, where)
         overheads = ("launch_overhead_s", "graph_launch_overhead_s")
         for name in (*overheads, "tdp_w", "price_usd_per_hour", "compute_capability"):
-            value = getattr(self, name)
-            if not _is_number(value) or not (value >= 0 and math.isfinite(value)):
-                raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be a finite number >= 0")
+            check_non_negative_number(self, name, where)
         for name in ("achievable_tensor_fraction", "attention_tensor_fraction"):
-            value = getattr(self, name)
-            if not _is_number(value) or not 0 < value <= 1:
-                raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be in (0, 1]")
+            check_fraction(self, name, where)
         for kernel, value in self.kernel_fractions.items():
-            if not isinstance(kernel, str) or not kernel or not _is_number(value) or not 0 < value <= 1:
+            if not isinstance(kernel, str) or not kernel or not is_number(value) or not 0 < value <= 1:
                 raise HardwareSpecError(
                     f"{where}field 'kernel_fractions' entry {kernel!r}: {value!r}: must map a kernel "
                     "name to a fraction in (0, 1]"
@@ -126,13 +128,13 @@ class GPUSpec:
                 f"{where}field 'tensor_macs_per_cycle_per_sm' is empty: give at least one dtype"
             )
         for dtype, macs in self.tensor_macs_per_cycle_per_sm.items():
-            if not isinstance(dtype, DType) or not _is_number(macs) or not isinstance(macs, int) or macs < 1:
+            if not isinstance(dtype, DType) or not is_number(macs) or not isinstance(macs, int) or macs < 1:
                 raise HardwareSpecError(
                     f"{where}field 'tensor_macs_per_cycle_per_sm' entry {dtype!r}: {macs!r}: "
                     "must map a dtype to a positive integer"
                 )
         for dtype, speedup in self.sparse_tensor_speedup.items():
-            if dtype not in self.tensor_macs_per_cycle_per_sm or not _is_number(speedup) or speedup < 1:
+            if dtype not in self.tensor_macs_per_cycle_per_sm or not is_number(speedup) or speedup < 1:
                 raise HardwareSpecError(
                     f"{where}field 'sparse_tensor_speedup' entry {dtype!r}: {speedup!r}: must map a "
                     "dtype of tensor_macs_per_cycle_per_sm to a number >= 1"
@@ -230,19 +232,3 @@ class GPUSpec:
     @property
     def registers_bytes_per_sm(self) -> int:
         return self.registers_per_sm * REGISTER_BYTES
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _check_positive_int(spec: GPUSpec, name: str, where: str) -> None:
-    value = getattr(spec, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be a positive integer")
-
-
-def _check_positive_number(spec: GPUSpec, name: str, where: str) -> None:
-    value = getattr(spec, name)
-    if not _is_number(value) or not (value > 0 and math.isfinite(value)):
-        raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be a finite number > 0")

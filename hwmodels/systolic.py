@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 
+from hwmodels.checks import check_non_negative_number, check_positive_int
 from hwmodels.cost.memory import DramKind
 from hwmodels.errors import HardwareSpecError
 from workloads.dtypes import DType
@@ -84,11 +85,7 @@ class SystolicArraySpec:
     def __post_init__(self) -> None:
         where = f"hardware {self.name!r}: "
         for name in ("rows", "cols", "ifmap_sram_bytes", "filter_sram_bytes", "ofmap_sram_bytes"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise HardwareSpecError(
-                    f"{where}field {name!r} = {value!r}: must be a positive integer"
-                )
+            check_positive_int(self, name, where)
         if isinstance(self.vector_flops_per_cycle, bool) or not (
             isinstance(self.vector_flops_per_cycle, int | float) and self.vector_flops_per_cycle >= 0
         ):
@@ -106,12 +103,7 @@ class SystolicArraySpec:
             raise HardwareSpecError(
                 f"{where}field 'technology_nm' = {self.technology_nm!r}: must be a number in 1-1000 (nm)"
             )
-        if isinstance(self.static_power_w, bool) or not (
-            isinstance(self.static_power_w, int | float) and 0 <= self.static_power_w < math.inf
-        ):
-            raise HardwareSpecError(
-                f"{where}field 'static_power_w' = {self.static_power_w!r}: must be a finite number >= 0"
-            )
+        check_non_negative_number(self, "static_power_w", where)
         if not isinstance(self.dram_kind, DramKind):
             raise HardwareSpecError(f"{where}field 'dram_kind' = {self.dram_kind!r}: not a DramKind")
         if math.isinf(self.freq_hz):
