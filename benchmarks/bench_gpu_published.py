@@ -8,11 +8,11 @@ number of rows and the median and p90 absolute error (simulated vs published); `
 every row. The A100 of the Flash-Decoding blog is not named 40 or 80 GB, so its rows are also
 compared on `a100_40gb_sxm`.
 
-The first table uses each preset's spec-wide fractions only (its `kernel_fractions` cleared): what a
-traced model's ops run at by default. ``--calibrate`` then runs `codesign calibrate`'s fit from that
-same preset on each GPU's published rows, prints the fitted values and the per-kernel errors on
-the rows held out of the fit, and says whether the preset's `kernel_fractions` entries are the
-fitted values (they were written from this run).
+The first table uses each preset's spec-wide fractions only (its `kernel_fractions` and
+`kernel_bandwidth_fractions` cleared): what a traced model's ops run at by default.
+``--calibrate`` then runs `codesign calibrate`'s fit from that same preset on each GPU's published
+rows, prints the fitted values and the per-kernel errors on the rows held out of the fit, and says
+whether the preset's per-kernel entries are the fitted values (they were written from this run).
 
     .venv/bin/python benchmarks/bench_gpu_published.py [--rows] [--calibrate]
 """
@@ -49,9 +49,13 @@ def published_errors() -> tuple[pd.DataFrame, pd.DataFrame]:
     return summary[["kernel", "family", "preset", "n", *errors]], pd.concat(joined, ignore_index=True)
 
 
+#: A GPU spec's per-kernel entries, tensor and bandwidth.
+KERNEL_MAPPINGS = ("kernel_fractions", "kernel_bandwidth_fractions")
+
+
 def library_fractions(preset: str):
     """The preset with its per-kernel fractions cleared: every kernel at the spec-wide ones."""
-    return dataclasses.replace(load_hardware(preset), kernel_fractions={})
+    return dataclasses.replace(load_hardware(preset), **dict.fromkeys(KERNEL_MAPPINGS, {}))
 
 
 def published_calibration() -> dict[str, object]:
@@ -66,11 +70,15 @@ def _print_calibration() -> None:
         print(f"\n{preset}: calibrated on the published rows (held-out rows were not fitted)")
         print(fitted.drop(columns="note").to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         print(result.summary.to_string(index=False, float_format=lambda v: f"{v:.1f}", na_rep="-"))
-        shipped = load_hardware(preset).kernel_fractions
-        for kernel, value in shipped.items():
-            fit = result.spec.kernel_fractions.get(kernel)
-            verdict = "= the fit" if fit == value else f"!= the fit {fit}"
-            print(f"preset {preset} kernel_fractions[{kernel}] = {value} {verdict}")
+        for mapping in KERNEL_MAPPINGS:
+            shipped = getattr(load_hardware(preset), mapping)
+            for kernel, value in shipped.items():
+                fit = getattr(result.spec, mapping).get(kernel)
+                verdict = "= the fit" if fit == value else f"!= the fit {fit}"
+                print(f"preset {preset} {mapping}[{kernel}] = {value} {verdict}")
+            for kernel, fit in getattr(result.spec, mapping).items():
+                if kernel not in shipped:
+                    print(f"preset {preset} {mapping}[{kernel}]: fitted {fit}, not shipped")
 
 
 def main() -> None:

@@ -29,6 +29,10 @@ from workloads.dtypes import DType
 
 #: Bytes per 32-bit register.
 REGISTER_BYTES = 4
+#: Upper bound of a bandwidth fraction (of a copy's achievable rate) a spec accepts: twice a copy
+#: catches a mistyped value, and no GPU's copy reaches under half its datasheet rate (every preset's
+#: ~90%); the rate a kernel runs at is capped at the datasheet's anyway (`GPUSpec.streaming_at`).
+MAX_BANDWIDTH_FRACTION = 2.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,10 +49,15 @@ class GPUSpec:
     `registers_per_sm` counts 32-bit registers. `achievable_tensor_fraction` is the fraction of the
     dense tensor rate a GEMM's main loop sustains per SM; `attention_tensor_fraction` the same for an
     attention kernel's matmuls (FlashAttention-2 issues Ampere-style mma.sync on Hopper).
-    `kernel_fractions` maps a named kernel implementation (a measured row's ``kernel``, e.g.
-    ``flash_attention_3``, or ``kernel:family`` for one of its families) to the fraction it
-    sustains instead of those two, for the ops that name it (`for_kernel`); `codesign calibrate`
-    fits them from measurements, and each preset entry says where its figure comes from.
+    `gemm_bandwidth_fraction` and `attention_bandwidth_fraction` scale `achievable_hbm_bytes_per_s`
+    (a large copy's rate) for the DRAM traffic of GEMM and attention kernels: a GEMV that reaches
+    only 85% of a copy's bandwidth has 0.85; above 1 a kernel streams faster than a copy (it only
+    reads), up to the datasheet's rate (`max_bandwidth_fraction`). `kernel_fractions` maps a named
+    kernel implementation (a measured row's ``kernel``, e.g. ``flash_attention_3``, or
+    ``kernel:family`` for one of its families) to the tensor fraction it sustains instead of those
+    two, `kernel_bandwidth_fractions` to the
+    bandwidth fraction, for the ops that name it (`for_kernel`); `codesign calibrate` fits them
+    from measurements, and each preset entry says where its figure comes from.
     `compute_capability` is the CUDA compute capability (9.0 Hopper, 8.0 A100, 8.6 GA10x, 8.9 Ada;
     0: not stated), which kernels dispatch on (FlashAttention-2's tiles differ on 8.6/8.9).
     `gemm_stream_k` adds stream-K GEMM candidates (CUTLASS's stream-K schedulers; cuBLAS picks such
@@ -79,12 +88,15 @@ class GPUSpec:
     achievable_hbm_bytes_per_s: float
     achievable_tensor_fraction: float
     attention_tensor_fraction: float
+    gemm_bandwidth_fraction: float = 1.0
+    attention_bandwidth_fraction: float = 1.0
     memory_latency_s: float
     launch_overhead_s: float
     graph_launch_overhead_s: float
     tma_multicast_ctas: int = 1
     compute_capability: float = 0.0
     kernel_fractions: Mapping[str, float] = field(default_factory=dict)
+    kernel_bandwidth_fractions: Mapping[str, float] = field(default_factory=dict)
     gemm_stream_k: bool = False
     default_dtype: DType = DType.BF16
     tdp_w: float = 0.0
@@ -112,17 +124,29 @@ class GPUSpec:
             check_non_negative_number(self, name, where)
         for name in ("achievable_tensor_fraction", "attention_tensor_fraction"):
             check_fraction(self, name, where)
-        for kernel, value in self.kernel_fractions.items():
-            if not isinstance(kernel, str) or not kernel or not is_number(value) or not 0 < value <= 1:
-                raise HardwareSpecError(
-                    f"{where}field 'kernel_fractions' entry {kernel!r}: {value!r}: must map a kernel "
-                    "name to a fraction in (0, 1]"
-                )
         if self.achievable_hbm_bytes_per_s > self.hbm_bytes_per_s:
             raise HardwareSpecError(
                 f"{where}field 'achievable_hbm_bytes_per_s' = {self.achievable_hbm_bytes_per_s!r}: "
                 f"must not exceed hbm_bytes_per_s = {self.hbm_bytes_per_s!r}"
             )
+        bandwidth_range = f"in (0, {MAX_BANDWIDTH_FRACTION:g}] (a multiple of a copy's achievable rate)"
+        for name in ("gemm_bandwidth_fraction", "attention_bandwidth_fraction"):
+            value = getattr(self, name)
+            if not is_number(value) or not 0 < value <= MAX_BANDWIDTH_FRACTION:
+                raise HardwareSpecError(
+                    f"{where}field {name!r} = {value!r}: must be a number {bandwidth_range}"
+                )
+        for mapping, bound, valid in (
+            ("kernel_fractions", 1.0, "in (0, 1]"),
+            ("kernel_bandwidth_fractions", MAX_BANDWIDTH_FRACTION, bandwidth_range),
+        ):
+            for kernel, value in getattr(self, mapping).items():
+                named = isinstance(kernel, str) and kernel
+                if not named or not is_number(value) or not 0 < value <= bound:
+                    raise HardwareSpecError(
+                        f"{where}field {mapping!r} entry {kernel!r}: {value!r}: must map a kernel "
+                        f"name to a fraction {valid}"
+                    )
         if not self.tensor_macs_per_cycle_per_sm:
             raise HardwareSpecError(
                 f"{where}field 'tensor_macs_per_cycle_per_sm' is empty: give at least one dtype"
@@ -144,7 +168,8 @@ class GPUSpec:
                 f"{where}field 'default_dtype' = {self.default_dtype.value!r}: not in "
                 f"tensor_macs_per_cycle_per_sm ({self.tensor_dtypes})"
             )
-        for name in ("tensor_macs_per_cycle_per_sm", "sparse_tensor_speedup", "kernel_fractions"):
+        mappings = ("tensor_macs_per_cycle_per_sm", "sparse_tensor_speedup", "kernel_fractions")
+        for name in (*mappings, "kernel_bandwidth_fractions"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
     def __hash__(self) -> int:
@@ -165,33 +190,59 @@ class GPUSpec:
         what-if that sets ``launch_overhead_s=0``)."""
         return replace(self, launch_overhead_s=min(self.graph_launch_overhead_s, self.launch_overhead_s))
 
+    @property
+    def max_bandwidth_fraction(self) -> float:
+        """The bandwidth fraction of a kernel streaming at the datasheet's HBM rate (more is capped)."""
+        return self.hbm_bytes_per_s / self.achievable_hbm_bytes_per_s
+
+    def streaming_at(self, fraction: float) -> GPUSpec:
+        """This GPU with `achievable_hbm_bytes_per_s` scaled by a kernel's bandwidth fraction and
+        capped at the datasheet's `hbm_bytes_per_s` (what a GEMM's or an attention kernel's DRAM
+        traffic runs at), the fractions then 1; the spec itself at 1."""
+        if fraction == 1.0:
+            return self
+        scaled = min(self.hbm_bytes_per_s, self.achievable_hbm_bytes_per_s * fraction)
+        unit = {"gemm_bandwidth_fraction": 1.0, "attention_bandwidth_fraction": 1.0}
+        return replace(self, achievable_hbm_bytes_per_s=scaled, **unit)
+
     def for_kernel(self, kernel: str, family: str = "") -> GPUSpec:
         """This GPU as the named kernel implementation sees it: both tensor fractions set to its
-        `kernel_fractions` entry, ``KERNEL:FAMILY`` (one kernel's rate on one measured family, as a
-        Triton GEMM in bf16 and in fp8) before ``KERNEL``; the spec itself when it has neither."""
-        fraction = self.kernel_fractions.get(f"{kernel}:{family}", self.kernel_fractions.get(kernel))
-        if fraction is None:
-            return self
-        return replace(self, achievable_tensor_fraction=fraction, attention_tensor_fraction=fraction)
+        `kernel_fractions` entry and both bandwidth fractions to its `kernel_bandwidth_fractions`
+        entry, ``KERNEL:FAMILY`` (one kernel's rate on one measured family, as a Triton GEMM in
+        bf16 and in fp8) before ``KERNEL``; the spec itself when it has neither."""
+        changes = {}
+        for mapping, fields_set in (
+            (self.kernel_fractions, ("achievable_tensor_fraction", "attention_tensor_fraction")),
+            (self.kernel_bandwidth_fractions, ("gemm_bandwidth_fraction", "attention_bandwidth_fraction")),
+        ):
+            value = mapping.get(f"{kernel}:{family}", mapping.get(kernel))
+            if value is not None:
+                changes.update(dict.fromkeys(fields_set, value))
+        return replace(self, **changes) if changes else self
 
     def with_kernels(self, *, gemm: str | None = None, attention: str | None = None) -> GPUSpec:
         """This GPU running every GEMM as kernel `gemm` and every attention as kernel `attention`:
-        the spec-wide fractions set to those kernels' `kernel_fractions` entries; an error naming
-        the kernels the spec knows for a name it does not."""
+        the spec-wide tensor and bandwidth fractions of that kind set to those kernels'
+        `kernel_fractions` and `kernel_bandwidth_fractions` entries; an error naming the kernels
+        the spec knows for a name it has neither for."""
         changes = {}
-        for option, kernel, field_name in (
-            ("--gemm-kernel", gemm, "achievable_tensor_fraction"),
-            ("--attention-kernel", attention, "attention_tensor_fraction"),
+        known = sorted({*self.kernel_fractions, *self.kernel_bandwidth_fractions})
+        for option, kernel, tensor_field, bandwidth_field in (
+            ("--gemm-kernel", gemm, "achievable_tensor_fraction", "gemm_bandwidth_fraction"),
+            ("--attention-kernel", attention, "attention_tensor_fraction", "attention_bandwidth_fraction"),
         ):
             if kernel is None:
                 continue
-            if kernel not in self.kernel_fractions:
-                known = ", ".join(sorted(self.kernel_fractions)) or "none"
+            if kernel not in known:
                 raise HardwareSpecError(
-                    f"{option} {kernel!r}: hardware {self.name!r} has no kernel_fractions entry for it "
-                    f"(known: {known}; codesign calibrate fits one from measurements)"
+                    f"{option} {kernel!r}: hardware {self.name!r} has no kernel_fractions or "
+                    f"kernel_bandwidth_fractions entry for it (known: {', '.join(known) or 'none'}; "
+                    "codesign calibrate fits them from measurements)"
                 )
-            changes[field_name] = self.kernel_fractions[kernel]
+            if kernel in self.kernel_fractions:
+                changes[tensor_field] = self.kernel_fractions[kernel]
+            if kernel in self.kernel_bandwidth_fractions:
+                changes[bandwidth_field] = self.kernel_bandwidth_fractions[kernel]
         return replace(self, **changes) if changes else self
 
     @property

@@ -1,30 +1,37 @@
 """`calibrate()`: the spec fields a measured file pins down, fitted to it one at a time.
 
 Datasheets give peaks; what a kernel reaches is measured. Each *knob* is one spec field (or one
-kernel's entry of a GPU's `kernel_fractions`) and the measured rows that inform it:
+kernel's entry of a GPU's `kernel_fractions` or `kernel_bandwidth_fractions`) and the measured
+rows that inform it:
 
-=====================================  ======================================================
-GPU knob                               rows it is fitted on
-=====================================  ======================================================
-``launch_overhead_s``                  every row measured under `SMALL_KERNEL_S`
-``achievable_hbm_bytes_per_s``         the copy family
-``achievable_tensor_fraction``         GEMM rows of the library kernels (`LIBRARY_GEMM_KERNELS`)
-``attention_tensor_fraction``          attention rows of `LIBRARY_ATTENTION_KERNELS`
-``kernel_fractions[K]``                the GEMM or attention rows of any other kernel K
-``kernel_fractions[K:F]``              ... of family F, when K was measured on several families
-=====================================  ======================================================
+======================================  =====================================================
+GPU knob                                rows it is fitted on
+======================================  =====================================================
+``launch_overhead_s``                   every row measured under `SMALL_KERNEL_S`
+``achievable_hbm_bytes_per_s``          the copy family
+``gemm_bandwidth_fraction``             GEMM rows of the library kernels (`LIBRARY_GEMM_KERNELS`)
+                                        that the tensor fraction does not move (GEMVs)
+``achievable_tensor_fraction``          GEMM rows of the library kernels
+``attention_bandwidth_fraction``,       the same for the attention rows of
+``attention_tensor_fraction``           `LIBRARY_ATTENTION_KERNELS`
+``kernel_bandwidth_fractions[K]``,      the GEMM or attention rows of any other kernel K
+``kernel_fractions[K]``
+``kernel_...[K:F]``                     ... of family F, when K was measured on several families
+======================================  =====================================================
 
 A CPU's knobs are ``call_overhead_s`` (rows under `SMALL_CPU_KERNEL_S`), ``memory_bytes_per_s``
 (copy), ``gemm_efficiency`` and ``gemm_half_efficiency_rows`` (GEMM rows).
 
 Knobs are fitted once each, in that order, each holding the earlier fits: the fixed cost first, on
 the small rows whose latency halving the bandwidth does not move (launch-bound, not a 1 MiB
-copy); then the bandwidth (it bounds the memory-bound rows among the later knobs'); then the
-compute rates. A row informs a knob only if halving or doubling the knob's value moves
-the row's simulated latency by `SENSITIVE_CHANGE` or more (a decode GEMV says nothing about the
-tensor rate). The fit minimizes the median absolute percentage error of the knob's rows, the
-figure `codesign compare` reports: a grid of `GRID_POINTS` values across the knob's bounds, then a
-golden-section search between the best point's neighbours.
+copy); then the bandwidth (it bounds the memory-bound rows among the later knobs'); then per
+kernel its bandwidth fraction, on its rows halving its tensor fraction does not move
+(memory-bound: decode GEMVs and attention), and its tensor fraction. A row informs a knob only if
+halving or doubling the knob's value moves the row's simulated latency by `SENSITIVE_CHANGE` or
+more (a decode GEMV says nothing about the tensor rate). The fit minimizes the median absolute
+percentage error of the knob's rows, the figure `codesign compare` reports: a grid of
+`GRID_POINTS` values across the knob's bounds, then a golden-section search between the best
+point's neighbours.
 
 Rows are split once, by a hash of kernel and shape, into a training part the knobs are fitted on
 and a held-out part (`holdout`) that only measures the result, so the errors reported for the
@@ -75,6 +82,9 @@ DEFAULT_HOLDOUT = 0.3
 MIN_HBM_FRACTION = 0.3
 #: Bounds of a tensor-core fraction and of a CPU's GEMM efficiency.
 MIN_FRACTION, MAX_FRACTION = 0.02, 1.0
+#: Lower bound of a kernel's bandwidth fraction (of the achievable HBM rate); the upper one is the
+#: spec's `max_bandwidth_fraction` (the datasheet rate), taken when the knob is fitted.
+MIN_BANDWIDTH_FRACTION = 0.1
 #: A CPU's memory bandwidth and half-efficiency rows are searched over these factors of the base.
 CPU_SEARCH_FACTOR = 10.0
 _GOLDEN = (math.sqrt(5) - 1) / 2
@@ -82,19 +92,21 @@ _GOLDEN = (math.sqrt(5) - 1) / 2
 
 @dataclass(frozen=True)
 class Knob:
-    """One fitted value: a spec field, or a kernel's `kernel_fractions` entry (`kernel` set)."""
+    """One fitted value: a spec field, or a kernel's entry of the spec's mapping `mapping`
+    (`kernel` set; `field` is then the spec field the entry stands in for, as `for_kernel` sets it)."""
 
     field: str
     rows: tuple[int, ...]  # positions (in the simulated rows) it is fitted on, before the sensitivity test
     low: float
-    high: float
+    high: float  # math.inf: the spec's `max_bandwidth_fraction` when fitted
     log: bool
     kernel: str | None = None
-    unless_moved_by: str | None = None  # rows this other field moves do not inform the knob
+    mapping: str = "kernel_fractions"
+    unless_moved_by: Knob | None = None  # rows halving this other knob moves do not inform the knob
 
     @property
     def name(self) -> str:
-        return f"kernel_fractions[{self.kernel}]" if self.kernel else self.field
+        return f"{self.mapping}[{self.kernel}]" if self.kernel else self.field
 
     def value(self, spec: Any) -> float:
         """The value the knob's rows run at now (a ``kernel:family`` key falls back to the kernel's
@@ -106,20 +118,26 @@ class Knob:
 
     def apply(self, spec: Any, value: float) -> Any:
         if self.kernel:
-            return dataclasses.replace(spec, kernel_fractions={**spec.kernel_fractions, self.kernel: value})
+            entries = {**getattr(spec, self.mapping), self.kernel: value}
+            return dataclasses.replace(spec, **{self.mapping: entries})
         return dataclasses.replace(spec, **{self.field: value})
+
+    def bounds(self, spec: Any) -> tuple[float, float]:
+        return self.low, spec.max_bandwidth_fraction if math.isinf(self.high) else self.high
 
     def probes(self, spec: Any) -> tuple[float, float]:
         """The two values whose latencies decide whether a row informs this knob."""
+        low, high = self.bounds(spec)
         if not self.log:
-            return self.low, self.high
+            return low, high
         value = self.value(spec)
-        return max(self.low, value / 2), min(self.high, value * 2)
+        return max(low, value / 2), min(high, value * 2)
 
-    def grid(self) -> np.ndarray:
+    def grid(self, spec: Any) -> np.ndarray:
+        low, high = self.bounds(spec)
         if self.log:
-            return np.geomspace(self.low, self.high, GRID_POINTS)
-        return np.linspace(self.low, self.high, GRID_POINTS)
+            return np.geomspace(low, high, GRID_POINTS)
+        return np.linspace(low, high, GRID_POINTS)
 
 
 @dataclass(frozen=True)
@@ -188,57 +206,48 @@ def knobs_for(rows: pd.DataFrame, spec: Any) -> Iterator[Knob]:
     copies = where(family == "copy")
     gemms = family.isin(GEMM_FAMILIES).to_numpy()
     if isinstance(spec, GPUSpec):
+        hbm_low = MIN_HBM_FRACTION * spec.hbm_bytes_per_s
+        hbm = Knob("achievable_hbm_bytes_per_s", copies, hbm_low, spec.hbm_bytes_per_s, log=True)
         if small := where(latency < SMALL_KERNEL_S):
-            yield Knob(
-                "launch_overhead_s",
-                small,
-                0.0,
-                SMALL_KERNEL_S,
-                log=False,
-                unless_moved_by="achievable_hbm_bytes_per_s",
-            )
+            yield Knob("launch_overhead_s", small, 0.0, SMALL_KERNEL_S, log=False, unless_moved_by=hbm)
         if copies:
-            yield Knob(
-                "achievable_hbm_bytes_per_s",
-                copies,
-                MIN_HBM_FRACTION * spec.hbm_bytes_per_s,
-                spec.hbm_bytes_per_s,
-                log=True,
-            )
+            yield hbm
         tensor = gemms | family.isin(ATTENTION_FAMILIES).to_numpy()
-        library = {
-            **dict.fromkeys(LIBRARY_GEMM_KERNELS, "achievable_tensor_fraction"),
-            **dict.fromkeys(LIBRARY_ATTENTION_KERNELS, "attention_tensor_fraction"),
-        }
+        library = set(LIBRARY_GEMM_KERNELS) | set(LIBRARY_ATTENTION_KERNELS)
         for name in sorted(set(kernel[tensor]), key=lambda k: (k not in library, k)):
             picked = tensor & (kernel == name).to_numpy()
-            if name in library:
-                yield Knob(library[name], where(picked), MIN_FRACTION, MAX_FRACTION, log=True)
-                continue
             families = sorted(set(family[picked]))
-            for one in families:  # a kernel measured on several families gets a fraction for each
+            for one in families:  # a kernel measured on several families gets fractions for each
                 rows_of = picked & (family == one).to_numpy() if len(families) > 1 else picked
-                key = f"{name}:{one}" if len(families) > 1 else name
-                field = "achievable_tensor_fraction" if gemms[rows_of].all() else "attention_tensor_fraction"
-                yield Knob(field, where(rows_of), MIN_FRACTION, MAX_FRACTION, log=True, kernel=key)
+                key = None if name in library else f"{name}:{one}" if len(families) > 1 else name
+                kind = "gemm" if gemms[rows_of].all() else "attention"
+                tensor_field = "achievable_tensor_fraction" if kind == "gemm" else "attention_tensor_fraction"
+                tensor_knob = Knob(
+                    tensor_field, where(rows_of), MIN_FRACTION, MAX_FRACTION, log=True, kernel=key
+                )
+                yield Knob(
+                    f"{kind}_bandwidth_fraction",
+                    where(rows_of),
+                    MIN_BANDWIDTH_FRACTION,
+                    math.inf,
+                    log=True,
+                    kernel=key,
+                    mapping="kernel_bandwidth_fractions",
+                    unless_moved_by=tensor_knob,
+                )
+                yield tensor_knob
     else:
+        memory = Knob(
+            "memory_bytes_per_s",
+            copies,
+            spec.memory_bytes_per_s / CPU_SEARCH_FACTOR,
+            spec.memory_bytes_per_s * CPU_SEARCH_FACTOR,
+            log=True,
+        )
         if small := where(latency < SMALL_CPU_KERNEL_S):
-            yield Knob(
-                "call_overhead_s",
-                small,
-                0.0,
-                SMALL_CPU_KERNEL_S,
-                log=False,
-                unless_moved_by="memory_bytes_per_s",
-            )
+            yield Knob("call_overhead_s", small, 0.0, SMALL_CPU_KERNEL_S, log=False, unless_moved_by=memory)
         if copies:
-            yield Knob(
-                "memory_bytes_per_s",
-                copies,
-                spec.memory_bytes_per_s / CPU_SEARCH_FACTOR,
-                spec.memory_bytes_per_s * CPU_SEARCH_FACTOR,
-                log=True,
-            )
+            yield memory
         if gemm_rows := where(gemms):
             yield Knob("gemm_efficiency", gemm_rows, MIN_FRACTION, MAX_FRACTION, log=True)
             rows_half = spec.gemm_half_efficiency_rows
@@ -273,9 +282,8 @@ def is_held_out(row: pd.Series, holdout: float) -> bool:
 def _fit(knob: Knob, spec: Any, ops: list[Op], measured_s: np.ndarray, held: np.ndarray) -> dict[str, Any]:
     """Fit one knob on its sensitive training rows; the record of what it did (and the new spec)."""
     sensitive = [i for i in knob.rows if _moves(ops[i], *(knob.apply(spec, v) for v in knob.probes(spec)))]
-    if knob.unless_moved_by:
-        value = getattr(spec, knob.unless_moved_by)
-        halved = dataclasses.replace(spec, **{knob.unless_moved_by: value / 2})
+    if other := knob.unless_moved_by:
+        halved = other.apply(spec, other.value(spec) / 2)
         sensitive = [i for i in sensitive if not _moves(ops[i], halved, spec)]
     train = [i for i in sensitive if not held[i]]
     test = [i for i in sensitive if held[i]]
@@ -302,7 +310,7 @@ def _fit(knob: Knob, spec: Any, ops: list[Op], measured_s: np.ndarray, held: np.
             "spec": spec,
             "note": "no training row moves with it; kept",
         }
-    after = float(f"{_minimize(lambda value: error(value, train), knob):.{FITTED_DIGITS}g}")
+    after = float(f"{_minimize(lambda value: error(value, train), knob, spec):.{FITTED_DIGITS}g}")
     train_before, train_after = error(before, train), error(after, train)
     if train_after >= train_before:  # the search found nothing better than the base value
         after, train_after = before, train_before
@@ -323,10 +331,10 @@ def _moves(op: Op, low: Any, high: Any) -> bool:
     return abs(simulate_op_latency(op, high) / simulate_op_latency(op, low) - 1) >= SENSITIVE_CHANGE
 
 
-def _minimize(objective: Callable[[float], float], knob: Knob) -> float:
+def _minimize(objective: Callable[[float], float], knob: Knob, spec: Any) -> float:
     """The value in the knob's bounds with the least objective: the best of a grid, refined by a
     golden-section search between its neighbours."""
-    grid = knob.grid()
+    grid = knob.grid(spec)
     values = [objective(float(value)) for value in grid]
     best = int(np.argmin(values))
     low, high = float(grid[max(best - 1, 0)]), float(grid[min(best + 1, len(grid) - 1)])

@@ -112,20 +112,27 @@ def compare(measured: pd.DataFrame, hardware: Any) -> Comparison:
     return Comparison(rows=rows, summary=_summary(rows, hardware), skipped=simulated.skipped)
 
 
-def tensor_fraction(hardware: Any, family: str, kernel: str) -> float:
-    """The tensor-core fraction a GPU runs a measured kernel's rows at: its `kernel_fractions`
-    entry, else the spec-wide one of its family; NaN for a non-GPU spec or a family without
-    tensor-core math (copies)."""
+def kernel_fractions(hardware: Any, family: str, kernel: str) -> tuple[float, float]:
+    """The tensor-core and bandwidth fractions a GPU runs a measured kernel's rows at: its
+    `kernel_fractions` / `kernel_bandwidth_fractions` entries, else the spec-wide ones of its
+    family; NaN for a non-GPU spec or a family that is neither GEMM nor attention (copies)."""
     if not isinstance(hardware, GPUSpec) or family not in (*GEMM_FAMILIES, *ATTENTION_FAMILIES):
-        return math.nan
+        return math.nan, math.nan
     spec = hardware.for_kernel(str(kernel), family)
-    return spec.attention_tensor_fraction if family in ATTENTION_FAMILIES else spec.achievable_tensor_fraction
+    if family in ATTENTION_FAMILIES:
+        return spec.attention_tensor_fraction, spec.attention_bandwidth_fraction
+    return spec.achievable_tensor_fraction, spec.gemm_bandwidth_fraction
+
+
+#: How the summary's fraction columns print (the errors print with one decimal).
+FRACTION_FORMATTERS = {name: "{:.3g}".format for name in ("tensor_fraction", "bandwidth_fraction")}
 
 
 def _summary(rows: pd.DataFrame, hardware: Any) -> pd.DataFrame:
     records = []
     for (family, kernel), group in rows.groupby(["family", "kernel"], sort=True):
         worst = group.nlargest(WORST_SHAPES, "abs_error_pct")
+        tensor, bandwidth = kernel_fractions(hardware, family, kernel)
         records.append(
             {
                 "family": family,
@@ -134,7 +141,8 @@ def _summary(rows: pd.DataFrame, hardware: Any) -> pd.DataFrame:
                 "median_abs_error_pct": float(group["abs_error_pct"].median()),
                 "p90_abs_error_pct": float(group["abs_error_pct"].quantile(0.9)),
                 "median_error_pct": float(group["error_pct"].median()),
-                "tensor_fraction": tensor_fraction(hardware, family, kernel),
+                "tensor_fraction": tensor,
+                "bandwidth_fraction": bandwidth,
                 "worst": "; ".join(
                     f"{shape} ({error:+.0f}%)"
                     for shape, error in zip(worst["shape"], worst["error_pct"], strict=True)

@@ -1,8 +1,10 @@
 """The GPU engine: one result row per op on a `GPUSpec`, with the chosen mapping.
 
 * GEMM-shaped ops (dims M, N, K, an optional batch B; convolutions as implicit GEMMs) run as one
-  GEMM kernel, the fastest tiling of `sim.gpu_gemm_engine`;
-* ATTENTION ops run as one fused kernel, the fastest partition of `sim.gpu_attention_engine`;
+  GEMM kernel, the fastest tiling of `sim.gpu_gemm_engine`, its DRAM traffic at the achievable
+  HBM rate times `gemm_bandwidth_fraction`;
+* ATTENTION ops run as one fused kernel, the fastest partition of `sim.gpu_attention_engine`, at
+  `attention_bandwidth_fraction` of that rate;
 * every other modeled op (elementwise, norm, softmax, reduction, embedding, gather, copy) is a
   memory-bound kernel: its bytes at the achievable HBM rate (or its FLOPs on the CUDA cores, if
   longer), one memory latency and a launch overhead (`sim.gpu_timing.memory_bound_s`).
@@ -37,21 +39,33 @@ def simulate_on_gpu(op: Op, spec: GPUSpec) -> list[dict[str, object]]:
     if op.unmodeled:
         return [_unmodeled_row(op, spec)]
     attrs = dict(op.attrs)
-    if isinstance(attrs.get("kernel"), str):
+    if isinstance(attrs.get("kernel"), str):  # a measured row's kernel: its own fractions
         spec = spec.for_kernel(str(attrs["kernel"]), str(attrs.get("family", "")))
     if op.kind is OpKind.ATTENTION:
         problem = attention_problem(op)
+        spec = spec.streaming_at(spec.attention_bandwidth_fraction)
         return [_kernel_row(op, spec, "gpu_attention", best_attention(problem, spec), problem.math_dtype)]
     if all(name in op.dim_names for name in GEMM_DIMS):
         problem = gemm_problem(op)
+        spec = spec.streaming_at(spec.gemm_bandwidth_fraction)
         cost = best_gemm(problem, spec)
         return [_kernel_row(op, spec, "gpu_gemm", cost, problem.math_dtype, sparse=problem.sparse)]
     reads = sum(o.bytes for o in op.operands if not o.role.is_written)
     writes = sum(o.bytes for o in op.operands if o.role.is_written)
     latency = memory_bound_s(spec, reads + writes, cuda_flops=op.flops)
     return [
-        _row(op, spec, "gpu_memory", latency_s=latency, compute_s=op.flops / spec.peak_cuda_core_flops,
-             macs=0, reads=reads, writes=writes, sram=0.0, mapping="memory-bound, unfused")
+        _row(
+            op,
+            spec,
+            "gpu_memory",
+            latency_s=latency,
+            compute_s=op.flops / spec.peak_cuda_core_flops,
+            macs=0,
+            reads=reads,
+            writes=writes,
+            sram=0.0,
+            mapping="memory-bound, unfused",
+        )
     ]
 
 
@@ -59,9 +73,21 @@ def _kernel_row(
     op: Op, spec: GPUSpec, engine: str, cost: GemmCost | AttentionCost, dtype: DType, *, sparse: bool = False
 ) -> dict[str, object]:
     """The row of a costed GEMM or attention kernel."""
-    return _row(op, spec, engine, latency_s=cost.total_s, compute_s=cost.main.compute_s, macs=op.macs,
-                reads=cost.dram_read_bytes, writes=cost.dram_write_bytes, sram=cost.main.l2_bytes,
-                mapping=cost.describe(), peak_dtype=dtype, sparse=sparse, launches=cost.launches)
+    return _row(
+        op,
+        spec,
+        engine,
+        latency_s=cost.total_s,
+        compute_s=cost.main.compute_s,
+        macs=op.macs,
+        reads=cost.dram_read_bytes,
+        writes=cost.dram_write_bytes,
+        sram=cost.main.l2_bytes,
+        mapping=cost.describe(),
+        peak_dtype=dtype,
+        sparse=sparse,
+        launches=cost.launches,
+    )
 
 
 def _row(
@@ -85,21 +111,47 @@ def _row(
     dtype = peak_dtype or spec.default_dtype
     peak_rate = mac_rate_per_sm(spec, dtype, sparse=sparse, fraction=1.0)
     peak_per_cycle = spec.sm_count * peak_rate / spec.boost_clock_hz
-    timed = timed_columns(op, latency_s=latency_s, compute_s=compute_s, clock_hz=spec.boost_clock_hz,
-                          macs=macs, reads=reads, writes=writes)
-    return op_columns(op, spec.name, engine) | dict.fromkeys(SYSTOLIC_ONLY_COLUMNS, 0) | timed | {
-        "sram_bytes": sram * n,
-        "utilization": macs / (peak_per_cycle * total_cycles),
-        "peak_macs": peak_per_cycle * total_cycles * n,
-        "launches": launches * n,
-        "mapping": mapping,
-    }
+    timed = timed_columns(
+        op,
+        latency_s=latency_s,
+        compute_s=compute_s,
+        clock_hz=spec.boost_clock_hz,
+        macs=macs,
+        reads=reads,
+        writes=writes,
+    )
+    return (
+        op_columns(op, spec.name, engine)
+        | dict.fromkeys(SYSTOLIC_ONLY_COLUMNS, 0)
+        | timed
+        | {
+            "sram_bytes": sram * n,
+            "utilization": macs / (peak_per_cycle * total_cycles),
+            "peak_macs": peak_per_cycle * total_cycles * n,
+            "launches": launches * n,
+            "mapping": mapping,
+        }
+    )
 
 
 def _unmodeled_row(op: Op, spec: GPUSpec) -> dict[str, object]:
-    nan_columns = ("compute_cycles", "stall_cycles", "total_cycles", "total_cycles_incl_prefetch",
-                   "latency_s", "macs", "dram_read_bytes", "dram_write_bytes", "dram_bytes", "sram_bytes",
-                   "utilization", "peak_macs")
-    return op_columns(op, spec.name, "none") | dict.fromkeys(SYSTOLIC_ONLY_COLUMNS, math.nan) | dict.fromkeys(
-        nan_columns, math.nan
-    ) | {"count": op.count, "flops": op.flops * op.count, "launches": 0, "mapping": ""}
+    nan_columns = (
+        "compute_cycles",
+        "stall_cycles",
+        "total_cycles",
+        "total_cycles_incl_prefetch",
+        "latency_s",
+        "macs",
+        "dram_read_bytes",
+        "dram_write_bytes",
+        "dram_bytes",
+        "sram_bytes",
+        "utilization",
+        "peak_macs",
+    )
+    return (
+        op_columns(op, spec.name, "none")
+        | dict.fromkeys(SYSTOLIC_ONLY_COLUMNS, math.nan)
+        | dict.fromkeys(nan_columns, math.nan)
+        | {"count": op.count, "flops": op.flops * op.count, "launches": 0, "mapping": ""}
+    )

@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from sim.compare import Comparison
+from sim.compare import FRACTION_FORMATTERS, Comparison
 
 #: Plot size in pixels: fits a laptop screen and a two-column paper figure when exported.
 FIGURE_WIDTH, FIGURE_HEIGHT = 900, 600
@@ -75,7 +75,9 @@ def write_report(comparison: Comparison, path: str | Path, *, device: str, hardw
         f"<h1>{html.escape(heading)}</h1>",
         f"<p>{len(rows)} rows compared; {len(comparison.skipped)} not simulated.</p>",
         "<h2>Error per kernel family</h2>",
-        comparison.summary.to_html(index=False, float_format=lambda v: f"{v:.1f}"),
+        comparison.summary.to_html(
+            index=False, float_format=lambda v: f"{v:.1f}", formatters=FRACTION_FORMATTERS
+        ),
     ]
     if len(rows):
         parts.append(

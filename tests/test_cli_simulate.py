@@ -84,7 +84,8 @@ def test_presets_lists_sources(capsys):
     assert "tpu_v1_256x256" in out and "source: Jouppi" in out
     assert "llama-2-7b" in out and "Llama-2-7b-hf config.json" in out
     # the named kernels --attention-kernel / --gemm-kernel take, with their fractions
-    assert "kernel fractions: deepgemm_fp8_blockscaled 0.8413, flash_attention_3 0.5972" in out
+    assert "kernel tensor fractions: cutlass_fp8_blockscaled 0.3397, deepgemm_fp8_blockscaled 0.8387" in out
+    assert "kernel bandwidth fractions: cutlass_fp8_blockscaled 0.568" in out
 
 
 def test_a_named_kernel_runs_at_its_calibrated_fraction(capsys):
@@ -149,7 +150,8 @@ def test_a_model_that_does_not_fit_the_gpu_memory_is_warned_about(capsys):
         (["--hw", "scalesim_32x32", "--gemm", "1,2,3", "--dtype", "int3"], "unknown dtype 'int3'"),
         (
             ["--hw", "h100_sxm", "--gemm", "64,64,64", "--attention-kernel", "fa3"],
-            "--attention-kernel 'fa3': hardware 'h100_sxm' has no kernel_fractions entry for it (known: "
+            "--attention-kernel 'fa3': hardware 'h100_sxm' has no kernel_fractions or "
+            "kernel_bandwidth_fractions entry for it (known: cutlass_fp8_blockscaled, "
             "deepgemm_fp8_blockscaled, flash_attention_3, triton_tutorial_fa2",
         ),
         (

@@ -3,6 +3,7 @@ rows the simulator cannot model listed, the HTML report, and bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import pandas as pd
@@ -189,7 +190,7 @@ def test_a_gemm_row_with_a_batch_is_a_grouped_gemm_with_a_weight_per_group():
     assert simulate_op_latency(op, h100) > simulate_op_latency(single, h100)
 
 
-def test_the_summary_says_which_tensor_fraction_each_kernel_ran_at():
+def test_the_summary_says_which_tensor_and_bandwidth_fractions_each_kernel_ran_at():
     # h100_sxm: flash_attention_3 has its own entry (0.5972); torch_sdpa runs at the spec-wide
     # attention fraction (0.361), torch_matmul at the GEMM one (0.866); a copy has no tensor math
     shape = {"batch": 1, "heads": 16, "kv_heads": 16, "seq_q": 1024, "seq_kv": 1024, "head_dim": 128,
@@ -201,8 +202,17 @@ def test_the_summary_says_which_tensor_fraction_each_kernel_ran_at():
          "device_name": "H100", "latency_s": 1e-5},
         {"family": "copy", "kernel": "torch_copy", "bytes": 4096, "device_name": "H100", "latency_s": 1e-5},
     ])
-    summary = compare(measured, load_hardware("h100_sxm")).summary.set_index("kernel")["tensor_fraction"]
-    assert summary["flash_attention_3"] == 0.5972
-    assert summary["torch_sdpa"] == 0.361 and summary["torch_matmul"] == 0.866
-    assert pd.isna(summary["torch_copy"])
-    assert compare(measured, load_hardware("cpu_ci")).summary["tensor_fraction"].isna().all()
+    summary = compare(measured, load_hardware("h100_sxm")).summary.set_index("kernel")
+    tensor, bandwidth = summary["tensor_fraction"], summary["bandwidth_fraction"]
+    assert tensor["flash_attention_3"] == 0.5972
+    assert tensor["torch_sdpa"] == 0.361 and tensor["torch_matmul"] == 0.866
+    assert pd.isna(tensor["torch_copy"]) and pd.isna(bandwidth["torch_copy"])
+    # bandwidth: the spec-wide fractions (1.0: a copy's rate) unless a kernel entry says otherwise
+    assert bandwidth["torch_matmul"] == bandwidth["torch_sdpa"] == 1.0
+    slow = dataclasses.replace(
+        load_hardware("h100_sxm"), kernel_bandwidth_fractions={"flash_attention_3": 0.8}
+    )
+    slow_summary = compare(measured, slow).summary.set_index("kernel")
+    assert slow_summary["bandwidth_fraction"]["flash_attention_3"] == 0.8
+    cpu = compare(measured, load_hardware("cpu_ci")).summary
+    assert cpu["tensor_fraction"].isna().all() and cpu["bandwidth_fraction"].isna().all()

@@ -9,6 +9,7 @@ import math
 import pytest
 
 from hwmodels import load_hardware
+from hwmodels.errors import HardwareSpecError
 from mappers.gpu_attention import (
     Partition,
     attention_problem,
@@ -151,6 +152,60 @@ def test_gqa_decode_reads_each_kv_head_once():
     mha = simulate(attention("attention_decode", batch=1, heads=32, kv_heads=32, seq_kv=4096,
                              head_dim=128), H100).iloc[0]
     assert mha["latency_s"] > 2 * row["latency_s"]  # 4x the K/V bytes
+
+
+def test_a_gemv_streams_its_weights_at_the_gemm_bandwidth_fraction():
+    # decode GEMV 1x4096x4096 bf16: 33.6 MB of weights. At 3.0 TB/s that is 11.2 us of streaming;
+    # at gemm_bandwidth_fraction 0.5, 1.5 TB/s: 22.4 us. The fixed costs (launch 3 us, latencies)
+    # do not scale, so the latency grows by about the 11.2 us of extra streaming.
+    gemv = gemm(1, 4096, 4096)
+    half = dataclasses.replace(H100, gemm_bandwidth_fraction=0.5)
+    streaming_s = (33_554_432 + 8_192) / H100.achievable_hbm_bytes_per_s
+    extra = simulate_op_latency(gemv, half) - simulate_op_latency(gemv, H100)
+    assert extra == pytest.approx(streaming_s, rel=0.1)
+    # a compute-bound 8192^3 GEMM moves by its exposed epilogue stores alone: 8192^2 * 2 B = 134 MB
+    # written at 1.5 instead of 3.0 TB/s, 44.7 us more (3% of 1.38 ms); attention and memory-bound
+    # ops keep their rates
+    big = gemm(8192, 8192, 8192)
+    stores_s = 8192 * 8192 * 2 / H100.achievable_hbm_bytes_per_s
+    extra = simulate_op_latency(big, half) - simulate_op_latency(big, H100)
+    assert extra == pytest.approx(stores_s, rel=0.01)
+    decode = attention("attention_decode", batch=8, heads=32, kv_heads=8, seq_kv=8192, head_dim=128)
+    assert simulate_op_latency(decode, half) == simulate_op_latency(decode, H100)
+    copy = op_for_measurement({"family": "copy", "bytes": 1 << 30, "a_dtype": "bf16"})
+    assert simulate_op_latency(copy, half) == simulate_op_latency(copy, H100)
+    slower = dataclasses.replace(H100, attention_bandwidth_fraction=0.5)
+    assert simulate_op_latency(decode, slower) > 1.6 * simulate_op_latency(decode, H100)
+
+
+@pytest.mark.parametrize("shape", [(1, 4096, 4096), (16, 11008, 4096), (64, 8192, 28672), (4096, 4096, 4096)])
+def test_more_gemm_bandwidth_is_never_slower_and_is_capped_at_the_datasheet(shape):
+    latencies = [
+        simulate_op_latency(gemm(*shape), dataclasses.replace(H100, gemm_bandwidth_fraction=fraction))
+        for fraction in (0.25, 0.5, 0.9, 1.0, H100.max_bandwidth_fraction, 2.0)
+    ]
+    assert latencies == sorted(latencies, reverse=True)
+    # 3.35 / 3.0 = 1.117: beyond it the datasheet's 3.35 TB/s caps the rate
+    assert latencies[-1] == latencies[-2]
+    assert H100.max_bandwidth_fraction == pytest.approx(3.35 / 3.0)
+
+
+def test_bandwidth_fractions_are_validated_and_apply_to_the_kernels_that_name_them():
+    expected = r"'gemm_bandwidth_fraction' = 0: must be a number in \(0, 2\]"
+    with pytest.raises(HardwareSpecError, match=expected):
+        dataclasses.replace(H100, gemm_bandwidth_fraction=0)
+    with pytest.raises(HardwareSpecError, match=r"'kernel_bandwidth_fractions' entry 'x': 3\.0: .*\(0, 2\]"):
+        dataclasses.replace(H100, kernel_bandwidth_fractions={"x": 3.0})
+    spec = dataclasses.replace(H100, kernel_bandwidth_fractions={"slow_gemv": 0.6, "slow_gemv:gemm_fp8": 0.4})
+    assert spec.for_kernel("slow_gemv", "gemm").gemm_bandwidth_fraction == 0.6
+    assert spec.for_kernel("slow_gemv", "gemm_fp8").attention_bandwidth_fraction == 0.4
+    assert spec.for_kernel("slow_gemv").achievable_tensor_fraction == H100.achievable_tensor_fraction
+    # a measured row naming the kernel runs at its fraction; --gemm-kernel runs every GEMM at it
+    named = gemm(1, 4096, 4096, kernel="slow_gemv")
+    assert simulate_op_latency(named, spec) > 1.4 * simulate_op_latency(gemm(1, 4096, 4096), spec)
+    every = spec.with_kernels(gemm="slow_gemv")
+    assert every.gemm_bandwidth_fraction == 0.6 and every.attention_bandwidth_fraction == 1.0
+    assert every.achievable_tensor_fraction == H100.achievable_tensor_fraction  # no tensor entry
 
 
 def test_decode_with_few_heads_splits_the_kv_length():

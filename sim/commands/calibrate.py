@@ -119,14 +119,13 @@ def _print(result: Calibration, fmt: OutputFormat, device_names: list[str], base
 
 
 def _comments(result: Calibration) -> dict[str, str]:
-    """A CALIBRATED comment for each field a knob changed (kernel entries under kernel_fractions)."""
+    """A CALIBRATED comment for each field a knob changed (kernel entries under their mapping)."""
     comments: dict[str, list[str]] = {}
     for fit in result.fits.itertuples(index=False):
         if fit.after == fit.before:
             continue
-        kernel = fit.knob.removeprefix("kernel_fractions[").removesuffix("]")
-        field = "kernel_fractions" if kernel != fit.knob else fit.knob
-        who = f"{kernel}: " if field == "kernel_fractions" else ""
+        field, bracket, kernel = fit.knob.partition("[")
+        who = f"{kernel.removesuffix(']')}: " if bracket else ""
         comments.setdefault(field, []).append(
             f"{who}{fit.before:.4g} -> {fit.after:.4g} on {fit.train_rows} rows, median |error| "
             f"{fit.train_before_pct:.1f}% -> {fit.train_after_pct:.1f}%" + _held(fit)

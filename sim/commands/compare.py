@@ -8,7 +8,7 @@ import re
 import sys
 
 from hwmodels import list_presets, load_hardware
-from sim.compare import compare, read_measured
+from sim.compare import FRACTION_FORMATTERS, compare, read_measured
 from sim.output import OutputFormat
 from workloads.errors import CodesignError
 
@@ -88,7 +88,11 @@ def run(args: argparse.Namespace) -> int:
             f"{len(measured)} rows measured on {', '.join(device_names)}, {len(result.rows)} simulated "
             f"on {hardware.name}"
         )
-        print(result.summary.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+        print(
+            result.summary.to_string(
+                index=False, float_format=lambda v: f"{v:.1f}", formatters=FRACTION_FORMATTERS
+            )
+        )
     if args.rows:
         result.rows.to_csv(args.rows, index=False)
     if args.out:

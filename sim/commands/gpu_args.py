@@ -14,12 +14,13 @@ def add_gpu_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--gemm-kernel",
         metavar="NAME",
-        help="GPU: run GEMMs at this kernel's calibrated tensor fraction (the preset's kernel_fractions)",
+        help="GPU: run GEMMs at this kernel's calibrated tensor and bandwidth fractions (the preset's "
+        "kernel_fractions and kernel_bandwidth_fractions)",
     )
     parser.add_argument(
         "--attention-kernel",
         metavar="NAME",
-        help="GPU: run attention at this kernel's calibrated fraction, e.g. flash_attention_3 on h100_sxm",
+        help="GPU: run attention at this kernel's calibrated fractions, e.g. flash_attention_3 on h100_sxm",
     )
     parser.add_argument(
         "--cuda-graphs",

@@ -18,10 +18,10 @@ def run(args: argparse.Namespace) -> int:
         spec = load_hardware(name)
         print(f"  {name:<20} {spec.description}")
         print(f"  {'':<20} source: {spec.source}")
-        kernels = getattr(spec, "kernel_fractions", {})
-        if kernels:  # the names --attention-kernel / --gemm-kernel take
-            named = ", ".join(f"{name} {fraction:g}" for name, fraction in sorted(kernels.items()))
-            print(f"  {'':<20} kernel fractions: {named}")
+        for field, label in (("kernel_fractions", "tensor"), ("kernel_bandwidth_fractions", "bandwidth")):
+            if kernels := getattr(spec, field, {}):  # the names --attention-kernel / --gemm-kernel take
+                named = ", ".join(f"{name} {fraction:g}" for name, fraction in sorted(kernels.items()))
+                print(f"  {'':<20} kernel {label} fractions: {named}")
     from workloads.zoo import ZOO  # imports torch: only here
 
     print("\nModels (use with --model NAME; or --model path/to/file.py:factory):")
