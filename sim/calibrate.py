@@ -216,8 +216,10 @@ def knobs_for(rows: pd.DataFrame, spec: Any) -> Iterator[Knob]:
         library = set(LIBRARY_GEMM_KERNELS) | set(LIBRARY_ATTENTION_KERNELS)
         for name in sorted(set(kernel[tensor]), key=lambda k: (k not in library, k)):
             picked = tensor & (kernel == name).to_numpy()
-            families = sorted(set(family[picked]))
-            for one in families:  # a kernel measured on several families gets fractions for each
+            # a kernel measured on several families gets fractions for each; a library kernel sets
+            # the spec-wide fields, one pair fitted on all its rows
+            families = [None] if name in library else sorted(set(family[picked]))
+            for one in families:
                 rows_of = picked & (family == one).to_numpy() if len(families) > 1 else picked
                 key = None if name in library else f"{name}:{one}" if len(families) > 1 else name
                 kind = "gemm" if gemms[rows_of].all() else "attention"

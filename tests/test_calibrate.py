@@ -108,6 +108,9 @@ def test_fits_table_reports_each_knob_with_its_rows(synthetic):
         "attention_bandwidth_fraction",
         "attention_tensor_fraction",
     ]
+    # torch_sdpa was measured on prefill and decode: one pair of spec-wide knobs fitted on both, so
+    # no field is fitted twice (a second fit would overwrite the first)
+    assert fits.index.is_unique
     copies = (measured["family"] == "copy").sum()
     assert fits.loc["achievable_hbm_bytes_per_s", "rows"] == copies
     trained = fits[fits["train_rows"] > 0]
