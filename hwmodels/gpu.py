@@ -55,9 +55,9 @@ class GPUSpec:
     reads), up to the datasheet's rate (`max_bandwidth_fraction`). `kernel_fractions` maps a named
     kernel implementation (a measured row's ``kernel``, e.g. ``flash_attention_3``, or
     ``kernel:family`` for one of its families) to the tensor fraction it sustains instead of those
-    two, `kernel_bandwidth_fractions` to the
-    bandwidth fraction, for the ops that name it (`for_kernel`); `codesign calibrate` fits them
-    from measurements, and each preset entry says where its figure comes from.
+    two, `kernel_bandwidth_fractions` to its bandwidth fraction, for the ops that name it
+    (`for_kernel`); `codesign calibrate` fits them from measurements, and each preset entry says
+    where its figure comes from.
     `compute_capability` is the CUDA compute capability (9.0 Hopper, 8.0 A100, 8.6 GA10x, 8.9 Ada;
     0: not stated), which kernels dispatch on (FlashAttention-2's tiles differ on 8.6/8.9).
     `gemm_stream_k` adds stream-K GEMM candidates (CUTLASS's stream-K schedulers; cuBLAS picks such
