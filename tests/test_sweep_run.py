@@ -199,7 +199,17 @@ def test_a_sweep_killed_midway_resumes_to_every_config_exactly_once(tmp_path, si
         "2",
         "--no-progress",
     ]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # the child gets SIGINT's default disposition: under a runner that started the tests in the
+    # background (a non-interactive shell's `cmd &`), SIGINT is ignored and the child would inherit
+    # that, finish the sweep and fail on "not stopped midway"
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 60
     while not list(out.glob("part-*.parquet")) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
