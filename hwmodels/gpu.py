@@ -239,10 +239,9 @@ class GPUSpec:
                     f"kernel_bandwidth_fractions entry for it (known: {', '.join(known) or 'none'}; "
                     "codesign calibrate fits them from measurements)"
                 )
-            if kernel in self.kernel_fractions:
-                changes[tensor_field] = self.kernel_fractions[kernel]
-            if kernel in self.kernel_bandwidth_fractions:
-                changes[bandwidth_field] = self.kernel_bandwidth_fractions[kernel]
+            tuned = self.for_kernel(kernel)
+            changes[tensor_field] = getattr(tuned, tensor_field)
+            changes[bandwidth_field] = getattr(tuned, bandwidth_field)
         return replace(self, **changes) if changes else self
 
     @property
