@@ -25,6 +25,7 @@ import dataclasses
 import pandas as pd
 
 from hwmodels import load_hardware
+from hwmodels.gpu import KERNEL_MAPPINGS
 from reference_kernels.published import published_measurements
 from sim.calibrate import calibrate
 from sim.compare import compare
@@ -47,10 +48,6 @@ def published_errors() -> tuple[pd.DataFrame, pd.DataFrame]:
     summary = pd.concat(summaries, ignore_index=True)
     errors = ["median_abs_error_pct", "p90_abs_error_pct", "median_error_pct"]
     return summary[["kernel", "family", "preset", "n", *errors]], pd.concat(joined, ignore_index=True)
-
-
-#: A GPU spec's per-kernel entries, tensor and bandwidth.
-KERNEL_MAPPINGS = ("kernel_fractions", "kernel_bandwidth_fractions")
 
 
 def library_fractions(preset: str):

@@ -33,6 +33,8 @@ REGISTER_BYTES = 4
 #: catches a mistyped value, and no GPU's copy reaches under half its datasheet rate (every preset's
 #: ~90%); the rate a kernel runs at is capped at the datasheet's anyway (`GPUSpec.streaming_at`).
 MAX_BANDWIDTH_FRACTION = 2.0
+#: A GPU spec's per-kernel entries: tensor-core fractions and bandwidth fractions.
+KERNEL_MAPPINGS = ("kernel_fractions", "kernel_bandwidth_fractions")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,8 +170,7 @@ class GPUSpec:
                 f"{where}field 'default_dtype' = {self.default_dtype.value!r}: not in "
                 f"tensor_macs_per_cycle_per_sm ({self.tensor_dtypes})"
             )
-        mappings = ("tensor_macs_per_cycle_per_sm", "sparse_tensor_speedup", "kernel_fractions")
-        for name in (*mappings, "kernel_bandwidth_fractions"):
+        for name in ("tensor_macs_per_cycle_per_sm", "sparse_tensor_speedup", *KERNEL_MAPPINGS):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
     def __hash__(self) -> int:

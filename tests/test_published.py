@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from hwmodels import load_hardware
+from hwmodels.gpu import KERNEL_MAPPINGS
 from reference_kernels.published import PUBLISHED_FIGURES, published_measurements
 from reference_kernels.published_models import published_model_steps, simulate_step
 from sim.calibrate import calibrate
@@ -88,9 +89,9 @@ def test_h100_kernel_fractions_are_the_fit_to_the_published_rows_and_predict_the
     # split) are predicted well where the spec-wide fractions missed them: FA3 by 74%, the Triton
     # tutorial kernel by 33% and vLLM's CUTLASS block-FP8 GEMM by 47% before
     shipped = load_hardware("h100_sxm")
-    cleared = dataclasses.replace(shipped, kernel_fractions={}, kernel_bandwidth_fractions={})
+    cleared = dataclasses.replace(shipped, **dict.fromkeys(KERNEL_MAPPINGS, {}))
     result = calibrate(ROWS[ROWS["preset"] == "h100_sxm"], cleared)
-    for mapping in ("kernel_fractions", "kernel_bandwidth_fractions"):
+    for mapping in KERNEL_MAPPINGS:
         assert getattr(shipped, mapping), mapping
         for kernel, value in getattr(shipped, mapping).items():
             assert getattr(result.spec, mapping)[kernel] == value, (mapping, kernel)
