@@ -52,7 +52,7 @@ import pandas as pd
 
 from hwmodels.cpu import CPUSpec
 from hwmodels.gpu import GPUSpec
-from sim.compare import Simulated, row_label, simulate_measured
+from sim.compare import Simulated, measured_latency, row_label, simulate_measured
 from sim.simulate import simulate_op_latency
 from workloads.errors import CodesignError
 from workloads.kernel_ops import ATTENTION_FAMILIES, GEMM_FAMILIES
@@ -263,15 +263,14 @@ def knobs_for(rows: pd.DataFrame, spec: Any) -> Iterator[Knob]:
 
 
 def _simulable(measured: pd.DataFrame, spec: Any) -> tuple[pd.DataFrame, Simulated]:
-    """The rows the simulator models on `spec` (positive latencies required), and their
-    simulation on it (`sim.compare.simulate_measured`: ops, seconds, and the rows skipped)."""
+    """The rows the simulator models on `spec` (a row without a positive latency is skipped, with
+    the reason), and their simulation on it (`sim.compare.simulate_measured`: ops, seconds, and
+    the rows skipped)."""
     simulated = simulate_measured(measured, spec)
     rows = measured.iloc[simulated.positions].reset_index(drop=True)
-    latency = pd.to_numeric(rows["latency_s"], errors="coerce")
-    if rows.empty or not (latency > 0).all():
-        bad = "no row the simulator models" if rows.empty else "latency_s must be a positive number"
-        raise CodesignError(f"nothing to calibrate on: {bad}")
-    rows["latency_s"] = latency
+    if rows.empty:
+        raise CodesignError("nothing to calibrate on: no row the simulator models")
+    rows["latency_s"] = [measured_latency(row) for _, row in rows.iterrows()]
     return rows, simulated
 
 

@@ -90,6 +90,7 @@ def simulate_measured(measured: pd.DataFrame, hardware: Any) -> Simulated:
     positions, ops, latencies, skipped = [], [], [], []
     for position, (_, row) in enumerate(measured.iterrows()):
         try:
+            measured_latency(row)
             op = op_for_measurement(row)
             latency = simulate_op_latency(op, hardware)
         except CodesignError as error:
@@ -101,10 +102,24 @@ def simulate_measured(measured: pd.DataFrame, hardware: Any) -> Simulated:
     return Simulated(positions, ops, latencies, pd.DataFrame(skipped, columns=list(SKIPPED_COLUMNS)))
 
 
+def measured_latency(row: pd.Series) -> float:
+    """The row's `latency_s` as seconds; an error naming the value unless it is a positive, finite
+    number (a row with no timing cannot be compared, and must not pull a median)."""
+    value = row.get("latency_s")
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise CodesignError(f"latency_s = {value!r}: must be a positive, finite number of seconds")
+    return seconds
+
+
 def compare(measured: pd.DataFrame, hardware: Any) -> Comparison:
     """Simulate every measured row on `hardware` and tabulate the errors."""
     simulated = simulate_measured(measured, hardware)
     rows = measured.iloc[simulated.positions].reset_index(drop=True)
+    rows["latency_s"] = [measured_latency(row) for _, row in rows.iterrows()]
     rows["shape"] = [row_label(row) for _, row in rows.iterrows()]
     rows["simulated_latency_s"] = simulated.latency_s
     rows["error_pct"] = 100.0 * (rows["simulated_latency_s"] - rows["latency_s"]) / rows["latency_s"]

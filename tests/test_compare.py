@@ -13,6 +13,7 @@ from hwmodels import load_hardware
 from sim.cli import main
 from sim.compare import compare
 from sim.simulate import simulate, simulate_op_latency
+from workloads.errors import CodesignError
 from workloads.kernel_ops import causal_pairs, op_for_measurement
 from workloads.op import Role
 
@@ -138,6 +139,34 @@ def test_bad_input_is_one_line(tmp_path, capsys, content, args, message):
     code = main(["compare", str(path), *args])
     _, err = capsys.readouterr()
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "reason"),
+    [
+        (",0.0011,", ",-1,", "latency_s = -1.0: must be a positive, finite number of seconds"),
+        (",0.0011,", ",,", "latency_s = nan: must be a positive, finite number of seconds"),
+        ("gemm,torch_matmul,128,", "gemm,torch_matmul,abc,", "M = 'abc': must be a positive whole number"),
+        ("gemm,torch_matmul,128,", "gemm,torch_matmul,12.5,", "M = 12.5: must be a positive whole number"),
+        ("bf16,bf16,bf16", "fp7,bf16,bf16", "a_dtype"),
+    ],
+)
+def test_a_bad_row_is_listed_with_its_field_and_the_rest_go_on(tmp_path, capsys, replace, by, reason):
+    path = tmp_path / "bad_row.csv"
+    path.write_text(HEADER + "\n".join([ROWS[0].replace(replace, by, 1), *ROWS[1:3]]) + "\n")
+    code = main(["compare", str(path), "--hw", "h100_sxm", "--format", "csv"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "Traceback" not in err
+    assert "1 gemm/torch_matmul rows not simulated: " in err and reason in err
+    # the other two rows (a GEMV and a W4A16 GEMV) are still compared
+    assert pd.read_csv(io.StringIO(out))["n"].sum() == 2
+
+
+def test_a_bad_causal_flag_names_the_column():
+    row = pd.read_csv(io.StringIO(HEADER + ROWS[4])).iloc[0].copy()
+    row["causal"] = 2
+    with pytest.raises(CodesignError, match="causal = 2: must be 0 or 1"):
+        op_for_measurement(row)
 
 
 def test_missing_file(capsys):

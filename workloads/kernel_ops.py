@@ -66,10 +66,28 @@ def _present(row: Mapping[str, object], column: str) -> bool:
 
 
 def _int(row: Mapping[str, object], column: str) -> int:
+    """A positive whole number from `column` (``4096`` or ``4096.0``, as pandas reads a column with
+    blanks); an error naming the column and the value otherwise."""
     value = row.get(column)
     if not _present(row, column):
         raise WorkloadError(f"column {column!r} is empty in a {row.get('family')} row")
-    return positive_int(int(float(str(value))), field=column)
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise WorkloadError(f"{column} = {value!r}: must be a positive whole number") from None
+    if not number.is_integer():
+        raise WorkloadError(f"{column} = {value!r}: must be a positive whole number")
+    return positive_int(int(number), field=column)
+
+
+def _flag(row: Mapping[str, object], column: str) -> bool:
+    """A 0/1 column (blank is 0); an error naming the column for any other value."""
+    if not _present(row, column):
+        return False
+    value = str(row[column]).strip()
+    if value not in ("0", "1", "0.0", "1.0"):
+        raise WorkloadError(f"{column} = {row[column]!r}: must be 0 or 1")
+    return value.startswith("1")
 
 
 def _dtype(row: Mapping[str, object], column: str, default: DType) -> DType:
@@ -112,7 +130,7 @@ def _attention(row: Mapping[str, object], family: str) -> Op:
     hkv = _int(row, "kv_heads") if _present(row, "kv_heads") else h
     skv = _int(row, "seq_kv")
     sq = 1 if family == "attention_decode" else _int(row, "seq_q")
-    causal = bool(int(float(str(row.get("causal") or 0)))) if family == "attention_prefill" else False
+    causal = _flag(row, "causal") if family == "attention_prefill" else False
     if h % hkv:
         raise WorkloadError(f"heads = {h} is not a multiple of kv_heads = {hkv}")
     q_dtype = _dtype(row, "a_dtype", DType.FP16)
