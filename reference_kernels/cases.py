@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from workloads.kernel_ops import causal_pairs
 
 #: Bytes per element of the CSV's dtype names that a case's tensors use.
-DTYPE_BYTES = {"fp8": 1, "fp16": 2, "bf16": 2, "fp32": 4}
+DTYPE_BYTES = {"int8": 1, "fp8": 1, "fp16": 2, "bf16": 2, "fp32": 4}
 #: Default quantization group along K of a W4A16 weight (GPTQ's and AWQ's default).
 DEFAULT_GROUP_SIZE = 128
 
 
 @dataclass(frozen=True)
 class GemmCase:
-    """``C[M, N] = A[M, K] @ B[K, N]`` in `family` (gemm, gemm_fp8, gemm_w4a16, gemm_sparse24)."""
+    """``C[M, N] = A[M, K] @ B[K, N]`` in `family` (gemm, gemm_fp8, gemm_int8, gemm_w4a16,
+    gemm_w8a16, gemm_sparse24)."""
 
     family: str
     m: int

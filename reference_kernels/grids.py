@@ -2,8 +2,9 @@
 
 The full grid covers what the simulators are checked against: square GEMMs, tall-skinny ones, the
 projections of LLaMA-2-7B and -70B at prefill and decode batch sizes (M = 1 and 16 are decode
-GEMVs), in fp16, bf16, fp8, W4A16 and 2:4 sparse; attention prefill and decode at head dims 64 and
-128, with 32 query heads over 32 (MHA) or 8 (GQA) K/V heads and contexts from 512 to 128k; copies.
+GEMVs), in fp16, bf16, fp8, int8 (W8A8), W4A16, W8A16 and 2:4 sparse; attention prefill and decode
+at head dims 64 and 128, with 32 query heads over 32 (MHA) or 8 (GQA) K/V heads and contexts from
+512 to 128k; copies.
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ def full_grid() -> list[Case]:
         if case.kv_cache_bytes <= MAX_KV_CACHE_BYTES:
             cases.append(case)
     cases += [CopyCase(size) for size in COPY_BYTES]
+    # added in session 6, last so that a GPU call cut short has the families above (the targets)
+    cases += _gemms("gemm_int8", "int8", "int8", "int32", square + llm)
+    cases += _gemms("gemm_w8a16", "fp16", "int8", "fp16", llm)
     return list(dict.fromkeys(cases))  # the LLaMA-70B 8192² projection at M = 8192 is also a square
 
 

@@ -1,9 +1,15 @@
-"""Int4 group quantization of a GEMM weight, in the layout `w4a16_matmul` reads.
+"""Weight quantization of a GEMM weight, in the layouts `w4a16_matmul` and `w8a16_matmul` read.
+
+Int4, by groups along K:
 
 A weight ``W[K, N]`` is split along K into groups of `group_size` rows; each (group, column) has an
 fp16 scale ``s`` and an fp16 zero point ``z`` (asymmetric, as in GPTQ/AWQ checkpoints), and
 ``W ≈ (q - z) · s`` with ``q ∈ [0, 15]``. Two codes share a byte along K: row ``2i`` in the low
 nibble, row ``2i + 1`` in the high nibble, so ``packed`` is ``[K / 2, N]`` uint8.
+
+Int8, per output channel (gpt-fast's and LLM.int8()'s weight-only scheme, W8A16): each column has
+one fp16 scale ``s = max |W[:, n]| / 127`` and ``W ≈ q · s`` with ``q ∈ [-127, 127]`` (symmetric,
+no zero point), ``codes`` ``[K, N]`` int8.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from reference_kernels.cases import DEFAULT_GROUP_SIZE
 
 #: Largest 4-bit unsigned code.
 INT4_MAX = 15
+#: Largest magnitude of a symmetric 8-bit code (-128 is left out so the range is symmetric).
+INT8_MAX = 127
 
 
 @dataclass(frozen=True)
@@ -85,3 +93,34 @@ def dequantize_int4(weight: Int4Weight, dtype: torch.dtype = torch.float64) -> t
     scales = weight.scales.to(dtype).repeat_interleave(weight.group_size, dim=0)
     zeros = weight.zeros.to(dtype).repeat_interleave(weight.group_size, dim=0)
     return (codes - zeros) * scales
+
+
+@dataclass(frozen=True)
+class Int8Weight:
+    """A per-channel int8 weight: ``codes [K, N]`` int8 and ``scales [N]`` fp16."""
+
+    codes: torch.Tensor
+    scales: torch.Tensor
+
+    @property
+    def k(self) -> int:
+        return self.codes.shape[0]
+
+    @property
+    def n(self) -> int:
+        return self.codes.shape[1]
+
+
+def quantize_int8(weight: torch.Tensor) -> Int8Weight:
+    """Symmetric round-to-nearest int8 quantization of ``weight [K, N]`` per column (a zero column
+    gets ``s = 1``)."""
+    w = weight.detach().float()
+    scales = w.abs().amax(dim=0) / INT8_MAX
+    scales = torch.where(scales > 0, scales, torch.ones_like(scales)).half()
+    codes = torch.round(w / scales.float()).clamp(-INT8_MAX, INT8_MAX).to(torch.int8)
+    return Int8Weight(codes.contiguous(), scales.contiguous())
+
+
+def dequantize_int8(weight: Int8Weight, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """``q · s`` as ``[K, N]`` in `dtype`."""
+    return weight.codes.to(dtype) * weight.scales.to(dtype)

@@ -14,7 +14,7 @@ import torch
 
 from reference_kernels import torch_kernels
 from reference_kernels.cases import AttentionCase, Case, CopyCase, GemmCase
-from reference_kernels.quant import quantize_int4
+from reference_kernels.quant import quantize_int4, quantize_int8
 
 #: The CSV's dtype names and the torch dtypes they stand for (int4 weights are packed in uint8).
 TORCH_DTYPES = {
@@ -22,17 +22,25 @@ TORCH_DTYPES = {
     "bf16": torch.bfloat16,
     "fp8": torch.float8_e4m3fn,
     "fp32": torch.float32,
+    "int8": torch.int8,
+    "int32": torch.int32,
 }
+#: Operand dtypes a tensor core wants K-major on both sides (Hopper's wgmma reads 8-bit B only
+#: K-major; cuBLASLt's fp8 and int8 GEMMs take the "TN" layout): B is the transpose of ``[N, K]``.
+K_MAJOR_DTYPES = ("fp8", "int8")
 Builder = Callable[[Case, torch.device], Callable[[], object]]
 #: fp8 tensor cores need compute capability 8.9 (Ada) or 9.0 (Hopper).
 FP8_CAPABILITY = (8, 9)
 #: `torch._scaled_mm` (cuBLASLt fp8) needs every dimension a multiple of 16.
 SCALED_MM_ALIGN = 16
+#: `torch._int_mm` on a GPU needs M > 16 and K, N multiples of 8 (aten/src/ATen/native/cuda/Blas.cpp,
+#: ``_int_mm_out_cuda``'s checks).
+INT_MM_MIN_M, INT_MM_ALIGN = 17, 8
 #: A 2:4 fp16 weight ``[N, K]`` needs N a multiple of 32 and K of 64 (torch.sparse.semi_structured,
 #: ``SparseSemiStructuredTensorCUTLASS._DTYPE_SHAPE_CONSTRAINTS``; cuSPARSELt's are looser).
 SPARSE24_ALIGN_N, SPARSE24_ALIGN_K = 32, 64
 #: Operand dtypes the Triton kernels take (fp32 cases of the small grid are torch's alone).
-TRITON_DTYPES = ("fp16", "bf16", "fp8")
+TRITON_DTYPES = ("fp16", "bf16", "fp8", "int8")
 #: Seed of the random inputs, so a rerun times the same data.
 SEED = 0
 
@@ -50,9 +58,11 @@ class KernelSpec:
 
 def _randn(shape: tuple[int, ...], dtype: str, device: torch.device) -> torch.Tensor:
     """Standard-normal values drawn in `dtype` itself (fp8, which randn cannot draw, through fp16),
-    so a multi-GB KV cache needs no fp32 copy."""
+    so a multi-GB KV cache needs no fp32 copy; int8 gets uniform codes in [-127, 127]."""
     gen = torch.Generator(device=device).manual_seed(SEED)
     target = TORCH_DTYPES[dtype]
+    if target == torch.int8:
+        return torch.randint(-127, 128, shape, generator=gen, device=device, dtype=torch.int8)
     drawn = torch.float16 if target.itemsize == 1 else target
     return torch.randn(shape, generator=gen, device=device, dtype=drawn).to(target)
 
@@ -70,9 +80,9 @@ def _triton_dtype_ok(case: Case, device: torch.device) -> bool:
 
 
 def _gemm_operands(case: GemmCase, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """``A [M, K]`` and ``B [K, N]``; fp8's B is the column-major view of an ``[N, K]`` weight."""
+    """``A [M, K]`` and ``B [K, N]``; an 8-bit B is the column-major view of an ``[N, K]`` weight."""
     a = _randn((case.m, case.k), case.a_dtype, device)
-    if case.b_dtype == "fp8":
+    if case.b_dtype in K_MAJOR_DTYPES:
         return a, _randn((case.n, case.k), case.b_dtype, device).t()
     return a, _randn((case.k, case.n), case.b_dtype, device)
 
@@ -99,6 +109,24 @@ def _scaled_mm(case: GemmCase, device: torch.device) -> Callable[[], object]:
 def _scaled_mm_ok(case: Case, device: torch.device) -> bool:
     aligned = all(size % SCALED_MM_ALIGN == 0 for size in (case.m, case.n, case.k))
     return aligned and _fp8_ok(case, device)
+
+
+def _int_mm(case: GemmCase, device: torch.device) -> Callable[[], object]:
+    a, b = _gemm_operands(case, device)
+    return lambda: torch_kernels.int_mm(a, b)
+
+
+def _int_mm_ok(case: Case, device: torch.device) -> bool:
+    aligned = case.n % INT_MM_ALIGN == 0 and case.k % INT_MM_ALIGN == 0
+    return aligned and (device.type != "cuda" or case.m >= INT_MM_MIN_M)
+
+
+def _triton_w8a16(case: GemmCase, device: torch.device) -> Callable[[], object]:
+    from reference_kernels.triton_kernels import w8a16_matmul
+
+    a = _randn((case.m, case.k), case.a_dtype, device)
+    weight = quantize_int8(_randn((case.k, case.n), "fp16", device))
+    return lambda: w8a16_matmul(a, weight)
 
 
 def _triton_w4a16(case: GemmCase, device: torch.device) -> Callable[[], object]:
@@ -154,10 +182,13 @@ def _torch_copy(case: CopyCase, device: torch.device) -> Callable[[], object]:
 KERNELS = {
     spec.name: spec
     for spec in (
-        KernelSpec("triton_gemm", ("gemm", "gemm_fp8"), ("cuda",), _triton_gemm, _triton_dtype_ok),
+        KernelSpec("triton_gemm", ("gemm", "gemm_fp8", "gemm_int8"), ("cuda",), _triton_gemm,
+                   _triton_dtype_ok),
         KernelSpec("torch_matmul", ("gemm",), ("cuda", "cpu"), _torch_matmul),
         KernelSpec("torch_scaled_mm", ("gemm_fp8",), ("cuda",), _scaled_mm, _scaled_mm_ok),
+        KernelSpec("torch_int_mm", ("gemm_int8",), ("cuda",), _int_mm, _int_mm_ok),
         KernelSpec("triton_w4a16", ("gemm_w4a16",), ("cuda",), _triton_w4a16),
+        KernelSpec("triton_w8a16", ("gemm_w8a16",), ("cuda",), _triton_w8a16),
         KernelSpec("torch_sparse24", ("gemm_sparse24",), ("cuda",), _torch_sparse24, _sparse24_ok),
         KernelSpec("triton_attention_prefill", ("attention_prefill",), ("cuda",), _triton_prefill,
                    _triton_dtype_ok),

@@ -1,6 +1,7 @@
 """Torch baselines beside the Triton kernels: what a user gets from the vendor libraries.
 
-`torch.matmul` (cuBLAS on a GPU, oneDNN/MKL on a CPU), `torch._scaled_mm` for fp8 (cuBLASLt),
+`torch.matmul` (cuBLAS on a GPU, oneDNN/MKL on a CPU), `torch._scaled_mm` for fp8 and
+`torch._int_mm` for int8 (cuBLASLt),
 `scaled_dot_product_attention` (FlashAttention/cuDNN/efficient backends on a GPU, a fused C++ kernel
 on a CPU), a 2:4 semi-structured sparse linear (cuSPARSELt or CUTLASS; GPU only) and a plain copy
 for bandwidth. Shapes follow the Triton wrappers': ``A[M, K] @ B[K, N]``, attention ``[B, H, S, D]``.
@@ -25,6 +26,12 @@ def scaled_mm_fp8(a: torch.Tensor, b: torch.Tensor, out_dtype: torch.dtype = tor
     """fp8 e4m3 ``a [M, K]`` (row-major) ``@ b [K, N]`` (column-major) with unit scales."""
     one = torch.ones((), dtype=torch.float32, device=a.device)
     return torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=out_dtype)
+
+
+def int_mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """int8 ``a [M, K]`` (row-major) ``@ b [K, N]`` (column-major) -> int32: W8A8 on the integer
+    tensor cores, the accumulators returned unscaled."""
+    return torch._int_mm(a, b)
 
 
 def sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool = False) -> torch.Tensor:

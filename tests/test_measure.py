@@ -190,7 +190,11 @@ def test_full_grid_covers_the_gpu_data_set():
     gemms = [c for c in cases if isinstance(c, GemmCase)]
     attention = [c for c in cases if isinstance(c, AttentionCase)]
     assert len(gemms) >= 200 and len(attention) >= 60
-    assert {c.family for c in gemms} == {"gemm", "gemm_fp8", "gemm_w4a16", "gemm_sparse24"}
+    assert {c.family for c in gemms} == {
+        "gemm", "gemm_fp8", "gemm_int8", "gemm_w4a16", "gemm_w8a16", "gemm_sparse24"
+    }
+    # every GEMM family has a kernel that times it on a GPU
+    assert all(any(c.family in k.families and "cuda" in k.devices for k in KERNELS.values()) for c in gemms)
     assert {c.a_dtype for c in gemms if c.family == "gemm"} == {"fp16", "bf16"}
     assert {1, 16, 128, 2048, 8192} <= {c.m for c in gemms}
     assert {c.head_dim for c in attention} == {64, 128} and {c.kv_heads for c in attention} == {8, 32}

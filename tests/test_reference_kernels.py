@@ -22,7 +22,14 @@ if not torch.cuda.is_available():
     os.environ["TRITON_INTERPRET"] = "1"
 
 from reference_kernels import torch_kernels  # noqa: E402
-from reference_kernels.quant import dequantize_int4, pack_int4, quantize_int4, unpack_codes  # noqa: E402
+from reference_kernels.quant import (  # noqa: E402
+    dequantize_int4,
+    dequantize_int8,
+    pack_int4,
+    quantize_int4,
+    quantize_int8,
+    unpack_codes,
+)
 from reference_kernels.triton_kernels import (  # noqa: E402
     TileConfig,
     attention_decode,
@@ -31,6 +38,7 @@ from reference_kernels.triton_kernels import (  # noqa: E402
     pick_config,
     pick_num_splits,
     w4a16_matmul,
+    w8a16_matmul,
 )
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
@@ -81,6 +89,41 @@ def test_matmul_column_major_weight_and_default_tile():
     a, w = randn(3, 200), randn(50, 200, seed=1)
     out = matmul(a, w.t())
     assert rel_err(out, a.double() @ w.double().t()) < FP16_BOUND
+
+
+@pytest.mark.parametrize(("m", "n", "k", "config"), [(37, 45, 70, SMALL_TILE), (20, 64, 256, None)])
+def test_int8_matmul_is_exact_in_int32(m, n, k, config):
+    # W8A8: int8 products summed in int32 are exact (|sum| <= 256 * 127 * 127 < 2**31), so the
+    # kernel must equal the integer product bit for bit, the contract torch._int_mm keeps
+    gen = torch.Generator().manual_seed(4)
+    a = torch.randint(-127, 128, (m, k), generator=gen, dtype=torch.int8).to(DEVICE)
+    w = torch.randint(-127, 128, (n, k), generator=gen, dtype=torch.int8).to(DEVICE)
+    out = matmul(a, w.t(), config=config)  # B column-major, the layout measure times
+    assert out.dtype == torch.int32
+    assert torch.equal(out.cpu().long(), a.cpu().long() @ w.cpu().long().t())
+    if DEVICE == "cpu":  # torch's own int8 GEMM, the baseline measure times beside it
+        assert torch.equal(torch_kernels.int_mm(a, w.t()), out)
+    with pytest.raises(ValueError, match="int32 accumulators"):
+        matmul(a, w.t(), out_dtype=torch.float16)
+
+
+def test_int8_quantization_is_symmetric_per_column():
+    weight = randn(64, 24, dtype=torch.float32, seed=5).cpu()
+    q = quantize_int8(weight)
+    assert q.codes.dtype == torch.int8 and q.scales.shape == (24,)
+    assert q.codes.abs().max() == 127  # each column's largest weight takes the largest code
+    # round to nearest: within half a step (plus the fp16 rounding of the scale)
+    assert ((dequantize_int8(q) - weight.double()).abs() <= 0.51 * q.scales.double() + 1e-3).all()
+
+
+@pytest.mark.parametrize(("m", "config"), [(5, SMALL_TILE), (1, None), (17, None)])
+def test_w8a16_matches_dequantized_reference(m, config):
+    k, n = 200, 40  # K not a multiple of any tile's step: the K tail is masked
+    weight = quantize_int8(randn(k, n, dtype=torch.float32, seed=6).cpu())
+    weight = type(weight)(weight.codes.to(DEVICE), weight.scales.to(DEVICE))
+    a = randn(m, k)
+    out = w8a16_matmul(a, weight, config=config)
+    assert rel_err(out, a.double() @ dequantize_int8(weight)) < FP16_INNER_BOUND
 
 
 def test_matmul_rejects_mismatched_shapes():

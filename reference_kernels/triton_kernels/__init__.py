@@ -9,6 +9,7 @@ from reference_kernels.triton_kernels.attention_decode import attention_decode, 
 from reference_kernels.triton_kernels.attention_prefill import attention_prefill
 from reference_kernels.triton_kernels.matmul import TileConfig, matmul, pick_config
 from reference_kernels.triton_kernels.w4a16 import pick_w4a16_config, w4a16_matmul
+from reference_kernels.triton_kernels.w8a16 import w8a16_matmul
 
 __all__ = [
     "TileConfig",
@@ -19,4 +20,5 @@ __all__ = [
     "pick_num_splits",
     "pick_w4a16_config",
     "w4a16_matmul",
+    "w8a16_matmul",
 ]

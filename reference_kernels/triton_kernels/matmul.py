@@ -1,10 +1,11 @@
-"""Tiled GEMM in Triton: ``C[M, N] = A[M, K] @ B[K, N]`` with fp16, bf16 or fp8 (e4m3) operands.
+"""Tiled GEMM in Triton: ``C[M, N] = A[M, K] @ B[K, N]`` with fp16, bf16, fp8 (e4m3) or int8 operands.
 
-The products accumulate in fp32 and the result is stored in fp16 or bf16. Tiles are constexpr
-configurations picked per shape by `pick_config` (no autotuning, so a measured row always names the
-tile that ran and a rerun times the same code). B may be row-major ``[K, N]`` or the transpose view
-of a row-major ``[N, K]`` weight (strides ``(1, K)``); fp8 on Hopper wants the latter, the layout
-``torch._scaled_mm`` also requires.
+Float products accumulate in fp32 and the result is stored in fp16 or bf16; int8 products (W8A8,
+the integer tensor-core path) accumulate and are stored in int32, as ``torch._int_mm`` returns them.
+Tiles are constexpr configurations picked per shape by `pick_config` (no autotuning, so a measured
+row always names the tile that ran and a rerun times the same code). B may be row-major ``[K, N]``
+or the transpose view of a row-major ``[N, K]`` weight (strides ``(1, K)``); fp8 and int8 on
+Hopper want the latter, the layout ``torch._scaled_mm`` and ``torch._int_mm`` take.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import triton.language as tl
 H100_SMS = 132
 
 _OUT_DTYPES = (torch.float16, torch.bfloat16)
-_IN_DTYPES = (torch.float16, torch.bfloat16, torch.float8_e4m3fn)
+_IN_DTYPES = (torch.float16, torch.bfloat16, torch.float8_e4m3fn, torch.int8)
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def _matmul_kernel(
     a_ptr, b_ptr, c_ptr, M, N, K,
     stride_am, stride_ak, stride_bk, stride_bn, stride_cm, stride_cn,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
-    UPCAST_DOT: tl.constexpr,
+    UPCAST_DOT: tl.constexpr, INT8: tl.constexpr,
 ):
     # Programs walk output tiles in groups of GROUP_M rows so that neighbours share B tiles in L2.
     pid = tl.program_id(0)
@@ -82,7 +83,10 @@ def _matmul_kernel(
     offs_k = tl.arange(0, BLOCK_K)
     a_ptrs = a_ptr + offs_m[:, None] * stride_am + offs_k[None, :] * stride_ak  # [BLOCK_M, BLOCK_K]
     b_ptrs = b_ptr + offs_k[:, None] * stride_bk + offs_n[None, :] * stride_bn  # [BLOCK_K, BLOCK_N]
-    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    if INT8:  # int8 products accumulate exactly in int32
+        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.int32)
+    else:
+        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k0 in range(0, K, BLOCK_K):
         k_ok = offs_k < K - k0
         a = tl.load(a_ptrs, mask=(offs_m[:, None] < M) & k_ok[None, :], other=0.0)
@@ -90,7 +94,12 @@ def _matmul_kernel(
         if UPCAST_DOT:  # see `_upcast_dot`
             a = a.to(tl.float32)
             b = b.to(tl.float32)
-        acc = tl.dot(a, b, acc)
+        # Triton 3.6 (the GPU image's) wants the integer accumulator named, not inferred; a
+        # constexpr `if` block rather than a conditional expression, which the front end also folds
+        if INT8:  # noqa: SIM108
+            acc = tl.dot(a, b, acc, out_dtype=tl.int32)
+        else:
+            acc = tl.dot(a, b, acc)
         a_ptrs += BLOCK_K * stride_ak
         b_ptrs += BLOCK_K * stride_bk
     c_ptrs = c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn
@@ -111,17 +120,23 @@ def matmul(
     out_dtype: torch.dtype | None = None,
     config: TileConfig | None = None,
 ) -> torch.Tensor:
-    """``a [M, K] @ b [K, N] -> [M, N]``; fp32 accumulation, result in `out_dtype`.
+    """``a [M, K] @ b [K, N] -> [M, N]``; fp32 accumulation (int32 for int8), result in `out_dtype`.
 
-    `out_dtype` defaults to the inputs' dtype for fp16/bf16 and to fp16 for fp8 inputs. `config`
+    `out_dtype` defaults to the inputs' dtype for fp16/bf16, to fp16 for fp8 inputs and to int32
+    (the only one) for int8. `config`
     overrides the tile that `pick_config` would choose (the tests use it to force K and M tails).
     """
     if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(f"matmul needs a [M, K] and b [K, N]; got {tuple(a.shape)} and {tuple(b.shape)}")
     if a.dtype not in _IN_DTYPES or b.dtype != a.dtype:
-        raise ValueError(f"matmul takes two fp16, bf16 or float8_e4m3fn tensors; got {a.dtype}, {b.dtype}")
+        raise ValueError(
+            f"matmul takes two fp16, bf16, float8_e4m3fn or int8 tensors; got {a.dtype}, {b.dtype}"
+        )
+    integer = a.dtype == torch.int8
     if out_dtype is None:
-        out_dtype = a.dtype if a.dtype in _OUT_DTYPES else torch.float16
+        out_dtype = torch.int32 if integer else a.dtype if a.dtype in _OUT_DTYPES else torch.float16
+    if integer and out_dtype != torch.int32:
+        raise ValueError(f"an int8 matmul returns its int32 accumulators; got out_dtype {out_dtype}")
     m, k = a.shape
     n = b.shape[1]
     c = torch.empty((m, n), dtype=out_dtype, device=a.device)
@@ -131,7 +146,7 @@ def matmul(
         a, b, c, m, n, k,
         a.stride(0), a.stride(1), b.stride(0), b.stride(1), c.stride(0), c.stride(1),
         BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k, GROUP_M=cfg.group_m,
-        UPCAST_DOT=_upcast_dot(a),
+        UPCAST_DOT=_upcast_dot(a), INT8=integer,
         num_warps=cfg.num_warps, num_stages=cfg.num_stages,
     )
     return c
