@@ -14,7 +14,7 @@ import triton
 import triton.language as tl
 
 from reference_kernels.quant import Int8Weight
-from reference_kernels.triton_kernels.matmul import TileConfig, pick_config, sm_count
+from reference_kernels.triton_kernels.matmul import TileConfig, grouped_tile, pick_config, sm_count
 
 
 @triton.jit
@@ -23,14 +23,7 @@ def _w8a16_kernel(
     stride_am, stride_ak, stride_wk, stride_wn, stride_cm, stride_cn,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):
-    pid = tl.program_id(0)
-    num_m = tl.cdiv(M, BLOCK_M)
-    num_n = tl.cdiv(N, BLOCK_N)
-    group_size = GROUP_M * num_n
-    first_m = (pid // group_size) * GROUP_M
-    rows_in_group = min(num_m - first_m, GROUP_M)
-    pid_m = first_m + (pid % group_size) % rows_in_group
-    pid_n = (pid % group_size) // rows_in_group
+    pid_m, pid_n = grouped_tile(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
 
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
