@@ -120,6 +120,10 @@ def compare(measured: pd.DataFrame, hardware: Any) -> Comparison:
     simulated = simulate_measured(measured, hardware)
     rows = measured.iloc[simulated.positions].reset_index(drop=True)
     rows["latency_s"] = [measured_latency(row) for _, row in rows.iterrows()]
+    # the work's FLOPs (the report's x axis): the file's column where given, else the op's own count
+    counted = pd.Series([float(op.flops) for op in simulated.ops], rows.index)
+    given = pd.to_numeric(rows["flops"], errors="coerce") if "flops" in rows else counted
+    rows["flops"] = given.where(given.notna(), counted)
     rows["shape"] = [row_label(row) for _, row in rows.iterrows()]
     rows["simulated_latency_s"] = simulated.latency_s
     rows["error_pct"] = 100.0 * (rows["simulated_latency_s"] - rows["latency_s"]) / rows["latency_s"]

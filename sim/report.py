@@ -5,6 +5,7 @@ the error against the size of the work, and the per-family error table. Plotly, 
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,8 @@ def scatter_figure(rows: pd.DataFrame, title: str) -> go.Figure:
 
 def error_figure(rows: pd.DataFrame, title: str) -> go.Figure:
     """Signed error (%) against the work's size: FLOPs, or bytes for copies."""
-    size = np.where(rows["flops"].fillna(0) > 0, rows["flops"], rows.get("bytes", pd.Series(np.nan)))
+    bytes_moved = pd.to_numeric(rows["bytes"], errors="coerce") if "bytes" in rows else math.nan
+    size = np.where(rows["flops"].fillna(0) > 0, rows["flops"], bytes_moved)
     frame = rows.assign(work=size)
     figure = px.scatter(
         frame,

@@ -116,6 +116,19 @@ def test_cli_prints_the_table_and_writes_the_report(measured_csv, tmp_path, caps
     assert len(pd.read_csv(rows)) == len(ROWS) - 1
 
 
+def test_a_file_without_a_flops_column_gets_each_ops_own_count(tmp_path, capsys):
+    # flops is not a required column (docs/measured_format.md): a hand-written file without it still
+    # gets its report, the error plotted against the op's own FLOPs (2·M·N·K = 2·128·1024·1024)
+    path = tmp_path / "no_flops.csv"
+    pd.read_csv(io.StringIO(HEADER + "\n".join(ROWS) + "\n")).drop(columns="flops").to_csv(path, index=False)
+    report = tmp_path / "report.html"
+    rows = tmp_path / "rows.csv"
+    code = main(["compare", str(path), "--hw", "h100_sxm", "--out", str(report), "--rows", str(rows)])
+    assert code == 0 and "Traceback" not in capsys.readouterr().err
+    assert "Error against the size of the work" in report.read_text()
+    assert pd.read_csv(rows)["flops"].iloc[0] == 2 * 128 * 1024 * 1024
+
+
 def test_csv_format(measured_csv, capsys):
     assert main(["compare", str(measured_csv), "--hw", "systolic_128x128", "--format", "csv"]) == 0
     summary = pd.read_csv(io.StringIO(capsys.readouterr().out))
