@@ -30,7 +30,7 @@ WORST_SHAPES = 3
 @dataclass(frozen=True)
 class Comparison:
     rows: pd.DataFrame  # the measured rows joined: simulated_latency_s, error_pct, abs_error_pct
-    summary: pd.DataFrame  # per (family, kernel): n, median and p90 |error| %, worst shapes
+    summary: pd.DataFrame  # per (family, kernel): n, median, p90 |error| %, measured spread %, worst shapes
     skipped: pd.DataFrame  # rows not simulated: family, kernel, shape, reason
 
 
@@ -160,6 +160,7 @@ def _summary(rows: pd.DataFrame, hardware: Any) -> pd.DataFrame:
                 "median_abs_error_pct": float(group["abs_error_pct"].median()),
                 "p90_abs_error_pct": float(group["abs_error_pct"].quantile(0.9)),
                 "median_error_pct": float(group["error_pct"].median()),
+                "spread_pct": _spread_pct(group),
                 "tensor_fraction": tensor,
                 "bandwidth_fraction": bandwidth,
                 "worst": "; ".join(
@@ -169,6 +170,17 @@ def _summary(rows: pd.DataFrame, hardware: Any) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(records)
+
+
+def _spread_pct(rows: pd.DataFrame) -> float:
+    """The measurement's own spread: the median over rows of ``(p90 − p10) / median`` in percent
+    (NaN where the file has no percentiles). An error no larger than the spread may be noise: on a
+    shared CPU one kernel's runs differ by tens of percent (8-33% per family on the 2-core VM,
+    2026-11-22), under CUDA events on a GPU by a few."""
+    if "p10_s" not in rows or "p90_s" not in rows:
+        return math.nan
+    p10, p90 = (pd.to_numeric(rows[column], errors="coerce") for column in ("p10_s", "p90_s"))
+    return float((100.0 * (p90 - p10) / rows["latency_s"]).median())
 
 
 def _int(value: object) -> int | str:

@@ -67,6 +67,17 @@ def test_unmodeled_rows_are_listed_and_the_rest_go_on(measured_csv):
     assert len(result.rows) == len(ROWS) - 1
 
 
+def test_summary_states_the_measurements_own_spread(measured_csv):
+    # spread = median over rows of (p90 - p10) / median: the two gemm rows are
+    # (0.0012 - 0.0010) / 0.0011 = 18.2% and (0.0006 - 0.0004) / 0.0005 = 40%, median 29.1%
+    result = compare(pd.read_csv(measured_csv), load_hardware("systolic_128x128"))
+    gemm = result.summary.set_index(["family", "kernel"]).loc[("gemm", "torch_matmul")]
+    assert gemm["spread_pct"] == pytest.approx((100 * 0.0002 / 0.0011 + 100 * 0.0002 / 0.0005) / 2)
+    # a file without percentiles (published figures) has no spread to state
+    no_spread = pd.read_csv(measured_csv).drop(columns=["p10_s", "p90_s"])
+    assert compare(no_spread, load_hardware("systolic_128x128")).summary["spread_pct"].isna().all()
+
+
 def test_kernel_ops_from_first_principles():
     w4 = op_for_measurement(
         {
