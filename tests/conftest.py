@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 
 import pytest
 import torch
@@ -13,6 +14,8 @@ import torch
 # the tests run in (tests/test_triton_compile.py compiles private copies with it unset).
 if not torch.cuda.is_available():
     os.environ["TRITON_INTERPRET"] = "1"
+# Traced graphs go to a cache of this run's own (workloads/trace_cache.py), not the user's ~/.cache.
+os.environ.setdefault("CODESIGN_CACHE_DIR", tempfile.mkdtemp(prefix="codesign_test_trace_cache_"))
 
 from hwmodels.systolic import Dataflow, SystolicArraySpec
 

@@ -8,7 +8,7 @@ import importlib
 
 from workloads.annotate import annotate
 from workloads.dtypes import DType
-from workloads.errors import CodesignError, WorkloadError
+from workloads.errors import CodesignError, UnmodeledOpWarning, WorkloadError
 from workloads.graph_io import frame_to_graph, graph_to_frame, read_graph_csv, write_graph_csv
 from workloads.op import (
     DENSE,
@@ -28,7 +28,6 @@ from workloads.topology import read_topology
 #: Public names that import torch, and the module each comes from.
 _TORCH_NAMES = {
     "trace": "workloads.tracer",
-    "UnmodeledOpWarning": "workloads.tracer",
     "load_model_graph": "workloads.model_graph",
     "list_models": "workloads.zoo",
     "attention_op": "workloads.formulas.attention",

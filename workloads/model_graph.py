@@ -3,34 +3,25 @@
 Phases of an LLM: ``prefill`` runs `seq` prompt tokens per sequence and writes their K/V into the
 cache; ``decode`` runs one new token per sequence with attention over a KV cache of `context`
 positions: the context − 1 tokens before it and its own K/V, which the step writes. Encoders and
-vision models have one phase, ``prefill``. Impossible combinations are refused with one line naming the fix.
+vision models have one phase, ``prefill``. Impossible combinations are refused with one line naming
+the fix.
 
-A user factory is a function in a Python file, called under ``torch.device("meta")`` with those of
-the keyword arguments ``phase, batch, seq, context`` it declares, returning ``(module,
-example_inputs)`` or ``(module, example_inputs, kv_cache_tensors)``.
+A zoo model's trace is kept in the trace cache (`workloads.trace_cache`): a second call with the
+same model, phase, batch and lengths reads it back without importing torch, which is most of the
+time a ``codesign simulate --model`` takes. The tracing itself, and a user's ``file.py:factory``
+(traced every time), are in `workloads.model_trace`.
 """
 
 from __future__ import annotations
 
 import enum
-import importlib.util
-import inspect
-from dataclasses import replace
-from pathlib import Path
 
-import torch
-
+from workloads import trace_cache
 from workloads.annotate import annotate
 from workloads.errors import WorkloadError
 from workloads.fusion import MOE_REWRITES, MoeMode
 from workloads.op import OpGraph, positive_int
 from workloads.serving import FUSION_REWRITES, FusionMode
-from workloads.tracer import trace
-from workloads.zoo import Task, ZooEntry, get_model
-
-#: The dtype the zoo traces in: half precision, the usual inference precision; annotations
-#: (`--weights`, `--activations`, `--kv`) change operand dtypes afterwards without retracing.
-TRACE_DTYPE = torch.float16
 
 
 class Phase(enum.Enum):
@@ -76,9 +67,13 @@ def load_model_graph(
     moe = MoeMode.parse(moe)
     fusion = FusionMode.parse(fusion)
     if model.endswith(".py") or ".py:" in model:
-        graph = _trace_factory(model, step, batch, seq, context)
+        from workloads.model_trace import trace_factory  # imports torch
+
+        graph = trace_factory(model, step, batch, seq, context)
     else:
-        graph = _trace_zoo(get_model(model), step, batch, seq, context)
+        key = {"model": model.strip().lower(), "phase": step.value, "batch": batch, "seq": seq,
+               "context": context}
+        graph = trace_cache.cached(key, lambda: _trace_zoo(model, step, batch, seq, context))
     graph = FUSION_REWRITES[fusion](MOE_REWRITES[moe](graph))
     return annotate(
         graph,
@@ -90,90 +85,8 @@ def load_model_graph(
     )
 
 
-def _trace_zoo(entry: ZooEntry, phase: Phase, batch: int, seq: int | None, context: int | None) -> OpGraph:
-    name = entry.name
-    if entry.task is not Task.CAUSAL_LM and phase is Phase.DECODE:
-        raise WorkloadError(f"{name} ({entry.task.value} model) has only --phase prefill")
-    if context is not None and phase is Phase.PREFILL:
-        raise WorkloadError("--context is the KV cache length of --phase decode, not of prefill")
-    with torch.device("meta"):
-        module = entry.build().to(TRACE_DTYPE).eval()
-        if entry.task is Task.VISION:
-            if seq is not None:
-                raise WorkloadError(f"{name} takes {entry.image_size}x{entry.image_size} images, not --seq")
-            shape = (batch, entry.channels, entry.image_size, entry.image_size)
-            inputs, cache, seq = (torch.empty(shape, dtype=TRACE_DTYPE),), [], 0
-        elif phase is Phase.DECODE:
-            if context is None:
-                raise WorkloadError("--phase decode needs --context N (tokens already in the KV cache)")
-            if seq is not None:
-                raise WorkloadError("--seq is for prefill; decode runs one new token per sequence")
-            context = positive_int(context, field="--context")
-            _check_length(entry, context, "--context")
-            cache = module.allocate_kv_cache(batch, context, TRACE_DTYPE)
-            inputs, seq = (torch.zeros(batch, 1, dtype=torch.long), context - 1), 1
-        else:
-            seq = _prefill_length(entry) if seq is None else positive_int(seq, field="--seq")
-            _check_length(entry, seq, "--seq")
-            if entry.task is Task.CAUSAL_LM:
-                cache = module.allocate_kv_cache(batch, seq, TRACE_DTYPE)
-                inputs = (torch.zeros(batch, seq, dtype=torch.long), 0)
-            else:
-                inputs, cache = (torch.zeros(batch, seq, dtype=torch.long),), []
-    graph = trace(module, inputs, name=name, kv_cache=cache)
-    return replace(graph, phase=phase.value, batch=batch, seq_len=seq, context_len=context or 0)
+def _trace_zoo(model: str, step: Phase, batch: int, seq: int | None, context: int | None) -> OpGraph:
+    from workloads.model_trace import trace_zoo  # imports torch
+    from workloads.zoo import get_model
 
-
-def _prefill_length(entry: ZooEntry) -> int:
-    if entry.sliding_window:
-        return min(entry.max_positions, entry.sliding_window)
-    return entry.max_positions
-
-
-def _check_length(entry: ZooEntry, length: int, what: str) -> None:
-    if length > entry.max_positions:
-        raise WorkloadError(
-            f"{what} = {length} exceeds {entry.name}'s {entry.max_positions} positions ({entry.source})"
-        )
-    if entry.sliding_window and what == "--seq" and length > entry.sliding_window:
-        raise WorkloadError(
-            f"--seq {length}: {entry.name} prefill beyond its {entry.sliding_window}-token "
-            "sliding window (banded attention) is not modeled"
-        )
-
-
-def _trace_factory(spec: str, phase: Phase, batch: int, seq: int | None, context: int | None) -> OpGraph:
-    path_text, _, factory_name = spec.rpartition(":") if ".py:" in spec else (spec, "", "")
-    path = Path(path_text)
-    if not factory_name:
-        raise WorkloadError(f"--model {spec!r}: name the factory, e.g. {path}:build_model")
-    if not path.is_file():
-        raise WorkloadError(f"--model {spec!r}: no such file {str(path)!r}")
-    module_spec = importlib.util.spec_from_file_location(f"codesign_user_{path.stem}", path)
-    source = importlib.util.module_from_spec(module_spec)
-    try:
-        module_spec.loader.exec_module(source)
-    except Exception as error:  # the user's file: any error in it is reported, in one line
-        raise WorkloadError(
-            f"--model {spec!r}: importing {path} failed: {type(error).__name__}: {error}"
-        ) from error
-    factory = getattr(source, factory_name, None)
-    if not callable(factory):
-        raise WorkloadError(f"--model {spec!r}: {path} has no function {factory_name!r}")
-    offered = {"phase": phase.value, "batch": batch, "seq": seq, "context": context}
-    accepted = inspect.signature(factory).parameters
-    with torch.device("meta"):
-        try:
-            built = factory(**{key: value for key, value in offered.items() if key in accepted})
-        except Exception as error:  # the user's factory, reported in one line
-            raise WorkloadError(
-                f"--model {spec!r}: {factory_name}() failed: {type(error).__name__}: {error}"
-            ) from error
-    if not isinstance(built, tuple) or len(built) not in (2, 3) or not isinstance(built[0], torch.nn.Module):
-        raise WorkloadError(
-            f"--model {spec!r}: {factory_name}() must return (module, example_inputs) or "
-            "(module, example_inputs, kv_cache_tensors)"
-        )
-    module, inputs, *cache = built
-    graph = trace(module, inputs, name=f"{path.stem}:{factory_name}", kv_cache=cache[0] if cache else ())
-    return replace(graph, phase=phase.value, batch=batch, seq_len=seq or 0, context_len=context or 0)
+    return trace_zoo(get_model(model), step, batch, seq, context)

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import warnings
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from functools import partial
@@ -33,7 +31,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_map
 
-from workloads.errors import WorkloadError
+from workloads.errors import WorkloadError, warn_unmodeled
 from workloads.op import Op, Operand, OpGraph, OpKind, Role, TensorUse
 from workloads.registry import (
     Origin,
@@ -49,10 +47,6 @@ from workloads.registry import (
 
 aten = torch.ops.aten
 F = torch.nn.functional
-
-
-class UnmodeledOpWarning(UserWarning):
-    """A traced model ran aten ops that have no formula; they are kept in the graph, flagged."""
 
 
 #: Composite ops caught whole by the function mode, with the aten overload they are recorded as.
@@ -326,17 +320,6 @@ def trace(
         ops=tuple(recorder.ops),
         params=sum(p.numel() for p in module.parameters()),
     )
-    _warn_unmodeled(graph)
+    warn_unmodeled(graph)
     return graph
 
-
-def _warn_unmodeled(graph: OpGraph) -> None:
-    counts = Counter(op.aten for op in graph.unmodeled)
-    if counts:
-        listed = ", ".join(f"{aten_op} (x{n})" for aten_op, n in counts.most_common())
-        warnings.warn(
-            f"{graph.name}: {sum(counts.values())} op(s) have no formula and are kept, flagged "
-            f"unmodeled (not counted as zero work): {listed}",
-            UnmodeledOpWarning,
-            stacklevel=3,
-        )
