@@ -2,7 +2,9 @@
 
 Each case is traced once to warm up (imports, torch's first-call dispatch caches), then timed as
 the median of a few runs of `workloads.load_model_graph` (building the model on meta tensors,
-tracing, annotating). The target: LLaMA-2-70B at decode in under 10 s.
+tracing, annotating), with the trace cache off (workloads/trace_cache.py: a cached graph is
+read back in milliseconds, which is not what this measures). The target: LLaMA-2-70B at decode in
+under 10 s.
 
     python benchmarks/bench_trace.py [--repeats 3]
 """
@@ -10,10 +12,13 @@ tracing, annotating). The target: LLaMA-2-70B at decode in under 10 s.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
-from workloads import graph_totals, load_model_graph
+from workloads import graph_totals, load_model_graph, trace_cache
+
+os.environ[trace_cache.CACHE_ENV] = "off"  # time the trace itself
 
 #: (model, keyword arguments of load_model_graph)
 CASES = (
