@@ -26,7 +26,7 @@ import pandas as pd
 from hwmodels import load_hardware
 from sim.calibrate import DEFAULT_HOLDOUT, calibrate, is_held_out
 from sim.commands.compare import preset_for
-from sim.compare import compare, read_measured
+from sim.compare import compare, read_measured, spread_pct
 from workloads.kernel_ops import ATTENTION_FAMILIES, GEMM_FAMILIES
 
 DEFAULT_MEASURED = Path("reference_kernels/data/h100_full.csv")
@@ -37,8 +37,9 @@ TARGET_FAMILIES = (*GEMM_FAMILIES, *ATTENTION_FAMILIES)
 
 
 def family_table(errors: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Per family: rows, median and p90 of `column` (|error| %), and whether the median meets the
-    target (families outside the target say '-')."""
+    """Per family: rows, median and p90 of `column` (|error| %), the measurements' own spread
+    (`sim.compare.spread_pct`), and whether the median meets the target (families outside the
+    target say '-')."""
     records = []
     for family, group in errors.groupby("family", sort=True):
         values = group[column].dropna()
@@ -47,7 +48,7 @@ def family_table(errors: pd.DataFrame, column: str) -> pd.DataFrame:
         median = float(values.median())
         verdict = ("yes" if median <= TARGET_MEDIAN_PCT else "NO") if family in TARGET_FAMILIES else "-"
         records.append({"family": family, "n": len(values), "median_abs_error_pct": median,
-                        "p90_abs_error_pct": float(values.quantile(0.9)),
+                        "p90_abs_error_pct": float(values.quantile(0.9)), "spread_pct": spread_pct(group),
                         f"median <= {TARGET_MEDIAN_PCT:g}%": verdict})
     return pd.DataFrame(records)
 

@@ -160,7 +160,7 @@ def _summary(rows: pd.DataFrame, hardware: Any) -> pd.DataFrame:
                 "median_abs_error_pct": float(group["abs_error_pct"].median()),
                 "p90_abs_error_pct": float(group["abs_error_pct"].quantile(0.9)),
                 "median_error_pct": float(group["error_pct"].median()),
-                "spread_pct": _spread_pct(group),
+                "spread_pct": spread_pct(group),
                 "tensor_fraction": tensor,
                 "bandwidth_fraction": bandwidth,
                 "worst": "; ".join(
@@ -172,7 +172,7 @@ def _summary(rows: pd.DataFrame, hardware: Any) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def _spread_pct(rows: pd.DataFrame) -> float:
+def spread_pct(rows: pd.DataFrame) -> float:
     """The measurement's own spread: the median over rows of ``(p90 − p10) / median`` in percent
     (NaN where the file has no percentiles). An error no larger than the spread may be noise: on a
     shared CPU one kernel's runs differ by tens of percent (8-33% per family on the 2-core VM,
