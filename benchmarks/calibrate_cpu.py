@@ -1,11 +1,14 @@
 """Time torch.matmul, scaled_dot_product_attention and a numpy copy on this CPU, for the CPU model.
 
 Writes rows in the measured-data format (docs/measured_format.md) to
-``reference_kernels/data/cpu_calibration.csv``; `hwmodels/presets/cpu_ci.yaml` and
-`sim/cpu_engine.py` cite that file for the memory bandwidth and the GEMM/attention efficiencies.
-Median of `RUNS` timed runs after `WARMUP` untimed ones, `time.perf_counter_ns`.
+``reference_kernels/data/cpu_calibration.csv`` (the session-2 file there was taken while the shared
+machine was loaded; `hwmodels/presets/cpu_ci.yaml` is now calibrated on
+``reference_kernels/data/cpu_ci_small_runs.csv`` with ``codesign calibrate --fastest``). Median of
+`RUNS` timed runs after `WARMUP` untimed ones, `time.perf_counter_ns`, no cache flush.
+``--call-overhead`` prints only the warm per-call time of a one-element ``copy_`` (the preset's
+``call_overhead_s``): `CALLS` calls in a loop, `REPEATS` times.
 
-    .venv/bin/python benchmarks/calibrate_cpu.py
+    .venv/bin/python benchmarks/calibrate_cpu.py [--call-overhead]
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import csv
 import datetime
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +27,8 @@ import torch.nn.functional as F
 
 OUT = Path(__file__).parent.parent / "reference_kernels" / "data" / "cpu_calibration.csv"
 WARMUP, RUNS = 2, 7
+#: Calls per timed loop and loops of the warm call-overhead measurement.
+CALLS, REPEATS = 10_000, 5
 COPY_BYTES = 256 * 2**20  # 256 MiB: 32x the 8 MiB L3 of the machine this was written on
 
 GEMMS = [  # M, N, K
@@ -141,5 +147,23 @@ def main() -> None:
         print(f"{r['family']:<18} {r['kernel']:<14} {r['latency_s'] * 1e3:9.3f} ms  {rate:8.2f} G/s")
 
 
+def warm_call_overhead_s() -> list[float]:
+    """Seconds per call of a one-element ``copy_``, warm (after 1,000 untimed calls), per loop."""
+    src, dst = torch.ones(1, dtype=torch.int32), torch.empty(1, dtype=torch.int32)
+    for _ in range(1000):
+        dst.copy_(src)
+    loops = []
+    for _ in range(REPEATS):
+        start = time.perf_counter_ns()
+        for _ in range(CALLS):
+            dst.copy_(src)
+        loops.append((time.perf_counter_ns() - start) * 1e-9 / CALLS)
+    return loops
+
+
 if __name__ == "__main__":
-    main()
+    if "--call-overhead" in sys.argv[1:]:
+        loops = warm_call_overhead_s()
+        print("warm one-element copy_, us per call:", ", ".join(f"{t * 1e6:.2f}" for t in loops))
+    else:
+        main()

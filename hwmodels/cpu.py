@@ -8,7 +8,7 @@ the AVX512-BF16/AMX-BF16 and AVX512-FP16/AMX-FP16 flags). Elsewhere ATen multipl
 matrices in a non-vectorized fallback loop whose speed depends on the shape's strides (0.15 to 2.5
 GFLOP/s on the CI machine, 2026-11-22): the CPU engine leaves such GEMMs unmodeled and says why.
 Efficiencies a library reaches are spec fields, calibrated from measurements in
-reference_kernels/data/cpu_calibration.csv for the preset of the test machine (`cpu_ci`).
+reference_kernels/data/cpu_ci_small_runs.csv for the preset of the test machine (`cpu_ci`).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from hwmodels.errors import HardwareSpecError
 from workloads.dtypes import DType
 
 #: Memory bandwidth assumed for a detected host (reading it needs a timed copy, and models never
-#: call a clock): the copy measured on the CI machine, reference_kernels/data/cpu_calibration.csv
-#: (numpy copyto of 256 MiB, bytes read + written, 2026-11-22). Override with --set.
-ASSUMED_MEMORY_BYTES_PER_S = 20.5e9
+#: call a clock): the CI machine's, calibrated on reference_kernels/data/cpu_ci_small_runs.csv
+#: (hwmodels/presets/cpu_ci.yaml). Override with --set, or calibrate: `codesign calibrate`.
+ASSUMED_MEMORY_BYTES_PER_S = 15.81e9
 #: FMA units per core assumed when detection cannot tell: two, as on Intel since Haswell and AMD
 #: since Zen 2 (Intel and AMD optimization manuals).
 ASSUMED_FMA_UNITS = 2
@@ -38,7 +38,7 @@ ASSUMED_FMA_UNITS = 2
 ZEN1_FAMILY, ZEN2_FIRST_MODEL = 0x17, 0x30
 #: GEMM efficiency and the per-op overhead assumed for a detected host: the CI machine's calibrated
 #: values (hwmodels/presets/cpu_ci.yaml).
-ASSUMED_GEMM_EFFICIENCY, ASSUMED_HALF_EFFICIENCY_ROWS, ASSUMED_CALL_OVERHEAD_S = 0.59, 40.0, 5e-6
+ASSUMED_GEMM_EFFICIENCY, ASSUMED_HALF_EFFICIENCY_ROWS, ASSUMED_CALL_OVERHEAD_S = 1.0, 10.5, 2.2e-6
 HOST_PRESET = "host"
 #: /proc/cpuinfo flags that give ATen a vectorized matmul for a 16-bit float (oneDNN's bf16 and fp16
 #: GEMMs need AVX512-BF16 or AMX-BF16, AVX512-FP16 or AMX-FP16; oneDNN's CPU ISA hints).

@@ -51,6 +51,30 @@ def read_measured(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+#: Columns that, with the shape label, name one kernel's work: rows equal in all of them are runs
+#: of the same measurement.
+SAME_WORK_COLUMNS = ("family", "kernel", "a_dtype", "b_dtype", "out_dtype", "group_size")
+
+
+def fastest_runs(measured: pd.DataFrame) -> pd.DataFrame:
+    """One row per kernel and shape: the run with the smallest median latency, for a file that
+    holds several runs of the same grid (``cat``-ed `codesign measure` outputs). On a shared machine
+    other jobs only ever add time, so the fastest run is the best estimate of the kernel on an idle
+    one (on the 2-core VM, six runs of the small CPU grid within 50 minutes differed by up to 2x).
+    Rows come in the order their work first appears in the file; a row whose latency is not a
+    number stays (when no run of its work has one), to be reported."""
+    columns = [c for c in SAME_WORK_COLUMNS if c in measured]
+    keys = [
+        "|".join(str(row[c]) for c in columns) + "|" + row_label(row) for _, row in measured.iterrows()
+    ]
+    latency = pd.to_numeric(measured["latency_s"], errors="coerce").to_numpy()
+    first_seen = {key: position for position, key in reversed(list(enumerate(keys)))}
+    frame = measured.assign(_key=keys, _latency=latency, _order=[first_seen[key] for key in keys])
+    fastest = frame.sort_values("_latency", na_position="last", kind="stable")
+    kept = fastest.drop_duplicates("_key", keep="first").sort_values("_order", kind="stable")
+    return kept.drop(columns=["_key", "_latency", "_order"]).reset_index(drop=True)
+
+
 def shape_label(row: pd.Series) -> str:
     """A short label of a row's shape: ``4096x4096x4096 bf16``, ``b1 h32/8 q1 kv4096 d128``."""
     family = row["family"]

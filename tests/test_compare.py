@@ -11,7 +11,7 @@ import pytest
 
 from hwmodels import load_hardware
 from sim.cli import main
-from sim.compare import compare
+from sim.compare import compare, fastest_runs
 from sim.simulate import simulate, simulate_op_latency
 from workloads.errors import CodesignError
 from workloads.kernel_ops import causal_pairs, op_for_measurement
@@ -76,6 +76,26 @@ def test_summary_states_the_measurements_own_spread(measured_csv):
     # a file without percentiles (published figures) has no spread to state
     no_spread = pd.read_csv(measured_csv).drop(columns=["p10_s", "p90_s"])
     assert compare(no_spread, load_hardware("systolic_128x128")).summary["spread_pct"].isna().all()
+
+
+def test_fastest_runs_keeps_each_kernel_and_shapes_fastest_row(measured_csv, tmp_path, capsys):
+    # two runs of the same file, the second 1.5x slower on every row but one GEMV 2x faster:
+    # one row per (family, kernel, shape, dtypes) survives, the faster, in the file's order
+    first = pd.read_csv(measured_csv)
+    second = first.assign(latency_s=first["latency_s"] * 1.5)
+    second.loc[1, "latency_s"] = first.loc[1, "latency_s"] / 2
+    both = pd.concat([first, second], ignore_index=True)
+    fastest = fastest_runs(both)
+    assert len(fastest) == len(ROWS)
+    assert list(fastest["latency_s"]) == [first.loc[0, "latency_s"], first.loc[1, "latency_s"] / 2,
+                                          *first["latency_s"][2:]]
+    # an fp16 run of the same shape is other work, not another run
+    other_dtype = first.iloc[[0]].assign(a_dtype="fp16", b_dtype="fp16", out_dtype="fp16")
+    assert len(fastest_runs(pd.concat([first, other_dtype], ignore_index=True))) == len(ROWS) + 1
+    path = tmp_path / "two_runs.csv"
+    both.to_csv(path, index=False)
+    assert main(["compare", str(path), "--hw", "h100_sxm", "--fastest", "--format", "csv"]) == 0
+    assert pd.read_csv(io.StringIO(capsys.readouterr().out))["n"].sum() == len(ROWS)
 
 
 def test_kernel_ops_from_first_principles():

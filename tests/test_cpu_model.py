@@ -10,13 +10,14 @@ import pytest
 
 from hwmodels import HardwareSpecError, load_hardware
 from hwmodels.cpu import CPUSpec, detect_cpu
+from sim.compare import compare, fastest_runs
 from sim.simulate import simulate, simulate_op_latency
 from workloads.dtypes import DType
 from workloads.errors import CodesignError
 from workloads.kernel_ops import op_for_measurement
 
 CPU = load_hardware("cpu_ci")
-CALIBRATION = Path(__file__).parent.parent / "reference_kernels" / "data" / "cpu_calibration.csv"
+RUNS = Path(__file__).parent.parent / "reference_kernels" / "data" / "cpu_ci_small_runs.csv"
 
 CPUINFO = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -60,7 +61,7 @@ def test_16bit_gemm_without_a_vector_path_is_unmodeled_with_the_reason():
     native = load_hardware("cpu_ci", ["native_16bit_matmul=[bf16]"])
     assert native.native_16bit_matmul == (DType.BF16,)
     # with a native path: the fp32-lane roofline, a GEMV streaming its 2-byte matrix
-    expected = (4096 * 4096 * 2 + 2 * 4096 * 2) / 20.5e9 + CPU.call_overhead_s
+    expected = (4096 * 4096 * 2 + 2 * 4096 * 2) / 15.81e9 + CPU.call_overhead_s
     assert simulate_op_latency(op, native) == pytest.approx(expected)
 
 
@@ -101,17 +102,18 @@ def test_bad_fields_name_the_field_and_value():
 
 
 def test_large_gemm_runs_at_the_calibrated_efficiency():
-    # 2048^3 fp32: 1.718e10 FLOPs / (63.87e9 x 0.59 x 2048 / (2048 + 40)) = 0.4648 s
+    # 2048^3 fp32: 1.718e10 FLOPs / (63.87e9 x 1.0 x 2048 / (2048 + 10.5)) = 0.2703 s
     op = op_for_measurement({"family": "gemm", "M": 2048, "N": 2048, "K": 2048, "a_dtype": "fp32"})
-    expected = 2 * 2048**3 / (CPU.peak_flops() * 0.59 * 2048 / 2088) + CPU.call_overhead_s
+    expected = 2 * 2048**3 / (CPU.peak_flops() * 1.0 * 2048 / 2058.5) + CPU.call_overhead_s
+    assert expected == pytest.approx(0.2703, rel=1e-3)
     assert simulate_op_latency(op, CPU) == pytest.approx(expected)
 
 
 def test_gemv_streams_its_matrix_at_the_memory_bandwidth():
-    # 1x4096x4096 fp32: 4096*4096*4 + 2*4096*4 B = 67,141,632 B / 20.5e9 B/s = 3.275 ms
+    # 1x4096x4096 fp32: 4096*4096*4 + 2*4096*4 B = 67,141,632 B / 15.81e9 B/s = 4.247 ms
     op = op_for_measurement({"family": "gemm", "M": 1, "N": 4096, "K": 4096, "a_dtype": "fp32"})
     row = simulate(op, CPU).iloc[0]
-    assert row["latency_s"] == pytest.approx(67_141_632 / 20.5e9 + CPU.call_overhead_s)
+    assert row["latency_s"] == pytest.approx(67_141_632 / 15.81e9 + CPU.call_overhead_s)
     assert row["mapping"] == "gemv, memory-bound"
 
 
@@ -140,13 +142,18 @@ def test_causal_attention_skips_only_whole_kv_blocks():
     assert latency(1024, 1) / latency(1024, 0) == pytest.approx(0.75, rel=0.01)
 
 
-def test_calibration_data_is_recorded_and_matched_within_stated_bounds():
-    # the shapes the calibration used: large GEMMs and prefill attention within 40% of the
-    # measurement recorded in the CSV (the shared 2-core machine's runs vary by up to 2x)
-    frame = pd.read_csv(CALIBRATION)
-    assert {"copy", "gemm", "attention_prefill", "attention_decode"} <= set(frame["family"])
-    for _, row in frame.iterrows():
-        large_gemm = row["family"] == "gemm" and min(row["M"], row["N"]) >= 1024
-        if large_gemm or row["family"] in ("copy", "attention_prefill"):
-            predicted = simulate_op_latency(op_for_measurement(row), CPU)
-            assert predicted == pytest.approx(row["latency_s"], rel=0.4), row["family"]
+def test_the_preset_matches_the_fastest_of_its_calibration_runs():
+    # reference_kernels/data/cpu_ci_small_runs.csv: six runs of the small CPU grid; the preset was
+    # fitted to each kernel's fastest run (codesign calibrate --fastest). Against those runs: the
+    # GEMMs of 512^3 and up, the prefills and the 64 MiB copy within 20%; the decode attention
+    # (which ATen runs as one-row matmuls per 512-key block) is the model's largest miss, faster
+    # than measured, within 45%; the 4 B copy is cold dispatch after the LLC flush, not modeled
+    runs = pd.read_csv(RUNS)
+    assert runs["timestamp"].nunique() > 6 and len(runs) == 6 * 13  # 6 runs of 13 rows (a few s each)
+    rows = compare(fastest_runs(runs), CPU).rows.set_index("shape")
+    assert len(rows) == 11  # the two bf16 GEMMs are unmodeled on this CPU
+    for shape in ("512x512x512 fp32", "128x1024x1024 fp32", "1x4096x4096 fp32", "67,108,864 B",
+                  "b1 h8/8 q256 kv256 d64 causal", "b1 h8/2 q512 kv512 d64"):
+        assert abs(rows.loc[shape, "error_pct"]) < 20, shape
+    decode = rows[rows["family"] == "attention_decode"]["error_pct"]
+    assert ((decode < 0) & (decode > -45)).all()

@@ -17,7 +17,7 @@ from hwmodels import load_hardware
 from hwmodels.loader import spec_to_yaml
 from sim.calibrate import DEFAULT_HOLDOUT, Calibration, calibrate
 from sim.commands.compare import preset_for
-from sim.compare import read_measured
+from sim.compare import fastest_runs, read_measured
 from sim.output import OutputFormat
 from workloads.errors import CodesignError
 
@@ -49,6 +49,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--out", metavar="FILE.yaml", help="write the calibrated spec (use it as --hw FILE.yaml)"
     )
     parser.add_argument("--name", help="the calibrated spec's name (default: PRESET_calibrated)")
+    parser.add_argument(
+        "--fastest",
+        action="store_true",
+        help="the file holds several runs of the same kernels (a shared machine): use each kernel and "
+        "shape's fastest run",
+    )
     parser.add_argument("--format", choices=[f.value for f in OutputFormat], default=OutputFormat.TABLE.value)
     parser.set_defaults(run=run)
 
@@ -67,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
         bar.n = index
         bar.set_postfix_str(name)
 
+    if args.fastest:
+        measured = fastest_runs(measured)
     try:
         result = calibrate(measured, base, holdout=args.holdout, on_knob=on_knob)
     finally:

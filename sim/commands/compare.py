@@ -8,7 +8,7 @@ import re
 import sys
 
 from hwmodels import list_presets, load_hardware
-from sim.compare import FRACTION_FORMATTERS, compare, read_measured
+from sim.compare import FRACTION_FORMATTERS, compare, fastest_runs, read_measured
 from sim.output import OutputFormat
 from workloads.errors import CodesignError
 
@@ -42,6 +42,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
     parser.add_argument("--out", metavar="REPORT.html", help="write an HTML report")
     parser.add_argument("--rows", metavar="FILE.csv", help="write every joined row to a CSV")
+    parser.add_argument(
+        "--fastest",
+        action="store_true",
+        help="the file holds several runs of the same kernels (a shared machine): use each kernel and "
+        "shape's fastest run",
+    )
     parser.add_argument("--format", choices=[f.value for f in OutputFormat], default=OutputFormat.TABLE.value)
     parser.set_defaults(run=run)
 
@@ -71,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     devices = sorted(measured["device"].astype(str).unique()) if "device" in measured else []
     preset = args.hw or preset_for(device_names, devices)
     hardware = load_hardware(preset, args.overrides)
-    result = compare(measured, hardware)
+    result = compare(fastest_runs(measured) if args.fastest else measured, hardware)
     if len(result.skipped):
         for (family, kernel, reason), group in result.skipped.groupby(["family", "kernel", "reason"]):
             print(
