@@ -15,6 +15,7 @@ from sim.simulate import simulate, simulate_op_latency
 from workloads.dtypes import DType
 from workloads.errors import CodesignError
 from workloads.kernel_ops import op_for_measurement
+from workloads.op import OpKind, Role
 
 CPU = load_hardware("cpu_ci")
 RUNS = Path(__file__).parent.parent / "reference_kernels" / "data" / "cpu_ci_small_runs.csv"
@@ -157,3 +158,22 @@ def test_the_preset_matches_the_fastest_of_its_calibration_runs():
         assert abs(rows.loc[shape, "error_pct"]) < 20, shape
     decode = rows[rows["family"] == "attention_decode"]["error_pct"]
     assert ((decode < 0) & (decode > -45)).all()
+
+
+def test_an_fp32_model_runs_whole_on_a_cpu_without_a_16bit_matmul():
+    # the zoo traces in fp16, which this CPU multiplies in an unmodeled fallback; --weights fp32
+    # --activations fp32 --kv fp32 is PyTorch's default CPU run: every GEMM modeled, and a decode
+    # step of a GEMV-bound model streams its 4-byte weights at the memory bandwidth at least
+    from workloads.model_graph import load_model_graph
+
+    half = load_model_graph("gpt2-small", phase="decode", context=64)
+    full = load_model_graph("gpt2-small", phase="decode", context=64, weights="fp32", activations="fp32",
+                            kv="fp32")
+    assert simulate(half, CPU)["unmodeled"].any()
+    rows = simulate(full, CPU)
+    assert not rows["unmodeled"].any()
+    weight_bytes = sum(op.operand(Role.WEIGHT).bytes * op.count for op in full.ops
+                       if op.kind is OpKind.GEMM and dict(op.attrs).get("weight_is_param") == 1)
+    # GPT-2 small's linear weights, 4 B each (12 layers x (4 + 8) x 768^2 + the 50257 x 768 head)
+    assert weight_bytes == 4 * (12 * 12 * 768**2 + 50257 * 768)
+    assert rows["latency_s"].sum() >= weight_bytes / CPU.memory_bytes_per_s

@@ -18,9 +18,11 @@ from workloads.dtypes import DType
 from workloads.errors import WorkloadError
 from workloads.op import Op, Operand, OpGraph, OpKind, Role, Sparsity, SparsityKind, positive_int
 
-WEIGHT_DTYPES = (DType.INT4, DType.INT8, DType.FP8, DType.FP16, DType.BF16)
-ACTIVATION_DTYPES = (DType.FP16, DType.BF16, DType.FP8, DType.INT8)
-KV_DTYPES = (DType.FP16, DType.INT8, DType.FP8)
+#: fp32 for each: a model run in PyTorch's default precision, as on a CPU without a vectorized
+#: 16-bit matmul (the zoo traces in fp16).
+WEIGHT_DTYPES = (DType.INT4, DType.INT8, DType.FP8, DType.FP16, DType.BF16, DType.FP32)
+ACTIVATION_DTYPES = (DType.FP16, DType.BF16, DType.FP8, DType.INT8, DType.FP32)
+KV_DTYPES = (DType.FP16, DType.INT8, DType.FP8, DType.FP32)
 FLOAT_DTYPES = (DType.FP8, DType.FP16, DType.BF16, DType.TF32, DType.FP32, DType.FP64)
 
 
