@@ -2,7 +2,9 @@
 
 The columns are docs/measured_format.md's. Rows are appended and flushed as each kernel finishes,
 so an interrupted run keeps everything it measured, and ``resume=True`` times only the (kernel,
-case, device) rows the file lacks.
+case, device) rows the file lacks. ``repeat=N`` times the grid N times, pass after pass, so each
+row's N runs are spread over the whole measurement and a passing load touches one of them; the
+fastest is then picked with ``codesign compare/calibrate --fastest``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import csv
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,6 +27,7 @@ from reference_kernels.grids import DEVICES, GRIDS
 from reference_kernels.registry import KERNELS, KernelSpec
 from reference_kernels.timing import TimingBudget, make_timer, time_kernel
 from workloads.errors import CodesignError
+from workloads.op import positive_int
 
 #: The CSV's columns, in order (docs/measured_format.md).
 COLUMNS = (
@@ -116,15 +120,16 @@ def _key(row: dict[str, object]) -> tuple[str, ...]:
     return tuple(_cell(row.get(column)) for column in KEY_COLUMNS)
 
 
-def _existing_keys(path: Path) -> set[tuple[str, ...]]:
-    """Keys of the rows already in `path`; `CodesignError` when its header is not `COLUMNS`."""
+def _existing_keys(path: Path) -> Counter[tuple[str, ...]]:
+    """How many rows of each key `path` already holds; `CodesignError` when its header is not
+    `COLUMNS`."""
     with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None:
-            return set()
+            return Counter()
         if tuple(reader.fieldnames) != COLUMNS:
             raise CodesignError(f"{path}: its columns are not docs/measured_format.md's; cannot resume it")
-        return {_key(row) for row in reader}
+        return Counter(_key(row) for row in reader)
 
 
 def _plan(cases: Sequence[Case], kernels: Sequence[KernelSpec], device: torch.device):
@@ -145,14 +150,17 @@ def measure(
     *,
     resume: bool = False,
     max_seconds: float | None = None,
+    repeat: int = 1,
     budget: TimingBudget | None = None,
     progress: bool = True,
 ) -> MeasureResult:
-    """Time `kernels` (default: all that run on `device`) over the named `grid` into `out_path`.
+    """Time `kernels` (default: all that run on `device`) over the named `grid` into `out_path`,
+    `repeat` passes of it.
 
     An existing `out_path` is an error unless `resume`, which keeps its rows and adds the missing
-    ones. `max_seconds` stops starting new rows after that many seconds (what ran is kept). A kernel
-    that fails on a case (out of memory, an unsupported shape) is listed in the result, not raised.
+    ones (a key the file holds k times is skipped in the first k passes). `max_seconds` stops
+    starting new rows after that many seconds (what ran is kept). A kernel that fails on a case
+    (out of memory, an unsupported shape) is listed in the result, not raised.
     """
     if grid not in GRIDS:
         raise CodesignError(f"--grid {grid!r} is not one of {', '.join(GRIDS)}")
@@ -161,8 +169,10 @@ def measure(
     path = Path(out_path)
     if path.exists() and path.stat().st_size and not resume:
         raise CodesignError(f"{path} exists; pass --resume to add the rows it lacks, or choose another --out")
-    done = _existing_keys(path) if path.exists() else set()
-    plan = _plan(GRIDS[grid](), specs, torch_device)
+    repeat = positive_int(repeat, field="--repeat")
+    done = _existing_keys(path) if path.exists() else Counter()
+    one_pass = _plan(GRIDS[grid](), specs, torch_device)
+    plan = [(index, case, spec) for index in range(repeat) for case, spec in one_pass]
     env = environment(torch_device)
     timer = make_timer(torch_device)
     budget = budget or TimingBudget()
@@ -174,9 +184,9 @@ def measure(
         if not done and handle.tell() == 0:
             writer.writeheader()
         bar = tqdm(plan, desc=f"{grid} grid on {device}", unit="row", file=sys.stderr, disable=not progress)
-        for case, spec in bar:
+        for index, case, spec in bar:
             row = {**case.columns(), "kernel": spec.name, "device": device}
-            if _key(row) in done:
+            if done[_key(row)] > index:
                 present += 1
                 continue
             if max_seconds is not None and time.monotonic() - start > max_seconds:

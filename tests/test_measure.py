@@ -86,6 +86,20 @@ def test_resume_adds_only_missing_rows(tiny_grid, tmp_path):
     assert len(read_rows(out)[1]) == 3
 
 
+def test_repeat_times_the_grid_pass_after_pass_and_resumes_by_count(tiny_grid, tmp_path):
+    # --repeat 2: the three rows, then the three again (each row's runs spread over the whole
+    # measurement); resuming to 3 passes adds one more pass: three runs of each row
+    out = tmp_path / "m.csv"
+    assert run_tiny(out, repeat=2).written == 6
+    kernels = [row["kernel"] for row in read_rows(out)[1]]
+    assert kernels == ["torch_matmul", "torch_sdpa", "torch_copy"] * 2
+    again = run_tiny(out, resume=True, repeat=3)
+    assert (again.written, again.already_present) == (3, 6)
+    assert sorted(row["kernel"] for row in read_rows(out)[1]) == sorted(kernels[:3] * 3)
+    with pytest.raises(CodesignError, match="--repeat must be a positive integer, got 0"):
+        run_tiny(tmp_path / "other.csv", repeat=0)
+
+
 def test_existing_file_needs_resume(tiny_grid, tmp_path):
     out = tmp_path / "m.csv"
     run_tiny(out)

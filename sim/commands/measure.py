@@ -35,6 +35,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", metavar="FILE.csv", default="measured.csv", help="output CSV")
     parser.add_argument("--resume", action="store_true", help="keep FILE's rows and add the missing ones")
     parser.add_argument("--max-seconds", type=float, metavar="S", help="start no new row after S seconds")
+    parser.add_argument(
+        "--repeat", type=int, default=1, metavar="N",
+        help="time the grid N times, pass after pass (a shared machine: then compare/calibrate --fastest)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -43,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = measure(
         args.kernels, args.device, args.grid, args.out, resume=args.resume, max_seconds=args.max_seconds,
+        repeat=args.repeat,
     )
     print(f"wrote {result.written} rows to {result.path} ({result.already_present} already there)")
     for failure in result.failed[:MAX_FAILURES_SHOWN]:
