@@ -52,7 +52,7 @@ import pandas as pd
 
 from hwmodels.cpu import CPUSpec
 from hwmodels.gpu import GPUSpec
-from sim.compare import Simulated, measured_latency, row_label, simulate_measured
+from sim.compare import Simulated, row_label, simulate_measured
 from sim.simulate import simulate_op_latency
 from workloads.errors import CodesignError
 from workloads.kernel_ops import ATTENTION_FAMILIES, GEMM_FAMILIES
@@ -270,7 +270,7 @@ def _simulable(measured: pd.DataFrame, spec: Any) -> tuple[pd.DataFrame, Simulat
     rows = measured.iloc[simulated.positions].reset_index(drop=True)
     if rows.empty:
         raise CodesignError("nothing to calibrate on: no row the simulator models")
-    rows["latency_s"] = [measured_latency(row) for _, row in rows.iterrows()]
+    rows["latency_s"] = simulated.measured_s
     return rows, simulated
 
 

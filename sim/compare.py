@@ -100,9 +100,11 @@ SKIPPED_COLUMNS = ("family", "kernel", "shape", "reason")
 @dataclass(frozen=True)
 class Simulated:
     """The measured rows the simulator models on a spec: their positions in the measured frame,
-    their ops and simulated seconds; the rest, each with the reason (`SKIPPED_COLUMNS`)."""
+    their measured seconds (`measured_latency`), ops and simulated seconds; the rest, each with the
+    reason (`SKIPPED_COLUMNS`)."""
 
     positions: list[int]
+    measured_s: list[float]
     ops: list[Op]
     latency_s: list[float]
     skipped: pd.DataFrame
@@ -111,19 +113,21 @@ class Simulated:
 def simulate_measured(measured: pd.DataFrame, hardware: Any) -> Simulated:
     """Simulate each measured row on `hardware`; a row the simulator cannot model is listed with
     the reason and the rest go on."""
-    positions, ops, latencies, skipped = [], [], [], []
+    positions, measured_s, ops, latencies, skipped = [], [], [], [], []
     for position, (_, row) in enumerate(measured.iterrows()):
         try:
-            measured_latency(row)
+            seconds = measured_latency(row)
             op = op_for_measurement(row)
             latency = simulate_op_latency(op, hardware)
         except CodesignError as error:
             skipped.append((row["family"], row["kernel"], row_label(row), str(error)))
             continue
         positions.append(position)
+        measured_s.append(seconds)
         ops.append(op)
         latencies.append(latency)
-    return Simulated(positions, ops, latencies, pd.DataFrame(skipped, columns=list(SKIPPED_COLUMNS)))
+    skipped_rows = pd.DataFrame(skipped, columns=list(SKIPPED_COLUMNS))
+    return Simulated(positions, measured_s, ops, latencies, skipped_rows)
 
 
 def measured_latency(row: pd.Series) -> float:
@@ -143,7 +147,7 @@ def compare(measured: pd.DataFrame, hardware: Any) -> Comparison:
     """Simulate every measured row on `hardware` and tabulate the errors."""
     simulated = simulate_measured(measured, hardware)
     rows = measured.iloc[simulated.positions].reset_index(drop=True)
-    rows["latency_s"] = [measured_latency(row) for _, row in rows.iterrows()]
+    rows["latency_s"] = simulated.measured_s
     # the work's FLOPs (the report's x axis): the file's column where given, else the op's own count
     counted = pd.Series([float(op.flops) for op in simulated.ops], rows.index)
     given = pd.to_numeric(rows["flops"], errors="coerce") if "flops" in rows else counted
