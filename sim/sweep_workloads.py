@@ -72,7 +72,7 @@ class WorkloadSpec:
     def load(self, default_dtype: DType) -> OpGraph:
         """The op graph: traced (model), built (gemm) or read (ops)."""
         if self.kind == "model":
-            from workloads.model_graph import load_model_graph  # imports torch: only when tracing
+            from workloads.model_graph import load_model_graph  # torch only on a trace-cache miss
 
             return load_model_graph(self.model, **dict(self.args))
         if self.kind == "gemm":

@@ -41,7 +41,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_graph(args: argparse.Namespace, command: str) -> OpGraph:
     """Trace `args.model` with the phase arguments; tracer warnings go to stderr, one line each."""
-    from workloads.model_graph import load_model_graph  # imports torch: only when tracing
+    from workloads.model_graph import load_model_graph  # torch only on a trace-cache miss
 
     with warnings_to_stderr(command):
         graph = load_model_graph(
