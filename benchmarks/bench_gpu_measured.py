@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from hwmodels import load_hardware
-from sim.calibrate import DEFAULT_HOLDOUT, calibrate, is_held_out
 from sim.commands.compare import preset_for
-from sim.compare import compare, read_measured, spread_pct
+from sim.measured.calibrate import DEFAULT_HOLDOUT, calibrate, is_held_out
+from sim.measured.compare import compare, read_measured, spread_pct
 from workloads.kernel_ops import ATTENTION_FAMILIES, GEMM_FAMILIES
 
 DEFAULT_MEASURED = Path("reference_kernels/data/h100_full.csv")
@@ -38,7 +38,7 @@ TARGET_FAMILIES = (*GEMM_FAMILIES, *ATTENTION_FAMILIES)
 
 def family_table(errors: pd.DataFrame, column: str) -> pd.DataFrame:
     """Per family: rows, median and p90 of `column` (|error| %), the measurements' own spread
-    (`sim.compare.spread_pct`), and whether the median meets the target (families outside the
+    (`sim.measured.compare.spread_pct`), and whether the median meets the target (families outside the
     target say '-')."""
     records = []
     for family, group in errors.groupby("family", sort=True):

@@ -27,8 +27,8 @@ import pandas as pd
 from hwmodels import load_hardware
 from hwmodels.gpu import KERNEL_MAPPINGS
 from reference_kernels.published import published_measurements
-from sim.calibrate import calibrate
-from sim.compare import compare
+from sim.measured.calibrate import calibrate
+from sim.measured.compare import compare
 
 #: Extra presets a source's rows are also compared on, where the source leaves the variant open.
 ALSO_ON = {"flash_decoding": ("a100_40gb_sxm",), "flash_attention_v2.0.9": ("a100_40gb_sxm",)}

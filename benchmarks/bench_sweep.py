@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from sim.sweep import sweep
-from sim.sweep_spec import parse_sweep_spec
-from sim.sweep_store import read_sweep
+from sim.sweep.spec import parse_sweep_spec
+from sim.sweep.store import read_sweep
 
 #: Seconds per evaluation of the peers, as the sweep issue quotes them (not re-measured here): GenZ
 #: (Bambhaniya et al., "Demystifying Platform Requirements for Diverse LLM Inference Use Cases",

@@ -13,7 +13,7 @@ An ATTENTION op (dims ``B, H, Hkv, Sq, Skv, D, Dv``) runs as one fused kernel th
   slot gets an equal share of the units across heads and context, partial heads fixed up in-kernel.
 
 `candidate_plans` lists the partitions that fit one SM's shared memory and registers; the engine
-(`sim.gpu_attention_engine`) costs each and keeps the fastest.
+(`sim.engines.gpu.attention`) costs each and keeps the fastest.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ tile of C, stepping through K ``block_k`` at a time through a ``stages``-deep sh
 pipeline; split-K divides K among ``split_k`` CTAs per tile when the tiles alone cannot fill the
 SMs; stream-K (where `GPUSpec.gemm_stream_k`) spreads all tiles' k-steps evenly over one wave of
 CTAs. A candidate is kept only if its pipeline fits the shared memory and its accumulators the
-registers of one SM; `ctas_per_sm` is its occupancy. The engine (`sim.gpu_gemm_engine`) costs each.
+registers of one SM; `ctas_per_sm` is its occupancy. The engine (`sim.engines.gpu.gemm`) costs each.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ preset's `launch_overhead_s` (eager) and `graph_launch_overhead_s` (CUDA graph).
 here the same way: a chain of `CHAIN` one-element copies (4 bytes each: no work to speak of),
 timed as a whole by the harness (`reference_kernels.timing`), divided by `CHAIN`. Eager, the host
 launches each copy; from a graph (GPU only), the chain is captured once and replayed. The model
-times such a copy as ``memory_latency_s + launch overhead`` (`sim.gpu_timing.memory_bound_s`), so
+times such a copy as ``memory_latency_s + launch overhead`` (`sim.engines.gpu.timing.memory_bound_s`), so
 the overhead to put in a preset is the per-kernel time less the preset's `memory_latency_s`.
 
     python3 -m reference_kernels.launch cuda OUT.csv    # run_on_gpu.sh does this after the grid

@@ -34,8 +34,8 @@ def published_model_steps(path: Path = PUBLISHED_MODELS) -> pd.DataFrame:
 
 def graph_arguments(row: pd.Series) -> dict[str, object]:
     """The row's `load_model_graph` keyword arguments: the columns named as a sweep's model entry
-    names them (`sim.sweep_workloads.MODEL_KEYS`), blank cells left at their defaults."""
-    from sim.sweep_workloads import INTEGER_MODEL_KEYS, MODEL_KEYS
+    names them (`sim.sweep.workloads.MODEL_KEYS`), blank cells left at their defaults."""
+    from sim.sweep.workloads import INTEGER_MODEL_KEYS, MODEL_KEYS
 
     arguments: dict[str, object] = {}
     for name in MODEL_KEYS:

@@ -3,7 +3,7 @@
 A simulation is a pure function of its inputs. Attention is first placed as two batched GEMMs and a
 softmax (`mappers.attention`), one row each. GEMM-shaped ops (dims M, N, K; any further dims, such
 as a bmm's batch, repeat the GEMM) run on the systolic engine; other modeled ops run on the vector
-unit's roofline (`sim.vector_engine`); ops the tracer flagged `unmodeled` get a row with NaN cycles
+unit's roofline (`sim.engines.vector`); ops the tracer flagged `unmodeled` get a row with NaN cycles
 and are counted in `summarize`'s ``unmodeled_ops``, never as zero time.
 
 Rows already include each op's repeats (`count` and extra dims), so totals are plain sums of the
@@ -27,10 +27,10 @@ from mappers.attention import lower_attention
 from mappers.systolic import SystolicMapping, candidate_mappings, compute_dtype
 from sim.columns import SUM_COLUMNS
 from sim.cost import ENERGY_COLUMNS, with_energy
-from sim.cpu_engine import simulate_on_cpu
-from sim.gpu_engine import simulate_on_gpu
-from sim.systolic_engine import LayerTiming, simulate_layer
-from sim.vector_engine import simulate_vector_op
+from sim.engines.cpu import simulate_on_cpu
+from sim.engines.gpu.engine import simulate_on_gpu
+from sim.engines.systolic.layer import LayerTiming, simulate_layer
+from sim.engines.vector import simulate_vector_op
 from workloads.errors import CodesignError
 from workloads.op import Op, OpGraph, OpKind, Role
 

@@ -13,9 +13,9 @@ from hwmodels import load_hardware
 from hwmodels.errors import HardwareSpecError
 from hwmodels.loader import list_presets, spec_to_yaml
 from reference_kernels.grids import full_grid
-from sim.calibrate import calibrate
 from sim.cli import main
-from sim.compare import compare
+from sim.measured.calibrate import calibrate
+from sim.measured.compare import compare
 from sim.simulate import simulate_op_latency
 from workloads.kernel_ops import op_for_measurement
 

@@ -11,7 +11,7 @@ import pytest
 
 from hwmodels import load_hardware
 from sim.cli import main
-from sim.compare import compare, fastest_runs
+from sim.measured.compare import compare, fastest_runs
 from sim.simulate import simulate, simulate_op_latency
 from workloads.errors import CodesignError
 from workloads.kernel_ops import causal_pairs, op_for_measurement

@@ -10,7 +10,7 @@ import pytest
 
 from hwmodels import HardwareSpecError, load_hardware
 from hwmodels.cpu import CPUSpec, detect_cpu
-from sim.compare import compare, fastest_runs
+from sim.measured.compare import compare, fastest_runs
 from sim.simulate import simulate, simulate_op_latency
 from workloads.dtypes import DType
 from workloads.errors import CodesignError

@@ -19,8 +19,8 @@ from mappers.gpu_attention import (
     split_kv_block_n,
 )
 from mappers.gpu_gemm import PARTIAL_SUM_BYTES, GemmTile, candidate_tiles, gemm_problem
-from sim.gpu_gemm_engine import best_gemm, cost_gemm
-from sim.gpu_timing import CtaWork, kernel_time, mac_rate_per_sm
+from sim.engines.gpu.gemm import best_gemm, cost_gemm
+from sim.engines.gpu.timing import CtaWork, kernel_time, mac_rate_per_sm
 from sim.simulate import simulate, simulate_op_latency
 from workloads.dtypes import DType
 from workloads.errors import WorkloadError

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from sim.cli import main
-from sim.plot import axis_label, browser_path, goal_for, pareto_mask, scatter_figure
+from sim.present.plot import axis_label, browser_path, goal_for, pareto_mask, scatter_figure
 
 NAN = float("nan")
 
@@ -132,7 +132,7 @@ def test_png_export(table, capsys):
 def test_png_without_a_browser_names_the_fix(table, monkeypatch, capsys):
     pytest.importorskip("kaleido", reason="kaleido not installed (pip install kaleido)")
     monkeypatch.delenv("BROWSER_PATH", raising=False)
-    monkeypatch.setattr("sim.plot.shutil.which", lambda name: None)
+    monkeypatch.setattr("sim.present.plot.shutil.which", lambda name: None)
     out = table / "plot.png"
     args = ["plot", str(table / "sweep.csv"), "--x", "area_mm2", "--y", "latency_s", "--out", str(out)]
     assert main(args) == 2

@@ -15,8 +15,8 @@ from hwmodels import load_hardware
 from hwmodels.gpu import KERNEL_MAPPINGS
 from reference_kernels.published import PUBLISHED_FIGURES, published_measurements
 from reference_kernels.published_models import published_model_steps, simulate_step
-from sim.calibrate import calibrate
-from sim.compare import compare
+from sim.measured.calibrate import calibrate
+from sim.measured.compare import compare
 from sim.simulate import simulate_op_latency
 from workloads.kernel_ops import op_for_measurement
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import make_array
 
 from hwmodels import load_hardware
-from sim.roofline import device_rates, evaluate, prepare_workload
+from sim.engines.roofline import device_rates, evaluate, prepare_workload
 from sim.simulate import simulate, summarize
 from workloads.annotate import SPARSE_2_4
 from workloads.dtypes import DType

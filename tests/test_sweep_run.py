@@ -16,9 +16,9 @@ import pytest
 from hwmodels import HardwareSpecError, apply_overrides, load_hardware
 from sim.cli import main
 from sim.sweep import sweep
-from sim.sweep_build import SpecBuilder
-from sim.sweep_expr import SweepSpecError
-from sim.sweep_store import read_sweep
+from sim.sweep.build import SpecBuilder
+from sim.sweep.expr import SweepSpecError
+from sim.sweep.store import read_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,9 +7,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from sim.sweep_configs import enumerate_configs
-from sim.sweep_expr import SweepSpecError, parse_expression
-from sim.sweep_spec import Fidelity, Goal, Sampling, parse_sweep_spec
+from sim.sweep.configs import enumerate_configs
+from sim.sweep.expr import SweepSpecError, parse_expression
+from sim.sweep.spec import Fidelity, Goal, Sampling, parse_sweep_spec
 
 BASE = """
 hardware: scalesim_32x32
@@ -159,7 +159,7 @@ def test_expressions_evaluate_on_arrays_and_chain_comparisons():
 def test_the_run_metric_columns_are_those_sim_cost_gives():
     from hwmodels import load_hardware
     from sim.cost import run_metrics
-    from sim.sweep_spec import RUN_METRICS
+    from sim.sweep.spec import RUN_METRICS
     from workloads.op import OpGraph
 
     facts = OpGraph(name="step", ops=(), phase="decode", batch=1)

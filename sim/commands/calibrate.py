@@ -15,10 +15,10 @@ from tqdm import tqdm
 
 from hwmodels import load_hardware
 from hwmodels.loader import spec_to_yaml
-from sim.calibrate import DEFAULT_HOLDOUT, Calibration, calibrate
 from sim.commands.compare import preset_for
-from sim.compare import fastest_runs, read_measured
-from sim.output import OutputFormat
+from sim.measured.calibrate import DEFAULT_HOLDOUT, Calibration, calibrate
+from sim.measured.compare import fastest_runs, read_measured
+from sim.present.tables import OutputFormat
 from workloads.errors import CodesignError
 
 #: Exit status after Ctrl-C, as a shell reports a SIGINT (128 + 2); the knobs fitted so far are written.

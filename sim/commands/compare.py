@@ -8,8 +8,8 @@ import re
 import sys
 
 from hwmodels import list_presets, load_hardware
-from sim.compare import FRACTION_FORMATTERS, compare, fastest_runs, read_measured
-from sim.output import OutputFormat
+from sim.measured.compare import FRACTION_FORMATTERS, compare, fastest_runs, read_measured
+from sim.present.tables import OutputFormat
 from workloads.errors import CodesignError
 
 #: Device names as CUDA and the OS report them → the preset that models the device. Order matters:
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if args.rows:
         result.rows.to_csv(args.rows, index=False)
     if args.out:
-        from sim.report import write_report  # plotly: only when a report is asked for
+        from sim.measured.report import write_report  # plotly: only when a report is asked for
 
         write_report(result, args.out, device=", ".join(device_names), hardware=hardware.name)
         print(f"report: {args.out}", file=sys.stderr)

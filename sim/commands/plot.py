@@ -14,8 +14,8 @@ import sys
 from hwmodels import load_hardware
 from sim.commands.gpu_args import add_gpu_arguments, apply_gpu_arguments
 from sim.commands.model_args import add_model_arguments, load_graph
-from sim.plot import goal_for, load_table, scatter_figure, write_figure
-from sim.plot_views import breakdown_figure, roofline_figure
+from sim.present.plot import goal_for, load_table, scatter_figure, write_figure
+from sim.present.views import breakdown_figure, roofline_figure
 from sim.simulate import simulate
 from workloads.dtypes import DType
 from workloads.errors import CodesignError, WorkloadError

@@ -17,7 +17,7 @@ from hwmodels import load_hardware
 from hwmodels.gpu import GPUSpec
 from sim.commands.gpu_args import add_gpu_arguments, apply_gpu_arguments
 from sim.commands.model_args import add_model_arguments, load_graph
-from sim.output import OutputFormat, render
+from sim.present.tables import OutputFormat, render
 from sim.simulate import simulate, summarize
 from workloads.dtypes import DType
 from workloads.errors import WorkloadError

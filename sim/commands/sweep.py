@@ -12,8 +12,8 @@ from tqdm import tqdm
 
 from sim.commands.stderr import warnings_to_stderr
 from sim.sweep import SweepInterrupted, SweepResult, sweep
-from sim.sweep_spec import SweepSpec, load_sweep_spec
-from sim.sweep_store import best_configs, read_sweep
+from sim.sweep.spec import SweepSpec, load_sweep_spec
+from sim.sweep.store import best_configs, read_sweep
 
 #: Exit status after Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2).
 EXIT_INTERRUPTED = 130

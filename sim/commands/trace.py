@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.commands.model_args import add_model_arguments, load_graph
-from sim.output import OutputFormat
+from sim.present.tables import OutputFormat
 from workloads.graph_io import graph_to_frame
 from workloads.summary import graph_totals, group_ops
 

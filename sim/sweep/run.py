@@ -1,8 +1,8 @@
 """`sweep()`: a design-space sweep from a spec, into a Parquet dataset, on a process pool or Ray.
 
-The configs are enumerated in a fixed order (`sim.sweep_configs`), cut into chunks of consecutive
-config ids, and each chunk is evaluated by `sim.sweep_worker.run_chunk` wherever the engine runs
-it; the parent writes each finished chunk as its own part (`sim.sweep_store`). Results depend on
+The configs are enumerated in a fixed order (`sim.sweep.configs`), cut into chunks of consecutive
+config ids, and each chunk is evaluated by `sim.sweep.worker.run_chunk` wherever the engine runs
+it; the parent writes each finished chunk as its own part (`sim.sweep.store`). Results depend on
 the spec alone: chunking depends on the config count, not on the engine or the worker count, and
 `read_sweep` sorts by config id.
 
@@ -28,11 +28,11 @@ from typing import Any
 import pandas as pd
 
 from hwmodels import apply_overrides
-from sim.sweep_configs import ConfigTable, enumerate_configs
-from sim.sweep_expr import SweepSpecError
-from sim.sweep_spec import Fidelity, SweepSpec, load_sweep_spec
-from sim.sweep_store import open_out_dir, write_part
-from sim.sweep_worker import Chunk, Job, init_worker, prepare, run_chunk, run_chunk_in_worker
+from sim.sweep.configs import ConfigTable, enumerate_configs
+from sim.sweep.expr import SweepSpecError
+from sim.sweep.spec import Fidelity, SweepSpec, load_sweep_spec
+from sim.sweep.store import open_out_dir, write_part
+from sim.sweep.worker import Chunk, Job, init_worker, prepare, run_chunk, run_chunk_in_worker
 from workloads.errors import CodesignError
 
 #: Chunks a sweep is cut into when the spec does not say (`chunk_configs`): enough that an

@@ -45,7 +45,7 @@ from mappers.attention import SOFTMAX_FLOPS_PER_ELEMENT
 from mappers.gpu_attention import attention_problem
 from mappers.gpu_gemm import gemm_problem
 from mappers.systolic import compute_dtype
-from sim.gpu_timing import mac_rate_per_sm
+from sim.engines.gpu.timing import mac_rate_per_sm
 from workloads.dtypes import DType
 from workloads.op import Op, OpGraph, OpKind
 

@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from hwmodels.cpu import CPUSpec
 from hwmodels.gpu import GPUSpec
 from hwmodels.systolic import SystolicArraySpec
-from sim.plot import FIGURE_HEIGHT, FIGURE_WIDTH
+from sim.present.plot import FIGURE_HEIGHT, FIGURE_WIDTH
 from workloads.errors import CodesignError
 
 #: Intensity range drawn (FLOP/byte), widened to cover every op.

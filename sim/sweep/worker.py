@@ -2,7 +2,7 @@
 
 A `Job` is what every chunk shares (fidelity, base spec, prepared workloads) and is shipped once per
 worker; a `Chunk` is a run of config ids with their overrides. `run_chunk` builds each config's spec
-as `hwmodels.apply_overrides` does (the loader converts, the spec validates; `sim.sweep_build`),
+as `hwmodels.apply_overrides` does (the loader converts, the spec validates; `sim.sweep.build`),
 evaluates every workload on it and returns one row per (config, workload):
 
 ``config_id``, each swept and derived field, ``workload``, ``phase``, the metrics (the roofline's
@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 
 from sim.cost import run_metrics
-from sim.roofline import ROOFLINE_METRICS, RooflineWorkload, device_rates, evaluate, prepare_workload
+from sim.engines.roofline import ROOFLINE_METRICS, RooflineWorkload, device_rates, evaluate, prepare_workload
 from sim.simulate import simulate, summarize
-from sim.sweep_build import SpecBuilder
-from sim.sweep_spec import RUN_METRICS, Fidelity
+from sim.sweep.build import SpecBuilder
+from sim.sweep.spec import RUN_METRICS, Fidelity
 from workloads.errors import CodesignError
 from workloads.op import OpGraph
 
@@ -144,7 +144,7 @@ def _with_run_metrics(metrics: dict[str, float], spec: Any, facts: OpGraph) -> d
 def _roofline(
     workload: PreparedWorkload, specs: list[Any], errors: list[str | None]
 ) -> tuple[list[dict[str, float]], list[str | None]]:
-    """Metrics per config, evaluated at once over the valid ones (`sim.roofline`)."""
+    """Metrics per config, evaluated at once over the valid ones (`sim.engines.roofline`)."""
     valid = [i for i, spec in enumerate(specs) if spec is not None]
     nan_row = dict.fromkeys(ROOFLINE_METRICS, math.nan)
     metrics = [nan_row] * len(specs)

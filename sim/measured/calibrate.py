@@ -52,7 +52,7 @@ import pandas as pd
 
 from hwmodels.cpu import CPUSpec
 from hwmodels.gpu import GPUSpec
-from sim.compare import Simulated, row_label, simulate_measured
+from sim.measured.compare import Simulated, row_label, simulate_measured
 from sim.simulate import simulate_op_latency
 from workloads.errors import CodesignError
 from workloads.kernel_ops import ATTENTION_FAMILIES, GEMM_FAMILIES
@@ -264,7 +264,7 @@ def knobs_for(rows: pd.DataFrame, spec: Any) -> Iterator[Knob]:
 
 def _simulable(measured: pd.DataFrame, spec: Any) -> tuple[pd.DataFrame, Simulated]:
     """The rows the simulator models on `spec` (a row without a positive latency is skipped, with
-    the reason), and their simulation on it (`sim.compare.simulate_measured`: ops, seconds, and
+    the reason), and their simulation on it (`sim.measured.compare.simulate_measured`: ops, seconds, and
     the rows skipped)."""
     simulated = simulate_measured(measured, spec)
     rows = measured.iloc[simulated.positions].reset_index(drop=True)

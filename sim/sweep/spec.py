@@ -36,11 +36,11 @@ from typing import Any
 import yaml
 
 from hwmodels import load_hardware
-from sim.roofline import ROOFLINE_METRICS
+from sim.engines.roofline import ROOFLINE_METRICS
 from sim.simulate import SUM_COLUMNS
-from sim.sweep_axes import Axis, parse_axis
-from sim.sweep_expr import Expression, SweepSpecError, parse_expression
-from sim.sweep_workloads import WorkloadSpec, check_keys, parse_workloads
+from sim.sweep.axes import Axis, parse_axis
+from sim.sweep.expr import Expression, SweepSpecError, parse_expression
+from sim.sweep.workloads import WorkloadSpec, check_keys, parse_workloads
 
 TOP_KEYS = (
     "name",
@@ -75,7 +75,7 @@ CYCLE_TOTALS = ("peak_macs", "utilization", "mapping_efficiency", "unmodeled_ops
 
 
 class Fidelity(enum.Enum):
-    """`roofline`: `sim.roofline`, vectorized over configs; `cycle`: `simulate()` per config."""
+    """`roofline`: `sim.engines.roofline`, vectorized over configs; `cycle`: `simulate()` per config."""
 
     ROOFLINE = "roofline"
     CYCLE = "cycle"

@@ -26,7 +26,7 @@ import math
 
 from hwmodels.cpu import CPUSpec
 from sim.columns import SYSTOLIC_ONLY_COLUMNS, op_columns, timed_columns
-from sim.gpu_engine import GEMM_DIMS
+from sim.engines.gpu.engine import GEMM_DIMS
 from workloads.dtypes import DType
 from workloads.op import Op, OpKind, Role
 

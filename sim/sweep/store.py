@@ -19,8 +19,8 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from sim.sweep_expr import SweepSpecError
-from sim.sweep_spec import SweepSpec
+from sim.sweep.expr import SweepSpecError
+from sim.sweep.spec import SweepSpec
 from workloads.errors import CodesignError
 
 MANIFEST = "sweep.json"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.sweep_expr import SweepSpecError
+from sim.sweep.expr import SweepSpecError
 from workloads.dtypes import DType
 from workloads.graph_io import read_graph_csv
 from workloads.op import OpGraph, gemm_op

@@ -1,5 +1,5 @@
 """GEMM on a GPU: every candidate tiling of `mappers.gpu_gemm` costed with the wave model of
-`sim.gpu_timing`, and the fastest kept, as a GEMM library's heuristic or autotuner would choose.
+`sim.engines.gpu.timing`, and the fastest kept, as a GEMM library's heuristic or autotuner would choose.
 
 Per candidate (block ``bm × bn × bk``, ``stages``, split-K ``s``, occupancy ``c`` CTAs per SM):
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from hwmodels.gpu import GPUSpec
 from mappers.gpu_gemm import PARTIAL_SUM_BYTES, GemmProblem, GemmTile, candidate_tiles
-from sim.gpu_timing import CtaWork, KernelCost, kernel_time, mac_rate_per_sm, memory_bound_s
+from sim.engines.gpu.timing import CtaWork, KernelCost, kernel_time, mac_rate_per_sm, memory_bound_s
 
 #: Share of L2 that keeps operands between waves (the rest holds output tiles and in-flight lines):
 #: an assumption; NVIDIA's CUDA C Best Practices Guide lets at most 75% of L2 be set aside as

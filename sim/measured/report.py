@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from sim.compare import FRACTION_FORMATTERS, Comparison
+from sim.measured.compare import FRACTION_FORMATTERS, Comparison
 
 #: Plot size in pixels: fits a laptop screen and a two-column paper figure when exported.
 FIGURE_WIDTH, FIGURE_HEIGHT = 900, 600

@@ -1,13 +1,13 @@
 """The GPU engine: one result row per op on a `GPUSpec`, with the chosen mapping.
 
 * GEMM-shaped ops (dims M, N, K, an optional batch B; convolutions as implicit GEMMs) run as one
-  GEMM kernel, the fastest tiling of `sim.gpu_gemm_engine`, its DRAM traffic at the achievable
+  GEMM kernel, the fastest tiling of `sim.engines.gpu.gemm`, its DRAM traffic at the achievable
   HBM rate times `gemm_bandwidth_fraction`;
-* ATTENTION ops run as one fused kernel, the fastest partition of `sim.gpu_attention_engine`, at
+* ATTENTION ops run as one fused kernel, the fastest partition of `sim.engines.gpu.attention`, at
   `attention_bandwidth_fraction` of that rate;
 * every other modeled op (elementwise, norm, softmax, reduction, embedding, gather, copy) is a
   memory-bound kernel: its bytes at the achievable HBM rate (or its FLOPs on the CUDA cores, if
-  longer), one memory latency and a launch overhead (`sim.gpu_timing.memory_bound_s`).
+  longer), one memory latency and a launch overhead (`sim.engines.gpu.timing.memory_bound_s`).
 
 Fusion policy: the graph's. Every op is its own kernel reading its inputs from and writing its
 outputs to HBM; a graph rewritten by `workloads.serving` (``--fusion serving``) has a serving
@@ -24,9 +24,9 @@ from hwmodels.gpu import GPUSpec
 from mappers.gpu_attention import attention_problem
 from mappers.gpu_gemm import gemm_problem
 from sim.columns import SYSTOLIC_ONLY_COLUMNS, op_columns, timed_columns
-from sim.gpu_attention_engine import AttentionCost, best_attention
-from sim.gpu_gemm_engine import GemmCost, best_gemm
-from sim.gpu_timing import mac_rate_per_sm, memory_bound_s
+from sim.engines.gpu.attention import AttentionCost, best_attention
+from sim.engines.gpu.gemm import GemmCost, best_gemm
+from sim.engines.gpu.timing import mac_rate_per_sm, memory_bound_s
 from workloads.dtypes import DType
 from workloads.op import Op, OpKind
 

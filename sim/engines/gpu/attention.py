@@ -1,5 +1,5 @@
 """Fused attention on a GPU: every partition of `mappers.gpu_attention` costed with the wave model
-of `sim.gpu_timing`, and the fastest kept.
+of `sim.engines.gpu.timing`, and the fastest kept.
 
 Per K/V block of ``bn`` keys a CTA with ``bm`` query rows does ``bm·bn·(D + Dv)`` tensor-core MACs
 (Q·Kᵀ then P·V) at `attention_tensor_fraction` of the SM's rate, the online softmax of its
@@ -34,7 +34,7 @@ from mappers.gpu_attention import (
     candidate_plans,
 )
 from mappers.gpu_gemm import PARTIAL_SUM_BYTES
-from sim.gpu_timing import CtaWork, KernelCost, kernel_time, mac_rate_per_sm, memory_bound_s
+from sim.engines.gpu.timing import CtaWork, KernelCost, kernel_time, mac_rate_per_sm, memory_bound_s
 from workloads.errors import WorkloadError
 
 #: CUDA-core instructions per score of FlashAttention-2's online softmax: one FMA scaling the score

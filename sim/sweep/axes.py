@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.sweep_expr import SweepSpecError
+from sim.sweep.expr import SweepSpecError
 
 GENERATORS = ("range", "logrange", "doubling")
 #: Tolerance on the last step of a float range, so ``{range: [0.1, 0.3, 0.1]}`` includes 0.3

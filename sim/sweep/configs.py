@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.sweep_expr import SweepSpecError
-from sim.sweep_spec import Sampling, SweepSpec, base_scalars, override_text
+from sim.sweep.expr import SweepSpecError
+from sim.sweep.spec import Sampling, SweepSpec, base_scalars, override_text
 
 #: Largest grid that is listed in full (a grid sweep runs every point; 20 million configs is days of
 #: cycle simulation and hours of roofline): a larger one is refused with its size.

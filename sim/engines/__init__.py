@@ -1,0 +1,1 @@
+"""The engines: one op on one device kind, and the roofline for many configs at once."""

@@ -1,0 +1,1 @@
+"""The GPU engine: tiled GEMMs and attention kernels timed per CTA wave."""

@@ -1,0 +1,1 @@
+"""Presentation: tables and plots of results."""
