@@ -1,8 +1,8 @@
 """The model zoo: architectures built from their published configs, on meta tensors, never weights.
 
-Each `ZooEntry` names its source config. LLMs (GPT-2, LLaMA-2/3, Mistral, Mixtral) trace a prefill
-or a decode step; BERT a bidirectional pass over a sequence; ViT-B/16 and ResNet-50 a batch of
-images.
+Each `ZooEntry` names its source config. LLMs (GPT-2, OPT, LLaMA-1/2/3, Mistral, Mixtral) trace a
+prefill or a decode step; BERT a bidirectional pass over a sequence; ViT-B/16 and ResNet-50 a batch
+of images.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from workloads.errors import WorkloadError
-from workloads.zoo import encoder, gpt2, llama, resnet
+from workloads.zoo import encoder, gpt2, llama, opt, resnet
 
 
 class Task(enum.Enum):
@@ -58,6 +58,16 @@ def _entries() -> dict[str, ZooEntry]:
             max_positions=config.max_positions,
         )
         for name, config in gpt2.CONFIGS.items()
+    ]
+    entries += [
+        ZooEntry(
+            name=name,
+            task=Task.CAUSAL_LM,
+            source=config.source,
+            build=lambda config=config: opt.OPT(config),
+            max_positions=config.max_positions,
+        )
+        for name, config in opt.CONFIGS.items()
     ]
     for name, config in encoder.CONFIGS.items():
         vision = bool(config.image_size)

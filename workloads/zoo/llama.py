@@ -1,4 +1,5 @@
-"""LLaMA-style decoders: LLaMA-2 (7B/13B/70B), LLaMA-3 (8B/70B), Mistral-7B and Mixtral-8x7B.
+"""LLaMA-style decoders: LLaMA-1 (33B/65B), LLaMA-2 (7B/13B/70B), LLaMA-3 (8B/70B), Mistral-7B and
+Mixtral-8x7B.
 
 Pre-norm (RMSNorm) blocks with rotary positions, grouped-query attention where ``kv_heads <
 heads``, a SwiGLU feed-forward or (Mixtral) a top-2-of-8 sparse MoE, an untied LM head. The
@@ -67,6 +68,18 @@ CONFIGS = {
         source="mistralai/Mixtral-8x7B-v0.1 config.json (MoE: top-2 of 8 experts per token)",
         vocab=32000, dim=4096, layers=32, heads=32, kv_heads=8, ffn=14336, max_positions=32768,
         rope_theta=1_000_000.0, experts=8, top_k=2,
+    ),
+    # LLaMA-1 (Touvron et al. 2023, Table 2: dim, heads, layers): multi-head attention, a SwiGLU
+    # of width 256·ceil(int(8·dim/3)/256), 2048 positions; locators in
+    # reference_kernels/data/PUBLISHED_SYSTEMS.md.
+    "llama-33b": LlamaConfig(
+        source="LLaMA-1 33B, released as 30B (Touvron et al. 2023 Table 2; huggyllama/llama-30b config)",
+        vocab=32000, dim=6656, layers=60, heads=52, kv_heads=52, ffn=17920, max_positions=2048,
+        norm_eps=1e-6,
+    ),
+    "llama-65b": LlamaConfig(
+        source="LLaMA-1 65B (Touvron et al. 2023 Table 2; huggyllama/llama-65b config)",
+        vocab=32000, dim=8192, layers=80, heads=64, kv_heads=64, ffn=22016, max_positions=2048,
     ),
 }  # fmt: skip
 
