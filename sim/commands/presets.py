@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
             if kernels := getattr(spec, field, {}):  # the names --attention-kernel / --gemm-kernel take
                 named = ", ".join(f"{name} {fraction:g}" for name, fraction in sorted(kernels.items()))
                 print(f"  {'':<20} kernel {label} fractions: {named}")
-    from workloads.zoo import ZOO  # imports torch: only here
+    from workloads.zoo import ZOO  # its names and sources, without torch (workloads.zoo.configs)
 
     print("\nModels (use with --model NAME; or --model path/to/file.py:factory):")
     for name, entry in ZOO.items():

@@ -2,19 +2,30 @@
 
 Each `ZooEntry` names its source config. LLMs (GPT-2, OPT, LLaMA-1/2/3, Mistral, Mixtral) trace a
 prefill or a decode step; BERT a bidirectional pass over a sequence; ViT-B/16 and ResNet-50 a batch
-of images.
+of images. The entries come from `workloads.zoo.configs` and need no torch; a family's torch module
+is imported when one of its models is built.
 """
 
 from __future__ import annotations
 
 import enum
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from workloads.errors import WorkloadError
-from workloads.zoo import encoder, gpt2, llama, opt, resnet
+from workloads.zoo.configs import (
+    ENCODER_CONFIGS,
+    GPT2_CONFIGS,
+    LLAMA_CONFIGS,
+    OPT_CONFIGS,
+    RESNET50_IMAGE_SIZE,
+    RESNET50_SOURCE,
+)
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 class Task(enum.Enum):
@@ -37,46 +48,54 @@ class ZooEntry:
     channels: int = 0
 
 
+def _family(name: str):
+    """A family's torch module (`workloads.zoo.llama`, ...), imported when a model is built: the
+    zoo lists its models from `workloads.zoo.configs` without torch."""
+    return importlib.import_module(f"workloads.zoo.{name}")
+
+
 def _entries() -> dict[str, ZooEntry]:
     entries = [
         ZooEntry(
             name=name,
             task=Task.CAUSAL_LM,
             source=config.source,
-            build=lambda config=config: llama.Llama(config),
+            build=lambda config=config: _family("llama").Llama(config),
             max_positions=config.max_positions,
             sliding_window=config.sliding_window,
         )
-        for name, config in llama.CONFIGS.items()
+        for name, config in LLAMA_CONFIGS.items()
     ]
     entries += [
         ZooEntry(
             name=name,
             task=Task.CAUSAL_LM,
             source=config.source,
-            build=lambda config=config: gpt2.GPT2(config),
+            build=lambda config=config: _family("gpt2").GPT2(config),
             max_positions=config.max_positions,
         )
-        for name, config in gpt2.CONFIGS.items()
+        for name, config in GPT2_CONFIGS.items()
     ]
     entries += [
         ZooEntry(
             name=name,
             task=Task.CAUSAL_LM,
             source=config.source,
-            build=lambda config=config: opt.OPT(config),
+            build=lambda config=config: _family("opt").OPT(config),
             max_positions=config.max_positions,
         )
-        for name, config in opt.CONFIGS.items()
+        for name, config in OPT_CONFIGS.items()
     ]
-    for name, config in encoder.CONFIGS.items():
+    for name, config in ENCODER_CONFIGS.items():
         vision = bool(config.image_size)
         entries.append(
             ZooEntry(
                 name=name,
                 task=Task.VISION if vision else Task.ENCODER,
                 source=config.source,
-                build=(lambda c=config: encoder.ViT(c)) if vision else (lambda c=config: encoder.Bert(c)),
+                build=(lambda c=config: _family("encoder").ViT(c))
+                if vision
+                else (lambda c=config: _family("encoder").Bert(c)),
                 max_positions=config.max_positions,
                 image_size=config.image_size,
                 channels=config.channels,
@@ -86,9 +105,9 @@ def _entries() -> dict[str, ZooEntry]:
         ZooEntry(
             name="resnet-50",
             task=Task.VISION,
-            source=resnet.SOURCE,
-            build=resnet.ResNet50,
-            image_size=resnet.IMAGE_SIZE,
+            source=RESNET50_SOURCE,
+            build=lambda: _family("resnet").ResNet50(),
+            image_size=RESNET50_IMAGE_SIZE,
             channels=3,
         )
     )

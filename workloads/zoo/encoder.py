@@ -2,51 +2,16 @@
 
 BERT (Devlin et al. 2019) normalizes after each residual add (post-norm); ViT (Dosovitskiy et al.
 2021) before each sublayer (pre-norm). Numbers from the Hugging Face checkpoints' ``config.json``
-(named in `source`).
+(named in `source`), kept in `workloads.zoo.configs`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
+from workloads.zoo.configs import EncoderConfig
 from workloads.zoo.layers import Attention, GeluMLP
-
-
-@dataclass(frozen=True, kw_only=True)
-class EncoderConfig:
-    source: str
-    dim: int  # hidden_size
-    layers: int  # num_hidden_layers
-    heads: int  # num_attention_heads
-    ffn: int  # intermediate_size
-    norm_eps: float = 1e-12  # layer_norm_eps
-    vocab: int = 0  # vocab_size (BERT)
-    max_positions: int = 0  # max_position_embeddings (BERT)
-    type_vocab: int = 0  # type_vocab_size (BERT)
-    image_size: int = 0  # image_size (ViT)
-    patch_size: int = 0  # patch_size (ViT)
-    channels: int = 0  # num_channels (ViT)
-    classes: int = 0  # len(id2label) (ViT's ImageNet-1k head)
-
-
-CONFIGS = {
-    "bert-base": EncoderConfig(
-        source="google-bert/bert-base-uncased config.json",
-        dim=768, layers=12, heads=12, ffn=3072, vocab=30522, max_positions=512, type_vocab=2,
-    ),
-    "bert-large": EncoderConfig(
-        source="google-bert/bert-large-uncased config.json",
-        dim=1024, layers=24, heads=16, ffn=4096, vocab=30522, max_positions=512, type_vocab=2,
-    ),
-    "vit-b16": EncoderConfig(
-        source="google/vit-base-patch16-224 config.json",
-        dim=768, layers=12, heads=12, ffn=3072, image_size=224, patch_size=16, channels=3,
-        classes=1000,
-    ),
-}  # fmt: skip
 
 
 class EncoderLayer(nn.Module):

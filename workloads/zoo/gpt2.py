@@ -1,44 +1,20 @@
 """GPT-2 (small and XL): pre-norm LayerNorm blocks, learned positions, tanh-GELU MLP, tied LM head.
 
-Numbers from the Hugging Face checkpoints' ``config.json`` (named in `source`); the MLP is
+Numbers (`workloads.zoo.configs`) from the checkpoints' ``config.json`` (named in `source`); the MLP is
 ``4·n_embd`` wide (``n_inner`` is null in both configs). Radford et al. 2019, "Language Models are
 Unsupervised Multitask Learners".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
+from workloads.zoo.configs import GPT2Config
 from workloads.zoo.layers import Attention, GeluMLP
 
 #: GPT-2's MLP width is 4× the model width (``n_inner = null`` in config.json means 4·n_embd).
 MLP_RATIO = 4
-
-
-@dataclass(frozen=True, kw_only=True)
-class GPT2Config:
-    source: str
-    vocab: int  # vocab_size
-    dim: int  # n_embd
-    layers: int  # n_layer
-    heads: int  # n_head
-    max_positions: int  # n_positions
-    norm_eps: float = 1e-5  # layer_norm_epsilon
-
-
-CONFIGS = {
-    "gpt2-small": GPT2Config(
-        source="openai-community/gpt2 config.json",
-        vocab=50257, dim=768, layers=12, heads=12, max_positions=1024,
-    ),
-    "gpt2-xl": GPT2Config(
-        source="openai-community/gpt2-xl config.json",
-        vocab=50257, dim=1600, layers=48, heads=25, max_positions=1024,
-    ),
-}  # fmt: skip
 
 
 class GPT2Block(nn.Module):

@@ -6,45 +6,23 @@ an LM head tied to the token embedding. The position table has ``max_positions +
 offsets position ids by 2 (a fairseq/metaseq padding convention kept by Hugging Face's
 ``OPTLearnedPositionalEmbedding``), so OPT-6.7B's table is 2050 × 4096.
 
-Numbers from the ``facebook/opt-6.7b`` checkpoint's config (named in `source`; locators in
-reference_kernels/data/PUBLISHED_SYSTEMS.md); nothing is downloaded. The GPT-2 blocks of
-`workloads.zoo.gpt2` do not fit: they use a tanh-GELU MLP and a position table without the offset.
+Numbers (`workloads.zoo.configs`) from the ``facebook/opt-6.7b`` checkpoint's config (named in
+`source`; locators in reference_kernels/data/PUBLISHED_SYSTEMS.md); nothing is downloaded. The
+GPT-2 blocks of `workloads.zoo.gpt2` do not fit: they use a tanh-GELU MLP and a position table
+without the offset.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from workloads.zoo.configs import OPTConfig
 from workloads.zoo.layers import Attention
 
 #: OPT's learned positions are looked up at position + 2 (rows 0 and 1 are never used for tokens).
 POSITION_OFFSET = 2
-
-
-@dataclass(frozen=True, kw_only=True)
-class OPTConfig:
-    """A decoder's hyperparameters, named as in the checkpoint's config.json (in comments)."""
-
-    source: str
-    vocab: int  # vocab_size
-    dim: int  # hidden_size (= word_embed_proj_dim for OPT-6.7B: no project_in/out)
-    layers: int  # num_hidden_layers
-    heads: int  # num_attention_heads
-    ffn: int  # ffn_dim
-    max_positions: int  # max_position_embeddings
-    norm_eps: float = 1e-5  # LayerNorm eps (torch's default, as in OPTDecoderLayer)
-
-
-CONFIGS = {
-    "opt-6.7b": OPTConfig(
-        source="facebook/opt-6.7b config.json (ReLU, pre-LayerNorm, learned positions, tied LM head)",
-        vocab=50272, dim=4096, layers=32, heads=32, ffn=16384, max_positions=2048,
-    ),
-}  # fmt: skip
 
 
 class OPTDecoderLayer(nn.Module):

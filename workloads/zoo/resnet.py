@@ -11,15 +11,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-SOURCE = "He et al. 2016 Table 1 (50-layer); torchvision.models.resnet50 layout (stride on 3x3)"
 #: Blocks per stage and the stages' bottleneck widths, Table 1's 50-layer column.
 STAGE_BLOCKS = (3, 4, 6, 3)
 STAGE_WIDTHS = (64, 128, 256, 512)
 #: A bottleneck's output has 4× its width of channels.
 EXPANSION = 4
-#: ImageNet-1k classes and input resolution.
+#: ImageNet-1k classes (the input resolution, with the source, is in `workloads.zoo.configs`).
 CLASSES = 1000
-IMAGE_SIZE = 224
 
 
 def _conv_bn(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequential:
