@@ -59,9 +59,9 @@ name: bench_cycle_gpu
 hardware: h100_sxm
 axes:
   sm_count: [78, 108, 132, 144]
-  hbm_bytes_per_s: [2.039e12, 3.35e12, 4.8e12, 8.0e12]
+  dram_bytes_per_s: [2.039e12, 3.35e12, 4.8e12, 8.0e12]
   l2_bytes: [41943040, 52428800, 104857600]
-derived: {{achievable_hbm_bytes_per_s: "hbm_bytes_per_s * 3.0e12 / 3.35e12"}}
+derived: {{achievable_dram_bytes_per_s: "dram_bytes_per_s * 3.0e12 / 3.35e12"}}
 sampling: {{method: random, samples: {n}, seed: 0}}
 workloads:
   - {{name: decode, model: llama-2-7b, phase: decode, context: 4096}}

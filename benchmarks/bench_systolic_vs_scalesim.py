@@ -81,7 +81,7 @@ def our_array(dataflow, rows, cols) -> SystolicArraySpec:
     return SystolicArraySpec(
         name=f"{rows}x{cols}", rows=rows, cols=cols, dataflow=Dataflow(dataflow),
         ifmap_sram_bytes=SRAM_KB * 1024, filter_sram_bytes=SRAM_KB * 1024,
-        ofmap_sram_bytes=SRAM_KB * 1024, dram_bytes_per_s=3 * BANDWIDTH_WORDS * 1e9, freq_hz=1e9,
+        ofmap_sram_bytes=SRAM_KB * 1024, dram_bytes_per_s=3 * BANDWIDTH_WORDS * 1e9, clock_hz=1e9,
     )
 
 

@@ -6,7 +6,7 @@ machine was loaded; `hwmodels/presets/cpu_ci.yaml` is now calibrated on
 ``reference_kernels/data/cpu_ci_small_runs.csv`` with ``codesign calibrate --fastest``). Median of
 `RUNS` timed runs after `WARMUP` untimed ones, `time.perf_counter_ns`, no cache flush.
 ``--call-overhead`` prints only the warm per-call time of a one-element ``copy_`` (the preset's
-``call_overhead_s``): `CALLS` calls in a loop, `REPEATS` times.
+``launch_overhead_s``): `CALLS` calls in a loop, `REPEATS` times.
 
     .venv/bin/python benchmarks/calibrate_cpu.py [--call-overhead]
 """

@@ -23,6 +23,7 @@ from hwmodels.checks import (
     check_positive_int,
     check_positive_number,
 )
+from hwmodels.device import MemoryLevel
 from hwmodels.errors import HardwareSpecError
 from workloads.dtypes import DType
 
@@ -52,7 +53,7 @@ NATIVE_16BIT_FLAGS = {
 class CPUSpec:
     """A multi-core CPU. `gemm_efficiency` is the fraction of peak a large fp32 ``torch.matmul``
     reaches; `gemm_half_efficiency_rows` the smaller GEMM dimension at which it reaches half that
-    (register blocking and threading need rows); `call_overhead_s` is each op's fixed cost.
+    (register blocking and threading need rows); `launch_overhead_s` is each op's fixed cost.
     `native_16bit_matmul` lists the 16-bit float dtypes the CPU multiplies in vector units.
     `tdp_w` (datasheet power of the cores used) and `price_usd_per_hour` are 0 where unknown."""
 
@@ -64,10 +65,10 @@ class CPUSpec:
     l1_bytes_per_core: int
     l2_bytes_per_core: int
     l3_bytes: int
-    memory_bytes_per_s: float
+    dram_bytes_per_s: float
     gemm_efficiency: float
     gemm_half_efficiency_rows: float
-    call_overhead_s: float
+    launch_overhead_s: float
     native_16bit_matmul: tuple[DType, ...] = ()
     default_dtype: DType = DType.FP32
     tdp_w: float = 0.0
@@ -91,16 +92,40 @@ class CPUSpec:
                 f"{where}field 'simd_width_bits' = {self.simd_width_bits}: must be a multiple of 32 "
                 "(128 SSE, 256 AVX2, 512 AVX-512)"
             )
-        for name in ("clock_hz", "memory_bytes_per_s", "gemm_half_efficiency_rows"):
+        for name in ("clock_hz", "dram_bytes_per_s", "gemm_half_efficiency_rows"):
             check_positive_number(self, name, where)
         check_fraction(self, "gemm_efficiency", where)
-        for name in ("call_overhead_s", "tdp_w", "price_usd_per_hour"):
+        for name in ("launch_overhead_s", "tdp_w", "price_usd_per_hour"):
             check_non_negative_number(self, name, where)
 
     def peak_flops(self, dtype: DType = DType.FP32) -> float:
         """FLOP/s of every core's FMA units on `dtype` (16-bit floats and fp32 in fp32 lanes)."""
         bits = 64 if dtype is DType.FP64 else 32
         return self.cores * (self.simd_width_bits // bits) * self.fma_units_per_core * 2 * self.clock_hz
+
+    # The `hwmodels.device.Device` interface beyond the fields.
+    def achievable_flops(self, dtype: DType = DType.FP32) -> float:
+        """FLOP/s a large GEMM reaches: the peak times `gemm_efficiency`."""
+        return self.peak_flops(dtype) * self.gemm_efficiency
+
+    @property
+    def achievable_dram_bytes_per_s(self) -> float:
+        """A copy's rate: `dram_bytes_per_s` is already the calibrated, achieved figure."""
+        return self.dram_bytes_per_s
+
+    #: Main memory is not a capacity the CPU model checks; no idle power is charged.
+    dram_capacity_bytes = 0.0
+    static_power_w = 0.0
+
+    def memory_levels(self) -> tuple[MemoryLevel, ...]:
+        """L1 and L2 (all cores), L3, DRAM; caches at the DRAM rate (the model streams from DRAM)."""
+        inf = float("inf")
+        return (
+            MemoryLevel("l1", self.l1_bytes_per_core * self.cores, inf),
+            MemoryLevel("l2", self.l2_bytes_per_core * self.cores, inf),
+            MemoryLevel("l3", self.l3_bytes, inf),
+            MemoryLevel("dram", self.dram_capacity_bytes, self.dram_bytes_per_s),
+        )
 
 
 CACHE_DIR = Path("/sys/devices/system/cpu/cpu0/cache")
@@ -127,10 +152,10 @@ def detect_cpu(cpuinfo: str | None = None, cache_dir: Path = CACHE_DIR) -> CPUSp
         l1_bytes_per_core=caches.get(1, 32 * 1024),
         l2_bytes_per_core=caches.get(2, 512 * 1024),
         l3_bytes=caches.get(3, 8 * 2**20),
-        memory_bytes_per_s=ASSUMED_MEMORY_BYTES_PER_S,
+        dram_bytes_per_s=ASSUMED_MEMORY_BYTES_PER_S,
         gemm_efficiency=ASSUMED_GEMM_EFFICIENCY,
         gemm_half_efficiency_rows=ASSUMED_HALF_EFFICIENCY_ROWS,
-        call_overhead_s=ASSUMED_CALL_OVERHEAD_S,
+        launch_overhead_s=ASSUMED_CALL_OVERHEAD_S,
         native_16bit_matmul=tuple(
             dtype for dtype, names in NATIVE_16BIT_FLAGS.items() if flags.intersection(names)
         ),

@@ -1,12 +1,12 @@
 """The GPU spec: a frozen, validated description of one GPU's SMs, tensor cores and memories.
 
 Units are in the field names (SI base units): hertz, bytes, bytes per second, seconds. Rates per SM
-and per cycle are multiplied by `sm_count` and `boost_clock_hz` to give the datasheet peaks:
-``peak FLOP/s = 2 · tensor_macs_per_cycle_per_sm[dtype] · sm_count · boost_clock_hz``.
+and per cycle are multiplied by `sm_count` and `clock_hz` to give the datasheet peaks:
+``peak FLOP/s = 2 · tensor_macs_per_cycle_per_sm[dtype] · sm_count · clock_hz``.
 
 Datasheet peaks are never reached: the two ceilings a model needs, the HBM bandwidth a large copy
 achieves and the fraction of the tensor-core peak a large GEMM's main loop achieves, are separate
-fields (`achievable_hbm_bytes_per_s`, `achievable_tensor_fraction`), calibrated from measurements
+fields (`achievable_dram_bytes_per_s`, `achievable_tensor_fraction`), calibrated from measurements
 where the repository has them (reference_kernels/data/known_measurements.md) and otherwise stated
 as assumptions in the preset.
 """
@@ -24,6 +24,7 @@ from hwmodels.checks import (
     check_positive_number,
     is_number,
 )
+from hwmodels.device import MemoryLevel
 from hwmodels.errors import HardwareSpecError
 from workloads.dtypes import DType
 
@@ -51,7 +52,7 @@ class GPUSpec:
     `registers_per_sm` counts 32-bit registers. `achievable_tensor_fraction` is the fraction of the
     dense tensor rate a GEMM's main loop sustains per SM; `attention_tensor_fraction` the same for an
     attention kernel's matmuls (FlashAttention-2 issues Ampere-style mma.sync on Hopper).
-    `gemm_bandwidth_fraction` and `attention_bandwidth_fraction` scale `achievable_hbm_bytes_per_s`
+    `gemm_bandwidth_fraction` and `attention_bandwidth_fraction` scale `achievable_dram_bytes_per_s`
     (a large copy's rate) for the DRAM traffic of GEMM and attention kernels: a GEMV that reaches
     only 85% of a copy's bandwidth has 0.85; above 1 a kernel streams faster than a copy (it only
     reads), up to the datasheet's rate (`max_bandwidth_fraction`). `kernel_fractions` maps a named
@@ -59,7 +60,9 @@ class GPUSpec:
     ``kernel:family`` for one of its families) to the tensor fraction it sustains instead of those
     two, `kernel_bandwidth_fractions` to its bandwidth fraction, for the ops that name it
     (`for_kernel`); `codesign calibrate` fits them from measurements, and each preset entry says
-    where its figure comes from.
+    where its figure comes from. `gemm_kernel` and `attention_kernel` name the kernel whose entries
+    `with_kernels` set the spec-wide fractions of that kind to (the result rows' `mapping` names it);
+    empty: the preset's own fractions.
     `compute_capability` is the CUDA compute capability (9.0 Hopper, 8.0 A100, 8.6 GA10x, 8.9 Ada;
     0: not stated), which kernels dispatch on (FlashAttention-2's tiles differ on 8.6/8.9).
     `gemm_stream_k` adds stream-K GEMM candidates (CUTLASS's stream-K schedulers; cuBLAS picks such
@@ -76,7 +79,7 @@ class GPUSpec:
 
     name: str
     sm_count: int
-    boost_clock_hz: float
+    clock_hz: float
     tensor_macs_per_cycle_per_sm: Mapping[DType, int]
     sparse_tensor_speedup: Mapping[DType, float] = field(default_factory=dict)
     cuda_core_flops_per_cycle_per_sm: float
@@ -85,9 +88,9 @@ class GPUSpec:
     shared_memory_bytes_per_sm: int
     l2_bytes: int
     l2_bytes_per_s: float
-    hbm_bytes: int
-    hbm_bytes_per_s: float
-    achievable_hbm_bytes_per_s: float
+    dram_capacity_bytes: int
+    dram_bytes_per_s: float
+    achievable_dram_bytes_per_s: float
     achievable_tensor_fraction: float
     attention_tensor_fraction: float
     gemm_bandwidth_fraction: float = 1.0
@@ -99,6 +102,8 @@ class GPUSpec:
     compute_capability: float = 0.0
     kernel_fractions: Mapping[str, float] = field(default_factory=dict)
     kernel_bandwidth_fractions: Mapping[str, float] = field(default_factory=dict)
+    gemm_kernel: str = ""
+    attention_kernel: str = ""
     gemm_stream_k: bool = False
     default_dtype: DType = DType.BF16
     tdp_w: float = 0.0
@@ -109,15 +114,15 @@ class GPUSpec:
     def __post_init__(self) -> None:
         where = f"hardware {self.name!r}: "
         integers = ("sm_count", "tma_multicast_ctas", "registers_per_sm", "shared_memory_bytes_per_sm")
-        for name in (*integers, "l2_bytes", "hbm_bytes"):
+        for name in (*integers, "l2_bytes", "dram_capacity_bytes"):
             check_positive_int(self, name, where)
         for name in (
-            "boost_clock_hz",
+            "clock_hz",
             "cuda_core_flops_per_cycle_per_sm",
             "sfu_ops_per_cycle_per_sm",
             "l2_bytes_per_s",
-            "hbm_bytes_per_s",
-            "achievable_hbm_bytes_per_s",
+            "dram_bytes_per_s",
+            "achievable_dram_bytes_per_s",
             "memory_latency_s",
         ):
             check_positive_number(self, name, where)
@@ -126,10 +131,10 @@ class GPUSpec:
             check_non_negative_number(self, name, where)
         for name in ("achievable_tensor_fraction", "attention_tensor_fraction"):
             check_fraction(self, name, where)
-        if self.achievable_hbm_bytes_per_s > self.hbm_bytes_per_s:
+        if self.achievable_dram_bytes_per_s > self.dram_bytes_per_s:
             raise HardwareSpecError(
-                f"{where}field 'achievable_hbm_bytes_per_s' = {self.achievable_hbm_bytes_per_s!r}: "
-                f"must not exceed hbm_bytes_per_s = {self.hbm_bytes_per_s!r}"
+                f"{where}field 'achievable_dram_bytes_per_s' = {self.achievable_dram_bytes_per_s!r}: "
+                f"must not exceed dram_bytes_per_s = {self.dram_bytes_per_s!r}"
             )
         bandwidth_range = f"in (0, {MAX_BANDWIDTH_FRACTION:g}] (a multiple of a copy's achievable rate)"
         for name in ("gemm_bandwidth_fraction", "attention_bandwidth_fraction"):
@@ -149,6 +154,13 @@ class GPUSpec:
                         f"{where}field {mapping!r} entry {kernel!r}: {value!r}: must map a kernel "
                         f"name to a fraction {valid}"
                     )
+        for name in ("gemm_kernel", "attention_kernel"):
+            kernel = getattr(self, name)
+            if kernel and kernel not in {*self.kernel_fractions, *self.kernel_bandwidth_fractions}:
+                raise HardwareSpecError(
+                    f"{where}field {name!r} = {kernel!r}: names no kernel_fractions or "
+                    "kernel_bandwidth_fractions entry"
+                )
         if not self.tensor_macs_per_cycle_per_sm:
             raise HardwareSpecError(
                 f"{where}field 'tensor_macs_per_cycle_per_sm' is empty: give at least one dtype"
@@ -194,17 +206,17 @@ class GPUSpec:
     @property
     def max_bandwidth_fraction(self) -> float:
         """The bandwidth fraction of a kernel streaming at the datasheet's HBM rate (more is capped)."""
-        return self.hbm_bytes_per_s / self.achievable_hbm_bytes_per_s
+        return self.dram_bytes_per_s / self.achievable_dram_bytes_per_s
 
     def streaming_at(self, fraction: float) -> GPUSpec:
-        """This GPU with `achievable_hbm_bytes_per_s` scaled by a kernel's bandwidth fraction and
-        capped at the datasheet's `hbm_bytes_per_s` (what a GEMM's or an attention kernel's DRAM
+        """This GPU with `achievable_dram_bytes_per_s` scaled by a kernel's bandwidth fraction and
+        capped at the datasheet's `dram_bytes_per_s` (what a GEMM's or an attention kernel's DRAM
         traffic runs at), the fractions then 1; the spec itself at 1."""
         if fraction == 1.0:
             return self
-        scaled = min(self.hbm_bytes_per_s, self.achievable_hbm_bytes_per_s * fraction)
+        scaled = min(self.dram_bytes_per_s, self.achievable_dram_bytes_per_s * fraction)
         unit = {"gemm_bandwidth_fraction": 1.0, "attention_bandwidth_fraction": 1.0}
-        return replace(self, achievable_hbm_bytes_per_s=scaled, **unit)
+        return replace(self, achievable_dram_bytes_per_s=scaled, **unit)
 
     def for_kernel(self, kernel: str, family: str = "") -> GPUSpec:
         """This GPU as the named kernel implementation sees it: both tensor fractions set to its
@@ -228,9 +240,15 @@ class GPUSpec:
         the spec knows for a name it has neither for."""
         changes = {}
         known = sorted({*self.kernel_fractions, *self.kernel_bandwidth_fractions})
-        for option, kernel, tensor_field, bandwidth_field in (
-            ("--gemm-kernel", gemm, "achievable_tensor_fraction", "gemm_bandwidth_fraction"),
-            ("--attention-kernel", attention, "attention_tensor_fraction", "attention_bandwidth_fraction"),
+        for option, kernel, name_field, tensor_field, bandwidth_field in (
+            ("--gemm-kernel", gemm, "gemm_kernel", "achievable_tensor_fraction", "gemm_bandwidth_fraction"),
+            (
+                "--attention-kernel",
+                attention,
+                "attention_kernel",
+                "attention_tensor_fraction",
+                "attention_bandwidth_fraction",
+            ),
         ):
             if kernel is None:
                 continue
@@ -243,6 +261,7 @@ class GPUSpec:
             tuned = self.for_kernel(kernel)
             changes[tensor_field] = getattr(tuned, tensor_field)
             changes[bandwidth_field] = getattr(tuned, bandwidth_field)
+            changes[name_field] = kernel
         return replace(self, **changes) if changes else self
 
     @property
@@ -273,13 +292,35 @@ class GPUSpec:
 
     def peak_tensor_flops(self, dtype: DType, *, sparse: bool = False) -> float:
         """Datasheet tensor-core FLOP/s: 2 · MACs/cycle/SM · SMs · clock."""
-        return 2 * self.tensor_macs_per_cycle(dtype, sparse=sparse) * self.sm_count * self.boost_clock_hz
+        return 2 * self.tensor_macs_per_cycle(dtype, sparse=sparse) * self.sm_count * self.clock_hz
 
     @property
     def peak_cuda_core_flops(self) -> float:
         """fp32 FLOP/s of the CUDA cores: FLOPs/cycle/SM · SMs · clock."""
-        return self.cuda_core_flops_per_cycle_per_sm * self.sm_count * self.boost_clock_hz
+        return self.cuda_core_flops_per_cycle_per_sm * self.sm_count * self.clock_hz
 
     @property
     def registers_bytes_per_sm(self) -> int:
         return self.registers_per_sm * REGISTER_BYTES
+
+    # The `hwmodels.device.Device` interface beyond the fields.
+    def peak_flops(self, dtype: DType) -> float:
+        """Dense tensor-core FLOP/s on `dtype` (`peak_tensor_flops`)."""
+        return self.peak_tensor_flops(dtype)
+
+    def achievable_flops(self, dtype: DType) -> float:
+        """What a large GEMM's main loop sustains: the peak times `achievable_tensor_fraction`."""
+        return self.peak_tensor_flops(dtype) * self.achievable_tensor_fraction
+
+    #: No idle power is charged beside the TDP bound (`sim.cost`).
+    static_power_w = 0.0
+
+    def memory_levels(self) -> tuple[MemoryLevel, ...]:
+        """Registers and shared memory (all SMs), L2 at its rate, DRAM at its datasheet rate."""
+        inf = float("inf")
+        return (
+            MemoryLevel("registers", self.registers_bytes_per_sm * self.sm_count, inf),
+            MemoryLevel("shared_memory", self.shared_memory_bytes_per_sm * self.sm_count, inf),
+            MemoryLevel("l2", self.l2_bytes, self.l2_bytes_per_s),
+            MemoryLevel("dram", self.dram_capacity_bytes, self.dram_bytes_per_s),
+        )

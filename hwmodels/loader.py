@@ -14,6 +14,7 @@ import difflib
 import enum
 import functools
 import typing
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import yaml
 
 from hwmodels.cpu import HOST_PRESET, CPUSpec, detect_cpu
+from hwmodels.device import RENAMED_FIELDS, RenamedFieldWarning
 from hwmodels.errors import HardwareSpecError
 from hwmodels.gpu import GPUSpec
 from hwmodels.scalesim_cfg import read_scalesim_cfg
@@ -68,20 +70,59 @@ def load_hardware(preset_or_file: str | Path, overrides: Sequence[str] = ()) -> 
 
 
 def apply_overrides(spec: Any, overrides: Sequence[str]) -> Any:
-    """A new spec with ``key=value`` overrides applied, each converted like a YAML field."""
+    """A new spec with ``key=value`` overrides applied, each converted like a YAML field.
+
+    A key may be a dotted path into nested specs (``core.rows=64``: field ``rows`` of the spec in
+    field ``core``); each level is rebuilt, so every level validates itself again."""
     if not overrides:
         return spec
-    cls = type(spec)
-    changes: dict[str, Any] = {}
+    changes: dict[tuple[str, ...], Any] = {}
     for item in overrides:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
             raise HardwareSpecError(f"--set {item!r}: expected key=value, e.g. rows=64")
-        _check_known(cls, key, where="--set")
+        path = resolve_path(type(spec), key, where="--set")
         value = yaml.safe_load(raw) if raw.strip() else raw
-        changes[key] = _convert(cls, key, value, where="--set")
-    return _build(cls, {**_fields_of(spec), **changes}, where="--set")
+        changes[path] = _convert(_owner(type(spec), path), path[-1], value, where=f"--set {key}")
+    return _replace_paths(spec, changes, where="--set")
+
+
+def resolve_path(cls: type, key: str, *, where: str) -> tuple[str, ...]:
+    """The field names a (possibly dotted) key reaches from spec class `cls`, old names renamed
+    (`hwmodels.device.RENAMED_FIELDS`, with a `RenamedFieldWarning`); an error naming the first
+    part that is not a field, with the valid names or a close match."""
+    path, owner = [], cls
+    parts = key.split(".")
+    for index, part in enumerate(parts):
+        if owner is None:
+            raise HardwareSpecError(
+                f"{where}: {'.'.join(parts[:index])!r} is not a nested spec; {key!r} cannot go inside it"
+            )
+        name = _canonical(owner, part, where=where)
+        path.append(name)
+        hint = _field_types(owner)[name]
+        owner = hint if dataclasses.is_dataclass(hint) else None
+    return tuple(path)
+
+
+def _owner(cls: type, path: tuple[str, ...]) -> type:
+    """The spec class holding the last field of `path`."""
+    for name in path[:-1]:
+        cls = _field_types(cls)[name]
+    return cls
+
+
+def _replace_paths(spec: Any, changes: Mapping[tuple[str, ...], Any], *, where: str) -> Any:
+    """`spec` rebuilt with each path's value set, nested specs rebuilt bottom-up."""
+    own = {path[0]: value for path, value in changes.items() if len(path) == 1}
+    nested: dict[str, dict[tuple[str, ...], Any]] = {}
+    for path, value in changes.items():
+        if len(path) > 1:
+            nested.setdefault(path[0], {})[path[1:]] = value
+    for name, inner in nested.items():
+        own[name] = _replace_paths(own.get(name, getattr(spec, name)), inner, where=f"{where} {name}")
+    return _build(type(spec), {**_fields_of(spec), **own}, where=where)
 
 
 def spec_from_mapping(data: Mapping[str, Any], *, where: str) -> Any:
@@ -91,13 +132,19 @@ def spec_from_mapping(data: Mapping[str, Any], *, where: str) -> Any:
     kind = data.get("kind", "systolic")
     if kind not in KINDS:
         raise HardwareSpecError(f"{where}: field 'kind' = {kind!r}: valid kinds: {', '.join(KINDS)}")
-    cls = KINDS[kind]
+    fields_given = {key: value for key, value in data.items() if key != "kind"}
+    return _from_fields(KINDS[kind], fields_given, where=where)
+
+
+def _from_fields(cls: type, data: Mapping[str, Any], *, where: str) -> Any:
+    """A spec of class `cls` from a mapping of its fields (old names renamed, nested specs built
+    from nested mappings); an error naming the required fields it lacks."""
     values = {}
     for key, value in data.items():
-        if key == "kind":
-            continue
-        _check_known(cls, key, where=where)
-        values[key] = _convert(cls, key, value, where=where)
+        name = _canonical(cls, str(key), where=where)
+        if name in values:
+            raise HardwareSpecError(f"{where}: field {name!r} is given twice (once as {key!r})")
+        values[name] = _convert(cls, name, value, where=where)
     missing = [
         f.name
         for f in dataclasses.fields(cls)
@@ -110,13 +157,21 @@ def spec_from_mapping(data: Mapping[str, Any], *, where: str) -> Any:
     return _build(cls, values, where=where)
 
 
+def kind_of(spec: Any) -> str:
+    """The `kind` name a spec (or spec class) is registered under (`KINDS`)."""
+    spec_type = spec if isinstance(spec, type) else type(spec)
+    for kind, cls in KINDS.items():
+        if spec_type is cls:
+            return kind
+    raise HardwareSpecError(f"hardware of type {spec_type.__name__} is not a registered kind")
+
+
 def spec_to_yaml(spec: Any, *, comments: Mapping[str, str] | None = None, header: str = "") -> str:
     """`spec` as a YAML file `load_hardware` reads back to an equal spec: ``kind``, then every field
     in declaration order, `comments` after the fields they name, `header` as leading comment lines."""
-    kinds = {cls: kind for kind, cls in KINDS.items()}
     comments = comments or {}
     lines = [f"# {line}".rstrip() for line in header.splitlines()]
-    lines.append(f"kind: {kinds[type(spec)]}")
+    lines.append(f"kind: {kind_of(spec)}")
     for name, value in _fields_of(spec).items():
         text = yaml.safe_dump(_plain(value), default_flow_style=True, width=10_000, sort_keys=False)
         line = f"{name}: {text.removesuffix(chr(10)).removesuffix('...').strip()}"
@@ -128,6 +183,8 @@ def _plain(value: Any) -> Any:
     """A field's value as YAML's plain types (enums by value, mappings as dicts, tuples as lists)."""
     if isinstance(value, enum.Enum):
         return value.value
+    if dataclasses.is_dataclass(value):  # a nested spec: its fields
+        return {name: _plain(item) for name, item in _fields_of(value).items()}
     if isinstance(value, Mapping):
         return {_plain(key): _plain(item) for key, item in value.items()}
     if isinstance(value, tuple | list):
@@ -147,16 +204,29 @@ def _fields_of(spec: Any) -> dict[str, Any]:
 
 
 def _read_yaml(path: Path) -> Any:
+    from workloads.files import read_text
+
+    text = read_text(path, what="a hardware spec in YAML", error=HardwareSpecError)
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise HardwareSpecError(f"{path}: not valid YAML: {error}") from None
 
 
-def _check_known(cls: type, key: str, *, where: str) -> None:
+def _canonical(cls: type, key: str, *, where: str) -> str:
+    """`key` if it is a field of `cls`, its new name if it is a renamed one (with a one-line
+    `RenamedFieldWarning`), else an error naming the valid fields or a close match."""
     names = [f.name for f in dataclasses.fields(cls)]
     if key in names:
-        return
+        return key
+    renamed = RENAMED_FIELDS.get(key)
+    if renamed in names:
+        warnings.warn(
+            f"{where}: field {key!r} is now called {renamed!r}; the old name still works",
+            RenamedFieldWarning,
+            stacklevel=3,
+        )
+        return renamed
     close = difflib.get_close_matches(key, names, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; valid: {', '.join(names)}"
     raise HardwareSpecError(f"{where}: unknown field {key!r}{hint}")
@@ -167,6 +237,12 @@ def _convert(cls: type, key: str, value: Any, *, where: str) -> Any:
     ``__post_init__`` then checks ranges)."""
     hint = _field_types(cls)[key]
     prefix = f"{where}: field {key!r} = {value!r}"
+    if dataclasses.is_dataclass(hint):  # a nested spec: a mapping of its own fields
+        if isinstance(value, hint):
+            return value
+        if not isinstance(value, Mapping):
+            raise HardwareSpecError(f"{prefix}: must be a mapping of {hint.__name__} fields")
+        return _from_fields(hint, value, where=f"{where} {key}")
     origin = typing.get_origin(hint)
     if origin is not None and issubclass(origin, Mapping):
         key_type, value_type = typing.get_args(hint)

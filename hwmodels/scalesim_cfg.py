@@ -18,6 +18,7 @@ from pathlib import Path
 from hwmodels.errors import HardwareSpecError
 from hwmodels.systolic import Dataflow, SystolicArraySpec
 from workloads.dtypes import DType
+from workloads.files import read_text
 
 #: SCALE-Sim has no clock; 1 GHz makes one cycle one nanosecond.
 SCALESIM_CFG_FREQ_HZ = 1.0e9
@@ -31,8 +32,9 @@ def read_scalesim_cfg(path: str | Path) -> SystolicArraySpec:
     """A `SystolicArraySpec` from a SCALE-Sim v2/v3 config file."""
     path = Path(path)
     parser = configparser.ConfigParser()
+    text = read_text(path, what="a SCALE-Sim .cfg file", error=HardwareSpecError)
     try:
-        parser.read(path)
+        parser.read_string(text, source=str(path))
     except configparser.Error as error:
         raise HardwareSpecError(f"{path}: not a valid SCALE-Sim config: {error}") from None
 
@@ -77,7 +79,7 @@ def read_scalesim_cfg(path: str | Path) -> SystolicArraySpec:
         filter_sram_bytes=integer(arch, "FilterSramSzkB") * SCALESIM_KB,
         ofmap_sram_bytes=integer(arch, "OfmapSramSzkB") * SCALESIM_KB,
         dram_bytes_per_s=dram_words_per_cycle * SCALESIM_WORD_BYTES * SCALESIM_CFG_FREQ_HZ,
-        freq_hz=SCALESIM_CFG_FREQ_HZ,
+        clock_hz=SCALESIM_CFG_FREQ_HZ,
         default_dtype=DType.INT8,
         source=f"SCALE-Sim config {path} ({mode} bandwidth mode)",
     )

@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from hwmodels.checks import check_non_negative_number, check_positive_int
 from hwmodels.cost.memory import DramKind
+from hwmodels.device import MemoryLevel
 from hwmodels.errors import HardwareSpecError
 from workloads.dtypes import DType
 
@@ -70,7 +71,7 @@ class SystolicArraySpec:
     filter_sram_bytes: int
     ofmap_sram_bytes: int
     dram_bytes_per_s: float
-    freq_hz: float
+    clock_hz: float
     macs_per_pe_per_cycle: Mapping[DType, int] = field(
         default_factory=lambda: SCALESIM_MACS_PER_PE_PER_CYCLE
     )
@@ -93,7 +94,7 @@ class SystolicArraySpec:
                 f"{where}field 'vector_flops_per_cycle' = {self.vector_flops_per_cycle!r}: "
                 "must be a number >= 0 (0: one lane per column)"
             )
-        for name in ("dram_bytes_per_s", "freq_hz"):
+        for name in ("dram_bytes_per_s", "clock_hz"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be a number > 0")
@@ -106,8 +107,8 @@ class SystolicArraySpec:
         check_non_negative_number(self, "static_power_w", where)
         if not isinstance(self.dram_kind, DramKind):
             raise HardwareSpecError(f"{where}field 'dram_kind' = {self.dram_kind!r}: not a DramKind")
-        if math.isinf(self.freq_hz):
-            raise HardwareSpecError(f"{where}field 'freq_hz' = inf: must be finite")
+        if math.isinf(self.clock_hz):
+            raise HardwareSpecError(f"{where}field 'clock_hz' = inf: must be finite")
         if not isinstance(self.dataflow, Dataflow):
             raise HardwareSpecError(f"{where}field 'dataflow' = {self.dataflow!r}: not a Dataflow")
         for dtype, macs in self.macs_per_pe_per_cycle.items():
@@ -135,7 +136,7 @@ class SystolicArraySpec:
         return self.rows * self.cols
 
     def dram_bytes_per_cycle(self) -> float:
-        return self.dram_bytes_per_s / self.freq_hz
+        return self.dram_bytes_per_s / self.clock_hz
 
     def macs_per_cycle(self, dtype: DType) -> int:
         """MACs one PE does per cycle on `dtype`; an error if the array does not support it."""
@@ -149,7 +150,36 @@ class SystolicArraySpec:
             ) from None
 
     def peak_macs_per_s(self, dtype: DType) -> float:
-        return self.num_pes * self.macs_per_cycle(dtype) * self.freq_hz
+        return self.num_pes * self.macs_per_cycle(dtype) * self.clock_hz
+
+    # The `hwmodels.device.Device` interface beyond the fields.
+    def peak_flops(self, dtype: DType) -> float:
+        """2 · PEs · MACs/PE/cycle · clock."""
+        return 2 * self.peak_macs_per_s(dtype)
+
+    def achievable_flops(self, dtype: DType) -> float:
+        """The peak: an array's losses (fill, folds, stalls) are what its engine models per layer."""
+        return self.peak_flops(dtype)
+
+    @property
+    def achievable_dram_bytes_per_s(self) -> float:
+        return self.dram_bytes_per_s
+
+    #: SCALE-Sim arrays have no DRAM capacity, launch cost, TDP or price in the model.
+    dram_capacity_bytes = 0.0
+    launch_overhead_s = 0.0
+    tdp_w = 0.0
+    price_usd_per_hour = 0.0
+
+    def memory_levels(self) -> tuple[MemoryLevel, ...]:
+        """The three SRAMs (read by the array every cycle, never the bottleneck) and DRAM."""
+        inf = float("inf")
+        return (
+            MemoryLevel("ifmap_sram", self.ifmap_sram_bytes, inf),
+            MemoryLevel("filter_sram", self.filter_sram_bytes, inf),
+            MemoryLevel("ofmap_sram", self.ofmap_sram_bytes, inf),
+            MemoryLevel("dram", self.dram_capacity_bytes, self.dram_bytes_per_s),
+        )
 
 
 SYSTOLIC_FIELDS = tuple(f.name for f in fields(SystolicArraySpec))

@@ -1,14 +1,25 @@
-"""The result columns engines share: which ones a total sums, and which only the systolic engine
-fills (the GPU and CPU engines set them to zero so totals over mixed frames stay sums)."""
+"""The result schema: the core columns every engine fills, the columns only one engine's rows
+carry, and which of them a total sums.
+
+Core (every engine, every row): `layer`, `kind`, `engine`, `device`, `module`, `aten`,
+`unmodeled`, `count`, `latency_s`, `total_cycles` (at the spec's `clock_hz`), `compute_cycles`,
+`stall_cycles`, `flops`, `macs`, `dram_read_bytes`, `dram_write_bytes`, `dram_bytes`,
+`utilization`, `peak_macs`, and `energy_j` (the cost model's). An engine adds its own columns (the
+systolic engine its folds, prefetch and per-buffer SRAM counts; the GPU engine its launches, its
+L2 traffic as `sram_bytes` and its mapping) and no other engine's rows carry them: a GPU row has
+no `sram_reads`, a CPU row no `sram_bytes`, rather than a 0 that reads as counted.
+"""
 
 from __future__ import annotations
+
+import math
 
 from sim.cost import ENERGY_COLUMNS
 from workloads.op import Op
 
-#: Result columns the systolic engine fills and a GPU has no counterpart for; zero in GPU rows so
-#: totals over mixed frames stay sums.
+#: Result columns only the systolic engine's rows carry (with the energy parts of its cost model).
 SYSTOLIC_ONLY_COLUMNS = (
+    "total_cycles_incl_prefetch",
     "folds",
     "prefetch_cycles",
     "drain_cycles",
@@ -24,6 +35,20 @@ SYSTOLIC_ONLY_COLUMNS = (
     "ifmap_sram_read_bytes",
     "filter_sram_read_bytes",
     "ofmap_sram_write_bytes",
+)
+#: The summed columns every engine's rows carry.
+CORE_SUM_COLUMNS = (
+    "count",
+    "compute_cycles",
+    "stall_cycles",
+    "total_cycles",
+    "latency_s",
+    "macs",
+    "flops",
+    "dram_read_bytes",
+    "dram_write_bytes",
+    "dram_bytes",
+    "energy_j",
 )
 
 #: Columns whose total is the sum of the rows; the ratio columns are recomputed from the sums.
@@ -72,6 +97,16 @@ def op_columns(op: Op, device: str, engine: str, *, unmodeled: bool = False) -> 
     }
 
 
+def unmodeled_row(op: Op, device: str, nan_columns: tuple[str, ...]) -> dict[str, object]:
+    """The row of an op an engine does not model: NaN time and traffic in `nan_columns` (never a
+    zero that a total would count), its FLOPs and repeats as traced."""
+    return (
+        op_columns(op, device, "none", unmodeled=True)
+        | dict.fromkeys(nan_columns, math.nan)
+        | {"count": op.count, "flops": op.flops * op.count}
+    )
+
+
 def timed_columns(
     op: Op, *, latency_s: float, compute_s: float, clock_hz: float, macs: int, reads: float, writes: float
 ) -> dict[str, object]:
@@ -85,7 +120,6 @@ def timed_columns(
         "compute_cycles": compute_cycles * n,
         "stall_cycles": (total_cycles - compute_cycles) * n,
         "total_cycles": total_cycles * n,
-        "total_cycles_incl_prefetch": total_cycles * n,
         "latency_s": latency_s * n,
         "macs": macs * n,
         "flops": op.flops * n,

@@ -27,7 +27,7 @@ def make_array(
     dataflow: Dataflow = Dataflow.OS,
     sram_bytes: int = 64 * 1024,
     dram_bytes_per_cycle: float = math.inf,
-    freq_hz: float = 1e9,
+    clock_hz: float = 1e9,
     **fields,
 ) -> SystolicArraySpec:
     """A SCALE-Sim-like array: three equal SRAMs, bandwidth given per cycle."""
@@ -39,8 +39,8 @@ def make_array(
         ifmap_sram_bytes=sram_bytes,
         filter_sram_bytes=sram_bytes,
         ofmap_sram_bytes=sram_bytes,
-        dram_bytes_per_s=dram_bytes_per_cycle * freq_hz,
-        freq_hz=freq_hz,
+        dram_bytes_per_s=dram_bytes_per_cycle * clock_hz,
+        clock_hz=clock_hz,
         **fields,
     )
 

@@ -39,7 +39,7 @@ def spec_for(case: pd.Series) -> SystolicArraySpec:
         filter_sram_bytes=int(case["filter_kb"]) * SCALESIM_KB,
         ofmap_sram_bytes=int(case["ofmap_kb"]) * SCALESIM_KB,
         dram_bytes_per_s=words_per_cycle * SCALESIM_WORD_BYTES * SCALESIM_CFG_FREQ_HZ,
-        freq_hz=SCALESIM_CFG_FREQ_HZ,
+        clock_hz=SCALESIM_CFG_FREQ_HZ,
     )
 
 

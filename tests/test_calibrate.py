@@ -31,7 +31,7 @@ KERNELS = {
 #: What the synthetic "GPU" really does: every calibrated field away from the h100_sxm preset.
 TRUTH = {
     "launch_overhead_s": 5.0e-6,
-    "achievable_hbm_bytes_per_s": 2.7e12,
+    "achievable_dram_bytes_per_s": 2.7e12,
     "achievable_tensor_fraction": 0.75,
     "attention_tensor_fraction": 0.5,
     "gemm_bandwidth_fraction": 0.85,
@@ -102,7 +102,7 @@ def test_fits_table_reports_each_knob_with_its_rows(synthetic):
     fits = result.fits.set_index("knob")
     assert list(fits.index[:6]) == [
         "launch_overhead_s",
-        "achievable_hbm_bytes_per_s",
+        "achievable_dram_bytes_per_s",
         "gemm_bandwidth_fraction",  # per kernel: the bandwidth on rows the tensor rate does not move,
         "achievable_tensor_fraction",  # then the tensor rate
         "attention_bandwidth_fraction",
@@ -112,7 +112,7 @@ def test_fits_table_reports_each_knob_with_its_rows(synthetic):
     # no field is fitted twice (a second fit would overwrite the first)
     assert fits.index.is_unique
     copies = (measured["family"] == "copy").sum()
-    assert fits.loc["achievable_hbm_bytes_per_s", "rows"] == copies
+    assert fits.loc["achievable_dram_bytes_per_s", "rows"] == copies
     trained = fits[fits["train_rows"] > 0]
     assert (trained["train_after_pct"] <= trained["train_before_pct"]).all()
 
@@ -153,7 +153,7 @@ def test_an_interrupt_keeps_the_knobs_fitted_before_it():
 
     result = calibrate(measured, base, on_knob=interrupt_at_third)
     assert result.interrupted
-    assert list(result.fits["knob"]) == ["launch_overhead_s", "achievable_hbm_bytes_per_s"]
+    assert list(result.fits["knob"]) == ["launch_overhead_s", "achievable_dram_bytes_per_s"]
     assert result.spec.launch_overhead_s == pytest.approx(TRUTH["launch_overhead_s"], rel=0.05)
     assert result.spec.achievable_tensor_fraction == base.achievable_tensor_fraction
 
@@ -235,7 +235,7 @@ def test_cli_calibrates_the_committed_cpu_measurements(tmp_path, capsys):
     assert "gemm_efficiency" in fits
     spec = load_hardware(out)
     assert spec.name == "cpu_ci_calibrated" and 0 < spec.gemm_efficiency <= 1
-    assert math.isfinite(spec.memory_bytes_per_s)
+    assert math.isfinite(spec.dram_bytes_per_s)
 
 
 @pytest.mark.parametrize(

@@ -123,10 +123,10 @@ def test_a_model_that_does_not_fit_the_gpu_memory_is_warned_about(capsys):
                        "--context", "512")
     assert code == 0
     assert "warning: weights (138.0 GB) and KV cache" in err
-    assert "more than h100_sxm's hbm_bytes (80 GB)" in err
+    assert "more than h100_sxm's dram_capacity_bytes (80 GB)" in err
     code, _, err = run(capsys, "simulate", "--hw", "h100_sxm", "--model", "llama-2-70b", "--phase", "decode",
                        "--context", "512", "--weights", "int4")
-    assert code == 0 and "hbm_bytes" not in err
+    assert code == 0 and "dram_capacity_bytes" not in err
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,7 @@ def test_16bit_gemm_without_a_vector_path_is_unmodeled_with_the_reason():
     native = load_hardware("cpu_ci", ["native_16bit_matmul=[bf16]"])
     assert native.native_16bit_matmul == (DType.BF16,)
     # with a native path: the fp32-lane roofline, a GEMV streaming its 2-byte matrix
-    expected = (4096 * 4096 * 2 + 2 * 4096 * 2) / 15.81e9 + CPU.call_overhead_s
+    expected = (4096 * 4096 * 2 + 2 * 4096 * 2) / 15.81e9 + CPU.launch_overhead_s
     assert simulate_op_latency(op, native) == pytest.approx(expected)
 
 
@@ -105,7 +105,7 @@ def test_bad_fields_name_the_field_and_value():
 def test_large_gemm_runs_at_the_calibrated_efficiency():
     # 2048^3 fp32: 1.718e10 FLOPs / (63.87e9 x 1.0 x 2048 / (2048 + 10.5)) = 0.2703 s
     op = op_for_measurement({"family": "gemm", "M": 2048, "N": 2048, "K": 2048, "a_dtype": "fp32"})
-    expected = 2 * 2048**3 / (CPU.peak_flops() * 1.0 * 2048 / 2058.5) + CPU.call_overhead_s
+    expected = 2 * 2048**3 / (CPU.peak_flops() * 1.0 * 2048 / 2058.5) + CPU.launch_overhead_s
     assert expected == pytest.approx(0.2703, rel=1e-3)
     assert simulate_op_latency(op, CPU) == pytest.approx(expected)
 
@@ -114,7 +114,7 @@ def test_gemv_streams_its_matrix_at_the_memory_bandwidth():
     # 1x4096x4096 fp32: 4096*4096*4 + 2*4096*4 B = 67,141,632 B / 15.81e9 B/s = 4.247 ms
     op = op_for_measurement({"family": "gemm", "M": 1, "N": 4096, "K": 4096, "a_dtype": "fp32"})
     row = simulate(op, CPU).iloc[0]
-    assert row["latency_s"] == pytest.approx(67_141_632 / 15.81e9 + CPU.call_overhead_s)
+    assert row["latency_s"] == pytest.approx(67_141_632 / 15.81e9 + CPU.launch_overhead_s)
     assert row["mapping"] == "gemv, memory-bound"
 
 
@@ -176,4 +176,4 @@ def test_an_fp32_model_runs_whole_on_a_cpu_without_a_16bit_matmul():
                        if op.kind is OpKind.GEMM and dict(op.attrs).get("weight_is_param") == 1)
     # GPT-2 small's linear weights, 4 B each (12 layers x (4 + 8) x 768^2 + the 50257 x 768 head)
     assert weight_bytes == 4 * (12 * 12 * 768**2 + 50257 * 768)
-    assert rows["latency_s"].sum() >= weight_bytes / CPU.memory_bytes_per_s
+    assert rows["latency_s"].sum() >= weight_bytes / CPU.dram_bytes_per_s

@@ -160,14 +160,14 @@ def test_a_gemv_streams_its_weights_at_the_gemm_bandwidth_fraction():
     # do not scale, so the latency grows by about the 11.2 us of extra streaming.
     gemv = gemm(1, 4096, 4096)
     half = dataclasses.replace(H100, gemm_bandwidth_fraction=0.5)
-    streaming_s = (33_554_432 + 8_192) / H100.achievable_hbm_bytes_per_s
+    streaming_s = (33_554_432 + 8_192) / H100.achievable_dram_bytes_per_s
     extra = simulate_op_latency(gemv, half) - simulate_op_latency(gemv, H100)
     assert extra == pytest.approx(streaming_s, rel=0.1)
     # a compute-bound 8192^3 GEMM moves by its exposed epilogue stores alone: 8192^2 * 2 B = 134 MB
     # written at 1.5 instead of 3.0 TB/s, 44.7 us more (3% of 1.38 ms); attention and memory-bound
     # ops keep their rates
     big = gemm(8192, 8192, 8192)
-    stores_s = 8192 * 8192 * 2 / H100.achievable_hbm_bytes_per_s
+    stores_s = 8192 * 8192 * 2 / H100.achievable_dram_bytes_per_s
     extra = simulate_op_latency(big, half) - simulate_op_latency(big, H100)
     assert extra == pytest.approx(stores_s, rel=0.01)
     decode = attention("attention_decode", batch=8, heads=32, kv_heads=8, seq_kv=8192, head_dim=128)
@@ -214,7 +214,7 @@ def test_decode_with_few_heads_splits_the_kv_length():
                              head_dim=128), H100).iloc[0]
     assert row["mapping"].startswith(("split-kv", "lean"))
     kv_bytes = 2 * 8 * 32768 * 128 * 2
-    assert row["latency_s"] < 2.0 * (kv_bytes / H100.achievable_hbm_bytes_per_s) + 10e-6
+    assert row["latency_s"] < 2.0 * (kv_bytes / H100.achievable_dram_bytes_per_s) + 10e-6
 
 
 def test_memory_bound_op_time_is_bytes_over_bandwidth_plus_launch():

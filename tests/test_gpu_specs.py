@@ -38,8 +38,8 @@ def test_peaks_equal_the_datasheet_figures_quoted_in_the_preset(name):
         # within 1.5%: the L40S's 362.05 is 1.2% under 142 SMs x 512 x 2 x 2.52 GHz (see its preset)
         assert spec.peak_tensor_flops(DType(dtype)) / 1e12 == pytest.approx(tflops, rel=0.015)
         assert f"{tflops:g}" in text.replace(",", "")  # the figure is quoted where the number is set
-    assert spec.hbm_bytes_per_s / 1e12 == pytest.approx(DATASHEET_HBM_TB_S[name])
-    assert spec.achievable_hbm_bytes_per_s < spec.hbm_bytes_per_s
+    assert spec.dram_bytes_per_s / 1e12 == pytest.approx(DATASHEET_HBM_TB_S[name])
+    assert spec.achievable_dram_bytes_per_s < spec.dram_bytes_per_s
     assert "known_measurements.md" in spec.source and spec.description
 
 
@@ -52,8 +52,8 @@ def test_sparse_rates_are_twice_dense_where_supported():
 
 def test_measured_ceilings_are_the_recorded_measurements():
     # reference_kernels/data/known_measurements.md: ~3.0 TB/s (H100) and ~4.3 TB/s (H200) copies
-    assert load_hardware("h100_sxm").achievable_hbm_bytes_per_s == 3.0e12
-    assert load_hardware("h200").achievable_hbm_bytes_per_s == 4.3e12
+    assert load_hardware("h100_sxm").achievable_dram_bytes_per_s == 3.0e12
+    assert load_hardware("h200").achievable_dram_bytes_per_s == 4.3e12
     notes = (PRESETS.parent.parent / "reference_kernels" / "data" / "known_measurements.md").read_text()
     assert "798 TFLOP/s" in notes and "3.0 TB/s" in notes and "4.3 TB/s" in notes
 
@@ -63,7 +63,7 @@ def test_measured_ceilings_are_the_recorded_measurements():
     [
         ({"sm_count": 0}, "field 'sm_count' = 0: must be a positive integer"),
         ({"achievable_tensor_fraction": 1.2}, "field 'achievable_tensor_fraction' = 1.2: must be in (0, 1]"),
-        ({"achievable_hbm_bytes_per_s": 4e12}, "must not exceed hbm_bytes_per_s"),
+        ({"achievable_dram_bytes_per_s": 4e12}, "must not exceed dram_bytes_per_s"),
         ({"launch_overhead_s": -1.0}, "field 'launch_overhead_s' = -1.0"),
         ({"sparse_tensor_speedup": {DType.FP64: 2.0}}, "field 'sparse_tensor_speedup' entry"),
         ({"default_dtype": DType.FP64}, "field 'default_dtype' = 'fp64'"),
@@ -75,8 +75,8 @@ def test_bad_fields_name_the_field_and_value(change, message):
 
 
 def test_set_overrides_convert_gpu_fields():
-    spec = load_hardware("h100_sxm", ["sm_count=66", "achievable_hbm_bytes_per_s=2.5e12"])
-    assert spec.sm_count == 66 and spec.achievable_hbm_bytes_per_s == 2.5e12
+    spec = load_hardware("h100_sxm", ["sm_count=66", "achievable_dram_bytes_per_s=2.5e12"])
+    assert spec.sm_count == 66 and spec.achievable_dram_bytes_per_s == 2.5e12
     with pytest.raises(HardwareSpecError, match="'sm_count' = 0"):
         load_hardware("h100_sxm", ["sm_count=0"])
 

@@ -106,7 +106,7 @@ def test_yaml_file(tmp_path):
         (["cols=-4"], "field 'cols' = -4: must be a positive integer"),
         (["dataflow=rs"], "field 'dataflow' = 'rs': unknown dataflow 'rs'; valid: os, ws, is"),
         (["row=64"], "unknown field 'row'; did you mean 'rows'?"),
-        (["freq_hz=fast"], "field 'freq_hz' = 'fast': must be a number"),
+        (["clock_hz=fast"], "field 'clock_hz' = 'fast': must be a number"),
         (["rows"], "expected key=value"),
     ],
 )

@@ -28,7 +28,7 @@ def gemm(m: int, n: int, k: int, dtype: DType = BF16, **kwargs) -> OpGraph:
 
 
 def test_systolic_gemm_is_the_longer_of_compute_and_memory():
-    array = make_array(rows=32, cols=32, freq_hz=1e9, dram_bytes_per_cycle=16)
+    array = make_array(rows=32, cols=32, clock_hz=1e9, dram_bytes_per_cycle=16)
     metrics, errors = run(gemm(128, 256, 512), array)
     # FLOPs = 2·128·256·512 = 33,554,432; peak = 32·32 PEs · 1 MAC · 2 · 1e9 = 2.048e12 FLOP/s
     assert metrics["compute_s"][0] == pytest.approx(33_554_432 / 2.048e12)  # 16.384 µs
@@ -61,7 +61,7 @@ def test_vector_ops_run_on_the_vector_unit():
         ),
         flops=4 * elements,
     )
-    array = make_array(rows=32, cols=32, freq_hz=1e9, dram_bytes_per_cycle=1024)
+    array = make_array(rows=32, cols=32, clock_hz=1e9, dram_bytes_per_cycle=1024)
     metrics, _ = run(OpGraph(name="v", ops=(op,)), array)
     # compute: 4,194,304 FLOPs / (32 lanes · 1e9) = 131.072 µs; memory: 4 MiB / 1.024e12 B/s = 4.096 µs
     assert metrics["latency_s"][0] == pytest.approx(131.072e-6)
@@ -92,7 +92,7 @@ def test_cpu_gemm_at_peak_times_gemm_efficiency():
     metrics, _ = run(gemm(1024, 1024, 1024, DType.FP32), cpu)
     rate = cpu.peak_flops(DType.FP32) * cpu.gemm_efficiency
     assert metrics["compute_s"][0] == pytest.approx(2 * 1024**3 / rate)
-    assert metrics["overhead_s"][0] == pytest.approx(cpu.call_overhead_s)
+    assert metrics["overhead_s"][0] == pytest.approx(cpu.launch_overhead_s)
 
 
 def test_a_dtype_the_array_cannot_multiply_is_an_error_for_that_config_only():

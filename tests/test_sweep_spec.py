@@ -91,7 +91,7 @@ def test_axis_generators_give_the_documented_values():
           cols: {doubling: [16, 128]}            # 16, 32, 64, 128
           ifmap_sram_bytes: {logrange: [1024, 1048576, 3]}   # 1024 * 32^i: 1024, 32768, 1048576
           dram_bytes_per_s: {range: [0.1e9, 0.3e9, 0.1e9]}  # float steps include 0.3e9 despite rounding
-          freq_hz: [1e9, 2.0e9]                  # YAML reads 1e9 as text: converted to a number
+          clock_hz: [1e9, 2.0e9]                  # YAML reads 1e9 as text: converted to a number
         """
     )
     values = {axis.field: axis.values for axis in parsed.axes}
@@ -99,7 +99,7 @@ def test_axis_generators_give_the_documented_values():
     assert values["cols"] == (16, 32, 64, 128)
     assert values["ifmap_sram_bytes"] == (1024, 32768, 1048576)
     assert values["dram_bytes_per_s"] == pytest.approx((0.1e9, 0.2e9, 0.3e9))
-    assert values["freq_hz"] == (1e9, 2e9)
+    assert values["clock_hz"] == (1e9, 2e9)
 
 
 def test_grid_order_is_the_last_axis_fastest_and_constraints_drop_configs():

@@ -145,5 +145,5 @@ def test_stalls_when_dram_cannot_keep_up():
 
 
 def test_latency_is_cycles_over_clock():
-    result = row(gemm_op(100, 37, 250), freq_hz=500e6)
+    result = row(gemm_op(100, 37, 250), clock_hz=500e6)
     assert result["latency_s"] == pytest.approx(result["total_cycles_incl_prefetch"] / 500e6)

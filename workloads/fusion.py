@@ -28,14 +28,13 @@ from collections import defaultdict
 from typing import TypeVar
 
 from workloads.errors import WorkloadError
-from workloads.op import Op, OpGraph, OpKind
+from workloads.op import GEMM_DIMS, Op, OpGraph, OpKind
 
 Mode = TypeVar("Mode", bound=enum.Enum)
 
 #: An expert's module path: the MoE layer, the expert's index, and the projection (absent for the
 #: expert's own elementwise ops).
 EXPERT_MODULE = re.compile(r"^(?P<layer>.+)\.experts\.(?P<index>\d+)(?:\.(?P<proj>[\w.]+))?$")
-GEMM_DIMS = ("M", "N", "K")
 
 
 class MoeMode(enum.Enum):

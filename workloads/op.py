@@ -106,6 +106,11 @@ class TensorUse:
     role: Role
 
 
+#: The loop dims of a GEMM ``C[M, N] += A[M, K] · B[K, N]``; an op's further dims (a bmm's batch)
+#: repeat the GEMM.
+GEMM_DIMS = ("M", "N", "K")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Op:
     """One operator: a named loop nest with its operands, the work it does and where it came from.
@@ -142,6 +147,12 @@ class Op:
     @property
     def macs(self) -> int:
         return self.flops // 2
+
+    @property
+    def is_gemm_shaped(self) -> bool:
+        """Whether the op has the GEMM dims M, N and K: a GEMM, a batched GEMM, a convolution as
+        an implicit GEMM (what every engine runs on its matrix unit)."""
+        return all(name in self.dim_names for name in GEMM_DIMS)
 
     def operand(self, role: Role) -> Operand:
         for operand in self.operands:

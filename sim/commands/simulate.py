@@ -10,21 +10,21 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from hwmodels import load_hardware
-from hwmodels.gpu import GPUSpec
+from hwmodels.device import Device
 from sim.commands.gpu_args import add_gpu_arguments, apply_gpu_arguments
 from sim.commands.model_args import add_model_arguments, load_graph
 from sim.present.tables import OutputFormat, render
-from sim.simulate import simulate, summarize
 from workloads.dtypes import DType
 from workloads.errors import WorkloadError
-from workloads.graph_io import read_graph_csv
 from workloads.op import OpGraph, gemm_op
 from workloads.summary import resident_bytes
 from workloads.topology import read_topology
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -67,6 +67,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import pandas as pd  # pandas, numba: imported here, so the parser needs neither
+
+    from sim.simulate import simulate, summarize
+    from workloads.graph_io import read_graph_csv
+
     hardware = apply_gpu_arguments(load_hardware(args.hw, args.overrides), args)
     dtype = DType.parse(args.dtype, field="--dtype") if args.dtype else hardware.default_dtype
     if args.gemm:
@@ -80,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         workload = read_graph_csv(args.ops)
     else:
         workload = load_graph(args, "simulate")
-    if isinstance(hardware, GPUSpec) and args.model:
+    if args.model:
         _warn_if_it_does_not_fit(workload, hardware)
     results = simulate(workload, hardware)
     total = summarize(results, hardware)
@@ -105,16 +110,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warn_if_it_does_not_fit(graph: OpGraph, hardware: GPUSpec) -> None:
-    """A warning when the model's weights and KV cache exceed the GPU's memory: the latency is
-    still given (what-if questions want it) but one GPU could not run the step."""
-    need = resident_bytes(graph)
-    if need["total"] > hardware.hbm_bytes:
+def _warn_if_it_does_not_fit(graph: OpGraph, hardware: Device) -> None:
+    """A warning when the model's weights and KV cache exceed the device's memory (where the spec
+    states a `dram_capacity_bytes`): the latency is still given (what-if questions want it) but one
+    device could not run the step."""
+    need, capacity = resident_bytes(graph), hardware.dram_capacity_bytes
+    if capacity and need["total"] > capacity:
         print(
             f"codesign simulate: warning: weights ({need['weights'] / 1e9:.1f} GB) and KV cache "
             f"({need['kv_cache'] / 1e9:.1f} GB) need {need['total'] / 1e9:.1f} GB, more than "
-            f"{hardware.name}'s hbm_bytes ({hardware.hbm_bytes / 1e9:.0f} GB): one GPU could not run "
-            "this step (quantize with --weights, shorten --context or --batch, or shard it)",
+            f"{hardware.name}'s dram_capacity_bytes ({capacity / 1e9:.0f} GB): one device could not "
+            "run this step (quantize with --weights, shorten --context or --batch, or shard it)",
             file=sys.stderr,
         )
 
@@ -123,7 +129,7 @@ def _launch_note(results: pd.DataFrame, hardware, *, cuda_graphs: bool) -> str:
     """On a GPU: how many kernels the step launches and how much of its time their launch overhead
     is (an assumed figure until a preset is calibrated: `launch_overhead_s` eager,
     `graph_launch_overhead_s` from a CUDA graph, which `hardware` then already carries)."""
-    if not isinstance(hardware, GPUSpec) or "launches" not in results:
+    if "launches" not in results:
         return ""
     launches = int(results["launches"].fillna(0).sum())
     overhead = launches * hardware.launch_overhead_s

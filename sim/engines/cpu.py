@@ -23,12 +23,21 @@ Fusion policy: none (eager PyTorch, each op its own call), as on the GPU.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from hwmodels.cpu import CPUSpec
-from sim.columns import SYSTOLIC_ONLY_COLUMNS, op_columns, timed_columns
-from sim.engines.gpu.engine import GEMM_DIMS
+from sim.columns import op_columns, timed_columns
+from sim.cost import tdp_energy
+from sim.engines.registry import DeviceModel
 from workloads.dtypes import DType
+from workloads.kernel_ops import GEMM_FAMILIES
 from workloads.op import Op, OpKind, Role
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sim.measured.knobs import Knob
 
 #: Operand roles that are a GEMM's matrices (not its scales, zeros, bias or indices).
 MATRIX_ROLES = (Role.INPUT, Role.WEIGHT, Role.OUTPUT)
@@ -53,7 +62,7 @@ def simulate_on_cpu(op: Op, spec: CPUSpec) -> list[dict[str, object]]:
     if op.kind is OpKind.ATTENTION:
         seconds, compute = _attention_s(op, spec)
         return [_row(op, spec, "cpu_attention", seconds, compute, "flash (ATen CPU blocking)")]
-    if all(name in op.dim_names for name in GEMM_DIMS):
+    if op.is_gemm_shaped:
         emulated = _emulated_16bit(op, spec)
         if emulated is not None:
             name = emulated.value
@@ -61,11 +70,11 @@ def simulate_on_cpu(op: Op, spec: CPUSpec) -> list[dict[str, object]]:
             return [_row(op, spec, "none", math.nan, math.nan, reason, unmodeled=True)]
         m = min(op.dim("M"), op.dim("N"))
         compute = op.flops / (spec.peak_flops() * _efficiency(spec, m)) if m > 1 else 0.0
-        memory = _bytes(op) / spec.memory_bytes_per_s
+        memory = _bytes(op) / spec.dram_bytes_per_s
         mapping = "gemv, memory-bound" if m == 1 else f"gemm, efficiency {_efficiency(spec, m):.2f}"
-        return [_row(op, spec, "cpu_gemm", max(compute, memory) + spec.call_overhead_s, compute, mapping)]
+        return [_row(op, spec, "cpu_gemm", max(compute, memory) + spec.launch_overhead_s, compute, mapping)]
     compute = op.flops / spec.peak_flops()
-    seconds = max(compute, _bytes(op) / spec.memory_bytes_per_s) + spec.call_overhead_s
+    seconds = max(compute, _bytes(op) / spec.dram_bytes_per_s) + spec.launch_overhead_s
     return [_row(op, spec, "cpu_memory", seconds, compute, "memory-bound, unfused")]
 
 
@@ -105,8 +114,8 @@ def _attention_s(op: Op, spec: CPUSpec) -> tuple[float, float]:
     # Q and O once; K and V (or the cache's) once per query head, as the kernel reads them.
     per_query_head = op.dim("H") / op.dim("Hkv") if "Hkv" in op.dim_names else 1.0
     moved = sum(o.bytes * (per_query_head if o.name in ("K", "V") else 1.0) for o in op.operands)
-    memory = moved / spec.memory_bytes_per_s
-    return max(compute, memory) + spec.call_overhead_s, compute
+    memory = moved / spec.dram_bytes_per_s
+    return max(compute, memory) + spec.launch_overhead_s, compute
 
 
 def _row(
@@ -122,10 +131,69 @@ def _row(
                           reads=reads, writes=writes)
     return {
         **op_columns(op, spec.name, engine, unmodeled=unmodeled),
-        **dict.fromkeys(SYSTOLIC_ONLY_COLUMNS, 0),
         **timed,
-        "sram_bytes": 0.0,
         "utilization": op.macs / peak_macs if peak_macs and engine != "cpu_memory" else 0.0,
         "peak_macs": peak_macs * n,
         "mapping": mapping,
     }
+
+
+def math_dtype(op: Op) -> DType:
+    """fp64 lanes if an operand is fp64; otherwise fp32 lanes (`CPUSpec.peak_flops`)."""
+    return DType.FP64 if any(operand.dtype is DType.FP64 for operand in op.operands) else DType.FP32
+
+
+def matrix_rates(spec: CPUSpec, dtype: DType) -> tuple[float, float, float, float]:
+    """Every matrix op at the GEMM efficiency (no sparse path), and the FMA peak."""
+    dense = spec.achievable_flops(dtype)
+    return dense, dense, dense, spec.peak_flops(dtype)
+
+
+def calibration_knobs(rows: pd.DataFrame, spec: CPUSpec) -> Iterator[Knob]:
+    """The knobs `codesign calibrate` fits on a CPU, in fitting order: the per-call overhead
+    (small rows), the memory bandwidth (copies), the GEMM efficiency and its half-efficiency rows."""
+    from sim.measured.knobs import (
+        CPU_SEARCH_FACTOR,
+        MAX_FRACTION,
+        MIN_FRACTION,
+        SMALL_CPU_KERNEL_S,
+        Knob,
+        positions,
+    )
+
+    family = rows["family"].astype(str)
+    latency = rows["latency_s"].to_numpy(dtype=float)
+
+    copies = positions(family == "copy")
+    gemms = family.isin(GEMM_FAMILIES).to_numpy()
+    memory = Knob(
+        "dram_bytes_per_s",
+        copies,
+        spec.dram_bytes_per_s / CPU_SEARCH_FACTOR,
+        spec.dram_bytes_per_s * CPU_SEARCH_FACTOR,
+        log=True,
+    )
+    if small := positions(latency < SMALL_CPU_KERNEL_S):
+        yield Knob("launch_overhead_s", small, 0.0, SMALL_CPU_KERNEL_S, log=False, unless_moved_by=memory)
+    if copies:
+        yield memory
+    if gemm_rows := positions(gemms):
+        yield Knob("gemm_efficiency", gemm_rows, MIN_FRACTION, MAX_FRACTION, log=True)
+        rows_half = spec.gemm_half_efficiency_rows
+        yield Knob(
+            "gemm_half_efficiency_rows",
+            gemm_rows,
+            rows_half / CPU_SEARCH_FACTOR,
+            rows_half * CPU_SEARCH_FACTOR,
+            log=True,
+        )
+
+
+MODEL = DeviceModel(
+    simulate_op=simulate_on_cpu,
+    math_dtype=math_dtype,
+    matrix_rates=matrix_rates,
+    vector_flops=lambda spec: spec.peak_flops(DType.FP32),
+    energy=tdp_energy,
+    calibration_knobs=calibration_knobs,
+)

@@ -10,7 +10,8 @@ overhead on a CPU):
 * memory = the op's operand bytes (each operand moved once: the fewest bytes any schedule moves)
   / the memory bandwidth.
 
-The rates per device kind (`device_rates`):
+The rates per device kind (`device_rates`; each kind's `DeviceModel.matrix_rates` and
+`vector_flops`, `sim.engines.registry`; bandwidth, launch overhead and clock from the spec):
 
 =========  ===============================================  ====================  ==================
 device     matrix FLOP/s                                    vector FLOP/s         bytes/s
@@ -19,7 +20,7 @@ systolic   rows · cols · MACs/PE/cycle[dtype] · 2 · freq     vector_flops ·
 gpu        tensor peak[dtype] · achievable_tensor_fraction  CUDA-core peak        achievable HBM
            (attention_tensor_fraction for attention;
            2:4 weights at the sparse rate)
-cpu        peak_flops[dtype] · gemm_efficiency              peak_flops (fp32)     memory_bytes_per_s
+cpu        peak_flops[dtype] · gemm_efficiency              peak_flops (fp32)     dram_bytes_per_s
 =========  ===============================================  ====================  ==================
 
 A roofline ignores everything that makes real time longer (array fill and folds, tiling, SRAM
@@ -31,23 +32,18 @@ Speed: `prepare_workload` reduces a graph to per-op arrays once; `evaluate` then
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from hwmodels.cpu import CPUSpec
 from hwmodels.errors import HardwareSpecError
-from hwmodels.gpu import GPUSpec
-from hwmodels.systolic import SystolicArraySpec
 from mappers.attention import SOFTMAX_FLOPS_PER_ELEMENT
-from mappers.gpu_attention import attention_problem
 from mappers.gpu_gemm import gemm_problem
-from mappers.systolic import compute_dtype
-from sim.engines.gpu.timing import mac_rate_per_sm
+from sim.engines.registry import model_for
 from workloads.dtypes import DType
-from workloads.op import Op, OpGraph, OpKind
+from workloads.op import OpGraph, OpKind
 
 #: Metric columns of a roofline result (per config and workload): seconds, cycles at the spec's
 #: clock, the compute-only and memory-only sums over ops, the launch overheads, work and traffic,
@@ -64,7 +60,6 @@ ROOFLINE_METRICS = (
     "utilization",
     "unmodeled_ops",
 )
-GEMM_DIMS = ("M", "N", "K")
 #: Op classes, the blocks of the rate table: dense matrix ops, 2:4-sparse ones, attention.
 DENSE, SPARSE, ATTENTION = range(3)
 
@@ -98,35 +93,9 @@ class Rates:
     clock_hz: np.ndarray
 
 
-def _gpu_math(op: Op) -> DType:
-    if op.kind is OpKind.ATTENTION:
-        return attention_problem(op).math_dtype
-    return gemm_problem(op).math_dtype
-
-
-def _array_math(op: Op) -> DType:
-    if op.kind is OpKind.ATTENTION:
-        q, k = (next(o for o in op.operands if o.name == name) for name in ("Q", "K"))
-        return max(q.dtype, k.dtype, key=lambda d: d.bits)
-    return compute_dtype(op)
-
-
-def _cpu_math(op: Op) -> DType:
-    """fp64 lanes if an operand is fp64; otherwise fp32 lanes (`CPUSpec.peak_flops`)."""
-    return DType.FP64 if any(operand.dtype is DType.FP64 for operand in op.operands) else DType.FP32
-
-
-#: The dtype the matrix unit multiplies an op in, per device kind (as that kind's engine decides).
-MATH_DTYPE: dict[type, Callable[[Op], DType]] = {
-    SystolicArraySpec: _array_math,
-    GPUSpec: _gpu_math,
-    CPUSpec: _cpu_math,
-}
-
-
 def prepare_workload(graph: OpGraph, spec_type: type) -> RooflineWorkload:
     """Per-op arrays of `graph` for hardware of `spec_type` (see `RooflineWorkload`)."""
-    math_dtype = MATH_DTYPE[spec_type]
+    math_dtype = model_for(spec_type).math_dtype
     rows: list[tuple[float, float, float, int, DType | None]] = []
     unmodeled = macs = kernels = 0
     for op in graph.ops:
@@ -141,7 +110,7 @@ def prepare_workload(graph: OpGraph, spec_type: type) -> RooflineWorkload:
             rows.append(
                 (op.flops * n, SOFTMAX_FLOPS_PER_ELEMENT * scores * n, moved, ATTENTION, math_dtype(op))
             )
-        elif all(name in op.dim_names for name in GEMM_DIMS):
+        elif op.is_gemm_shaped:
             sparse = SPARSE if gemm_problem(op).sparse else DENSE
             rows.append((op.flops * n, 0.0, moved, sparse, math_dtype(op)))
         else:
@@ -166,45 +135,6 @@ def prepare_workload(graph: OpGraph, spec_type: type) -> RooflineWorkload:
     )
 
 
-def _systolic(spec: SystolicArraySpec, dtype: DType) -> tuple[float, float, float, float]:
-    dense = spec.peak_macs_per_s(dtype) * 2
-    return dense, dense, dense, dense
-
-
-def _gpu(spec: GPUSpec, dtype: DType) -> tuple[float, float, float, float]:
-    per_sm = 2 * spec.sm_count  # FLOPs per MAC times SMs
-    dense = mac_rate_per_sm(spec, dtype, sparse=False, fraction=spec.achievable_tensor_fraction) * per_sm
-    sparse = dense
-    if dtype in spec.sparse_tensor_speedup:  # no sparse path: the dense rate, as cuSPARSELt falls back
-        sparse = mac_rate_per_sm(spec, dtype, sparse=True, fraction=spec.achievable_tensor_fraction) * per_sm
-    attention = mac_rate_per_sm(spec, dtype, sparse=False, fraction=spec.attention_tensor_fraction) * per_sm
-    return dense, sparse, attention, mac_rate_per_sm(spec, dtype, sparse=False, fraction=1.0) * per_sm
-
-
-def _cpu(spec: CPUSpec, dtype: DType) -> tuple[float, float, float, float]:
-    dense = spec.peak_flops(dtype) * spec.gemm_efficiency
-    return dense, dense, dense, spec.peak_flops(dtype)
-
-
-#: Per device kind: (dense, sparse, attention, datasheet peak) matrix FLOP/s for a dtype; and
-#: (vector FLOP/s, bytes/s, seconds per launch, clock Hz).
-MATRIX_RATES: dict[type, Callable[[Any, DType], tuple[float, float, float, float]]] = {
-    SystolicArraySpec: _systolic,
-    GPUSpec: _gpu,
-    CPUSpec: _cpu,
-}
-DEVICE_RATES: dict[type, Callable[[Any], tuple[float, float, float, float]]] = {
-    SystolicArraySpec: lambda s: (s.vector_flops * s.freq_hz, s.dram_bytes_per_s, 0.0, s.freq_hz),
-    GPUSpec: lambda s: (
-        s.peak_cuda_core_flops,
-        s.achievable_hbm_bytes_per_s,
-        s.launch_overhead_s,
-        s.boost_clock_hz,
-    ),
-    CPUSpec: lambda s: (s.peak_flops(DType.FP32), s.memory_bytes_per_s, s.call_overhead_s, s.clock_hz),
-}
-
-
 def device_rates(specs: Sequence[Any], dtypes: tuple[DType, ...]) -> tuple[Rates, list[str | None]]:
     """The `Rates` of each spec for a workload using `dtypes`, and per spec an error message
     (a dtype the device cannot multiply) or None; a failing spec's rates are NaN."""
@@ -216,14 +146,19 @@ def device_rates(specs: Sequence[Any], dtypes: tuple[DType, ...]) -> tuple[Rates
     for i, spec in enumerate(specs):
         try:
             for j, dtype in enumerate(dtypes):
-                dense, sparse, attention, datasheet = MATRIX_RATES[type(spec)](spec, dtype)
+                dense, sparse, attention, datasheet = model_for(spec).matrix_rates(spec, dtype)
                 matrix[i, [DENSE * width + j, SPARSE * width + j, ATTENTION * width + j]] = (
                     dense,
                     sparse,
                     attention,
                 )
                 peak[i, j] = datasheet
-            device[i] = DEVICE_RATES[type(spec)](spec)
+            device[i] = (
+                model_for(spec).vector_flops(spec),
+                spec.achievable_dram_bytes_per_s,
+                spec.launch_overhead_s,
+                spec.clock_hz,
+            )
             errors.append(None)
         except HardwareSpecError as error:
             matrix[i], peak[i], device[i] = np.nan, np.nan, np.nan

@@ -8,7 +8,7 @@ rows that inform it:
 GPU knob                                rows it is fitted on
 ======================================  =====================================================
 ``launch_overhead_s``                   every row measured under `SMALL_KERNEL_S`
-``achievable_hbm_bytes_per_s``          the copy family
+``achievable_dram_bytes_per_s``          the copy family
 ``gemm_bandwidth_fraction``             GEMM rows of the library kernels (`LIBRARY_GEMM_KERNELS`)
                                         that the tensor fraction does not move (GEMVs)
 ``achievable_tensor_fraction``          GEMM rows of the library kernels
@@ -19,7 +19,7 @@ GPU knob                                rows it is fitted on
 ``kernel_...[K:F]``                     ... of family F, when K was measured on several families
 ======================================  =====================================================
 
-A CPU's knobs are ``call_overhead_s`` (rows under `SMALL_CPU_KERNEL_S`), ``memory_bytes_per_s``
+A CPU's knobs are ``launch_overhead_s`` (rows under `SMALL_CPU_KERNEL_S`), ``dram_bytes_per_s``
 (copy), ``gemm_efficiency`` and ``gemm_half_efficiency_rows`` (GEMM rows).
 
 Knobs are fitted once each, in that order, each holding the earlier fits: the fixed cost first, on
@@ -40,7 +40,6 @@ calibrated spec are not the errors it was fitted to.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import zlib
 from collections.abc import Callable, Iterator
@@ -50,94 +49,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hwmodels.cpu import CPUSpec
-from hwmodels.gpu import GPUSpec
+from sim.engines.registry import model_for
 from sim.measured.compare import Simulated, row_label, simulate_measured
+from sim.measured.holdout import DEFAULT_HOLDOUT
+from sim.measured.knobs import FITTED_DIGITS, REFINE_STEPS, SENSITIVE_CHANGE, Knob
 from sim.simulate import simulate_op_latency
 from workloads.errors import CodesignError
-from workloads.kernel_ops import ATTENTION_FAMILIES, GEMM_FAMILIES
 from workloads.op import Op
 
-#: Kernels whose rows set a GPU's spec-wide fractions: the vendor libraries as torch calls them
-#: (cuBLAS behind matmul, FlashAttention-2 or cuDNN behind SDPA), the kernels a traced model's ops
-#: run as. Every other kernel gets its own `kernel_fractions` entry.
-LIBRARY_GEMM_KERNELS = ("torch_matmul",)
-LIBRARY_ATTENTION_KERNELS = ("torch_sdpa",)
-#: Measured time under which a GPU kernel is mostly launch and setup (a 4096² bf16 GEMM takes ~200
-#: µs on an H100; a 256² one ~5 µs, of which the math is ~0.03 µs).
-SMALL_KERNEL_S = 20e-6
-#: The same for a CPU op (an ATen call's dispatch is microseconds; a 64² fp32 GEMM ~10 µs).
-SMALL_CPU_KERNEL_S = 100e-6
-#: Relative change of a row's simulated latency, between the knob's halved and doubled value
-#: (linear knobs: its two bounds), that makes the row inform the knob.
-SENSITIVE_CHANGE = 0.10
-#: Values tried across a knob's bounds, then golden-section steps between the best one's neighbours.
-GRID_POINTS = 12
-REFINE_STEPS = 12
-#: Significant digits a fitted value keeps (the fit's own resolution is coarser).
-FITTED_DIGITS = 4
-#: Default share of rows held out of the fit to measure it.
-DEFAULT_HOLDOUT = 0.3
-#: A GPU's achievable HBM bandwidth is searched down to this fraction of the datasheet's.
-MIN_HBM_FRACTION = 0.3
-#: Bounds of a tensor-core fraction and of a CPU's GEMM efficiency.
-MIN_FRACTION, MAX_FRACTION = 0.02, 1.0
-#: Lower bound of a kernel's bandwidth fraction (of the achievable HBM rate); the upper one is the
-#: spec's `max_bandwidth_fraction` (the datasheet rate), taken when the knob is fitted.
-MIN_BANDWIDTH_FRACTION = 0.1
-#: A CPU's memory bandwidth and half-efficiency rows are searched over these factors of the base.
-CPU_SEARCH_FACTOR = 10.0
+#: The golden ratio's step of a golden-section search.
 _GOLDEN = (math.sqrt(5) - 1) / 2
-
-
-@dataclass(frozen=True)
-class Knob:
-    """One fitted value: a spec field, or a kernel's entry of the spec's mapping `mapping`
-    (`kernel` set; `field` is then the spec field the entry stands in for, as `for_kernel` sets it)."""
-
-    field: str
-    rows: tuple[int, ...]  # positions (in the simulated rows) it is fitted on, before the sensitivity test
-    low: float
-    high: float  # math.inf: the spec's `max_bandwidth_fraction` when fitted
-    log: bool
-    kernel: str | None = None
-    mapping: str = "kernel_fractions"
-    unless_moved_by: Knob | None = None  # rows halving this other knob moves do not inform the knob
-
-    @property
-    def name(self) -> str:
-        return f"{self.mapping}[{self.kernel}]" if self.kernel else self.field
-
-    def value(self, spec: Any) -> float:
-        """The value the knob's rows run at now (a ``kernel:family`` key falls back to the kernel's
-        entry, then to the spec-wide field, as `GPUSpec.for_kernel` does)."""
-        if self.kernel:
-            kernel, _, family = self.kernel.partition(":")
-            return float(getattr(spec.for_kernel(kernel, family), self.field))
-        return float(getattr(spec, self.field))
-
-    def apply(self, spec: Any, value: float) -> Any:
-        if self.kernel:
-            entries = {**getattr(spec, self.mapping), self.kernel: value}
-            return dataclasses.replace(spec, **{self.mapping: entries})
-        return dataclasses.replace(spec, **{self.field: value})
-
-    def bounds(self, spec: Any) -> tuple[float, float]:
-        return self.low, spec.max_bandwidth_fraction if math.isinf(self.high) else self.high
-
-    def probes(self, spec: Any) -> tuple[float, float]:
-        """The two values whose latencies decide whether a row informs this knob."""
-        low, high = self.bounds(spec)
-        if not self.log:
-            return low, high
-        value = self.value(spec)
-        return max(low, value / 2), min(high, value * 2)
-
-    def grid(self, spec: Any) -> np.ndarray:
-        low, high = self.bounds(spec)
-        if self.log:
-            return np.geomspace(low, high, GRID_POINTS)
-        return np.linspace(low, high, GRID_POINTS)
 
 
 @dataclass(frozen=True)
@@ -160,11 +81,7 @@ def calibrate(
     called as each starts."""
     if not 0 <= holdout < 1:
         raise CodesignError(f"holdout = {holdout!r}: must be in [0, 1) (the share of rows not fitted)")
-    if not isinstance(base, GPUSpec | CPUSpec):
-        raise CodesignError(
-            f"hardware {base.name!r} is a {type(base).__name__}: calibrate fits GPU and CPU specs "
-            "(the devices codesign measure times)"
-        )
+    knobs_for(measured.iloc[:0], base)  # a kind without knobs is refused before simulating
     rows, simulated = _simulable(measured, base)
     ops = simulated.ops
     held = np.array([is_held_out(row, holdout) for _, row in rows.iterrows()], dtype=bool)
@@ -196,70 +113,15 @@ def calibrate(
 
 
 def knobs_for(rows: pd.DataFrame, spec: Any) -> Iterator[Knob]:
-    """The knobs `rows` can inform on `spec`, in fitting order (module docstring)."""
-    family, kernel = rows["family"].astype(str), rows["kernel"].astype(str)
-    latency = rows["latency_s"].to_numpy(dtype=float)
-
-    def where(mask: Any) -> tuple[int, ...]:
-        return tuple(int(i) for i in np.flatnonzero(np.asarray(mask)))
-
-    copies = where(family == "copy")
-    gemms = family.isin(GEMM_FAMILIES).to_numpy()
-    if isinstance(spec, GPUSpec):
-        hbm_low = MIN_HBM_FRACTION * spec.hbm_bytes_per_s
-        hbm = Knob("achievable_hbm_bytes_per_s", copies, hbm_low, spec.hbm_bytes_per_s, log=True)
-        if small := where(latency < SMALL_KERNEL_S):
-            yield Knob("launch_overhead_s", small, 0.0, SMALL_KERNEL_S, log=False, unless_moved_by=hbm)
-        if copies:
-            yield hbm
-        tensor = gemms | family.isin(ATTENTION_FAMILIES).to_numpy()
-        library = set(LIBRARY_GEMM_KERNELS) | set(LIBRARY_ATTENTION_KERNELS)
-        for name in sorted(set(kernel[tensor]), key=lambda k: (k not in library, k)):
-            picked = tensor & (kernel == name).to_numpy()
-            # a kernel measured on several families gets fractions for each; a library kernel sets
-            # the spec-wide fields, one pair fitted on all its rows
-            families = [None] if name in library else sorted(set(family[picked]))
-            for one in families:
-                rows_of = picked & (family == one).to_numpy() if len(families) > 1 else picked
-                key = None if name in library else f"{name}:{one}" if len(families) > 1 else name
-                kind = "gemm" if gemms[rows_of].all() else "attention"
-                tensor_field = "achievable_tensor_fraction" if kind == "gemm" else "attention_tensor_fraction"
-                tensor_knob = Knob(
-                    tensor_field, where(rows_of), MIN_FRACTION, MAX_FRACTION, log=True, kernel=key
-                )
-                yield Knob(
-                    f"{kind}_bandwidth_fraction",
-                    where(rows_of),
-                    MIN_BANDWIDTH_FRACTION,
-                    math.inf,
-                    log=True,
-                    kernel=key,
-                    mapping="kernel_bandwidth_fractions",
-                    unless_moved_by=tensor_knob,
-                )
-                yield tensor_knob
-    else:
-        memory = Knob(
-            "memory_bytes_per_s",
-            copies,
-            spec.memory_bytes_per_s / CPU_SEARCH_FACTOR,
-            spec.memory_bytes_per_s * CPU_SEARCH_FACTOR,
-            log=True,
+    """The knobs `rows` can inform on `spec`, in fitting order (module docstring): its kind's
+    `DeviceModel.calibration_knobs`."""
+    knobs = model_for(spec).calibration_knobs
+    if knobs is None:
+        raise CodesignError(
+            f"hardware {spec.name!r} is a {type(spec).__name__}: calibrate fits GPU and CPU specs "
+            "(the devices codesign measure times)"
         )
-        if small := where(latency < SMALL_CPU_KERNEL_S):
-            yield Knob("call_overhead_s", small, 0.0, SMALL_CPU_KERNEL_S, log=False, unless_moved_by=memory)
-        if copies:
-            yield memory
-        if gemm_rows := where(gemms):
-            yield Knob("gemm_efficiency", gemm_rows, MIN_FRACTION, MAX_FRACTION, log=True)
-            rows_half = spec.gemm_half_efficiency_rows
-            yield Knob(
-                "gemm_half_efficiency_rows",
-                gemm_rows,
-                rows_half / CPU_SEARCH_FACTOR,
-                rows_half * CPU_SEARCH_FACTOR,
-                log=True,
-            )
+    return knobs(rows, spec)
 
 
 def _simulable(measured: pd.DataFrame, spec: Any) -> tuple[pd.DataFrame, Simulated]:

@@ -15,10 +15,11 @@ from typing import Any
 
 import pandas as pd
 
-from hwmodels.gpu import GPUSpec
+from sim.engines.registry import model_for
 from sim.simulate import simulate_op_latency
 from workloads.errors import CodesignError
-from workloads.kernel_ops import ATTENTION_FAMILIES, GEMM_FAMILIES, op_for_measurement
+from workloads.files import text_stream
+from workloads.kernel_ops import ATTENTION_FAMILIES, op_for_measurement
 from workloads.op import Op
 
 #: Columns every measured file must have (docs/measured_format.md).
@@ -39,9 +40,10 @@ def read_measured(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise CodesignError(f"measured file {str(path)!r} does not exist")
+    stream = text_stream(path, what="a measured CSV (codesign measure)")
     try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        frame = pd.read_csv(stream)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise CodesignError(f"{path}: not a readable CSV: {error}") from None
     missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
     if missing:
@@ -146,6 +148,8 @@ def measured_latency(row: pd.Series) -> float:
 def compare(measured: pd.DataFrame, hardware: Any) -> Comparison:
     """Simulate every measured row on `hardware` and tabulate the errors."""
     simulated = simulate_measured(measured, hardware)
+    if not simulated.positions:
+        raise CodesignError(f"nothing to compare: no row the simulator models{_why_none(simulated.skipped)}")
     rows = measured.iloc[simulated.positions].reset_index(drop=True)
     rows["latency_s"] = simulated.measured_s
     # the work's FLOPs (the report's x axis): the file's column where given, else the op's own count
@@ -159,16 +163,21 @@ def compare(measured: pd.DataFrame, hardware: Any) -> Comparison:
     return Comparison(rows=rows, summary=_summary(rows, hardware), skipped=simulated.skipped)
 
 
+def _why_none(skipped: pd.DataFrame) -> str:
+    """The first skipped row's reason, for the error when no row is left."""
+    if skipped.empty:
+        return ""
+    first = skipped.iloc[0]
+    reason = " ".join(str(first["reason"]).split())
+    example = f"{first['family']}/{first['kernel']} {first['shape']}"
+    return f" ({len(skipped)} rows skipped, e.g. {example}: {reason})"
+
+
 def kernel_fractions(hardware: Any, family: str, kernel: str) -> tuple[float, float]:
-    """The tensor-core and bandwidth fractions a GPU runs a measured kernel's rows at: its
-    `kernel_fractions` / `kernel_bandwidth_fractions` entries, else the spec-wide ones of its
-    family; NaN for a non-GPU spec or a family that is neither GEMM nor attention (copies)."""
-    if not isinstance(hardware, GPUSpec) or family not in (*GEMM_FAMILIES, *ATTENTION_FAMILIES):
-        return math.nan, math.nan
-    spec = hardware.for_kernel(str(kernel), family)
-    if family in ATTENTION_FAMILIES:
-        return spec.attention_tensor_fraction, spec.attention_bandwidth_fraction
-    return spec.achievable_tensor_fraction, spec.gemm_bandwidth_fraction
+    """The tensor-core and bandwidth fractions a device runs a measured kernel's rows at, where its
+    kind has such fractions (`DeviceModel.kernel_fractions`: a GPU's); NaN otherwise."""
+    fractions = model_for(hardware).kernel_fractions
+    return fractions(hardware, family, kernel) if fractions else (math.nan, math.nan)
 
 
 #: How the summary's fraction columns print (the errors print with one decimal).

@@ -2,9 +2,10 @@
 per op kind on one or more devices.
 
 Roofline (`device_roof`): the ceiling is ``min(peak FLOP/s, intensity × DRAM bytes/s)`` with the
-datasheet peak of the device's default dtype (systolic: 2 · PEs · MACs/PE/cycle · clock; GPU: the
-dense tensor-core peak; CPU: the FMA peak) and its DRAM bandwidth (GPU: the datasheet HBM rate;
-the achievable one is drawn dashed). Each op is a point at (FLOPs / DRAM bytes, FLOPs / latency).
+datasheet peak of the device's default dtype (`Device.peak_flops`: systolic 2 · PEs · MACs/PE/cycle
+· clock; GPU the dense tensor-core peak; CPU the FMA peak) and its datasheet DRAM bandwidth; where
+the achievable bandwidth is lower (a GPU's copy rate) it is drawn dashed. Each op is a point at
+(FLOPs / DRAM bytes, FLOPs / latency).
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from hwmodels.cpu import CPUSpec
-from hwmodels.gpu import GPUSpec
-from hwmodels.systolic import SystolicArraySpec
+from hwmodels.device import Device
 from sim.present.plot import FIGURE_HEIGHT, FIGURE_WIDTH
 from workloads.errors import CodesignError
 
@@ -28,24 +27,18 @@ ROOF_INTENSITY_RANGE = (1e-2, 1e4)
 BREAKDOWN_UNITS = {"latency_s": (1e3, "latency", "ms"), "energy_j": (1e3, "energy", "mJ")}
 
 
-def device_roof(hardware: Any) -> tuple[float, float, float]:
-    """(peak FLOP/s, DRAM bytes/s, achievable DRAM bytes/s) of `hardware` in its default dtype."""
-    if isinstance(hardware, SystolicArraySpec):
-        peak = 2 * hardware.peak_macs_per_s(hardware.default_dtype)
-        return peak, hardware.dram_bytes_per_s, hardware.dram_bytes_per_s
-    if isinstance(hardware, GPUSpec):
-        peak = hardware.peak_tensor_flops(hardware.default_dtype)
-        return peak, hardware.hbm_bytes_per_s, hardware.achievable_hbm_bytes_per_s
-    if isinstance(hardware, CPUSpec):
-        bandwidth = hardware.memory_bytes_per_s
-        return hardware.peak_flops(hardware.default_dtype), bandwidth, bandwidth
-    raise CodesignError(f"no roofline for hardware of type {type(hardware).__name__}")
+def device_roof(hardware: Device) -> tuple[float, float, float]:
+    """(peak FLOP/s, DRAM bytes/s, achievable DRAM bytes/s) of `hardware` in its default dtype
+    (`hwmodels.device.Device`: every kind answers these itself)."""
+    peak = hardware.peak_flops(hardware.default_dtype)
+    return peak, hardware.dram_bytes_per_s, hardware.achievable_dram_bytes_per_s
 
 
 def roofline_figure(results: pd.DataFrame, hardware: Any, title: str | None = None) -> go.Figure:
     """Each modeled op with FLOPs and DRAM bytes as a point over `hardware`'s roofline, log-log,
-    coloured by op kind; hover names the layer."""
-    rows = results[~results["unmodeled"].astype(bool) & (results["flops"] > 0) & (results["dram_bytes"] > 0)]
+    coloured by op kind; hover names the layer; the title counts the ops left out, and why."""
+    unmodeled = results["unmodeled"].astype(bool)
+    rows = results[~unmodeled & (results["flops"] > 0) & (results["dram_bytes"] > 0)]
     if rows.empty:
         raise CodesignError("no op has both FLOPs and DRAM bytes to place on a roofline")
     rows = rows.assign(
@@ -64,7 +57,7 @@ def roofline_figure(results: pd.DataFrame, hardware: Any, title: str | None = No
         log_y=True,
         labels={"intensity": "arithmetic intensity (FLOP/byte of DRAM traffic)",
                 "achieved_flops_per_s": "achieved (FLOP/s)", "kind": "op kind", "latency_us": "latency (µs)"},
-        title=title or f"Roofline: {len(rows)} ops on {hardware.name}"
+        title=title or f"Roofline on {hardware.name}: {_drawn(len(rows), len(results), int(unmodeled.sum()))}"
         f"<br><sup>peak {peak / 1e12:.4g} TFLOP/s ({hardware.default_dtype.value}), "
         f"DRAM {bandwidth / 1e9:.4g} GB/s, ridge at {peak / bandwidth:.3g} FLOP/byte</sup>",
         width=FIGURE_WIDTH,
@@ -83,6 +76,16 @@ def roofline_figure(results: pd.DataFrame, hardware: Any, title: str | None = No
     figure.update_xaxes(exponentformat="power")  # 10^15 beside 10^12, not "100T" beside "10^15"
     figure.update_yaxes(exponentformat="power")
     return figure
+
+
+def _drawn(drawn: int, ops: int, unmodeled: int) -> str:
+    """What the points are: ``713 ops with FLOPs and DRAM bytes; 120 without and 15 unmodeled are
+    not drawn``, or ``848 ops`` when every op is drawn."""
+    if drawn == ops:
+        return f"{ops} ops"
+    without = ops - drawn - unmodeled
+    left_out = [f"{without} without" if without else "", f"{unmodeled} unmodeled" if unmodeled else ""]
+    return f"{drawn} ops with FLOPs and DRAM bytes; {' and '.join(filter(None, left_out))} are not drawn"
 
 
 def breakdown_figure(

@@ -16,10 +16,13 @@ config whose validation fails, so its error message is the loader's own.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from hwmodels import apply_overrides
+from hwmodels.device import RenamedFieldWarning
+from hwmodels.loader import resolve_path
 from workloads.errors import CodesignError
 
 #: Marks a (field, text) whose one-field override failed: configs using it take the full path.
@@ -51,7 +54,12 @@ class SpecBuilder:
         key = (field, text)
         if key not in self._converted:
             try:
-                self._converted[key] = getattr(apply_overrides(self.base, [f"{field}={text}"]), field)
+                with warnings.catch_warnings():  # a renamed field warns once, on the full path
+                    warnings.simplefilter("ignore", RenamedFieldWarning)
+                    path = resolve_path(type(self.base), field, where="--set")
+                    if len(path) > 1 or path[0] != field:  # nested or renamed: the loader's path
+                        raise CodesignError(field)
+                    self._converted[key] = getattr(apply_overrides(self.base, [f"{field}={text}"]), field)
             except CodesignError:
                 self._converted[key] = _UNCONVERTED
         return self._converted[key]

@@ -1,1 +1,49 @@
-"""The GPU engine: tiled GEMMs and attention kernels timed per CTA wave."""
+"""The GPU engine: tiled GEMMs (`gemm`) and attention kernels (`attention`) timed per CTA wave
+(`timing`), every op's row (`engine`).
+
+`MODEL` registers it for specs of kind ``gpu`` (`sim.engines.registry`).
+"""
+
+from __future__ import annotations
+
+from hwmodels.gpu import GPUSpec
+from mappers.gpu_attention import attention_problem
+from mappers.gpu_gemm import gemm_problem
+from sim.cost import tdp_energy
+from sim.engines.gpu.engine import kernel_fractions, simulate_on_gpu
+from sim.engines.gpu.knobs import calibration_knobs
+from sim.engines.gpu.timing import mac_rate_per_sm
+from sim.engines.registry import DeviceModel
+from workloads.dtypes import DType
+from workloads.op import Op, OpKind
+
+
+def math_dtype(op: Op) -> DType:
+    """The dtype the tensor cores multiply in, as the GEMM and attention mappers decide."""
+    if op.kind is OpKind.ATTENTION:
+        return attention_problem(op).math_dtype
+    return gemm_problem(op).math_dtype
+
+
+def matrix_rates(spec: GPUSpec, dtype: DType) -> tuple[float, float, float, float]:
+    """Dense GEMMs at `achievable_tensor_fraction`, 2:4 sparse ones at the sparse rate (the dense
+    one where the GPU has no sparse path, as cuSPARSELt falls back), attention's matmuls at
+    `attention_tensor_fraction`, and the datasheet peak."""
+    per_sm = 2 * spec.sm_count  # FLOPs per MAC times SMs
+    dense = mac_rate_per_sm(spec, dtype, sparse=False, fraction=spec.achievable_tensor_fraction) * per_sm
+    sparse = dense
+    if dtype in spec.sparse_tensor_speedup:
+        sparse = mac_rate_per_sm(spec, dtype, sparse=True, fraction=spec.achievable_tensor_fraction) * per_sm
+    attention = mac_rate_per_sm(spec, dtype, sparse=False, fraction=spec.attention_tensor_fraction) * per_sm
+    return dense, sparse, attention, mac_rate_per_sm(spec, dtype, sparse=False, fraction=1.0) * per_sm
+
+
+MODEL = DeviceModel(
+    simulate_op=simulate_on_gpu,
+    math_dtype=math_dtype,
+    matrix_rates=matrix_rates,
+    vector_flops=lambda spec: spec.peak_cuda_core_flops,
+    energy=tdp_energy,
+    kernel_fractions=kernel_fractions,
+    calibration_knobs=calibration_knobs,
+)

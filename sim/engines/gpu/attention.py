@@ -104,7 +104,7 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
     if plan.partition is Partition.SPLIT_KV and partial_bytes:
         reduce_s = memory_bound_s(spec, combine_bytes, cuda_flops=partial_rows * problem.dv * 2)
     elif partial_bytes:  # lean: the CTA owning a head's end combines its partials in-kernel
-        reduce_s = combine_bytes / spec.achievable_hbm_bytes_per_s + spec.memory_latency_s
+        reduce_s = combine_bytes / spec.achievable_dram_bytes_per_s + spec.memory_latency_s
     else:
         reduce_s = 0.0
     return AttentionCost(

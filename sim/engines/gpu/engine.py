@@ -13,7 +13,7 @@ Fusion policy: the graph's. Every op is its own kernel reading its inputs from a
 outputs to HBM; a graph rewritten by `workloads.serving` (``--fusion serving``) has a serving
 engine's merged GEMMs and fused memory-bound chains as its ops, a traced graph eager PyTorch's.
 Attention is one SDPA op, one fused kernel. Rows carry the op's repeats (`count`); cycles are at
-`boost_clock_hz`.
+`clock_hz`.
 """
 
 from __future__ import annotations
@@ -23,14 +23,13 @@ import math
 from hwmodels.gpu import GPUSpec
 from mappers.gpu_attention import attention_problem
 from mappers.gpu_gemm import gemm_problem
-from sim.columns import SYSTOLIC_ONLY_COLUMNS, op_columns, timed_columns
+from sim.columns import CORE_SUM_COLUMNS, op_columns, timed_columns, unmodeled_row
 from sim.engines.gpu.attention import AttentionCost, best_attention
 from sim.engines.gpu.gemm import GemmCost, best_gemm
 from sim.engines.gpu.timing import mac_rate_per_sm, memory_bound_s
 from workloads.dtypes import DType
+from workloads.kernel_ops import ATTENTION_FAMILIES, GEMM_FAMILIES
 from workloads.op import Op, OpKind
-
-GEMM_DIMS = ("M", "N", "K")
 
 
 def simulate_on_gpu(op: Op, spec: GPUSpec) -> list[dict[str, object]]:
@@ -39,17 +38,22 @@ def simulate_on_gpu(op: Op, spec: GPUSpec) -> list[dict[str, object]]:
     if op.unmodeled:
         return [_unmodeled_row(op, spec)]
     attrs = dict(op.attrs)
-    if isinstance(attrs.get("kernel"), str):  # a measured row's kernel: its own fractions
-        spec = spec.for_kernel(str(attrs["kernel"]), str(attrs.get("family", "")))
+    named = str(attrs["kernel"]) if isinstance(attrs.get("kernel"), str) else ""
+    if named:  # a measured row's kernel: its own fractions
+        spec = spec.for_kernel(named, str(attrs.get("family", "")))
     if op.kind is OpKind.ATTENTION:
         problem = attention_problem(op)
+        kernel = named or spec.attention_kernel
         spec = spec.streaming_at(spec.attention_bandwidth_fraction)
-        return [_kernel_row(op, spec, "gpu_attention", best_attention(problem, spec), problem.math_dtype)]
-    if all(name in op.dim_names for name in GEMM_DIMS):
+        cost = best_attention(problem, spec)
+        return [_kernel_row(op, spec, "gpu_attention", cost, problem.math_dtype, kernel=kernel)]
+    if op.is_gemm_shaped:
         problem = gemm_problem(op)
+        kernel = named or spec.gemm_kernel
         spec = spec.streaming_at(spec.gemm_bandwidth_fraction)
         cost = best_gemm(problem, spec)
-        return [_kernel_row(op, spec, "gpu_gemm", cost, problem.math_dtype, sparse=problem.sparse)]
+        sparse = problem.sparse
+        return [_kernel_row(op, spec, "gpu_gemm", cost, problem.math_dtype, sparse=sparse, kernel=kernel)]
     reads = sum(o.bytes for o in op.operands if not o.role.is_written)
     writes = sum(o.bytes for o in op.operands if o.role.is_written)
     latency = memory_bound_s(spec, reads + writes, cuda_flops=op.flops)
@@ -70,9 +74,18 @@ def simulate_on_gpu(op: Op, spec: GPUSpec) -> list[dict[str, object]]:
 
 
 def _kernel_row(
-    op: Op, spec: GPUSpec, engine: str, cost: GemmCost | AttentionCost, dtype: DType, *, sparse: bool = False
+    op: Op,
+    spec: GPUSpec,
+    engine: str,
+    cost: GemmCost | AttentionCost,
+    dtype: DType,
+    *,
+    sparse: bool = False,
+    kernel: str = "",
 ) -> dict[str, object]:
-    """The row of a costed GEMM or attention kernel."""
+    """The row of a costed GEMM or attention kernel; its mapping names the `kernel` it runs as, where
+    one is named (``flash_attention_3 as fa2 128x64 waves 0.48``: that kernel's calibrated fractions
+    on the modeled partition and tile)."""
     return _row(
         op,
         spec,
@@ -83,7 +96,7 @@ def _kernel_row(
         reads=cost.dram_read_bytes,
         writes=cost.dram_write_bytes,
         sram=cost.main.l2_bytes,
-        mapping=cost.describe(),
+        mapping=f"{kernel} as {cost.describe()}" if kernel else cost.describe(),
         peak_dtype=dtype,
         sparse=sparse,
         launches=cost.launches,
@@ -107,22 +120,21 @@ def _row(
     launches: int = 1,
 ) -> dict[str, object]:
     n = op.count
-    total_cycles = latency_s * spec.boost_clock_hz
+    total_cycles = latency_s * spec.clock_hz
     dtype = peak_dtype or spec.default_dtype
     peak_rate = mac_rate_per_sm(spec, dtype, sparse=sparse, fraction=1.0)
-    peak_per_cycle = spec.sm_count * peak_rate / spec.boost_clock_hz
+    peak_per_cycle = spec.sm_count * peak_rate / spec.clock_hz
     timed = timed_columns(
         op,
         latency_s=latency_s,
         compute_s=compute_s,
-        clock_hz=spec.boost_clock_hz,
+        clock_hz=spec.clock_hz,
         macs=macs,
         reads=reads,
         writes=writes,
     )
     return (
         op_columns(op, spec.name, engine)
-        | dict.fromkeys(SYSTOLIC_ONLY_COLUMNS, 0)
         | timed
         | {
             "sram_bytes": sram * n,
@@ -134,24 +146,21 @@ def _row(
     )
 
 
+def kernel_fractions(spec: GPUSpec, family: str, kernel: str) -> tuple[float, float]:
+    """The tensor-core and bandwidth fractions `spec` runs a measured kernel's rows at: its
+    `kernel_fractions` / `kernel_bandwidth_fractions` entries, else the spec-wide ones of its
+    family; NaN for a family that is neither GEMM nor attention (copies)."""
+    if family not in (*GEMM_FAMILIES, *ATTENTION_FAMILIES):
+        return math.nan, math.nan
+    tuned = spec.for_kernel(str(kernel), family)
+    if family in ATTENTION_FAMILIES:
+        return tuned.attention_tensor_fraction, tuned.attention_bandwidth_fraction
+    return tuned.achievable_tensor_fraction, tuned.gemm_bandwidth_fraction
+
+
+#: The columns an unmodeled op's row leaves NaN on a GPU.
+NAN_COLUMNS = (*CORE_SUM_COLUMNS[1:-1], "sram_bytes", "utilization", "peak_macs")
+
+
 def _unmodeled_row(op: Op, spec: GPUSpec) -> dict[str, object]:
-    nan_columns = (
-        "compute_cycles",
-        "stall_cycles",
-        "total_cycles",
-        "total_cycles_incl_prefetch",
-        "latency_s",
-        "macs",
-        "dram_read_bytes",
-        "dram_write_bytes",
-        "dram_bytes",
-        "sram_bytes",
-        "utilization",
-        "peak_macs",
-    )
-    return (
-        op_columns(op, spec.name, "none")
-        | dict.fromkeys(SYSTOLIC_ONLY_COLUMNS, math.nan)
-        | dict.fromkeys(nan_columns, math.nan)
-        | {"count": op.count, "flops": op.flops * op.count, "launches": 0, "mapping": ""}
-    )
+    return unmodeled_row(op, spec.name, NAN_COLUMNS) | {"launches": 0, "mapping": ""}

@@ -96,13 +96,13 @@ def mac_rate_per_sm(spec: GPUSpec, dtype: DType, *, sparse: bool, fraction: floa
         macs = spec.cuda_core_flops_per_cycle_per_sm / FLOPS_PER_CUDA_CORE_INSTRUCTION
     else:
         macs = spec.tensor_macs_per_cycle(dtype, sparse=sparse)
-    return macs * spec.boost_clock_hz * fraction
+    return macs * spec.clock_hz * fraction
 
 
 def sm_compute_s(spec: GPUSpec, work: CtaWork, per_sm: int) -> float:
     """Seconds `per_sm` CTAs sharing one SM take for their arithmetic."""
-    cuda_rate = spec.cuda_core_flops_per_cycle_per_sm / FLOPS_PER_CUDA_CORE_INSTRUCTION * spec.boost_clock_hz
-    sfu_rate = spec.sfu_ops_per_cycle_per_sm * spec.boost_clock_hz
+    cuda_rate = spec.cuda_core_flops_per_cycle_per_sm / FLOPS_PER_CUDA_CORE_INSTRUCTION * spec.clock_hz
+    sfu_rate = spec.sfu_ops_per_cycle_per_sm * spec.clock_hz
     tensor = work.tensor_macs / work.tensor_macs_per_s
     return per_sm * max(tensor, work.cuda_ops / cuda_rate + work.sfu_ops / sfu_rate)
 
@@ -130,12 +130,12 @@ def kernel_time(
         wave_compute = sm_compute_s(spec, work, math.ceil(wave_ctas / spec.sm_count))
         compute += repeats * wave_compute
         # the wave's epilogue stores drain before the next wave's first loads (module docstring)
-        stores = wave_ctas * work.store_bytes / spec.achievable_hbm_bytes_per_s
+        stores = wave_ctas * work.store_bytes / spec.achievable_dram_bytes_per_s
         busy += repeats * (max(wave_compute, latency) + stores)
         dram += repeats * dram_bytes_of_wave(wave_ctas)
     waves = full + (1 if rest else 0)
     l2_bytes = ctas * work.l2_bytes
-    main_loops = max(busy, l2_bytes / spec.l2_bytes_per_s, dram / spec.achievable_hbm_bytes_per_s)
+    main_loops = max(busy, l2_bytes / spec.l2_bytes_per_s, dram / spec.achievable_dram_bytes_per_s)
     fill_and_drain = waves * FILL_AND_DRAIN_LATENCIES * spec.memory_latency_s
     return KernelTime(
         compute_s=compute,
@@ -151,5 +151,5 @@ def memory_bound_s(spec: GPUSpec, moved_bytes: float, cuda_flops: float = 0.0) -
     """A streaming kernel (copy, elementwise, norm, softmax, a split-K reduction): its bytes at the
     achievable HBM rate or its fp32 arithmetic on the CUDA cores, whichever is longer, plus one
     memory latency and the launch overhead."""
-    stream = max(moved_bytes / spec.achievable_hbm_bytes_per_s, cuda_flops / spec.peak_cuda_core_flops)
+    stream = max(moved_bytes / spec.achievable_dram_bytes_per_s, cuda_flops / spec.peak_cuda_core_flops)
     return stream + spec.memory_latency_s + spec.launch_overhead_s

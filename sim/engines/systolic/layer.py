@@ -34,6 +34,8 @@ import numpy as np
 from hwmodels.errors import HardwareSpecError
 from hwmodels.systolic import SystolicArraySpec
 from mappers.systolic import SystolicMapping
+from sim.engines.systolic.folds import walk_folds
+from workloads.errors import WorkloadError
 from workloads.op import Op, Operand, Role
 
 #: Fraction of each SRAM that holds the data being worked on; the rest receives the next fold's data
@@ -90,6 +92,7 @@ class LayerTiming:
 
 def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) -> LayerTiming:
     """Cycles, accesses and traffic of `op` on `spec` under `mapping` (see the module docstring)."""
+    _check_counts_exact(op, mapping)
     real = {name: op.dim(name) for name in ("M", "N", "K")}
     # Per main operand: [has rows dim, has cols dim, elements per spatial row, per spatial column,
     # elements along the other dims, DRAM bytes per element, Fetch, spills partial sums,
@@ -141,7 +144,7 @@ def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) ->
     # once per GEMM instance, with the first fold's data.
     side_bytes = sum(o.bytes for o in op.operands if o.role in SIDE_ROLES) / _instances(op)
     bandwidth = spec.dram_bytes_per_cycle()
-    dram, psum_reads, prefetch, stall, drain = _fold_loop(
+    walk = walk_folds(
         mapping.spatial_rows,
         mapping.spatial_cols,
         mapping.array_rows,
@@ -151,6 +154,8 @@ def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) ->
         side_bytes,
         0.0 if math.isinf(bandwidth) else bandwidth,
     )
+    dram, psum_reads = walk.dram_bytes, walk.psum_read_bytes
+    prefetch, stall, drain = walk.prefetch_cycles, walk.stall_cycles, walk.drain_cycles
     traffic = [
         OperandTraffic(
             sram_accesses=int(sram[index]),
@@ -174,12 +179,50 @@ def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) ->
     )
 
 
+#: The engine's counts (cycles, MACs, SRAM accesses) are exact integers in float64 up to 2^53; a
+#: layer beyond that would get silently rounded columns, so it is refused before it is simulated.
+#: 2^53 is about 9.0e15: a 10^12 x 64 x 64 GEMM (4.1e15 MACs) runs, a 10^13-row one does not.
+MAX_EXACT_COUNT = 2**53
+
+
+def _check_counts_exact(op: Op, mapping: SystolicMapping) -> None:
+    """A `WorkloadError` naming the op's largest dim, its value and about how large it may be, when
+    the op's MACs or cycles (all its repeats) would pass `MAX_EXACT_COUNT`. (`simulate` passes ops
+    without their names, so the message names the shape.)"""
+    repeats = op.count * _instances(op)
+    macs = op.macs * op.count
+    cycles = mapping.folds * mapping.cycles_per_fold * repeats
+    worst = max(macs, cycles)
+    if worst <= MAX_EXACT_COUNT:
+        return
+    name, size = max(op.dims, key=lambda dim: dim[1])
+    shape = " x ".join(f"{dim}={value}" for dim, value in op.dims)
+    others = " and ".join(dim for dim, _ in op.dims if dim != name)
+    raise WorkloadError(
+        f"{name} = {size} is too large for the systolic engine: {shape} is {macs:.3g} MACs and "
+        f"{cycles:.3g} cycles, and its counts are exact only up to 2^53 ({MAX_EXACT_COUNT:.3g}); with "
+        f"{others} as they are, {name} may be at most about {size * MAX_EXACT_COUNT // worst:.3g}"
+    )
+
+
 def _instances(op: Op) -> int:
     """GEMM instances in one op: the product of its dims other than M, N, K (a bmm's batch)."""
     return math.prod(size for name, size in op.dims if name not in ("M", "N", "K"))
 
 
-@numba.njit(cache=True)
+def _njit_cached(function):
+    """`numba.njit` with the machine code cached on disk, so a process loads the fold loop (~0.2 s on
+    the 2-core CI VM) instead of compiling it (~1.3 s). numba keeps the cache beside this file, or,
+    where the install is read-only, under NUMBA_CACHE_DIR or the user's cache folder; where none of
+    them is writable it refuses `cache=True` with a RuntimeError as the function is decorated, and
+    the loop is then compiled in each process that runs it, as without a cache."""
+    try:
+        return numba.njit(cache=True)(function)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return numba.njit(function)
+
+
+@_njit_cached
 def _fold_loop(
     spatial_rows: int,
     spatial_cols: int,
