@@ -1,7 +1,8 @@
 """Workloads: ops as loop nests, op graphs, SCALE-Sim topologies, the PyTorch tracer and model zoo.
 
-Knows no hardware. The names that need torch (`trace`, `load_model_graph`, the zoo) are imported on
-first use, so the rest of the toolkit starts without loading torch.
+Knows no hardware. The names that need torch (`trace`, `load_model_graph`, the zoo) or pandas (the
+graph's DataFrame and CSV I/O) are imported on first use, so the rest of the toolkit, and the
+command line before it parses, start without loading either.
 """
 
 import importlib
@@ -9,7 +10,6 @@ import importlib
 from workloads.annotate import annotate
 from workloads.dtypes import DType
 from workloads.errors import CodesignError, UnmodeledOpWarning, WorkloadError
-from workloads.graph_io import frame_to_graph, graph_to_frame, read_graph_csv, write_graph_csv
 from workloads.op import (
     DENSE,
     Op,
@@ -25,18 +25,22 @@ from workloads.op import (
 from workloads.summary import graph_totals, group_ops
 from workloads.topology import read_topology
 
-#: Public names that import torch, and the module each comes from.
-_TORCH_NAMES = {
+#: Public names that import torch or pandas, and the module each comes from.
+_LAZY_NAMES = {
     "trace": "workloads.tracer",
     "load_model_graph": "workloads.model_graph",
     "list_models": "workloads.zoo",
     "attention_op": "workloads.formulas.attention",
+    "frame_to_graph": "workloads.graph_io",
+    "graph_to_frame": "workloads.graph_io",
+    "read_graph_csv": "workloads.graph_io",
+    "write_graph_csv": "workloads.graph_io",
 }
 
 
 def __getattr__(name: str):
-    if name in _TORCH_NAMES:
-        return getattr(importlib.import_module(_TORCH_NAMES[name]), name)
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
     raise AttributeError(f"module 'workloads' has no attribute {name!r}")
 
 

@@ -8,18 +8,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from typing import Any
-
-import numpy as np
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from hwmodels import load_hardware
 from hwmodels.loader import spec_to_yaml
 from sim.commands.compare import preset_for
-from sim.measured.calibrate import DEFAULT_HOLDOUT, Calibration, calibrate
-from sim.measured.compare import fastest_runs, read_measured
+from sim.measured.holdout import DEFAULT_HOLDOUT
 from sim.present.tables import OutputFormat
 from workloads.errors import CodesignError
+
+if TYPE_CHECKING:
+    from sim.measured.calibrate import Calibration
 
 #: Exit status after Ctrl-C, as a shell reports a SIGINT (128 + 2); the knobs fitted so far are written.
 INTERRUPTED_EXIT = 130
@@ -60,6 +59,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # numpy, pandas, numba: imported here, so the parser needs none of them
+    from tqdm import tqdm
+
+    from sim.measured.calibrate import calibrate
+    from sim.measured.compare import fastest_runs, read_measured
+
     measured = read_measured(args.measured)
     device_names = sorted(measured["device_name"].astype(str).unique())
     devices = sorted(measured["device"].astype(str).unique()) if "device" in measured else []
@@ -142,6 +147,8 @@ def _comments(result: Calibration) -> dict[str, str]:
 
 
 def _held(fit: Any) -> str:
+    import numpy as np
+
     if not fit.held_out_rows or np.isnan(fit.held_out_before_pct):
         return ""
     return (

@@ -8,7 +8,6 @@ import re
 import sys
 
 from hwmodels import list_presets, load_hardware
-from sim.measured.compare import FRACTION_FORMATTERS, compare, fastest_runs, read_measured
 from sim.present.tables import OutputFormat
 from workloads.errors import CodesignError
 
@@ -72,6 +71,9 @@ def preset_for(device_names: list[str], devices: list[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    # pandas, numba: imported here, so the parser needs neither
+    from sim.measured.compare import FRACTION_FORMATTERS, compare, fastest_runs, read_measured
+
     measured = read_measured(args.measured)
     device_names = sorted(measured["device_name"].astype(str).unique())
     devices = sorted(measured["device"].astype(str).unique()) if "device" in measured else []

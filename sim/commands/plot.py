@@ -14,9 +14,6 @@ import sys
 from hwmodels import load_hardware
 from sim.commands.gpu_args import add_gpu_arguments, apply_gpu_arguments
 from sim.commands.model_args import add_model_arguments, load_graph
-from sim.present.plot import goal_for, load_table, scatter_figure, write_figure
-from sim.present.views import breakdown_figure, roofline_figure
-from sim.simulate import simulate
 from workloads.dtypes import DType
 from workloads.errors import CodesignError, WorkloadError
 from workloads.op import OpGraph, gemm_op
@@ -60,6 +57,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # pandas, plotly: imported here, so the parser needs neither
+    from sim.present.plot import goal_for, load_table, scatter_figure, write_figure
+
     if args.roofline or args.breakdown:
         figure = _simulation_figure(args)
     else:
@@ -75,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _simulation_figure(args: argparse.Namespace):
+    from sim.present.views import breakdown_figure, roofline_figure
+    from sim.simulate import simulate
+
     if not args.hw:
         raise CodesignError("--roofline and --breakdown need --hw PRESET")
     if not args.model and not args.gemm:

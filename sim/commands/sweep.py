@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from sim.commands.stderr import warnings_to_stderr
-from sim.sweep import SweepInterrupted, SweepResult, sweep
-from sim.sweep.spec import SweepSpec, load_sweep_spec
-from sim.sweep.store import best_configs, read_sweep
+
+if TYPE_CHECKING:
+    from sim.sweep import SweepResult
+    from sim.sweep.spec import SweepSpec
 
 #: Exit status after Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2).
 EXIT_INTERRUPTED = 130
@@ -44,6 +44,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # pandas, numpy, pyarrow, yaml: imported here, so the parser needs none of them
+    from sim.sweep import SweepInterrupted, sweep
+    from sim.sweep.spec import load_sweep_spec
+
     spec = load_sweep_spec(args.spec)
     bar = _ProgressBar(spec.name, enabled=not args.no_progress)
     try:
@@ -70,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
 def summary(spec: SweepSpec, result: SweepResult) -> str:
     """Counts, rate and the best config per objective and workload, as text."""
+    from sim.sweep.store import best_configs, read_sweep
+
     frame = read_sweep(result.path)
     failed = frame.loc[frame["error"].notna(), "config_id"].nunique()
     rate = result.ran / result.seconds if result.seconds else 0.0
@@ -102,6 +108,8 @@ class _ProgressBar:
         if not self.enabled:
             return
         if self.bar is None:
+            from tqdm import tqdm
+
             self.bar = tqdm(total=total, desc=self.name, unit="config", file=sys.stderr, smoothing=0.05)
         self.bar.update(done - self.bar.n)
 

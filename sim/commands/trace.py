@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from sim.commands.model_args import add_model_arguments, load_graph
 from sim.present.tables import OutputFormat
-from workloads.graph_io import graph_to_frame
 from workloads.summary import graph_totals, group_ops
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Columns of the terminal table; CSV and JSON carry every column of `graph_to_frame`.
 TABLE_COLUMNS = (
@@ -58,6 +59,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from workloads.graph_io import graph_to_frame  # pandas: imported here, so the parser needs none
+
     graph = load_graph(args, "trace")
     if args.group:
         graph = group_ops(graph)

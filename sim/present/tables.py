@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported by `render`, so the CLI parses without it
+    import pandas as pd
 
 
 class OutputFormat(enum.Enum):
@@ -31,6 +33,8 @@ TABLE_COLUMNS = (
 
 
 def render(frame: pd.DataFrame, fmt: OutputFormat) -> str:
+    import pandas as pd
+
     if fmt is OutputFormat.CSV:
         return frame.to_csv(index=False)
     if fmt is OutputFormat.JSON:
