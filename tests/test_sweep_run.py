@@ -149,7 +149,7 @@ def test_the_output_folder_refuses_another_sweep_unless_forced(tmp_path):
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
-    with pytest.raises(SweepSpecError, match="has files but no sweep.json"):
+    with pytest.raises(SweepSpecError, match="has files but no _sweep.json"):
         sweep(first, foreign, workers=1)
 
 
@@ -253,8 +253,9 @@ def test_the_quick_example_runs(tmp_path, capsys):
         main(["sweep", str(example), "--out", str(tmp_path / "quick"), "--workers", "1", "--no-progress"])
         == 0
     )
+    assert capsys.readouterr().err.splitlines()[0] == "codesign sweep: tracing 1 workload (gpt2_decode)..."
     frame = read_sweep(tmp_path / "quick")
     assert set(frame["workload"]) == {"gpt2_decode", "llama_mlp"} and frame["error"].isna().all()
     decode = frame[frame["workload"] == "gpt2_decode"]
     assert (decode["tokens_per_s"] > 0).all()
-    assert os.path.exists(tmp_path / "quick" / "sweep.json")
+    assert os.path.exists(tmp_path / "quick" / "_sweep.json")

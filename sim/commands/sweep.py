@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
                     force=args.force,
                     address=args.address,
                     progress=bar.update,
+                    announce=_announce,
                 )
             finally:
                 bar.close()
@@ -96,6 +97,11 @@ def summary(spec: SweepSpec, result: SweepResult) -> str:
             f"at config {row['config_id']} ({fields})"
         )
     return "\n".join(lines)
+
+
+def _announce(line: str) -> None:
+    """What the sweep does before its progress bar appears (tracing workloads), on stderr."""
+    print(f"codesign sweep: {line}", file=sys.stderr, flush=True)
 
 
 class _ProgressBar:

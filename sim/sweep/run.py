@@ -80,12 +80,15 @@ def sweep(
     force: bool = False,
     address: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> SweepResult:
     """Run the sweep `spec` (a `SweepSpec` or a YAML file) into `out_dir`.
 
     `engine` ``local`` runs a process pool of `workers` processes (default: all CPUs; 1 runs in
     this process), ``ray`` runs Ray tasks (`address` of a cluster, or a local instance with
-    `workers` CPUs). `progress(done, total)` is called with configs finished in this run.
+    `workers` CPUs). `progress(done, total)` is called with configs finished in this run;
+    `announce(line)` with a line saying what the sweep does before `progress` is first called
+    (tracing its model workloads, seconds each when the trace cache does not hold them).
     """
     started = time.perf_counter()
     spec = spec if isinstance(spec, SweepSpec) else load_sweep_spec(spec)
@@ -103,6 +106,10 @@ def sweep(
     total = sum(len(chunk.config_ids) for chunk in todo)
     finished = failed = 0
     if todo:
+        models = [workload.name for workload in spec.workloads if workload.model]
+        if models and announce:
+            count = f"{len(models)} workload" + ("s" if len(models) > 1 else "")
+            announce(f"tracing {count} ({', '.join(models)})...")
         job = _job(spec)
         if progress:
             progress(0, total)

@@ -1,7 +1,11 @@
 """A sweep's output folder: a manifest and a Parquet dataset written one chunk at a time.
 
-``DIR/sweep.json`` names the sweep (its spec hash and text, config and chunk counts, the codesign
-version); ``DIR/part-000123.parquet`` holds the rows of chunk 123. A part is written to a hidden
+``DIR/_sweep.json`` names the sweep (its spec hash and text, config and chunk counts, the codesign
+version); ``DIR/part-000123.parquet`` holds the rows of chunk 123. The folder opens as it is with
+``pandas.read_parquet(DIR)``, ``pyarrow.dataset.dataset(DIR)`` and the other data-lake readers
+(Spark, DuckDB, Ray), which skip files whose names start with ``_`` or ``.``: the manifest and the
+temporaries are named so. Folders written before the manifest had its underscore (``sweep.json``)
+are still read, and `--resume` or `--force` renames their manifest. A part is written to a hidden
 temporary name, flushed to disk and renamed into place (`os.replace` is atomic on POSIX), so a part
 is either complete or absent: an interrupted sweep loses no finished chunk, and resuming runs the
 chunks whose part is missing.
@@ -17,13 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.sweep.expr import SweepSpecError
 from sim.sweep.spec import SweepSpec
 from workloads.errors import CodesignError
 
-MANIFEST = "sweep.json"
+MANIFEST = "_sweep.json"
+#: The manifest's name in folders written before it was hidden from Parquet readers.
+LEGACY_MANIFEST = "sweep.json"
 PART_PATTERN = re.compile(r"^part-(\d{6})\.parquet$")
 TEMP_PREFIX = ".part-"
 
@@ -33,9 +40,19 @@ def part_path(out_dir: Path, index: int) -> Path:
 
 
 def write_part(out_dir: Path, index: int, frame: pd.DataFrame) -> None:
-    """Write chunk `index`'s rows atomically (temporary file, fsync, rename)."""
+    """Write chunk `index`'s rows atomically (temporary file, fsync, rename).
+
+    A column with no value in this chunk (``error`` where every config ran) has Arrow's null type;
+    it is written as a string column, the type it has in the chunks where it has values, so every
+    part has one schema and a dataset reader, which takes the first part's schema for all, can
+    read the folder."""
     temp = out_dir / f"{TEMP_PREFIX}{index:06d}.{os.getpid()}.tmp"
-    frame.to_parquet(temp, index=False)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    schema = table.schema
+    for position, field in enumerate(schema):
+        if pa.types.is_null(field.type):
+            schema = schema.set(position, field.with_type(pa.string()))
+    pq.write_table(table.cast(schema), temp)
     with open(temp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(temp, part_path(out_dir, index))
@@ -69,6 +86,9 @@ def open_out_dir(
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in out_dir.glob(f"{TEMP_PREFIX}*.tmp"):  # left by a killed run
         path.unlink()
+    legacy = out_dir / LEGACY_MANIFEST
+    if legacy.is_file() and not (out_dir / MANIFEST).exists():
+        os.replace(legacy, out_dir / MANIFEST)  # the folder then opens with pandas and pyarrow too
     manifest = read_manifest(out_dir)
     done = finished_chunks(out_dir) if manifest else set()
     if manifest is None and any(out_dir.iterdir()) and not force:
@@ -100,12 +120,15 @@ def open_out_dir(
 def clear(out_dir: Path) -> None:
     """Delete the sweep's own files in `out_dir` (nothing else)."""
     for path in out_dir.iterdir():
-        if path.name == MANIFEST or PART_PATTERN.match(path.name):
+        if path.name in (MANIFEST, LEGACY_MANIFEST) or PART_PATTERN.match(path.name):
             path.unlink()
 
 
 def read_manifest(out_dir: Path) -> dict[str, Any] | None:
+    """The folder's manifest (`MANIFEST`, else an older folder's `LEGACY_MANIFEST`), or None."""
     path = out_dir / MANIFEST
+    if not path.is_file():
+        path = out_dir / LEGACY_MANIFEST
     if not path.is_file():
         return None
     try:
