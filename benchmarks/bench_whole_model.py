@@ -16,7 +16,8 @@ import argparse
 import pandas as pd
 from bench_gpu_measured import _cell, markdown  # this folder's scripts run with it on sys.path
 
-from reference_kernels.published_models import published_model_steps, simulate_step
+from reference_kernels.published_models import published_model_steps
+from sim.measured.published_models import simulate_step
 
 
 def whole_model_table() -> pd.DataFrame:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from workloads.op import OpGraph
+from workloads.op import OpGraph, Phase
 
 if TYPE_CHECKING:
     from sim.engines.registry import DesignCost
@@ -63,9 +63,9 @@ def design_cost(hardware: Any) -> DesignCost:
 def tokens_per_run(workload: OpGraph) -> float:
     """Tokens one run of an LLM phase produces or consumes: batch per decode step, batch × sequence
     per prefill; NaN for other workloads."""
-    if workload.phase == "decode":
+    if workload.phase is Phase.DECODE:
         return float(workload.batch)
-    if workload.phase == "prefill" and workload.seq_len:
+    if workload.phase is Phase.PREFILL and workload.seq_len:
         return float(workload.batch * workload.seq_len)
     return math.nan
 

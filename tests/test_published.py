@@ -14,9 +14,10 @@ import pytest
 from hwmodels import load_hardware
 from hwmodels.gpu import KERNEL_MAPPINGS
 from reference_kernels.published import PUBLISHED_FIGURES, published_measurements
-from reference_kernels.published_models import published_model_steps, simulate_step
+from reference_kernels.published_models import published_model_steps
 from sim.measured.calibrate import calibrate
 from sim.measured.compare import compare
+from sim.measured.published_models import simulate_step
 from sim.simulate import simulate_op_latency
 from workloads.kernel_ops import op_for_measurement
 

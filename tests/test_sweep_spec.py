@@ -160,7 +160,7 @@ def test_the_run_metric_columns_are_those_sim_cost_gives():
     from hwmodels import load_hardware
     from sim.cost import run_metrics
     from sim.sweep.spec import RUN_METRICS
-    from workloads.op import OpGraph
+    from workloads.op import OpGraph, Phase
 
-    facts = OpGraph(name="step", ops=(), phase="decode", batch=1)
+    facts = OpGraph(name="step", ops=(), phase=Phase.DECODE, batch=1)
     assert tuple(run_metrics({"latency_s": 1.0}, load_hardware("scalesim_32x32"), facts)) == RUN_METRICS

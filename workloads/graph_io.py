@@ -26,7 +26,8 @@ import pandas as pd
 
 from workloads.dtypes import DType
 from workloads.errors import WorkloadError
-from workloads.op import DENSE, Op, Operand, OpGraph, OpKind, Role, Sparsity, SparsityKind
+from workloads.files import text_stream
+from workloads.op import DENSE, Op, Operand, OpGraph, OpKind, Phase, Role, Sparsity, SparsityKind
 
 GRAPH_COLUMNS = ("graph", "params", "phase", "batch", "seq_len", "context_len")
 REQUIRED_COLUMNS = ("op", "kind", "dims", "flops", "operands")
@@ -74,7 +75,7 @@ def graph_to_frame(graph: OpGraph) -> pd.DataFrame:
     facts = {
         "graph": graph.name,
         "params": graph.params,
-        "phase": graph.phase,
+        "phase": graph.phase.value if graph.phase else "",
         "batch": graph.batch,
         "seq_len": graph.seq_len,
         "context_len": graph.context_len,
@@ -91,9 +92,10 @@ def read_graph_csv(path: str | Path) -> OpGraph:
     path = Path(path)
     if not path.is_file():
         raise WorkloadError(f"ops file: no such file {str(path)!r}")
+    stream = text_stream(path, what="an op-graph CSV (codesign trace --format csv)", error=WorkloadError)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        frame = pd.read_csv(stream, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise WorkloadError(f"{path}: not a readable CSV: {error}") from None
     return frame_to_graph(frame, where=str(path))
 
@@ -112,7 +114,7 @@ def frame_to_graph(frame: pd.DataFrame, *, where: str = "ops") -> OpGraph:
         name=first.get("graph", "") or Path(where).stem,
         ops=ops,
         params=_int(first.get("params", "0") or "0", "params", where),
-        phase=first.get("phase", ""),
+        phase=Phase.parse(first["phase"], field="column 'phase' =") if first.get("phase") else None,
         batch=_int(first.get("batch", "1") or "1", "batch", where),
         seq_len=_int(first.get("seq_len", "0") or "0", "seq_len", where),
         context_len=_int(first.get("context_len", "0") or "0", "context_len", where),

@@ -7,6 +7,7 @@ that work as an `Op` from the row's family and shape columns only.
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Mapping
 
 from workloads.annotate import annotate
@@ -14,9 +15,32 @@ from workloads.dtypes import DType
 from workloads.errors import WorkloadError
 from workloads.op import Op, Operand, OpGraph, OpKind, Role, gemm_op, positive_int
 
-GEMM_FAMILIES = ("gemm", "gemm_fp8", "gemm_int8", "gemm_w4a16", "gemm_w8a16", "gemm_sparse24")
-ATTENTION_FAMILIES = ("attention_prefill", "attention_decode")
-FAMILIES = (*GEMM_FAMILIES, *ATTENTION_FAMILIES, "copy")
+
+class KernelFamily(str, enum.Enum):
+    """The kind of work a measured kernel row times (docs/measured_format.md). String-valued: a
+    measured file's ``family`` column compares, groups and prints as the value."""
+
+    GEMM = "gemm"
+    GEMM_FP8 = "gemm_fp8"
+    GEMM_INT8 = "gemm_int8"
+    GEMM_W4A16 = "gemm_w4a16"
+    GEMM_W8A16 = "gemm_w8a16"
+    GEMM_SPARSE24 = "gemm_sparse24"
+    ATTENTION_PREFILL = "attention_prefill"
+    ATTENTION_DECODE = "attention_decode"
+    COPY = "copy"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+F = KernelFamily
+GEMM_FAMILIES = (F.GEMM, F.GEMM_FP8, F.GEMM_INT8, F.GEMM_W4A16, F.GEMM_W8A16, F.GEMM_SPARSE24)
+ATTENTION_FAMILIES = (F.ATTENTION_PREFILL, F.ATTENTION_DECODE)
+FAMILIES = tuple(KernelFamily)
 
 
 def causal_pairs(sq: int, skv: int) -> int:
@@ -44,7 +68,7 @@ def _op(row: Mapping[str, object]) -> Op:
         return _gemm(row, family)
     if family in ATTENTION_FAMILIES:
         return _attention(row, family)
-    if family == "copy":
+    if family == KernelFamily.COPY:
         size = _int(row, "bytes")
         return Op(
             name="copy",
@@ -129,13 +153,13 @@ def _attention(row: Mapping[str, object], family: str) -> Op:
     b, h, d = (_int(row, column) for column in ("batch", "heads", "head_dim"))
     hkv = _int(row, "kv_heads") if _present(row, "kv_heads") else h
     skv = _int(row, "seq_kv")
-    sq = 1 if family == "attention_decode" else _int(row, "seq_q")
+    sq = 1 if family == KernelFamily.ATTENTION_DECODE else _int(row, "seq_q")
     causal = _flag(row, "causal") if family == "attention_prefill" else False
     if h % hkv:
         raise WorkloadError(f"heads = {h} is not a multiple of kv_heads = {hkv}")
     q_dtype = _dtype(row, "a_dtype", DType.FP16)
     kv_dtype = _dtype(row, "b_dtype", q_dtype)
-    kv_role = Role.KV_CACHE if family == "attention_decode" else Role.INPUT
+    kv_role = Role.KV_CACHE if family == KernelFamily.ATTENTION_DECODE else Role.INPUT
     # a kernel with one work partition (FlashAttention before 2.2 had no split-KV) says which
     partition = (("partition", str(row["partition"]).strip()),) if _present(row, "partition") else ()
     pairs = causal_pairs(sq, skv) if causal else sq * skv

@@ -14,26 +14,19 @@ time a ``codesign simulate --model`` takes. The tracing itself, and a user's ``f
 
 from __future__ import annotations
 
-import enum
-
 from workloads import trace_cache
 from workloads.annotate import annotate
-from workloads.errors import WorkloadError
 from workloads.fusion import MOE_REWRITES, MoeMode
-from workloads.op import OpGraph, positive_int
+from workloads.op import OpGraph, Phase, positive_int
 from workloads.serving import FUSION_REWRITES, FusionMode
 
-
-class Phase(enum.Enum):
-    PREFILL = "prefill"
-    DECODE = "decode"
-
-    @classmethod
-    def parse(cls, text: str) -> Phase:
-        try:
-            return cls(str(text).strip().lower())
-        except ValueError:
-            raise WorkloadError(f"--phase {text!r}: must be prefill or decode") from None
+#: `load_model_graph`'s keyword arguments beside the model (a sweep's model entry, a published
+#: model row's columns name them so), and those that are integers.
+MODEL_KEYS = (
+    "phase", "batch", "seq", "context", "weights", "group_size", "activations", "kv", "sparsity", "moe",
+    "fusion",
+)
+INTEGER_MODEL_KEYS = ("batch", "seq", "context", "group_size")
 
 
 def load_model_graph(

@@ -16,8 +16,7 @@ from pathlib import Path
 import torch
 
 from workloads.errors import WorkloadError
-from workloads.model_graph import Phase
-from workloads.op import OpGraph, positive_int
+from workloads.op import OpGraph, Phase, positive_int
 from workloads.tracer import trace
 from workloads.zoo import Task, ZooEntry
 
@@ -57,7 +56,7 @@ def trace_zoo(entry: ZooEntry, phase: Phase, batch: int, seq: int | None, contex
             else:
                 inputs, cache = (torch.zeros(batch, seq, dtype=torch.long),), []
     graph = trace(module, inputs, name=name, kv_cache=cache)
-    return replace(graph, phase=phase.value, batch=batch, seq_len=seq, context_len=context or 0)
+    return replace(graph, phase=phase, batch=batch, seq_len=seq, context_len=context or 0)
 
 
 def _prefill_length(entry: ZooEntry) -> int:
@@ -112,4 +111,4 @@ def trace_factory(spec: str, phase: Phase, batch: int, seq: int | None, context:
         )
     module, inputs, *cache = built
     graph = trace(module, inputs, name=f"{path.stem}:{factory_name}", kv_cache=cache[0] if cache else ())
-    return replace(graph, phase=phase.value, batch=batch, seq_len=seq or 0, context_len=context or 0)
+    return replace(graph, phase=phase, batch=batch, seq_len=seq or 0, context_len=context or 0)

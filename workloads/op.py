@@ -322,6 +322,27 @@ def conv2d_op(
     )
 
 
+class Phase(str, enum.Enum):
+    """The step of an LLM a graph is: the prompt's prefill or one decode step (a string-valued enum:
+    it prints, compares and writes to CSV as ``prefill`` / ``decode``)."""
+
+    PREFILL = "prefill"
+    DECODE = "decode"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    @classmethod
+    def parse(cls, text: object, *, field: str = "--phase") -> Phase:
+        try:
+            return cls(str(text).strip().lower())
+        except ValueError:
+            raise WorkloadError(f"{field} {text!r}: must be prefill or decode") from None
+
+
 @dataclass(frozen=True, kw_only=True)
 class OpGraph:
     """Ordered ops plus model-level facts (name, params, phase, batch, sequence/context length)."""
@@ -329,7 +350,7 @@ class OpGraph:
     name: str
     ops: tuple[Op, ...]
     params: int = 0
-    phase: str = ""
+    phase: Phase | None = None  # None: not an LLM step (a GEMM list, a CNN)
     batch: int = 1
     seq_len: int = 0
     context_len: int = 0

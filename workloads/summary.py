@@ -54,7 +54,7 @@ def graph_totals(graph: OpGraph) -> dict[str, object]:
     unmodeled = Counter(op.aten for op in graph.unmodeled for _ in range(op.count))
     return {
         "graph": graph.name,
-        "phase": graph.phase,
+        "phase": graph.phase.value if graph.phase else "",
         "batch": graph.batch,
         "seq_len": graph.seq_len,
         "context_len": graph.context_len,

@@ -19,7 +19,7 @@ from sim.commands.model_args import add_model_arguments, load_graph
 from sim.present.tables import OutputFormat, render
 from workloads.dtypes import DType
 from workloads.errors import WorkloadError
-from workloads.op import OpGraph, gemm_op
+from workloads.op import OpGraph, Phase, gemm_op
 from workloads.summary import resident_bytes
 from workloads.topology import read_topology
 
@@ -145,10 +145,10 @@ def _summary_line(workload: OpGraph, total: dict, hardware) -> str:
     """Latency and energy; tokens per second and joules per token for an LLM step."""
     line = f"\n{workload.name} on {hardware.name}: {total['latency_s'] * 1e3:.4g} ms"
     tokens = 0
-    if workload.phase == "decode":
+    if workload.phase is Phase.DECODE:
         tokens = workload.batch
         line += f" per decode step, {tokens / total['latency_s']:,.1f} tokens/s (batch {workload.batch})"
-    elif workload.phase == "prefill" and workload.seq_len:
+    elif workload.phase is Phase.PREFILL and workload.seq_len:
         tokens = workload.batch * workload.seq_len
         line += f" per prefill, {tokens / total['latency_s']:,.1f} tokens/s"
     if total["unmodeled_ops"]:

@@ -31,7 +31,7 @@ from sim.columns import op_columns, timed_columns
 from sim.cost import tdp_energy
 from sim.engines.registry import DeviceModel
 from workloads.dtypes import DType
-from workloads.kernel_ops import GEMM_FAMILIES
+from workloads.kernel_ops import GEMM_FAMILIES, KernelFamily
 from workloads.op import Op, OpKind, Role
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ def calibration_knobs(rows: pd.DataFrame, spec: CPUSpec) -> Iterator[Knob]:
     family = rows["family"].astype(str)
     latency = rows["latency_s"].to_numpy(dtype=float)
 
-    copies = positions(family == "copy")
+    copies = positions(family == KernelFamily.COPY)
     gemms = family.isin(GEMM_FAMILIES).to_numpy()
     memory = Knob(
         "dram_bytes_per_s",

@@ -19,7 +19,7 @@ from sim.engines.registry import model_for
 from sim.simulate import simulate_op_latency
 from workloads.errors import CodesignError
 from workloads.files import text_stream
-from workloads.kernel_ops import ATTENTION_FAMILIES, op_for_measurement
+from workloads.kernel_ops import ATTENTION_FAMILIES, KernelFamily, op_for_measurement
 from workloads.op import Op
 
 #: Columns every measured file must have (docs/measured_format.md).
@@ -82,12 +82,12 @@ def shape_label(row: pd.Series) -> str:
     family = row["family"]
     if family in ATTENTION_FAMILIES:
         causal = " causal" if row.get("causal") == 1 else ""
-        q = 1 if family == "attention_decode" else _int(row.get("seq_q"))
+        q = 1 if family == KernelFamily.ATTENTION_DECODE else _int(row.get("seq_q"))
         return (
             f"b{_int(row.get('batch'))} h{_int(row.get('heads'))}/{_int(row.get('kv_heads'))} "
             f"q{q} kv{_int(row.get('seq_kv'))} d{_int(row.get('head_dim'))}{causal}"
         )
-    if family == "copy":
+    if family == KernelFamily.COPY:
         return f"{_int(row.get('bytes')):,} B"
     batch = row.get("batch")
     groups = _int(batch) if batch == batch and batch not in (None, "") else 1  # NaN != NaN

@@ -124,7 +124,7 @@ def run_chunk(job: Job, chunk: Chunk) -> pd.DataFrame:
             for name in job.fields:
                 columns[name].append(chunk.values[i][name])
             columns["workload"].append(workload.name)
-            columns["phase"].append(workload.facts.phase)
+            columns["phase"].append(workload.facts.phase.value if workload.facts.phase else "")
             metric_rows.append(_with_run_metrics(metrics[i], specs[i], workload.facts))
             row_errors.append(failures[i])
     frame = pd.concat([pd.DataFrame(columns), pd.DataFrame(metric_rows)], axis=1)

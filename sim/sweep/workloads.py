@@ -15,6 +15,7 @@ and phase, ``gemm``/``gemm2``…, or the CSV's stem. Names must be unique.
 from __future__ import annotations
 
 import difflib
+import enum
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,29 +24,33 @@ from typing import Any
 from sim.sweep.expr import SweepSpecError
 from workloads.dtypes import DType
 from workloads.graph_io import read_graph_csv
+from workloads.model_graph import INTEGER_MODEL_KEYS, MODEL_KEYS
 from workloads.op import OpGraph, gemm_op
 
-#: Keys of a model entry beside ``model`` and ``name``: `load_model_graph`'s keyword arguments.
-MODEL_KEYS = (
-    "phase", "batch", "seq", "context", "weights", "group_size", "activations", "kv", "sparsity", "moe",
-    "fusion",
-)
-INTEGER_MODEL_KEYS = ("batch", "seq", "context", "group_size")
+
+class WorkloadKind(enum.Enum):
+    """What a sweep workload entry names: a traced model, a list of GEMMs, or an op-graph CSV."""
+
+    MODEL = "model"
+    GEMM = "gemm"
+    OPS = "ops"
+
+
 _KIND_KEYS = {
-    "model": ("name", "model", *MODEL_KEYS),
-    "gemm": ("name", "gemm", "dtype"),
-    "ops": ("name", "ops"),
+    WorkloadKind.MODEL: ("name", "model", *MODEL_KEYS),
+    WorkloadKind.GEMM: ("name", "gemm", "dtype"),
+    WorkloadKind.OPS: ("name", "ops"),
 }
 
 
 @dataclass(frozen=True, kw_only=True)
 class WorkloadSpec:
-    """One workload of a sweep. `kind` is ``model``, ``gemm`` or ``ops``; `args` the model's
+    """One workload of a sweep. `kind` says which (`WorkloadKind`); `args` the model's
     keyword arguments (sorted pairs); `gemms` the (M, N, K) shapes; `path` the CSV (absolute);
     `file_sha256` the CSV's digest, so an edited file makes a different sweep."""
 
     name: str
-    kind: str
+    kind: WorkloadKind
     model: str = ""
     args: tuple[tuple[str, Any], ...] = ()
     gemms: tuple[tuple[int, int, int], ...] = ()
@@ -55,13 +60,13 @@ class WorkloadSpec:
 
     @property
     def phase(self) -> str:
-        return str(dict(self.args).get("phase", "prefill")) if self.kind == "model" else ""
+        return str(dict(self.args).get("phase", "prefill")) if self.kind is WorkloadKind.MODEL else ""
 
     def normalized(self) -> dict[str, Any]:
         """The entry as plain data for the spec hash (the CSV by content, not by path)."""
         return {
             "name": self.name,
-            "kind": self.kind,
+            "kind": self.kind.value,
             "model": self.model,
             "args": dict(self.args),
             "gemms": [list(shape) for shape in self.gemms],
@@ -71,22 +76,26 @@ class WorkloadSpec:
 
     def load(self, default_dtype: DType) -> OpGraph:
         """The op graph: traced (model), built (gemm) or read (ops)."""
-        if self.kind == "model":
-            from workloads.model_graph import load_model_graph  # torch only on a trace-cache miss
+        return {
+            WorkloadKind.MODEL: self._traced,
+            WorkloadKind.GEMM: self._gemms,
+            WorkloadKind.OPS: lambda _: read_graph_csv(self.path),
+        }[self.kind](default_dtype)
 
-            return load_model_graph(self.model, **dict(self.args))
-        if self.kind == "gemm":
-            dtype = (
-                DType.parse(self.dtype, field=f"workload {self.name!r} dtype")
-                if self.dtype
-                else default_dtype
-            )
-            ops = tuple(
-                gemm_op(m, n, k, name=f"gemm{i}", input_dtype=dtype, weight_dtype=dtype, output_dtype=dtype)
-                for i, (m, n, k) in enumerate(self.gemms)
-            )
-            return OpGraph(name=self.name, ops=ops)
-        return read_graph_csv(self.path)
+    def _traced(self, _: DType) -> OpGraph:
+        from workloads.model_graph import load_model_graph  # torch only on a trace-cache miss
+
+        return load_model_graph(self.model, **dict(self.args))
+
+    def _gemms(self, default_dtype: DType) -> OpGraph:
+        dtype = (
+            DType.parse(self.dtype, field=f"workload {self.name!r} dtype") if self.dtype else default_dtype
+        )
+        ops = tuple(
+            gemm_op(m, n, k, name=f"gemm{i}", input_dtype=dtype, weight_dtype=dtype, output_dtype=dtype)
+            for i, (m, n, k) in enumerate(self.gemms)
+        )
+        return OpGraph(name=self.name, ops=ops)
 
 
 def parse_workloads(entries: Any, *, base_dir: Path) -> tuple[WorkloadSpec, ...]:
@@ -105,13 +114,14 @@ def _parse_entry(entry: Any, index: int, base_dir: Path) -> WorkloadSpec:
     where = f"workloads[{index}]"
     if not isinstance(entry, dict):
         raise SweepSpecError(f"{where}: expected a mapping with 'model', 'gemm' or 'ops', got {entry!r}")
-    kinds = [kind for kind in _KIND_KEYS if kind in entry]
+    kinds = [kind for kind in _KIND_KEYS if kind.value in entry]
     if len(kinds) != 1:
-        raise SweepSpecError(f"{where}: give exactly one of 'model', 'gemm', 'ops' (got {kinds or 'none'})")
+        got = [kind.value for kind in kinds] or "none"
+        raise SweepSpecError(f"{where}: give exactly one of 'model', 'gemm', 'ops' (got {got})")
     kind = kinds[0]
     check_keys(entry, _KIND_KEYS[kind], where=where)
     name = entry.get("name")
-    if kind == "model":
+    if kind is WorkloadKind.MODEL:
         args = {key: entry[key] for key in MODEL_KEYS if entry.get(key) is not None}
         for key in INTEGER_MODEL_KEYS:
             if key in args and (isinstance(args[key], bool) or not isinstance(args[key], int)):
@@ -121,7 +131,7 @@ def _parse_entry(entry: Any, index: int, base_dir: Path) -> WorkloadSpec:
         return WorkloadSpec(
             name=str(name or default), kind=kind, model=model, args=tuple(sorted(args.items()))
         )
-    if kind == "gemm":
+    if kind is WorkloadKind.GEMM:
         return WorkloadSpec(
             name=str(name or ("gemm" if index == 0 else f"gemm{index}")),
             kind=kind,

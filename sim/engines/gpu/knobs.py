@@ -20,7 +20,7 @@ from sim.measured.knobs import (
     Knob,
     positions,
 )
-from workloads.kernel_ops import ATTENTION_FAMILIES, GEMM_FAMILIES
+from workloads.kernel_ops import ATTENTION_FAMILIES, GEMM_FAMILIES, KernelFamily
 
 
 def calibration_knobs(rows: pd.DataFrame, spec: GPUSpec) -> Iterator[Knob]:
@@ -28,7 +28,7 @@ def calibration_knobs(rows: pd.DataFrame, spec: GPUSpec) -> Iterator[Knob]:
     family, kernel = rows["family"].astype(str), rows["kernel"].astype(str)
     latency = rows["latency_s"].to_numpy(dtype=float)
 
-    copies = positions(family == "copy")
+    copies = positions(family == KernelFamily.COPY)
     gemms = family.isin(GEMM_FAMILIES).to_numpy()
     hbm_low = MIN_HBM_FRACTION * spec.dram_bytes_per_s
     hbm = Knob("achievable_dram_bytes_per_s", copies, hbm_low, spec.dram_bytes_per_s, log=True)
