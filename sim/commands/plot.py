@@ -65,7 +65,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.table or not args.x or not args.y:
             raise CodesignError("give DIR_OR_CSV with --x COL --y COL (or --roofline / --breakdown)")
-        frame = load_table(args.table)
+        from sim.present.plot import without_totals
+
+        frame, totals = without_totals(load_table(args.table))
+        if totals:
+            print(
+                f"codesign plot: note: {totals} total row(s) of {args.table} left out (sums over the "
+                "ops of a codesign simulate run, not ops to plot)",
+                file=sys.stderr,
+            )
         goals = (args.x_goal or goal_for(args.x), args.y_goal or goal_for(args.y))
         figure = scatter_figure(frame, args.x, args.y, color=args.color, facet=args.facet,
                                 pareto=args.pareto, goals=goals, log=args.log, title=args.title)

@@ -27,6 +27,7 @@ from hwmodels.cpu import CPUSpec
 from hwmodels.gpu import GPUSpec
 from hwmodels.systolic import SystolicArraySpec
 from workloads.errors import CodesignError
+from workloads.files import text_stream, writing
 
 #: Plot size in pixels (as the compare report): a laptop screen, a two-column paper figure.
 FIGURE_WIDTH, FIGURE_HEIGHT = 900, 600
@@ -75,10 +76,25 @@ def load_table(path: str | Path) -> pd.DataFrame:
             frame = frame.sort_values("config_id", kind="stable", ignore_index=True)
         return frame
     if path.suffix == ".csv" and path.is_file():
-        return pd.read_csv(path)
+        try:
+            return pd.read_csv(text_stream(path, what="a CSV table to plot"))
+        except pd.errors.EmptyDataError:
+            raise CodesignError(f"{path}: the CSV file is empty (no header, no rows)") from None
+        except pd.errors.ParserError as error:
+            raise CodesignError(f"{path}: not a readable CSV: {str(error).strip()}") from None
     if path.suffix == ".parquet" and path.is_file():
         return pd.read_parquet(path)
     raise CodesignError(f"{path}: not a sweep folder, .parquet or .csv file")
+
+
+def without_totals(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """`frame` less the total rows a ``codesign simulate --format csv`` file holds (layer ``total``
+    and no op kind: sums over the ops, not an op), and how many there were."""
+    if "layer" not in frame or "kind" not in frame:
+        return frame, 0
+    no_kind = frame["kind"].isna() | (frame["kind"].astype(str) == "")
+    totals = (frame["layer"].astype(str) == "total") & no_kind
+    return frame[~totals].reset_index(drop=True), int(totals.sum())
 
 
 def axis_label(column: str) -> str:
@@ -218,7 +234,8 @@ def write_figure(figure: go.Figure, path: str | Path) -> Path:
     if path.suffix not in OUTPUT_SUFFIXES:
         raise CodesignError(f"--out {path}: unsupported extension {path.suffix!r}; use .html, .png or .svg")
     if path.suffix == ".html":
-        figure.write_html(path, include_plotlyjs=True)
+        with writing(path, option="--out"):
+            figure.write_html(path, include_plotlyjs=True)
         return path
     _import_kaleido(path)
     if browser_path() is None:
@@ -226,7 +243,8 @@ def write_figure(figure: go.Figure, path: str | Path) -> Path:
             f"--out {path}: kaleido needs Chrome or Chromium: apt-get install chromium "
             "(or plotly_get_chrome), set BROWSER_PATH, or write .html"
         )
-    figure.write_image(path, scale=PNG_SCALE if path.suffix == ".png" else 1)
+    with writing(path, option="--out"):
+        figure.write_image(path, scale=PNG_SCALE if path.suffix == ".png" else 1)
     return path
 
 
