@@ -27,6 +27,7 @@ from reference_kernels.grids import DEVICES, GRIDS
 from reference_kernels.registry import KERNELS, KernelSpec
 from reference_kernels.timing import TimingBudget, make_timer, time_kernel
 from workloads.errors import CodesignError
+from workloads.files import text_stream, writing
 from workloads.op import positive_int
 
 #: The CSV's columns, in order (docs/measured_format.md).
@@ -123,13 +124,12 @@ def _key(row: dict[str, object]) -> tuple[str, ...]:
 def _existing_keys(path: Path) -> Counter[tuple[str, ...]]:
     """How many rows of each key `path` already holds; `CodesignError` when its header is not
     `COLUMNS`."""
-    with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None:
-            return Counter()
-        if tuple(reader.fieldnames) != COLUMNS:
-            raise CodesignError(f"{path}: its columns are not docs/measured_format.md's; cannot resume it")
-        return Counter(_key(row) for row in reader)
+    reader = csv.DictReader(text_stream(path, what="a measured CSV (codesign measure) to resume"))
+    if reader.fieldnames is None:
+        return Counter()
+    if tuple(reader.fieldnames) != COLUMNS:
+        raise CodesignError(f"{path}: its columns are not docs/measured_format.md's; cannot resume it")
+    return Counter(_key(row) for row in reader)
 
 
 def _plan(cases: Sequence[Case], kernels: Sequence[KernelSpec], device: torch.device):
@@ -164,13 +164,15 @@ def measure(
     """
     if grid not in GRIDS:
         raise CodesignError(f"--grid {grid!r} is not one of {', '.join(GRIDS)}")
+    if max_seconds is not None and not max_seconds >= 0:
+        raise CodesignError(f"--max-seconds {max_seconds:g}: must be a number of seconds, 0 or more")
     specs = select_kernels(kernels, device)
     torch_device = check_device(device)
     path = Path(out_path)
-    if path.exists() and path.stat().st_size and not resume:
+    if path.is_file() and path.stat().st_size and not resume:
         raise CodesignError(f"{path} exists; pass --resume to add the rows it lacks, or choose another --out")
     repeat = positive_int(repeat, field="--repeat")
-    done = _existing_keys(path) if path.exists() else Counter()
+    done = _existing_keys(path) if path.is_file() else Counter()
     one_pass = _plan(GRIDS[grid](), specs, torch_device)
     plan = [(index, case, spec) for index in range(repeat) for case, spec in one_pass]
     env = environment(torch_device)
@@ -178,8 +180,10 @@ def measure(
     budget = budget or TimingBudget()
     written, present, failed, stopped = 0, 0, [], False
     start = time.monotonic()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", newline="") as handle:
+    with writing(path, option="--out"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a", newline="")
+    with handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         if not done and handle.tell() == 0:
             writer.writeheader()

@@ -45,10 +45,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from reference_kernels.measure import measure  # imports torch: only when measuring
 
-    result = measure(
-        args.kernels, args.device, args.grid, args.out, resume=args.resume, max_seconds=args.max_seconds,
-        repeat=args.repeat,
-    )
+    try:
+        result = measure(
+            args.kernels, args.device, args.grid, args.out, resume=args.resume,
+            max_seconds=args.max_seconds, repeat=args.repeat,
+        )
+    except KeyboardInterrupt:  # sim.cli prints it as one line; the rows finished are in the file
+        kept = f"rows finished so far are kept in {args.out}; --resume finishes it"
+        raise KeyboardInterrupt(kept) from None
     print(f"wrote {result.written} rows to {result.path} ({result.already_present} already there)")
     for failure in result.failed[:MAX_FAILURES_SHOWN]:
         print(f"failed: {failure}")
