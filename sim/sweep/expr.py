@@ -39,10 +39,21 @@ _COMPARE: dict[type, Callable[[Any, Any], Any]] = {
     ast.NotEq: operator.ne,
 }
 _UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+#: Operators whose right operand must not be zero (numpy would give inf or NaN, which compare as a
+#: constraint that holds, or fails, for every config).
+_DIVIDING = (ast.Div, ast.FloorDiv, ast.Mod)
 
 
 class SweepSpecError(CodesignError):
     """A sweep spec is invalid; the message names the key, the value and what is valid."""
+
+
+class _DivisionByZero(Exception):
+    """Raised inside `_eval`; `Expression.evaluate` names the expression."""
+
+    def __init__(self, divisor: str, zeros: int, size: int) -> None:
+        super().__init__(divisor)
+        self.divisor, self.zeros, self.size = divisor, zeros, size
 
 
 @dataclass(frozen=True)
@@ -52,11 +63,19 @@ class Expression:
     text: str
     names: tuple[str, ...]
     tree: ast.Expression
+    where: str = "expression"
 
     def evaluate(self, values: Mapping[str, Any]) -> Any:
-        """The value over `values` (field name → scalar or numpy array of one value per config)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return _eval(self.tree.body, values)
+        """The value over `values` (field name → scalar or numpy array of one value per config); an
+        error naming the expression where it divides by zero."""
+        try:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return _eval(self.tree.body, values)
+        except _DivisionByZero as zero:
+            count = f"in {zero.zeros:,} of {zero.size:,} configs" if zero.size > 1 else "for every config"
+            raise SweepSpecError(
+                f"{self.where}: {self.text!r} divides by zero: {zero.divisor!r} is 0 {count}"
+            ) from None
 
 
 def parse_expression(text: str, *, fields: tuple[str, ...], where: str) -> Expression:
@@ -78,7 +97,7 @@ def parse_expression(text: str, *, fields: tuple[str, ...], where: str) -> Expre
                 f"{where}: {text!r}: {type(node).__name__} is not allowed (only field names, numbers, "
                 "arithmetic, comparisons and and/or/not)"
             )
-    return Expression(text=str(text).strip(), names=tuple(dict.fromkeys(names)), tree=tree)
+    return Expression(text=str(text).strip(), names=tuple(dict.fromkeys(names)), tree=tree, where=where)
 
 
 _ALLOWED = (
@@ -107,7 +126,12 @@ def _eval(node: ast.AST, values: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.Name):
         return values[node.id]
     if isinstance(node, ast.BinOp):
-        return _BINARY[type(node.op)](_eval(node.left, values), _eval(node.right, values))
+        left, right = _eval(node.left, values), _eval(node.right, values)
+        if isinstance(node.op, _DIVIDING):
+            zeros = np.asarray(right) == 0
+            if zeros.any():
+                raise _DivisionByZero(ast.unparse(node.right), int(zeros.sum()), zeros.size)
+        return _BINARY[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp):
         operand = _eval(node.operand, values)
         return np.logical_not(operand) if isinstance(node.op, ast.Not) else _UNARY[type(node.op)](operand)

@@ -93,7 +93,7 @@ def sweep(
     started = time.perf_counter()
     spec = spec if isinstance(spec, SweepSpec) else load_sweep_spec(spec)
     kind = _engine(engine)
-    workers = workers or os.cpu_count() or 1
+    workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
         raise SweepSpecError(f"--workers {workers}: must be at least 1")
     table = enumerate_configs(spec)

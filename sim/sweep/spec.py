@@ -41,6 +41,7 @@ from sim.simulate import SUM_COLUMNS
 from sim.sweep.axes import Axis, parse_axis
 from sim.sweep.expr import Expression, SweepSpecError, parse_expression
 from sim.sweep.workloads import WorkloadSpec, check_keys, parse_workloads
+from workloads.files import read_text
 
 TOP_KEYS = (
     "name",
@@ -153,7 +154,7 @@ def load_sweep_spec(path: str | Path) -> SweepSpec:
     path = Path(path)
     if not path.is_file():
         raise SweepSpecError(f"sweep spec: no such file {str(path)!r}")
-    text = path.read_text()
+    text = read_text(path, what="a sweep spec in YAML", error=SweepSpecError)
     return parse_sweep_spec(text, base_dir=path.parent, default_name=path.stem)
 
 

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from sim.sweep.expr import SweepSpecError
 from sim.sweep.spec import SweepSpec
 from workloads.errors import CodesignError
+from workloads.files import writing
 
 MANIFEST = "_sweep.json"
 #: The manifest's name in folders written before it was hidden from Parquet readers.
@@ -83,7 +84,8 @@ def open_out_dir(
     (manifest, parts, temporaries) and starts over. On `resume` the manifest's chunk size is kept,
     so parts line up with the chunks they were written for.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with writing(out_dir, option="--out", error=SweepSpecError):
+        out_dir.mkdir(parents=True, exist_ok=True)
     for path in out_dir.glob(f"{TEMP_PREFIX}*.tmp"):  # left by a killed run
         path.unlink()
     legacy = out_dir / LEGACY_MANIFEST
@@ -113,7 +115,8 @@ def open_out_dir(
     if force:
         clear(out_dir)
     chunks = -(-configs // chunk_configs)
-    write_manifest(out_dir, spec, configs=configs, chunk_configs=chunk_configs, chunks=chunks)
+    with writing(out_dir, option="--out", error=SweepSpecError):
+        write_manifest(out_dir, spec, configs=configs, chunk_configs=chunk_configs, chunks=chunks)
     return chunk_configs, set()
 
 
