@@ -24,6 +24,7 @@ from pathlib import Path
 
 from workloads.dtypes import DType
 from workloads.errors import WorkloadError
+from workloads.files import text_stream
 from workloads.op import Op, OpGraph, conv2d_op, gemm_op, positive_int
 
 CONV_FIELDS = (
@@ -43,8 +44,8 @@ def read_topology(path: str | Path, *, dtype: DType = DType.INT8) -> OpGraph:
     path = Path(path)
     if not path.is_file():
         raise WorkloadError(f"topology: no such file {str(path)!r}")
-    with path.open(newline="") as handle:
-        rows = [[cell.strip() for cell in row] for row in csv.reader(handle)]
+    handle = text_stream(path, what="a SCALE-Sim topology CSV", error=WorkloadError)
+    rows = [[cell.strip() for cell in row] for row in csv.reader(handle)]
     numbered = [(number, _drop_trailing_empty(row)) for number, row in enumerate(rows, start=1)]
     numbered = [(number, row) for number, row in numbered if row]
     if not numbered:

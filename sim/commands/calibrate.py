@@ -96,11 +96,9 @@ def run(args: argparse.Namespace) -> int:
         text = spec_to_yaml(
             spec, comments=_comments(result), header=_header(result, args, device_names, base)
         )
-        try:
-            with open(args.out, "w") as handle:
-                handle.write(text)
-        except OSError as error:
-            raise CodesignError(f"--out {args.out}: cannot write: {error.strerror}") from None
+        from workloads.files import write_text
+
+        write_text(args.out, text, option="--out")
         print(f"calibrated spec: {args.out} (use --hw {args.out})", file=sys.stderr)
     if result.interrupted:
         print(

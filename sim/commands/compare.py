@@ -101,11 +101,14 @@ def run(args: argparse.Namespace) -> int:
                 index=False, float_format=lambda v: f"{v:.1f}", formatters=FRACTION_FORMATTERS
             )
         )
+    from workloads.files import write_text, writing
+
     if args.rows:
-        result.rows.to_csv(args.rows, index=False)
+        write_text(args.rows, result.rows.to_csv(index=False), option="--rows")
     if args.out:
         from sim.measured.report import write_report  # plotly: only when a report is asked for
 
-        write_report(result, args.out, device=", ".join(device_names), hardware=hardware.name)
+        with writing(args.out, option="--out"):
+            write_report(result, args.out, device=", ".join(device_names), hardware=hardware.name)
         print(f"report: {args.out}", file=sys.stderr)
     return 0

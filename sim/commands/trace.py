@@ -68,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
     fmt = OutputFormat(args.format)
     text = _render(graph_to_frame(graph), totals, fmt)
     if args.out:
-        Path(args.out).write_text(text)
+        from workloads.files import write_text
+
+        write_text(Path(args.out), text, option="--out")
         print(_summary(totals))
     else:
         print(text, end="" if text.endswith("\n") else "\n")
