@@ -32,11 +32,37 @@ TABLE_COLUMNS = (
 )
 
 
+#: Name endings of columns that hold seconds, joules, watts or ratios: floats even when whole.
+NOT_COUNT_ENDINGS = ("_s", "_j", "_w", "_pct", "utilization", "efficiency", "fraction")
+#: Whole floats up to here are exact integers (2^53).
+EXACT_INTEGER_LIMIT = 2.0**53
+
+
+def _counts_as_integers(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with each float column of counts whose values are all whole (cycles, MACs, bytes,
+    folds, launches, M/N/K: float because a total row or an unmodeled op has NaN there) as nullable
+    integers, so CSV writes ``1850000``, not ``1850000.0``, and a NaN still writes empty."""
+    import numpy as np
+    import pandas as pd
+
+    whole = {}
+    for column in frame.columns:
+        values = frame[column]
+        if not pd.api.types.is_float_dtype(values) or str(column).endswith(NOT_COUNT_ENDINGS):
+            continue
+        known = values.dropna().to_numpy()
+        if np.isfinite(known).all() and (np.abs(known) < EXACT_INTEGER_LIMIT).all() and (
+            known == np.round(known)
+        ).all():
+            whole[column] = values.astype("Int64")
+    return frame.assign(**whole) if whole else frame
+
+
 def render(frame: pd.DataFrame, fmt: OutputFormat) -> str:
     import pandas as pd
 
     if fmt is OutputFormat.CSV:
-        return frame.to_csv(index=False)
+        return _counts_as_integers(frame).to_csv(index=False)
     if fmt is OutputFormat.JSON:
         return frame.to_json(orient="records", indent=1)
     shown = frame[[c for c in TABLE_COLUMNS if c in frame.columns]].copy()
