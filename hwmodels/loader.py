@@ -106,6 +106,25 @@ def resolve_path(cls: type, key: str, *, where: str) -> tuple[str, ...]:
     return tuple(path)
 
 
+def field_paths(cls: type) -> tuple[str, ...]:
+    """Every field a ``--set`` or sweep axis can name on spec class `cls`: its own fields, and
+    each nested spec's fields as dotted paths (``overlay.cores``)."""
+    paths: list[str] = []
+    for name, hint in _field_types(cls).items():
+        if name not in {f.name for f in dataclasses.fields(cls)}:
+            continue
+        paths.append(name)
+        if dataclasses.is_dataclass(hint):
+            paths += [f"{name}.{inner}" for inner in field_paths(hint)]
+    return tuple(paths)
+
+
+def field_type(cls: type, key: str) -> Any:
+    """The declared type of the field a dotted `key` names (old names renamed)."""
+    path = resolve_path(cls, key, where="field")
+    return _field_types(_owner(cls, path))[path[-1]]
+
+
 def _owner(cls: type, path: tuple[str, ...]) -> type:
     """The spec class holding the last field of `path`."""
     for name in path[:-1]:

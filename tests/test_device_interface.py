@@ -156,3 +156,22 @@ def test_no_code_outside_a_devices_own_modules_branches_on_its_spec_type():
                     if not relative.startswith(_OWN[name]):
                         offenders.append(f"{relative}:{node.lineno} {name}")
     assert offenders == []
+
+
+def test_sweep_axes_and_expressions_name_nested_fields_by_dotted_path():
+    from hwmodels.loader import field_paths
+    from sim.sweep.axes import parse_axis
+    from sim.sweep.expr import parse_expression
+    from sim.sweep.spec import base_scalars
+
+    assert {"core.rows", "core.dram_bytes_per_s", "cores"} <= set(field_paths(_Board))
+    axis = parse_axis("core.rows", [16, "32", 16], _Board)  # converted by the nested field's type
+    assert axis.values == (16, 32)
+    board = _Board(name="b", core=load_hardware("scalesim_32x32"), cores=2)
+    scalars = base_scalars(board)
+    assert scalars["core.rows"] == 32 and scalars["cores"] == 2
+    # 32 rows · 2 cores = 64 PE rows in all: the constraint holds at 64, not above
+    expression = parse_expression("core.rows * cores <= 64", fields=tuple(scalars), where="constraints[0]")
+    assert expression.names == ("core.rows", "cores")
+    assert expression.evaluate(scalars)
+    assert not expression.evaluate({**scalars, "cores": 3})

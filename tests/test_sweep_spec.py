@@ -60,7 +60,9 @@ def test_a_full_spec_parses_into_its_parts():
         ("axes: {rows: {logrange: [8, 64]}}\n", "expected [start, stop, num]"),
         ("axes: {rows: [8]}\nconstraints: ['rows <= colz']\n", "unknown field 'colz'; did you mean 'cols'?"),
         ("axes: {rows: [8]}\nconstraints: ['__import__(\"os\").system(\"true\")']\n", "Call is not allowed"),
-        ("axes: {rows: [8]}\nconstraints: ['rows.real > 1']\n", "Attribute is not allowed"),
+        # attribute access reads only a nested spec's field by its dotted path, never a Python attribute
+        ("axes: {rows: [8]}\nconstraints: ['rows.real > 1']\n", "names unknown field 'rows.real'"),
+        ("axes: {rows: [8]}\nconstraints: ['(rows + 1).real > 1']\n", "Attribute is not allowed"),
         ("axes: {rows: [8]}\nderived: {rows: cols}\n", "'rows' is also an axis"),
         ("axes: {rows: [8]}\nsampling: random\n", "random sampling needs 'samples'"),
     ],

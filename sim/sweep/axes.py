@@ -19,12 +19,12 @@ import difflib
 import enum
 import json
 import math
-import typing
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from hwmodels.loader import field_type
 from sim.sweep.expr import SweepSpecError
 
 GENERATORS = ("range", "logrange", "doubling")
@@ -42,7 +42,7 @@ class Axis:
 def parse_axis(field: str, spec: Any, cls: type) -> Axis:
     """The values of the axis over `field` of spec class `cls` (see the module docstring)."""
     where = f"axes.{field}"
-    hint = typing.get_type_hints(cls)[field]
+    hint = field_type(cls, field)  # a dotted path names a nested spec's field
     if isinstance(spec, dict):
         if len(spec) != 1:
             raise SweepSpecError(f"{where}: give one of {', '.join(GENERATORS)} (got {list(spec)})")

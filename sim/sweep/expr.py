@@ -1,7 +1,7 @@
 """Small, safe expressions over hardware fields: a sweep's constraints and derived fields.
 
 ``ifmap_sram_bytes + filter_sram_bytes + ofmap_sram_bytes <= 8388608`` or
-``hbm_bytes_per_s * 0.9`` are parsed with Python's `ast` and only names, numbers, strings,
+``dram_bytes_per_s * 0.9`` are parsed with Python's `ast` and only names, numbers, strings,
 arithmetic (``+ - * / // % **``, unary minus), comparisons (chained too) and ``and``/``or``/``not``
 are allowed: no calls, attributes, subscripts or lambdas, so nothing a spec file says can run code.
 An expression is evaluated on numpy arrays (one element per config), so thousands of configs are
@@ -84,6 +84,7 @@ def parse_expression(text: str, *, fields: tuple[str, ...], where: str) -> Expre
         tree = ast.parse(str(text).strip(), mode="eval")
     except SyntaxError as error:
         raise SweepSpecError(f"{where}: {text!r} is not an expression: {error.msg}") from None
+    tree = _DottedNames().visit(tree)
     names: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
@@ -98,6 +99,21 @@ def parse_expression(text: str, *, fields: tuple[str, ...], where: str) -> Expre
                 "arithmetic, comparisons and and/or/not)"
             )
     return Expression(text=str(text).strip(), names=tuple(dict.fromkeys(names)), tree=tree, where=where)
+
+
+class _DottedNames(ast.NodeTransformer):
+    """``overlay.cores`` (attribute access on a name) read as the one field name ``'overlay.cores'``:
+    a nested spec's field, as sweep axes and ``--set`` name it."""
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:  # noqa: N802 — ast's visitor naming
+        parts, inner = [node.attr], node.value
+        while isinstance(inner, ast.Attribute):
+            parts.append(inner.attr)
+            inner = inner.value
+        if not isinstance(inner, ast.Name):
+            return self.generic_visit(node)
+        name = ".".join([inner.id, *reversed(parts)])
+        return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node)
 
 
 _ALLOWED = (

@@ -29,13 +29,14 @@ import difflib
 import enum
 import hashlib
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from hwmodels import load_hardware
+from hwmodels.loader import field_paths
 from sim.engines.roofline import ROOFLINE_METRICS
 from sim.simulate import SUM_COLUMNS
 from sim.sweep.axes import Axis, parse_axis
@@ -171,7 +172,7 @@ def parse_sweep_spec(text: str, *, base_dir: Path = Path("."), default_name: str
         if key not in data:
             raise SweepSpecError(f"sweep spec: missing key {key!r}")
     hardware, base_set, digest, base = _parse_hardware(data["hardware"], base_dir)
-    field_names = tuple(f.name for f in fields(base))
+    field_names = field_paths(type(base))  # nested specs' fields as dotted paths
     axes = _parse_axes(data["axes"], base, field_names)
     swept = {axis.field for axis in axes}
     scalars = tuple(base_scalars(base))
@@ -224,7 +225,8 @@ def _parse_hardware(value: Any, base_dir: Path) -> tuple[str, tuple[str, ...], s
 
 
 def base_scalars(base: Any) -> dict[str, Any]:
-    """The base spec's fields an expression may read: numbers, text and enums (as their text)."""
+    """The base spec's fields an expression may read: numbers, text and enums (as their text);
+    a nested spec's under dotted paths (``overlay.cores``)."""
     scalars = {}
     for f in fields(base):
         value = getattr(base, f.name)
@@ -232,6 +234,8 @@ def base_scalars(base: Any) -> dict[str, Any]:
             scalars[f.name] = value.value
         elif isinstance(value, int | float | str):
             scalars[f.name] = value
+        elif is_dataclass(value):
+            scalars.update({f"{f.name}.{name}": inner for name, inner in base_scalars(value).items()})
     return scalars
 
 
