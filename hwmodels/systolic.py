@@ -57,6 +57,13 @@ class SystolicArraySpec:
     (norms, softmax, activations); 0 means one lane per array column
     (`VECTOR_LANES_PER_COLUMN`).
 
+    `calc_prefetch_bytes_per_s` is SCALE-Sim's CALC mode: with `dram_bytes_per_s` unlimited, each
+    input SRAM's first working set is still fetched before the array starts, at this rate per SRAM
+    (SCALE-Sim's CALC read buffer, `memory/read_buffer_estimate_bw.py`, prefetches its first epoch at
+    an "arbitrary" 10 words per cycle), and the outputs left in the ofmap SRAM drain at one word per
+    array column per cycle (`sim.engines.systolic.scalesim_calc`). 0, the default: no such time.
+    A CALC-mode SCALE-Sim `.cfg` sets it (`hwmodels.scalesim_cfg`).
+
     Cost fields (`hwmodels.cost`, `sim.cost`): `technology_nm` is the process node the MAC and SRAM
     energies and areas are scaled to (45 nm, the default, is Horowitz's table as published);
     `dram_kind` sets the energy per DRAM byte; `static_power_w` is the device's measured idle power
@@ -80,6 +87,7 @@ class SystolicArraySpec:
     technology_nm: float = 45.0
     dram_kind: DramKind = DramKind.DDR4
     static_power_w: float = 0.0
+    calc_prefetch_bytes_per_s: float = 0.0
     source: str = ""
     description: str = ""
 
@@ -105,6 +113,7 @@ class SystolicArraySpec:
                 f"{where}field 'technology_nm' = {self.technology_nm!r}: must be a number in 1-1000 (nm)"
             )
         check_non_negative_number(self, "static_power_w", where)
+        check_non_negative_number(self, "calc_prefetch_bytes_per_s", where)
         if not isinstance(self.dram_kind, DramKind):
             raise HardwareSpecError(f"{where}field 'dram_kind' = {self.dram_kind!r}: not a DramKind")
         if math.isinf(self.clock_hz):

@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from hwmodels.scalesim_cfg import SCALESIM_CFG_FREQ_HZ, SCALESIM_KB, SCALESIM_WORD_BYTES
+from hwmodels.scalesim_cfg import (
+    SCALESIM_CALC_PREFETCH_WORDS_PER_CYCLE,
+    SCALESIM_CFG_FREQ_HZ,
+    SCALESIM_KB,
+    SCALESIM_WORD_BYTES,
+)
 from hwmodels.systolic import Dataflow, SystolicArraySpec
 from workloads.op import Op, conv2d_op, gemm_op
 
@@ -26,8 +31,11 @@ def load_reference() -> pd.DataFrame:
 
 
 def spec_for(case: pd.Series) -> SystolicArraySpec:
+    """The spec `hwmodels.scalesim_cfg` reads from the case's `.cfg`."""
+    prefetch_words_per_cycle = 0
     if case["bw_mode"] == "CALC":
         words_per_cycle = math.inf
+        prefetch_words_per_cycle = SCALESIM_CALC_PREFETCH_WORDS_PER_CYCLE
     else:
         words_per_cycle = SCALESIM_USER_PORTS * float(case["bandwidth_words_per_cycle"])
     return SystolicArraySpec(
@@ -39,6 +47,7 @@ def spec_for(case: pd.Series) -> SystolicArraySpec:
         filter_sram_bytes=int(case["filter_kb"]) * SCALESIM_KB,
         ofmap_sram_bytes=int(case["ofmap_kb"]) * SCALESIM_KB,
         dram_bytes_per_s=words_per_cycle * SCALESIM_WORD_BYTES * SCALESIM_CFG_FREQ_HZ,
+        calc_prefetch_bytes_per_s=prefetch_words_per_cycle * SCALESIM_WORD_BYTES * SCALESIM_CFG_FREQ_HZ,
         clock_hz=SCALESIM_CFG_FREQ_HZ,
     )
 

@@ -79,6 +79,8 @@ def test_scalesim_cfg_read_as_is(tmp_path, mode, words_per_cycle):
     )
     # 1-byte words at 1 GHz: USER mode's three 10-word/cycle ports sum to 30 B/cycle
     assert spec.dram_bytes_per_cycle() == words_per_cycle
+    # CALC mode still prefetches each input SRAM's first half, at 10 words/cycle (1 B, 1 GHz)
+    assert spec.calc_prefetch_bytes_per_s == (10e9 if mode == "CALC" else 0.0)
 
 
 def test_overrides_build_a_new_validated_spec():

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from scalesim_cases import load_reference, op_for, scalesim_ofmap_writes_artifact, spec_for
 
+from hwmodels.scalesim_cfg import SCALESIM_KB
 from sim.simulate import simulate
 
 #: Relative tolerance where the models agree in principle (the issue's 5%).
@@ -60,6 +61,45 @@ def test_calc_mode_total_cycles_equal_scalesim(joined):
     calc = joined[joined["bw_mode"] == "CALC"]
     assert (calc["stall_cycles"] == 0).all() and (calc["ours_stall_cycles"] == 0).all()
     assert (calc["ours_total_cycles"] == calc["total_cycles"]).all()
+
+
+def test_calc_mode_prefetch_equals_scalesim(joined):
+    # SCALE-Sim's CALC read buffers fetch their first epoch (or the whole operand, in whole sets) at
+    # 10 words/cycle before cycle 0; its "incl. prefetch" span starts at the earlier of the two
+    calc = joined[joined["bw_mode"] == "CALC"]
+    scalesim = -calc[["dram_ifmap_start_cycle", "dram_filter_start_cycle"]].min(axis=1)
+    mismatched = calc.loc[calc["ours_prefetch_cycles"] != scalesim, "case_id"]
+    assert mismatched.empty, f"CALC prefetch differs for {list(mismatched)}"
+
+
+def test_calc_mode_total_cycles_incl_prefetch(joined):
+    """CALC mode's "Total Cycles (incl. prefetch)": the prefetch, the layer, and the flush of the
+    outputs still in the ofmap SRAM at one word per column per cycle. SCALE-Sim flushes every
+    partial sum of a ws/is output (its SRAM ofmap writes); we flush the outputs we write to DRAM,
+    accumulated in the ofmap SRAM when the tile fits (docs/systolic_model.md, difference 1)."""
+    calc = joined[joined["bw_mode"] == "CALC"]
+    ours, theirs = calc["ours_total_cycles_incl_prefetch"], calc["total_cycles_incl_prefetch"]
+    cols = calc["cols"]
+    scalesim_words = calc["ours_ofmap_sram_writes"]  # SCALE-Sim's valid ofmap writes (1-byte words)
+    our_words = calc["ours_dram_write_bytes"]
+    extra_flush = (scalesim_words / cols).apply(math.ceil) - (our_words / cols).apply(math.ceil)
+    # outputs that fit half the ofmap SRAM are all flushed after the last fold: exact, once
+    # SCALE-Sim's extra partial-sum lines are added (130 of the 209 CALC rows)
+    fits = scalesim_words <= calc["ofmap_kb"] * SCALESIM_KB // 2
+    assert fits.sum() >= 100
+    assert (ours + extra_flush)[fits].equals(theirs[fits].astype(float))
+    # the rest drain half the SRAM at a time during the layer; what is left at the end depends on
+    # SCALE-Sim's line padding and on when a fold's outputs arrive: within 1.5% (19 cycles) where
+    # both write the same words, and where SCALE-Sim writes partial sums, shorter by at most its
+    # extra lines, never longer than it by more than 0.5% (23 cycles)
+    drains = ~fits
+    same = drains & (scalesim_words == our_words)
+    assert ((ours / theirs - 1)[same].abs() <= 0.015).all()
+    psums = drains & ~same
+    assert (theirs - ours <= (scalesim_words - our_words) / cols + 2)[psums].all()
+    assert (ours / theirs - 1)[psums].max() <= 0.005
+    # exactly equal on 127 of the 209 CALC rows; before SCALE-Sim's prefetch was modeled, on none
+    assert (ours == theirs).sum() >= 120
 
 
 def _ratio(ours: pd.Series, theirs: pd.Series) -> pd.Series:
@@ -111,18 +151,36 @@ def test_ofmap_dram_writes(joined):
     assert bad.empty, f"ofmap writes outside 5%:\n{bad}"
 
 
-def test_user_mode_total_cycles(joined):
-    """USER mode (finite bandwidth): where SCALE-Sim moves the bytes we move, total cycles with
-    stalls agree within 5%; where it is slower, its DRAM reads exceed ours — its read buffer
-    re-fetches data already fetched (docs/systolic_model.md, "USER-mode stalls")."""
+def _user_mode(joined: pd.DataFrame) -> pd.DataFrame:
     user = joined[joined["bw_mode"] == "USER"]
-    total = _ratio(user["ours_total_cycles"], user["total_cycles"])
-    ifmap = _ratio(user["ours_dram_ifmap_read_bytes"], user["dram_ifmap_reads"])
-    filt = _ratio(user["ours_dram_filter_read_bytes"], user["dram_filter_reads"])
-    same_bytes = ((ifmap - 1).abs() <= AGREEMENT) & ((filt - 1).abs() <= AGREEMENT)
-    within = (total - 1).abs() <= AGREEMENT
-    assert within[same_bytes].mean() >= 0.9
-    slower_in_scalesim = total < 1 - AGREEMENT
-    explained = (ifmap < 1 - AGREEMENT) | (filt < 1 - AGREEMENT)
-    assert (explained[slower_in_scalesim]).mean() >= 0.95
-    assert within.mean() >= 0.6
+    return user.assign(
+        total_ratio=_ratio(user["ours_total_cycles"], user["total_cycles"]),
+        ifmap_ratio=_ratio(user["ours_dram_ifmap_read_bytes"], user["dram_ifmap_reads"]),
+        filter_ratio=_ratio(user["ours_dram_filter_read_bytes"], user["dram_filter_reads"]),
+    )
+
+
+def test_user_mode_total_cycles_without_stalls(joined):
+    """USER mode (finite bandwidth) where SCALE-Sim does not stall (188 of its 292 rows): total
+    cycles equal SCALE-Sim's on 184 of them; on the other 4 we stall and it does not. This is all
+    the USER-mode agreement there is: the stall model is unvalidated (the next test)."""
+    quiet = _user_mode(joined).query("stall_cycles == 0")
+    assert len(quiet) >= 180
+    assert (quiet["ours_total_cycles"] == quiet["total_cycles"]).sum() >= 180
+    assert ((quiet["total_ratio"] - 1).abs() <= AGREEMENT).mean() >= 0.97
+
+
+def test_user_mode_stall_model_is_unvalidated(joined):
+    """Where SCALE-Sim stalls (104 USER rows) our stall model agrees within 5% on none: our total
+    cycles are a median 0.11x its (0.017x-1.46x). SCALE-Sim is no reference for stalls: on 102 of
+    those rows its read buffer fetches more than 5% more bytes than we do, re-fetching data it already
+    holds (docs/systolic_model.md, difference 2), and on the 2 whose bytes match ours (tall
+    512x64x64, ws and is, 16x64 array) it stalls on ofmap writes alone, where we stall 2x as long
+    (ws) or not at all (is). Until a reference for stalls exists, the docs and README call the
+    stall model unvalidated; this test pins that state, so a change to either side shows here."""
+    stalled = _user_mode(joined).query("stall_cycles > 0")
+    assert len(stalled) == 104
+    assert ((stalled["total_ratio"] - 1).abs() <= AGREEMENT).sum() == 0
+    assert stalled["total_ratio"].median() == pytest.approx(0.11, abs=0.01)
+    refetches = (stalled["ifmap_ratio"] < 1 - AGREEMENT) | (stalled["filter_ratio"] < 1 - AGREEMENT)
+    assert refetches.sum() == 102

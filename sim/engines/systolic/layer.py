@@ -35,6 +35,7 @@ from hwmodels.errors import HardwareSpecError
 from hwmodels.systolic import SystolicArraySpec
 from mappers.systolic import SystolicMapping
 from sim.engines.systolic.folds import walk_folds
+from sim.engines.systolic.scalesim_calc import prefetch_and_drain
 from workloads.errors import WorkloadError
 from workloads.op import Op, Operand, Role
 
@@ -156,6 +157,10 @@ def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) ->
     )
     dram, psum_reads = walk.dram_bytes, walk.psum_read_bytes
     prefetch, stall, drain = walk.prefetch_cycles, walk.stall_cycles, walk.drain_cycles
+    if math.isinf(bandwidth) and spec.calc_prefetch_bytes_per_s > 0:  # SCALE-Sim's CALC mode
+        prefetch, drain = prefetch_and_drain(
+            op, spec, mapping, written_bytes=dram[2], side_bytes=side_bytes
+        )
     traffic = [
         OperandTraffic(
             sram_accesses=int(sram[index]),
