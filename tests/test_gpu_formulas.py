@@ -76,21 +76,25 @@ def test_each_wave_adds_its_epilogue_stores_at_the_hbm_rate():
     assert with_stores - base == pytest.approx((132 + 1) * 32768 / 3.0e12)
 
 
-def test_h100_8192_cubed_bf16_runs_at_the_measured_798_tflops():
-    # reference_kernels/data/known_measurements.md: 798 TFLOP/s measured on this workplace's H100
+def test_calibration_h100_8192_cubed_bf16_reproduces_the_798_tflops_it_was_fitted_to():
+    # A calibration check, not a validation: h100_sxm's achievable_tensor_fraction (0.866) was
+    # fitted so that this GEMM runs at the 798 TFLOP/s measured on this workplace's H100
+    # (reference_kernels/data/known_measurements.md); this checks the fit still holds.
     op = gemm(8192, 8192, 8192)
     tflops = op.flops / simulate_op_latency(op, H100) / 1e12
     assert tflops == pytest.approx(798, rel=0.02)
 
 
-def test_large_copy_moves_read_plus_written_bytes_at_the_achievable_bandwidth():
-    # 1 GiB copy: 2 x 2^30 B / 3.0e12 B/s = 715.8 us, plus one memory latency and one launch
+def test_calibration_large_copy_moves_read_plus_written_bytes_at_the_presets_3_tb_per_s():
+    # 1 GiB copy: 2 x 2^30 B / 3.0e12 B/s = 715.8 us, plus one memory latency and one launch.
+    # A calibration check: 3.0e12 B/s is the preset's achievable_dram_bytes_per_s, set from the
+    # measured ~3.0 TB/s copy, so agreeing with that measurement validates nothing.
     size = 2**30
     row = simulate(op_for_measurement({"family": "copy", "bytes": size}), H100).iloc[0]
     expected = 2 * size / 3.0e12 + H100.memory_latency_s + H100.launch_overhead_s
     assert row["latency_s"] == pytest.approx(expected)
     assert row["dram_bytes"] == 2 * size
-    assert 2 * size / row["latency_s"] == pytest.approx(3.0e12, rel=0.01)  # the measured ~3.0 TB/s
+    assert 2 * size / row["latency_s"] == pytest.approx(3.0e12, rel=0.01)  # the preset's own figure
 
 
 def test_w4a16_decode_gemv_reads_a_quarter_of_fp16_plus_scales_and_zeros():
