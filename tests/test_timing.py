@@ -1,0 +1,41 @@
+"""The CPU timer's cache flush is bounded and counted: it touches at most `MAX_CPU_FLUSH_BYTES`
+whatever the last-level cache sysfs reports, and a kernel's run count is sized by the time budget
+with each run's flush included."""
+
+from __future__ import annotations
+
+import torch
+
+from reference_kernels import timing
+from reference_kernels.timing import MAX_CPU_FLUSH_BYTES, CpuTimer, TimingBudget, time_kernel
+
+CPU = torch.device("cpu")
+
+
+def test_the_flush_is_twice_the_llc_up_to_the_bound(monkeypatch):
+    monkeypatch.setattr(timing, "cpu_llc_bytes", lambda: 480 * 2**20)  # a VM host's L3, as reported
+    assert CpuTimer(CPU).flush_buffer.nbytes == MAX_CPU_FLUSH_BYTES
+    monkeypatch.setattr(timing, "cpu_llc_bytes", lambda: 4 * 2**20)
+    small = CpuTimer(CPU)
+    assert small.flush_buffer.nbytes == 2 * 4 * 2**20 and small.flush_s > 0
+    assert CpuTimer(CPU).flush_buffer is small.flush_buffer  # one buffer per size, reused
+
+
+class FakeTimer:
+    """Every run takes 1 ms and its flush 9 ms (as a 64 MiB flush does on the 2-core CI VM)."""
+
+    flush_s = 9e-3
+
+    def sync(self) -> None:
+        pass
+
+    def run(self, fn, runs: int) -> list[float]:
+        return [1e-3] * runs
+
+
+def test_the_run_count_counts_each_run_s_flush():
+    # 0.2 s / (1 ms + 9 ms) = 20 runs, not the 200 that the kernel's 1 ms alone would allow.
+    budget = TimingBudget(warmup_runs=1, min_runs=5, max_runs=200, target_s=0.2)
+    assert time_kernel(lambda: None, FakeTimer(), budget).runs == 20
+    # 0.005 s / 10 ms is under the floor: min_runs.
+    assert time_kernel(lambda: None, FakeTimer(), TimingBudget(warmup_runs=1, target_s=0.005)).runs == 5
