@@ -7,7 +7,9 @@ CPUs by `tdp_energy` here: ``energy_j = tdp_w × latency_s``, the power a datace
 while it runs: an upper bound (a memory-bound decode draws less than TDP), chosen because
 per-FLOP energies from a 45 nm table miss most of a GPU's power (register files, shared memory,
 clocks) and no published per-op H100 characterization was at hand. NaN where `tdp_w` is unknown.
-Unmodeled rows get NaN energy, as they get NaN time.
+Unmodeled rows get NaN energy, as they get NaN time. Such rows carry `energy_basis` =
+`TDP_ENERGY_NOTE`, and every figure derived from them is labelled a bound wherever it is printed or
+plotted (`TDP_BOUNDED_COLUMNS`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,16 @@ SYSTOLIC_ENERGY_COLUMNS = ("energy_mac_j", "energy_sram_j", "energy_dram_j", "en
 #: Every energy column a result frame may carry; each total is the sum of its rows.
 ENERGY_COLUMNS = (*SYSTOLIC_ENERGY_COLUMNS, "energy_j")
 SECONDS_PER_HOUR = 3600.0
+#: What an energy of TDP × time is, said wherever one is printed or plotted.
+TDP_ENERGY_NOTE = "TDP × time, an upper bound"
+#: Figures derived from such an energy, and how each is labelled: energy and power are at most the
+#: figure, tokens per joule at least.
+TDP_BOUNDED_COLUMNS = {
+    "energy_j": TDP_ENERGY_NOTE,
+    "energy_per_token_j": TDP_ENERGY_NOTE,
+    "power_w": "TDP, an upper bound",
+    "tokens_per_j": "from TDP × time, a lower bound",
+}
 
 
 def cost_of_run(results: pd.DataFrame, hardware: Any) -> pd.DataFrame:
@@ -39,11 +51,29 @@ def cost_of_run(results: pd.DataFrame, hardware: Any) -> pd.DataFrame:
 
 
 def tdp_energy(results: pd.DataFrame, hardware: Any) -> pd.DataFrame:
-    """``energy_j = tdp_w × latency_s`` per row (an upper bound; module docstring); NaN without a
-    TDP."""
+    """``energy_j = tdp_w × latency_s`` per row, with ``energy_basis`` saying it is an upper bound
+    (module docstring); NaN and no basis without a TDP."""
     tdp = hardware.tdp_w
     latency = results["latency_s"].astype(float) if "latency_s" in results else pd.Series(dtype=float)
-    return pd.DataFrame({"energy_j": latency * tdp if tdp > 0 else np.nan}, index=results.index)
+    if not tdp > 0:
+        return pd.DataFrame({"energy_j": np.nan}, index=results.index)
+    return pd.DataFrame({"energy_j": latency * tdp, "energy_basis": TDP_ENERGY_NOTE}, index=results.index)
+
+
+def energy_note(hardware: Any) -> str:
+    """`TDP_ENERGY_NOTE` where `hardware`'s energy is TDP × time (`tdp_energy`: GPUs and CPUs with a
+    TDP), "" where it is modeled from the work (systolic arrays) or unknown."""
+    from sim.engines.registry import model_for
+
+    return TDP_ENERGY_NOTE if model_for(hardware).energy is tdp_energy and hardware.tdp_w > 0 else ""
+
+
+def tdp_bound_labels(frame: pd.DataFrame) -> dict[str, str]:
+    """For each `TDP_BOUNDED_COLUMNS` column of `frame`, its label, when some row's energy is TDP ×
+    time (`energy_basis`); empty otherwise."""
+    if "energy_basis" not in frame or not (frame["energy_basis"] == TDP_ENERGY_NOTE).any():
+        return {}
+    return {column: note for column, note in TDP_BOUNDED_COLUMNS.items() if column in frame}
 
 
 def with_energy(results: pd.DataFrame, hardware: Any) -> pd.DataFrame:
@@ -72,7 +102,8 @@ def tokens_per_run(workload: OpGraph) -> float:
 
 def run_metrics(total: dict, hardware: Any, workload: OpGraph) -> dict[str, float]:
     """Per-run figures from a `summarize` total: average power, energy per token, tokens per joule,
-    and, with a price, tokens per dollar (tokens/s × 3600 / $ per hour)."""
+    and, with a price, tokens per dollar (tokens/s × 3600 / $ per hour). Where the energy is TDP ×
+    time the first three are bounds (`energy_note`)."""
     latency, energy = float(total["latency_s"]), float(total.get("energy_j", math.nan))
     tokens = tokens_per_run(workload)
     cost = design_cost(hardware)

@@ -89,3 +89,35 @@ def test_run_metrics_per_token_and_per_dollar():
     # $2.49 per GPU-hour: tokens per hour / 2.49
     assert metrics["tokens_per_usd"] == pytest.approx(tokens_per_s * 3600 / 2.49)
     assert math.isnan(run_metrics(total, h100, OpGraph(name="x", ops=(op,)))["tokens_per_s"])
+
+
+def test_tdp_energy_is_labelled_an_upper_bound_wherever_it_is_shown(capsys):
+    from sim.cli import main
+    from sim.cost import TDP_ENERGY_NOTE
+    from sim.present.plot import scatter_figure
+    from sim.present.views import breakdown_figure
+    from sim.sweep.worker import _with_run_metrics
+
+    h100, array = load_hardware("h100_sxm"), load_hardware("scalesim_32x32")
+    # simulate's summary line: "; ≤ 0.127 J (TDP × time, an upper bound)" on a GPU, plain on an array
+    assert main(["simulate", "--hw", "h100_sxm", "--gemm", "4096,4096,4096"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(" J (TDP × time, an upper bound)")
+    assert main(["simulate", "--hw", "h100_sxm", "--gemm", "4096,4096,4096"]) == 0
+    assert "; ≤ " in capsys.readouterr().out
+    assert main(["simulate", "--hw", "scalesim_32x32", "--gemm", "100,37,250"]) == 0
+    line = capsys.readouterr().out.rstrip().splitlines()[-1]
+    assert line.endswith(" J") and "≤" not in line
+    # the rows (CSV, JSON) say so
+    op = gemm_op(1024, 1024, 1024, input_dtype=DType.BF16, weight_dtype=DType.BF16, output_dtype=DType.BF16)
+    rows = simulate(op, h100)
+    assert (rows["energy_basis"] == TDP_ENERGY_NOTE).all()
+    assert "energy_basis" not in simulate(gemm_op(100, 37, 250), array).columns
+    # plots: the energy axis of a scatter and of a breakdown
+    scatter = scatter_figure(rows, "latency_s", "energy_j")
+    assert scatter.layout.yaxis.title.text == f"energy (J), {TDP_ENERGY_NOTE}"
+    assert TDP_ENERGY_NOTE in breakdown_figure({"h100_sxm": rows}, "energy_j").layout.yaxis.title.text
+    # a sweep's rows carry the basis (its summary and plots label the figures from it)
+    graph = OpGraph(name="step", ops=(op,))
+    total = summarize(rows, h100)
+    assert _with_run_metrics(total, h100, graph)["energy_basis"] == TDP_ENERGY_NOTE
+    assert _with_run_metrics(summarize(simulate(op, array), array), array, graph)["energy_basis"] == ""

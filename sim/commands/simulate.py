@@ -155,7 +155,12 @@ def _summary_line(workload: OpGraph, total: dict, hardware) -> str:
         line += f" — a lower bound: {total['unmodeled_ops']} unmodeled ops left out"
     energy = total.get("energy_j", math.nan)
     if energy == energy:  # not NaN: the preset has what the cost model needs
-        line += f"; {energy:.4g} J" + (f" ({energy / tokens:.4g} J/token)" if tokens else "")
+        from sim.cost import energy_note
+
+        note = energy_note(hardware)  # TDP × time: say it is an upper bound
+        at_most = "≤ " if note else ""
+        line += f"; {at_most}{energy:.4g} J" + (f", {at_most}{energy / tokens:.4g} J/token" if tokens else "")
+        line += f" ({note})" if note else ""
     return line
 
 

@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
 def summary(spec: SweepSpec, result: SweepResult) -> str:
     """Counts, rate and the best config per objective and workload, as text."""
+    from sim.cost import TDP_BOUNDED_COLUMNS, TDP_ENERGY_NOTE
     from sim.sweep.store import best_configs, read_sweep
 
     frame = read_sweep(result.path)
@@ -92,8 +93,11 @@ def summary(spec: SweepSpec, result: SweepResult) -> str:
     objectives = {objective.column: objective.goal.value for objective in spec.objectives}
     for _, row in best_configs(frame, objectives).iterrows():
         fields = ", ".join(f"{name}={row[name]}" for name in spec.swept_fields)
+        value = f"{row[row['objective']]:.6g}"
+        if row.get("energy_basis") == TDP_ENERGY_NOTE and row["objective"] in TDP_BOUNDED_COLUMNS:
+            value += f" ({TDP_BOUNDED_COLUMNS[row['objective']]})"  # energy as TDP × time
         lines.append(
-            f"  best {row['objective']} ({row['goal']}) on {row['workload']}: {row[row['objective']]:.6g} "
+            f"  best {row['objective']} ({row['goal']}) on {row['workload']}: {value} "
             f"at config {row['config_id']} ({fields})"
         )
     return "\n".join(lines)

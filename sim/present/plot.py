@@ -26,6 +26,7 @@ import plotly.graph_objects as go
 from hwmodels.cpu import CPUSpec
 from hwmodels.gpu import GPUSpec
 from hwmodels.systolic import SystolicArraySpec
+from sim.cost import tdp_bound_labels
 from workloads.errors import CodesignError
 from workloads.files import text_stream, writing
 
@@ -156,7 +157,10 @@ def scatter_figure(
     x_goal, y_goal = goals or (goal_for(x), goal_for(y))
     hover = [c for c in ("config_id", "workload", *sorted(SPEC_FIELDS)) if c in usable and c not in (x, y)]
     hover = [c for c in hover if c in ("config_id", "workload") or usable[c].nunique() > 1]
-    heading = title or f"{axis_label(y)} vs {axis_label(x)}"
+    labels = {c: axis_label(c) for c in usable.columns}
+    for column, note in tdp_bound_labels(usable).items():  # energy as TDP × time: a bound
+        labels[column] = f"{labels[column]}, {note}"
+    heading = title or f"{labels[y]} vs {labels[x]}"
     left_out = len(frame) - len(usable)
     subtitle = f"{len(usable)} points" + (f", {left_out} rows without both left out" if left_out else "")
     if pareto:
@@ -179,7 +183,7 @@ def scatter_figure(
         hover_data=hover,
         log_x=log,
         log_y=log,
-        labels={c: axis_label(c) for c in usable.columns},
+        labels=labels,
         title=f"{heading}<br><sup>{subtitle}</sup>",
         width=FIGURE_WIDTH,
         height=FIGURE_HEIGHT,

@@ -18,6 +18,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from hwmodels.device import Device
+from sim.cost import tdp_bound_labels
 from sim.present.plot import FIGURE_HEIGHT, FIGURE_WIDTH
 from workloads.errors import CodesignError
 
@@ -105,7 +106,11 @@ def breakdown_figure(
     table = pd.concat(parts, ignore_index=True).dropna(subset=["value"])
     if table.empty:
         raise CodesignError(f"no modeled op has a {column} value on these devices")
+    bounded = [device for device, frame in results.items() if column in tdp_bound_labels(frame)]
+    if bounded:  # energy as TDP × time on these devices
+        label += f"; {', '.join(bounded)}: {tdp_bound_labels(results[bounded[0]])[column]}"
     totals = table.groupby("device", sort=False)["value"].sum()
+    shown = ", ".join(f"{d} {'≤ ' if d in bounded else ''}{v:.4g} {unit}" for d, v in totals.items())
     figure = px.bar(
         table,
         x="device",
@@ -114,7 +119,7 @@ def breakdown_figure(
         text_auto=",.3~r",
         labels={"value": label, "device": "hardware", "kind": "op kind"},
         title=title or f"{quantity.capitalize()} by op kind"
-        f"<br><sup>total: {', '.join(f'{d} {v:.4g} {unit}' for d, v in totals.items())}</sup>",
+        f"<br><sup>total: {shown}</sup>",
         width=FIGURE_WIDTH,
         height=FIGURE_HEIGHT,
         template="plotly_white",

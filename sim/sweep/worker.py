@@ -8,7 +8,8 @@ evaluates every workload on it and returns one row per (config, workload):
 ``config_id``, each swept and derived field, ``workload``, ``phase``, the metrics (the roofline's
 `ROOFLINE_METRICS`, or at cycle fidelity every number of `simulate.summarize`'s total row, so
 columns an engine adds flow through), `sim.cost.run_metrics` (power, tokens/s, energy per token,
-area, price, tokens per dollar), ``achieved_flops_per_s`` and ``error``
+area, price, tokens per dollar), ``achieved_flops_per_s``, ``energy_basis`` (`sim.cost.TDP_ENERGY_NOTE`
+where the energy figures are TDP × time, bounds rather than models; else empty) and ``error``
 (None, or why the config or the workload failed on it: its metrics are then NaN).
 """
 
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.cost import run_metrics
+from sim.cost import energy_note, run_metrics
 from sim.engines.roofline import ROOFLINE_METRICS, RooflineWorkload, device_rates, evaluate, prepare_workload
 from sim.simulate import simulate, summarize
 from sim.sweep.build import SpecBuilder
@@ -137,8 +138,12 @@ def _with_run_metrics(metrics: dict[str, float], spec: Any, facts: OpGraph) -> d
     price, tokens per dollar) and the achieved FLOP/s; NaN where the config or workload failed."""
     latency = metrics.get("latency_s", math.nan)
     if spec is None or not (latency > 0 and math.isfinite(latency)):
-        return metrics | dict.fromkeys((*RUN_METRICS, "achieved_flops_per_s"), math.nan)
-    return metrics | run_metrics(metrics, spec, facts) | {"achieved_flops_per_s": metrics["flops"] / latency}
+        failed = dict.fromkeys((*RUN_METRICS, "achieved_flops_per_s"), math.nan)
+        return metrics | failed | {"energy_basis": ""}
+    # a string in every row (never NaN), so every Parquet part types the column alike
+    basis = energy_note(spec) if math.isfinite(metrics.get("energy_j", math.nan)) else ""
+    achieved = {"achieved_flops_per_s": metrics["flops"] / latency, "energy_basis": basis}
+    return metrics | run_metrics(metrics, spec, facts) | achieved
 
 
 def _roofline(
