@@ -1,21 +1,27 @@
-"""The GPU model against kernel timings other people measured and published.
+"""The GPU model against kernel and whole-model timings other people measured and published.
 
-Reads `reference_kernels/data/published_figures.csv` (each figure with its source and a verbatim
-quote; trust and caveats per source in `published_figures.md`), turns the rows that time a kernel
-we model into the measured-data format (`reference_kernels.published`), and runs the same
-`compare` as `codesign compare` on each GPU's preset. Prints, per source kernel and preset, the
-number of rows and the median and p90 absolute error (simulated vs published); ``--rows`` prints
-every row. The A100 of the Flash-Decoding blog is not named 40 or 80 GB, so its rows are also
-compared on `a100_40gb_sxm`. A row a preset was fitted to (`CALIBRATION_POINTS`) is no check of the
-model: it is printed apart, as a calibration point with its fit residual, not as an error.
+Every published row belongs to a source, and every source is either a calibration source (fits
+may use it, presets may cite it) or a validation source (no fit has seen it): the registry is
+`reference_kernels/data/sources.csv` (`reference_kernels.sources`). This script prints:
 
-The first table uses each preset's spec-wide fractions only (its `kernel_fractions` and
-`kernel_bandwidth_fractions` cleared): what a traced model's ops run at by default.
-``--calibrate`` then runs `codesign calibrate`'s fit from that same preset on each GPU's published
-rows, prints the fitted values and the per-kernel errors on the rows held out of the fit, and says
-whether the preset's per-kernel entries are the fitted values (they were written from this run).
+1. **Validation** (the accuracy the README and RESULTS.md quote): on the validation rows only
+   (`reference_kernels/data/published_validation.csv`, and the validation sources of
+   `published_models.csv`), per family (GEMM, FP8 GEMM, weight-only quantized GEMM, attention
+   prefill, attention decode, whole-model decode, whole-model prefill) and per GPU preset: the row
+   count, the median and p90 absolute error, the median signed error, and whether the median is
+   within the 10% target (`sim.measured.published_validation`). Whole-model rows take a few
+   minutes the first time (each step is traced once, then read from the trace cache);
+   ``--kernels-only`` leaves them out.
+2. **Calibration sources** (``--calibration``): the same comparison per kernel on the rows of
+   calibration sources (`published_figures.csv`), each preset at its spec-wide fractions (its
+   `kernel_fractions` and `kernel_bandwidth_fractions` cleared). These rows informed the presets;
+   their errors are not accuracy.
+3. ``--calibrate``: `codesign calibrate`'s fit from each preset (per-kernel fractions cleared) on
+   its calibration rows only (`calibration_measurements`; `calibrate` drops any validation row
+   itself), the fitted values, and whether the preset ships them.
 
-    .venv/bin/python benchmarks/bench_gpu_published.py [--rows] [--calibrate]
+    .venv/bin/python benchmarks/bench_gpu_published.py [--kernels-only] [--rows] [--markdown]
+        [--calibration] [--calibrate]
 """
 
 from __future__ import annotations
@@ -24,25 +30,39 @@ import argparse
 import dataclasses
 
 import pandas as pd
+from bench_gpu_measured import _cell, markdown  # this folder's scripts run with it on sys.path
 
 from hwmodels import load_hardware
 from hwmodels.gpu import KERNEL_MAPPINGS
-from reference_kernels.published import published_measurements
+from reference_kernels.published import calibration_measurements, published_measurements
+from reference_kernels.sources import Split, calibration_only
 from sim.measured.calibrate import calibrate
 from sim.measured.compare import compare
+from sim.measured.published_validation import (
+    TARGET_PCT,
+    accuracy_table,
+    kernel_results,
+    step_results,
+)
 
 #: Extra presets a source's rows are also compared on, where the source leaves the variant open.
 ALSO_ON = {"flash_decoding": ("a100_40gb_sxm",), "flash_attention_v2.0.9": ("a100_40gb_sxm",)}
 
-#: (preset, kernel, family) rows a preset's spec-wide field was fitted to, and which field.
-CALIBRATION_POINTS = {
-    ("a100_80gb_sxm", "torch_mm_best_shape", "gemm"): "achievable_tensor_fraction fitted to it",
-}
+
+def validation(*, kernels_only: bool = False) -> pd.DataFrame:
+    """Every published row of both splits beside its simulation (whole models unless
+    `kernels_only`)."""
+    frames = [kernel_results()]
+    if not kernels_only:
+        frames.append(step_results())
+    return pd.concat(frames, ignore_index=True)
 
 
 def published_errors() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per kernel and preset: n, median/p90 |error| %, median error %; every joined row)."""
+    """Calibration sources: (per kernel and preset: n, median/p90 |error| %, median error %; every
+    joined row), each preset at its spec-wide fractions."""
     rows, _ = published_measurements()
+    rows = calibration_only(rows)
     jobs = [(preset, group) for preset, group in rows.groupby("preset")]
     for kernel, presets in ALSO_ON.items():
         jobs += [(preset, rows[rows["kernel"] == kernel]) for preset in presets]
@@ -56,27 +76,21 @@ def published_errors() -> tuple[pd.DataFrame, pd.DataFrame]:
     return summary[["kernel", "family", "preset", "n", *errors]], pd.concat(joined, ignore_index=True)
 
 
-def is_calibration_point(summary: pd.DataFrame) -> pd.Series:
-    """Which summary rows are `CALIBRATION_POINTS`."""
-    keys = zip(summary["preset"], summary["kernel"], summary["family"], strict=True)
-    return pd.Series([key in CALIBRATION_POINTS for key in keys], index=summary.index)
-
-
 def library_fractions(preset: str):
     """The preset with its per-kernel fractions cleared: every kernel at the spec-wide ones."""
     return dataclasses.replace(load_hardware(preset), **dict.fromkeys(KERNEL_MAPPINGS, {}))
 
 
 def published_calibration() -> dict[str, object]:
-    """`calibrate` from each preset (per-kernel fractions cleared) on its own published rows."""
-    rows, _ = published_measurements()
+    """`calibrate` from each preset (per-kernel fractions cleared) on its calibration rows."""
+    rows = calibration_measurements()
     return {preset: calibrate(group, library_fractions(preset)) for preset, group in rows.groupby("preset")}
 
 
 def _print_calibration() -> None:
     for preset, result in published_calibration().items():
         fitted = result.fits[result.fits["after"] != result.fits["before"]]
-        print(f"\n{preset}: calibrated on the published rows (held-out rows were not fitted)")
+        print(f"\n{preset}: calibrated on the rows of {', '.join(result.sources)} (calibration sources)")
         print(fitted.drop(columns="note").to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         print(result.summary.to_string(index=False, float_format=lambda v: f"{v:.1f}", na_rep="-"))
         for mapping in KERNEL_MAPPINGS:
@@ -90,37 +104,30 @@ def _print_calibration() -> None:
                     print(f"preset {preset} {mapping}[{kernel}]: fitted {fit}, not shipped")
 
 
+def _print(frame: pd.DataFrame, as_markdown: bool) -> None:
+    print(markdown(frame) if as_markdown else frame.to_string(index=False, float_format=_cell))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", action="store_true", help="print every published row beside its simulation")
-    parser.add_argument("--calibrate", action="store_true", help="fit per-kernel fractions; held-out errors")
+    parser.add_argument("--kernels-only", action="store_true", help="leave the whole-model rows out")
+    parser.add_argument("--rows", action="store_true", help="every validation row beside its simulation")
+    parser.add_argument("--markdown", action="store_true", help="tables as Markdown, for RESULTS.md")
+    parser.add_argument("--calibration", action="store_true", help="per-kernel table, calibration sources")
+    parser.add_argument("--calibrate", action="store_true", help="fit per-kernel fractions, calibration rows")
     args = parser.parse_args()
-    summary, rows = published_errors()
-    calibration = is_calibration_point(summary)
-    checks, points = summary[~calibration], summary[calibration]
-    also = checks["preset"].isin({preset for presets in ALSO_ON.values() for preset in presets})
-    also &= checks["kernel"].isin(ALSO_ON)
-    print(
-        f"Checks: {int(checks['n'].sum() - checks['n'][also].sum())} published rows no preset was fitted "
-        f"to ({int(checks['n'][also].sum())} of them also on a second preset)"
-    )
-    print(checks.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
-    print("\nCalibration points: a preset was fitted to these rows, so their residual is no error")
-    keys = zip(points["preset"], points["kernel"], points["family"], strict=True)
-    points = points[["kernel", "family", "preset", "n"]].assign(
-        fit_residual_pct=points["median_error_pct"], fitted=[CALIBRATION_POINTS[key] for key in keys]
-    )
-    print(points.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    results = validation(kernels_only=args.kernels_only)
+    print(f"Validation rows only (sources no fit has used); target: median |error| <= {TARGET_PCT:g}%")
+    _print(accuracy_table(results, Split.VALIDATION), args.markdown)
     if args.rows:
-        rows["published_us"] = rows["latency_s"] * 1e6
-        rows["simulated_us"] = rows["simulated_latency_s"] * 1e6
         print()
-        print(
-            rows[["kernel", "preset", "shape", "published_us", "simulated_us", "error_pct"]].to_string(
-                index=False, float_format=lambda v: f"{v:.1f}"
-            )
-        )
-
+        rows = results[results["split"] == Split.VALIDATION.value]
+        _print(rows.assign(measured_us=rows["measured_s"] * 1e6, simulated_us=rows["simulated_s"] * 1e6)
+               .drop(columns=["measured_s", "simulated_s", "split"]), args.markdown)
+    if args.calibration:
+        print("\nCalibration sources (these rows informed the presets; not accuracy), spec-wide fractions:")
+        summary, _ = published_errors()
+        _print(summary, args.markdown)
     if args.calibrate:
         _print_calibration()
 

@@ -19,6 +19,12 @@ Left out, with the reason in `SKIPPED_BECAUSE`: bandwidth, fraction-of-peak and 
 shape to simulate), GPUs with no preset. FlashAttention v2.0.9's decode rows of the Flash-Decoding
 blog (before split-KV existed) are compared with ``partition = fa2``: the simulator's FA2
 partition only. The preset each GPU is compared on is `PRESET_OF_GPU`.
+
+Every row carries its source's `source_id` and `split` from the registry
+(`reference_kernels.sources`): all of this file's sources are calibration sources (fits and presets
+use them). `calibration_measurements` adds the calibration rows of `published_validation.csv`
+(sources moved there because they share a publication with one of these) and is what a fit on
+published data may use.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+
+from reference_kernels.sources import calibration_only, with_split
 
 PUBLISHED_FIGURES = Path(__file__).parent / "data" / "published_figures.csv"
 
@@ -68,7 +76,7 @@ SKIPPED_BECAUSE = {
 def published_measurements(path: str | Path = PUBLISHED_FIGURES) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(rows in the measured format with `preset`, `source`, `locator` and `quote` columns; the
     published rows left out, each with its `reason`)."""
-    figures = pd.read_csv(path, dtype=str, keep_default_na=False)
+    figures = with_split(pd.read_csv(path, dtype=str, keep_default_na=False), Path(path).name)
     kept, skipped = [], []
     for _, figure in figures.iterrows():
         reason = _skip_reason(figure)
@@ -77,6 +85,16 @@ def published_measurements(path: str | Path = PUBLISHED_FIGURES) -> tuple[pd.Dat
             continue
         kept.append(_measured_row(figure))
     return pd.DataFrame(kept), pd.DataFrame(skipped)
+
+
+def calibration_measurements() -> pd.DataFrame:
+    """The published kernel rows a fit may use: this file's (all calibration) and the calibration
+    rows of `published_validation.csv` (`reference_kernels.published_validation`)."""
+    from reference_kernels.published_validation import validation_kernels
+
+    rows, _ = published_measurements()
+    moved, _ = validation_kernels()
+    return calibration_only(pd.concat([rows, calibration_only(moved)], ignore_index=True))
 
 
 def _skip_reason(figure: pd.Series) -> str:
@@ -133,7 +151,8 @@ def _measured_row(figure: pd.Series) -> dict[str, object]:
     row["flops"] = flops
     derived = f"latency = {flops:.4g} FLOPs / {value} TFLOP/s"
     row["derived"] = "" if figure["metric"] == "latency_us" else derived
-    return row | {"source": figure["source"], "locator": figure["locator"], "quote": figure["quote"]}
+    cited = ("source", "source_id", "split", "locator", "quote")
+    return row | {column: figure[column] for column in cited}
 
 
 def _kernel_name(figure: pd.Series) -> str:

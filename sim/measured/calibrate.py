@@ -33,9 +33,15 @@ percentage error of the knob's rows, the figure `codesign compare` reports: a gr
 `GRID_POINTS` values across the knob's bounds, then a golden-section search between the best
 point's neighbours.
 
-Rows are split once, by a hash of kernel and shape, into a training part the knobs are fitted on
-and a held-out part (`holdout`) that only measures the result, so the errors reported for the
-calibrated spec are not the errors it was fitted to.
+Only calibration rows are fitted: a file with a `split` column (a published data set whose
+sources the registry `reference_kernels.sources` splits) has its ``validation`` rows dropped before
+anything is simulated, and the result names the sources its rows came from (`Calibration.sources`),
+so a test can check that no validation source reached a fit. A file without the column is one
+source (one measurement run) and all of it is calibration.
+
+Within the calibration rows, a hash of kernel and shape splits off a held-out part (`holdout`) that
+only measures the result: a check within the same sources, not a validation (the validation rows
+are other sources', `sim.measured.published_validation`).
 """
 
 from __future__ import annotations
@@ -68,6 +74,8 @@ class Calibration:
     summary: pd.DataFrame  # per (family, kernel): median |error| % before and after, train and held out
     skipped: pd.DataFrame  # measured rows not simulated: family, kernel, shape, reason
     interrupted: bool  # stopped by Ctrl-C: `spec` holds the knobs fitted before it
+    sources: tuple[str, ...] = ()  # the sources of the rows fitted (`source_id`, else `source`)
+    validation_rows_dropped: int = 0  # rows of validation sources left out before the fit
 
 
 def calibrate(
@@ -82,6 +90,7 @@ def calibrate(
     if not 0 <= holdout < 1:
         raise CodesignError(f"holdout = {holdout!r}: must be in [0, 1) (the share of rows not fitted)")
     knobs_for(measured.iloc[:0], base)  # a kind without knobs is refused before simulating
+    measured, dropped = calibration_rows(measured)
     rows, simulated = _simulable(measured, base)
     ops = simulated.ops
     held = np.array([is_held_out(row, holdout) for _, row in rows.iterrows()], dtype=bool)
@@ -109,7 +118,36 @@ def calibrate(
         summary=summary,
         skipped=simulated.skipped,
         interrupted=interrupted,
+        sources=_sources(rows),
+        validation_rows_dropped=dropped,
     )
+
+
+def calibration_rows(measured: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The rows a fit may use, and how many validation rows were left out: every row of a file
+    without a `split` column (one source, its own measurement), else those whose split is
+    ``calibration``; an error when none is left."""
+    if "split" not in measured:
+        return measured, 0
+    split = measured["split"].astype(str).str.strip()
+    unknown = sorted(set(split) - {"calibration", "validation"})
+    if unknown:
+        raise CodesignError(f"split {unknown}: valid: calibration, validation (reference_kernels/sources.py)")
+    kept = measured[split == "calibration"].reset_index(drop=True)
+    if kept.empty:
+        raise CodesignError(
+            "nothing to calibrate on: every row is of a validation source (split = validation); "
+            "a fit may use calibration rows only"
+        )
+    return kept, int((split == "validation").sum())
+
+
+def _sources(rows: pd.DataFrame) -> tuple[str, ...]:
+    """The distinct sources of the fitted rows: `source_id` where the file has it, else `source`."""
+    for column in ("source_id", "source"):
+        if column in rows:
+            return tuple(sorted(set(rows[column].astype(str))))
+    return ()
 
 
 def knobs_for(rows: pd.DataFrame, spec: Any) -> Iterator[Knob]:

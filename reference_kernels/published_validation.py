@@ -1,0 +1,244 @@
+"""Published GPU measurements from sources no fit has used, as rows to validate the simulator on.
+
+`reference_kernels/data/published_validation.csv` (`PUBLISHED_VALIDATION.md` describes each source,
+how far to trust it and its caveats) holds kernel timings (GEMM, FP8 GEMM, weight-only GEMM,
+attention prefill and decode) and whole-model figures (decode and prefill). Each row's split comes
+from the source registry (`reference_kernels.sources`); `split` says which rows accuracy may be
+quoted on.
+
+* `validation_kernels` turns the kernel rows into the measured-data format `codesign compare`
+  reads (docs/measured_format.md), with `preset`, `source_id`, `split`, `locator` and `quote`.
+  Library kernels called from torch (cuBLAS behind ``torch.mm``/``F.linear``) become
+  ``torch_matmul``, the kernel a traced model's GEMMs run as; the others keep a short name of
+  their own (`KERNELS`). A ``tflops_best_of_sizes`` row (a table that kept only the best of
+  several square sizes) keeps the sizes in `best_of_sizes` and no shape: the simulation side
+  compares it with the best simulated rate over those sizes.
+* `validation_steps` turns the whole-model rows (and the whole-model rows of
+  `published_models.csv` whose source is a validation source) into step descriptions: the
+  model, what the figure times (`scope`: ``generate`` = a prefill of `input_len` tokens and
+  `output_len` decode steps, the figure being the whole run divided by `output_len`; ``decode`` =
+  the mean of `output_len` decode steps after `input_len` tokens; ``prefill`` = one prefill of
+  `input_len` tokens), the precisions, and the software stack's kernel policy (`STACKS`).
+
+Rows that cannot be simulated keep a `reason`: no preset for the GPU, tensor parallelism (a
+system of GPUs, `published_systems.csv`'s domain), a model the zoo does not have, no latency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from reference_kernels.published_models import PUBLISHED_MODELS, published_model_steps
+from reference_kernels.sources import DATA, with_split
+
+PUBLISHED_VALIDATION = DATA / "published_validation.csv"
+
+#: The published kernel (the `kernel` cell, up to its first space or parenthesis) → the measured
+#: format's kernel name. Library calls from torch are ``torch_matmul``.
+KERNELS = {
+    "torch_F.linear_fp16": "torch_matmul",
+    "torch.mm": "torch_matmul",
+    "torch_fp16_matmul": "torch_matmul",
+    "torch-bf16": "torch_matmul",
+    "torch-cublas": "torch_matmul",
+    "torch": "torch_matmul",  # TileOPs' "torch baseline GEMV (b @ a)"
+    "torchao_triton_blockwise_fp8_gemm": "torchao_triton_blockwise_fp8",
+    "fp8-tensor-w-tensor-a-noquant": "cutlass_scaled_mm",
+    "vllm_marlin_w4a16": "marlin",
+    "vllm_marlin_w8a16": "marlin",
+    "flash_attention_3": "flash_attention_3",
+    "flash_attention_3_fp8": "flash_attention_3_fp8",
+}
+#: FA3 paper Table 2's ablations: kernels of their own (the full kernel is FA3).
+FA3_ABLATIONS = {
+    "no GEMM-softmax pipelining": "flash_attention_3_no_pipelining",
+    "no warp specialization": "flash_attention_3_no_warp_specialization",
+}
+#: Published dtype labels → the measured format's.
+DTYPES = {"fp16": "fp16", "bf16": "bf16", "fp8": "fp8", "fp8_e4m3": "fp8", "int8": "int8", "int4": "int4"}
+
+
+@dataclass(frozen=True)
+class Stack:
+    """How a software stack runs a model's step: its kernels (`fusion`: ``serving``, merged and
+    fused as a serving engine's; ``eager``, every op its own kernel) and whether a step is replayed
+    from a CUDA graph."""
+
+    fusion: str
+    cuda_graphs: bool
+    why: str
+
+
+#: The stacks of the whole-model rows, by the published `kernel` cell's first word.
+STACKS = {
+    "torchao": Stack("serving", True, "torch.compile mode='reduce-overhead': Inductor fusion, CUDA graphs"),
+    "lmdeploy_turbomind": Stack("serving", False, "TurboMind: fused C++/CUDA kernels, launched from C++"),
+    "autoawq_gemm": Stack("eager", False, "HF transformers in eager mode"),
+    "tensorrt_llm": Stack("serving", False, "a TensorRT engine: fused kernels; v0.5-v0.6: no CUDA graphs"),
+    "vllm": Stack("serving", True, "vLLM: fused kernels, decode replayed from CUDA graphs"),
+}
+#: Models the zoo has under the published name.
+ZOO_NAMES = {"llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3-8b"}
+
+
+def _read(path: Path) -> pd.DataFrame:
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return with_split(rows, path.name).drop(columns="publication")
+
+
+def validation_kernels(path: Path = PUBLISHED_VALIDATION) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the kernel rows in the measured format, with `preset`, `source_id`, `split`, `locator`,
+    `quote`; the kernel rows left out, with their `reason`)."""
+    figures = _read(path)
+    figures = figures[~figures["family"].str.startswith("model")]
+    kept, skipped = [], []
+    for _, figure in figures.iterrows():
+        if not figure["preset"]:
+            skipped.append({**figure.to_dict(), "reason": f"no preset models {figure['gpu']}"})
+            continue
+        kept.append(_kernel_row(figure))
+    return pd.DataFrame(kept), pd.DataFrame(skipped)
+
+
+def _kernel_row(figure: pd.Series) -> dict[str, object]:
+    family = figure["family"]
+    a, b = DTYPES[figure["a_dtype"]], DTYPES[figure["b_dtype"]]
+    if family == "gemm_weight_only":
+        family = {"int4": "gemm_w4a16", "int8": "gemm_w8a16"}[b]
+    row: dict[str, object] = {
+        "family": family,
+        "kernel": _kernel_name(figure),
+        "a_dtype": a,
+        "b_dtype": b,
+        "device": "cuda",
+        "device_name": figure["gpu_as_published"],
+        "preset": figure["preset"],
+        "latency_s": float(figure["latency_s"]) if figure["latency_s"] else float("nan"),
+    }
+    if family.startswith("gemm"):
+        if figure["metric"] == "tflops_best_of_sizes":
+            sizes = figure["latency_derivation"].split("sizes ")[1].split(" (")[0]
+            row |= {"best_of_sizes": sizes.replace(" ", ""), "best_tflops": float(figure["value"])}
+        else:
+            row |= {c.upper(): int(figure[c]) for c in ("m", "n", "k")}
+        if figure["batch"]:
+            row["batch"] = int(figure["batch"])
+        if family == "gemm_w4a16":
+            group = figure["group_size"]
+            row["group_size"] = int(group) if group.isdigit() else int(figure["k"])  # channelwise: all of K
+        row["out_dtype"] = "bf16" if a == "fp8" else a
+    else:
+        row |= {c: int(figure[c]) for c in ("batch", "heads", "kv_heads", "seq_kv", "head_dim")}
+        row |= {"seq_q": int(figure["seq_q"] or 1), "causal": int(figure["causal"] or 0)}
+    keep = ("source", "source_id", "split", "locator", "quote", "settings")
+    return row | {column: figure[column] for column in keep}
+
+
+def _kernel_name(figure: pd.Series) -> str:
+    published = figure["kernel"]
+    for needle, name in FA3_ABLATIONS.items():
+        if needle in published and "FlashAttention-3 (full)" not in published:
+            return name
+    first = published.replace("(", " ").split()[0]
+    return KERNELS.get(first, first)
+
+
+#: Columns of a step description (`validation_steps`).
+STEP_COLUMNS = (
+    "family", "model", "scope", "batch", "input_len", "output_len", "weights", "group_size",
+    "activations", "kv", "fusion", "cuda_graphs", "stack", "preset", "gpu", "latency_s",
+    "set", "source_id", "split", "reason", "locator", "quote",
+)  # fmt: skip
+
+
+def validation_steps(
+    path: Path = PUBLISHED_VALIDATION, models_path: Path = PUBLISHED_MODELS
+) -> pd.DataFrame:
+    """Every whole-model row of both files, as a step description (`STEP_COLUMNS`); `reason` is
+    empty for the rows that can be simulated on one GPU."""
+    figures = _read(path)
+    steps = [_step(figure) for _, figure in figures[figures["family"].str.startswith("model")].iterrows()]
+    models = with_split(published_model_steps(models_path), models_path.name)
+    steps += [_published_model_step(row) for _, row in models.iterrows()]
+    return pd.DataFrame(steps, columns=list(STEP_COLUMNS))
+
+
+def _step(figure: pd.Series) -> dict[str, object]:
+    stack_name = figure["kernel"].split()[0]
+    stack = STACKS[stack_name]
+    scope = figure["timing_scope"]
+    phase = figure["phase"]
+    if figure["family"] == "model_prefill":
+        scope_name = "prefill"
+    elif phase.startswith("generate") or scope.startswith("whole generation"):
+        scope_name = "generate"
+    else:
+        scope_name = "decode"
+    weights, activations = DTYPES[figure["b_dtype"]], DTYPES[figure["a_dtype"]]
+    # TensorRT-LLM v0.6.1's FP8 engines were built with --fp8_kv_cache (its settings say so)
+    kv = "fp8" if "--fp8_kv_cache" in figure["settings"] and weights == "fp8" else ""
+    reason = ""
+    if not figure["latency_s"]:
+        reason = "no latency: " + figure["latency_derivation"]
+    elif figure["tp"] and int(figure["tp"]) > 1:
+        reason = f"tensor parallel over {figure['tp']} GPUs: a system, not one GPU"
+    elif figure["model"] not in ZOO_NAMES:
+        reason = f"model {figure['model']} is not in the zoo"
+    elif not figure["preset"]:
+        reason = f"no preset models {figure['gpu']}"
+    return {
+        "family": figure["family"],
+        "model": figure["model"],
+        "scope": scope_name,
+        "batch": int(figure["batch"]),
+        "input_len": int(figure["input_len"] or 1),
+        "output_len": int(figure["output_len"] or 1),
+        "weights": weights,
+        "group_size": int(figure["group_size"]) if figure["group_size"].isdigit() else None,
+        "activations": activations,
+        "kv": kv,
+        "fusion": stack.fusion,
+        "cuda_graphs": int(stack.cuda_graphs),
+        "stack": stack_name,
+        "preset": figure["preset"],
+        "gpu": figure["gpu"],
+        "latency_s": float(figure["latency_s"]) if figure["latency_s"] else float("nan"),
+        "set": "",
+        "source_id": figure["source_id"],
+        "split": figure["split"],
+        "reason": reason,
+        "locator": figure["locator"],
+        "quote": figure["quote"],
+    }
+
+
+def _published_model_step(row: pd.Series) -> dict[str, object]:
+    decode = row["phase"] == "decode"
+    group = row["group_size"]
+    return {
+        "family": "model_decode" if decode else "model_prefill",
+        "model": row["model"],
+        "scope": "decode" if decode else "prefill",
+        "batch": int(row["batch"]),
+        "input_len": int(row["context"]) - 1 if decode else int(row["seq"]),
+        "output_len": 1,
+        "weights": row["weights"],
+        "group_size": int(group) if pd.notna(group) else None,
+        "activations": row["activations"] if isinstance(row["activations"], str) else "",
+        "kv": row["kv"] if isinstance(row["kv"], str) else "",
+        "fusion": row["fusion"],
+        "cuda_graphs": int(row["cuda_graphs"]),
+        "stack": row["source"].split("/")[1].split(" ")[0].lower(),
+        "preset": row["preset"],
+        "gpu": row["gpu"],
+        "latency_s": float(row["measured_s"]),
+        "source_id": row["source_id"],
+        "split": row["split"],
+        "set": row["set"] if isinstance(row["set"], str) else "",
+        "reason": "",
+        "locator": row["locator"],
+        "quote": row["quote"],
+    }

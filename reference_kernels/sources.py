@@ -1,0 +1,83 @@
+"""Which measurements may be fitted to and which are held out to validate: one registry, by source.
+
+`reference_kernels/data/sources.csv` lists every source of every data set the GPU and CPU models
+are checked against (the `source` cell of a published file's rows; ``run N`` for the N-th pass of
+a measured file that holds several), with the publication or campaign it belongs to and its
+`split`:
+
+* ``calibration``: a fit may use its rows (`codesign calibrate`, ``bench_gpu_published.py
+  --calibrate``), and a preset may cite it;
+* ``validation``: no fit sees its rows and no preset cites it; accuracy is quoted on these alone.
+
+The split is by source, not by row, so that one source's habits (its harness, its clocks, its
+machine) cannot reach the validation rows through a fit on its other rows. Sources that share a
+publication (two tables of one paper, two documents of one benchmark campaign) share a split:
+`tests/test_sources.py` checks that, that every row of every registered file has an entry, and
+that no preset cites a validation source.
+"""
+
+from __future__ import annotations
+
+import enum
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+
+DATA = Path(__file__).parent / "data"
+SOURCES = DATA / "sources.csv"
+
+
+class Split(str, enum.Enum):
+    """What a source's rows may be used for."""
+
+    CALIBRATION = "calibration"
+    VALIDATION = "validation"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@cache
+def source_registry() -> pd.DataFrame:
+    """The registry: `file`, `source` (the cell the file's rows carry), `source_id`,
+    `publication`, `split`, `note`."""
+    registry = pd.read_csv(SOURCES, dtype=str, keep_default_na=False)
+    bad = set(registry["split"]) - {s.value for s in Split}
+    if bad:
+        raise ValueError(f"{SOURCES.name}: split {sorted(bad)}: valid: {[s.value for s in Split]}")
+    return registry
+
+
+def with_split(rows: pd.DataFrame, file: str, *, source_column: str = "source") -> pd.DataFrame:
+    """`rows` of data file `file` (its name in `data/`) with `source_id`, `publication` and
+    `split` from the registry; an error naming any source the registry does not list."""
+    registry = source_registry()
+    entries = registry[registry["file"] == file].set_index("source")
+    missing = sorted(set(rows[source_column]) - set(entries.index))
+    if missing:
+        raise ValueError(f"{file}: sources not in {SOURCES.name}: {missing}")
+    looked_up = entries.loc[rows[source_column], ["source_id", "publication", "split"]]
+    return rows.assign(**{column: looked_up[column].to_numpy() for column in looked_up.columns})
+
+
+def calibration_only(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows a fit may use: those of calibration sources (`rows` has a `split` column)."""
+    return rows[rows["split"] == Split.CALIBRATION.value].reset_index(drop=True)
+
+
+def validation_only(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows accuracy is quoted on: those of validation sources."""
+    return rows[rows["split"] == Split.VALIDATION.value].reset_index(drop=True)
+
+
+def run_numbers(measured: pd.DataFrame, key_columns: tuple[str, ...]) -> list[int]:
+    """The pass (1, 2, ...) each row of a file holding several passes of one grid belongs to: the
+    N-th row of a kernel and shape (equal `key_columns`) is from pass N (``codesign measure
+    --repeat`` and concatenated runs write the grid pass after pass)."""
+    seen: dict[tuple[object, ...], int] = {}
+    runs = []
+    for key in measured[list(key_columns)].astype(str).itertuples(index=False, name=None):
+        seen[key] = seen.get(key, 0) + 1
+        runs.append(seen[key])
+    return runs

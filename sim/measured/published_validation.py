@@ -1,0 +1,207 @@
+"""The simulator against published measurements held out of every fit: one error per row, and the
+accuracy table per family and GPU (`reference_kernels.published_validation` reads the rows).
+
+Kernel rows run through `compare` on their preset, as `codesign compare` runs a measured file. A
+row that gives only the best rate over several square sizes is compared at the size where the
+simulator's rate is best (its error is then ``published rate / best simulated rate − 1``, in
+latency terms). Whole-model rows are simulated as their `scope` says (`simulate_step`):
+
+* ``prefill``: one prefill step of `input_len` tokens per sequence;
+* ``decode``: the mean of `output_len` decode steps after `input_len` tokens;
+* ``generate``: a prefill of `input_len` tokens, then ``output_len − 1`` decode steps (the prefill
+  gives the first token), divided by `output_len` (the published throughput is
+  ``batch · output_len / total time``).
+
+A decode step's time is affine in its context (the K/V read grows linearly; everything else is
+fixed), so the mean over the contexts ``c0 … c1`` is the mean of the steps at ``c0`` and ``c1``
+(the trapezoid rule, exact for an affine function; a change of attention partition between them
+bends it slightly).
+
+The accuracy table's families are `FAMILIES`; each is reported per preset with the row count, the
+median and p90 of the absolute error and whether the median is within `TARGET_PCT`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from hwmodels import load_hardware
+from reference_kernels.published_validation import validation_kernels, validation_steps
+from reference_kernels.sources import Split
+from sim.measured.compare import compare
+from sim.simulate import simulate, summarize
+from workloads.model_graph import load_model_graph
+
+#: The target of issue 16: median absolute error per family and GPU, validation rows only.
+TARGET_PCT = 10.0
+#: Families of the accuracy table, in print order: the measured format's kernel families, with
+#: both weight-only GEMMs as one, and the two whole-model figures.
+FAMILIES = {
+    "gemm": "GEMM",
+    "gemm_fp8": "FP8 GEMM",
+    "gemm_w4a16": "weight-only GEMM",
+    "gemm_w8a16": "weight-only GEMM",
+    "attention_prefill": "attention prefill",
+    "attention_decode": "attention decode",
+    "model_decode": "whole-model decode",
+    "model_prefill": "whole-model prefill",
+}
+#: Columns of one validated row.
+RESULT_COLUMNS = (
+    "family", "preset", "source_id", "split", "kernel", "shape", "measured_s", "simulated_s", "error_pct",
+)  # fmt: skip
+
+
+def kernel_results(rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every simulable kernel row (`validation_kernels`) beside its simulation (`RESULT_COLUMNS`)."""
+    if rows is None:
+        rows, _ = validation_kernels()
+    rows = _at_best_sizes(rows)
+    frames = []
+    for preset, group in rows.groupby("preset", sort=True):
+        result = compare(group.reset_index(drop=True), load_hardware(preset)).rows
+        frames.append(
+            pd.DataFrame(
+                {
+                    "family": result["family"],
+                    "preset": preset,
+                    "source_id": result["source_id"],
+                    "split": result["split"],
+                    "kernel": result["kernel"],
+                    "shape": result["shape"],
+                    "measured_s": result["latency_s"],
+                    "simulated_s": result["simulated_latency_s"],
+                    "error_pct": result["error_pct"],
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _at_best_sizes(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows giving the best rate over several square sizes, set at the size the simulator runs
+    fastest (in FLOP/s), with the latency the published rate gives there."""
+    if "best_of_sizes" not in rows:
+        return rows
+    rows = rows.copy()
+    for index, row in rows[rows["best_of_sizes"].notna()].iterrows():
+        spec = load_hardware(row["preset"])
+        rates = {}
+        for size in (int(s) for s in str(row["best_of_sizes"]).split(",")):
+            probe = row.copy()
+            probe[["M", "N", "K"]] = size
+            probe["latency_s"] = 1.0
+            simulated = compare(pd.DataFrame([probe]), spec).rows
+            rates[size] = 2 * size**3 / float(simulated["simulated_latency_s"].iloc[0])
+        best = max(rates, key=rates.__getitem__)
+        rows.loc[index, ["M", "N", "K"]] = best
+        rows.loc[index, "latency_s"] = 2 * best**3 / (row["best_tflops"] * 1e12)
+    return rows
+
+
+def simulate_step(step: pd.Series) -> float:
+    """Simulated seconds of one whole-model figure, by its `scope` (module docstring)."""
+    overrides = [o for o in str(step.get("set") or "").split(";") if o]
+    hardware = load_hardware(step["preset"], overrides)
+    if int(step["cuda_graphs"]):
+        hardware = hardware.with_cuda_graphs()
+    first, steps = int(step["input_len"]) + 1, int(step["output_len"])
+    if step["scope"] == "prefill":
+        return _step_s(step, hardware, "prefill", seq=int(step["input_len"]))
+    if step["scope"] == "decode":
+        return _mean_decode_s(step, hardware, first, first + steps - 1)
+    prefill = _step_s(step, hardware, "prefill", seq=int(step["input_len"]))
+    decode = (steps - 1) * _mean_decode_s(step, hardware, first, first + steps - 2) if steps > 1 else 0.0
+    return (prefill + decode) / steps
+
+
+def _mean_decode_s(step: pd.Series, hardware: object, first: int, last: int) -> float:
+    """Mean seconds of the decode steps at contexts ``first … last`` (trapezoid rule)."""
+    ends = {first, last}
+    return float(np.mean([_step_s(step, hardware, "decode", context=c) for c in sorted(ends)]))
+
+
+def _step_s(step: pd.Series, hardware: object, phase: str, **lengths: int) -> float:
+    graph = load_model_graph(
+        step["model"],
+        phase=phase,
+        batch=int(step["batch"]),
+        weights=step["weights"] or None,
+        group_size=None if _blank(step["group_size"]) else int(step["group_size"]),
+        activations=step["activations"] or None,
+        kv=step["kv"] or None,
+        fusion=step["fusion"],
+        **lengths,
+    )
+    return float(summarize(simulate(graph, hardware), hardware)["latency_s"])
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
+
+
+def step_results(steps: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every simulable whole-model row (`validation_steps`, `reason` empty) beside its simulation."""
+    if steps is None:
+        steps = validation_steps()
+    steps = steps[steps["reason"] == ""]
+    records = []
+    for _, step in steps.iterrows():
+        simulated = simulate_step(step)
+        records.append(
+            {
+                "family": step["family"],
+                "preset": step["preset"],
+                "source_id": step["source_id"],
+                "split": step["split"],
+                "kernel": step["stack"],
+                "shape": _step_label(step),
+                "measured_s": step["latency_s"],
+                "simulated_s": simulated,
+                "error_pct": 100.0 * (simulated / step["latency_s"] - 1),
+            }
+        )
+    return pd.DataFrame(records, columns=list(RESULT_COLUMNS))
+
+
+def _step_label(step: pd.Series) -> str:
+    precision = step["weights"] + (f" g{int(step['group_size'])}" if not _blank(step["group_size"]) else "")
+    if step["activations"] and step["activations"] != step["weights"]:
+        precision += f"/{step['activations']}"
+    lengths = f"{int(step['input_len'])}+{int(step['output_len'])}"
+    return f"{step['model']} {step['scope']} b{int(step['batch'])} {lengths} {precision}"
+
+
+def validation_results() -> pd.DataFrame:
+    """Kernel and whole-model rows of every split, simulated (`RESULT_COLUMNS`)."""
+    return pd.concat([kernel_results(), step_results()], ignore_index=True)
+
+
+def accuracy_table(results: pd.DataFrame, split: Split = Split.VALIDATION) -> pd.DataFrame:
+    """Per family (`FAMILIES`) and preset, over the rows of `split`: n, the median and p90 of
+    |error| %, the median signed error %, and whether the median |error| is within `TARGET_PCT`."""
+    rows = results[results["split"] == split.value]
+    rows = rows.assign(group=rows["family"].map(FAMILIES), abs_error_pct=rows["error_pct"].abs())
+    order = list(dict.fromkeys(FAMILIES.values()))
+    records = []
+    for (group, preset), part in rows.groupby(["group", "preset"], sort=False):
+        median = float(part["abs_error_pct"].median())
+        records.append(
+            {
+                "family": group,
+                "preset": preset,
+                "n": len(part),
+                "median_abs_error_pct": median,
+                "p90_abs_error_pct": float(part["abs_error_pct"].quantile(0.9)),
+                "median_error_pct": float(part["error_pct"].median()),
+                "within_target": median <= TARGET_PCT,
+            }
+        )
+    table = pd.DataFrame(records)
+    if table.empty:
+        return table
+    table["order"] = table["family"].map(order.index)
+    return table.sort_values(["order", "preset"]).drop(columns="order").reset_index(drop=True)
