@@ -13,6 +13,7 @@ import dataclasses
 import difflib
 import enum
 import functools
+import re
 import typing
 import warnings
 from collections.abc import Mapping, Sequence
@@ -24,6 +25,7 @@ import yaml
 from hwmodels.cpu import HOST_PRESET, CPUSpec, detect_cpu
 from hwmodels.device import RENAMED_FIELDS, RenamedFieldWarning
 from hwmodels.errors import HardwareSpecError
+from hwmodels.fpga import FPGASpec
 from hwmodels.gpu import GPUSpec
 from hwmodels.scalesim_cfg import read_scalesim_cfg
 from hwmodels.systolic import SystolicArraySpec
@@ -31,12 +33,22 @@ from hwmodels.systolic import SystolicArraySpec
 PRESET_DIR = Path(__file__).parent / "presets"
 
 #: Spec class of each `kind` a YAML file may name.
-KINDS: dict[str, type] = {"systolic": SystolicArraySpec, "gpu": GPUSpec, "cpu": CPUSpec}
+KINDS: dict[str, type] = {"systolic": SystolicArraySpec, "gpu": GPUSpec, "cpu": CPUSpec, "fpga": FPGASpec}
 
 
 def list_presets() -> list[str]:
-    """Names of the shipped hardware presets (the YAML files in ``hwmodels/presets``)."""
-    return sorted(path.stem for path in PRESET_DIR.glob("*.yaml"))
+    """Names of the shipped device presets (the YAML files in ``hwmodels/presets``; the systems of
+    devices among them, ``kind: system``, are `hwmodels.system_loader.list_system_presets`)."""
+    return sorted(path.stem for path in PRESET_DIR.glob("*.yaml") if not is_system_file(path))
+
+
+#: The line that makes a YAML file a system of devices (`hwmodels.system_loader`), not a device.
+SYSTEM_KIND_LINE = re.compile(r"^kind:\s*['\"]?system['\"]?\s*(#.*)?$", re.MULTILINE)
+
+
+def is_system_file(path: Path) -> bool:
+    """Whether a YAML file describes a system of devices (``kind: system``)."""
+    return bool(SYSTEM_KIND_LINE.search(path.read_text(encoding="utf-8", errors="replace")))
 
 
 def load_hardware(preset_or_file: str | Path, overrides: Sequence[str] = ()) -> Any:
@@ -149,10 +161,18 @@ def spec_from_mapping(data: Mapping[str, Any], *, where: str) -> Any:
     if not isinstance(data, Mapping):
         raise HardwareSpecError(f"{where}: expected a mapping of fields, got {type(data).__name__}")
     kind = data.get("kind", "systolic")
+    if kind == "system":
+        raise HardwareSpecError(f"{where}: is a system of devices, not one device: give it to --system")
     if kind not in KINDS:
         raise HardwareSpecError(f"{where}: field 'kind' = {kind!r}: valid kinds: {', '.join(KINDS)}")
     fields_given = {key: value for key, value in data.items() if key != "kind"}
     return _from_fields(KINDS[kind], fields_given, where=where)
+
+
+def fields_to_spec(cls: type, data: Mapping[str, Any], *, where: str) -> Any:
+    """A spec of dataclass `cls` from a mapping of its fields, converted and checked as a preset's
+    are (for parts of specs that are not a registered kind: a system's links and plan)."""
+    return _from_fields(cls, data, where=where)
 
 
 def _from_fields(cls: type, data: Mapping[str, Any], *, where: str) -> Any:

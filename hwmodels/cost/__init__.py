@@ -1,12 +1,12 @@
 """Area, energy and leakage estimators for hardware components (hwcomponents-style plug-ins).
 
-Importing the package registers the estimators of `compute` (MACs), `memory` (SRAM, DRAM) and
-`links` (wires, chip-to-chip links). `estimate(Component(...), Quantity.X)` picks the
-highest-priority one that does not decline. Knows nothing of simulation: `sim.cost` applies these
-per-component costs to simulated rows.
+Importing the package registers the estimators of `compute` (MACs), `memory` (SRAM, DRAM),
+`links` (wires, chip-to-chip links) and `fpga` (DSP slices, block RAMs).
+`estimate(Component(...), Quantity.X)` picks the highest-priority one that does not decline.
+Knows nothing of simulation: `sim.cost` applies these per-component costs to simulated rows.
 """
 
-from hwmodels.cost import compute, links, memory
+from hwmodels.cost import compute, fpga, links, memory
 from hwmodels.cost.estimate import (
     ESTIMATORS,
     Component,
@@ -29,6 +29,7 @@ __all__ = [
     "Quantity",
     "compute",
     "estimate",
+    "fpga",
     "links",
     "memory",
     "register",
