@@ -1,7 +1,7 @@
 """Speed and agreement: the same layers through SCALE-Sim 3.0.0 and codesign's systolic engine.
 
 Prints one row per layer: SCALE-Sim's wall time, ours (median of repeated runs, after one warm-up
-call so numba's compiled code is loaded), the speed ratio, and whether the compute cycles agree.
+call), the speed ratio, and whether the compute cycles agree.
 SCALE-Sim runs in its own virtual environment (``benchmarks/scalesim_reference/setup_venv.sh``)
 through ``run_scalesim.py``; it is never imported here.
 
@@ -86,7 +86,7 @@ def our_array(dataflow, rows, cols) -> SystolicArraySpec:
 
 
 def time_ours(op, hardware) -> tuple[float, int]:
-    simulate(op, hardware)  # warm-up: loads numba's cached machine code
+    simulate(op, hardware)  # warm-up: first-call imports and caches
     times = []
     for _ in range(REPEATS):
         start = time.perf_counter()
