@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from sim.commands.stderr import warnings_to_stderr
+from workloads.errors import WorkloadError
 from workloads.fusion import MoeMode
 from workloads.op import OpGraph
 from workloads.serving import FusionMode
@@ -13,7 +14,12 @@ from workloads.serving import FusionMode
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Phase, batch, lengths and precision/sparsity annotations of a traced model."""
     parser.add_argument("--phase", default="prefill", help="prefill (default) or decode")
-    parser.add_argument("--batch", type=int, default=1, help="sequences or images (default 1)")
+    parser.add_argument(
+        "--batch",
+        type=batch_size,
+        default=1,
+        help="sequences or images (default 1); with --system also 'max', the largest batch that fits",
+    )
     parser.add_argument("--seq", type=int, help="prefill: prompt tokens per sequence")
     parser.add_argument(
         "--context", type=int, help="decode: KV-cache length attended over (earlier tokens + the new one)"
@@ -39,10 +45,17 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def batch_size(text: str) -> int | str:
+    """``--batch``: an integer (checked where it is used), or ``max``."""
+    return "max" if text.strip().lower() == "max" else int(text)
+
+
 def load_graph(args: argparse.Namespace, command: str) -> OpGraph:
     """Trace `args.model` with the phase arguments; tracer warnings go to stderr, one line each."""
     from workloads.model_graph import load_model_graph  # torch only on a trace-cache miss
 
+    if args.batch == "max":
+        raise WorkloadError("--batch max: only with --system (the largest batch a system's memory holds)")
     with warnings_to_stderr(command):
         graph = load_model_graph(
             args.model,

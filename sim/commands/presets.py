@@ -22,6 +22,13 @@ def run(args: argparse.Namespace) -> int:
             if kernels := getattr(spec, field, {}):  # the names --attention-kernel / --gemm-kernel take
                 named = ", ".join(f"{name} {fraction:g}" for name, fraction in sorted(kernels.items()))
                 print(f"  {'':<20} kernel {label} fractions: {named}")
+    from hwmodels.system_loader import list_system_presets, load_system
+
+    print("\nSystems of devices (use with simulate --system NAME; --set group.count=N, links.NAME.FIELD=V):")
+    for name in list_system_presets():
+        system = load_system(name)
+        print(f"  {name:<20} {system.description}")
+        print(f"  {'':<20} source: {system.source}")
     from workloads.zoo import ZOO  # its names and sources, without torch (workloads.zoo.configs)
 
     print("\nModels (use with --model NAME; or --model path/to/file.py:factory):")

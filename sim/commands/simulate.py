@@ -16,6 +16,7 @@ from hwmodels import load_hardware
 from hwmodels.device import Device
 from sim.commands.gpu_args import add_gpu_arguments, apply_gpu_arguments
 from sim.commands.model_args import add_model_arguments, load_graph
+from sim.commands.simulate_system import add_system_arguments, run_on_system
 from sim.present.tables import OutputFormat, render
 from workloads.dtypes import DType
 from workloads.errors import WorkloadError
@@ -34,7 +35,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Simulate GEMMs, a SCALE-Sim topology, a model or an op graph on a systolic-array "
         "preset: one row per op and a total.",
     )
-    parser.add_argument("--hw", required=True, help="preset name, .yaml file or SCALE-Sim .cfg")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--hw", help="preset name, .yaml file or SCALE-Sim .cfg")
+    target.add_argument(
+        "--system", help="a system of devices: a system preset (codesign presets) or .yaml (docs/systems.md)"
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -57,6 +62,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         + ", ".join(d.value for d in DType),
     )
     add_gpu_arguments(parser)
+    add_system_arguments(parser)
     parser.add_argument(
         "--format",
         choices=[f.value for f in OutputFormat],
@@ -67,6 +73,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.system:
+        return run_on_system(args)
     import pandas as pd  # pandas, numba: imported here, so the parser needs neither
 
     from sim.simulate import simulate, summarize

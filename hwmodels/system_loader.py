@@ -1,0 +1,278 @@
+"""Systems of devices from YAML, and ``--set`` overrides on them by dotted path.
+
+```yaml
+kind: system
+name: lamina_h100_h20
+groups:                               # by name: a device (preset, .yaml file, or a mapping with its
+  compute: {device: h100_sxm, count: 2, set: {price_usd_per_hour: 11.06}}   # kind) and a count;
+  memory: {device: h20, count: 4}     # `set` overrides the device's fields
+links:                                # by name: the groups it joins, its rates
+  nvlink: {kind: nvlink, between: [compute], bytes_per_s: 450e9, latency_s: 4.7e-7}
+  nic: {kind: roce, between: [compute, memory], bytes_per_s: 50e9, latency_s: 1.65e-5, efficiency: 0.914}
+parallel: {attention_group: memory, overlap: eager_q}
+memory_reserve_fraction: 0.1
+```
+
+Overrides (``--set PATH=VALUE``) walk the system by name: ``memory.count=4`` (a group's field;
+``groups.memory.count`` works too), ``memory.device.tdp_w=400`` (a field of a group's device,
+converted and checked by the device's own loader), ``links.nic.bytes_per_s=50e9``,
+``parallel.tp=4``, ``memory_reserve_fraction=0.2``. An unknown group, link or field is one error
+naming what there is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hwmodels.errors import HardwareSpecError
+from hwmodels.loader import (
+    PRESET_DIR,
+    apply_overrides,
+    field_paths,
+    fields_to_spec,
+    is_system_file,
+    load_hardware,
+    spec_from_mapping,
+)
+from hwmodels.system import DeviceGroup, LinkSpec, ParallelPlan, SystemSpec
+
+#: Keys of a group's YAML mapping.
+GROUP_KEYS = ("device", "count", "set")
+#: The system's own fields a YAML file or ``--set`` gives directly (groups, links and the plan are
+#: mappings of their own).
+SCALAR_FIELDS = ("name", "memory_reserve_fraction", "description", "source")
+
+
+def list_system_presets() -> list[str]:
+    """Names of the shipped systems (``kind: system`` files in ``hwmodels/presets``)."""
+    return sorted(path.stem for path in PRESET_DIR.glob("*.yaml") if is_system_file(path))
+
+
+def load_system(preset_or_file: str | Path, overrides: Sequence[str] = ()) -> SystemSpec:
+    """A system preset by name or a YAML file, with ``--set`` overrides applied (module docstring)."""
+    text = str(preset_or_file)
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise HardwareSpecError(f"system: no such file {text!r}")
+        where = str(path)
+    else:
+        path = PRESET_DIR / f"{text}.yaml"
+        if not path.is_file() or not is_system_file(path):
+            known = ", ".join(list_system_presets())
+            raise HardwareSpecError(
+                f"system: unknown system preset {text!r}; known: {known} (or give a .yaml file with "
+                "kind: system)"
+            )
+        where = f"system preset {text}"
+    system = system_from_mapping(_read(path), where=where, base_dir=path.parent)
+    return apply_system_overrides(system, overrides)
+
+
+def system_from_mapping(data: Any, *, where: str, base_dir: Path = PRESET_DIR) -> SystemSpec:
+    """A validated `SystemSpec` from the mapping of a system YAML file (module docstring)."""
+    if not isinstance(data, Mapping):
+        raise HardwareSpecError(f"{where}: expected a mapping of fields, got {type(data).__name__}")
+    if data.get("kind") != "system":
+        raise HardwareSpecError(
+            f"{where}: field 'kind' = {data.get('kind')!r}: a system file says kind: system"
+        )
+    known = (*SCALAR_FIELDS, "kind", "groups", "links", "parallel")
+    for key in data:
+        if key not in known:
+            raise HardwareSpecError(f"{where}: unknown field {key!r}{_hint(str(key), known)}")
+    groups_data = data.get("groups")
+    if not isinstance(groups_data, Mapping) or not groups_data:
+        raise HardwareSpecError(f"{where}: field 'groups' must map group names to {{device, count}}")
+    groups = {
+        str(name): _group(value, where=f"{where} group {name!r}", base_dir=base_dir)
+        for name, value in groups_data.items()
+    }
+    links_data = data.get("links") or {}
+    if not isinstance(links_data, Mapping):
+        raise HardwareSpecError(f"{where}: field 'links' must map link names to their fields")
+    links = {}
+    for name, value in links_data.items():
+        if not isinstance(value, Mapping):
+            raise HardwareSpecError(f"{where} link {name!r}: expected a mapping of LinkSpec fields")
+        links[str(name)] = fields_to_spec(LinkSpec, value, where=f"{where} link {name!r}")
+    plan_data = data.get("parallel") or {}
+    if not isinstance(plan_data, Mapping):
+        raise HardwareSpecError(f"{where}: field 'parallel' must be a mapping of ParallelPlan fields")
+    plan = fields_to_spec(ParallelPlan, plan_data, where=f"{where} parallel")
+    scalars = {key: _scalar_field(key, data[key], where) for key in SCALAR_FIELDS if key in data}
+    scalars.setdefault("name", Path(where.split()[-1]).stem)
+    return _build(where, groups=groups, links=links, parallel=plan, **scalars)
+
+
+def apply_system_overrides(system: SystemSpec, overrides: Sequence[str]) -> SystemSpec:
+    """A new system with each ``PATH=VALUE`` applied in turn (module docstring); every part it
+    touches is rebuilt, so validates itself again."""
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise HardwareSpecError(f"--set {item!r}: expected PATH=VALUE, e.g. memory.count=4")
+        system = _apply_one(system, key, raw, where=f"--set {key}")
+    return system
+
+
+def system_field_paths(system: SystemSpec) -> tuple[str, ...]:
+    """Every path ``--set`` or a sweep axis can name on `system`."""
+    paths = [name for name in SCALAR_FIELDS if name != "name"]
+    paths += [f"parallel.{name}" for name in field_paths(ParallelPlan)]
+    for link in system.links:
+        paths += [f"links.{link}.{name}" for name in field_paths(LinkSpec)]
+    for name, group in system.groups.items():
+        paths.append(f"{name}.count")
+        paths += [f"{name}.device.{inner}" for inner in field_paths(type(group.device))]
+    return tuple(paths)
+
+
+def system_value(system: SystemSpec, path: str) -> Any:
+    """The value at a path of `system_field_paths` (for sweep expressions and tables)."""
+    parts = path.split(".")
+    if parts[0] == "parallel":
+        return getattr(system.parallel, parts[1])
+    if parts[0] == "links":
+        return getattr(system.links[parts[1]], parts[2])
+    if parts[0] in system.groups:
+        value: Any = system.groups[parts[0]]
+        for part in parts[1:]:
+            value = getattr(value, part)
+        return value
+    return getattr(system, parts[0])
+
+
+def _apply_one(system: SystemSpec, key: str, raw: str, *, where: str) -> SystemSpec:
+    parts = key.split(".")
+    if parts[0] == "groups" and len(parts) > 1:
+        parts = parts[1:]
+    head, rest = parts[0], ".".join(parts[1:])
+    if head in SCALAR_FIELDS and not rest:
+        value = yaml.safe_load(raw) if raw.strip() else raw
+        return _replace(system, where, **{head: _scalar_field(head, value, where)})
+    if head == "parallel" and rest:
+        return _replace(system, where, parallel=_override(system.parallel, rest, raw, where))
+    if head == "links" and len(parts) >= 3:
+        link = _named(system.links, parts[1], "link", where)
+        changed = _override(link, ".".join(parts[2:]), raw, where)
+        return _replace(system, where, links={**system.links, parts[1]: changed})
+    if head in system.groups and rest:
+        group = system.groups[head]
+        if parts[1] == "count" and len(parts) == 2:
+            changed = _override(group, "count", raw, where)
+        elif parts[1] == "device" and len(parts) > 2:
+            device = _override(group.device, ".".join(parts[2:]), raw, where)
+            changed = dataclasses.replace(
+                group, device=device, device_set=(*group.device_set, f"{'.'.join(parts[2:])}={raw}")
+            )
+        else:
+            raise HardwareSpecError(
+                f"{where}: group {head!r} has 'count' and 'device.FIELD' (a field of its "
+                f"{type(group.device).__name__}), not {rest!r}"
+            )
+        return _replace(system, where, groups={**system.groups, head: changed})
+    valid = [*SCALAR_FIELDS, "parallel.FIELD", "links.NAME.FIELD", *(f"{g}.count" for g in system.groups)]
+    raise HardwareSpecError(
+        f"{where}: {head!r} is not a group, link or field of system {system.name!r}; groups: "
+        f"{', '.join(system.groups)}; links: {', '.join(system.links) or 'none'}; paths: {', '.join(valid)}"
+        + _hint(head, (*system.groups, *SCALAR_FIELDS, "parallel", "links"))
+    )
+
+
+def _override(spec: Any, path: str, raw: str, where: str) -> Any:
+    """`spec` with one ``path=raw`` override (the loader's conversion and checks); its error
+    re-raised under the system's full path."""
+    try:
+        return apply_overrides(spec, [f"{path}={raw}"])
+    except HardwareSpecError as error:
+        raise HardwareSpecError(f"{where}: {str(error).removeprefix('--set: ')}") from None
+
+
+def _group(value: Any, *, where: str, base_dir: Path) -> DeviceGroup:
+    if not isinstance(value, Mapping):
+        raise HardwareSpecError(f"{where}: expected a mapping {{device: PRESET, count: N}}")
+    for key in value:
+        if key not in GROUP_KEYS:
+            raise HardwareSpecError(f"{where}: unknown field {key!r}{_hint(str(key), GROUP_KEYS)}")
+    if "device" not in value:
+        raise HardwareSpecError(f"{where}: missing field 'device' (a preset, a .yaml file or a mapping)")
+    device_value = value["device"]
+    if isinstance(device_value, Mapping):
+        device, ref = (
+            spec_from_mapping(device_value, where=f"{where} device"),
+            str(device_value.get("name", "")),
+        )
+    else:
+        ref = str(device_value)
+        local = base_dir / ref
+        device = load_hardware(local if local.suffix in (".yaml", ".yml") and local.is_file() else ref)
+    settings = value.get("set") or {}
+    if not isinstance(settings, Mapping):
+        raise HardwareSpecError(f"{where}: field 'set' must map device fields to values")
+    device_set = tuple(f"{field}={json.dumps(item)}" for field, item in settings.items())
+    try:
+        device = apply_overrides(device, device_set)
+    except HardwareSpecError as error:
+        raise HardwareSpecError(f"{where}: {error}") from None
+    count = value.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise HardwareSpecError(f"{where}: field 'count' = {count!r}: must be a positive integer")
+    return DeviceGroup(device=device, count=count, ref=ref, device_set=device_set)
+
+
+def _replace(system: SystemSpec, where: str, **changes: Any) -> SystemSpec:
+    return _build(
+        where, **{**{f.name: getattr(system, f.name) for f in dataclasses.fields(system)}, **changes}
+    )
+
+
+def _build(where: str, **values: Any) -> SystemSpec:
+    try:
+        return SystemSpec(**values)
+    except HardwareSpecError as error:
+        raise HardwareSpecError(f"{where}: {error}") from None
+
+
+def _named(mapping: Mapping[str, Any], name: str, what: str, where: str) -> Any:
+    if name not in mapping:
+        raise HardwareSpecError(
+            f"{where}: unknown {what} {name!r}; {what}s: {', '.join(mapping) or 'none'}"
+            + _hint(name, tuple(mapping))
+        )
+    return mapping[name]
+
+
+def _scalar_field(name: str, value: Any, where: str) -> Any:
+    """A system's own field as its type: the reserve a number, the rest text."""
+    if name != "memory_reserve_fraction":
+        return str(value).strip()
+    if isinstance(value, bool):
+        raise HardwareSpecError(f"{where}: field {name!r} = {value!r}: must be a number")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise HardwareSpecError(f"{where}: field {name!r} = {value!r}: must be a number") from None
+
+
+def _hint(key: str, valid: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; valid: {', '.join(valid)}"
+
+
+def _read(path: Path) -> Any:
+    from workloads.files import read_text
+
+    text = read_text(path, what="a system spec in YAML", error=HardwareSpecError)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise HardwareSpecError(f"{path}: not valid YAML: {error}") from None

@@ -1,0 +1,177 @@
+"""`codesign simulate --system`: a model on a system of devices, per resource and as serving figures.
+
+The command-line layer only: the system is loaded (`hwmodels.system_loader.load_system`, with
+``--set`` paths), the model traced per micro-batch, placed (`mappers.placement.place`), costed and
+scheduled (`sim.system_run.run_system`), checked against memory and turned into serving figures
+(`sim.serving`). Heavy modules are imported inside the functions, so the parser needs none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+
+def add_system_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--requests",
+        metavar="TRACE|FILE.csv",
+        help="with --system: request lengths, a trace Lamina used (azure-conv, azure-code, kimi-conv, "
+        "kimi-ta: its Table 4 means) or a CSV in the Azure LLM inference trace format "
+        "(TIMESTAMP,ContextTokens,GeneratedTokens); decode runs at the mean prompt + generated/2, "
+        "the time to first token at the mean prompt",
+    )
+
+
+def run_on_system(args: argparse.Namespace) -> int:
+    from hwmodels.system_loader import load_system
+    from mappers.placement import place, plan_batch, prefill_system
+    from sim.present.tables import OutputFormat
+    from sim.serving import max_batch, request_mix, require_fit, serving_figures
+    from sim.system_run import resource_table, run_system
+    from workloads.errors import WorkloadError
+    from workloads.op import Phase
+
+    if not args.model:
+        raise WorkloadError("--system runs a zoo model: give --model (not --gemm, --topology or --ops)")
+    system = load_system(args.system, args.overrides)
+    phase = Phase.parse(args.phase)
+    mix = request_mix(args.requests) if args.requests else None
+    context = args.context or (mix.decode_context if mix else None)
+    prompt = args.seq or (round(mix.prompt_tokens) if mix else None)
+    if phase is Phase.DECODE and not context:
+        raise WorkloadError("--phase decode on a system needs --context N or --requests TRACE")
+
+    def trace(batch: int, step: Phase = phase):
+        return _trace(args, step, batch, context=context, seq=prompt)
+
+    kv_to = ""
+    if phase is Phase.PREFILL:  # a prefill on its own devices, or on one replica of the model's
+        system, kv_to = prefill_system(system)
+    if args.batch == "max":
+        batch = max_batch(trace, system)
+    else:
+        batch = int(args.batch)
+        if batch < 1:
+            raise WorkloadError(f"--batch {batch}: must be a positive integer or max")
+    placement = place(trace(plan_batch(system, batch)), system, kv_to=kv_to)
+    require_fit(placement, system)
+    run = run_system(placement, system)
+    ttft = math.nan
+    if phase is Phase.DECODE and prompt:
+        prefill, kv_to = prefill_system(system)
+        ttft = run_system(place(trace(1, Phase.PREFILL), prefill, kv_to=kv_to), prefill).latency_s
+    figures = serving_figures(
+        run,
+        context=context or 0,
+        ttft_s=ttft,
+        generated_tokens=mix.generated_tokens if mix else math.nan,
+        prefill_shared=not system.parallel.prefill_group,
+    )
+    table = resource_table(run)
+    fmt = OutputFormat(args.format)
+    if run.unmodeled_ops:
+        print(
+            f"codesign simulate: warning: {run.unmodeled_ops} unmodeled ops are left out of the step "
+            "(counted as 0 s): a lower bound",
+            file=sys.stderr,
+        )
+    if fmt is OutputFormat.JSON:
+        print(
+            json.dumps(
+                {
+                    "resources": json.loads(table.to_json(orient="records")),
+                    "serving": _plain(figures.__dict__),
+                },
+                indent=1,
+            )
+        )
+        return 0
+    if fmt is OutputFormat.CSV:
+        print(table.to_csv(index=False), end="")
+        return 0
+    print(_render(table))
+    print()
+    print(_summary(args, system, run, figures, mix, prompt, batch_was_max=args.batch == "max"))
+    return 0
+
+
+def _trace(args: argparse.Namespace, phase, batch: int, *, context, seq):
+    from sim.commands.stderr import warnings_to_stderr
+    from workloads.model_graph import load_model_graph
+
+    with warnings_to_stderr("simulate"):
+        return load_model_graph(
+            args.model,
+            phase=phase.value,
+            batch=batch,
+            seq=seq if phase.value == "prefill" else None,
+            context=context if phase.value == "decode" else None,
+            weights=args.weights,
+            group_size=args.group_size,
+            activations=args.activations,
+            kv=args.kv,
+            sparsity=args.sparsity,
+            moe=args.moe,
+            fusion=args.fusion,
+        )
+
+
+def _render(table) -> str:
+    """The resource table for the terminal: times in ms, bytes in GB, fractions in %."""
+    shown = table.copy()
+    for column in ("busy_s",):
+        shown[column] = shown[column].map(lambda v: f"{v * 1e3:.3f} ms")
+    shown["utilization"] = shown["utilization"].map("{:.1%}".format)
+    shown["flops"] = shown["flops"].map(lambda v: f"{v / 1e12:.3g} T" if v else "")
+    for column in ("dram_bytes", "wire_bytes", "weights_bytes", "kv_bytes", "memory_bytes", "capacity_bytes"):
+        if column in shown:
+            shown[column] = shown[column].map(lambda v: "" if v != v or not v else f"{v / 1e9:.3g} GB")
+    shown = shown.drop(columns=[c for c in ("activation_bytes",) if c in shown])
+    shown["devices"] = shown["devices"].map(lambda v: str(v) if v else "")
+    return shown.to_string(index=False)
+
+
+def _summary(args, system, run, figures, mix, prompt, *, batch_was_max: bool) -> str:
+    groups = " + ".join(f"{group.count}x {group.device.name}" for group in system.groups.values())
+    batch = f"batch {figures.batch}" + (" (the largest that fits)" if batch_was_max else "")
+    lines = [
+        f"{args.model} {args.phase} on {system.name} ({groups}): {batch}"
+        + (f", context {figures.context}" if figures.context else "")
+        + (
+            f", requests {mix.name} (prompt {mix.prompt_tokens:g}, generated {mix.generated_tokens:g})"
+            if mix
+            else ""
+        )
+    ]
+    step = "time between tokens" if args.phase == "decode" else "prefill"
+    line = f"  {step} {run.latency_s * 1e3:.4g} ms, {figures.tokens_per_s:,.1f} tokens/s"
+    if figures.ttft_s == figures.ttft_s:
+        line += (
+            f"; time to first token {figures.ttft_s * 1e3:.4g} ms (a prefill of {prompt} tokens, no queueing)"
+        )
+    lines.append(line)
+    if figures.tokens_per_s_with_prefill == figures.tokens_per_s_with_prefill:
+        lines.append(f"  with each request's prefill: {figures.tokens_per_s_with_prefill:,.1f} tokens/s")
+    cost = []
+    if figures.usd_per_hour == figures.usd_per_hour:
+        cost.append(f"${figures.usd_per_hour:.2f}/h, {figures.tokens_per_usd:,.0f} tokens/$")
+    if figures.power_w == figures.power_w:
+        cost.append(f"{figures.power_w:,.0f} W at TDP, {figures.tokens_per_j:.3g} tokens/J")
+    if cost:
+        lines.append("  " + "; ".join(cost))
+    busiest = max(run.timeline.busy_s.items(), key=lambda item: item[1], default=("", 0.0))
+    lines.append(
+        f"  critical path {run.latency_s * 1e3:.4g} ms; busiest resource {busiest[0]} "
+        f"{busiest[1] * 1e3:.4g} ms ({busiest[1] / run.latency_s:.0%}); {len(run.placement.tasks):,} tasks"
+    )
+    return "\n".join(lines)
+
+
+def _plain(values: dict) -> dict:
+    return {
+        key: (None if isinstance(value, float) and math.isnan(value) else value)
+        for key, value in values.items()
+    }
