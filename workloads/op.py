@@ -355,6 +355,10 @@ class OpGraph:
     seq_len: int = 0
     context_len: int = 0
 
+    def __post_init__(self) -> None:
+        if isinstance(self.phase, str) and not isinstance(self.phase, Phase):  # "decode" from a caller
+            object.__setattr__(self, "phase", Phase.parse(self.phase, field="phase") if self.phase else None)
+
     def __len__(self) -> int:
         return len(self.ops)
 
