@@ -177,6 +177,7 @@ class FPGAOverlay:
     activations × reduction depth × weight columns). GEMV mode: `gemv_pk` × `gemv_pn`, or 0 for
     both to re-tile per op so memory time does not exceed compute time (`mappers.fpga`);
     `gemv_tile_n` outputs per GEMV instruction (the compiler pads an op's output columns to it).
+    `gemm_tile_n` output columns per GEMM instruction (the instruction count, not the time).
     `chain_length` DSPs per chain (a multiple of the 2-DSP group). `sfu_lanes` FP16 lanes of the
     special-function unit. `dequant_weights_per_cycle` weights the MMU unpacks per cycle (its
     throughput limit); `unpack_bits` the low-bit widths it unpacks (8-bit and 16-bit weights need
@@ -209,6 +210,7 @@ class FPGAOverlay:
     gemv_pk: int = 0
     gemv_pn: int = 0
     gemv_tile_n: int = 512
+    gemm_tile_n: int = 16
     chain_length: int = 16
     sfu_lanes: int = 16
     dequant_weights_per_cycle: int = 2048
@@ -240,6 +242,7 @@ class FPGAOverlay:
             "gemm_pk",
             "gemm_pn",
             "gemv_tile_n",
+            "gemm_tile_n",
             "chain_length",
             "sfu_lanes",
             "dequant_weights_per_cycle",
@@ -415,6 +418,9 @@ class FPGASpec:
 
     #: Per-instruction and per-op costs are the engine's (instruction issue, SYS barriers).
     launch_overhead_s = 0.0
+    #: An overlay keeps weights and the KV cache in board memory, with no host fallback: `codesign
+    #: simulate` refuses a model that does not fit instead of warning.
+    memory_must_hold_model = True
 
     @property
     def tdp_w(self) -> float:

@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         return run_on_system(args)
     import pandas as pd  # pandas, numba: imported here, so the parser needs neither
 
+    from sim.engines.registry import model_for
     from sim.simulate import simulate, summarize
     from workloads.graph_io import read_graph_csv
 
@@ -114,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
         note = _launch_note(results, hardware, cuda_graphs=args.cuda_graphs)
         if note:
             print(note)
+        device_note = model_for(hardware).run_note
+        if device_note:
+            print(device_note(results, hardware))
         print(_summary_line(workload, total, hardware))
     return 0
 
@@ -123,6 +127,12 @@ def _warn_if_it_does_not_fit(graph: OpGraph, hardware: Device) -> None:
     states a `dram_capacity_bytes`): the latency is still given (what-if questions want it) but one
     device could not run the step."""
     need, capacity = resident_bytes(graph), hardware.dram_capacity_bytes
+    if capacity and need["total"] > capacity and getattr(hardware, "memory_must_hold_model", False):
+        raise WorkloadError(  # a device with nowhere else to keep them (an FPGA overlay) refuses
+            f"weights ({need['weights'] / 1e9:.1f} GB) and KV cache ({need['kv_cache'] / 1e9:.1f} GB) "
+            f"need {need['total'] / 1e9:.1f} GB, more than {hardware.name}'s {capacity / 1e9:.1f} GB of "
+            "board memory (quantize with --weights int4, shorten --context or --batch, or use a bigger board)"
+        )
     if capacity and need["total"] > capacity:
         print(
             f"codesign simulate: warning: weights ({need['weights'] / 1e9:.1f} GB) and KV cache "
@@ -145,8 +155,10 @@ def _launch_note(results: pd.DataFrame, hardware, *, cuda_graphs: bool) -> str:
     field, mode = (
         ("graph_launch_overhead_s", "CUDA graphs") if cuda_graphs else ("launch_overhead_s", "eager")
     )
-    return (f"{kernels}: {overhead * 1e3:.4g} ms of the total is launch overhead at "
-            f"{field} = {hardware.launch_overhead_s * 1e6:g} us ({mode})")
+    return (
+        f"{kernels}: {overhead * 1e3:.4g} ms of the total is launch overhead at "
+        f"{field} = {hardware.launch_overhead_s * 1e6:g} us ({mode})"
+    )
 
 
 def _summary_line(workload: OpGraph, total: dict, hardware) -> str:

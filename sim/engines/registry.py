@@ -66,6 +66,7 @@ class DeviceModel:
     * `design_cost(spec)`: area and price (`rental_cost` for devices bought by the hour);
     * `kernel_fractions(spec, family, kernel)`: the (tensor, bandwidth) fractions a named kernel
       runs at, for compare's summary (None: the kind has no such fractions);
+    * `run_note(results, spec)`: lines `codesign simulate` prints under a run's table (None: none);
     * `calibration_knobs(rows, spec)`: the spec fields `codesign calibrate` fits to measured rows,
       in fitting order (None: the kind is not calibrated from measurements).
     """
@@ -78,6 +79,7 @@ class DeviceModel:
     design_cost: Callable[[Any], DesignCost] = rental_cost
     kernel_fractions: Callable[[Any, str, str], tuple[float, float]] | None = None
     calibration_knobs: Callable[[pd.DataFrame, Any], Iterator[Knob]] | None = None
+    run_note: Callable[[pd.DataFrame, Any], str] | None = None
 
 
 def model_for(hardware: Any) -> DeviceModel:

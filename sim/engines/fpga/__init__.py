@@ -10,6 +10,7 @@ from hwmodels.fpga import FPGASpec
 from mappers.fpga import chain_allocation
 from sim.engines.fpga.cost import fpga_energy
 from sim.engines.fpga.engine import simulate_on_fpga
+from sim.engines.fpga.summary import run_note
 from sim.engines.registry import DeviceModel
 from workloads.annotate import SPARSE_2_4
 from workloads.dtypes import DType
@@ -41,4 +42,5 @@ MODEL = DeviceModel(
     matrix_rates=matrix_rates,
     vector_flops=vector_flops,
     energy=fpga_energy,
+    run_note=run_note,
 )

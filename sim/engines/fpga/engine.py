@@ -92,7 +92,10 @@ def simulate_on_fpga(op: Op, spec: FPGASpec) -> list[dict[str, object]]:
         "bottleneck": timed.bottleneck.value if timed.bottleneck else "",
         "timeline_s": timed.makespan / clock * n,
         "closed_form_s": timed.closed_form / clock * n,
-        **{column: timed.busy.get(unit, 0.0) / clock * n for unit, column in BUSY_COLUMNS.items()},
+        **{
+            column: (timed.busy.get(unit, 0.0) + plan.overlapped.get(unit, 0.0)) / clock * n
+            for unit, column in BUSY_COLUMNS.items()
+        },
         "hbm_utilization": dram / (seconds * spec.dram_bytes_per_s) if seconds > 0 else 0.0,
         "dsp_utilization": macs / (peak_macs_per_s * seconds) if seconds > 0 else 0.0,
         "activations_on_chip": plan.on_chip,

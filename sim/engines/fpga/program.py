@@ -27,7 +27,7 @@ Programs by op kind (the formulas are written beside each builder):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hwmodels.fpga import FPGASpec
 from mappers.fpga import (
@@ -58,7 +58,8 @@ DOUBLE_BUFFER = 2
 class OpPlan:
     """What one op does on the overlay: its core program, mode and mapping text, the MACs the MPE
     executes (padding and kept weights), HBM bytes read and written by all cores, bytes through
-    the on-chip buffers, whether activations stayed on chip, and the weight format."""
+    the on-chip buffers, whether activations stayed on chip, the weight format, and busy cycles per
+    unit that overlap an earlier op (a fused epilogue's) and so add no time."""
 
     program: Program
     mode: str
@@ -70,6 +71,7 @@ class OpPlan:
     on_chip: bool
     weights: WeightFormat | None = None
     metadata_bytes: float = 0.0
+    overlapped: dict[Unit, float] = field(default_factory=dict)
 
 
 class _Builder:
@@ -81,6 +83,7 @@ class _Builder:
         self.share = streams.share
         self.program = Program()
         self.latency_paid = False
+        self.overlapped: dict[Unit, float] = {}
 
     def load(
         self, nbytes: float, deps: tuple[int, ...] = (), *, activation: bool = False, issued: int = 1
@@ -92,9 +95,9 @@ class _Builder:
             self.latency_paid = True
         return self.program.add(Unit.LD, cycles, deps, issued=issued)
 
-    def store(self, nbytes: float, deps: tuple[int, ...] = ()) -> int:
+    def store(self, nbytes: float, deps: tuple[int, ...] = (), *, issued: int = 1) -> int:
         cycles = nbytes / self.streams.activation_bytes_per_s * self.clock / self.share
-        return self.program.add(Unit.ST, cycles, deps)
+        return self.program.add(Unit.ST, cycles, deps, issued=issued)
 
     def run(self, unit: Unit, cycles: float, deps: tuple[int, ...] = (), *, issued: int = 1) -> int:
         return self.program.add(unit, cycles / self.share, deps, issued=issued)
@@ -186,17 +189,26 @@ def gemm_plan(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
     for _ in range(batch):
         for r in range(tiling.m_tiles):
             tile_rows = min(tiling.tile_m, m - r * tiling.tile_m)
-            ld_a = None if on_chip else b.load(tile_rows * k * act, (last_mm_of_tile,), activation=True,
-                                               issued=overlay.hbm_channels_per_core)
+            ld_a = (
+                None
+                if on_chip
+                else b.load(
+                    tile_rows * k * act,
+                    (last_mm_of_tile,),
+                    activation=True,
+                    issued=overlay.hbm_channels_per_core,
+                )
+            )
             for c in range(tiling.n_chunks):
                 cols = min(tiling.chunk_n, n_core - c * tiling.chunk_n)
                 wait = mms[-DOUBLE_BUFFER] if len(mms) >= DOUBLE_BUFFER else None
-                blocks = math.ceil(cols / overlay.gemm_pn)
+                blocks = math.ceil(cols / overlay.gemm_tile_n)  # ISA instructions: one per column block
                 ld = b.load(k * cols * fmt.hbm_bytes_per_weight, (wait,), issued=blocks)
-                mm = b.run(Unit.MM, math.ceil(k / k_rate) * blocks, (ld, ld_a), issued=blocks)
+                cycles = math.ceil(k / k_rate) * math.ceil(cols / overlay.gemm_pn)
+                mm = b.run(Unit.MM, cycles, (ld, ld_a), issued=blocks)
                 mms.append(mm)
                 if not on_chip:
-                    b.store(tile_rows * cols * out, (mm,))
+                    b.store(tile_rows * cols * out, (mm,), issued=blocks * overlay.hbm_channels_per_core)
             last_mm_of_tile = mms[-1]
     b.sync((len(b.program) - 1,))
     executed = batch * tiling.m_tiles * tiling.tile_m * n_core * cores * k / tiling.chain.speedup
@@ -250,8 +262,11 @@ def _attention_gemv(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
     if overlay.kv_append_reads_cache:  # the artifact's KV concat: the past K, then V, loaded whole
         reread = batch * kv_heads * (skv - 1) * (d + dv) * kv
         k_in = b.load(batch * kv_heads * (skv - 1) * d * kv / cores, issued=overlay.hbm_channels_per_core)
-        v_in = b.load(batch * kv_heads * (skv - 1) * dv * kv / cores, (b.sync((k_in,)),),
-                      issued=overlay.hbm_channels_per_core)
+        v_in = b.load(
+            batch * kv_heads * (skv - 1) * dv * kv / cores,
+            (b.sync((k_in,)),),
+            issued=overlay.hbm_channels_per_core,
+        )
         start = b.sync((v_in,))
     for h in range(batch * heads):
         first_of_group = h % group == 0
@@ -291,8 +306,15 @@ def _gemv_parallelism(spec: FPGASpec, streams: CoreStreams, kv_bytes: float) -> 
     overlay = spec.overlay
     if overlay.gemv_pk:
         return overlay.gemv_pk, overlay.gemv_pn
-    fmt = WeightFormat(bits=kv_bytes * 8, side_bytes_per_weight=0.0, density=1.0, nm=None, index_bits=0.0,
-                       math_dtype=DType.INT8 if kv_bytes == 1 else DType.FP16, unpack=False)
+    fmt = WeightFormat(
+        bits=kv_bytes * 8,
+        side_bytes_per_weight=0.0,
+        density=1.0,
+        nm=None,
+        index_bits=0.0,
+        math_dtype=DType.INT8 if kv_bytes == 1 else DType.FP16,
+        unpack=False,
+    )
     tiling = gemv_tiling(spec, fmt, 1, overlay.gemv_tile_n, streams)
     return tiling.pk, tiling.pn
 
@@ -321,7 +343,8 @@ def _attention_blocks(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
             kept_total += pm * kept
             per_core = math.ceil(kept / cores)
             cycles = math.ceil(d / pk) * math.ceil(per_core / pn) + math.ceil(kept / pk) * math.ceil(
-                math.ceil(dv / cores) / pn)
+                math.ceil(dv / cores) / pn
+            )
             mm = b.run(Unit.MM, cycles, (ld,))
             last = b.run(Unit.SFU, 2 * pm * per_core / overlay.sfu_lanes, (mm,))
     b.sync((last,))
@@ -338,10 +361,23 @@ def _attention_blocks(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
     )
 
 
+#: Op kinds FlightLLM's compiler fuses into the output stage of the matrix op that produces their
+#: input (the artifact fuses a linear layer with the SiLU or element-wise layers after it, RoPE's
+#: three included, inst_generator.py): they run on the SFU per output tile while the matrix unit
+#: computes the next one. Copies (RoPE's concatenation, the KV-cache append) move data the same way.
+FUSED_KINDS = (OpKind.ELEMENTWISE, OpKind.COPY)
+
+
 def sfu_plan(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
-    """Norms, softmax, element-wise, reductions: passes · ceil(elements / cores) / lanes cycles;
-    inputs and outputs LD/ST unless on chip. KV-cache writes are an ST; an embedding an LD of
-    the rows it gathers."""
+    """Norms, softmax, element-wise, reductions: passes · ceil(elements / cores) / lanes cycles.
+
+    Element-wise ops and copies, with always-on-chip decode and their data on chip, are fused into
+    the producing matrix op's output stage (`FUSED_KINDS`): their SFU work (and a KV append's ST)
+    overlaps the producer's later tiles, and only the last tile's share, the pipeline drain, adds
+    time: passes · ceil(min(elements, gemv_tile_n) / cores) / lanes. Otherwise the op stands
+    alone: LD of its inputs unless on chip, the SFU passes, ST of its outputs (a KV append always
+    stores), SYS. An embedding is an LD of the rows it gathers.
+    """
     b = _Builder(spec, streams)
     overlay, cores = spec.overlay, spec.overlay.cores
     reads = sum(o.bytes for o in op.operands if not o.role.is_written and o.role is not Role.KV_CACHE)
@@ -353,23 +389,38 @@ def sfu_plan(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
         b.sync((ld,))
         return OpPlan(b.program, "gather", "rows gathered from HBM", 0.0, writes, 0.0, writes, True)
     on_chip = b.fits(reads + writes)
-    ld = None if on_chip else b.load(reads, activation=True)
     passes = SFU_PASSES.get(op.kind, 1)
-    sfu = b.run(Unit.SFU, passes * math.ceil(elements / cores) / overlay.sfu_lanes, (ld,))
-    last = sfu
-    if cache_writes:
-        last = b.store(cache_writes / cores, (sfu,))
-    elif not on_chip:
-        last = b.store(writes, (sfu,))
-    b.sync((last,))
-    mode = "kv_write" if cache_writes else "sfu"
+    full = passes * math.ceil(elements / cores) / overlay.sfu_lanes
+    store_full = cache_writes / cores
+    if on_chip and op.kind in FUSED_KINDS:
+        share = min(1.0, overlay.gemv_tile_n / max(elements, 1))
+        sfu = b.run(Unit.SFU, full * share)
+        last = b.store(store_full * share, (sfu,)) if cache_writes else sfu
+        b.sync((last,))
+        b.overlapped = {Unit.SFU: full * (1 - share) / b.share}
+        if cache_writes:
+            rest = store_full * (1 - share)
+            b.overlapped[Unit.ST] = rest / streams.activation_bytes_per_s * b.clock / b.share
+        mode, mapping = "fused", f"fused into the producer's output stage, sfu {passes} pass"
+    else:
+        ld = None if on_chip else b.load(reads, activation=True)
+        sfu = b.run(Unit.SFU, full, (ld,))
+        last = sfu
+        if cache_writes:
+            last = b.store(store_full, (sfu,))
+        elif not on_chip:
+            last = b.store(writes, (sfu,))
+        b.sync((last,))
+        mode = "sfu"
+        mapping = f"sfu {passes} pass{'es' if passes > 1 else ''}, {overlay.sfu_lanes} lanes x {cores} cores"
     return OpPlan(
         program=b.program,
-        mode=mode,
-        mapping=f"sfu {passes} pass{'es' if passes > 1 else ''}, {overlay.sfu_lanes} lanes x {cores} cores",
+        mode="kv_write" if cache_writes else mode,
+        mapping=mapping,
         executed_macs=0.0,
         read_bytes=0.0 if on_chip else reads,
         write_bytes=cache_writes + (0.0 if on_chip or cache_writes else writes),
         buffer_bytes=reads + writes,
         on_chip=on_chip,
+        overlapped=b.overlapped,
     )
