@@ -175,6 +175,13 @@ class ParallelPlan:
 
     def __post_init__(self) -> None:
         where = "parallel: "
+        for name, kind in (("overlap", Overlap), ("collective", CollectiveAlgorithm)):
+            value = getattr(self, name)
+            try:
+                object.__setattr__(self, name, kind(getattr(value, "value", value)))
+            except ValueError:
+                valid = ", ".join(member.value for member in kind)
+                raise HardwareSpecError(f"{where}field {name!r} = {value!r}: valid: {valid}") from None
         for name in ("pp", "dp", "ep", "micro_batches"):
             check_positive_int(self, name, where)
         if isinstance(self.tp, bool) or not isinstance(self.tp, int) or self.tp < 0:

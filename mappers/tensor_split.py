@@ -143,8 +143,11 @@ def shard(op: Op, split: Split, degree: int, shape: ModelShape) -> Op:
     """The op one of `degree` tensor-parallel devices runs (module docstring)."""
     if degree == 1 or split is Split.REPLICATED:
         return op
-    if split in (Split.COLUMN, Split.VOCAB_HEAD):
+    if split is Split.COLUMN:
         return split_dim(op, "N", degree)
+    if split is Split.VOCAB_HEAD:  # the vocab padded to a multiple of the degree, as Megatron-LM
+        # (--make-vocab-size-divisible-by) and vLLM (VocabParallelEmbedding's padding) pad it
+        return resize_dim(op, "N", -(-op.dim("N") // degree))
     if split is Split.ROW:
         return split_dim(op, "K", degree)
     if split is Split.VOCAB_EMBED:
