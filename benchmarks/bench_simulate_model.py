@@ -34,7 +34,7 @@ def main() -> None:
         hardware = load_hardware(name)
         start = time.perf_counter()
         try:
-            results = simulate(graph, hardware)  # the first run also loads numba's cached code
+            results = simulate(graph, hardware)
         except CodesignError as error:  # e.g. an int8-only array given fp16 weights
             print(f"{name:<20} skipped: {error}")
             continue

@@ -1,6 +1,6 @@
 """Simulation: the engines, `simulate()`, and the `codesign` command line.
 
-`simulate` and `summarize` are imported on first use (they bring pandas and numba), so the command
+`simulate` and `summarize` are imported on first use (they bring pandas), so the command
 line parses its arguments before loading either.
 """
 

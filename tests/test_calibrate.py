@@ -321,12 +321,10 @@ def test_a_kernel_measured_on_two_families_gets_a_fraction_for_each(tmp_path):
 
 def test_an_interrupt_during_the_first_knob_prints_and_writes_the_base(tmp_path, capsys, monkeypatch):
     # Ctrl-C before any field is fitted: the base spec is written (nothing CALIBRATED), exit 130
-    import sim.commands.calibrate as command
-
     def interrupted(measured, base, *, holdout, on_knob):
         return calibrate(measured, base, holdout=holdout, on_knob=_raise_interrupt)
 
-    monkeypatch.setattr(command, "calibrate", interrupted)
+    monkeypatch.setattr("sim.measured.calibrate.calibrate", interrupted)  # run() imports it on use
     csv, out = tmp_path / "m.csv", tmp_path / "h100.yaml"
     synthetic_measurements(load_hardware("h100_sxm"), every=40).to_csv(csv, index=False)
     assert main(["calibrate", str(csv), "--out", str(out)]) == 130

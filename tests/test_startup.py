@@ -1,11 +1,9 @@
 """The first second: the command line parses, and `codesign presets` runs, without the heavy
 libraries (benchmarks/bench_startup.py times them: pandas alone takes ~0.4 s to import on the 2-core
-CI VM, torch ~3 s); each command imports them in its `run`. And the systolic engine still imports
-where numba has no writable cache folder."""
+CI VM, torch ~3 s); each command imports them in its `run`."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -34,10 +32,3 @@ def test_presets_lists_the_zoo_without_torch():
         "assert 'llama-2-7b' in out.getvalue() and 'scalesim_32x32' in out.getvalue()"
     )
     assert imported_after(code) == []
-
-
-def test_the_systolic_engine_imports_where_numba_cannot_cache():
-    # A locator that never applies outside IPython: numba finds no cache folder, as in a read-only
-    # install whose user has no writable home; the fold loop is then compiled in the process.
-    env = {**os.environ, "NUMBA_CACHE_LOCATOR_CLASSES": "IPythonCacheLocator"}
-    imported_after("import sim.engines.systolic.layer", env)  # raises if the import fails

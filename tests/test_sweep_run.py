@@ -104,10 +104,10 @@ def test_failing_configs_are_recorded_and_the_sweep_goes_on(tmp_path):
     # int8 PEs only cannot run a bf16 GEMM: valid hardware, a failing workload.
     gpu = write(
         tmp_path,
-        "hardware: h100_sxm\naxes: {hbm_bytes_per_s: [2.0e12, 4.0e12]}\nworkloads: [{gemm: [[64, 64, 8]]}]\n",
+        "hardware: h100_sxm\naxes: {dram_bytes_per_s: [2.0e12, 4.0e12]}\nworkloads: [{gemm: [[64, 64, 8]]}]\n",
     )
     frame = read_sweep(sweep(gpu, tmp_path / "gpu", workers=1).path)
-    assert "must not exceed hbm_bytes_per_s" in frame.loc[0, "error"] and pd.isna(frame.loc[0, "latency_s"])
+    assert "must not exceed dram_bytes_per_s" in frame.loc[0, "error"] and pd.isna(frame.loc[0, "latency_s"])
     assert pd.isna(frame.loc[1, "error"]) and frame.loc[1, "latency_s"] > 0
     array = write(
         tmp_path,
@@ -123,7 +123,7 @@ def test_failing_configs_are_recorded_and_the_sweep_goes_on(tmp_path):
 def test_an_axis_with_no_valid_config_is_an_error(tmp_path):
     spec = write(
         tmp_path,
-        "hardware: h100_sxm\naxes: {hbm_bytes_per_s: [1.0e12, 2.0e12]}\nworkloads: [{gemm: [[8, 8, 8]]}]\n",
+        "hardware: h100_sxm\naxes: {dram_bytes_per_s: [1.0e12, 2.0e12]}\nworkloads: [{gemm: [[8, 8, 8]]}]\n",
     )
     with pytest.raises(
         SweepSpecError, match="none of the 2 configs is valid hardware, e.g. config 0: .*achievable"
@@ -172,11 +172,11 @@ def test_spec_builder_matches_apply_overrides():
     builder = SpecBuilder(base)
     for overrides in (
         ["sm_count=100"],
-        ["hbm_bytes_per_s=4.0e12", "achievable_hbm_bytes_per_s=3.9e12"],
+        ["dram_bytes_per_s=4.0e12", "achievable_dram_bytes_per_s=3.9e12"],
         ["sm_count=7"],
     ):
         assert builder.build(overrides) == apply_overrides(base, overrides)
-    for overrides in (["hbm_bytes_per_s=1.0e12"], ["sm_count=0"], ["sm_count=x"]):
+    for overrides in (["dram_bytes_per_s=1.0e12"], ["sm_count=0"], ["sm_count=x"]):
         with pytest.raises(HardwareSpecError) as expected:
             apply_overrides(base, overrides)
         with pytest.raises(HardwareSpecError) as built:

@@ -59,7 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # numpy, pandas, numba: imported here, so the parser needs none of them
+    # numpy, pandas: imported here, so the parser needs neither
     from tqdm import tqdm
 
     from sim.measured.calibrate import calibrate

@@ -71,7 +71,7 @@ def preset_for(device_names: list[str], devices: list[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    # pandas, numba: imported here, so the parser needs neither
+    # pandas: imported here, so the parser does not need it
     from sim.measured.compare import FRACTION_FORMATTERS, compare, fastest_runs, read_measured
 
     measured = read_measured(args.measured)

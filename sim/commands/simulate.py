@@ -75,7 +75,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.system:
         return run_on_system(args)
-    import pandas as pd  # pandas, numba: imported here, so the parser needs neither
+    import pandas as pd  # pandas: imported here, so the parser does not need it
 
     from sim.engines.registry import model_for
     from sim.simulate import simulate, summarize

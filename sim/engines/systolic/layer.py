@@ -28,7 +28,6 @@ import enum
 import math
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from hwmodels.errors import HardwareSpecError
@@ -213,103 +212,6 @@ def _check_counts_exact(op: Op, mapping: SystolicMapping) -> None:
 def _instances(op: Op) -> int:
     """GEMM instances in one op: the product of its dims other than M, N, K (a bmm's batch)."""
     return math.prod(size for name, size in op.dims if name not in ("M", "N", "K"))
-
-
-def _njit_cached(function):
-    """`numba.njit` with the machine code cached on disk, so a process loads the fold loop (~0.2 s on
-    the 2-core CI VM) instead of compiling it (~1.3 s). numba keeps the cache beside this file, or,
-    where the install is read-only, under NUMBA_CACHE_DIR or the user's cache folder; where none of
-    them is writable it refuses `cache=True` with a RuntimeError as the function is decorated, and
-    the loop is then compiled in each process that runs it, as without a cache."""
-    try:
-        return numba.njit(cache=True)(function)
-    except RuntimeError:  # "cannot cache function ...: no locator available"
-        return numba.njit(function)
-
-
-@_njit_cached
-def _fold_loop(
-    spatial_rows: int,
-    spatial_cols: int,
-    array_rows: int,
-    array_cols: int,
-    cycles_per_fold: int,
-    params: np.ndarray,
-    side_bytes: float,
-    bytes_per_cycle: float,
-) -> tuple[np.ndarray, float, float, float, float]:
-    """Walk the folds (column folds outside, row folds inside) once: each operand's DRAM bytes,
-    the partial-sum read-backs, and the (prefetch, stall, drain) cycles of the double-buffered
-    pipeline on one DRAM channel (`bytes_per_cycle` 0: unlimited, no stalls)."""
-    row_folds = (spatial_rows + array_rows - 1) // array_rows
-    col_folds = (spatial_cols + array_cols - 1) // array_cols
-    folds = row_folds * col_folds
-    in_bytes = np.zeros(folds)
-    out_bytes = np.zeros(folds)
-    dram = np.zeros(3)
-    psum_reads = 0.0
-    # Before the array starts, the working half of each input SRAM is filled with the first folds'
-    # data (SCALE-Sim's prefetch_active_buffer); later folds' data streams in during compute.
-    preloaded = np.zeros(2)
-    preloading = np.ones(2, dtype=np.bool_)
-    prefetch_bytes = side_bytes
-    for fc in range(col_folds):
-        cols = min(array_cols, spatial_cols - fc * array_cols)
-        for fr in range(row_folds):
-            rows = min(array_rows, spatial_rows - fr * array_rows)
-            f = fc * row_folds + fr
-            for i in range(3):
-                has_r, has_c, per_row, per_col, other, per_element, fetch, spills, half = params[i]
-                tile = other
-                if has_r:
-                    tile *= rows * per_row
-                if has_c:
-                    tile *= cols * per_col
-                moved = (
-                    fetch == 0
-                    or (fetch == 1 and fc == 0)
-                    or (fetch == 2 and fr == 0)
-                    or (fetch == 3 and fr == row_folds - 1)
-                )
-                if moved:
-                    size = tile * per_element
-                    dram[i] += size
-                    if i == 2:
-                        out_bytes[f] += size
-                    elif preloading[i] and preloaded[i] + size <= half:
-                        preloaded[i] += size
-                        prefetch_bytes += size
-                    else:
-                        preloading[i] = False
-                        in_bytes[f] += size
-                if spills and fr > 0:
-                    psum_reads += tile * per_element
-                    in_bytes[f] += tile * per_element
-    if bytes_per_cycle == 0.0:
-        return dram, psum_reads, 0.0, 0.0, 0.0
-    # Reads come first on the channel: fold f+1's data is fetched while fold f computes, and a fold
-    # starts when the previous one ended and its data has arrived. Outputs go to the ofmap SRAM and
-    # drain to DRAM while the channel is not reading; the array waits only when the backlog
-    # outgrows the ofmap SRAM's working half.
-    ofmap_half = params[2, 8]
-    prefetch = (prefetch_bytes + in_bytes[0]) / bytes_per_cycle
-    start = prefetch
-    read_free = prefetch
-    backlog = 0.0
-    stall = 0.0
-    for f in range(folds):
-        end = start + cycles_per_fold
-        if f + 1 < folds:
-            read_free = max(start, read_free) + in_bytes[f + 1] / bytes_per_cycle
-        reading = max(0.0, min(end, read_free) - start)
-        backlog = max(0.0, backlog - (end - start - reading) * bytes_per_cycle) + out_bytes[f]
-        ready = max(end, read_free)
-        if backlog > ofmap_half:
-            ready += (backlog - ofmap_half) / bytes_per_cycle
-            backlog = ofmap_half
-        stall += ready - end
-        start = ready
-    return dram, psum_reads, prefetch, stall, backlog / bytes_per_cycle
 
 
 def _check_fold_fits(operand: Operand, spec: SystolicArraySpec, mapping: SystolicMapping) -> None:
