@@ -258,10 +258,12 @@ def _attention_gemv(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
     slots = max(DOUBLE_BUFFER, int(overlay.weight_buffer_bytes // max(d * cols, 1)))
     mvs: list[int] = []
     softmaxes = []
-    reread, start = 0.0, None
+    q_bytes, o_bytes = _named(op, "Q").bytes, op.operand(Role.OUTPUT).bytes
+    on_chip = b.fits(q_bytes + o_bytes)
+    reread, start = 0.0, None if on_chip else b.load(q_bytes, activation=True)
     if overlay.kv_append_reads_cache:  # the artifact's KV concat: the past K, then V, loaded whole
         reread = batch * kv_heads * (skv - 1) * (d + dv) * kv
-        k_in = b.load(batch * kv_heads * (skv - 1) * d * kv / cores, issued=overlay.hbm_channels_per_core)
+        k_in = b.load(batch * kv_heads * (skv - 1) * d * kv / cores, (start,), issued=channels)
         v_in = b.load(
             batch * kv_heads * (skv - 1) * dv * kv / cores,
             (b.sync((k_in,)),),
@@ -285,7 +287,7 @@ def _attention_gemv(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
             wait = mvs[-slots] if len(mvs) >= slots else None
             ld = b.load(skv * outs * kv, (wait,), issued=channels) if first_of_group else None
             mvs.append(b.run(Unit.MV, math.ceil(skv / pk) * math.ceil(cols / pn), (ld, softmaxes[h])))
-    b.sync((mvs[-1],))
+    b.sync((mvs[-1] if on_chip else b.store(o_bytes, (mvs[-1],)),))
     kv_bytes = _bytes(op, Role.KV_CACHE) or (_named(op, "K").bytes + _named(op, "V").bytes)
     executed = batch * heads * cols * cores * (qk_tiles * d + pv_tiles * skv)
     return OpPlan(
@@ -293,10 +295,10 @@ def _attention_gemv(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
         mode="attention_gemv",
         mapping=f"attention gemv {pk}x{pn}, {qk_tiles}+{pv_tiles} tiles of {tile} per head, kv {kv:g} B",
         executed_macs=executed,
-        read_bytes=kv_bytes + reread,
-        write_bytes=0.0,
-        buffer_bytes=2 * kv_bytes + reread,
-        on_chip=True,
+        read_bytes=kv_bytes + reread + (0.0 if on_chip else cores * q_bytes),
+        write_bytes=0.0 if on_chip else o_bytes,
+        buffer_bytes=2 * kv_bytes + reread + cores * q_bytes + o_bytes,
+        on_chip=on_chip,
     )
 
 
