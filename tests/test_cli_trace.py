@@ -120,7 +120,7 @@ def test_model_that_cannot_run_on_meta_tensors_names_the_op(capsys, tmp_path):
         (["bert-base", "--phase", "decode", "--context", "8"], "has only --phase prefill"),
         (["gpt2-small", "--seq", "2048"], "exceeds gpt2-small's 1024 positions"),
         (["llama-2-7b", "--seq", "8", "--weights", "int3"], "unknown dtype 'int3'"),
-        (["llama-2-7b", "--seq", "8", "--sparsity", "1:8"], "only 2:4 is modeled"),
+        (["llama-2-7b", "--seq", "8", "--sparsity", "8:4"], "keeps N of every M weights, 1 <= N < M"),
         (["resnet-50", "--seq", "8"], "takes 224x224 images, not --seq"),
     ],
 )

@@ -5,8 +5,10 @@
   with the quantization metadata it needs as METADATA operands (`QUANT_SCHEMES`).
 - ``activations``: the dtype of every floating-point input and output (not indices or masks).
 - ``kv``: the dtype of the KV cache, read (KV_CACHE) and written (KV_CACHE_WRITE).
-- ``sparsity``: ``2:4`` on the same weights as ``weights``, along K (the reduction dim), with
-  its index metadata; K must be a multiple of 4.
+- ``sparsity``: ``N:M`` (``2:4``, ``8:16``, ...) on the same weights as ``weights``, along K (the
+  reduction dim), with its index metadata (each kept value's position among M, ceil(log2 M) bits);
+  K must be a multiple of M. Which patterns a device runs fast is the device's business (GPUs:
+  2:4 only; the FPGA's sparse DSP chain: M a power of two, N dividing M).
 """
 
 from __future__ import annotations
@@ -80,13 +82,23 @@ def annotate(
         if scheme is None:
             raise WorkloadError("--group-size applies to int4, int8 or fp8 --weights")
         scheme = replace(scheme, group_size=positive_int(group_size, field="--group-size"))
-    if sparsity is not None and sparsity.strip() != "2:4":
-        raise WorkloadError(f"--sparsity {sparsity!r}: only 2:4 is modeled")
+    pattern = None if sparsity is None else parse_nm(sparsity)
     ops = tuple(
-        _annotate_op(op, weight_dtype, scheme, activation_dtype, kv_dtype, sparsity is not None)
-        for op in graph.ops
+        _annotate_op(op, weight_dtype, scheme, activation_dtype, kv_dtype, pattern) for op in graph.ops
     )
     return replace(graph, ops=ops)
+
+
+def parse_nm(text: str) -> Sparsity:
+    """``N:M`` as an N-of-M sparsity: N kept in every M (1 <= N < M), or an error naming the text."""
+    try:
+        n_text, m_text = str(text).strip().split(":")
+        n, m = int(n_text), int(m_text)
+    except ValueError:
+        raise WorkloadError(f"--sparsity {text!r}: expected N:M, e.g. 2:4 or 8:16") from None
+    if not 1 <= n < m:
+        raise WorkloadError(f"--sparsity {text!r}: N:M keeps N of every M weights, 1 <= N < M")
+    return Sparsity(kind=SparsityKind.N_OF_M, n=n, m=m)
 
 
 def _annotate_op(
@@ -95,7 +107,7 @@ def _annotate_op(
     scheme: QuantScheme | None,
     activation_dtype: DType | None,
     kv_dtype: DType | None,
-    sparse: bool,
+    sparse: Sparsity | None,
 ) -> Op:
     operands = []
     for operand in op.operands:
@@ -110,7 +122,7 @@ def _annotate_op(
     return op
 
 
-def _annotate_weight(op: Op, dtype: DType | None, scheme: QuantScheme | None, sparse: bool) -> Op:
+def _annotate_weight(op: Op, dtype: DType | None, scheme: QuantScheme | None, sparse: Sparsity | None) -> Op:
     """Set the weight's dtype and sparsity and append its metadata (scales, zeros, indices)."""
     k, n = op.dim("K"), op.dim("N")
     batch = op.dim("B") if "B" in op.dim_names else 1
@@ -129,13 +141,15 @@ def _annotate_weight(op: Op, dtype: DType | None, scheme: QuantScheme | None, sp
         if scheme.zero_point_dtype is not None:
             metadata.append(_metadata("B_zeros", groups, scheme.zero_point_dtype))
     if sparse:
-        if k % SPARSE_2_4.m:
+        if k % sparse.m:
             raise WorkloadError(
-                f"--sparsity 2:4: op {op.name} ({op.module or 'model'}) has K = {k}, "
-                f"not a multiple of {SPARSE_2_4.m}"
+                f"--sparsity {sparse.n}:{sparse.m}: op {op.name} ({op.module or 'model'}) has K = {k}, "
+                f"not a multiple of {sparse.m}"
             )
-        new_weight = replace(new_weight, sparsity=SPARSE_2_4)
-        metadata.append(_metadata("B_sparse_index", batch * k * n // SPARSE_2_4.m, SPARSE_INDEX_DTYPE))
+        new_weight = replace(new_weight, sparsity=sparse)
+        # each kept value's position among M: ceil(log2 M) bits, in 4-bit index words per group
+        words = math.ceil(sparse.n * math.ceil(math.log2(sparse.m)) / SPARSE_INDEX_DTYPE.bits)
+        metadata.append(_metadata("B_sparse_index", batch * k * n // sparse.m * words, SPARSE_INDEX_DTYPE))
     replaced = {m.name for m in metadata}  # annotating again replaces earlier metadata
     operands = tuple(
         new_weight if o is weight else o

@@ -28,7 +28,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group-size", type=int, help="quantization group along K (int4: 128)")
     parser.add_argument("--activations", help="activation dtype: fp16, bf16, fp8, int8, fp32")
     parser.add_argument("--kv", help="KV-cache dtype: fp16, int8, fp8, fp32")
-    parser.add_argument("--sparsity", help="N:M sparsity of linear weights: 2:4")
+    parser.add_argument("--sparsity", help="N:M sparsity of linear weights: 2:4, 8:16, ...")
     parser.add_argument(
         "--moe",
         choices=[mode.value for mode in MoeMode],
