@@ -1,11 +1,18 @@
 """One step of a placed model on a system: each task costed on its resource, the timeline run.
 
-Each device task's ops are simulated by the engine of the group's device kind
-(`sim.engines.registry.model_for(spec).simulate_op`: the GPU model on a GPU, the FPGA model on an
-FPGA, ...), exactly as `sim.simulate.simulate` does for one device, its duration the sum of its
-ops' `latency_s` (the slowest rank's, where ranks run different experts). Each communication task
-is costed on its link by `mappers.collectives.comm_cost`. `sim.timeline.schedule` then gives the
-step's latency (the critical path) and each resource's busy time.
+Each device task's ops are costed on the group's device by an `OpCoster`:
+
+* ``engine`` (`engine_cost`, what ``codesign simulate --system`` uses): the engine of the device's
+  kind (`sim.engines.registry.model_for(spec).simulate_op`: the GPU model on a GPU, the FPGA model
+  on an FPGA, ...), exactly as `sim.simulate.simulate` does for one device;
+* ``roofline`` (`roofline_cost`, for sweeps): ``max(compute, memory)`` plus a launch, with the
+  rates `sim.engines.roofline` uses.
+
+A task's duration is the sum of its ops' (the slowest rank's, where ranks run different experts).
+Each communication task is costed on its link by `mappers.collectives.comm_cost`.
+`sim.timeline.schedule` then gives the step's latency (the critical path) and each resource's
+busy time. A placement's distinct ops are found once (`TaskIndex`), so a sweep that keeps the
+placement and changes devices or links recosts only those (a (tasks × distinct ops) product).
 
 Energy: every device of the system draws its TDP for the whole step (`tdp_w` × latency, summed):
 the upper bound `sim.cost.tdp_energy` takes for one device, here including the time a device waits
@@ -15,15 +22,20 @@ on another or on a link. NaN if a device's TDP is unknown.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from hwmodels.system import SystemSpec
+from mappers.attention import SOFTMAX_FLOPS_PER_ELEMENT
 from mappers.collectives import comm_cost
+from mappers.gpu_gemm import gemm_problem
 from mappers.placement import Placement, Task
 from sim.engines.registry import model_for
 from sim.timeline import Schedule, schedule
-from workloads.op import Op
+from workloads.op import Op, OpKind
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,7 +49,89 @@ class OpCost:
     latency_s: float
     flops: float
     dram_bytes: float
-    unmodeled: bool
+    unmodeled: bool = False
+
+
+#: How one op is costed on one device spec.
+OpCoster = Callable[[Op, Any], OpCost]
+
+
+def engine_cost(op: Op, device: Any) -> OpCost:
+    """The op on its device kind's engine (module docstring)."""
+    rows = model_for(device).simulate_op(op, device)
+    if any(row["unmodeled"] for row in rows):
+        return OpCost(latency_s=0.0, flops=float(op.flops * op.count), dram_bytes=0.0, unmodeled=True)
+    return OpCost(
+        latency_s=float(sum(row["latency_s"] for row in rows)),
+        flops=float(op.flops * op.count),
+        dram_bytes=float(sum(row.get("dram_bytes", 0.0) for row in rows)),
+    )
+
+
+def roofline_cost(op: Op, device: Any) -> OpCost:
+    """The op as `sim.engines.roofline` costs it: matrix FLOPs at the device's matrix rate for the
+    op's math dtype (attention's at its attention rate, with its softmax on the vector unit),
+    the rest at the vector rate, every operand's bytes once at the achievable DRAM rate; the
+    longer of compute and memory, plus a launch per kernel."""
+    if op.unmodeled:
+        return OpCost(latency_s=0.0, flops=float(op.flops * op.count), dram_bytes=0.0, unmodeled=True)
+    model = model_for(device)
+    n = op.count
+    moved = sum(operand.bytes for operand in op.operands) * n
+    vector = model.vector_flops(device)
+    if op.kind is OpKind.ATTENTION:
+        dense, sparse, attention, _ = model.matrix_rates(device, model.math_dtype(op))
+        scores = op.flops / (2 * (op.dim("D") + op.dim("Dv")))
+        compute = op.flops * n / attention + SOFTMAX_FLOPS_PER_ELEMENT * scores * n / vector
+    elif op.is_gemm_shaped:
+        dense, sparse, attention, _ = model.matrix_rates(device, model.math_dtype(op))
+        compute = op.flops * n / (sparse if gemm_problem(op).sparse else dense)
+    else:
+        compute = op.flops * n / vector
+    latency = max(compute, moved / device.achievable_dram_bytes_per_s) + device.launch_overhead_s * n
+    return OpCost(latency_s=latency, flops=float(op.flops * n), dram_bytes=float(moved))
+
+
+def op_key(op: Op) -> tuple:
+    """What decides an op's cost (its name and module aside)."""
+    return (op.kind, op.dims, op.operands, op.flops, op.count, op.attrs, op.aten, op.unmodeled)
+
+
+@dataclass(frozen=True)
+class TaskIndex:
+    """A placement's device work as distinct (group, op) pairs and, per task, how many times it
+    runs each (`counts`, tasks × distinct; rows of communication and per-rank tasks are 0).
+    `ranked` lists the per-rank tasks (expert parallelism) with each rank's distinct-op indices."""
+
+    distinct: tuple[tuple[str, Op], ...]
+    counts: np.ndarray
+    ranked: tuple[tuple[int, tuple[tuple[int, ...], ...]], ...]
+
+    @classmethod
+    def of(cls, placement: Placement) -> TaskIndex:
+        index: dict[tuple, int] = {}
+        distinct: list[tuple[str, Op]] = []
+
+        def position(group: str, op: Op) -> int:
+            key = (group, *op_key(op))
+            if key not in index:
+                index[key] = len(distinct)
+                distinct.append((group, replace(op, name="", module="")))
+            return index[key]
+
+        rows: list[list[int]] = []
+        ranked = []
+        for number, task in enumerate(placement.tasks):
+            group = placement.resources[task.resource].group
+            rows.append([position(group, op) for op in task.ops])
+            if task.rank_ops:
+                ranked.append(
+                    (number, tuple(tuple(position(group, op) for op in ops) for ops in task.rank_ops))
+                )
+        counts = np.zeros((len(rows), len(distinct)))
+        for number, positions in enumerate(rows):
+            np.add.at(counts[number], positions, 1.0)
+        return cls(distinct=tuple(distinct), counts=counts, ranked=tuple(ranked))
 
 
 @dataclass(frozen=True)
@@ -60,62 +154,60 @@ class SystemRun:
 
     @property
     def energy_j(self) -> float:
-        """Every device at its TDP for the whole step (module docstring); × data-parallel replicas
-        is already in `system.tdp_w` (it counts every device)."""
+        """Every device at its TDP for the whole step (module docstring)."""
         return self.system.tdp_w * self.latency_s
 
 
-def run_system(placement: Placement, system: SystemSpec) -> SystemRun:
-    """Cost every task of `placement` and schedule them (module docstring)."""
-    costs: dict[tuple[str, Any], OpCost] = {}
-    durations, flops, dram, wire = [], [], [], []
-    unmodeled = 0
-    for task in placement.tasks:
-        resource = placement.resources[task.resource]
+def run_system(
+    placement: Placement,
+    system: SystemSpec,
+    *,
+    coster: OpCoster = engine_cost,
+    index: TaskIndex | None = None,
+    cache: dict | None = None,
+) -> SystemRun:
+    """Cost every task of `placement` on `system` and schedule them (module docstring). `index`
+    and `cache` (op costs by device and op, shared across calls) save work across a sweep."""
+    index = index or TaskIndex.of(placement)
+    cache = {} if cache is None else cache
+    costs = []
+    for group, op in index.distinct:
+        device = system.groups[group].device
+        key = (id(device), group, op)
+        if key not in cache:
+            cache[key] = (coster(op, device), device)  # the device kept alive: its id stays its own
+        costs.append(cache[key][0])
+    latency = np.array([cost.latency_s for cost in costs])
+    durations = index.counts @ latency if len(costs) else np.zeros(len(placement.tasks))
+    flops = index.counts @ np.array([cost.flops for cost in costs]) if len(costs) else durations * 0
+    dram = index.counts @ np.array([cost.dram_bytes for cost in costs]) if len(costs) else durations * 0
+    unmodeled = int(sum(index.counts[:, i].sum() for i, cost in enumerate(costs) if cost.unmodeled))
+    for task_number, ranks in index.ranked:
+        slowest = max(ranks, key=lambda rank: sum(costs[i].latency_s for i in rank))
+        durations[task_number] = sum(costs[i].latency_s for i in slowest)
+        flops[task_number] = sum(costs[i].flops for i in slowest)
+        dram[task_number] = sum(costs[i].dram_bytes for i in slowest)
+        unmodeled += sum(costs[i].unmodeled for i in slowest)
+    wire = np.zeros(len(placement.tasks))
+    for number, task in enumerate(placement.tasks):
         if task.comm is not None:
             cost = comm_cost(task.comm, system.links[task.comm.link], system.parallel.collective)
-            durations.append(cost.time_s)
-            flops.append(0.0)
-            dram.append(0.0)
-            wire.append(cost.wire_bytes)
-            continue
-        device = system.groups[resource.group].device
-        ranks = task.rank_ops or (task.ops,)
-        per_rank = [[_op_cost(costs, resource.group, device, op) for op in ops] for ops in ranks]
-        slowest = max(per_rank, key=lambda rank: sum(c.latency_s for c in rank))
-        durations.append(sum(c.latency_s for c in slowest))
-        flops.append(sum(c.flops for c in slowest))
-        dram.append(sum(c.dram_bytes for c in slowest))
-        wire.append(0.0)
-        unmodeled += sum(c.unmodeled for c in slowest)
+            durations[number] = cost.time_s
+            wire[number] = cost.wire_bytes
+    durations_list = durations.tolist()
     timeline = schedule(
-        [task.resource for task in placement.tasks], durations, [task.deps for task in placement.tasks]
+        [task.resource for task in placement.tasks], durations_list, [task.deps for task in placement.tasks]
     )
     return SystemRun(
         system=system,
         placement=placement,
-        durations_s=tuple(durations),
-        flops=tuple(flops),
-        dram_bytes=tuple(dram),
-        wire_bytes=tuple(wire),
+        durations_s=tuple(durations_list),
+        flops=tuple(flops.tolist()),
+        dram_bytes=tuple(dram.tolist()),
+        wire_bytes=tuple(wire.tolist()),
         timeline=timeline,
         unmodeled_ops=unmodeled,
     )
-
-
-def _op_cost(costs: dict, group: str, device: Any, op: Op) -> OpCost:
-    """The engine's cost of `op` on `device`, once per distinct op (its name and module aside, as
-    `sim.simulate.simulate` does)."""
-    key = (group, op.kind, op.dims, op.operands, op.flops, op.count, op.attrs, op.aten, op.unmodeled)
-    cost = costs.get(key)
-    if cost is None:
-        rows = model_for(device).simulate_op(replace(op, name="", module=""), device)
-        bad = any(row["unmodeled"] for row in rows)
-        latency = 0.0 if bad else float(sum(row["latency_s"] for row in rows))
-        traffic = 0.0 if bad else float(sum(row.get("dram_bytes", 0.0) for row in rows))
-        cost = OpCost(latency_s=latency, flops=float(op.flops * op.count), dram_bytes=traffic, unmodeled=bad)
-        costs[key] = cost
-    return cost
 
 
 def resource_table(run: SystemRun) -> pd.DataFrame:
@@ -126,26 +218,25 @@ def resource_table(run: SystemRun) -> pd.DataFrame:
 
     placement, system = run.placement, run.system
     totals: dict[str, dict[str, float]] = {}
-    for index, task in enumerate(placement.tasks):
+    for number, task in enumerate(placement.tasks):
         entry = totals.setdefault(
-            task.resource, {"flops": 0.0, "dram_bytes": 0.0, "wire_bytes": 0.0, "tasks": 0}
+            task.resource, dict.fromkeys(("flops", "dram_bytes", "wire_bytes", "tasks"), 0.0)
         )
-        entry["flops"] += run.flops[index]
-        entry["dram_bytes"] += run.dram_bytes[index]
-        entry["wire_bytes"] += run.wire_bytes[index]
+        entry["flops"] += run.flops[number]
+        entry["dram_bytes"] += run.dram_bytes[number]
+        entry["wire_bytes"] += run.wire_bytes[number]
         entry["tasks"] += 1
     rows = []
     for name, resource in placement.resources.items():
-        entry = totals.get(name, {"flops": 0.0, "dram_bytes": 0.0, "wire_bytes": 0.0, "tasks": 0})
+        entry = totals.get(name, dict.fromkeys(("flops", "dram_bytes", "wire_bytes", "tasks"), 0.0))
         busy = run.timeline.busy_s.get(name, 0.0)
+        kind = system.links[resource.link].kind.value if resource.is_link else _kind(system, resource.group)
         row: dict[str, object] = {
             "resource": name,
-            "kind": system.links[resource.link].kind.value
-            if resource.is_link
-            else _kind(system, resource.group),
+            "kind": kind,
             "spec": resource.link if resource.is_link else system.groups[resource.group].device.name,
             "devices": resource.devices,
-            "tasks": entry["tasks"],
+            "tasks": int(entry["tasks"]),
             "busy_s": busy,
             "utilization": busy / run.latency_s if run.latency_s > 0 else 0.0,
             "flops": entry["flops"],

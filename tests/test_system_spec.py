@@ -220,3 +220,26 @@ def test_cli_bad_inputs(capsys, argv, message):
 def test_cli_system_needs_a_model(capsys):
     code, _, err = _cli(capsys, "simulate", "--system", "lamina_h100_h20", "--gemm", "8,8,8")
     assert code == 2 and "--system runs a zoo model" in err
+
+
+def test_system_sweep_writes_a_sweep_folder(tmp_path, capsys):
+    # 2 x 2 configs of GPT-2 small on Lamina's system at roofline fidelity; one config (5 memory
+    # devices for 12 heads) fails with its reason and the others run; plot-ready columns
+    import pandas as pd
+
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(
+        "system: lamina_h100_h20\n"
+        "axes:\n  memory.count: [4, 5]\n  links.nic.bytes_per_s: [1.0e10, 5.0e10]\n"
+        "workloads: [{model: gpt2-small, phase: decode, context: 128, batch: 8}]\n"
+        "objectives: {tbt_s: min, tokens_per_usd: max}\n"
+    )
+    code, out, err = _cli(capsys, "sweep", str(spec), "--out", str(tmp_path / "out"), "--no-progress")
+    assert code == 0, err
+    frame = pd.read_parquet(tmp_path / "out")
+    assert len(frame) == 4 and {"tbt_s", "tokens_per_usd", "memory.count"} <= set(frame.columns)
+    failed = frame[frame["error"].notna()]
+    assert set(failed["memory.count"]) == {5} and "not divisible by its 5 devices" in failed["error"].iloc[0]
+    ok = frame[frame["error"].isna()].sort_values("links.nic.bytes_per_s")
+    assert ok["tbt_s"].iloc[1] <= ok["tbt_s"].iloc[0]  # the faster NIC is never slower
+    assert "best tbt_s (min)" in out

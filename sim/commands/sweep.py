@@ -47,7 +47,10 @@ def run(args: argparse.Namespace) -> int:
     # pandas, numpy, pyarrow, yaml: imported here, so the parser needs none of them
     from sim.sweep import SweepInterrupted, sweep
     from sim.sweep.spec import load_sweep_spec
+    from sim.sweep.system_sweep import is_system_sweep
 
+    if is_system_sweep(args.spec):  # a system of devices as the base (sim/sweep/system_sweep.py)
+        return _run_system_sweep(args)
     spec = load_sweep_spec(args.spec)
     bar = _ProgressBar(spec.name, enabled=not args.no_progress)
     try:
@@ -69,6 +72,22 @@ def run(args: argparse.Namespace) -> int:
     except SweepInterrupted as error:
         print(f"codesign sweep: {error}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    print(summary(spec, result))
+    return 0
+
+
+def _run_system_sweep(args: argparse.Namespace) -> int:
+    """A sweep over a system's fields: in this process (its placements and op costs are shared
+    across configs; a thousand configs take seconds at roofline fidelity)."""
+    from sim.sweep.system_sweep import load_system_sweep, sweep_system
+
+    spec = load_system_sweep(args.spec)
+    bar = _ProgressBar(spec.name, enabled=not args.no_progress)
+    try:
+        with warnings_to_stderr("sweep"):
+            result = sweep_system(spec, args.out, resume=args.resume, force=args.force, progress=bar.update)
+    finally:
+        bar.close()
     print(summary(spec, result))
     return 0
 

@@ -1,0 +1,375 @@
+"""Sweeps over systems of devices: ``codesign sweep`` on a spec whose base is a ``system:``.
+
+```yaml
+name: lamina_dop
+system: lamina_h100_h20              # a system preset or .yaml file; or {base: ..., set: {path: value}}
+axes:                                # any --set path of the system (hwmodels.system_loader)
+  compute.count: [1, 2, 4]
+  memory.count: [2, 4, 8]
+  links.nic.bytes_per_s: {logrange: [1.0e10, 1.0e11, 5]}
+  parallel.overlap: [none, eager_q, rotational]
+constraints: ["memory.count >= compute.count"]
+workloads: [{model: llama-3-70b, phase: decode, context: 1260, batch: 256}]
+fidelity: roofline                   # or cycle (each device kind's engine)
+objectives: {tbt_s: min, tokens_per_usd: max}
+```
+
+Each config is the base system with its axes' values set (`apply_system_overrides`, so it is
+checked as ``--set`` checks it); a config that does not build, place or fit in memory gets a row
+with its error. A step is placed (`mappers.placement.place`) once per distinct placement (the group
+counts and the parallel plan: device and link fields change costs only), costed at the fidelity
+(`sim.system_run.roofline_cost` or `engine_cost`, each distinct op once per device spec) and
+scheduled on the timeline. Rows: ``config_id``, each axis, ``workload``, ``phase``, and
+`SYSTEM_METRICS`. The output folder is a sweep folder as `sim.sweep.store` writes it, so
+``codesign plot DIR --x tbt_s --y tokens_per_usd --pareto`` reads it.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import itertools
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from hwmodels.system import DeviceGroup, LinkSpec, ParallelPlan, SystemSpec
+from hwmodels.system_loader import apply_system_overrides, load_system, system_field_paths, system_value
+from sim.sweep.axes import Axis, parse_axis
+from sim.sweep.expr import Expression, SweepSpecError, parse_expression
+from sim.sweep.spec import Fidelity, Goal, Objective, override_text
+from sim.sweep.store import open_out_dir, write_part
+from sim.sweep.workloads import WorkloadKind, WorkloadSpec, check_keys, parse_workloads
+from workloads.errors import CodesignError
+from workloads.files import read_text
+
+TOP_KEYS = (
+    "name",
+    "description",
+    "system",
+    "axes",
+    "constraints",
+    "workloads",
+    "fidelity",
+    "objectives",
+    "chunk_configs",
+)
+#: Metric columns of a system sweep row.
+SYSTEM_METRICS = (
+    "latency_s",
+    "tbt_s",
+    "tokens_per_s",
+    "batch",
+    "devices",
+    "usd_per_hour",
+    "tokens_per_usd",
+    "power_w",
+    "tokens_per_j",
+    "memory_fraction",
+    "busiest_utilization",
+    "unmodeled_ops",
+)
+#: Configs per part file.
+CHUNK_CONFIGS = 256
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemSweepSpec:
+    """A parsed system sweep (module docstring); what `sim.sweep.store` and the sweep summary read
+    of a spec (`name`, `hash`, `text`, `fidelity`, `workloads`, `objectives`, `swept_fields`)."""
+
+    name: str
+    text: str
+    system: str
+    base_set: tuple[str, ...]
+    base: SystemSpec
+    axes: tuple[Axis, ...]
+    constraints: tuple[Expression, ...]
+    workloads: tuple[WorkloadSpec, ...]
+    fidelity: Fidelity
+    objectives: tuple[Objective, ...]
+    chunk_configs: int
+
+    @property
+    def swept_fields(self) -> tuple[str, ...]:
+        return tuple(axis.field for axis in self.axes)
+
+    @property
+    def hash(self) -> str:
+        data = {
+            "system": self.system,
+            "set": list(self.base_set),
+            "axes": {axis.field: list(axis.values) for axis in self.axes},
+            "constraints": [expression.text for expression in self.constraints],
+            "workloads": [workload.normalized() for workload in self.workloads],
+            "fidelity": self.fidelity.value,
+            "objectives": {objective.column: objective.goal.value for objective in self.objectives},
+        }
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def is_system_sweep(path: str | Path) -> bool:
+    """Whether a sweep spec file has a ``system:`` base (else it is a device sweep)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and "system" in data
+
+
+def load_system_sweep(path: str | Path) -> SystemSweepSpec:
+    path = Path(path)
+    text = read_text(path, what="a sweep spec in YAML", error=SweepSpecError)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise SweepSpecError(f"sweep spec: not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise SweepSpecError("sweep spec: expected a mapping of keys (system, axes, workloads, ...)")
+    check_keys(data, TOP_KEYS, where="sweep spec")
+    for key in ("system", "axes", "workloads"):
+        if key not in data:
+            raise SweepSpecError(f"sweep spec: missing key {key!r}")
+    system, base_set, base = _parse_system(data["system"], path.parent)
+    paths = system_field_paths(base)
+    axes = tuple(
+        _parse_axis(str(name), values, base, paths) for name, values in _mapping(data["axes"], "axes")
+    )
+    scalars = tuple(paths)
+    constraints = tuple(
+        parse_expression(str(text), fields=scalars, where=f"constraints[{i}]")
+        for i, text in enumerate(data.get("constraints") or [])
+    )
+    workloads = parse_workloads(data["workloads"], base_dir=path.parent)
+    for workload in workloads:
+        if workload.kind is not WorkloadKind.MODEL:
+            raise SweepSpecError(
+                f"workloads: {workload.name!r}: a system sweep runs zoo models ({{model: ...}})"
+            )
+    try:
+        fidelity = Fidelity(str(data.get("fidelity", "roofline")).strip().lower())
+    except ValueError:
+        raise SweepSpecError(f"fidelity = {data.get('fidelity')!r}: valid: roofline, cycle") from None
+    objectives = []
+    for column, goal in _mapping(data.get("objectives") or {"tbt_s": "min"}, "objectives"):
+        if column not in SYSTEM_METRICS:
+            raise SweepSpecError(f"objectives: unknown column {column!r}; valid: {', '.join(SYSTEM_METRICS)}")
+        try:
+            objectives.append(Objective(column=str(column), goal=Goal(str(goal).strip().lower())))
+        except ValueError:
+            raise SweepSpecError(f"objectives.{column} = {goal!r}: valid: min, max") from None
+    chunk = data.get("chunk_configs") or CHUNK_CONFIGS
+    return SystemSweepSpec(
+        name=str(data.get("name") or path.stem),
+        text=text,
+        system=system,
+        base_set=base_set,
+        base=base,
+        axes=axes,
+        constraints=constraints,
+        workloads=workloads,
+        fidelity=fidelity,
+        objectives=tuple(objectives),
+        chunk_configs=int(chunk),
+    )
+
+
+def _mapping(value: Any, where: str) -> list[tuple[str, Any]]:
+    if not isinstance(value, dict) or not value:
+        raise SweepSpecError(f"{where}: expected a non-empty mapping")
+    return list(value.items())
+
+
+def _parse_system(value: Any, base_dir: Path) -> tuple[str, tuple[str, ...], SystemSpec]:
+    if isinstance(value, str):
+        value = {"base": value}
+    if not isinstance(value, dict) or "base" not in value:
+        raise SweepSpecError("system: give a system preset or .yaml file, or {base: ..., set: {path: value}}")
+    check_keys(value, ("base", "set"), where="system")
+    name = str(value["base"])
+    local = base_dir / name
+    if local.suffix in (".yaml", ".yml") and local.is_file():
+        name = str(local.resolve())
+    base_set = tuple(f"{key}={override_text(item)}" for key, item in (value.get("set") or {}).items())
+    return name, base_set, load_system(name, base_set)
+
+
+def _parse_axis(name: str, values: Any, base: SystemSpec, paths: tuple[str, ...]) -> Axis:
+    """The axis over system path `name`, its values converted by the owning spec's field type."""
+    if name not in paths:
+        import difflib
+
+        close = difflib.get_close_matches(name, paths, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; paths: {', '.join(paths)}"
+        raise SweepSpecError(f"axes: unknown system path {name!r}{hint}")
+    parts = name.split(".")
+    if parts[0] == "parallel":
+        owner, field = ParallelPlan, ".".join(parts[1:])
+    elif parts[0] == "links":
+        owner, field = LinkSpec, ".".join(parts[2:])
+    elif parts[0] in base.groups and parts[1] == "count":
+        owner, field = DeviceGroup, "count"
+    elif parts[0] in base.groups:
+        owner, field = type(base.groups[parts[0]].device), ".".join(parts[2:])
+    else:
+        owner, field = SystemSpec, name
+    axis = parse_axis(field, values, owner)
+    return Axis(field=name, values=axis.values)
+
+
+@dataclass(frozen=True)
+class _Config:
+    config_id: int
+    values: dict[str, Any]
+
+
+def _configs(spec: SystemSweepSpec) -> list[_Config]:
+    grid = itertools.product(*(axis.values for axis in spec.axes))
+    configs = []
+    names = [axis.field for axis in spec.axes]
+    base = {path: system_value(spec.base, path) for path in system_field_paths(spec.base)}
+    base = {key: value.value if isinstance(value, enum.Enum) else value for key, value in base.items()}
+    for values in grid:
+        point = dict(zip(names, values, strict=True))
+        env = {**base, **point}
+        if all(bool(np.all(expression.evaluate(env))) for expression in spec.constraints):
+            configs.append(_Config(config_id=len(configs), values=point))
+    if not configs:
+        raise SweepSpecError("constraints: no config of the grid satisfies them; no config to run")
+    return configs
+
+
+class _Evaluator:
+    """Traces, placements and op costs kept across a sweep's configs (module docstring)."""
+
+    def __init__(self, spec: SystemSweepSpec) -> None:
+        from sim.system_run import engine_cost, roofline_cost
+
+        self.spec = spec
+        self.coster = roofline_cost if spec.fidelity is Fidelity.ROOFLINE else engine_cost
+        self.graphs: dict[tuple, Any] = {}
+        self.placements: dict[tuple, Any] = {}
+        self.costs: dict = {}
+
+    def graph(self, workload: WorkloadSpec, batch: int):
+        from workloads.model_graph import load_model_graph
+
+        key = (workload.name, batch)
+        if key not in self.graphs:
+            args = {**dict(workload.args), "batch": batch}
+            self.graphs[key] = load_model_graph(workload.model, **args)
+        return self.graphs[key]
+
+    def row(self, system: SystemSpec, workload: WorkloadSpec) -> dict[str, float]:
+        from mappers.placement import place, plan_batch
+        from sim.serving import memory_check, require_fit, serving_figures
+        from sim.system_run import TaskIndex, run_system
+
+        batch = int(dict(workload.args).get("batch", 1))
+        micro = plan_batch(system, batch)
+        key = (
+            workload.name,
+            micro,
+            tuple((name, g.count) for name, g in system.groups.items()),
+            system.parallel,
+        )
+        if key not in self.placements:
+            placement = place(self.graph(workload, micro), system)
+            self.placements[key] = (placement, TaskIndex.of(placement))
+        placement, index = self.placements[key]
+        require_fit(placement, system)
+        run = run_system(placement, system, coster=self.coster, index=index, cache=self.costs)
+        figures = serving_figures(run, context=int(dict(workload.args).get("context") or 0))
+        uses = memory_check(placement, system)
+        fraction = max(
+            (use.need_bytes / use.usable_bytes for use in uses if use.usable_bytes), default=math.nan
+        )
+        busiest = max(run.timeline.busy_s.values(), default=0.0)
+        return {
+            "latency_s": run.latency_s,
+            "tbt_s": figures.tbt_s,
+            "tokens_per_s": figures.tokens_per_s,
+            "batch": float(placement.batch),
+            "devices": float(system.device_count),
+            "usd_per_hour": figures.usd_per_hour,
+            "tokens_per_usd": figures.tokens_per_usd,
+            "power_w": figures.power_w,
+            "tokens_per_j": figures.tokens_per_j,
+            "memory_fraction": fraction,
+            "busiest_utilization": busiest / run.latency_s if run.latency_s > 0 else math.nan,
+            "unmodeled_ops": float(run.unmodeled_ops),
+        }
+
+
+def sweep_system(
+    spec: SystemSweepSpec,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+):
+    """Run a system sweep into `out_dir` (module docstring); a `sim.sweep.SweepResult`."""
+    from sim.sweep.run import SweepResult
+
+    started = time.perf_counter()
+    configs = _configs(spec)
+    out = Path(out_dir)
+    chunk, done = open_out_dir(
+        out, spec, configs=len(configs), chunk_configs=spec.chunk_configs, resume=resume, force=force
+    )
+    evaluator = _Evaluator(spec)
+    chunks = [configs[i : i + chunk] for i in range(0, len(configs), chunk)]
+    todo = [(index, part) for index, part in enumerate(chunks) if index not in done]
+    total = sum(len(part) for _, part in todo)
+    finished = failed = 0
+    if progress:
+        progress(0, total)
+    for index, part in todo:
+        rows = []
+        for config in part:
+            overrides = [f"{name}={override_text(value)}" for name, value in config.values.items()]
+            try:
+                system = apply_system_overrides(spec.base, overrides)
+                error = None
+            except CodesignError as problem:
+                system, error = None, str(problem)
+            for workload in spec.workloads:
+                row = {
+                    "config_id": config.config_id,
+                    **config.values,
+                    "workload": workload.name,
+                    "phase": workload.phase,
+                }
+                metrics = dict.fromkeys(SYSTEM_METRICS, math.nan)
+                message = error
+                if system is not None:
+                    try:
+                        metrics = evaluator.row(system, workload)
+                    except CodesignError as problem:
+                        message = str(problem)
+                rows.append(row | metrics | {"error": message})
+                failed += message is not None
+        frame = pd.DataFrame(rows)
+        frame["error"] = frame["error"].astype(object)
+        write_part(out, index, frame)
+        finished += len(part)
+        if progress:
+            progress(finished, total)
+    return SweepResult(
+        path=out,
+        configs=len(configs),
+        ran=total,
+        reused=len(configs) - total,
+        excluded=0,
+        failed_rows=failed,
+        seconds=time.perf_counter() - started,
+    )
