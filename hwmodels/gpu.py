@@ -36,6 +36,12 @@ REGISTER_BYTES = 4
 MAX_BANDWIDTH_FRACTION = 2.0
 #: A GPU spec's per-kernel entries: tensor-core fractions and bandwidth fractions.
 KERNEL_MAPPINGS = ("kernel_fractions", "kernel_bandwidth_fractions")
+#: Exponent of the power ratio in the clock a power limit sustains (`GPUSpec.sustained_clock_hz`):
+#: dynamic power is ``C·V²·f`` and across the DVFS range the voltage scales with the clock, so
+#: power goes as ``f³`` and the clock as ``P^(1/3)`` (the standard CMOS relation, e.g. Hennessy &
+#: Patterson, Computer Architecture, 6th ed., §1.5). Static power is neglected, so the clock is an
+#: upper bound. An ASSUMED law: no published clock-versus-power-limit curve of an H100 is at hand.
+POWER_CLOCK_EXPONENT = 1 / 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,11 +76,22 @@ class GPUSpec:
     partial last wave decides, the H100's is matched by the data-parallel wave model (-0.9%) and
     missed by stream-K (-10.1%), the H200's the other way round (+11.7% against -3.8%)
     (benchmarks/RESULTS.md); `--set gemm_stream_k=true` asks what it would give.
-    `launch_overhead_s` is what each kernel launched eagerly adds to its own time (the host's
-    launch and the GPU's setup between two kernels); `graph_launch_overhead_s` the same for a
-    kernel replayed from a CUDA graph (`with_cuda_graphs`).
-    `tdp_w` is the datasheet board power (0: unknown); `price_usd_per_hour` an on-demand cloud price
-    per GPU (0: unknown); the preset cites both.
+    `launch_overhead_s` is what each kernel launched eagerly adds to its own time on the GPU (the
+    launch and the GPU's setup between two kernels, the host keeping ahead);
+    `graph_launch_overhead_s` the same for a kernel replayed from a CUDA graph (`with_cuda_graphs`).
+    `host_dispatch_s` is the host time an eager framework call takes to dispatch one op and launch
+    its kernel (PyTorch's dispatcher and ``cudaLaunchKernel``): a stream of eager calls whose
+    kernels are shorter than that is bound by the host, each kernel then taking
+    ``max(its own time, host_dispatch_s)``; a CUDA graph or a native runtime (a serving engine's
+    C++ loop) does not pay it (`with_cuda_graphs`, `with_native_runtime`).
+    `mma_sync_macs_per_cycle_per_sm` is the rate of the Ampere-style ``mma.sync`` instruction per
+    SM where the tensor cores have a faster native path (Hopper's ``wgmma``), which a kernel
+    written for Ampere (FlashAttention-2) reaches at most; 0: ``mma.sync`` is the native path.
+    `tdp_w` is the datasheet board power (0: unknown); `power_limit_w` the limit the board runs
+    under (0: the TDP; a data centre may cap an H100 at 500 W), from which `sustained_clock_hz`
+    follows (`POWER_CLOCK_EXPONENT`): the SMs' compute rates and L2 bandwidth scale with it, the
+    HBM's does not. `price_usd_per_hour` is an on-demand cloud price per GPU (0: unknown); the
+    preset cites each.
     """
 
     name: str
@@ -106,7 +123,10 @@ class GPUSpec:
     attention_kernel: str = ""
     gemm_stream_k: bool = False
     default_dtype: DType = DType.BF16
+    host_dispatch_s: float = 0.0
+    mma_sync_macs_per_cycle_per_sm: float = 0.0
     tdp_w: float = 0.0
+    power_limit_w: float = 0.0
     price_usd_per_hour: float = 0.0
     source: str = ""
     description: str = ""
@@ -126,11 +146,17 @@ class GPUSpec:
             "memory_latency_s",
         ):
             check_positive_number(self, name, where)
-        overheads = ("launch_overhead_s", "graph_launch_overhead_s")
-        for name in (*overheads, "tdp_w", "price_usd_per_hour", "compute_capability"):
+        overheads = ("launch_overhead_s", "graph_launch_overhead_s", "host_dispatch_s")
+        power = ("tdp_w", "power_limit_w", "mma_sync_macs_per_cycle_per_sm")
+        for name in (*overheads, *power, "price_usd_per_hour", "compute_capability"):
             check_non_negative_number(self, name, where)
         for name in ("achievable_tensor_fraction", "attention_tensor_fraction"):
             check_fraction(self, name, where)
+        if self.power_limit_w and not self.tdp_w:
+            raise HardwareSpecError(
+                f"{where}field 'power_limit_w' = {self.power_limit_w!r}: needs tdp_w, the power the "
+                "clock_hz figures hold at"
+            )
         if self.achievable_dram_bytes_per_s > self.dram_bytes_per_s:
             raise HardwareSpecError(
                 f"{where}field 'achievable_dram_bytes_per_s' = {self.achievable_dram_bytes_per_s!r}: "
@@ -200,8 +226,35 @@ class GPUSpec:
         """This GPU replaying a step's kernels from a CUDA graph: each kernel pays
         `graph_launch_overhead_s` instead of the eager `launch_overhead_s` (one graph launch per
         step instead of one host launch per kernel), or the eager figure where that is smaller (a
-        what-if that sets ``launch_overhead_s=0``)."""
-        return replace(self, launch_overhead_s=min(self.graph_launch_overhead_s, self.launch_overhead_s))
+        what-if that sets ``launch_overhead_s=0``), and no host dispatch."""
+        launch = min(self.graph_launch_overhead_s, self.launch_overhead_s)
+        return replace(self, launch_overhead_s=launch, host_dispatch_s=0.0)
+
+    def with_native_runtime(self) -> GPUSpec:
+        """This GPU driven by a native runtime (a serving engine's C++ loop, a benchmark that
+        times kernels launched ahead of the GPU): each kernel pays its launch on the GPU, no
+        framework dispatch on the host."""
+        return replace(self, host_dispatch_s=0.0)
+
+    def on_device_only(self) -> GPUSpec:
+        """This GPU as a profiler's device timer (CUPTI, Nsight) sees a kernel: from its first
+        instruction to its last, no launch and no host dispatch."""
+        return replace(self, launch_overhead_s=0.0, host_dispatch_s=0.0)
+
+    @property
+    def sustained_clock_hz(self) -> float:
+        """The SMs' clock under sustained load at `power_limit_w`: `clock_hz` at or above the TDP,
+        below it scaled by ``(power_limit_w / tdp_w) ** POWER_CLOCK_EXPONENT``: a 500 W limit on a
+        700 W H100 holds ``1830 MHz · (500/700)^(1/3) = 1636 MHz``."""
+        if not self.power_limit_w or self.power_limit_w >= self.tdp_w:
+            return self.clock_hz
+        return self.clock_hz * (self.power_limit_w / self.tdp_w) ** POWER_CLOCK_EXPONENT
+
+    @property
+    def clock_scale(self) -> float:
+        """`sustained_clock_hz` over `clock_hz`: what the SM-side rates (tensor, CUDA-core,
+        special-function units, L2) are multiplied by."""
+        return self.sustained_clock_hz / self.clock_hz
 
     @property
     def max_bandwidth_fraction(self) -> float:

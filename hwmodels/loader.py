@@ -160,6 +160,8 @@ def spec_from_mapping(data: Mapping[str, Any], *, where: str) -> Any:
     """Build a validated spec from a mapping of YAML fields (``kind`` plus that kind's fields)."""
     if not isinstance(data, Mapping):
         raise HardwareSpecError(f"{where}: expected a mapping of fields, got {type(data).__name__}")
+    if "base" in data:  # a variant of a preset: its fields, then these
+        data = {**_base_fields(data["base"], where=where), **{k: v for k, v in data.items() if k != "base"}}
     kind = data.get("kind", "systolic")
     if kind == "system":
         raise HardwareSpecError(f"{where}: is a system of devices, not one device: give it to --system")
@@ -167,6 +169,24 @@ def spec_from_mapping(data: Mapping[str, Any], *, where: str) -> Any:
         raise HardwareSpecError(f"{where}: field 'kind' = {kind!r}: valid kinds: {', '.join(KINDS)}")
     fields_given = {key: value for key, value in data.items() if key != "kind"}
     return _from_fields(KINDS[kind], fields_given, where=where)
+
+
+def _base_fields(base: object, *, where: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields of the preset a file's ``base:`` names (its own base's first), for a variant
+    that changes a few of them (a power-capped part: ``base: h100_sxm``, ``power_limit_w: 500``);
+    an error naming the presets for an unknown one or a cycle."""
+    name = str(base)
+    preset = PRESET_DIR / f"{name}.yaml"
+    if not preset.is_file() or name in seen:
+        why = "a cycle of bases" if name in seen else f"known presets: {', '.join(list_presets())}"
+        raise HardwareSpecError(f"{where}: field 'base' = {name!r}: {why}")
+    data = _read_yaml(preset)
+    if not isinstance(data, Mapping):
+        raise HardwareSpecError(f"preset {name}: expected a mapping of fields")
+    if "base" in data:
+        data = {**_base_fields(data["base"], where=f"preset {name}", seen=(*seen, name)),
+                **{k: v for k, v in data.items() if k != "base"}}
+    return dict(data)
 
 
 def fields_to_spec(cls: type, data: Mapping[str, Any], *, where: str) -> Any:

@@ -13,7 +13,14 @@ An ATTENTION op (dims ``B, H, Hkv, Sq, Skv, D, Dv``) runs as one fused kernel th
   slot gets an equal share of the units across heads and context, partial heads fixed up in-kernel.
 
 `candidate_plans` lists the partitions that fit one SM's shared memory and registers; the engine
-(`sim.engines.gpu.attention`) costs each and keeps the fastest.
+(`sim.engines.gpu.attention`) costs each and keeps the fastest. A decode runs the split count the
+FlashAttention library's own heuristic picks (`flash_num_splits`), not the fastest one: the kernel
+is timed as the library runs it. Lean attention is a candidate only for a row that names it.
+
+What an implementation does that the GPU's balance then decides is `AttentionKernel`: whether its
+matmuls are Ampere-style ``mma.sync`` (FlashAttention-2, on every GPU) or Hopper's ``wgmma``, and
+whether its softmax runs beside the matmuls (FlashAttention-3) or between them (FlashAttention-2);
+`ATTENTION_KERNELS` names them, the problem's `kernel` picks one.
 """
 
 from __future__ import annotations
@@ -75,6 +82,53 @@ ATTENTION_STAGES = 2
 KV_CONVERT_INSTRUCTIONS = {DType.FP8: 1 / 2, DType.INT8: 6 / 4}
 #: Query rows of a group (g·Sq) up to which the decode partitions are tried.
 DECODE_MAX_QUERY_ROWS = 128
+#: FlashAttention's split-KV heuristic (csrc/flash_attn/flash_api.cpp, ``num_splits_heuristic``
+#: and ``set_params_splitkv``): no split once the (batch, head, query block) tiles fill 80% of the
+#: CTA slots; otherwise the fewest splits (up to 128) whose waves are at least 85% as full as the
+#: best split count's. FA2 counts two CTA slots per SM (128-thread CTAs).
+FLASH_FILL_FRACTION = 0.8
+FLASH_EFFICIENCY_FRACTION = 0.85
+FLASH_MAX_SPLITS = 128
+FLASH_SLOTS_PER_SM = 2
+
+
+@dataclass(frozen=True)
+class AttentionKernel:
+    """An attention implementation's traits that meet the GPU's balance: `mma_sync`, its matmuls
+    are Ampere-style ``mma.sync`` (on Hopper at most `GPUSpec.mma_sync_macs_per_cycle_per_sm`, 2/3
+    of ``wgmma``'s rate: FA3 paper, Shah et al. 2024, §2.2); `overlap`, how far its softmax (exp
+    on the special-function units, the rest on the CUDA cores) hides under the matmuls
+    (`sim.engines.gpu.timing.CtaWork.overlap`): 1 for FA3's ping-pong of two warpgroups and its
+    intra-warpgroup pipelining (§3.1-3.2), `FA2_SOFTMAX_OVERLAP` for FA2, whose warps compute
+    their softmax between their own matmuls."""
+
+    mma_sync: bool
+    overlap: float
+
+
+#: How far FlashAttention-2's softmax hides under other warps' matmuls. CALIBRATED on the A100
+#: (`benchmarks/solve_gpu_presets.py`), where mma.sync is the native instruction and runs at the
+#: GEMM's calibrated 0.917 of peak: the model then gives the FA2 paper's "up to 73%" of the peak
+#: (Dao 2023, abstract; published_figures.csv) at B1 H16 S16k D128 non-causal. In series (0) it
+#: would give 58%, fully overlapped (1) 91%.
+FA2_SOFTMAX_OVERLAP = 0.5593
+FLASH_ATTENTION_2 = AttentionKernel(mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP)
+#: Named implementations (a measured row's `kernel`, `--attention-kernel`); any other name is
+#: FlashAttention-2's (SDPA's flash backend, flash-decoding, our Triton kernels' structure).
+ATTENTION_KERNELS = {
+    "flash_attention_3": AttentionKernel(mma_sync=False, overlap=1.0),
+    "flash_attention_3_fp8": AttentionKernel(mma_sync=False, overlap=1.0),
+    # FA3 Table 2's ablations: wgmma, with one of the full kernel's two overlaps removed
+    "flash_attention_3_no_pipelining": AttentionKernel(mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP),
+    "flash_attention_3_no_warp_specialization": AttentionKernel(mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP),
+    # Triton emits wgmma on Hopper; the tutorial kernel has no warp specialization
+    "triton_tutorial_fa2": AttentionKernel(mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP),
+}
+
+
+def attention_kernel(name: str) -> AttentionKernel:
+    """The traits of the named implementation (`ATTENTION_KERNELS`, else FlashAttention-2's)."""
+    return ATTENTION_KERNELS.get(name, FLASH_ATTENTION_2)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,6 +150,7 @@ class AttentionProblem:
     math_dtype: DType
     kv_dequant: float = 0.0
     only: Partition | None = None  # the kernel's one partition (FlashAttention before 2.2: FA2)
+    kernel: str = ""  # the implementation (`ATTENTION_KERNELS`); empty: FlashAttention-2
 
     @property
     def group(self) -> int:
@@ -155,19 +210,24 @@ def attention_problem(op: Op) -> AttentionProblem:
         math_dtype=q.dtype,
         kv_dequant=dequant,
         only=_partition(op),
+        kernel=str(dict(op.attrs).get("kernel", "")),
     )
 
 
 def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionPlan]:
-    """FA2's tile for the head dim always; split-KV and lean for a few non-causal query rows
-    (decode); only the problem's own partition where it names one."""
+    """FA2's tile for the head dim, except for a decode split more than once; for a few
+    non-causal query rows (decode) split-KV at the split count `flash_num_splits` picks (beside
+    FA2's own kernel when that is one split, as ``mha_fwd`` then runs it), and lean attention's
+    grids for a row that names lean; only the problem's own partition where it names one."""
     plans = []
+    decode = not (problem.causal or problem.group * problem.sq > DECODE_MAX_QUERY_ROWS)
+    splits = flash_num_splits(problem, spec) if decode and problem.only is not Partition.FA2 else 1
     block_m, block_n, warps = fa2_tile(problem.d, spec, causal=problem.causal)
     occupancy = ctas_per_sm(problem, spec, block_m, block_n, warps)
-    if occupancy:
+    if occupancy and splits == 1:
         plans.append(AttentionPlan(partition=Partition.FA2, block_m=block_m, block_n=block_n,
                                    ctas_per_sm=occupancy))
-    if not (problem.causal or problem.group * problem.sq > DECODE_MAX_QUERY_ROWS):
+    if decode and problem.only is Partition.LEAN:
         for block_n in LEAN_BLOCK_NS:
             occupancy = ctas_per_sm(problem, spec, DECODE_BLOCK_M, block_n)
             plans.extend(
@@ -176,13 +236,40 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
                 for divisor in LEAN_GRID_DIVISORS
                 if occupancy
             )
-        for splits in SPLITS:
-            block_n = split_kv_block_n(problem.d, splits)
-            occupancy = ctas_per_sm(problem, spec, DECODE_BLOCK_M, block_n)
-            if occupancy and (splits == 1 or problem.skv / splits >= block_n):
-                plans.append(AttentionPlan(partition=Partition.SPLIT_KV, block_m=DECODE_BLOCK_M,
-                                           block_n=block_n, splits=splits, ctas_per_sm=occupancy))
+    if decode:
+        block_n = split_kv_block_n(problem.d, splits)
+        occupancy = ctas_per_sm(problem, spec, DECODE_BLOCK_M, block_n)
+        if occupancy:
+            plans.append(AttentionPlan(partition=Partition.SPLIT_KV, block_m=DECODE_BLOCK_M,
+                                       block_n=block_n, splits=splits, ctas_per_sm=occupancy))
     return [plan for plan in plans if problem.only in (None, plan.partition)]
+
+
+def flash_num_splits(problem: AttentionProblem, spec: GPUSpec) -> int:
+    """The split count FlashAttention's heuristic picks for a decode (`FLASH_FILL_FRACTION`):
+    tiles = batch · K/V heads · ceil(g·Sq / 64) (a GQA group's query heads are one tile's rows,
+    FA2's ``seqlenq_ngroups_swapped``), slots = 2 per SM, K/V blocks of `split_kv_block_n`'s
+    split size. Batch 16 × 32 heads on 132 SMs: 512 tiles ≥ 0.8 · 264, one split; batch 1 × 8
+    K/V heads at 4096 keys: 8 tiles, 32 blocks of 128; s splits fill ``8s/264`` of a wave, and
+    the split counts that change the blocks per split are 1-8, 11, 16 and 32 (12 splits are 3
+    blocks each as 11 are): 32 fills 97%, 16 only 48% (< 0.85 · 97%), so 32 splits."""
+    tiles = problem.batch * problem.kv_heads * math.ceil(problem.group * problem.sq / DECODE_BLOCK_M)
+    slots = spec.sm_count * FLASH_SLOTS_PER_SM
+    if tiles >= FLASH_FILL_FRACTION * slots:
+        return 1
+    blocks = math.ceil(problem.skv / split_kv_block_n(problem.d, 2))
+    most = min(FLASH_MAX_SPLITS, slots, blocks)
+
+    def eligible(splits: int) -> bool:  # 64 blocks over 11 or 12 splits are both 6 per split
+        return splits == 1 or math.ceil(blocks / splits) != math.ceil(blocks / (splits - 1))
+
+    efficiency = {}
+    for splits in range(1, most + 1):
+        if eligible(splits):
+            waves = tiles * splits / slots
+            efficiency[splits] = waves / math.ceil(waves)
+    best = max(efficiency.values(), default=0.0)
+    return next((s for s, e in efficiency.items() if e >= FLASH_EFFICIENCY_FRACTION * best), 1)
 
 
 def fa2_tile(head_dim: int, spec: GPUSpec, *, causal: bool = False) -> tuple[int, int, int]:
@@ -204,7 +291,8 @@ def fa2_tile(head_dim: int, spec: GPUSpec, *, causal: bool = False) -> tuple[int
 
 
 def split_kv_block_n(head_dim: int, splits: int) -> int:
-    """Keys per block of FA2's split-KV kernel (`DECODE_BLOCK_M` docstring)."""
+    """Keys per block of FA2's split-KV kernel (`DECODE_BLOCK_M` docstring); any split count
+    above one runs the split kernel's blocks (the heuristic counts those)."""
     if splits == 1:
         return 128 if head_dim <= 64 else 64
     return 256 if head_dim <= 64 else 128 if head_dim <= 128 else 64

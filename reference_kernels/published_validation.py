@@ -10,9 +10,11 @@ quoted on.
   reads (docs/measured_format.md), with `preset`, `source_id`, `split`, `locator` and `quote`.
   Library kernels called from torch (cuBLAS behind ``torch.mm``/``F.linear``) become
   ``torch_matmul``, the kernel a traced model's GEMMs run as; the others keep a short name of
-  their own (`KERNELS`). A ``tflops_best_of_sizes`` row (a table that kept only the best of
-  several square sizes) keeps the sizes in `best_of_sizes` and no shape: the simulation side
-  compares it with the best simulated rate over those sizes.
+  their own (`KERNELS`). Each row's `timing` says what its figure includes beside the kernel
+  (`timing_of`: CUDA events around each call, a loop of eager calls, a profiler's device time,
+  a CUDA-graph replay; docs/measured_format.md). A ``tflops_best_of_sizes`` row (a table that
+  kept only the best of several square sizes) keeps the sizes in `best_of_sizes` and no shape:
+  the simulation side compares it with the best simulated rate over those sizes.
 * `validation_steps` turns the whole-model rows (and the whole-model rows of
   `published_models.csv` whose source is a validation source) into step descriptions: the
   model, what the figure times (`scope`: ``generate`` = a prefill of `input_len` tokens and
@@ -64,22 +66,39 @@ DTYPES = {"fp16": "fp16", "bf16": "bf16", "fp8": "fp8", "fp8_e4m3": "fp8", "int8
 @dataclass(frozen=True)
 class Stack:
     """How a software stack runs a model's step: its kernels (`fusion`: ``serving``, merged and
-    fused as a serving engine's; ``eager``, every op its own kernel) and whether a step is replayed
-    from a CUDA graph."""
+    fused as a serving engine's; ``eager``, every op its own kernel), whether a step is replayed
+    from a CUDA graph, and whether each kernel is dispatched by an eager framework on the host
+    (`eager_host`: PyTorch eager, whose per-call dispatch bounds short kernels) or launched by a
+    native runtime (a serving engine's C++ loop)."""
 
     fusion: str
     cuda_graphs: bool
+    eager_host: bool
     why: str
 
 
 #: The stacks of the whole-model rows, by the published `kernel` cell's first word.
 STACKS = {
-    "torchao": Stack("serving", True, "torch.compile mode='reduce-overhead': Inductor fusion, CUDA graphs"),
-    "lmdeploy_turbomind": Stack("serving", False, "TurboMind: fused C++/CUDA kernels, launched from C++"),
-    "autoawq_gemm": Stack("eager", False, "HF transformers in eager mode"),
-    "tensorrt_llm": Stack("serving", False, "a TensorRT engine: fused kernels; v0.5-v0.6: no CUDA graphs"),
-    "vllm": Stack("serving", True, "vLLM: fused kernels, decode replayed from CUDA graphs"),
+    "torchao": Stack("serving", True, False, "torch.compile 'reduce-overhead': Inductor fusion, CUDA graphs"),
+    "lmdeploy_turbomind": Stack("serving", False, False, "TurboMind: fused kernels launched from C++"),
+    "autoawq_gemm": Stack("eager", False, True, "HF transformers in eager PyTorch"),
+    "tensorrt_llm": Stack("serving", False, False, "a TensorRT engine; v0.5-v0.6: no CUDA graphs"),
+    "vllm": Stack("serving", True, False, "vLLM: fused kernels, decode replayed from CUDA graphs"),
 }
+
+
+def timing_of(figure: pd.Series) -> str:
+    """How a kernel figure was timed (the measured format's `timing`), from its stated method:
+    ``graph`` for a CUDA-graph replay, ``device`` for a profiler's device time (CUPTI),
+    ``back_to_back`` for a loop of calls between one pair of events, else ``events``."""
+    text = f"{figure['timing_scope']} {figure['settings']}"
+    if "CUDA graph" in text or "cudagraph=True" in text:
+        return "graph"
+    if "CUPTI" in text:
+        return "device"
+    if "back-to-back" in text:
+        return "back_to_back"
+    return "events"
 #: Models the zoo has under the published name.
 ZOO_NAMES = {"llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3-8b"}
 
@@ -117,6 +136,7 @@ def _kernel_row(figure: pd.Series) -> dict[str, object]:
         "device_name": figure["gpu_as_published"],
         "preset": figure["preset"],
         "latency_s": float(figure["latency_s"]) if figure["latency_s"] else float("nan"),
+        "timing": timing_of(figure),
     }
     if family.startswith("gemm"):
         if figure["metric"] == "tflops_best_of_sizes":
@@ -149,7 +169,7 @@ def _kernel_name(figure: pd.Series) -> str:
 #: Columns of a step description (`validation_steps`).
 STEP_COLUMNS = (
     "family", "model", "scope", "batch", "input_len", "output_len", "weights", "group_size",
-    "activations", "kv", "fusion", "cuda_graphs", "stack", "preset", "gpu", "latency_s",
+    "activations", "kv", "fusion", "cuda_graphs", "eager_host", "stack", "preset", "gpu", "latency_s",
     "set", "source_id", "split", "reason", "locator", "quote",
 )  # fmt: skip
 
@@ -202,6 +222,7 @@ def _step(figure: pd.Series) -> dict[str, object]:
         "kv": kv,
         "fusion": stack.fusion,
         "cuda_graphs": int(stack.cuda_graphs),
+        "eager_host": int(stack.eager_host),
         "stack": stack_name,
         "preset": figure["preset"],
         "gpu": figure["gpu"],
@@ -231,6 +252,7 @@ def _published_model_step(row: pd.Series) -> dict[str, object]:
         "kv": row["kv"] if isinstance(row["kv"], str) else "",
         "fusion": row["fusion"],
         "cuda_graphs": int(row["cuda_graphs"]),
+        "eager_host": 0,  # gpt-fast replays CUDA graphs; TensorRT-LLM launches from C++
         "stack": row["source"].split("/")[1].split(" ")[0].lower(),
         "preset": row["preset"],
         "gpu": row["gpu"],

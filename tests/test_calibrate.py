@@ -174,13 +174,13 @@ def test_a_kernel_fraction_applies_to_the_rows_that_name_the_kernel():
     }
     op = op_for_measurement(row)
     assert ("kernel", "my_attention") in op.attrs
-    faster = dataclasses.replace(
-        base, kernel_fractions={"my_attention": 2 * base.attention_tensor_fraction}
-    )
+    base = dataclasses.replace(base, attention_tensor_fraction=0.4)
+    faster = dataclasses.replace(base, kernel_fractions={"my_attention": 0.8})
     base_s, mine_s = simulate_op_latency(op, base), simulate_op_latency(op, faster)
-    # compute-bound: 4·16·8192²·128 FLOPs = 550 GFLOP, ~1.5 ms at 35% of 989 TFLOP/s; doubling the
-    # fraction leaves the fixed costs (launch, one memory latency, the last wave's tail) unchanged
-    assert mine_s < 0.55 * base_s
+    # compute-bound: 4·16·8192²·128 FLOPs = 550 GFLOP; doubling the fraction halves the matmuls'
+    # time but not FA2's softmax on the SFUs and CUDA cores (a 1/3 of the matmuls' at 0.8, 44% of
+    # it in series), nor the fixed costs (launch, one memory latency, the last wave's tail)
+    assert mine_s < 0.7 * base_s
     other = op_for_measurement({**row, "kernel": "torch_sdpa"})
     assert simulate_op_latency(other, faster) == simulate_op_latency(other, base)
 

@@ -1,8 +1,11 @@
-"""The GPU model against kernel timings others measured and published
-(reference_kernels/data/published_figures.csv; sources and trust in published_figures.md).
+"""Calibration checks: the GPU model against the published kernel timings of calibration sources
+(reference_kernels/data/published_figures.csv; sources and trust in published_figures.md; the
+split in reference_kernels/data/sources.csv), which informed the presets and per-kernel fractions.
 
-Each bound below is the accuracy the model reaches today against an outside measurement, with a
-margin; benchmarks/bench_gpu_published.py prints the full table (benchmarks/RESULTS.md)."""
+Each bound below is how closely the model still reproduces a source it was built on, with a
+margin: a check that the model has not drifted from its calibration, not a measure of accuracy.
+Accuracy is measured on validation sources only (tests/test_validation.py,
+benchmarks/bench_gpu_published.py, benchmarks/RESULTS.md)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import pytest
 
 from hwmodels import load_hardware
 from hwmodels.gpu import KERNEL_MAPPINGS
-from reference_kernels.published import PUBLISHED_FIGURES, published_measurements
+from reference_kernels.published import PUBLISHED_FIGURES, calibration_measurements, published_measurements
 from reference_kernels.published_models import published_model_steps
 from sim.measured.calibrate import calibrate
 from sim.measured.compare import compare
@@ -67,7 +70,9 @@ def test_deepgemm_fp8_gemms_on_the_h800():
     # the H800 SXM is the H100 SXM's die; DeepGEMM's block-scaled FP8 GEMMs, README and tuned PRs
     errors = _errors("deepgemm_fp8_blockscaled", "h100_sxm")
     assert errors.abs().median() < 10
-    assert errors.abs().max() < 40
+    # worst: 64x7168x2048 (+42%), 15 MB of weights in ~7 us where the model's latency chain and
+    # launch are half the time
+    assert errors.abs().max() < 45
     # short K: 4096x32768x512 writes 268 MB for 83 us of math; 177-233 us published. Without the
     # waves' exposed epilogue stores the model said 108 us (-41% to -53%)
     assert errors["4096x32768x512 fp8"].abs().max() < 25
@@ -83,33 +88,29 @@ def test_flash_decoding_on_the_a100():
     assert (forty < 5).all() and (_errors("flash_decoding", "a100_80gb_sxm") < 0).all()
 
 
-def test_h100_kernel_fractions_are_the_fit_to_the_published_rows_and_predict_the_held_out_ones():
-    # `codesign calibrate` from h100_sxm without its per-kernel entries, on the H100/H800 rows: the
-    # preset's tensor and bandwidth entries are that fit's values (written from
-    # benchmarks/bench_gpu_published.py --calibrate), and the rows held out of the fit (a stable hash
-    # split) are predicted well where the spec-wide fractions missed them: FA3 by 74%, the Triton
-    # tutorial kernel by 33% and vLLM's CUTLASS block-FP8 GEMM by 47% before
+def test_calibration_h100_kernel_entries_are_the_fit_where_it_predicts_held_out_rows_better():
+    # `codesign calibrate` from h100_sxm without its per-kernel entries, on the H100/H800 rows of
+    # calibration sources (benchmarks/bench_gpu_published.py --calibrate): an entry ships as the
+    # fit's value where that predicts the rows held out of the fit (a stable hash split) better
+    # than the spec-wide fraction, else as the spec-wide value. FA3 and the Triton tutorial kernel
+    # keep 0.63: with their traits (wgmma, FA3's overlapped softmax) the spec-wide fraction
+    # predicts their held-out rows within 2.4% and 5.2%, better than fits of their own
     shipped = load_hardware("h100_sxm")
     cleared = dataclasses.replace(shipped, **dict.fromkeys(KERNEL_MAPPINGS, {}))
-    result = calibrate(ROWS[ROWS["preset"] == "h100_sxm"], cleared)
-    for mapping in KERNEL_MAPPINGS:
-        assert getattr(shipped, mapping), mapping
-        for kernel, value in getattr(shipped, mapping).items():
-            assert getattr(result.spec, mapping)[kernel] == value, (mapping, kernel)
-    held = result.summary.set_index("kernel")
-    for kernel in ("flash_attention_3", "triton_tutorial_fa2", "cutlass_fp8_blockscaled"):
-        assert held.loc[kernel, "held_out_rows"] >= 3
-        assert held.loc[kernel, "held_out_before_pct"] > 30
-        assert held.loc[kernel, "held_out_after_pct"] < 12
-    assert held.loc["deepgemm_fp8_blockscaled", "held_out_after_pct"] < 8
-    # why DeepGEMM's fitted bandwidth fraction is not shipped and CUTLASS's is: on the rows held out
-    # of each knob's fit, DeepGEMM's small-M rows get worse (2.9% -> 6.9%), CUTLASS's better
+    result = calibrate(calibration_measurements().query("preset == 'h100_sxm'"), cleared)
+    assert not set(result.sources) & {"torchao_blockwise_fp8_readme", "humming_pr2_h100"}
     fits = result.fits.set_index("knob")
-    deepgemm = fits.loc["kernel_bandwidth_fractions[deepgemm_fp8_blockscaled]"]
-    cutlass = fits.loc["kernel_bandwidth_fractions[cutlass_fp8_blockscaled]"]
-    assert "deepgemm_fp8_blockscaled" not in shipped.kernel_bandwidth_fractions
-    assert deepgemm["held_out_after_pct"] > deepgemm["held_out_before_pct"]
-    assert cutlass["held_out_after_pct"] < cutlass["held_out_before_pct"] / 4
+    for mapping in KERNEL_MAPPINGS:
+        for kernel, value in getattr(shipped, mapping).items():
+            fit = fits.loc[f"{mapping}[{kernel}]"]
+            if fit["held_out_after_pct"] < fit["held_out_before_pct"]:
+                assert value == fit["after"], (mapping, kernel)
+            else:
+                assert value == fit["before"], (mapping, kernel)
+    held = result.summary.set_index("kernel")
+    assert held.loc["flash_attention_3", "held_out_before_pct"] < 5
+    assert held.loc["cutlass_fp8_blockscaled", "held_out_after_pct"] < 10
+    assert held.loc["deepgemm_fp8_blockscaled", "held_out_after_pct"] < 8
 
 
 def test_deepgemm_grouped_moe_gemms_as_gemms_with_one_weight_per_group():
@@ -126,13 +127,16 @@ def test_flash_attention_2_0_9_decode_without_split_kv_on_the_a100():
     # the Flash-Decoding blog's FlashAttention v2.0.9 column: 16 query heads over 2 K/V heads, one
     # query token, no split-KV, so 16·B CTAs of FA2's 128x64 tile (head dim 128), each padding its
     # one query row to 128 and streaming the whole context: at B=1 the 16 CTAs leave 92 of 108 SMs
-    # idle and the padded rows make it compute-bound, 2300.6 us at 64k (model -7.8%; median 7.7%,
-    # worst -15.9% at B=256, 256 keys, where 4096 short CTAs run in waves)
+    # idle and the padded rows make it compute-bound, 2300.6 us at 64k (model -11.5%; median 11.5%,
+    # worst -19.2% at B=256, 256 keys, where 4096 short CTAs run in waves). The A100's attention
+    # fraction now comes from the FA2 paper's 73% through FA2's softmax overlap, not from a fit
+    # of its own (it was -7.8% and median 7.7% with 0.702 and a fully overlapped softmax)
     errors = _errors("flash_attention_v2.0.9", "a100_80gb_sxm")
     assert len(errors) == 10
-    assert errors.abs().median() < 10 and errors.abs().max() < 20
+    assert errors.abs().median() < 15 and errors.abs().max() < 25
     # the blog's headline, Flash-Decoding's speedup over v2.0.9 (4.7x at B=64, 1k to 43x at B=1,
-    # 128k), from the model's two partitions on the 40 GB part: within -10%..+40% on every row
+    # 128k), from the model's two partitions on the 40 GB part (flash-decoding at the split count
+    # FlashAttention's heuristic picks, not the fastest one): within -15%..+40% on every row
     a100 = load_hardware("a100_40gb_sxm")
     unsplit, split = (
         compare(ROWS[ROWS["kernel"] == kernel], a100).rows.set_index("seq_kv")
@@ -141,7 +145,7 @@ def test_flash_attention_2_0_9_decode_without_split_kv_on_the_a100():
     published = unsplit["latency_s"] / split["latency_s"]
     simulated = unsplit["simulated_latency_s"] / split["simulated_latency_s"]
     assert published.loc[65536] == pytest.approx(2300.6 / 64.4)  # 35.7x
-    assert ((simulated / published).between(0.9, 1.4)).all(), (simulated / published).round(2).to_dict()
+    assert ((simulated / published).between(0.85, 1.4)).all(), (simulated / published).round(2).to_dict()
 
 
 def test_marlin_w4a16_speedup_is_ideal_up_to_batch_32_on_the_a10():
@@ -190,8 +194,9 @@ def test_llama_2_7b_decode_as_gpt_fast_ran_it_on_a_power_capped_a100():
     assert -0.20 < error < 0
 
 
-def test_llama_7b_first_token_latency_of_a_2048_token_prompt_as_tensorrt_llm_ran_it_on_the_a100():
-    # fp16, 2048-token prompt, batch 1: measured 133 ms, simulated 113 ms (-15%)
+def test_validation_llama_7b_first_token_latency_of_a_2048_token_prompt_as_tensorrt_llm_ran_it():
+    # A validation source (TensorRT-LLM's v0.5-v0.6 campaign; no fit used it): fp16, 2048-token
+    # prompt, batch 1 on the A100: measured 133 ms, simulated 113 ms (-15%)
     steps = published_model_steps()
     row = steps[(steps["preset"] == "a100_80gb_sxm") & (steps["seq"] == 2048)].iloc[0]
     error = simulate_step(row) / row["measured_s"] - 1

@@ -112,15 +112,50 @@ class Simulated:
     skipped: pd.DataFrame
 
 
+#: How a row's time was taken (its optional `timing` column, docs/measured_format.md), and the
+#: per-call costs each includes, as the spec method that leaves the others out (a device kind
+#: without such methods, a CPU, is used as it is):
+#:
+#: * ``events`` (the default; `codesign measure`, Triton's ``do_bench``): CUDA events around each
+#:   call with the GPU busy before it (an L2 flush), so the host runs ahead: the kernel and its
+#:   launch on the GPU, no host dispatch (`with_native_runtime`);
+#: * ``back_to_back``: one pair of events around a loop of eager calls: each call takes the
+#:   longer of its kernel and the host's dispatch (the spec as it is);
+#: * ``device``: a profiler's kernel time (CUPTI, Nsight): no launch either (`on_device_only`);
+#: * ``graph``: calls replayed from a CUDA graph (`with_cuda_graphs`).
+TIMINGS = {
+    "events": "with_native_runtime",
+    "back_to_back": "",
+    "device": "on_device_only",
+    "graph": "with_cuda_graphs",
+}
+
+
+def timed_as(hardware: Any, timing: object) -> Any:
+    """`hardware` as a row timed by `timing` sees a kernel (`TIMINGS`; blank: ``events``); an
+    error naming the valid values for any other."""
+    blank = timing is None or timing != timing or str(timing).strip() == ""  # NaN != NaN
+    name = "events" if blank else str(timing).strip()
+    if name not in TIMINGS:
+        raise CodesignError(f"timing = {timing!r}: valid: {', '.join(TIMINGS)} (docs/measured_format.md)")
+    method = getattr(hardware, TIMINGS[name], None) if TIMINGS[name] else None
+    return method() if method else hardware
+
+
 def simulate_measured(measured: pd.DataFrame, hardware: Any) -> Simulated:
-    """Simulate each measured row on `hardware`; a row the simulator cannot model is listed with
-    the reason and the rest go on."""
+    """Simulate each measured row on `hardware` as its `timing` says it was taken; a row the
+    simulator cannot model is listed with the reason and the rest go on."""
     positions, measured_s, ops, latencies, skipped = [], [], [], [], []
+    variants: dict[str, Any] = {}
     for position, (_, row) in enumerate(measured.iterrows()):
         try:
             seconds = measured_latency(row)
             op = op_for_measurement(row)
-            latency = simulate_op_latency(op, hardware)
+            timing = row.get("timing", "")
+            timing = "" if timing != timing else str(timing)  # a blank cell reads as NaN
+            if timing not in variants:
+                variants[timing] = timed_as(hardware, timing)
+            latency = simulate_op_latency(op, variants[timing])
         except CodesignError as error:
             skipped.append((row["family"], row["kernel"], row_label(row), str(error)))
             continue

@@ -108,6 +108,8 @@ def simulate_step(step: pd.Series) -> float:
     hardware = load_hardware(step["preset"], overrides)
     if int(step["cuda_graphs"]):
         hardware = hardware.with_cuda_graphs()
+    elif not int(step["eager_host"]):
+        hardware = hardware.with_native_runtime()
     first, steps = int(step["input_len"]) + 1, int(step["output_len"])
     if step["scope"] == "prefill":
         return _step_s(step, hardware, "prefill", seq=int(step["input_len"]))

@@ -2,11 +2,19 @@
 of `sim.engines.gpu.timing`, and the fastest kept.
 
 Per K/V block of ``bn`` keys a CTA with ``bm`` query rows does ``bm·bn·(D + Dv)`` tensor-core MACs
-(Q·Kᵀ then P·V) at `attention_tensor_fraction` of the SM's rate, the online softmax of its
-``bm·bn`` scores on the CUDA cores (`SOFTMAX_INSTRUCTIONS_PER_SCORE`) and the special-function
-units (one exp per score), the rescale of its ``bm × Dv`` accumulator, and the conversion of a
-narrower K/V cache; it loads the block's K and V through L2. DRAM reads Q, K and V once (the query
-tiles and grouped query heads of one K/V head find it in L2) and writes O.
+(Q·Kᵀ then P·V) at `attention_tensor_fraction` of the SM's rate (of ``mma.sync``'s rate for a
+kernel that issues it: FlashAttention-2), the online softmax of its ``bm·bn`` scores on the CUDA
+cores (`SOFTMAX_INSTRUCTIONS_PER_SCORE`) and the special-function units (one exp per score), the
+rescale of its ``bm × Dv`` accumulator, and the conversion of a narrower K/V cache; it loads the
+block's K and V through L2. The softmax runs beside the matmuls or after them as the kernel does
+(`mappers.gpu_attention.AttentionKernel`), so the GPU's balance sets the efficiency: on an H100
+a 128×128 block at head dim 128 is ``128·128·256 / 1365 = 3072`` cycles of ``mma.sync``, ``16384
+/ 16 = 1024`` of exp on the SFUs and ``16384 · 4 / 128 = 512`` of CUDA-core softmax: FA2 (in
+series) spends 4608 cycles where the tensor cores alone need 2048 at the ``wgmma`` rate (44%
+before its tensor fraction), FA3 (overlapped, ``wgmma``) max(2048, 1536). On an H20, whose
+tensor cores do 480 MACs/cycle, the matmuls take 8738 cycles and FA2's softmax adds 18%.
+DRAM reads Q, K and V once (the query tiles and grouped query heads of one K/V head find it in
+L2) and writes O.
 
 * FA2: CTAs = ceil(Sq/bm)·H·B. Causal: a query block visits the K/V blocks up to its diagonal;
   CTAs are costed at the mean length, as the scheduler back-fills SMs while longer CTAs finish.
@@ -31,6 +39,7 @@ from mappers.gpu_attention import (
     AttentionPlan,
     AttentionProblem,
     Partition,
+    attention_kernel,
     candidate_plans,
 )
 from mappers.gpu_gemm import PARTIAL_SUM_BYTES
@@ -82,11 +91,17 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
             steps = math.ceil(row_tiles * kv_blocks / ctas)
             partial_rows = ctas * rows_per_cta if ctas > row_tiles else 0
     partial_bytes = partial_rows * (problem.dv * PARTIAL_SUM_BYTES + LSE_BYTES)
+    kernel = attention_kernel(problem.kernel)
     work = CtaWork(
         tensor_macs=steps * bm * bn * (problem.d + problem.dv),
         tensor_macs_per_s=mac_rate_per_sm(
-            spec, problem.math_dtype, sparse=False, fraction=spec.attention_tensor_fraction
+            spec,
+            problem.math_dtype,
+            sparse=False,
+            fraction=spec.attention_tensor_fraction,
+            mma_sync=kernel.mma_sync,
         ),
+        overlap=kernel.overlap,
         cuda_ops=steps * (bm * bn * SOFTMAX_INSTRUCTIONS_PER_SCORE + bm * problem.dv
                           + problem.kv_dequant * bn * (problem.d + problem.dv)),
         sfu_ops=steps * bm * bn,

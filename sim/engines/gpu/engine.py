@@ -9,6 +9,9 @@
   memory-bound kernel: its bytes at the achievable HBM rate (or its FLOPs on the CUDA cores, if
   longer), one memory latency and a launch overhead (`sim.engines.gpu.timing.memory_bound_s`).
 
+Every kernel lasts at least the host's dispatch of it (`GPUSpec.host_dispatch_s`: an eager
+framework's per-call time; none from a CUDA graph or a native runtime).
+
 Fusion policy: the graph's. Every op is its own kernel reading its inputs from and writing its
 outputs to HBM; a graph rewritten by `workloads.serving` (``--fusion serving``) has a serving
 engine's merged GEMMs and fused memory-bound chains as its ops, a traced graph eager PyTorch's.
@@ -18,6 +21,7 @@ Attention is one SDPA op, one fused kernel. Rows carry the op's repeats (`count`
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from hwmodels.gpu import GPUSpec
@@ -44,6 +48,7 @@ def simulate_on_gpu(op: Op, spec: GPUSpec) -> list[dict[str, object]]:
     if op.kind is OpKind.ATTENTION:
         problem = attention_problem(op)
         kernel = named or spec.attention_kernel
+        problem = dataclasses.replace(problem, kernel=kernel)
         spec = spec.streaming_at(spec.attention_bandwidth_fraction)
         cost = best_attention(problem, spec)
         return [_kernel_row(op, spec, "gpu_attention", cost, problem.math_dtype, kernel=kernel)]
@@ -120,6 +125,8 @@ def _row(
     launches: int = 1,
 ) -> dict[str, object]:
     n = op.count
+    # an eager framework call's host dispatch bounds a short kernel (`GPUSpec.host_dispatch_s`)
+    latency_s = max(latency_s, launches * spec.host_dispatch_s)
     total_cycles = latency_s * spec.clock_hz
     dtype = peak_dtype or spec.default_dtype
     peak_rate = mac_rate_per_sm(spec, dtype, sparse=sparse, fraction=1.0)

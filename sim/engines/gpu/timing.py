@@ -8,13 +8,25 @@ as the slowest of
 
 * **compute**, wave by wave: the CTAs sharing one SM issue their tensor-core MACs at the SM's
   achievable rate; their CUDA-core instructions (one per fp32 lane per cycle: dequantization,
-  softmax) and special-function ops (exp) run on other pipes, overlapped with the tensor cores by
-  the other warps in flight but in series with each other, so the SM takes the longer of the two.
-  A wave also lasts at least its **latency** bound: a CTA keeps ``stages - 1`` steps of loads in
-  flight, so each step waits at least ``memory_latency / (stages - 1)`` (Little's law);
+  softmax) and special-function ops (exp) run on other pipes, in series with each other. How far
+  they overlap the tensor cores is the kernel's (`CtaWork.overlap`): a GEMM's dequantization and
+  FlashAttention-3's softmax run in other warps (warp specialization, ping-pong scheduling), so
+  the SM takes the longer of the two (overlap 1); FlashAttention-2's warps compute their softmax
+  between their own matmuls (FA3 paper, Shah et al. 2024, §3.1-3.2), overlapped only as far as
+  another resident warp's matmul happens to fill the gap: ``max(T, O) + (1 − overlap)·min(T, O)``.
+  The SM-side rates run at the clock the power limit sustains (`GPUSpec.clock_scale`);
 * **L2**: every CTA's tile loads go through L2, at `l2_bytes_per_s` for the whole GPU;
-* **DRAM**: the distinct bytes each wave reads (what L2 does not already hold) and the bytes it
-  writes, at the achievable HBM rate.
+* **memory**: the distinct bytes each wave reads (what L2 does not already hold) and the bytes it
+  writes, at the achievable HBM rate, *plus* the latency each CTA's chain of loads exposes. A
+  CTA keeps ``stages - 1`` steps of loads in flight, so it issues a step's loads every
+  ``memory_latency / (stages - 1)`` at best (Little's law). Bandwidth and latency add rather than
+  overlap because the memory system is a closed queue: a kernel with ``I`` bytes in flight
+  reaches ``P · x / (1 + x)`` of the copy rate ``P``, with ``x = I / (P · latency)`` (each request
+  waits its latency and its share of the channel). A copy's many warps keep ``x`` large and reach
+  ``P``; a GEMV with few CTAs, or a decode attention streaming one head per CTA, does not: a
+  1×8192×8192 fp16 GEMV on an H100 as 128 CTAs of 16×64×128 tiles, 4 stages, keeps
+  ``128 · 3 · 16 KiB = 6.3 MB`` in flight against ``3.0 TB/s · 228 ns = 0.68 MB``: ``x = 9.2``, 90%
+  of the copy rate; one 64-key block at a time for 32 heads (``x ≈ 1``) gives half.
 
 A wave's epilogue stores are not hidden behind its own main loops: the CTAs of a wave finish
 together, and the burst of output tiles they store drains through HBM ahead of the next wave's
@@ -24,9 +36,9 @@ in 177–233 µs, close to compute (83 µs at the calibrated rate) plus the 268 
 (89 µs), far above either alone (benchmarks/bench_gpu_published.py).
 
 Bandwidth is shared over the whole kernel (CTAs do not run in lock-step, so a memory-bound full
-wave and a short last wave even out); compute is counted per wave. Each wave adds the pipeline fill
-before its first step and the epilogue's store after its last, one memory latency each, and the
-kernel pays `launch_overhead_s` once.
+wave and a short last wave even out); compute and the latency chain are counted per wave. Each
+wave adds the pipeline fill before its first step and the epilogue's store after its last, one
+memory latency each, and the kernel pays `launch_overhead_s` once.
 """
 
 from __future__ import annotations
@@ -54,6 +66,7 @@ class CtaWork:
     tensor_macs_per_s: float
     cuda_ops: float = 0.0
     sfu_ops: float = 0.0
+    overlap: float = 1.0  # how far CUDA-core and SFU work hides under the tensor cores' (0: in series)
     l2_bytes: float
     steps: float  # pipeline steps; a mean over CTAs when their lengths differ (causal)
     stages: int
@@ -88,23 +101,48 @@ class KernelCost:
         return self.main.total_s + self.reduce_s
 
 
-def mac_rate_per_sm(spec: GPUSpec, dtype: DType, *, sparse: bool, fraction: float) -> float:
+#: The 16-bit dtypes whose tensor rate `GPUSpec.mma_sync_macs_per_cycle_per_sm` is stated against.
+SIXTEEN_BIT = (DType.BF16, DType.FP16)
+
+
+def mac_rate_per_sm(
+    spec: GPUSpec, dtype: DType, *, sparse: bool, fraction: float, mma_sync: bool = False
+) -> float:
     """Achievable MACs per second of one SM on `dtype`: its tensor cores at `fraction` of their
     rate, or for fp32 on a GPU whose tensor cores have no fp32 path, its CUDA cores' FMAs (PyTorch
-    runs fp32 matmuls without TF32 by default). An error for any other dtype with no tensor path."""
+    runs fp32 matmuls without TF32 by default), at the clock the power limit sustains. A kernel
+    issuing Ampere-style ``mma.sync`` (`mma_sync`) gets at most the spec's
+    `mma_sync_macs_per_cycle_per_sm`, scaled for dtypes other than 16-bit by their tensor rate:
+    on the H100 ``min(2048, 1365) = 1365`` MACs/cycle, 2/3 of ``wgmma``'s; on the H20, whose
+    tensor rate is capped at 480, ``min(480, 1365) = 480``, all of it. An error for any other
+    dtype with no tensor path."""
     if dtype is DType.FP32 and dtype not in spec.tensor_macs_per_cycle_per_sm and not sparse:
         macs = spec.cuda_core_flops_per_cycle_per_sm / FLOPS_PER_CUDA_CORE_INSTRUCTION
     else:
         macs = spec.tensor_macs_per_cycle(dtype, sparse=sparse)
-    return macs * spec.clock_hz * fraction
+        sixteen = next(
+            (
+                spec.tensor_macs_per_cycle_per_sm[d]
+                for d in SIXTEEN_BIT
+                if d in spec.tensor_macs_per_cycle_per_sm
+            ),
+            0,
+        )
+        if mma_sync and spec.mma_sync_macs_per_cycle_per_sm and sixteen:
+            macs = min(macs, macs * spec.mma_sync_macs_per_cycle_per_sm / sixteen)
+    return macs * spec.sustained_clock_hz * fraction
 
 
 def sm_compute_s(spec: GPUSpec, work: CtaWork, per_sm: int) -> float:
-    """Seconds `per_sm` CTAs sharing one SM take for their arithmetic."""
-    cuda_rate = spec.cuda_core_flops_per_cycle_per_sm / FLOPS_PER_CUDA_CORE_INSTRUCTION * spec.clock_hz
-    sfu_rate = spec.sfu_ops_per_cycle_per_sm * spec.clock_hz
+    """Seconds `per_sm` CTAs sharing one SM take for their arithmetic: the tensor cores' time ``T``
+    and the CUDA-core and special-function time ``O``, ``max(T, O) + (1 − overlap)·min(T, O)``
+    (`CtaWork.overlap`: 1, the longer of the two; 0, their sum)."""
+    clock = spec.sustained_clock_hz
+    cuda_rate = spec.cuda_core_flops_per_cycle_per_sm / FLOPS_PER_CUDA_CORE_INSTRUCTION * clock
+    sfu_rate = spec.sfu_ops_per_cycle_per_sm * clock
     tensor = work.tensor_macs / work.tensor_macs_per_s
-    return per_sm * max(tensor, work.cuda_ops / cuda_rate + work.sfu_ops / sfu_rate)
+    other = work.cuda_ops / cuda_rate + work.sfu_ops / sfu_rate
+    return per_sm * (max(tensor, other) + (1 - work.overlap) * min(tensor, other))
 
 
 def kernel_time(
@@ -122,8 +160,8 @@ def kernel_time(
     """
     slots = spec.sm_count * ctas_per_sm
     full, rest = divmod(ctas, slots)
-    latency = work.steps * spec.memory_latency_s / max(1, work.stages - 1)
-    compute = busy = dram = 0.0
+    chain = work.steps * spec.memory_latency_s / max(1, work.stages - 1)  # one CTA's loads, in series
+    compute = busy = dram = exposed = 0.0
     for wave_ctas, repeats in ((slots, full), (rest, 1 if rest else 0)):
         if not repeats:
             continue
@@ -131,11 +169,13 @@ def kernel_time(
         compute += repeats * wave_compute
         # the wave's epilogue stores drain before the next wave's first loads (module docstring)
         stores = wave_ctas * work.store_bytes / spec.achievable_dram_bytes_per_s
-        busy += repeats * (max(wave_compute, latency) + stores)
+        busy += repeats * (wave_compute + stores)
+        exposed += repeats * chain
         dram += repeats * dram_bytes_of_wave(wave_ctas)
     waves = full + (1 if rest else 0)
     l2_bytes = ctas * work.l2_bytes
-    main_loops = max(busy, l2_bytes / spec.l2_bytes_per_s, dram / spec.achievable_dram_bytes_per_s)
+    memory = dram / spec.achievable_dram_bytes_per_s + exposed  # a closed queue (module docstring)
+    main_loops = max(busy, l2_bytes / (spec.l2_bytes_per_s * spec.clock_scale), memory)
     fill_and_drain = waves * FILL_AND_DRAIN_LATENCIES * spec.memory_latency_s
     return KernelTime(
         compute_s=compute,
@@ -151,5 +191,6 @@ def memory_bound_s(spec: GPUSpec, moved_bytes: float, cuda_flops: float = 0.0) -
     """A streaming kernel (copy, elementwise, norm, softmax, a split-K reduction): its bytes at the
     achievable HBM rate or its fp32 arithmetic on the CUDA cores, whichever is longer, plus one
     memory latency and the launch overhead."""
-    stream = max(moved_bytes / spec.achievable_dram_bytes_per_s, cuda_flops / spec.peak_cuda_core_flops)
+    cuda_rate = spec.peak_cuda_core_flops * spec.clock_scale
+    stream = max(moved_bytes / spec.achievable_dram_bytes_per_s, cuda_flops / cuda_rate)
     return stream + spec.memory_latency_s + spec.launch_overhead_s

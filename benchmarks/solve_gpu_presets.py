@@ -1,0 +1,87 @@
+"""Solve the GPU model's calibrated constants from their calibration figures, and print them.
+
+Each constant is the value at which the model reproduces one published or measured figure of a
+calibration source (`reference_kernels/data/sources.csv`); the presets and
+`mappers.gpu_attention.FA2_SOFTMAX_OVERLAP` carry the printed values, and this script shows they
+still solve their figures (bisection to 4 significant digits):
+
+* `FA2_SOFTMAX_OVERLAP`: FlashAttention-2 on the A100 at the FA2 paper's "up to 73%" of peak
+  (Dao 2023, abstract), B1 H16 S16k D128 non-causal, with the A100's ``mma.sync`` at its GEMM
+  fraction (`achievable_tensor_fraction`, 0.917, MAMF);
+* `attention_tensor_fraction` of ``h100_sxm``: FA2 at the FA3 paper's 35% of the H100's peak
+  (Shah et al. 2024, abstract), same shape, that overlap held;
+* `achievable_tensor_fraction` of ``h100_sxm``: the 8192³ bf16 GEMM at the 798 TFLOP/s measured
+  on this workplace's H100 (known_measurements.md).
+
+    .venv/bin/python benchmarks/solve_gpu_presets.py
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from hwmodels import load_hardware
+from mappers import gpu_attention
+from sim.engines.gpu.attention import best_attention
+from sim.engines.gpu.gemm import best_gemm
+from sim.simulate import simulate_op_latency
+from workloads.kernel_ops import op_for_measurement
+
+FA2_SHAPE = {"family": "attention_prefill", "batch": 1, "heads": 16, "kv_heads": 16, "seq_q": 16384,
+             "seq_kv": 16384, "head_dim": 128, "causal": 0, "a_dtype": "bf16"}
+GEMM_SHAPE = {"family": "gemm", "M": 8192, "N": 8192, "K": 8192, "a_dtype": "bf16", "b_dtype": "bf16"}
+
+
+def fraction_of_peak(spec, row: dict) -> float:
+    """The row's op on `spec` (timed as CUDA events see it) as a fraction of the bf16 peak."""
+    op = op_for_measurement(row)
+    seconds = simulate_op_latency(op, spec.with_native_runtime())
+    return op.flops / seconds / spec.peak_tensor_flops(spec.default_dtype)
+
+
+def bisect(rate: Callable[[float], float], target: float, low: float, high: float) -> float:
+    """The value in [low, high] where the increasing `rate` meets `target`, to 4 digits."""
+    for _ in range(50):
+        middle = (low + high) / 2
+        low, high = (middle, high) if rate(middle) < target else (low, middle)
+    return float(f"{high:.4g}")
+
+
+def _with_overlap(overlap: float) -> None:
+    kernel = dataclasses.replace(gpu_attention.FLASH_ATTENTION_2, overlap=overlap)
+    gpu_attention.FLASH_ATTENTION_2 = kernel
+    best_attention.cache_clear()
+
+
+def main() -> None:
+    a100, h100 = load_hardware("a100_80gb_sxm"), load_hardware("h100_sxm")
+    a100 = dataclasses.replace(a100, attention_tensor_fraction=a100.achievable_tensor_fraction)
+    shipped_overlap = gpu_attention.FA2_SOFTMAX_OVERLAP
+
+    def a100_rate(overlap: float) -> float:
+        _with_overlap(overlap)
+        return fraction_of_peak(a100, FA2_SHAPE)
+
+    for overlap in (0.0, 1.0):
+        print(f"A100 FA2 at overlap {overlap:g}: {a100_rate(overlap):.1%} of peak")
+    overlap = bisect(a100_rate, 0.73, 0.0, 1.0)
+    print(f"FA2_SOFTMAX_OVERLAP: {overlap} (shipped {shipped_overlap})")
+    _with_overlap(shipped_overlap)
+
+    def h100_attention(fraction: float) -> float:
+        return fraction_of_peak(dataclasses.replace(h100, attention_tensor_fraction=fraction), FA2_SHAPE)
+
+    fraction = bisect(h100_attention, 0.35, 0.05, 1.0)
+    print(f"h100_sxm attention_tensor_fraction: {fraction} (shipped {h100.attention_tensor_fraction})")
+
+    def h100_gemm(fraction: float) -> float:
+        best_gemm.cache_clear()
+        return fraction_of_peak(dataclasses.replace(h100, achievable_tensor_fraction=fraction), GEMM_SHAPE)
+
+    tensor = bisect(h100_gemm, 798e12 / h100.peak_tensor_flops(h100.default_dtype), 0.5, 1.0)
+    print(f"h100_sxm achievable_tensor_fraction: {tensor} (shipped {h100.achievable_tensor_fraction})")
+
+
+if __name__ == "__main__":
+    main()

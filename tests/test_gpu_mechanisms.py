@@ -1,0 +1,164 @@
+"""The GPU model's mechanisms (issue 16), each with its arithmetic: memory as a closed queue
+(Little's law), attention from the GPU's balance, FlashAttention's split heuristic, the clock a
+power limit sustains, and the per-call costs a timing method includes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from hwmodels import load_hardware
+from hwmodels.errors import HardwareSpecError
+from mappers.gpu_attention import FA2_SOFTMAX_OVERLAP, attention_kernel, attention_problem, flash_num_splits
+from sim.engines.gpu.timing import CtaWork, kernel_time, mac_rate_per_sm, sm_compute_s
+from sim.measured.compare import timed_as
+from sim.simulate import simulate, simulate_op_latency
+from workloads.dtypes import DType
+from workloads.errors import CodesignError
+from workloads.kernel_ops import op_for_measurement
+
+H100 = load_hardware("h100_sxm")
+EVENTS = H100.with_native_runtime()  # a kernel as CUDA events around it see it
+
+
+def op(family, **columns):
+    return op_for_measurement({"family": family, "a_dtype": "bf16", **columns})
+
+
+def test_bandwidth_and_the_latency_chain_add_as_in_a_closed_queue():
+    # 132 CTAs, one wave, 100 steps with 2 steps in flight (3 stages), 66 MB read:
+    # 66e6 / 3.0e12 = 22 us of transfer + 100 · 228 ns / 2 = 11.4 us of exposed latency, plus the
+    # fill and drain (2 · 228 ns) and one launch (3 us): 36.856 us
+    work = CtaWork(tensor_macs=1, tensor_macs_per_s=1e12, l2_bytes=0, steps=100, stages=3)
+    time = kernel_time(H100, work, ctas=132, ctas_per_sm=1, dram_bytes_of_wave=lambda _: 66e6)
+    assert time.total_s == pytest.approx(22e-6 + 11.4e-6 + 2 * 228e-9 + 3e-6)
+    # deeper pipelines keep more in flight and expose less: 5 stages, 100 · 228 / 4 = 5.7 us
+    deep = kernel_time(H100, dataclasses.replace(work, stages=5), ctas=132, ctas_per_sm=1,
+                       dram_bytes_of_wave=lambda _: 66e6)
+    assert time.total_s - deep.total_s == pytest.approx(5.7e-6)
+
+
+def test_a_large_copy_reaches_the_copy_rate_a_gemv_falls_short_of_it():
+    # A 1 GiB copy: 2 · 2^30 B at 3.0 TB/s, one latency, one launch: 99.6% of the copy rate.
+    copy = simulate_op_latency(op("copy", bytes=2**30), EVENTS)
+    assert 2 * 2**30 / copy == pytest.approx(3.0e12, rel=0.005)
+    # 1x8192x8192 fp16: 128 CTAs of 64x64x128, 5 stages, 64 k-steps each: 134.25 MB at 3.0 TB/s
+    # = 44.75 us, plus 64 · 228 ns / 4 = 3.65 us exposed, 0.456 us fill and drain, 3 us launch:
+    # 51.85 us, 2.59 TB/s (86% of a copy's rate): the kernel keeps 128 · 4 · 32 KiB in flight
+    gemv = simulate(op("gemm", M=1, N=8192, K=8192, a_dtype="fp16"), EVENTS).iloc[0]
+    assert gemv["mapping"].startswith("64x64x128 s5 splitk1")
+    assert gemv["latency_s"] == pytest.approx(134.25e-6 / 3 + 64 * 228e-9 / 4 + 2 * 228e-9 + 3e-6, rel=1e-3)
+    assert 8192 * 8192 * 2 / gemv["latency_s"] < 0.87 * 3.0e12
+
+
+def test_mma_sync_on_hopper_reaches_two_thirds_of_wgmma_and_all_of_the_h20s_capped_rate():
+    # H100: min(2048, 1365) MACs/cycle · 1.83e9 Hz at fraction 1; H20: min(480, 1365) = 480, its
+    # whole capped tensor rate
+    assert mac_rate_per_sm(H100, DType.BF16, sparse=False, fraction=1.0, mma_sync=True) == pytest.approx(
+        1365 * 1.83e9)
+    assert mac_rate_per_sm(H100, DType.BF16, sparse=False, fraction=1.0) == pytest.approx(2048 * 1.83e9)
+    h20 = load_hardware("h20")
+    assert mac_rate_per_sm(h20, DType.BF16, sparse=False, fraction=1.0, mma_sync=True) == pytest.approx(
+        480 * 1.98e9)
+    # an A100 has no faster native path: mma.sync is its tensor rate
+    a100 = load_hardware("a100_80gb_sxm")
+    assert a100.mma_sync_macs_per_cycle_per_sm == 0
+    assert mac_rate_per_sm(a100, DType.BF16, sparse=False, fraction=1.0, mma_sync=True) == pytest.approx(
+        1024 * 1.41e9)
+
+
+def test_softmax_overlap_is_the_kernels_max_for_fa3_and_partial_for_fa2():
+    # one SM: T = 1e6 MACs at 1e12 MAC/s = 1 us; O = 117,120 CUDA-core instructions at
+    # 128 per cycle · 1.83e9 Hz = 0.5 us
+    work = CtaWork(tensor_macs=1e6, tensor_macs_per_s=1e12, cuda_ops=117_120, l2_bytes=0, steps=1, stages=2)
+    assert sm_compute_s(H100, work, 1) == pytest.approx(1e-6)  # overlap 1: max(1, 0.5) us
+    serial = dataclasses.replace(work, overlap=0.0)
+    assert sm_compute_s(H100, serial, 1) == pytest.approx(1.5e-6)  # in series: 1 + 0.5 us
+    fa2 = dataclasses.replace(work, overlap=FA2_SOFTMAX_OVERLAP)
+    assert sm_compute_s(H100, fa2, 1) == pytest.approx(1e-6 + (1 - FA2_SOFTMAX_OVERLAP) * 0.5e-6)
+    fa3 = attention_kernel("flash_attention_3")
+    assert fa3.overlap == 1 and not fa3.mma_sync
+    assert attention_kernel("torch_sdpa").mma_sync and attention_kernel("").overlap == FA2_SOFTMAX_OVERLAP
+
+
+def _fraction_of_peak(spec, kernel=""):
+    shape = dict(batch=1, heads=16, kv_heads=16, seq_q=16384, seq_kv=16384, head_dim=128, causal=0)
+    attention = op("attention_prefill", **shape, **({"kernel": kernel} if kernel else {}))
+    seconds = simulate_op_latency(attention, spec.with_native_runtime())
+    return attention.flops / seconds / spec.peak_tensor_flops(DType.BF16)
+
+
+def test_attention_efficiency_follows_the_gpus_balance():
+    # The H100's FA2 is calibrated to the FA3 paper's 35% of peak; the A100's follows from its GEMM
+    # fraction and FA2's softmax overlap, calibrated to the FA2 paper's 73%
+    assert _fraction_of_peak(H100) == pytest.approx(0.35, abs=0.005)
+    assert _fraction_of_peak(load_hardware("a100_80gb_sxm")) == pytest.approx(0.73, abs=0.005)
+    # the H20 takes the H100's fractions, but its tensor cores do 480 MACs/cycle against the same
+    # 16 exp/cycle SFUs: per 128x64 block, 128·64·256 / 480 = 4369 cycles of matmul against
+    # 8192 / 16 = 512 of exp and 49152 / 128 = 384 of CUDA-core softmax, so FA2 reaches ~58% of
+    # the H20's peak where it reaches 35% of the H100's; FA3 (overlapped) about the same on both
+    h20 = load_hardware("h20")
+    assert 0.5 < _fraction_of_peak(h20) < 0.65
+    assert _fraction_of_peak(h20, "flash_attention_3") == pytest.approx(
+        _fraction_of_peak(H100, "flash_attention_3"), abs=0.03)
+    # the H200 has the H100's SMs and no entry of its own: FA3 runs as on the H100 there
+    assert _fraction_of_peak(load_hardware("h200"), "flash_attention_3") == pytest.approx(
+        _fraction_of_peak(H100, "flash_attention_3"), abs=0.02)
+
+
+def test_decode_splits_as_flash_attentions_heuristic_picks():
+    # batch 16 x 32 heads: 512 tiles >= 0.8 · 2 · 132 slots: no split, each CTA streams 4000 keys
+    shape = dict(batch=16, heads=32, kv_heads=32, seq_kv=4000, head_dim=128)
+    many = attention_problem(op("attention_decode", **shape))
+    assert flash_num_splits(many, H100) == 1
+    # batch 1 x 8 K/V heads (GQA 4) at 4096 keys: 8 tiles, 32 blocks of 128 keys; 32 splits fill
+    # 8 · 32 / 264 = 97% of a wave, 16 only 48%, under 0.85 · 97%
+    few = attention_problem(op("attention_decode", batch=1, heads=32, kv_heads=8, seq_kv=4096, head_dim=128))
+    assert flash_num_splits(few, H100) == 32
+    row = simulate(op("attention_decode", batch=1, heads=32, kv_heads=8, seq_kv=4096, head_dim=128), H100)
+    assert row.iloc[0]["mapping"].startswith("split-kv 64x128 splits32")
+
+
+def test_a_power_limit_lowers_the_sm_clock_by_the_cube_root_not_the_hbm():
+    capped = load_hardware("h100_sxm_500w")
+    # 1830 MHz · (500 / 700)^(1/3) = 1635.8 MHz
+    assert capped.sustained_clock_hz == pytest.approx(1.83e9 * (500 / 700) ** (1 / 3))
+    assert capped.sustained_clock_hz == pytest.approx(1.6358e9, rel=1e-4)
+    assert H100.sustained_clock_hz == H100.clock_hz  # at its TDP
+    gemm = op("gemm", M=8192, N=8192, K=8192)
+    slowdown = simulate_op_latency(gemm, capped) / simulate_op_latency(gemm, H100)
+    assert slowdown == pytest.approx(1 / capped.clock_scale, rel=0.01)  # compute-bound: 1.119x
+    copy = op("copy", bytes=2**30)
+    assert simulate_op_latency(copy, capped) == pytest.approx(simulate_op_latency(copy, H100))
+    with pytest.raises(HardwareSpecError, match="power_limit_w"):
+        dataclasses.replace(H100, tdp_w=0.0, power_limit_w=500.0)
+
+
+def test_each_timing_method_includes_its_own_per_call_costs():
+    tiny = op("gemm", M=64, N=64, K=64)
+    kernel = simulate_op_latency(tiny, H100.on_device_only())  # a profiler's kernel time
+    events = simulate_op_latency(tiny, timed_as(H100, "events"))  # + the 3 us launch
+    assert events == pytest.approx(kernel + 3e-6)
+    # a loop of eager torch calls: the host's 4.8 us dispatch per call bounds a kernel shorter than it
+    assert kernel + 3e-6 < 4.8e-6
+    assert simulate_op_latency(tiny, timed_as(H100, "back_to_back")) == pytest.approx(4.8e-6)
+    # replayed from a CUDA graph: 0.6 us per kernel instead of the 3 us launch, no dispatch
+    assert simulate_op_latency(tiny, timed_as(H100, "graph")) == pytest.approx(kernel + 0.6e-6)
+    assert timed_as(H100, "") == timed_as(H100, None) == H100.with_native_runtime()
+    with pytest.raises(CodesignError, match="timing = 'wall'"):
+        timed_as(H100, "wall")
+
+
+def test_a_preset_variant_names_its_base_and_changes_a_few_fields(tmp_path):
+    # h100_sxm_500w.yaml is `base: h100_sxm` plus its name and the limit: every other field is the
+    # H100's, kernel entries included
+    capped = load_hardware("h100_sxm_500w")
+    assert dataclasses.replace(capped, name=H100.name, description=H100.description,
+                               power_limit_w=0.0) == H100
+    variant = tmp_path / "mine.yaml"
+    variant.write_text("base: h100_sxm_500w\nname: mine\npower_limit_w: 400\n")
+    assert load_hardware(variant).sustained_clock_hz == pytest.approx(1.83e9 * (400 / 700) ** (1 / 3))
+    variant.write_text("base: h200x\nname: mine\n")
+    with pytest.raises(HardwareSpecError, match="field 'base' = 'h200x': known presets"):
+        load_hardware(variant)
