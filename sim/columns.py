@@ -36,6 +36,9 @@ SYSTOLIC_ONLY_COLUMNS = (
     "filter_sram_read_bytes",
     "ofmap_sram_write_bytes",
 )
+#: Columns that hold one value for a whole run (the resources an FPGA overlay uses): a total
+#: carries that value rather than a sum.
+RUN_CONSTANT_COLUMNS = ("dsps_used", "onchip_bytes_used", "channels_used")
 #: The summed columns every engine's rows carry.
 CORE_SUM_COLUMNS = (
     "count",

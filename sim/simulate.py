@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.columns import SUM_COLUMNS
+from sim.columns import RUN_CONSTANT_COLUMNS, SUM_COLUMNS
 from sim.cost import ENERGY_COLUMNS, with_energy
 from sim.engines.registry import model_for
 from workloads.errors import CodesignError
@@ -77,5 +77,8 @@ def summarize(results: pd.DataFrame, hardware: Any) -> dict[str, float | str]:
         )
     if "mapping" in results.columns:  # GPU and CPU rows name their kernel's mapping; a total has none
         total["mapping"] = ""
+    for column in RUN_CONSTANT_COLUMNS:  # one value per run (an FPGA overlay's resources)
+        if column in results.columns:
+            total[column] = results[column].max()
     total["unmodeled_ops"] = int(results["unmodeled"].astype(bool).sum())
     return total
