@@ -36,7 +36,7 @@ def run_on_system(args: argparse.Namespace) -> int:
 
     if not args.model:
         raise WorkloadError("--system runs a zoo model: give --model (not --gemm, --topology or --ops)")
-    system = load_system(args.system, args.overrides)
+    system = _with_gpu_arguments(load_system(args.system, args.overrides), args)
     phase = Phase.parse(args.phase)
     mix = request_mix(args.requests) if args.requests else None
     context = args.context or (mix.decode_context if mix else None)
@@ -96,6 +96,23 @@ def run_on_system(args: argparse.Namespace) -> int:
     print()
     print(_summary(args, system, run, figures, mix, prompt, batch_was_max=args.batch == "max"))
     return 0
+
+
+def _with_gpu_arguments(system, args: argparse.Namespace):
+    """`--cuda-graphs`, `--gemm-kernel`, `--attention-kernel` on every GPU of the system (devices
+    of other kinds run as they are)."""
+    from dataclasses import replace
+
+    from sim.commands.gpu_args import apply_gpu_arguments
+    from workloads.errors import WorkloadError
+
+    groups = {}
+    for name, group in system.groups.items():
+        try:
+            groups[name] = replace(group, device=apply_gpu_arguments(group.device, args))
+        except WorkloadError:  # not a GPU: the options are for the system's GPUs
+            groups[name] = group
+    return replace(system, groups=groups)
 
 
 def _trace(args: argparse.Namespace, phase, batch: int, *, context, seq):
