@@ -14,6 +14,7 @@ reference_kernels/data/cpu_ci_small_runs.csv for the preset of the test machine 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,8 +40,17 @@ ASSUMED_FMA_UNITS = 2
 ZEN1_FAMILY, ZEN2_FIRST_MODEL = 0x17, 0x30
 #: GEMM efficiency and the per-op overhead assumed for a detected host: the CI machine's calibrated
 #: values (hwmodels/presets/cpu_ci.yaml).
-ASSUMED_GEMM_EFFICIENCY, ASSUMED_HALF_EFFICIENCY_ROWS, ASSUMED_CALL_OVERHEAD_S = 1.0, 10.5, 2.2e-6
+ASSUMED_GEMM_EFFICIENCY, ASSUMED_HALF_EFFICIENCY_ROWS, ASSUMED_CALL_OVERHEAD_S = 1.0, 14.41, 2.2e-6
+#: The fields a detected host takes from the CI machine's calibration instead of measuring them.
+ASSUMED_FIELDS = ("dram_bytes_per_s", "gemm_efficiency", "gemm_half_efficiency_rows", "launch_overhead_s")
+#: The CPU those values were calibrated on (hwmodels/presets/cpu_ci.yaml): /proc/cpuinfo's vendor,
+#: family and model, and the core count. A host that is this CPU runs at its own calibration.
+CALIBRATED_CPU = {"vendor_id": "AuthenticAMD", "cpu family": 0x17, "model": 1, "cores": 2}
 HOST_PRESET = "host"
+
+
+class AssumedValuesWarning(UserWarning):
+    """A detected CPU's spec borrows values calibrated on another CPU (`ASSUMED_FIELDS`)."""
 #: /proc/cpuinfo flags that give ATen a vectorized matmul for a 16-bit float (oneDNN's bf16 and fp16
 #: GEMMs need AVX512-BF16 or AMX-BF16, AVX512-FP16 or AMX-FP16; oneDNN's CPU ISA hints).
 NATIVE_16BIT_FLAGS = {
@@ -55,7 +65,9 @@ class CPUSpec:
     reaches; `gemm_half_efficiency_rows` the smaller GEMM dimension at which it reaches half that
     (register blocking and threading need rows); `launch_overhead_s` is each op's fixed cost.
     `native_16bit_matmul` lists the 16-bit float dtypes the CPU multiplies in vector units.
-    `tdp_w` (datasheet power of the cores used) and `price_usd_per_hour` are 0 where unknown."""
+    `tdp_w` (datasheet power of the cores used) and `price_usd_per_hour` are 0 where unknown.
+    `assumed` names the fields whose values were not measured on this CPU (a detected host that
+    is not the CPU `cpu_ci` was calibrated on: `detect_cpu`)."""
 
     name: str
     cores: int
@@ -70,6 +82,7 @@ class CPUSpec:
     gemm_half_efficiency_rows: float
     launch_overhead_s: float
     native_16bit_matmul: tuple[DType, ...] = ()
+    assumed: tuple[str, ...] = ()
     default_dtype: DType = DType.FP32
     tdp_w: float = 0.0
     price_usd_per_hour: float = 0.0
@@ -134,7 +147,9 @@ CACHE_DIR = Path("/sys/devices/system/cpu/cpu0/cache")
 def detect_cpu(cpuinfo: str | None = None, cache_dir: Path = CACHE_DIR) -> CPUSpec:
     """This machine's CPU from /proc/cpuinfo (model, clock, flags, family), ``os.cpu_count()`` and
     the cache sizes in /sys; memory bandwidth, efficiencies and overhead are the `ASSUMED_*`
-    values (the CI machine's calibration), as `source` says."""
+    values (the CI machine's calibration), as `source` says. On a CPU other than that one
+    (`CALIBRATED_CPU`) they are borrowed: the spec's `assumed` names them and an
+    `AssumedValuesWarning` says so (the command line prints it as one line)."""
     text = cpuinfo if cpuinfo is not None else _read("/proc/cpuinfo")
     first = _first_block(text)
     flags = set(first.get("flags", "").split())
@@ -143,9 +158,20 @@ def detect_cpu(cpuinfo: str | None = None, cache_dir: Path = CACHE_DIR) -> CPUSp
     zen1 = first.get("vendor_id") == "AuthenticAMD" and family == ZEN1_FAMILY and model < ZEN2_FIRST_MODEL
     caches = _caches(cache_dir)
     name = first.get("model name", "unknown CPU")
+    cores = os.cpu_count() or 1
+    identity = {"vendor_id": first.get("vendor_id", ""), "cpu family": family, "model": model, "cores": cores}
+    assumed = () if identity == CALIBRATED_CPU else ASSUMED_FIELDS
+    if assumed:
+        warnings.warn(
+            f"host: {name} (family {family} model {model}, {cores} cores) is not the CPU cpu_ci was "
+            "calibrated on (AMD family 23 model 1, Zen, 2 cores); ASSUMED from it: "
+            f"{', '.join(assumed)} (codesign calibrate fits them to codesign measure --device cpu)",
+            AssumedValuesWarning,
+            stacklevel=2,
+        )
     return CPUSpec(
         name=HOST_PRESET,
-        cores=os.cpu_count() or 1,
+        cores=cores,
         simd_width_bits=simd,
         fma_units_per_core=1 if zen1 or "fma" not in flags else ASSUMED_FMA_UNITS,
         clock_hz=float(first.get("cpu MHz", "2000")) * 1e6,
@@ -159,6 +185,7 @@ def detect_cpu(cpuinfo: str | None = None, cache_dir: Path = CACHE_DIR) -> CPUSp
         native_16bit_matmul=tuple(
             dtype for dtype, names in NATIVE_16BIT_FLAGS.items() if flags.intersection(names)
         ),
+        assumed=assumed,
         source="detected: cores (os.cpu_count), clock, SIMD width, FMA units and 16-bit matmul flags "
         "(/proc/cpuinfo), caches "
         "(/sys); assumed: memory bandwidth, efficiencies, overhead (hwmodels/presets/cpu_ci.yaml)",

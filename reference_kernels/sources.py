@@ -71,6 +71,23 @@ def validation_only(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["split"] == Split.VALIDATION.value].reset_index(drop=True)
 
 
+#: Columns that name one kernel's work in a measured file (docs/measured_format.md): rows equal in
+#: all of them are passes of the same measurement.
+WORK_COLUMNS = (
+    "family", "kernel", "M", "N", "K", "group_size", "batch", "heads", "kv_heads", "seq_q", "seq_kv",
+    "head_dim", "causal", "bytes", "a_dtype", "b_dtype", "out_dtype",
+)  # fmt: skip
+
+
+def measured_runs(path: Path) -> pd.DataFrame:
+    """A measured file of several passes of one grid (``codesign measure --repeat``, or runs
+    concatenated), each row with its `run` (1, 2, ...), its source ``run N`` and that source's
+    `split` from the registry: a CPU preset fitted on some runs is validated on the others."""
+    rows = pd.read_csv(path)
+    runs = run_numbers(rows, tuple(c for c in WORK_COLUMNS if c in rows))
+    return with_split(rows.assign(run=runs, source=[f"run {n}" for n in runs]), path.name)
+
+
 def run_numbers(measured: pd.DataFrame, key_columns: tuple[str, ...]) -> list[int]:
     """The pass (1, 2, ...) each row of a file holding several passes of one grid belongs to: the
     N-th row of a kernel and shape (equal `key_columns`) is from pass N (``codesign measure

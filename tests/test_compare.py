@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 
 import pandas as pd
 import pytest
@@ -245,6 +246,20 @@ def test_measure_then_compare_on_this_cpu(monkeypatch, tmp_path, capsys):
     assert main(["compare", str(measured), "--hw", str(calibrated), "--format", "csv"]) == 0
     after = pd.read_csv(io.StringIO(capsys.readouterr().out))
     assert set(after["family"]) == set(summary["family"]) and after["median_abs_error_pct"].notna().all()
+    # The error bounds, where the machine is not oversubscribed (on the shared 2-core VM under a
+    # load of 3, ATen's two OpenMP threads made a 64^3 matmul take 15 ms instead of ~30 us, 2026-12-06):
+    # with the assumed host values every family within a factor of 10 (the model's warm 2.2 us
+    # call against ~34 us of cold dispatch after the harness's cache flush is the largest gap, on
+    # the 64^3 GEMM); calibrated on these rows, within 50% (the copy's bandwidth and the launch
+    # overhead are fitted; the tiny GEMM and attention share one overhead)
+    load = os.getloadavg()[0]
+    if load >= (os.cpu_count() or 1):
+        pytest.skip(f"load average {load:.1f} on {os.cpu_count()} CPUs: these timings are not the CPU's")
+    ratio = 1 + summary["median_error_pct"] / 100  # simulated / measured
+    errors = {"before": summary.set_index("family")["median_error_pct"].round(1).to_dict(),
+              "after": after.set_index("family")["median_error_pct"].round(1).to_dict()}
+    assert ratio.between(0.1, 10).all(), errors
+    assert (after["median_abs_error_pct"] < 50).all(), errors
 
 
 def test_a_gemm_row_with_a_batch_is_a_grouped_gemm_with_a_weight_per_group():
