@@ -89,6 +89,12 @@ def run(args: argparse.Namespace) -> int:
             f"codesign calibrate: warning: {len(group)} {family}/{kernel} rows not used: {reason}",
             file=sys.stderr,
         )
+    if result.validation_rows_dropped:  # the file's `split` column (reference_kernels/sources.py)
+        print(
+            f"codesign calibrate: {result.validation_rows_dropped} rows of validation sources not "
+            "fitted (split = validation): compare the calibrated spec on them",
+            file=sys.stderr,
+        )
     _print(result, OutputFormat(args.format), device_names, base.name)
     if args.out:
         name = args.name or f"{base.name}_calibrated"
