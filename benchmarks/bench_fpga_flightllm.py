@@ -133,9 +133,12 @@ def peer_spec(row: pd.Series):
     return load_hardware("vhk158_flightllm", overrides)
 
 
-def run_peer(graphs: Graphs, quick: bool) -> pd.DataFrame:
-    """Our latency on every reference row (a subset with `quick`), with the error and timings."""
+def run_peer(graphs: Graphs, quick: bool, only: str | None = None) -> pd.DataFrame:
+    """Our latency on every reference row (a subset with `quick`, or the case ids matching the
+    regex `only`), with the error and timings."""
     reference = pd.read_csv(REFERENCE)
+    if only:
+        reference = reference[reference["case_id"].str.contains(only, regex=True)]
     if quick:
         keep = reference["phase"].eq("prefill") | reference["variant"].ne("base") | reference["length"].isin(
             [144, 512, 1024, 1536, 2048])
@@ -203,6 +206,32 @@ def hbm_utilization(results: pd.DataFrame, spec) -> float:
     return float(total["dram_bytes"]) / (float(total["latency_s"]) * spec.dram_bytes_per_s)
 
 
+def artifact_storage(step: int, top: int) -> tuple[float, float]:
+    """Instruction bytes of the artifact's programs for every length up to `top` (one per length, one
+    per `step` lengths), from the peer's instruction counts at the ISA's widths: decode from its
+    rows (lengths below the first row take the first row's program: only attention tiles change,
+    per 512 keys), prefill linear in L through its 128 and 512 rows (an estimate)."""
+    from sim.engines.fpga.timeline import INSTRUCTION_WORDS, WORD_BYTES, Unit
+
+    ref = pd.read_csv(REFERENCE)
+    base = ref[ref["variant"] == "base"]
+    units = {"ld": Unit.LD, "st": Unit.ST, "mm": Unit.MM, "mv": Unit.MV, "misc": Unit.SFU, "sys": Unit.SYS}
+
+    def nbytes(row: pd.Series) -> float:
+        words = sum(row[f"{name}_insts"] * INSTRUCTION_WORDS[unit] for name, unit in units.items())
+        return words * WORD_BYTES
+
+    decode = {int(r.length): nbytes(r) for _, r in base[base["phase"] == "decode"].iterrows()}
+    first = min(decode)
+    decode_at = lambda n: decode.get(group_lengths(n, step), decode[first])  # noqa: E731
+    prefill = {int(r.length): nbytes(r) for _, r in base[base["phase"] == "prefill"].iterrows()}
+    (a_len, a), (b_len, b) = sorted(prefill.items())[:2]
+    prefill_at = lambda n: a + (b - a) / (b_len - a_len) * (n - a_len)  # noqa: E731
+    per_length = sum(decode_at(n) + max(prefill_at(n), 0.0) for n in range(1, top + 1))
+    shared = sum(decode_at(n) + max(prefill_at(n), 0.0) for n in range(step, top + 1, step))
+    return per_length, shared
+
+
 def paper_section(graphs: Graphs) -> None:
     u280 = load_hardware("u280_flightllm")
     print("\n== U280 board: LLaMA-2-7B decode, batch 1 (FlightLLM measured 55 tokens/s) ==")
@@ -251,6 +280,9 @@ def paper_section(graphs: Graphs) -> None:
               f"shared over {storage.step} lengths {storage.shared_bytes[phase] / 1e9:7.3f} GB")
     print(f"  total: {sum(storage.per_length_bytes.values()) / 1e9:.2f} GB -> "
           f"{sum(storage.shared_bytes.values()) / 1e9:.3f} GB ({storage.reduction:.0f}x less)")
+    per_length, shared = artifact_storage(vhk.overlay.length_step, vhk.overlay.max_length)
+    print(f"  at the artifact's granularity (one core's stream, the peer's instruction counts; prefill "
+          f"linear between its 128 and 512 rows): {per_length / 1e12:.2f} TB -> {shared / 1e9:.1f} GB")
 
     print("\n== Energy efficiency vs the V100S GPU model, LLaMA-2-7B decode at context 512 (paper: 6.0x) ==")
     v100s = load_hardware("v100s")
@@ -274,12 +306,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a subset of the base decode rows")
     parser.add_argument("--section", choices=["peer", "paper", "all"], default="all")
+    parser.add_argument("--only", help="peer rows whose case id matches this regex")
     args = parser.parse_args()
     pd.set_option("display.width", 200)
     pd.set_option("display.max_rows", 500)
     graphs = Graphs()
     if args.section in ("peer", "all"):
-        table = run_peer(graphs, args.quick)
+        table = run_peer(graphs, args.quick, args.only)
         print("== The peer: FlightLLM's profiler on its VHK158 config, per-step latency ==")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         worst = table.loc[table["error_pct"].abs().idxmax()]

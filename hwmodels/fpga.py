@@ -182,7 +182,8 @@ class FPGAOverlay:
     special-function unit. `dequant_weights_per_cycle` weights the MMU unpacks per cycle (its
     throughput limit); `unpack_bits` the low-bit widths it unpacks (8-bit and 16-bit weights need
     no unpacking). Buffers: `weight_buffer_bytes` (weights, dequantized to INT8 on the way in),
-    `activation_buffer_bytes` (activations kept on chip), `meta_buffer_bytes` (N:M indices,
+    `activation_buffer_bytes` (activations kept on chip), `gemm_weight_buffer_bytes` (the weights
+    GEMM mode streams through; 0: it shares the weight buffer), `meta_buffer_bytes` (N:M indices,
     scales), `instruction_buffer_bytes`.
 
     Memory: `hbm_channels_per_core` channels each core owns for its weight and KV stream;
@@ -190,6 +191,9 @@ class FPGAOverlay:
     instructions) that share the channels with the weight streams rather than owning one;
     `same_channel_efficiency` / `cross_channel_efficiency` the fraction of a channel's bandwidth
     an access within its own channel / across channels reaches; `placement` own or interleaved.
+    `gemm_weight_channels`: the channels that feed GEMM mode's weight buffer, each access crossing
+    channels (the artifact's B buffer: one channel, `B_BUFFER_HBM_CHANNEL_NUM: 1`, loaded
+    cross-channel); 0: the core's own weight channels.
 
     Compilation: `weight_bits` stores every parameter weight at that many bits with group scales
     (0: as the workload says); `sparsity_n`:`sparsity_m` prunes every parameter weight N:M (0: as
@@ -217,10 +221,12 @@ class FPGAOverlay:
     unpack_bits: tuple[int, ...] = (2, 3, 4)
     weight_buffer_bytes: int
     activation_buffer_bytes: int
+    gemm_weight_buffer_bytes: int = 0
     meta_buffer_bytes: int = 0
     instruction_buffer_bytes: int = 0
     hbm_channels_per_core: int
     aux_channels_per_core: int = 0
+    gemm_weight_channels: int = 0
     same_channel_efficiency: float
     cross_channel_efficiency: float
     placement: HBMPlacement = HBMPlacement.OWN
@@ -254,8 +260,10 @@ class FPGAOverlay:
             "max_length",
         ):
             check_positive_int(self, name, where)
-        for name in ("gemv_pk", "gemv_pn", "meta_buffer_bytes", "instruction_buffer_bytes",
-                     "aux_channels_per_core", "weight_bits", "sparsity_n", "sparsity_m", "sync_cycles"):
+        for name in ("gemv_pk", "gemv_pn", "gemm_weight_buffer_bytes", "meta_buffer_bytes",
+                     "instruction_buffer_bytes",
+                     "aux_channels_per_core", "gemm_weight_channels", "weight_bits", "sparsity_n",
+                     "sparsity_m", "sync_cycles"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise HardwareSpecError(f"{where}field {name!r} = {value!r}: must be an integer >= 0")
@@ -306,6 +314,7 @@ class FPGAOverlay:
         return (
             self.weight_buffer_bytes
             + self.activation_buffer_bytes
+            + self.gemm_weight_buffer_bytes
             + self.meta_buffer_bytes
             + self.instruction_buffer_bytes
         )

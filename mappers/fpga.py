@@ -290,12 +290,14 @@ def gemv_tiling(
 @dataclass(frozen=True)
 class GemmTiling:
     """GEMM mode on one core: rows in tiles of `tile_m` (pM), each tile's activations resident;
-    weight columns in chunks of `chunk_n` (half the weight buffer), re-streamed per row tile."""
+    weight columns in chunks of `chunk_n` (one GEMM instruction's columns), re-streamed per row
+    tile, `slots` chunks in flight in GEMM mode's weight buffer (at least 2: double buffering)."""
 
     tile_m: int
     chunk_n: int
     m_tiles: int
     n_chunks: int
+    slots: int
     chain: ChainAllocation
 
     @property
@@ -304,8 +306,9 @@ class GemmTiling:
 
 
 def gemm_tiling(spec: FPGASpec, fmt: WeightFormat, m: int, k: int, n_per_core: int) -> GemmTiling:
-    """Row tiles of pM; weight chunks of as many pN-column blocks as fill half the weight buffer;
-    an error when one row tile's activations do not fit the activation buffer."""
+    """Row tiles of pM; weight chunks of `gemm_tile_n` columns (the artifact's 16-column MM
+    instruction), as many in flight as GEMM mode's weight buffer holds; an error when one row
+    tile's activations do not fit the activation buffer."""
     overlay = spec.overlay
     chain = chain_allocation(overlay.chain_length, fmt.density, fmt.nm)
     tile_m = overlay.gemm_pm
@@ -315,14 +318,15 @@ def gemm_tiling(spec: FPGASpec, fmt: WeightFormat, m: int, k: int, n_per_core: i
             f"GEMM with K = {k}: a {tile_m}-row activation tile needs {tile_m * k * act_bytes:,} bytes, "
             f"the overlay's activation buffer holds {overlay.activation_buffer_bytes:,}"
         )
-    block_bytes = k * overlay.gemm_pn * fmt.buffer_bytes_per_weight
-    blocks = max(1, int(overlay.weight_buffer_bytes / 2 // max(block_bytes, 1)))
-    chunk_n = min(blocks * overlay.gemm_pn, max(n_per_core, overlay.gemm_pn))
+    chunk_n = min(max(overlay.gemm_tile_n, overlay.gemm_pn), max(n_per_core, 1))
+    buffer = overlay.gemm_weight_buffer_bytes or overlay.weight_buffer_bytes
+    slots = max(2, int(buffer // max(k * chunk_n * fmt.buffer_bytes_per_weight, 1)))
     return GemmTiling(
         tile_m=tile_m,
         chunk_n=chunk_n,
         m_tiles=math.ceil(m / tile_m),
         n_chunks=math.ceil(n_per_core / chunk_n),
+        slots=slots,
         chain=chain,
     )
 

@@ -86,9 +86,16 @@ class _Builder:
         self.overlapped: dict[Unit, float] = {}
 
     def load(
-        self, nbytes: float, deps: tuple[int, ...] = (), *, activation: bool = False, issued: int = 1
+        self,
+        nbytes: float,
+        deps: tuple[int, ...] = (),
+        *,
+        activation: bool = False,
+        issued: int = 1,
+        rate: float = 0.0,
     ) -> int:
-        rate = self.streams.activation_bytes_per_s if activation else self.streams.weight_bytes_per_s
+        if not rate:
+            rate = self.streams.activation_bytes_per_s if activation else self.streams.weight_bytes_per_s
         cycles = nbytes / rate * self.clock / self.share
         if not self.latency_paid:
             cycles += HBM_LATENCY_S * self.clock
@@ -173,7 +180,8 @@ def gemm_plan(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
     """GEMM mode. Per core n_core = ceil(N / cores / pN)·pN columns; per row tile (pM rows,
     activations LD once unless on chip) and weight chunk (chunk_n columns): LD
     K·chunk_n·hbm_bytes_per_weight, MM ceil(K / (pK·speedup)) · ceil(chunk_n / pN) cycles (pM
-    rows at once), ST of the tile's output block unless the output stays on chip."""
+    rows at once), ST of the tile's output block unless the output stays on chip. Weights come over
+    `gemm_weight_channels` crossed channels when the overlay gives them (the artifact's B buffer)."""
     b = _Builder(spec, streams)
     overlay, fmt = spec.overlay, weight_format(op, spec)
     cores = overlay.cores
@@ -184,6 +192,10 @@ def gemm_plan(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
     act, out = _dtype_bytes(op.operand(Role.INPUT).dtype), _dtype_bytes(op.operand(Role.OUTPUT).dtype)
     on_chip = b.fits(batch * (m * k * act + m * n_core * out))
     k_rate = overlay.gemm_pk * tiling.chain.speedup
+    weight_rate = 0.0  # the core's weight channels, unless GEMM mode's weight buffer has its own
+    if overlay.gemm_weight_channels:
+        per_channel = spec.device.channel_bytes_per_s * overlay.cross_channel_efficiency
+        weight_rate = overlay.gemm_weight_channels * per_channel
     mms: list[int] = []
     last_mm_of_tile = None
     for _ in range(batch):
@@ -201,9 +213,9 @@ def gemm_plan(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
             )
             for c in range(tiling.n_chunks):
                 cols = min(tiling.chunk_n, n_core - c * tiling.chunk_n)
-                wait = mms[-DOUBLE_BUFFER] if len(mms) >= DOUBLE_BUFFER else None
+                wait = mms[-tiling.slots] if len(mms) >= tiling.slots else None
                 blocks = math.ceil(cols / overlay.gemm_tile_n)  # ISA instructions: one per column block
-                ld = b.load(k * cols * fmt.hbm_bytes_per_weight, (wait,), issued=blocks)
+                ld = b.load(k * cols * fmt.hbm_bytes_per_weight, (wait,), issued=blocks, rate=weight_rate)
                 cycles = math.ceil(k / k_rate) * math.ceil(cols / overlay.gemm_pn)
                 mm = b.run(Unit.MM, cycles, (ld, ld_a), issued=blocks)
                 mms.append(mm)
