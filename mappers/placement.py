@@ -454,7 +454,7 @@ class _Builder:
             )
             return self.comm(direction, comm, deps, micro, name)
 
-        q_index = next((i for i, op in enumerate(pre) if op.module.split(".")[-1] == "q_proj"), -1)
+        pre, q_index = self.split_q(pre)
         eager = self.plan.overlap is not Overlap.NONE and q_index >= 0 and attn.dim("Skv") > 1
         if not eager:
             if pre:
@@ -474,6 +474,23 @@ class _Builder:
         kv_sent = send(kv_bytes, out, kv_deps, "send_kv")
         tail = self.work(target, [*writes, new], (main, kv_sent), micro)
         return (send(o_bytes, back, (tail,), "send_out"),)
+
+    def split_q(self, pre: list[Op]) -> tuple[list[Op], int]:
+        """`pre` with the q projection on its own, and its index (-1: none). A merged q/k/v GEMM
+        (``--fusion serving``) is split by its output columns into q (H of H + 2·H_kv heads) and k,
+        v, each reading the input: the eager q send needs q before k and v."""
+        for index, op in enumerate(pre):
+            leaves = op.module.split(".")[-1].split("+")
+            if leaves == ["q_proj"]:
+                return pre, index
+            if "q_proj" in leaves and op.is_gemm_shaped and self.model.heads:
+                heads, kv = self.model.heads, self.model.kv_heads or self.model.heads
+                width = op.dim("N")
+                q_width = width * heads // (heads + 2 * kv)
+                q_part = resize_dim(op, "N", q_width)
+                kv_part = replace(resize_dim(op, "N", width - q_width), name=f"{op.name}_kv")
+                return [*pre[:index], q_part, kv_part, *pre[index + 1 :]], index
+        return pre, -1
 
 
 def _label(resource: str) -> str:

@@ -143,3 +143,17 @@ def test_max_batch_from_capacity():
     fits = place(tiny_graph(batch=expected), system)
     assert all(use.fits for use in memory_check(fits, system))
     assert not all(use.fits for use in memory_check(place(tiny_graph(batch=expected + 1), system), system))
+
+
+def test_eager_q_splits_a_merged_qkv_projection():
+    # --fusion serving merges q, k and v into one GEMM of N = (H + 2·H_kv)·D = (8 + 4)·16 = 192;
+    # the eager send splits it: q's 128 columns first, then k and v's 64, and q goes out alone
+    from workloads.serving import fuse_for_serving
+
+    system = offload(compute=1, memory=2, overlap=Overlap.EAGER_Q)
+    run = run_system(place(fuse_for_serving(tiny_graph(batch=4)), system), system)
+    sent_q = task_of(run, "send_q")
+    assert len(sent_q) == TINY.layers
+    assert sent_q[0].comm.message_bytes == 4 * TINY.heads * 16 * 2
+    widths = sorted({op.dim("N") for task in run.placement.tasks for op in task.ops if "q_proj" in op.module})
+    assert widths == [64, 128]
