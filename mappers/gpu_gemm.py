@@ -69,6 +69,37 @@ PARTIAL_SUM_BYTES = 4
 #: int8: per 4 values, 2 prmt + 2 hsub2 + 2 hmul2 = 6 instructions, 6/4 per weight.
 DEQUANT_INSTRUCTIONS_PER_WEIGHT = {DType.INT4: 13 / 8, DType.INT8: 6 / 4}
 
+#: CUDA-core instructions per output element per scale block of a block-scaled FP8 GEMM: the
+#: block's partial product is multiplied by A's row scale and B's block scale and added to the
+#: accumulator (2 FMUL + 1 FADD; written ``acc += dot(a, b) * a_scale * b_scale`` in a Triton
+#: kernel, one FFMA per element in DeepGEMM's promotion), in fp32 on the CUDA cores because the
+#: tensor cores accumulate FP8 products without the scales (DeepGEMM README, "promotion").
+PROMOTION_INSTRUCTIONS_PER_OUTPUT = 3
+
+
+@dataclass(frozen=True)
+class GemmKernel:
+    """A GEMM implementation's trait the GPU's balance meets: `overlap`, how far its CUDA-core work
+    (dequantization, scale promotion) hides under the tensor cores
+    (`sim.engines.gpu.timing.CtaWork.overlap`): 1 where other warps do it (warp specialization:
+    Marlin, DeepGEMM, CUTLASS's Hopper kernels), 0 where the warps that issue the matmul wait for
+    it and then scale its result (a Triton kernel without warp specialization)."""
+
+    overlap: float
+
+
+#: Named GEMM implementations whose traits differ from the default (overlapped).
+GEMM_KERNELS = {
+    "torchao_triton_blockwise_fp8": GemmKernel(overlap=0.0),
+}
+OVERLAPPED_GEMM = GemmKernel(overlap=1.0)
+
+
+def gemm_kernel(name: str) -> GemmKernel:
+    """The traits of the named GEMM implementation (`GEMM_KERNELS`, else overlapped)."""
+    return GEMM_KERNELS.get(name, OVERLAPPED_GEMM)
+
+
 #: Dtypes the tensor cores multiply in, from the narrowest; an integer weight under a wider float
 #: activation is dequantized to the activation's dtype.
 FLOAT_ACTIVATIONS = (DType.FP8, DType.FP16, DType.BF16, DType.TF32, DType.FP32)
@@ -83,7 +114,8 @@ class GemmProblem:
     elements than its im2col view), B, and the side operands (scales, zeros, sparsity indices,
     bias); `side_bytes` is the side operands' share per GEMM instance. `math_dtype` is what the
     tensor cores multiply in; `sparse` selects the 2:4 sparse rate; `dequant_per_weight` counts
-    CUDA-core instructions per stored weight element.
+    CUDA-core instructions per stored weight element; `scale_block_k` is a block-scaled FP8 GEMM's
+    scale block along K (0: none); `kernel` names the implementation (`GEMM_KERNELS`).
     """
 
     batch: int
@@ -98,6 +130,8 @@ class GemmProblem:
     math_dtype: DType
     sparse: bool = False
     dequant_per_weight: float = 0.0
+    scale_block_k: int = 0
+    kernel: str = ""
 
     @property
     def macs(self) -> int:
@@ -147,6 +181,8 @@ def gemm_problem(op: Op) -> GemmProblem:
         math_dtype=math_dtype,
         sparse=sparse,
         dequant_per_weight=dequant,
+        scale_block_k=int(dict(op.attrs).get("scale_block_k", 0)),
+        kernel=str(dict(op.attrs).get("kernel", "")),
     )
 
 

@@ -146,9 +146,11 @@ def _kernel_row(figure: pd.Series) -> dict[str, object]:
             row |= {c.upper(): int(figure[c]) for c in ("m", "n", "k")}
         if figure["batch"]:
             row["batch"] = int(figure["batch"])
+        group = figure["group_size"]
         if family == "gemm_w4a16":
-            group = figure["group_size"]
             row["group_size"] = int(group) if group.isdigit() else int(figure["k"])  # channelwise: all of K
+        elif family == "gemm_fp8" and group.isdigit():  # block-scaled FP8: the scale block along K
+            row["group_size"] = int(group)
         row["out_dtype"] = "bf16" if a == "fp8" else a
     else:
         row |= {c: int(figure[c]) for c in ("batch", "heads", "kv_heads", "seq_kv", "head_dim")}

@@ -127,6 +127,10 @@ def _gemm(row: Mapping[str, object], family: str) -> Op:
     a = _dtype(row, "a_dtype", DType.FP16)
     b = _dtype(row, "b_dtype", a)
     out = _dtype(row, "out_dtype", a if a.bits >= 16 else DType.FP16)
+    # block-scaled FP8 (DeepGEMM's and torchao's recipe): one scale per `group_size` K values,
+    # applied to the accumulators once per block of K (`mappers.gpu_gemm.GemmProblem.scale_block_k`)
+    block = (("scale_block_k", _int(row, "group_size")),) if family == "gemm_fp8" and _present(
+        row, "group_size") else ()
     op = gemm_op(
         m,
         n,
@@ -136,7 +140,7 @@ def _gemm(row: Mapping[str, object], family: str) -> Op:
         weight_dtype=b,
         output_dtype=out,
         batch=groups if groups > 1 else 0,  # a grouped GEMM: each group its own weight
-        attrs=(("weight_is_param", 1),),
+        attrs=(("weight_is_param", 1), *block),
     )
     graph = OpGraph(name=family, ops=(op,))
     if family == "gemm_w4a16":

@@ -55,6 +55,7 @@ def simulate_on_gpu(op: Op, spec: GPUSpec) -> list[dict[str, object]]:
     if op.is_gemm_shaped:
         problem = gemm_problem(op)
         kernel = named or spec.gemm_kernel
+        problem = dataclasses.replace(problem, kernel=kernel)
         spec = spec.streaming_at(spec.gemm_bandwidth_fraction)
         cost = best_gemm(problem, spec)
         sparse = problem.sparse

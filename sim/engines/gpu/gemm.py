@@ -6,7 +6,11 @@ Per candidate (block ``bm × bn × bk``, ``stages``, split-K ``s``, occupancy ``
 * CTAs = batch · ceil(M/bm) · ceil(N/bn) · s; waves = CTAs / (SMs · c), the last one partial;
 * each CTA's main loop runs ``ceil(ceil(K/s) / bk)`` k-steps of ``bm·bn·bk`` tensor-core MACs (a
   partial tile still costs a whole one) at the SM's achievable rate (2:4 sparse: times the sparse
-  speedup), plus the dequantization instructions of its ``bk × bn`` weight tile for W4A16/W8A16;
+  speedup), plus the dequantization instructions of its ``bk × bn`` weight tile for W4A16/W8A16
+  and, for a block-scaled FP8 GEMM, the promotion of its ``bm × bn`` accumulators once per scale
+  block (`PROMOTION_INSTRUCTIONS_PER_OUTPUT`), hidden under the tensor cores as far as the kernel
+  does (`mappers.gpu_gemm.GemmKernel`): a 128-deep FP8 block is ``bm·bn·128 / 4096 = bm·bn / 32``
+  tensor cycles on an H100 SM and ``3·bm·bn / 128`` CUDA-core cycles, 75% more in series;
 * it loads ``bk·(bm·a + bn·b)`` bytes per k-step through L2 (on Hopper the larger operand's tile
   once per thread-block cluster, `tma_multicast_ctas`); DRAM sees only what a wave reads for
   the first time: when all operands fit in the usable L2 (`L2_RESIDENT_FRACTION`), every byte once;
@@ -26,7 +30,14 @@ import math
 from dataclasses import dataclass
 
 from hwmodels.gpu import GPUSpec
-from mappers.gpu_gemm import PARTIAL_SUM_BYTES, GemmProblem, GemmTile, candidate_tiles
+from mappers.gpu_gemm import (
+    PARTIAL_SUM_BYTES,
+    PROMOTION_INSTRUCTIONS_PER_OUTPUT,
+    GemmProblem,
+    GemmTile,
+    candidate_tiles,
+    gemm_kernel,
+)
 from sim.engines.gpu.timing import CtaWork, KernelCost, kernel_time, mac_rate_per_sm, memory_bound_s
 
 #: Share of L2 that keeps operands between waves (the rest holds output tiles and in-flight lines):
@@ -68,7 +79,8 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
     work = CtaWork(
         tensor_macs=bm * bn * steps * bk,
         tensor_macs_per_s=rate,
-        cuda_ops=problem.dequant_per_weight * bk * bn * steps,
+        cuda_ops=problem.dequant_per_weight * bk * bn * steps + _promotion_ops(problem, bm, bn, steps * bk),
+        overlap=gemm_kernel(problem.kernel).overlap,
         l2_bytes=steps * bk * _tile_load_bytes(problem, tile, spec) + problem.side_bytes / (tiles_n * split),
         steps=steps,
         stages=tile.stages,
@@ -122,7 +134,8 @@ def _cost_stream_k(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmC
         tensor_macs_per_s=mac_rate_per_sm(
             spec, problem.math_dtype, sparse=problem.sparse, fraction=spec.achievable_tensor_fraction
         ),
-        cuda_ops=problem.dequant_per_weight * bk * bn * steps,
+        cuda_ops=problem.dequant_per_weight * bk * bn * steps + _promotion_ops(problem, bm, bn, steps * bk),
+        overlap=gemm_kernel(problem.kernel).overlap,
         l2_bytes=steps * bk * _tile_load_bytes(problem, tile, spec)
         + problem.side_bytes * steps / (tiles_n * k_steps),
         steps=steps,
@@ -146,6 +159,15 @@ def _cost_stream_k(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmC
         tile=tile, main=main, reduce_s=0.0,
         dram_read_bytes=reads + partial_bytes, dram_write_bytes=write_bytes + partial_bytes,
     )
+
+
+def _promotion_ops(problem: GemmProblem, bm: int, bn: int, k: int) -> float:
+    """CUDA-core instructions a CTA's ``bm × bn`` accumulators take to promote `k` values of K
+    in scale blocks (`PROMOTION_INSTRUCTIONS_PER_OUTPUT` per element per block); none without
+    block scales."""
+    if not problem.scale_block_k:
+        return 0.0
+    return PROMOTION_INSTRUCTIONS_PER_OUTPUT * bm * bn * math.ceil(k / problem.scale_block_k)
 
 
 def _tile_load_bytes(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> float:
