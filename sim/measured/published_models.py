@@ -30,5 +30,7 @@ def simulate_step(row: pd.Series) -> float:
     hardware = load_hardware(row["preset"], overrides)
     if int(row["cuda_graphs"]):
         hardware = hardware.with_cuda_graphs()
+    elif row["fusion"] == "serving":  # a serving engine's native runtime: no eager torch dispatch
+        hardware = hardware.with_native_runtime()
     graph = load_model_graph(row["model"], **graph_arguments(row))
     return float(summarize(simulate(graph, hardware), hardware)["latency_s"])
