@@ -227,6 +227,20 @@ def core_streams(spec: FPGASpec, placement: HBMPlacement | None = None) -> CoreS
     )
 
 
+def k_pieces(k: int, splits: int, block: int) -> tuple[int, ...]:
+    """The reduction dim in `splits` pieces as FlightLLM's compiler cuts it: K in `block`-wide blocks,
+    each piece floor(blocks / splits) blocks, and what is left a last, smaller piece (the artifact's
+    `tiling_to_list(0, blocks, blocks // splits)`: K = 11008 in 3 gives 229, 229, 229 and 1 blocks).
+    A short last piece leaves the double-buffered load of the next tile less to hide behind."""
+    blocks = math.ceil(k / block)
+    size = max(1, blocks // max(splits, 1))
+    pieces = [size * block] * (blocks // size)
+    if blocks % size:
+        pieces.append((blocks % size) * block)
+    pieces[-1] -= blocks * block - k  # K not a multiple of the block: the last piece is short
+    return tuple(p for p in pieces if p > 0)
+
+
 @dataclass(frozen=True)
 class GemvTiling:
     """GEMV mode on one core: `pk` × `pn` MACs per cycle (kept weights), `tile_n` output columns
@@ -239,6 +253,7 @@ class GemvTiling:
     k_split: int
     chain: ChainAllocation
     retiled: bool
+    pieces: tuple[int, ...] = ()
 
     @property
     def describe(self) -> str:
@@ -284,14 +299,17 @@ def gemv_tiling(
             pn *= 2
     tile_bytes = k * tile_n * fmt.buffer_bytes_per_weight
     k_split = max(1, math.ceil(tile_bytes / (overlay.weight_buffer_bytes / 2)))
-    return GemvTiling(pk=pk, pn=pn, tile_n=tile_n, k_split=k_split, chain=chain, retiled=retiled)
+    pieces = k_pieces(k, k_split, overlay.chain_length)
+    return GemvTiling(pk=pk, pn=pn, tile_n=tile_n, k_split=len(pieces), chain=chain, retiled=retiled,
+                      pieces=pieces)
 
 
 @dataclass(frozen=True)
 class GemmTiling:
     """GEMM mode on one core: rows in tiles of `tile_m` (pM), each tile's activations resident;
     weight columns in chunks of `chunk_n` (one GEMM instruction's columns), re-streamed per row
-    tile, `slots` chunks in flight in GEMM mode's weight buffer (at least 2: double buffering)."""
+    tile, each cut along K into `pieces` (`k_pieces`) so two fit GEMM mode's weight buffer, and
+    `slots` pieces in flight (at least 2: double buffering)."""
 
     tile_m: int
     chunk_n: int
@@ -299,6 +317,7 @@ class GemmTiling:
     n_chunks: int
     slots: int
     chain: ChainAllocation
+    pieces: tuple[int, ...] = ()
 
     @property
     def describe(self) -> str:
@@ -320,7 +339,9 @@ def gemm_tiling(spec: FPGASpec, fmt: WeightFormat, m: int, k: int, n_per_core: i
         )
     chunk_n = min(max(overlay.gemm_tile_n, overlay.gemm_pn), max(n_per_core, 1))
     buffer = overlay.gemm_weight_buffer_bytes or overlay.weight_buffer_bytes
-    slots = max(2, int(buffer // max(k * chunk_n * fmt.buffer_bytes_per_weight, 1)))
+    chunk_bytes = k * chunk_n * fmt.buffer_bytes_per_weight
+    pieces = k_pieces(k, max(1, math.ceil(chunk_bytes / (buffer / 2))), overlay.chain_length)
+    slots = max(2, int(buffer // max(max(pieces) * chunk_n * fmt.buffer_bytes_per_weight, 1)))
     return GemmTiling(
         tile_m=tile_m,
         chunk_n=chunk_n,
@@ -328,13 +349,17 @@ def gemm_tiling(spec: FPGASpec, fmt: WeightFormat, m: int, k: int, n_per_core: i
         n_chunks=math.ceil(n_per_core / chunk_n),
         slots=slots,
         chain=chain,
+        pieces=pieces,
     )
 
 
 def mapping_candidates(op: Op) -> tuple[MatrixMode, ...]:
-    """The MPE modes a GEMM-shaped op may run in: GEMV only for few activation rows (each row is
-    a pass of the GEMV array), GEMM always."""
+    """The MPE modes a GEMM-shaped op may run in: one activation row runs in GEMV mode (GEMM
+    mode would pad it to pM rows); a few rows (each a pass of the GEMV array) try both; more rows
+    run in GEMM mode."""
     rows = op.dim("M")
+    if rows == 1:
+        return (MatrixMode.GEMV,)
     return (MatrixMode.GEMV, MatrixMode.GEMM) if rows <= 16 else (MatrixMode.GEMM,)
 
 

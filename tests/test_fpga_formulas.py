@@ -174,6 +174,17 @@ def test_rows_carry_the_timeline_the_closed_form_and_the_resources():
     assert fast["latency_s"] == fast["closed_form_s"] == pytest.approx(row["closed_form_s"])
 
 
+def test_the_compiler_cuts_k_into_floor_sized_pieces_with_a_remainder():
+    from mappers.fpga import k_pieces
+
+    # K = 11008 in 16-wide blocks is 688 blocks; 3 pieces of 688 // 3 = 229 blocks leave 1 over
+    assert k_pieces(11008, 3, 16) == (229 * 16, 229 * 16, 229 * 16, 16)
+    # 4096 in 2: 256 blocks, 128 each, nothing over
+    assert k_pieces(4096, 2, 16) == (2048, 2048)
+    # K not a multiple of the block: the last piece is short (100 = 6 blocks of 16, the last 4)
+    assert k_pieces(100, 1, 16) == (100,)
+
+
 def test_length_adaptive_compilation_runs_a_step_at_its_groups_length_and_resizes_graphs():
     assert [group_lengths(n, 16) for n in (1, 16, 17, 145)] == [16, 16, 32, 160]
     attention = Op(

@@ -29,7 +29,7 @@ from workloads.op import Op, OpKind
 ENGINE = "fpga"
 _PLANNERS = {MatrixMode.GEMV: gemv_plan, MatrixMode.GEMM: gemm_plan}
 #: Unit busy-time columns of a row.
-BUSY_COLUMNS = {unit: f"{unit.value}_busy_s" for unit in Unit if unit is not Unit.SYS}
+BUSY_COLUMNS = {unit: f"{unit.label}_busy_s" for unit in Unit if unit is not Unit.SYS}
 
 
 def plan_op(op: Op, spec: FPGASpec) -> tuple[OpPlan, Schedule]:
@@ -89,7 +89,7 @@ def simulate_on_fpga(op: Op, spec: FPGASpec) -> list[dict[str, object]]:
         "mode": plan.mode,
         "mapping": plan.mapping,
         "math_dtype": math_dtype.value,
-        "bottleneck": timed.bottleneck.value if timed.bottleneck else "",
+        "bottleneck": timed.bottleneck.label if timed.bottleneck else "",
         "timeline_s": timed.makespan / clock * n,
         "closed_form_s": timed.closed_form / clock * n,
         **{

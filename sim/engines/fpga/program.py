@@ -139,8 +139,7 @@ def gemv_plan(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
     in_bytes, out_bytes = rows * k * act, rows * cols * tiles * _dtype_bytes(op.operand(Role.OUTPUT).dtype)
     on_chip = b.fits(batch * (in_bytes + out_bytes))
     ld_in = None if on_chip else b.load(in_bytes, activation=True)
-    per_k = math.ceil(k / tiling.k_split)
-    tile_buffer = per_k * cols * fmt.buffer_bytes_per_weight
+    tile_buffer = max(tiling.pieces) * cols * fmt.buffer_bytes_per_weight
     slots = max(DOUBLE_BUFFER, int(spec.overlay.weight_buffer_bytes // max(tile_buffer, 1)))
     issued = spec.overlay.hbm_channels_per_core * (1 + (fmt.nm is not None) + (fmt.side_bytes_per_weight > 0))
     k_rate = tiling.pk * tiling.chain.speedup
@@ -148,8 +147,7 @@ def gemv_plan(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
     for _ in range(batch):
         for t in range(tiles):
             valid = min(cols, max(0, math.ceil((n - t * spec.overlay.gemv_tile_n) / cores)))
-            for s in range(tiling.k_split):
-                k_s = min(per_k, k - s * per_k)
+            for k_s in tiling.pieces:
                 wait = mvs[-slots] if len(mvs) >= slots else None
                 ld = b.load(k_s * valid * fmt.hbm_bytes_per_weight, (wait,), issued=issued)
                 cycles = math.ceil(k_s / k_rate) * math.ceil(cols / tiling.pn) * rows
@@ -178,9 +176,9 @@ def gemv_plan(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
 
 def gemm_plan(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
     """GEMM mode. Per core n_core = ceil(N / cores / pN)·pN columns; per row tile (pM rows,
-    activations LD once unless on chip) and weight chunk (chunk_n columns): LD
-    K·chunk_n·hbm_bytes_per_weight, MM ceil(K / (pK·speedup)) · ceil(chunk_n / pN) cycles (pM
-    rows at once), ST of the tile's output block unless the output stays on chip. Weights come over
+    activations LD once unless on chip), weight chunk (chunk_n columns) and K piece k_s: LD
+    k_s·chunk_n·hbm_bytes_per_weight, MM ceil(k_s / (pK·speedup)) · ceil(chunk_n / pN) cycles (pM
+    rows at once); ST of the chunk's output block unless the output stays on chip. Weights come over
     `gemm_weight_channels` crossed channels when the overlay gives them (the artifact's B buffer)."""
     b = _Builder(spec, streams)
     overlay, fmt = spec.overlay, weight_format(op, spec)
@@ -213,12 +211,14 @@ def gemm_plan(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
             )
             for c in range(tiling.n_chunks):
                 cols = min(tiling.chunk_n, n_core - c * tiling.chunk_n)
-                wait = mms[-tiling.slots] if len(mms) >= tiling.slots else None
                 blocks = math.ceil(cols / overlay.gemm_tile_n)  # ISA instructions: one per column block
-                ld = b.load(k * cols * fmt.hbm_bytes_per_weight, (wait,), issued=blocks, rate=weight_rate)
-                cycles = math.ceil(k / k_rate) * math.ceil(cols / overlay.gemm_pn)
-                mm = b.run(Unit.MM, cycles, (ld, ld_a), issued=blocks)
-                mms.append(mm)
+                for k_s in tiling.pieces:
+                    wait = mms[-tiling.slots] if len(mms) >= tiling.slots else None
+                    nbytes = k_s * cols * fmt.hbm_bytes_per_weight
+                    ld = b.load(nbytes, (wait,), issued=blocks, rate=weight_rate)
+                    cycles = math.ceil(k_s / k_rate) * math.ceil(cols / overlay.gemm_pn)
+                    mm = b.run(Unit.MM, cycles, (ld, ld_a), issued=blocks)
+                    mms.append(mm)
                 if not on_chip:
                     b.store(tile_rows * cols * out, (mm,), issued=blocks * overlay.hbm_channels_per_core)
             last_mm_of_tile = mms[-1]

@@ -19,15 +19,19 @@ import enum
 from dataclasses import dataclass, field
 
 
-class Unit(enum.Enum):
-    """An in-order unit of a core."""
+class Unit(enum.IntEnum):
+    """An in-order unit of a core (an int, so a schedule indexes lists by it; `label` names it)."""
 
-    LD = "ld"
-    ST = "st"
-    MM = "mm"
-    MV = "mv"
-    SFU = "sfu"
-    SYS = "sys"
+    LD = 0
+    ST = 1
+    MM = 2
+    MV = 3
+    SFU = 4
+    SYS = 5
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
 
 
 #: 32-bit words per instruction (artifact profile/inst_gen/isa.py, INST_LENGTH_DICT: LD 7, ST 3,
@@ -46,12 +50,12 @@ class Program:
     deps: list[tuple[int, ...]] = field(default_factory=list)
     issued: list[int] = field(default_factory=list)
 
-    def add(self, unit: Unit, cycles: float, deps: tuple[int, ...] = (), *, issued: int = 1) -> int:
-        """Append an instruction of `cycles` on `unit` after `deps`; `issued` ISA instructions it
-        stands for (an LD striped over 8 channels is 8 LD instructions of the artifact's ISA)."""
+    def add(self, unit: Unit, cycles: float, deps: tuple[int | None, ...] = (), *, issued: int = 1) -> int:
+        """Append an instruction of `cycles` on `unit` after `deps` (None entries ignored); `issued`
+        ISA instructions it stands for (an LD striped over 8 channels is 8 of the artifact's LDs)."""
         self.units.append(unit)
-        self.cycles.append(float(cycles))
-        self.deps.append(tuple(d for d in deps if d is not None and d >= 0))
+        self.cycles.append(cycles)
+        self.deps.append(deps)
         self.issued.append(issued)
         return len(self.units) - 1
 
@@ -64,8 +68,10 @@ class Program:
 
     @property
     def instruction_bytes(self) -> int:
-        pairs = zip(self.units, self.issued, strict=True)
-        return sum(n * INSTRUCTION_WORDS[unit] * WORD_BYTES for unit, n in pairs)
+        words = [0] * len(Unit)
+        for unit, n in zip(self.units, self.issued, strict=True):
+            words[unit] += n
+        return sum(n * INSTRUCTION_WORDS[unit] * WORD_BYTES for unit, n in zip(Unit, words, strict=True))
 
 
 @dataclass(frozen=True)
@@ -87,16 +93,16 @@ class Schedule:
 
 def schedule(program: Program) -> Schedule:
     """The in-order, dependency-respecting timeline of `program` (module docstring)."""
-    free = dict.fromkeys(Unit, 0.0)
-    busy = dict.fromkeys(Unit, 0.0)
+    free = [0.0] * len(Unit)
+    busy = [0.0] * len(Unit)
     end = [0.0] * len(program)
     for i, (unit, cycles, deps) in enumerate(zip(program.units, program.cycles, program.deps, strict=True)):
         start = free[unit]
         for d in deps:
-            if end[d] > start:
+            if d is not None and end[d] > start:
                 start = end[d]
         end[i] = start + cycles
         free[unit] = end[i]
         busy[unit] += cycles
     makespan = max(end, default=0.0)
-    return Schedule(makespan=makespan, busy={u: b for u, b in busy.items() if b > 0})
+    return Schedule(makespan=makespan, busy={unit: busy[unit] for unit in Unit if busy[unit] > 0})
