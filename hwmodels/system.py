@@ -60,11 +60,12 @@ class Overlap(enum.Enum):
     * ``eager_q``: Lamina's resource-utilization overlapping: q is sent as soon as it is projected
       and the memory devices attend over the cached KV while k and v are projected and sent; the
       new token's keys are attended after and the two partial softmaxes merged;
-    * ``rotational``: Lamina's rotational staggered pipelining (its section 4.3) on top of
-      ``eager_q``: `ParallelPlan.rotation_batches` (n) micro-batches over n − 1 model replicas,
-      the k-th model slice of micro-batch j on replica (j + k) mod (n − 1), so while one
-      micro-batch is in attention the replicas run the others (n = 2: one replica, two batches
-      in turn).
+    * ``rotational``: Lamina's rotational staggered pipelining (its section 4.3):
+      `ParallelPlan.rotation_batches` (n) micro-batches over n − 1 model replicas, the k-th model
+      slice of micro-batch j on replica (j + k) mod (n − 1), so while one micro-batch is in
+      attention the replicas run the others (n = 2: one replica, two batches in turn). Without the
+      eager q send: with it, the timeline's first-ready-first-served order puts one micro-batch's
+      short attention tail behind the other's whole attention, which is slower than either alone.
     """
 
     NONE = "none"

@@ -455,7 +455,7 @@ class _Builder:
             return self.comm(direction, comm, deps, micro, name)
 
         pre, q_index = self.split_q(pre)
-        eager = self.plan.overlap is not Overlap.NONE and q_index >= 0 and attn.dim("Skv") > 1
+        eager = self.plan.overlap is Overlap.EAGER_Q and q_index >= 0 and attn.dim("Skv") > 1
         if not eager:
             if pre:
                 last = (self.work(resource, pre, last, micro),)
