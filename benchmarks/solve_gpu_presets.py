@@ -11,7 +11,11 @@ still solve their figures (bisection to 4 significant digits):
 * `attention_tensor_fraction` of ``h100_sxm``: FA2 at the FA3 paper's 35% of the H100's peak
   (Shah et al. 2024, abstract), same shape, that overlap held;
 * `achievable_tensor_fraction` of ``h100_sxm``: the 8192³ bf16 GEMM at the 798 TFLOP/s measured
-  on this workplace's H100 (known_measurements.md).
+  on this workplace's H100 (known_measurements.md);
+* `kernel_bandwidth_fractions` ``tinygemm_int4`` and ``inductor_int8_weight_only`` of
+  ``a100_80gb_sxm``: gpt-fast's int4 (group 32) and int8 Llama-2-7B decode steps on its 330 W
+  A100 (published_models.csv, a calibration source), each step simulated as gpt-fast ran it, its
+  GEMMs at the entry (the rest of the step as the bf16 row's: within 9% of gpt-fast's).
 
     .venv/bin/python benchmarks/solve_gpu_presets.py
 """
@@ -23,8 +27,10 @@ from collections.abc import Callable
 
 from hwmodels import load_hardware
 from mappers import gpu_attention
+from reference_kernels.published_validation import validation_steps
 from sim.engines.gpu.attention import best_attention
 from sim.engines.gpu.gemm import best_gemm
+from sim.measured import published_validation
 from sim.simulate import simulate_op_latency
 from workloads.kernel_ops import op_for_measurement
 
@@ -81,6 +87,26 @@ def main() -> None:
 
     tensor = bisect(h100_gemm, 798e12 / h100.peak_tensor_flops(h100.default_dtype), 0.5, 1.0)
     print(f"h100_sxm achievable_tensor_fraction: {tensor} (shipped {h100.achievable_tensor_fraction})")
+    solve_weight_only_kernels()
+
+
+def solve_weight_only_kernels() -> None:
+    """The A100's entries for gpt-fast's weight-only kernels, each at the bandwidth fraction that
+    gives its calibration step's measured time."""
+    steps = validation_steps()
+    steps = steps[(steps["source_id"] == "gpt_fast_readme") & (steps["gemm_kernel"] != "")]
+    a100 = load_hardware("a100_80gb_sxm")
+    for _, step in steps.iterrows():
+        kernel = step["gemm_kernel"]
+        shipped = a100.kernel_bandwidth_fractions.get(kernel)
+
+        def speed(fraction: float, step=step, kernel=kernel) -> float:  # rises with the fraction
+            entries = {**a100.kernel_bandwidth_fractions, kernel: fraction}
+            spec = dataclasses.replace(a100, kernel_bandwidth_fractions=entries)
+            return 1 / published_validation.simulate_step(step, spec)
+
+        fraction = bisect(speed, 1 / step["latency_s"], 0.1, 1.0)
+        print(f"a100_80gb_sxm kernel_bandwidth_fractions[{kernel}]: {fraction} (shipped {shipped})")
 
 
 if __name__ == "__main__":

@@ -87,6 +87,18 @@ STACKS = {
 }
 
 
+#: The weight-only GEMM kernel a torch.compile stack runs for a weight dtype: gpt-fast's and
+#: torchao's int4 weight-only linear call tinygemm (``torch.ops.aten._weight_int4pack_mm``); their
+#: int8 weight-only linear is ``F.linear(x, w.to(x.dtype)) * scales`` fused by Inductor. A preset
+#: runs a model's GEMMs at that kernel's `kernel_bandwidth_fractions` entry (`GPUSpec.with_kernels`).
+WEIGHT_ONLY_KERNELS = {
+    ("torchao", "int4"): "tinygemm_int4",
+    ("gpt-fast", "int4"): "tinygemm_int4",
+    ("torchao", "int8"): "inductor_int8_weight_only",
+    ("gpt-fast", "int8"): "inductor_int8_weight_only",
+}
+
+
 def timing_of(figure: pd.Series) -> str:
     """How a kernel figure was timed (the measured format's `timing`), from its stated method:
     ``graph`` for a CUDA-graph replay, ``device`` for a profiler's device time (CUPTI),
@@ -171,7 +183,8 @@ def _kernel_name(figure: pd.Series) -> str:
 #: Columns of a step description (`validation_steps`).
 STEP_COLUMNS = (
     "family", "model", "scope", "batch", "input_len", "output_len", "weights", "group_size",
-    "activations", "kv", "fusion", "cuda_graphs", "eager_host", "stack", "preset", "gpu", "latency_s",
+    "activations", "kv", "fusion", "cuda_graphs", "eager_host", "stack", "gemm_kernel", "preset", "gpu",
+    "latency_s",
     "set", "source_id", "split", "reason", "locator", "quote",
 )  # fmt: skip
 
@@ -226,6 +239,7 @@ def _step(figure: pd.Series) -> dict[str, object]:
         "cuda_graphs": int(stack.cuda_graphs),
         "eager_host": int(stack.eager_host),
         "stack": stack_name,
+        "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack_name, weights), ""),
         "preset": figure["preset"],
         "gpu": figure["gpu"],
         "latency_s": float(figure["latency_s"]) if figure["latency_s"] else float("nan"),
@@ -255,7 +269,8 @@ def _published_model_step(row: pd.Series) -> dict[str, object]:
         "fusion": row["fusion"],
         "cuda_graphs": int(row["cuda_graphs"]),
         "eager_host": 0,  # gpt-fast replays CUDA graphs; TensorRT-LLM launches from C++
-        "stack": row["source"].split("/")[1].split(" ")[0].lower(),
+        "stack": (stack := row["source"].split("/")[1].split(" ")[0].lower()),
+        "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack, row["weights"]), ""),
         "preset": row["preset"],
         "gpu": row["gpu"],
         "latency_s": float(row["measured_s"]),

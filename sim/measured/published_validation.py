@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from hwmodels import load_hardware
+from hwmodels.loader import apply_overrides
 from reference_kernels.published_validation import validation_kernels, validation_steps
 from reference_kernels.sources import Split
 from sim.measured.compare import compare
@@ -102,14 +103,17 @@ def _at_best_sizes(rows: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def simulate_step(step: pd.Series) -> float:
-    """Simulated seconds of one whole-model figure, by its `scope` (module docstring)."""
+def simulate_step(step: pd.Series, base: object | None = None) -> float:
+    """Simulated seconds of one whole-model figure, by its `scope` (module docstring), on its preset
+    (or `base`, a variant of it) with the row's overrides."""
     overrides = [o for o in str(step.get("set") or "").split(";") if o]
-    hardware = load_hardware(step["preset"], overrides)
+    hardware = apply_overrides(base if base is not None else load_hardware(step["preset"]), overrides)
     if int(step["cuda_graphs"]):
         hardware = hardware.with_cuda_graphs()
     elif not int(step["eager_host"]):
         hardware = hardware.with_native_runtime()
+    if step.get("gemm_kernel"):  # a stack's weight-only kernel, at its preset entry
+        hardware = hardware.with_kernels(gemm=str(step["gemm_kernel"]))
     first, steps = int(step["input_len"]) + 1, int(step["output_len"])
     if step["scope"] == "prefill":
         return _step_s(step, hardware, "prefill", seq=int(step["input_len"]))
