@@ -17,7 +17,13 @@ from sim.cli import main
 from sim.serving import LAMINA_TRACES, read_request_trace, request_mix
 from workloads.errors import WorkloadError
 
-PRESETS = ("lamina_h100_h20", "system_8xa100_nvlink", "system_8xh100_nvlink")
+PRESETS = (
+    "lamina_h100_h20",
+    "system_8xa100_nvlink",
+    "system_8xh100_nvlink",
+    "system_h100_pd_disagg",
+    "system_h100_u280",
+)
 
 
 def test_system_presets_are_listed_apart_from_devices():
