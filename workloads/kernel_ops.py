@@ -7,18 +7,17 @@ that work as an `Op` from the row's family and shape columns only.
 from __future__ import annotations
 
 import dataclasses
-import enum
 from collections.abc import Mapping
 
 from workloads.annotate import annotate
 from workloads.dtypes import DType
 from workloads.errors import WorkloadError
-from workloads.op import Op, Operand, OpGraph, OpKind, Role, gemm_op, positive_int
+from workloads.op import Op, Operand, OpGraph, OpKind, Role, TextEnum, gemm_op, positive_int
 
 
-class KernelFamily(str, enum.Enum):
-    """The kind of work a measured kernel row times (docs/measured_format.md). String-valued: a
-    measured file's ``family`` column compares, groups and prints as the value."""
+class KernelFamily(TextEnum):
+    """The kind of work a measured kernel row times (docs/measured_format.md); a measured file's
+    ``family`` column compares, groups and prints as the value."""
 
     GEMM = "gemm"
     GEMM_FP8 = "gemm_fp8"
@@ -29,12 +28,6 @@ class KernelFamily(str, enum.Enum):
     ATTENTION_PREFILL = "attention_prefill"
     ATTENTION_DECODE = "attention_decode"
     COPY = "copy"
-
-    def __str__(self) -> str:
-        return self.value
-
-    def __format__(self, spec: str) -> str:
-        return format(self.value, spec)
 
 
 F = KernelFamily

@@ -322,18 +322,22 @@ def conv2d_op(
     )
 
 
-class Phase(str, enum.Enum):
-    """The step of an LLM a graph is: the prompt's prefill or one decode step (a string-valued enum:
-    it prints, compares and writes to CSV as ``prefill`` / ``decode``)."""
-
-    PREFILL = "prefill"
-    DECODE = "decode"
+class TextEnum(str, enum.Enum):
+    """An enum whose members are their text: they compare equal to it, hash as it, and print and
+    format as it (so a column of such values reads, groups and writes as plain strings)."""
 
     def __str__(self) -> str:
         return self.value
 
     def __format__(self, spec: str) -> str:
         return format(self.value, spec)
+
+
+class Phase(TextEnum):
+    """The step of an LLM a graph is: the prompt's prefill or one decode step."""
+
+    PREFILL = "prefill"
+    DECODE = "decode"
 
     @classmethod
     def parse(cls, text: object, *, field: str = "--phase") -> Phase:
