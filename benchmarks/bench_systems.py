@@ -275,21 +275,15 @@ def eager(context: int = 4096, batches=(16, 32, 64, 128, 256)) -> pd.DataFrame:
 
 # tensor parallel against published runs ---------------------------------------------------------
 
-SYSTEM_OF_GPU = {"h100_sxm": "system_8xh100_nvlink", "a100_80gb_sxm": "system_8xa100_nvlink", "h200": None}
-
-
 def tp_system(gpu: str, tp: int):
-    """`tp` GPUs of preset `gpu` on their NVLink node (an H200 node: the H100 node's NVLink 4 with
-    H200s, as HGX H200 has)."""
-    name = SYSTEM_OF_GPU.get(gpu) or "system_8xh100_nvlink"
-    overrides = [f"gpus.count={tp}"]
-    system = load_system(name, overrides)
-    if gpu not in SYSTEM_OF_GPU or SYSTEM_OF_GPU[gpu] is None:
-        from hwmodels.loader import load_hardware
+    """`tp` GPUs of preset `gpu` on the NVLink node of their generation (an A100 on the A100 node's
+    NVLink 3, an H100 or H200 on the H100 node's NVLink 4, as HGX H200 has), from CUDA graphs."""
+    from hwmodels.loader import load_hardware
 
-        group = dataclasses.replace(system.groups["gpus"], device=load_hardware(gpu))
-        system = dataclasses.replace(system, groups={"gpus": group})
-    return graphed(system)
+    node = "system_8xa100_nvlink" if gpu.startswith("a100") else "system_8xh100_nvlink"
+    system = load_system(node, [f"gpus.count={tp}"])
+    group = dataclasses.replace(system.groups["gpus"], device=load_hardware(gpu))
+    return graphed(dataclasses.replace(system, groups={"gpus": group}))
 
 
 def annotations_of(dtype: str) -> dict[str, str]:
@@ -358,8 +352,9 @@ def tp(limit: int = 0) -> pd.DataFrame:
     cache: dict = {}
     rows = []
     for _, row in data.iterrows():
+        lengths = not (pd.isna(row["input_tokens"]) or pd.isna(row["output_tokens"]))
         try:
-            value, note = simulate_published(row, cache)
+            value, note = simulate_published(row, cache) if lengths else (math.nan, "lengths not stated")
         except Exception as error:  # noqa: BLE001 — a row we cannot run is reported, not fatal
             value, note = math.nan, f"{type(error).__name__}: {error}"
         rows.append(
@@ -368,7 +363,7 @@ def tp(limit: int = 0) -> pd.DataFrame:
                 "gpu": row["gpu"],
                 "tp": int(row["tp"]),
                 "batch": "" if pd.isna(row["batch"]) else int(row["batch"]),
-                "in/out": f"{int(row['input_tokens'])}/{int(row['output_tokens'])}",
+                "in/out": f"{row['input_tokens']:.0f}/{row['output_tokens']:.0f}" if lengths else "",
                 "dtype": row["dtype"],
                 "metric": row["metric"],
                 "published": row["value"],
@@ -378,6 +373,7 @@ def tp(limit: int = 0) -> pd.DataFrame:
             }
         )
         print(f"  {rows[-1]['source']} {rows[-1]['metric']}: {rows[-1]['error_%']:+.1f}%", file=sys.stderr)
+        pd.DataFrame(rows).to_csv(Path(tempfile.gettempdir()) / "bench_systems_tp.csv", index=False)
     return pd.DataFrame(rows)
 
 
