@@ -257,6 +257,33 @@ def resource_table(run: SystemRun) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def timeline_table(run: SystemRun) -> pd.DataFrame:
+    """One row per task in order: its name, resource, micro-batch, start, end and duration (s),
+    how many ops it runs (per device; the slowest rank's for expert ranks) or which collective it is
+    and its message bytes, and the tasks it waited for."""
+    import pandas as pd
+
+    rows = []
+    for number, task in enumerate(run.placement.tasks):
+        comm = task.comm
+        rows.append(
+            {
+                "task": number,
+                "name": task.name,
+                "resource": task.resource,
+                "micro_batch": task.micro_batch,
+                "start_s": run.timeline.start_s[number],
+                "end_s": run.timeline.end_s[number],
+                "duration_s": run.durations_s[number],
+                "ops": len(task.ops) or max((len(rank) for rank in task.rank_ops), default=0),
+                "collective": comm.collective.value if comm else "",
+                "message_bytes": comm.message_bytes if comm else 0.0,
+                "after": " ".join(str(dep) for dep in task.deps),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def _kind(system: SystemSpec, group: str) -> str:
     from hwmodels.loader import kind_of
 

@@ -249,3 +249,19 @@ def test_system_sweep_writes_a_sweep_folder(tmp_path, capsys):
     ok = frame[frame["error"].isna()].sort_values("links.nic.bytes_per_s")
     assert ok["tbt_s"].iloc[1] <= ok["tbt_s"].iloc[0]  # the faster NIC is never slower
     assert "best tbt_s (min)" in out
+
+
+def test_cli_writes_the_timeline(capsys, tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "timeline.csv"
+    code, _, err = _cli(
+        capsys, *BASE, "--system", "lamina_h100_h20", "--set", "parallel.overlap=eager_q", "--batch", "4",
+        "--timeline", str(path),
+    )  # fmt: skip
+    assert code == 0, err
+    frame = pd.read_csv(path)
+    assert {"compute", "memory", "nic:compute->memory"} <= set(frame["resource"])
+    assert (frame["end_s"] >= frame["start_s"]).all() and "send_q" in set(frame["name"])
+    code, _, err = _cli(capsys, *BASE, "--system", "lamina_h100_h20", "--batch", "4", "--timeline", str(tmp_path))
+    assert code == 2 and "--timeline" in err and "cannot write" in err

@@ -23,6 +23,11 @@ def add_system_arguments(parser: argparse.ArgumentParser) -> None:
         "(TIMESTAMP,ContextTokens,GeneratedTokens); decode runs at the mean prompt + generated/2, "
         "the time to first token at the mean prompt",
     )
+    parser.add_argument(
+        "--timeline",
+        metavar="FILE.csv",
+        help="with --system: write the step's schedule, a row per task (resource, start, end, what it ran)",
+    )
 
 
 def run_on_system(args: argparse.Namespace) -> int:
@@ -30,7 +35,7 @@ def run_on_system(args: argparse.Namespace) -> int:
     from mappers.placement import place, plan_batch, prefill_system
     from sim.present.tables import OutputFormat
     from sim.serving import max_batch, request_mix, require_fit, serving_figures
-    from sim.system_run import resource_table, run_system
+    from sim.system_run import resource_table, run_system, timeline_table
     from workloads.errors import WorkloadError
     from workloads.op import Phase
 
@@ -71,6 +76,11 @@ def run_on_system(args: argparse.Namespace) -> int:
         prefill_shared=not system.parallel.prefill_group,
     )
     table = resource_table(run)
+    if args.timeline:
+        from workloads.files import writing
+
+        with writing(args.timeline, option="--timeline", error=WorkloadError):
+            timeline_table(run).to_csv(args.timeline, index=False)
     fmt = OutputFormat(args.format)
     if run.unmodeled_ops:
         print(
