@@ -263,5 +263,7 @@ def test_cli_writes_the_timeline(capsys, tmp_path):
     frame = pd.read_csv(path)
     assert {"compute", "memory", "nic:compute->memory"} <= set(frame["resource"])
     assert (frame["end_s"] >= frame["start_s"]).all() and "send_q" in set(frame["name"])
-    code, _, err = _cli(capsys, *BASE, "--system", "lamina_h100_h20", "--batch", "4", "--timeline", str(tmp_path))
+    code, _, err = _cli(
+        capsys, *BASE, "--system", "lamina_h100_h20", "--batch", "4", "--timeline", str(tmp_path)
+    )
     assert code == 2 and "--timeline" in err and "cannot write" in err
