@@ -102,3 +102,18 @@ def test_timeline_overlaps_independent_resources():
     assert timeline.latency_s == 3.0
     chained = schedule(["a", "b", "b"], [1.0, 2.0, 1.0], [(), (0,), (1,)])
     assert chained.start_s == (0.0, 1.0, 3.0) and chained.latency_s == 4.0
+
+
+def test_roofline_costs_on_one_device_are_the_roofline_engine():
+    # one device, no overlap, ops costed at the roofline: the step is sim.engines.roofline's latency
+    from sim.engines.roofline import device_rates, evaluate, prepare_workload
+    from sim.system_run import roofline_cost
+
+    system = gpus(1)
+    graph = tiny_graph(batch=4)
+    device = system.groups["gpus"].device
+    workload = prepare_workload(graph, type(device))
+    rates, _ = device_rates([device], workload.dtypes)
+    expected = evaluate(workload, rates)["latency_s"][0]
+    run = run_system(place(graph, system), system, coster=roofline_cost)
+    assert run.latency_s == pytest.approx(expected, rel=1e-9)
