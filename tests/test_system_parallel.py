@@ -105,3 +105,16 @@ def test_group_counts_scale_the_price():
     system = gpus(4)
     eight = replace(system, groups={"gpus": replace(system.groups["gpus"], count=8)})
     assert eight.price_usd_per_hour == pytest.approx(2 * system.price_usd_per_hour)
+
+
+def test_any_device_kind_runs_in_a_system():
+    # the mixed preset: an H100 runs the model, four U280 FPGA overlays the attention; each group's
+    # ops are costed by its own kind's engine (the FPGA rows come from sim/engines/fpga)
+    from hwmodels.system_loader import load_system
+    from sim.system_run import resource_table
+
+    system = load_system("system_h100_u280")
+    run = run_system(place(tiny_graph(batch=4), system), system)
+    table = resource_table(run).set_index("resource")
+    assert table.loc["memory", "kind"] == "fpga" and table.loc["compute", "kind"] == "gpu"
+    assert table.loc["memory", "busy_s"] > 0 and run.unmodeled_ops == 0
