@@ -121,6 +121,11 @@ def layout(system: SystemSpec) -> Layout:
     micro = plan.rotation_batches if rotational else plan.micro_batches
     if rotational and plan.pp > 1:
         raise HardwareSpecError("parallel: rotational overlap runs whole model replicas; set pp = 1")
+    if plan.attention_group and plan.dp > 1:
+        raise HardwareSpecError(
+            "parallel: dp > 1 with offloaded attention would share one attention group between "
+            "replicas; model one replica (dp 1) and scale its figures, or use rotational overlap"
+        )
     others = plan.pp * plan.dp * model_replicas
     tp = plan.tp or count // others
     if tp < 1 or tp * others != count:
