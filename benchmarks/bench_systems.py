@@ -275,6 +275,7 @@ def eager(context: int = 4096, batches=(16, 32, 64, 128, 256)) -> pd.DataFrame:
 
 # tensor parallel against published runs ---------------------------------------------------------
 
+
 def tp_system(gpu: str, tp: int):
     """`tp` GPUs of preset `gpu` on the NVLink node of their generation (an A100 on the A100 node's
     NVLink 3, an H100 or H200 on the H100 node's NVLink 4, as HGX H200 has), from CUDA graphs."""
