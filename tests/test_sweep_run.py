@@ -104,7 +104,8 @@ def test_failing_configs_are_recorded_and_the_sweep_goes_on(tmp_path):
     # int8 PEs only cannot run a bf16 GEMM: valid hardware, a failing workload.
     gpu = write(
         tmp_path,
-        "hardware: h100_sxm\naxes: {dram_bytes_per_s: [2.0e12, 4.0e12]}\nworkloads: [{gemm: [[64, 64, 8]]}]\n",
+        "hardware: h100_sxm\naxes: {dram_bytes_per_s: [2.0e12, 4.0e12]}\n"
+        "workloads: [{gemm: [[64, 64, 8]]}]\n",
     )
     frame = read_sweep(sweep(gpu, tmp_path / "gpu", workers=1).path)
     assert "must not exceed dram_bytes_per_s" in frame.loc[0, "error"] and pd.isna(frame.loc[0, "latency_s"])
