@@ -95,7 +95,7 @@ def test_yaml_file(tmp_path):
     path.write_text(
         "kind: systolic\nname: mine\nrows: 8\ncols: 8\ndataflow: is\n"
         "ifmap_sram_bytes: 4096\nfilter_sram_bytes: 4096\nofmap_sram_bytes: 4096\n"
-        "dram_bytes_per_s: 8e9\nfreq_hz: 1e9\n"
+        "dram_bytes_per_s: 8e9\nclock_hz: 1e9\n"  # (freq_hz, its old name: test_device_interface)
     )
     spec = load_hardware(str(path))
     assert spec.dataflow is Dataflow.IS and spec.dram_bytes_per_cycle() == 8
