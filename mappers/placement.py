@@ -406,21 +406,16 @@ class _Builder:
 
     def stage_send(self, stage: int, to: int, last: tuple[int, ...], micro: int) -> int:
         """The hidden state from one pipeline stage to the next (a transfer on the group's link)."""
-        size = step_tokens(self.graph) * _hidden_bytes(self.graph)
-        link_name, resource = self.link(self.group, self.group, f"stage{stage}->stage{to}")
-        comm = Comm(
-            collective=Collective.TRANSFER,
-            message_bytes=size,
-            link=link_name,
-            senders=self.shape.tp,
-            receivers=self.shape.tp,
-        )
-        return self.comm(resource, comm, last, micro, "pp_send")
+        return self._hidden_send(f"stage{stage}->stage{to}", last, micro, "pp_send")
 
     def replica_send(self, source: str, target: str, last: tuple[int, ...], micro: int) -> int:
         """The hidden state from one model replica to the next (rotational overlap)."""
+        return self._hidden_send(f"{_label(source)}->{_label(target)}", last, micro, "replica_send")
+
+    def _hidden_send(self, route: str, last: tuple[int, ...], micro: int, name: str) -> int:
+        """One step's hidden state sent within the group, tensor-parallel ranks to ranks."""
         size = step_tokens(self.graph) * _hidden_bytes(self.graph)
-        link_name, resource = self.link(self.group, self.group, f"{_label(source)}->{_label(target)}")
+        link_name, resource = self.link(self.group, self.group, route)
         comm = Comm(
             collective=Collective.TRANSFER,
             message_bytes=size,
@@ -428,7 +423,7 @@ class _Builder:
             senders=self.shape.tp,
             receivers=self.shape.tp,
         )
-        return self.comm(resource, comm, last, micro, "replica_send")
+        return self.comm(resource, comm, last, micro, name)
 
     def offload(
         self, pre: list[Op], attention: list[Op], last: tuple[int, ...], micro: int, resource: str

@@ -159,18 +159,25 @@ def load_sweep_spec(path: str | Path) -> SweepSpec:
     return parse_sweep_spec(text, base_dir=path.parent, default_name=path.stem)
 
 
-def parse_sweep_spec(text: str, *, base_dir: Path = Path("."), default_name: str = "sweep") -> SweepSpec:
-    """Parse the YAML `text` of a sweep spec (see the module docstring)."""
+def spec_mapping(text: str, keys: tuple[str, ...], *, required: tuple[str, ...]) -> dict[str, Any]:
+    """The YAML `text` of a sweep spec as a mapping of its top-level `keys`, the `required` ones
+    present; an error naming what is wrong otherwise."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise SweepSpecError(f"sweep spec: not valid YAML: {error}") from None
     if not isinstance(data, dict):
-        raise SweepSpecError("sweep spec: expected a mapping of keys (hardware, axes, workloads, ...)")
-    check_keys(data, TOP_KEYS, where="sweep spec")
-    for key in ("hardware", "axes", "workloads"):
+        raise SweepSpecError(f"sweep spec: expected a mapping of keys ({', '.join(required)}, ...)")
+    check_keys(data, keys, where="sweep spec")
+    for key in required:
         if key not in data:
             raise SweepSpecError(f"sweep spec: missing key {key!r}")
+    return data
+
+
+def parse_sweep_spec(text: str, *, base_dir: Path = Path("."), default_name: str = "sweep") -> SweepSpec:
+    """Parse the YAML `text` of a sweep spec (see the module docstring)."""
+    data = spec_mapping(text, TOP_KEYS, required=("hardware", "axes", "workloads"))
     hardware, base_set, digest, base = _parse_hardware(data["hardware"], base_dir)
     field_names = field_paths(type(base))  # nested specs' fields as dotted paths
     axes = _parse_axes(data["axes"], base, field_names)

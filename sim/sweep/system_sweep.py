@@ -45,7 +45,7 @@ from hwmodels.system import DeviceGroup, LinkSpec, ParallelPlan, SystemSpec
 from hwmodels.system_loader import apply_system_overrides, load_system, system_field_paths, system_value
 from sim.sweep.axes import Axis, parse_axis
 from sim.sweep.expr import Expression, SweepSpecError, parse_expression
-from sim.sweep.spec import Fidelity, Goal, Objective, override_text
+from sim.sweep.spec import Fidelity, Goal, Objective, override_text, spec_mapping
 from sim.sweep.store import open_out_dir, write_part
 from sim.sweep.workloads import WorkloadKind, WorkloadSpec, check_keys, parse_workloads
 from workloads.errors import CodesignError
@@ -128,16 +128,7 @@ def is_system_sweep(path: str | Path) -> bool:
 def load_system_sweep(path: str | Path) -> SystemSweepSpec:
     path = Path(path)
     text = read_text(path, what="a sweep spec in YAML", error=SweepSpecError)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise SweepSpecError(f"sweep spec: not valid YAML: {error}") from None
-    if not isinstance(data, dict):
-        raise SweepSpecError("sweep spec: expected a mapping of keys (system, axes, workloads, ...)")
-    check_keys(data, TOP_KEYS, where="sweep spec")
-    for key in ("system", "axes", "workloads"):
-        if key not in data:
-            raise SweepSpecError(f"sweep spec: missing key {key!r}")
+    data = spec_mapping(text, TOP_KEYS, required=("system", "axes", "workloads"))
     system, base_set, base = _parse_system(data["system"], path.parent)
     paths = system_field_paths(base)
     axes = tuple(
