@@ -63,12 +63,12 @@ def load_graph(args: argparse.Namespace, command: str) -> OpGraph:
             batch=args.batch,
             seq=args.seq,
             context=args.context,
-            weights=args.weights,
-            group_size=args.group_size,
-            activations=args.activations,
-            kv=args.kv,
-            sparsity=args.sparsity,
-            moe=args.moe,
-            fusion=args.fusion,
+            **annotation_arguments(args),
         )
     return graph
+
+
+def annotation_arguments(args: argparse.Namespace) -> dict[str, object]:
+    """The precision, sparsity, MoE and fusion options given, as `load_model_graph`'s keywords."""
+    names = ("weights", "group_size", "activations", "kv", "sparsity", "moe", "fusion")
+    return {name: getattr(args, name) for name in names}

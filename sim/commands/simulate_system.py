@@ -126,6 +126,7 @@ def _with_gpu_arguments(system, args: argparse.Namespace):
 
 
 def _trace(args: argparse.Namespace, phase, batch: int, *, context, seq):
+    from sim.commands.model_args import annotation_arguments
     from sim.commands.stderr import warnings_to_stderr
     from workloads.model_graph import load_model_graph
 
@@ -136,13 +137,7 @@ def _trace(args: argparse.Namespace, phase, batch: int, *, context, seq):
             batch=batch,
             seq=seq if phase.value == "prefill" else None,
             context=context if phase.value == "decode" else None,
-            weights=args.weights,
-            group_size=args.group_size,
-            activations=args.activations,
-            kv=args.kv,
-            sparsity=args.sparsity,
-            moe=args.moe,
-            fusion=args.fusion,
+            **annotation_arguments(args),
         )
 
 
