@@ -15,11 +15,12 @@ plotted (`TDP_BOUNDED_COLUMNS`).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from hwmodels.device import Device
 from workloads.op import OpGraph, Phase
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ TDP_BOUNDED_COLUMNS = {
 }
 
 
-def cost_of_run(results: pd.DataFrame, hardware: Any) -> pd.DataFrame:
+def cost_of_run(results: pd.DataFrame, hardware: Device) -> pd.DataFrame:
     """The energy columns of `results` on `hardware` (index aligned with `results`), by the device
     kind's cost model: the `SYSTOLIC_ENERGY_COLUMNS` and `energy_j` on an array, `energy_j` alone
     on a GPU or CPU."""
@@ -50,7 +51,7 @@ def cost_of_run(results: pd.DataFrame, hardware: Any) -> pd.DataFrame:
     return model_for(hardware).energy(results, hardware)
 
 
-def tdp_energy(results: pd.DataFrame, hardware: Any) -> pd.DataFrame:
+def tdp_energy(results: pd.DataFrame, hardware: Device) -> pd.DataFrame:
     """``energy_j = tdp_w × latency_s`` per row, with ``energy_basis`` saying it is an upper bound
     (module docstring); NaN and no basis without a TDP."""
     tdp = hardware.tdp_w
@@ -60,7 +61,7 @@ def tdp_energy(results: pd.DataFrame, hardware: Any) -> pd.DataFrame:
     return pd.DataFrame({"energy_j": latency * tdp, "energy_basis": TDP_ENERGY_NOTE}, index=results.index)
 
 
-def energy_note(hardware: Any) -> str:
+def energy_note(hardware: Device) -> str:
     """`TDP_ENERGY_NOTE` where `hardware`'s energy is TDP × time (`tdp_energy`: GPUs and CPUs with a
     TDP), "" where it is modeled from the work (systolic arrays) or unknown."""
     from sim.engines.registry import model_for
@@ -76,14 +77,14 @@ def tdp_bound_labels(frame: pd.DataFrame) -> dict[str, str]:
     return {column: note for column, note in TDP_BOUNDED_COLUMNS.items() if column in frame}
 
 
-def with_energy(results: pd.DataFrame, hardware: Any) -> pd.DataFrame:
+def with_energy(results: pd.DataFrame, hardware: Device) -> pd.DataFrame:
     """`results` with the columns of `cost_of_run` added (what `simulate` returns)."""
     if results.empty:
         return results
     return pd.concat([results, cost_of_run(results, hardware)], axis=1)
 
 
-def design_cost(hardware: Any) -> DesignCost:
+def design_cost(hardware: Device) -> DesignCost:
     """Area and price of a design, by its kind's cost model (`DeviceModel.design_cost`)."""
     from sim.engines.registry import model_for
 
@@ -100,7 +101,7 @@ def tokens_per_run(workload: OpGraph) -> float:
     return math.nan
 
 
-def run_metrics(total: dict, hardware: Any, workload: OpGraph) -> dict[str, float]:
+def run_metrics(total: dict, hardware: Device, workload: OpGraph) -> dict[str, float]:
     """Per-run figures from a `summarize` total: average power, energy per token, tokens per joule,
     and, with a price, tokens per dollar (tokens/s × 3600 / $ per hour). Where the energy is TDP ×
     time the first three are bounds (`energy_note`)."""

@@ -13,10 +13,10 @@ rows: on one device, ops run one after the other without overlap.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 import pandas as pd
 
+from hwmodels.device import Device
 from sim.columns import RUN_CONSTANT_COLUMNS, SUM_COLUMNS
 from sim.cost import ENERGY_COLUMNS, with_energy
 from sim.engines.registry import model_for
@@ -24,7 +24,7 @@ from workloads.errors import CodesignError
 from workloads.op import Op, OpGraph
 
 
-def simulate(workload: Op | OpGraph, hardware: Any) -> pd.DataFrame:
+def simulate(workload: Op | OpGraph, hardware: Device) -> pd.DataFrame:
     """Simulate every op of `workload` on `hardware`; one row per op with the core columns of
     `sim.columns` (`layer`, `kind`, `engine`, `device`, `latency_s`, `flops`, `dram_bytes`,
     `utilization`, `unmodeled`, ...), the engine's own columns (systolic: `dataflow`, `dtype`, `M`,
@@ -46,7 +46,7 @@ def simulate(workload: Op | OpGraph, hardware: Any) -> pd.DataFrame:
     return with_energy(pd.DataFrame(rows), hardware)  # energy columns from the cost model (sim.cost)
 
 
-def simulate_op_latency(op: Op, hardware: Any) -> float:
+def simulate_op_latency(op: Op, hardware: Device) -> float:
     """Seconds one op takes on `hardware`, its repeats included: the sum of its rows' `latency_s`
     (what `compare` sets beside a measured kernel). An op the engine leaves unmodeled raises
     `CodesignError` with the engine's reason (its row's `mapping`), never a NaN to average over."""
@@ -58,7 +58,7 @@ def simulate_op_latency(op: Op, hardware: Any) -> float:
     return float(sum(row["latency_s"] for row in rows))
 
 
-def summarize(results: pd.DataFrame, hardware: Any) -> dict[str, float | str]:
+def summarize(results: pd.DataFrame, hardware: Device) -> dict[str, float | str]:
     """The total row: sums of the `SUM_COLUMNS` present over modeled ops, utilization recomputed
     from the sums (MACs done over MACs the device could have done, `peak_macs`), and the number of
     unmodeled ops left out."""

@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from hwmodels import load_hardware
+from hwmodels.device import Device
 from hwmodels.loader import spec_to_yaml
 from sim.commands.compare import preset_for
 from sim.measured.holdout import DEFAULT_HOLDOUT
@@ -161,7 +162,7 @@ def _held(fit: Any) -> str:
     )
 
 
-def _header(result: Calibration, args: argparse.Namespace, devices: list[str], base: Any) -> str:
+def _header(result: Calibration, args: argparse.Namespace, devices: list[str], base: Device) -> str:
     rows = int(result.summary["train_rows"].sum() + result.summary["held_out_rows"].sum())
     held = int(result.summary["held_out_rows"].sum())
     lines = [

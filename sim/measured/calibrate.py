@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hwmodels.device import Device
 from sim.engines.registry import model_for
 from sim.measured.compare import Simulated, row_label, simulate_measured
 from sim.measured.holdout import DEFAULT_HOLDOUT
@@ -69,7 +70,7 @@ _GOLDEN = (math.sqrt(5) - 1) / 2
 
 @dataclass(frozen=True)
 class Calibration:
-    spec: Any  # the calibrated spec
+    spec: Device  # the calibrated spec
     fits: pd.DataFrame  # one row per knob: value before and after, rows, train and held-out error
     summary: pd.DataFrame  # per (family, kernel): median |error| % before and after, train and held out
     skipped: pd.DataFrame  # measured rows not simulated: family, kernel, shape, reason
@@ -80,7 +81,7 @@ class Calibration:
 
 def calibrate(
     measured: pd.DataFrame,
-    base: Any,
+    base: Device,
     *,
     holdout: float = DEFAULT_HOLDOUT,
     on_knob: Callable[[str, int, int], None] | None = None,
@@ -150,7 +151,7 @@ def _sources(rows: pd.DataFrame) -> tuple[str, ...]:
     return ()
 
 
-def knobs_for(rows: pd.DataFrame, spec: Any) -> Iterator[Knob]:
+def knobs_for(rows: pd.DataFrame, spec: Device) -> Iterator[Knob]:
     """The knobs `rows` can inform on `spec`, in fitting order (module docstring): its kind's
     `DeviceModel.calibration_knobs`."""
     knobs = model_for(spec).calibration_knobs
@@ -162,7 +163,7 @@ def knobs_for(rows: pd.DataFrame, spec: Any) -> Iterator[Knob]:
     return knobs(rows, spec)
 
 
-def _simulable(measured: pd.DataFrame, spec: Any) -> tuple[pd.DataFrame, Simulated]:
+def _simulable(measured: pd.DataFrame, spec: Device) -> tuple[pd.DataFrame, Simulated]:
     """The rows the simulator models on `spec` (a row without a positive latency is skipped, with
     the reason), and their simulation on it (`sim.measured.compare.simulate_measured`: ops, seconds, and
     the rows skipped)."""
@@ -180,7 +181,7 @@ def is_held_out(row: pd.Series, holdout: float) -> bool:
     return zlib.crc32(key.encode()) % 1000 < holdout * 1000
 
 
-def _fit(knob: Knob, spec: Any, ops: list[Op], measured_s: np.ndarray, held: np.ndarray) -> dict[str, Any]:
+def _fit(knob: Knob, spec: Device, ops: list[Op], measured_s: np.ndarray, held: np.ndarray) -> dict[str, Any]:
     """Fit one knob on its sensitive training rows; the record of what it did (and the new spec)."""
     sensitive = [i for i in knob.rows if _moves(ops[i], *(knob.apply(spec, v) for v in knob.probes(spec)))]
     if other := knob.unless_moved_by:
@@ -232,7 +233,7 @@ def _moves(op: Op, low: Any, high: Any) -> bool:
     return abs(simulate_op_latency(op, high) / simulate_op_latency(op, low) - 1) >= SENSITIVE_CHANGE
 
 
-def _minimize(objective: Callable[[float], float], knob: Knob, spec: Any) -> float:
+def _minimize(objective: Callable[[float], float], knob: Knob, spec: Device) -> float:
     """The value in the knob's bounds with the least objective: the best of a grid, refined by a
     golden-section search between its neighbours."""
     grid = knob.grid(spec)
@@ -253,13 +254,18 @@ def _minimize(objective: Callable[[float], float], knob: Knob, spec: Any) -> flo
     return min(candidates, key=lambda value: (candidates[value], value))
 
 
-def _median_error(spec: Any, ops: list[Op], measured_s: np.ndarray, positions: list[int]) -> float:
+def _median_error(spec: Device, ops: list[Op], measured_s: np.ndarray, positions: list[int]) -> float:
     simulated = np.array([simulate_op_latency(ops[i], spec) for i in positions])
     return float(np.median(np.abs(simulated - measured_s[positions]) / measured_s[positions]) * 100)
 
 
 def _summary(
-    rows: pd.DataFrame, ops: list[Op], measured_s: np.ndarray, held: np.ndarray, base_s: np.ndarray, spec: Any
+    rows: pd.DataFrame,
+    ops: list[Op],
+    measured_s: np.ndarray,
+    held: np.ndarray,
+    base_s: np.ndarray,
+    spec: Device,
 ) -> pd.DataFrame:
     """Median |error| % per (family, kernel) on the base (its simulated seconds, `base_s`) and the
     calibrated spec, over the training and the held-out rows."""

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from hwmodels.device import Device
 from sim.engines.registry import model_for
 from sim.simulate import simulate_op_latency
 from workloads.errors import CodesignError
@@ -131,7 +132,7 @@ TIMINGS = {
 }
 
 
-def timed_as(hardware: Any, timing: object) -> Any:
+def timed_as(hardware: Device, timing: object) -> Any:
     """`hardware` as a row timed by `timing` sees a kernel (`TIMINGS`; blank: ``events``); an
     error naming the valid values for any other."""
     blank = timing is None or timing != timing or str(timing).strip() == ""  # NaN != NaN
@@ -142,7 +143,7 @@ def timed_as(hardware: Any, timing: object) -> Any:
     return method() if method else hardware
 
 
-def simulate_measured(measured: pd.DataFrame, hardware: Any) -> Simulated:
+def simulate_measured(measured: pd.DataFrame, hardware: Device) -> Simulated:
     """Simulate each measured row on `hardware` as its `timing` says it was taken; a row the
     simulator cannot model is listed with the reason and the rest go on."""
     positions, measured_s, ops, latencies, skipped = [], [], [], [], []
@@ -180,7 +181,7 @@ def measured_latency(row: pd.Series) -> float:
     return seconds
 
 
-def compare(measured: pd.DataFrame, hardware: Any) -> Comparison:
+def compare(measured: pd.DataFrame, hardware: Device) -> Comparison:
     """Simulate every measured row on `hardware` and tabulate the errors."""
     simulated = simulate_measured(measured, hardware)
     if not simulated.positions:
@@ -208,7 +209,7 @@ def _why_none(skipped: pd.DataFrame) -> str:
     return f" ({len(skipped)} rows skipped, e.g. {example}: {reason})"
 
 
-def kernel_fractions(hardware: Any, family: str, kernel: str) -> tuple[float, float]:
+def kernel_fractions(hardware: Device, family: str, kernel: str) -> tuple[float, float]:
     """The tensor-core and bandwidth fractions a device runs a measured kernel's rows at, where its
     kind has such fractions (`DeviceModel.kernel_fractions`: a GPU's); NaN otherwise."""
     fractions = model_for(hardware).kernel_fractions
@@ -219,7 +220,7 @@ def kernel_fractions(hardware: Any, family: str, kernel: str) -> tuple[float, fl
 FRACTION_FORMATTERS = {name: "{:.3g}".format for name in ("tensor_fraction", "bandwidth_fraction")}
 
 
-def _summary(rows: pd.DataFrame, hardware: Any) -> pd.DataFrame:
+def _summary(rows: pd.DataFrame, hardware: Device) -> pd.DataFrame:
     records = []
     for (family, kernel), group in rows.groupby(["family", "kernel"], sort=True):
         worst = group.nlargest(WORST_SHAPES, "abs_error_pct")

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from hwmodels.device import Device
+
 #: Kernels whose rows set a GPU's spec-wide fractions: the vendor libraries as torch calls them
 #: (cuBLAS behind matmul, FlashAttention-2 or cuDNN behind SDPA), the kernels a traced model's ops
 #: run as. Every other kernel gets its own `kernel_fractions` entry.
@@ -61,7 +63,7 @@ class Knob:
     def name(self) -> str:
         return f"{self.mapping}[{self.kernel}]" if self.kernel else self.field
 
-    def value(self, spec: Any) -> float:
+    def value(self, spec: Device) -> float:
         """The value the knob's rows run at now (a ``kernel:family`` key falls back to the kernel's
         entry, then to the spec-wide field, as `GPUSpec.for_kernel` does)."""
         if self.kernel:
@@ -69,16 +71,16 @@ class Knob:
             return float(getattr(spec.for_kernel(kernel, family), self.field))
         return float(getattr(spec, self.field))
 
-    def apply(self, spec: Any, value: float) -> Any:
+    def apply(self, spec: Device, value: float) -> Any:
         if self.kernel:
             entries = {**getattr(spec, self.mapping), self.kernel: value}
             return dataclasses.replace(spec, **{self.mapping: entries})
         return dataclasses.replace(spec, **{self.field: value})
 
-    def bounds(self, spec: Any) -> tuple[float, float]:
+    def bounds(self, spec: Device) -> tuple[float, float]:
         return self.low, spec.max_bandwidth_fraction if math.isinf(self.high) else self.high
 
-    def probes(self, spec: Any) -> tuple[float, float]:
+    def probes(self, spec: Device) -> tuple[float, float]:
         """The two values whose latencies decide whether a row informs this knob."""
         low, high = self.bounds(spec)
         if not self.log:
@@ -86,7 +88,7 @@ class Knob:
         value = self.value(spec)
         return max(low, value / 2), min(high, value * 2)
 
-    def grid(self, spec: Any) -> np.ndarray:
+    def grid(self, spec: Device) -> np.ndarray:
         low, high = self.bounds(spec)
         if self.log:
             return np.geomspace(low, high, GRID_POINTS)

@@ -10,8 +10,6 @@ the achievable bandwidth is lower (a GPU's copy rate) it is drawn dashed. Each o
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 import plotly.express as px
@@ -35,7 +33,7 @@ def device_roof(hardware: Device) -> tuple[float, float, float]:
     return peak, hardware.dram_bytes_per_s, hardware.achievable_dram_bytes_per_s
 
 
-def roofline_figure(results: pd.DataFrame, hardware: Any, title: str | None = None) -> go.Figure:
+def roofline_figure(results: pd.DataFrame, hardware: Device, title: str | None = None) -> go.Figure:
     """Each modeled op with FLOPs and DRAM bytes as a point over `hardware`'s roofline, log-log,
     coloured by op kind; hover names the layer; the title counts the ops left out, and why."""
     unmodeled = results["unmodeled"].astype(bool)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hwmodels import apply_overrides
-from hwmodels.device import RenamedFieldWarning
+from hwmodels.device import Device, RenamedFieldWarning
 from hwmodels.loader import resolve_path
 from workloads.errors import CodesignError
 
@@ -33,7 +33,7 @@ class SpecBuilder:
     """Configs of one base spec: `build(overrides)` equals ``apply_overrides(base, overrides)``
     (the same spec, or the same `HardwareSpecError`)."""
 
-    def __init__(self, base: Any) -> None:
+    def __init__(self, base: Device) -> None:
         self.base = base
         self._converted: dict[tuple[str, str], Any] = {}
 

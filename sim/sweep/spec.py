@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from hwmodels import load_hardware
+from hwmodels.device import Device
 from hwmodels.loader import field_paths
 from sim.engines.roofline import ROOFLINE_METRICS
 from sim.simulate import SUM_COLUMNS
@@ -109,7 +110,7 @@ class SweepSpec:
     hardware: str
     base_set: tuple[str, ...]
     hardware_sha256: str
-    base: Any
+    base: Device
     axes: tuple[Axis, ...]
     derived: tuple[tuple[str, Expression], ...]
     constraints: tuple[Expression, ...]
@@ -231,7 +232,7 @@ def _parse_hardware(value: Any, base_dir: Path) -> tuple[str, tuple[str, ...], s
     return name, base_set, digest, load_hardware(name, base_set)
 
 
-def base_scalars(base: Any) -> dict[str, Any]:
+def base_scalars(base: Device) -> dict[str, Any]:
     """The base spec's fields an expression may read: numbers, text and enums (as their text);
     a nested spec's under dotted paths (``overlay.cores``)."""
     scalars = {}
@@ -256,7 +257,7 @@ def override_text(value: Any) -> str:
     return json.dumps(value)
 
 
-def _parse_axes(value: Any, base: Any, field_names: tuple[str, ...]) -> tuple[Axis, ...]:
+def _parse_axes(value: Any, base: Device, field_names: tuple[str, ...]) -> tuple[Axis, ...]:
     if not isinstance(value, dict) or not value:
         raise SweepSpecError("axes: give a mapping {field: [values] | {range|logrange|doubling: [...]}}")
     axes = []

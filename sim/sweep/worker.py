@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hwmodels.device import Device
 from sim.cost import energy_note, run_metrics
 from sim.engines.roofline import ROOFLINE_METRICS, RooflineWorkload, device_rates, evaluate, prepare_workload
 from sim.simulate import simulate, summarize
@@ -67,7 +68,11 @@ class Job:
 
     @classmethod
     def of(
-        cls, fidelity: Fidelity, base: Any, fields: tuple[str, ...], workloads: tuple[PreparedWorkload, ...]
+        cls,
+        fidelity: Fidelity,
+        base: Device,
+        fields: tuple[str, ...],
+        workloads: tuple[PreparedWorkload, ...],
     ) -> Job:
         values = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
         plain = {name: dict(value) if isinstance(value, Mapping) else value for name, value in values.items()}
@@ -133,7 +138,7 @@ def run_chunk(job: Job, chunk: Chunk) -> pd.DataFrame:
     return frame
 
 
-def _with_run_metrics(metrics: dict[str, float], spec: Any, facts: OpGraph) -> dict[str, float]:
+def _with_run_metrics(metrics: dict[str, float], spec: Device, facts: OpGraph) -> dict[str, float]:
     """The engine's metrics plus `sim.cost.run_metrics` (power, tokens/s, energy per token, area,
     price, tokens per dollar) and the achieved FLOP/s; NaN where the config or workload failed."""
     latency = metrics.get("latency_s", math.nan)
