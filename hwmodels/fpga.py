@@ -161,11 +161,11 @@ class FPGADevice:
         return self.bram36_blocks * BRAM36_DATA_BYTES + self.uram_blocks * URAM_DATA_BYTES
 
     @property
-    def memory_bytes_per_s(self) -> float:
+    def dram_bytes_per_s(self) -> float:
         return self.memory_channels * self.channel_bytes_per_s
 
     @property
-    def memory_capacity_bytes(self) -> float:
+    def dram_capacity_bytes(self) -> float:
         return self.memory_channels * self.channel_capacity_bytes
 
 
@@ -414,7 +414,7 @@ class FPGASpec:
 
     @property
     def dram_bytes_per_s(self) -> float:
-        return self.device.memory_bytes_per_s
+        return self.device.dram_bytes_per_s
 
     @property
     def achievable_dram_bytes_per_s(self) -> float:
@@ -423,7 +423,7 @@ class FPGASpec:
 
     @property
     def dram_capacity_bytes(self) -> float:
-        return self.device.memory_capacity_bytes
+        return self.device.dram_capacity_bytes
 
     #: Per-instruction and per-op costs are the engine's (instruction issue, SYS barriers).
     launch_overhead_s = 0.0
