@@ -100,10 +100,13 @@ class AttentionKernel:
     on the special-function units, the rest on the CUDA cores) hides under the matmuls
     (`sim.engines.gpu.timing.CtaWork.overlap`): 1 for FA3's ping-pong of two warpgroups and its
     intra-warpgroup pipelining (§3.1-3.2), `FA2_SOFTMAX_OVERLAP` for FA2, whose warps compute
-    their softmax between their own matmuls."""
+    their softmax between their own matmuls. `cuda_cores`: its decode matmuls run on the CUDA
+    cores, one FMA per MAC over the real query rows, where FlashAttention's tensor-core tiles pad a
+    GQA group's rows to `DECODE_BLOCK_M` (its prefill stays FlashAttention-2's)."""
 
     mma_sync: bool
     overlap: float
+    cuda_cores: bool = False
 
 
 #: How far FlashAttention-2's softmax hides under other warps' matmuls. CALIBRATED on the A100
@@ -123,6 +126,11 @@ ATTENTION_KERNELS = {
     "flash_attention_3_no_warp_specialization": AttentionKernel(mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP),
     # Triton emits wgmma on Hopper; the tutorial kernel has no warp specialization
     "triton_tutorial_fa2": AttentionKernel(mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP),
+    # vLLM's PagedAttention decode kernel and FlashInfer's default batch decode
+    # (BatchDecodeWithPagedKVCacheWrapper, use_tensor_cores=False: docs.flashinfer.ai/api/decode):
+    # each K/V head's block loads its keys once for the group's query heads and multiplies on the
+    # CUDA cores, so a decode of 1-8 query rows per K/V head is not padded to a 64-row tile
+    "paged_attention": AttentionKernel(mma_sync=False, overlap=1.0, cuda_cores=True),
 }
 
 

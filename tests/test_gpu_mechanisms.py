@@ -178,3 +178,40 @@ def test_block_scaled_fp8_promotion_costs_what_its_kernel_does_not_hide():
     # the main loops take 1 + 3 · 4096 / 128 / 128 = 1.75x; the waves' exposed epilogue stores and
     # fills, unchanged, bring the whole kernel to ~1.58x
     assert 1.5 < serial / plain < 1.75
+
+
+def test_a_cuda_core_decode_kernel_multiplies_only_the_real_query_rows():
+    # LLaMA3-70B-like decode on the H20: 64 query heads over 8 K/V heads (a group of 8 rows per K/V
+    # head), batch 64, 4096 keys, head dim 128. FlashAttention-2's split-KV tile pads the 8 rows to
+    # 64: per key block of bn keys 64 · bn · 256 tensor MACs, 8x the real 8 · bn · 256, at the H20's
+    # 480 MACs/cycle/SM: compute-bound. The CUDA-core kernel (vLLM's PagedAttention, FlashInfer's
+    # default decode) does the real 8 · bn · 256 MACs as FMAs, plus 4 softmax instructions per score
+    # and 128 output rescales per row and block, and one exp per score on the SFUs
+    from mappers.gpu_attention import Partition, candidate_plans
+    from sim.engines.gpu.attention import SOFTMAX_INSTRUCTIONS_PER_SCORE, cost_attention
+
+    h20 = load_hardware("h20")
+    shape = dict(batch=64, heads=64, kv_heads=8, seq_kv=4096, head_dim=128)
+    padded = attention_problem(op("attention_decode", **shape))
+    paged = dataclasses.replace(padded, kernel="paged_attention")
+    plan = next(p for p in candidate_plans(padded, h20) if p.partition is Partition.SPLIT_KV)
+    fa2, cuda = cost_attention(padded, plan, h20), cost_attention(paged, plan, h20)
+    bn, rows = plan.block_n, 8
+    assert plan.block_m == 64
+    clock = h20.sustained_clock_hz
+    fma_rate = h20.cuda_core_flops_per_cycle_per_sm / 2 * clock  # one FMA instruction is 2 FLOPs
+    sfu_rate = h20.sfu_ops_per_cycle_per_sm * clock
+    per_block_cuda = (rows * bn * (256 + SOFTMAX_INSTRUCTIONS_PER_SCORE) + rows * 128) / fma_rate
+    per_block_cuda += rows * bn / sfu_rate
+    tensor_rate = mac_rate_per_sm(h20, DType.BF16, sparse=False, fraction=h20.attention_tensor_fraction,
+                                  mma_sync=True)
+    tensor = 64 * bn * 256 / tensor_rate
+    other = (64 * bn * SOFTMAX_INSTRUCTIONS_PER_SCORE + 64 * 128) / fma_rate + 64 * bn / sfu_rate
+    per_block_fa2 = max(tensor, other) + (1 - FA2_SOFTMAX_OVERLAP) * min(tensor, other)
+    # the same CTAs and waves: the compute times stand as the per-block arithmetic does
+    assert cuda.main.compute_s / fa2.main.compute_s == pytest.approx(per_block_cuda / per_block_fa2, rel=1e-9)
+    # the same bytes (K and V once per K/V head), and on the H20 the CUDA-core kernel streams near
+    # its bandwidth where the padded tiles stay under half of it
+    assert cuda.dram_read_bytes == fa2.dram_read_bytes
+    moved = cuda.dram_read_bytes + cuda.dram_write_bytes
+    assert moved / cuda.total_s > 0.7 * h20.dram_bytes_per_s > 2 * moved / fa2.total_s

@@ -92,8 +92,13 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
             partial_rows = ctas * rows_per_cta if ctas > row_tiles else 0
     partial_bytes = partial_rows * (problem.dv * PARTIAL_SUM_BYTES + LSE_BYTES)
     kernel = attention_kernel(problem.kernel)
+    # a CUDA-core decode kernel multiplies the real query rows, one FMA per MAC; a tensor-core tile
+    # multiplies all its `bm` rows, padding included (`AttentionKernel.cuda_cores`)
+    on_cuda_cores = kernel.cuda_cores and plan.partition is not Partition.FA2
+    rows = rows_per_cta if on_cuda_cores else bm
+    macs = steps * rows * bn * (problem.d + problem.dv)
     work = CtaWork(
-        tensor_macs=steps * bm * bn * (problem.d + problem.dv),
+        tensor_macs=0.0 if on_cuda_cores else macs,
         tensor_macs_per_s=mac_rate_per_sm(
             spec,
             problem.math_dtype,
@@ -102,10 +107,12 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
             mma_sync=kernel.mma_sync,
         ),
         overlap=kernel.overlap,
-        cuda_ops=steps * (bm * bn * SOFTMAX_INSTRUCTIONS_PER_SCORE + bm * problem.dv
-                          + problem.kv_dequant * bn * (problem.d + problem.dv)),
-        sfu_ops=steps * bm * bn,
-        l2_bytes=steps * bn * (problem.d + problem.dv) * problem.kv_bytes + bm * problem.d * problem.q_bytes,
+        cuda_ops=(macs if on_cuda_cores else 0.0)
+        + steps * (rows * bn * SOFTMAX_INSTRUCTIONS_PER_SCORE + rows * problem.dv
+                   + problem.kv_dequant * bn * (problem.d + problem.dv)),
+        sfu_ops=steps * rows * bn,
+        l2_bytes=steps * bn * (problem.d + problem.dv) * problem.kv_bytes
+        + rows * problem.d * problem.q_bytes,
         steps=steps,
         stages=ATTENTION_STAGES,
     )
