@@ -10,15 +10,13 @@ import dataclasses
 import sys
 from typing import TYPE_CHECKING, Any
 
-from hwmodels import load_hardware
-from hwmodels.device import Device
-from hwmodels.loader import spec_to_yaml
 from sim.commands.compare import preset_for
 from sim.measured.holdout import DEFAULT_HOLDOUT
 from sim.present.tables import OutputFormat
 from workloads.errors import CodesignError
 
 if TYPE_CHECKING:
+    from hwmodels.device import Device
     from sim.measured.calibrate import Calibration
 
 #: Exit status after Ctrl-C, as a shell reports a SIGINT (128 + 2); the knobs fitted so far are written.
@@ -60,9 +58,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # numpy, pandas: imported here, so the parser needs neither
+    # hwmodels, numpy, pandas: imported here, so the parser needs none of them
     from tqdm import tqdm
 
+    from hwmodels import load_hardware
+    from hwmodels.loader import spec_to_yaml
     from sim.measured.calibrate import calibrate
     from sim.measured.compare import fastest_runs, read_measured
 

@@ -7,7 +7,6 @@ import argparse
 import re
 import sys
 
-from hwmodels import list_presets, load_hardware
 from sim.present.tables import OutputFormat
 from workloads.errors import CodesignError
 
@@ -53,6 +52,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def preset_for(device_names: list[str], devices: list[str]) -> str:
     """The preset that models the measured device, or an error saying none does."""
+    from hwmodels import list_presets
+
     if len(device_names) != 1:
         raise CodesignError(
             f"the file has rows from {len(device_names)} devices ({', '.join(device_names)}); "
@@ -71,7 +72,8 @@ def preset_for(device_names: list[str], devices: list[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    # pandas: imported here, so the parser does not need it
+    # hwmodels, pandas: imported here, so the parser needs neither
+    from hwmodels import load_hardware
     from sim.measured.compare import FRACTION_FORMATTERS, compare, fastest_runs, read_measured
 
     measured = read_measured(args.measured)

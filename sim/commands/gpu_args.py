@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 
-from hwmodels.gpu import GPUSpec
 from workloads.errors import WorkloadError
 
 
@@ -32,6 +31,8 @@ def add_gpu_arguments(parser: argparse.ArgumentParser) -> None:
 
 def apply_gpu_arguments(hardware, args: argparse.Namespace):
     """`hardware` as the arguments run it; an error naming the option when it is not a GPU."""
+    from hwmodels.gpu import GPUSpec
+
     options = [
         name
         for name, given in (

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hwmodels import load_hardware
 from sim.commands.gpu_args import add_gpu_arguments, apply_gpu_arguments
 from sim.commands.model_args import add_model_arguments, load_graph
 from workloads.dtypes import DType
@@ -83,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _simulation_figure(args: argparse.Namespace):
+    from hwmodels import load_hardware
     from sim.present.views import breakdown_figure, roofline_figure
     from sim.simulate import simulate
 

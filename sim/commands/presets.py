@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from hwmodels import list_presets, load_hardware
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("presets", help="list hardware presets and zoo models")
@@ -13,6 +11,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hwmodels import list_presets, load_hardware
+
     print("Hardware presets (use with --hw NAME; --set field=value overrides a field):")
     for name in list_presets():
         spec = load_hardware(name)

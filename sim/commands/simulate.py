@@ -12,8 +12,6 @@ import math
 import sys
 from typing import TYPE_CHECKING
 
-from hwmodels import load_hardware
-from hwmodels.device import Device
 from sim.commands.gpu_args import add_gpu_arguments, apply_gpu_arguments
 from sim.commands.model_args import add_model_arguments, load_graph
 from sim.commands.simulate_system import add_system_arguments, run_on_system
@@ -26,6 +24,8 @@ from workloads.topology import read_topology
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from hwmodels.device import Device
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -73,6 +73,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hwmodels import load_hardware
+
     if args.system:
         return run_on_system(args)
     import pandas as pd  # pandas: imported here, so the parser does not need it
