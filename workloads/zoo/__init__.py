@@ -55,36 +55,19 @@ def _family(name: str):
 
 
 def _entries() -> dict[str, ZooEntry]:
+    # decoder-only language models: (family module, its model class, the family's configs)
+    causal = (("llama", "Llama", LLAMA_CONFIGS), ("gpt2", "GPT2", GPT2_CONFIGS), ("opt", "OPT", OPT_CONFIGS))
     entries = [
         ZooEntry(
             name=name,
             task=Task.CAUSAL_LM,
             source=config.source,
-            build=lambda config=config: _family("llama").Llama(config),
+            build=lambda family=family, model=model, config=config: getattr(_family(family), model)(config),
             max_positions=config.max_positions,
-            sliding_window=config.sliding_window,
+            sliding_window=getattr(config, "sliding_window", 0),  # only LLaMA-family configs have one
         )
-        for name, config in LLAMA_CONFIGS.items()
-    ]
-    entries += [
-        ZooEntry(
-            name=name,
-            task=Task.CAUSAL_LM,
-            source=config.source,
-            build=lambda config=config: _family("gpt2").GPT2(config),
-            max_positions=config.max_positions,
-        )
-        for name, config in GPT2_CONFIGS.items()
-    ]
-    entries += [
-        ZooEntry(
-            name=name,
-            task=Task.CAUSAL_LM,
-            source=config.source,
-            build=lambda config=config: _family("opt").OPT(config),
-            max_positions=config.max_positions,
-        )
-        for name, config in OPT_CONFIGS.items()
+        for family, model, configs in causal
+        for name, config in configs.items()
     ]
     for name, config in ENCODER_CONFIGS.items():
         vision = bool(config.image_size)
