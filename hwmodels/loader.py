@@ -122,9 +122,8 @@ def field_paths(cls: type) -> tuple[str, ...]:
     """Every field a ``--set`` or sweep axis can name on spec class `cls`: its own fields, and
     each nested spec's fields as dotted paths (``overlay.cores``)."""
     paths: list[str] = []
-    for name, hint in _field_types(cls).items():
-        if name not in {f.name for f in dataclasses.fields(cls)}:
-            continue
+    for field in dataclasses.fields(cls):
+        name, hint = field.name, _field_types(cls)[field.name]
         paths.append(name)
         if dataclasses.is_dataclass(hint):
             paths += [f"{name}.{inner}" for inner in field_paths(hint)]
@@ -160,8 +159,7 @@ def spec_from_mapping(data: Mapping[str, Any], *, where: str) -> Any:
     """Build a validated spec from a mapping of YAML fields (``kind`` plus that kind's fields)."""
     if not isinstance(data, Mapping):
         raise HardwareSpecError(f"{where}: expected a mapping of fields, got {type(data).__name__}")
-    if "base" in data:  # a variant of a preset: its fields, then these
-        data = {**_base_fields(data["base"], where=where), **{k: v for k, v in data.items() if k != "base"}}
+    data = _with_base(data, where=where)  # a variant of a preset: its fields, then these
     kind = data.get("kind", "systolic")
     if kind == "system":
         raise HardwareSpecError(f"{where}: is a system of devices, not one device: give it to --system")
@@ -171,22 +169,22 @@ def spec_from_mapping(data: Mapping[str, Any], *, where: str) -> Any:
     return _from_fields(KINDS[kind], fields_given, where=where)
 
 
-def _base_fields(base: object, *, where: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The fields of the preset a file's ``base:`` names (its own base's first), for a variant
-    that changes a few of them (a power-capped part: ``base: h100_sxm``, ``power_limit_w: 500``);
-    an error naming the presets for an unknown one or a cycle."""
-    name = str(base)
+def _with_base(data: Mapping[str, Any], *, where: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """`data`'s fields over those of the preset its ``base:`` names (that preset's own base first),
+    for a variant that changes a few of them (a power-capped part: ``base: h100_sxm``,
+    ``power_limit_w: 500``); an error naming the presets for an unknown one or a cycle."""
+    if "base" not in data:
+        return dict(data)
+    name = str(data["base"])
     preset = PRESET_DIR / f"{name}.yaml"
     if not preset.is_file() or name in seen:
         why = "a cycle of bases" if name in seen else f"known presets: {', '.join(list_presets())}"
         raise HardwareSpecError(f"{where}: field 'base' = {name!r}: {why}")
-    data = _read_yaml(preset)
-    if not isinstance(data, Mapping):
+    base = _read_yaml(preset)
+    if not isinstance(base, Mapping):
         raise HardwareSpecError(f"preset {name}: expected a mapping of fields")
-    if "base" in data:
-        data = {**_base_fields(data["base"], where=f"preset {name}", seen=(*seen, name)),
-                **{k: v for k, v in data.items() if k != "base"}}
-    return dict(data)
+    own = {key: value for key, value in data.items() if key != "base"}
+    return {**_with_base(base, where=f"preset {name}", seen=(*seen, name)), **own}
 
 
 def fields_to_spec(cls: type, data: Mapping[str, Any], *, where: str) -> Any:
