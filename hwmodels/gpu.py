@@ -242,6 +242,13 @@ class GPUSpec:
         return replace(self, launch_overhead_s=0.0, host_dispatch_s=0.0)
 
     @property
+    def board_power_w(self) -> float:
+        """The most the board draws: `power_limit_w` where one is set below the TDP, else `tdp_w`."""
+        if self.power_limit_w and self.power_limit_w < self.tdp_w:
+            return self.power_limit_w
+        return self.tdp_w
+
+    @property
     def sustained_clock_hz(self) -> float:
         """The SMs' clock under sustained load at `power_limit_w`: `clock_hz` at or above the TDP,
         below it scaled by ``(power_limit_w / tdp_w) ** POWER_CLOCK_EXPONENT``: a 500 W limit on a

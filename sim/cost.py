@@ -51,10 +51,11 @@ def cost_of_run(results: pd.DataFrame, hardware: Device) -> pd.DataFrame:
     return model_for(hardware).energy(results, hardware)
 
 
-def tdp_energy(results: pd.DataFrame, hardware: Device) -> pd.DataFrame:
-    """``energy_j = tdp_w × latency_s`` per row, with ``energy_basis`` saying it is an upper bound
-    (module docstring); NaN and no basis without a TDP."""
-    tdp = hardware.tdp_w
+def tdp_energy(results: pd.DataFrame, hardware: Device, power_w: float | None = None) -> pd.DataFrame:
+    """``energy_j = tdp_w × latency_s`` per row (or `power_w`, the most a device's configuration lets
+    it draw, where that is below its TDP), with ``energy_basis`` saying it is an upper bound (module
+    docstring); NaN and no basis without a TDP."""
+    tdp = hardware.tdp_w if power_w is None else power_w
     latency = results["latency_s"].astype(float) if "latency_s" in results else pd.Series(dtype=float)
     if not tdp > 0:
         return pd.DataFrame({"energy_j": np.nan}, index=results.index)
@@ -66,7 +67,7 @@ def energy_note(hardware: Device) -> str:
     TDP), "" where it is modeled from the work (systolic arrays) or unknown."""
     from sim.engines.registry import model_for
 
-    return TDP_ENERGY_NOTE if model_for(hardware).energy is tdp_energy and hardware.tdp_w > 0 else ""
+    return TDP_ENERGY_NOTE if model_for(hardware).energy_is_upper_bound and hardware.tdp_w > 0 else ""
 
 
 def tdp_bound_labels(frame: pd.DataFrame) -> dict[str, str]:

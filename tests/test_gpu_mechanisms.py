@@ -215,3 +215,13 @@ def test_a_cuda_core_decode_kernel_multiplies_only_the_real_query_rows():
     assert cuda.dram_read_bytes == fa2.dram_read_bytes
     moved = cuda.dram_read_bytes + cuda.dram_write_bytes
     assert moved / cuda.total_s > 0.7 * h20.dram_bytes_per_s > 2 * moved / fa2.total_s
+
+
+def test_a_power_limit_bounds_the_energy_as_it_bounds_the_clock():
+    # h100_sxm_500w: energy_j is the 500 W limit x time (an upper bound still), not the 700 W TDP's:
+    # a 4096^3 GEMM at 0.2011 ms is <= 0.1005 J there, where 700 W x 0.2011 ms would say 0.1408 J
+    capped = load_hardware("h100_sxm_500w")
+    row = simulate(op("gemm", M=4096, N=4096, K=4096), capped).iloc[0]
+    assert capped.board_power_w == 500.0 and H100.board_power_w == H100.tdp_w == 700.0
+    assert row["energy_j"] == pytest.approx(500.0 * row["latency_s"], rel=1e-12)
+    assert row["energy_basis"] == "TDP × time, an upper bound"

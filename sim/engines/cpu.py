@@ -195,5 +195,6 @@ MODEL = DeviceModel(
     matrix_rates=matrix_rates,
     vector_flops=lambda spec: spec.peak_flops(DType.FP32),
     energy=tdp_energy,
+    energy_is_upper_bound=True,
     calibration_knobs=calibration_knobs,
 )

@@ -63,6 +63,8 @@ class DeviceModel:
     * `matrix_rates(spec, dtype)`: (dense, 2:4 sparse, attention, datasheet peak) matrix FLOP/s;
     * `vector_flops(spec)`: FLOP/s of the unit that runs everything else;
     * `energy(results, spec)`: the energy columns of `results` (`energy_j` and any parts);
+      `energy_is_upper_bound`: it is a power bound times time (`sim.cost.tdp_energy`), not a model
+      of the work, and is labelled so wherever it is shown;
     * `design_cost(spec)`: area and price (`rental_cost` for devices bought by the hour);
     * `kernel_fractions(spec, family, kernel)`: the (tensor, bandwidth) fractions a named kernel
       runs at, for compare's summary (None: the kind has no such fractions);
@@ -76,6 +78,7 @@ class DeviceModel:
     matrix_rates: Callable[[Any, DType], tuple[float, float, float, float]]
     vector_flops: Callable[[Any], float]
     energy: Callable[[pd.DataFrame, Any], pd.DataFrame]
+    energy_is_upper_bound: bool = False
     design_cost: Callable[[Any], DesignCost] = rental_cost
     kernel_fractions: Callable[[Any, str, str], tuple[float, float]] | None = None
     calibration_knobs: Callable[[pd.DataFrame, Any], Iterator[Knob]] | None = None
