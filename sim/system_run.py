@@ -35,7 +35,7 @@ from mappers.gpu_gemm import gemm_problem
 from mappers.placement import Placement, Task
 from sim.engines.registry import model_for
 from sim.timeline import Schedule, schedule
-from workloads.op import Op, OpKind
+from workloads.op import Op, OpKind, Role
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,8 +71,9 @@ def engine_cost(op: Op, device: Any) -> OpCost:
 def roofline_cost(op: Op, device: Any) -> OpCost:
     """The op as `sim.engines.roofline` costs it: matrix FLOPs at the device's matrix rate for the
     op's math dtype (attention's at its attention rate, with its softmax on the vector unit),
-    the rest at the vector rate, every operand's bytes once at the achievable DRAM rate; the
-    longer of compute and memory, plus a launch per kernel."""
+    the rest at the vector rate, every operand's bytes once at the achievable DRAM rate (a GEMM's
+    weight as the device stores it, `DeviceModel.stored_weights`); the longer of compute and
+    memory, plus a launch per kernel."""
     if op.unmodeled:
         return OpCost(latency_s=0.0, flops=float(op.flops * op.count), dram_bytes=0.0, unmodeled=True)
     model = model_for(device)
@@ -85,7 +86,13 @@ def roofline_cost(op: Op, device: Any) -> OpCost:
         compute = op.flops * n / attention + SOFTMAX_FLOPS_PER_ELEMENT * scores * n / vector
     elif op.is_gemm_shaped:
         dense, sparse, attention, _ = model.matrix_rates(device, model.math_dtype(op))
-        compute = op.flops * n / (sparse if gemm_problem(op).sparse else dense)
+        rate = sparse if gemm_problem(op).sparse else dense
+        stored = model.stored_weights(op, device) if model.stored_weights else None
+        if stored:  # weights as the device stores them (`sim.engines.roofline`)
+            weight = sum(o.bytes for o in op.operands if o.role in (Role.WEIGHT, Role.METADATA))
+            moved += (stored[0] - weight) * n
+            rate = dense * stored[1]
+        compute = op.flops * n / rate
     else:
         compute = op.flops * n / vector
     latency = max(compute, moved / device.achievable_dram_bytes_per_s) + device.launch_overhead_s * n

@@ -70,7 +70,12 @@ class DeviceModel:
       runs at, for compare's summary (None: the kind has no such fractions);
     * `run_note(results, spec)`: lines `codesign simulate` prints under a run's table (None: none);
     * `calibration_knobs(rows, spec)`: the spec fields `codesign calibrate` fits to measured rows,
-      in fitting order (None: the kind is not calibrated from measurements).
+      in fitting order (None: the kind is not calibrated from measurements);
+    * `stored_weights(op, spec)`: for a GEMM-shaped op, the bytes one run moves for its weight as
+      the device stores it (values, indices, scales) and its matrix rate's multiplier over the
+      dense rate, or None to keep the workload's bytes and the rate of its class: for kinds whose
+      compiler re-formats weights (the FPGA overlay's `weight_bits` and N:M on its sparse DSP
+      chain), so the roofline sees what the engine sees (None, the default: the workload's).
     """
 
     simulate_op: Callable[[Op, Any], Rows]
@@ -83,6 +88,7 @@ class DeviceModel:
     kernel_fractions: Callable[[Any, str, str], tuple[float, float]] | None = None
     calibration_knobs: Callable[[pd.DataFrame, Any], Iterator[Knob]] | None = None
     run_note: Callable[[pd.DataFrame, Any], str] | None = None
+    stored_weights: Callable[[Op, Any], tuple[float, float] | None] | None = None
 
 
 def model_for(hardware: Any) -> DeviceModel:

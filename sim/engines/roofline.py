@@ -21,7 +21,14 @@ gpu        tensor peak[dtype] · achievable_tensor_fraction  CUDA-core peak     
            (attention_tensor_fraction for attention;
            2:4 weights at the sparse rate)
 cpu        peak_flops[dtype] · gemm_efficiency              peak_flops (fp32)     dram_bytes_per_s
+fpga       MPE peak[dtype] (GEMMs: × the sparse chain's     SFU lanes · cores ·   every channel ·
+           speedup on the weights as stored)                clock                 same-channel eff.
 =========  ===============================================  ====================  ==================
+
+A kind whose compiler re-formats weights (`DeviceModel.stored_weights`: the FPGA overlay's
+`weight_bits` and N:M on its sparse DSP chain) replaces, per config, a GEMM's weight and metadata
+bytes by the bytes it stores and its matrix rate by the dense rate times the chain's speedup, so a
+roofline sweep over those fields moves as the cycle engine does.
 
 A roofline ignores everything that makes real time longer (array fill and folds, tiling, SRAM
 spills, wave quantization), so on a systolic array it is a lower bound of the cycle engine.
@@ -33,7 +40,7 @@ Speed: `prepare_workload` reduces a graph to per-op arrays once; `evaluate` then
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,7 +50,7 @@ from mappers.attention import SOFTMAX_FLOPS_PER_ELEMENT
 from mappers.gpu_gemm import gemm_problem
 from sim.engines.registry import model_for
 from workloads.dtypes import DType
-from workloads.op import OpGraph, OpKind
+from workloads.op import Op, OpGraph, OpKind, Role
 
 #: Metric columns of a roofline result (per config and workload): seconds, cycles at the spec's
 #: clock, the compute-only and memory-only sums over ops, the launch overheads, work and traffic,
@@ -68,7 +75,10 @@ DENSE, SPARSE, ATTENTION = range(3)
 class RooflineWorkload:
     """A graph reduced to arrays over its modeled ops (repeats included): matrix and vector FLOPs,
     bytes moved, kernels launched, each op's column in the rate table (class · dtypes + dtype;
-    ops with no matrix work point at the last column, infinite), and the distinct math dtypes."""
+    ops with no matrix work point at the last column, infinite), and the distinct math dtypes.
+    GEMM-shaped ops also by their weight: `weight_rows` (their indices in the arrays),
+    `weight_ops` (the ops) and `weight_bytes` (the bytes of their weight and metadata operands,
+    repeats included), for a device that stores weights its own way (`stored_weights`)."""
 
     matrix_flops: np.ndarray
     vector_flops: np.ndarray
@@ -78,12 +88,17 @@ class RooflineWorkload:
     dtypes: tuple[DType, ...]
     macs: int
     unmodeled_ops: int
+    weight_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    weight_ops: tuple[Op, ...] = ()
+    weight_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass(frozen=True, kw_only=True)
 class Rates:
     """Per config: the matrix rate table (configs × (3 · dtypes + 1) FLOP/s), the datasheet dense
-    peak per dtype (configs × dtypes), vector FLOP/s, bytes/s, seconds per kernel launch, clock."""
+    peak per dtype (configs × dtypes), vector FLOP/s, bytes/s, seconds per kernel launch, clock;
+    with a workload, per config and GEMM of its `weight_rows` the stored weight's bytes per run and
+    the matrix rate's multiplier (`stored_bytes`, `stored_speedup`; NaN: the workload's own)."""
 
     matrix: np.ndarray
     peak: np.ndarray
@@ -91,12 +106,15 @@ class Rates:
     bandwidth: np.ndarray
     launch_s: np.ndarray
     clock_hz: np.ndarray
+    stored_bytes: np.ndarray | None = None
+    stored_speedup: np.ndarray | None = None
 
 
 def prepare_workload(graph: OpGraph, spec_type: type) -> RooflineWorkload:
     """Per-op arrays of `graph` for hardware of `spec_type` (see `RooflineWorkload`)."""
     math_dtype = model_for(spec_type).math_dtype
     rows: list[tuple[float, float, float, int, DType | None]] = []
+    weights: list[tuple[int, Op, float]] = []
     unmodeled = macs = kernels = 0
     for op in graph.ops:
         if op.unmodeled:
@@ -112,6 +130,8 @@ def prepare_workload(graph: OpGraph, spec_type: type) -> RooflineWorkload:
             )
         elif op.is_gemm_shaped:
             sparse = SPARSE if gemm_problem(op).sparse else DENSE
+            stored = sum(o.bytes for o in op.operands if o.role in (Role.WEIGHT, Role.METADATA)) * n
+            weights.append((len(rows), op, stored))
             rows.append((op.flops * n, 0.0, moved, sparse, math_dtype(op)))
         else:
             rows.append((0.0, op.flops * n, moved, DENSE, None))
@@ -132,19 +152,30 @@ def prepare_workload(graph: OpGraph, spec_type: type) -> RooflineWorkload:
         dtypes=dtypes,
         macs=macs,
         unmodeled_ops=unmodeled,
+        weight_rows=np.array([row for row, _, _ in weights], dtype=np.int64),
+        weight_ops=tuple(op for _, op, _ in weights),
+        weight_bytes=np.array([stored for _, _, stored in weights], dtype=np.float64),
     )
 
 
-def device_rates(specs: Sequence[Any], dtypes: tuple[DType, ...]) -> tuple[Rates, list[str | None]]:
+def device_rates(
+    specs: Sequence[Any], dtypes: tuple[DType, ...], workload: RooflineWorkload | None = None
+) -> tuple[Rates, list[str | None]]:
     """The `Rates` of each spec for a workload using `dtypes`, and per spec an error message
-    (a dtype the device cannot multiply) or None; a failing spec's rates are NaN."""
+    (a dtype the device cannot multiply, weights it cannot store) or None; a failing spec's rates
+    are NaN. With `workload`, also how each spec stores its GEMMs' weights (`stored_weights`)."""
     count, width = len(specs), len(dtypes)
     matrix = np.full((count, 3 * width + 1), np.inf)
     peak = np.full((count, width), np.nan)
     device = np.full((count, 4), np.nan)
+    ops = workload.weight_ops if workload is not None else ()
+    stored = np.full((count, len(ops), 2), np.nan)
     errors: list[str | None] = []
     for i, spec in enumerate(specs):
         try:
+            store = model_for(spec).stored_weights
+            for j, op in enumerate(ops if store else ()):
+                stored[i, j] = store(op, spec) or (np.nan, np.nan)
             for j, dtype in enumerate(dtypes):
                 dense, sparse, attention, datasheet = model_for(spec).matrix_rates(spec, dtype)
                 matrix[i, [DENSE * width + j, SPARSE * width + j, ATTENTION * width + j]] = (
@@ -161,7 +192,7 @@ def device_rates(specs: Sequence[Any], dtypes: tuple[DType, ...]) -> tuple[Rates
             )
             errors.append(None)
         except HardwareSpecError as error:
-            matrix[i], peak[i], device[i] = np.nan, np.nan, np.nan
+            matrix[i], peak[i], device[i], stored[i] = np.nan, np.nan, np.nan, np.nan
             errors.append(str(error))
     rates = Rates(
         matrix=matrix,
@@ -170,18 +201,34 @@ def device_rates(specs: Sequence[Any], dtypes: tuple[DType, ...]) -> tuple[Rates
         bandwidth=device[:, 1],
         launch_s=device[:, 2],
         clock_hz=device[:, 3],
+        stored_bytes=stored[:, :, 0] if workload is not None else None,
+        stored_speedup=stored[:, :, 1] if workload is not None else None,
     )
     return rates, errors
 
 
 def evaluate(workload: RooflineWorkload, rates: Rates) -> dict[str, np.ndarray]:
     """The `ROOFLINE_METRICS` of `workload` on every config of `rates`, one array element each."""
-    matrix_s = workload.matrix_flops[None, :] / rates.matrix[:, workload.rate_column]
+    rate = rates.matrix[:, workload.rate_column]
+    moved = np.broadcast_to(workload.bytes[None, :], rate.shape)
+    width = len(workload.dtypes)
+    if rates.stored_bytes is not None and workload.weight_rows.size:
+        # weights as the device stores them: their bytes replace the workload's weight and
+        # metadata bytes, and the dense rate of the op's dtype times the chain's speedup its rate
+        rows = workload.weight_rows
+        counts = np.array([op.count for op in workload.weight_ops], dtype=np.float64)
+        own = np.isnan(rates.stored_bytes)
+        moved = moved.copy()
+        change = rates.stored_bytes * counts[None, :] - workload.weight_bytes[None, :]
+        moved[:, rows] += np.where(own, 0.0, change)
+        dense = rates.matrix[:, workload.rate_column[rows] % max(width, 1)]
+        rate = rate.copy()
+        rate[:, rows] = np.where(own, rate[:, rows], dense * rates.stored_speedup)
+    matrix_s = workload.matrix_flops[None, :] / rate
     compute = matrix_s + workload.vector_flops[None, :] / rates.vector[:, None]
-    memory = workload.bytes[None, :] / rates.bandwidth[:, None]
+    memory = moved / rates.bandwidth[:, None]
     overhead = rates.launch_s * workload.kernels
     latency = np.maximum(compute, memory).sum(axis=1) + overhead
-    width = len(workload.dtypes)
     matrix_ops = workload.rate_column < 3 * width
     peak_column = workload.rate_column[matrix_ops] % max(width, 1)
     busy = (workload.matrix_flops[matrix_ops][None, :] / rates.peak[:, peak_column]).sum(axis=1)
@@ -194,7 +241,7 @@ def evaluate(workload: RooflineWorkload, rates: Rates) -> dict[str, np.ndarray]:
         "overhead_s": overhead,
         "flops": ones * (workload.matrix_flops.sum() + workload.vector_flops.sum()),
         "macs": ones * workload.macs,
-        "dram_bytes": ones * workload.bytes.sum(),
+        "dram_bytes": moved.sum(axis=1),
         "utilization": busy / latency,
         "unmodeled_ops": ones * workload.unmodeled_ops,
     }

@@ -160,7 +160,8 @@ def _roofline(
     metrics = [nan_row] * len(specs)
     failures = list(errors)
     if valid:
-        rates, rate_errors = device_rates([specs[i] for i in valid], workload.roofline.dtypes)
+        roofline = workload.roofline
+        rates, rate_errors = device_rates([specs[i] for i in valid], roofline.dtypes, roofline)
         values = evaluate(workload.roofline, rates)
         table = np.column_stack([values[name] for name in ROOFLINE_METRICS])
         for row, (i, error) in enumerate(zip(valid, rate_errors, strict=True)):

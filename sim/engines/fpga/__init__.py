@@ -7,7 +7,7 @@ length-adaptive compilation (`storage`). `MODEL` registers it for specs of kind 
 from __future__ import annotations
 
 from hwmodels.fpga import FPGASpec
-from mappers.fpga import chain_allocation
+from mappers.fpga import chain_allocation, weight_format
 from sim.engines.fpga.cost import fpga_energy
 from sim.engines.fpga.engine import simulate_on_fpga
 from sim.engines.fpga.summary import run_note
@@ -31,6 +31,17 @@ def matrix_rates(spec: FPGASpec, dtype: DType) -> tuple[float, float, float, flo
     return dense, sparse, dense, dense
 
 
+def stored_weights(op: Op, spec: FPGASpec) -> tuple[float, float]:
+    """A GEMM's weight as the overlay's compiler stores it (`mappers.fpga.weight_format`: the
+    workload's or `weight_bits` bits, group scales, N:M kept values and their indices): bytes per
+    run, batch · K · N · hbm_bytes_per_weight, and the sparse DSP chain's speedup over a dense
+    chain (`chain_allocation`), which multiplies the dense matrix rate."""
+    fmt = weight_format(op, spec)
+    batch = op.dim("B") if "B" in op.dim_names else 1
+    chain = chain_allocation(spec.overlay.chain_length, fmt.density, fmt.nm)
+    return batch * op.dim("K") * op.dim("N") * fmt.hbm_bytes_per_weight, chain.speedup
+
+
 def vector_flops(spec: FPGASpec) -> float:
     """The SFUs: one FP16 operation per lane per cycle on every core."""
     return spec.overlay.sfu_lanes * spec.overlay.cores * spec.clock_hz
@@ -43,4 +54,5 @@ MODEL = DeviceModel(
     vector_flops=vector_flops,
     energy=fpga_energy,
     run_note=run_note,
+    stored_weights=stored_weights,
 )
