@@ -249,3 +249,21 @@ def test_the_roofline_stays_a_lower_bound_of_the_fpga_engine(overrides):
     total = summarize(simulate(graph, spec), spec)
     assert roofline["latency_s"][0] <= float(total["latency_s"])
     assert roofline["dram_bytes"][0] == pytest.approx(float(total["dram_bytes"]), rel=0.01)
+
+
+def test_a_spilled_activation_load_and_store_pay_dram_row_switches_and_bus_turnarounds():
+    spec = _one_core("overlay.always_on_chip=false")
+    plan, _ = plan_op(_gemv(), spec)
+    program = plan.program
+    ld_in, st = program.units.index(Unit.LD), program.units.index(Unit.ST)
+    rate, clock = core_streams(spec).activation_bytes_per_s, spec.clock_hz  # one core: share 1
+    # the input, 4,096 int8 bytes, after the op's one HBM latency (100 ns), and the weight stream's
+    # DRAM rows closed and reopened: 2 · (tRP + tRCD) = 2 · (14 + 14) = 56 ns
+    assert program.cycles[ld_in] == pytest.approx((4096 / rate + 100e-9 + 56e-9) * clock)
+    # the output, 1 · 512 columns · 8 tiles = 4,096 bytes: the same 56 ns of row switches, and the
+    # bus turned around twice: read to write CL + BL/2 - CWL = 14 + 2 - 4 = 12 ns, write to read
+    # CWL + BL/2 + tWTR_L = 4 + 2 + 8 = 14 ns: 82 ns
+    assert program.cycles[st] == pytest.approx((4096 / rate + 82e-9) * clock)
+    # kept on chip, the op loads and stores no activations
+    kept, _ = plan_op(_gemv(), _one_core())
+    assert Unit.ST not in kept.program.units

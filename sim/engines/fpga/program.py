@@ -47,6 +47,20 @@ from workloads.op import Op, OpKind, Role
 #: pipelined behind it). ASSUMED: 100 ns, the order of an HBM read on an FPGA (Wang et al.,
 #: "Shuhai", FCCM 2020, characterize the U280's in tens of 450 MHz cycles); not measured here.
 HBM_LATENCY_S = 100e-9
+#: What an activation load or store costs the weight stream it interleaves with on the same
+#: pseudo-channels (activations spilled to HBM: always-on-chip decode off, or too big for the
+#: activation buffer): the weight stream keeps its DRAM rows open; the activation access closes
+#: them and opens its own (tRP + tRCD), and the stream reopens them when it resumes (tRP + tRCD
+#: again); a store also turns the bus around, read to write (CL + BL/2 - CWL) and write to read
+#: (CWL + BL/2 + tWTR_L). All channels switch at once, so each instruction pays this once. HBM2
+#: timings in ns from DRAMsim3's HBM2_8Gb_x128.ini (umd-memsys/DRAMsim3, a JESD235 HBM2 die at
+#: tCK = 1 ns): tRP = tRCD = 14, CL = 14, CWL = 4, BL = 4 (2 clocks), tWTR_L = 8.
+HBM_ROW_SWITCH_S = (14 + 14) * 1e-9
+HBM_READ_TO_WRITE_S = (14 + 2 - 4) * 1e-9
+HBM_WRITE_TO_READ_S = (4 + 2 + 8) * 1e-9
+#: Cost of one spilled activation load and one store, on top of their bytes.
+ACTIVATION_LOAD_SWITCH_S = 2 * HBM_ROW_SWITCH_S
+ACTIVATION_STORE_SWITCH_S = 2 * HBM_ROW_SWITCH_S + HBM_READ_TO_WRITE_S + HBM_WRITE_TO_READ_S
 #: SFU passes over the data: softmax and norms read once for the max / sum of squares, then
 #: normalize (the artifact's profiler: "pass all data once first, so x2"); element-wise ops once.
 SFU_PASSES = {OpKind.SOFTMAX: 2, OpKind.NORM: 2}
@@ -100,10 +114,14 @@ class _Builder:
         if not self.latency_paid:
             cycles += HBM_LATENCY_S * self.clock
             self.latency_paid = True
+        if activation and nbytes:
+            cycles += ACTIVATION_LOAD_SWITCH_S * self.clock
         return self.program.add(Unit.LD, cycles, deps, issued=issued)
 
     def store(self, nbytes: float, deps: tuple[int, ...] = (), *, issued: int = 1) -> int:
         cycles = nbytes / self.streams.activation_bytes_per_s * self.clock / self.share
+        if nbytes:
+            cycles += ACTIVATION_STORE_SWITCH_S * self.clock
         return self.program.add(Unit.ST, cycles, deps, issued=issued)
 
     def run(self, unit: Unit, cycles: float, deps: tuple[int, ...] = (), *, issued: int = 1) -> int:
