@@ -105,7 +105,7 @@ def test_gemv_re_tiling_keeps_memory_time_under_compute_time():
     fmt = weight_format(op, vhk)
     tiling = gemv_tiling(vhk, fmt, 4096, 128, core_streams(vhk))
     assert (tiling.pk, tiling.pn, tiling.retiled) == (16, 64, True)
-    # U280 core: 10 · 14.375 GB/s · 0.7 / 0.5195 / 225e6 = 861 → 16 x 32 (512 <= 861 < 1024)
+    # U280 core: 8 · 14.375 GB/s · 0.7 / 0.5195 / 225e6 = 689 → 16 x 32 (512 <= 689 < 1024)
     u280 = load_hardware("u280_flightllm")
     assert gemv_tiling(u280, weight_format(op, u280), 4096, 171, core_streams(u280)).pn == 32
 
@@ -139,7 +139,7 @@ def test_resources_name_the_resource_the_need_and_what_the_device_has():
     with pytest.raises(HardwareSpecError, match=r"on-chip buffer bytes \(BRAM \+ URAM\)"):
         load_hardware("u280_flightllm", ["overlay.weight_buffer_bytes=16777216"])
     used = load_hardware("u280_flightllm").resources
-    assert (used.dsps, used.channels) == (3 * 2080, 30)
+    assert (used.dsps, used.channels) == (3 * 2080, 3 * 8)  # 3 cores · 8 pseudo-channels each
 
 
 def test_the_profilers_3_2_is_four_cores_sharing_32_channels_among_40_streams():
@@ -168,7 +168,7 @@ def test_rows_carry_the_timeline_the_closed_form_and_the_resources():
     spec = load_hardware("u280_flightllm")
     (row,) = simulate_on_fpga(_gemv(weights="int4"), spec)
     assert row["latency_s"] == row["timeline_s"] >= row["closed_form_s"] > 0
-    assert row["dsps_used"] == 6240 and row["channels_used"] == 30
+    assert row["dsps_used"] == 6240 and row["channels_used"] == 24  # 3 cores · 8 pseudo-channels
     closed = load_hardware("u280_flightllm", ["timing=closed_form"])
     (fast,) = simulate_on_fpga(_gemv(weights="int4"), closed)
     assert fast["latency_s"] == fast["closed_form_s"] == pytest.approx(row["closed_form_s"])
