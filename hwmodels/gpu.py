@@ -127,6 +127,7 @@ class GPUSpec:
     mma_sync_macs_per_cycle_per_sm: float = 0.0
     tdp_w: float = 0.0
     power_limit_w: float = 0.0
+    dirty_l2_bytes: float = 0.0
     price_usd_per_hour: float = 0.0
     source: str = ""
     description: str = ""
@@ -152,6 +153,12 @@ class GPUSpec:
             check_non_negative_number(self, name, where)
         for name in ("achievable_tensor_fraction", "attention_tensor_fraction"):
             check_fraction(self, name, where)
+        check_non_negative_number(self, "dirty_l2_bytes", where)
+        if self.dirty_l2_bytes > self.l2_bytes:
+            raise HardwareSpecError(
+                f"{where}field 'dirty_l2_bytes' = {self.dirty_l2_bytes!r}: must be at most "
+                f"l2_bytes = {self.l2_bytes!r} (the L2 cannot hold more dirty lines than lines)"
+            )
         if self.power_limit_w and not self.tdp_w:
             raise HardwareSpecError(
                 f"{where}field 'power_limit_w' = {self.power_limit_w!r}: needs tdp_w, the power the "
@@ -240,6 +247,14 @@ class GPUSpec:
         """This GPU as a profiler's device timer (CUPTI, Nsight) sees a kernel: from its first
         instruction to its last, no launch and no host dispatch."""
         return replace(self, launch_overhead_s=0.0, host_dispatch_s=0.0)
+
+    def after_l2_flush_by_writes(self) -> GPUSpec:
+        """This GPU as a kernel timed right after a harness flushed the L2 by writing a buffer
+        larger than it (Triton's ``do_bench``: ``cache.zero_()`` of 256 MB before every call;
+        ``codesign measure``'s harness, `reference_kernels.timing`): the whole L2 dirty at the
+        kernel's start (`dirty_l2_bytes`). An ASSUMED upper bound: no line written back before
+        the kernel starts."""
+        return replace(self, dirty_l2_bytes=float(self.l2_bytes))
 
     @property
     def board_power_w(self) -> float:

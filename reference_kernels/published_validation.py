@@ -101,16 +101,34 @@ WEIGHT_ONLY_KERNELS = {
 
 def timing_of(figure: pd.Series) -> str:
     """How a kernel figure was timed (the measured format's `timing`), from its stated method:
-    ``graph`` for a CUDA-graph replay, ``device`` for a profiler's device time (CUPTI),
-    ``back_to_back`` for a loop of calls between one pair of events, else ``events``."""
+    ``graph`` for a CUDA-graph replay (Triton's ``do_bench_cudagraph`` too), ``device`` for a
+    profiler's device time (CUPTI), ``back_to_back`` for a loop of calls between one pair of
+    events, else ``events``."""
     text = f"{figure['timing_scope']} {figure['settings']}"
-    if "CUDA graph" in text or "cudagraph=True" in text:
+    if "CUDA graph" in text or "cudagraph=True" in text or "do_bench_cudagraph" in text:
         return "graph"
     if "CUPTI" in text:
         return "device"
     if "back-to-back" in text:
         return "back_to_back"
     return "events"
+
+
+#: Stated methods that flush the L2 by writing a buffer before every timed call: Triton's
+#: ``do_bench`` (``cache.zero_()`` of 256 MB; not ``do_bench_cudagraph``, which replays calls
+#: back to back) and harnesses that say they clear the L2 (TileOPs' ``bench_kernel`` zeroes a
+#: buffer likewise, tile-ai/TileOPs PR 1725).
+L2_WRITE_FLUSHES = ("do_bench(", "do_bench clears L2", "L2 cleared")
+
+
+def l2_flush_of(figure: pd.Series) -> str:
+    """How the L2 was flushed before each timed call (the measured format's `l2_flush`):
+    ``writes`` where the stated method flushes it by writing (`L2_WRITE_FLUSHES`), else ``none``
+    (no flush stated: the method is unknown or replays calls back to back)."""
+    text = f"{figure['timing_scope']} {figure['settings']}".replace("do_bench_cudagraph", "")
+    return "writes" if any(needle in text for needle in L2_WRITE_FLUSHES) else "none"
+
+
 #: Models the zoo has under the published name.
 ZOO_NAMES = {"llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3-8b"}
 
@@ -149,6 +167,7 @@ def _kernel_row(figure: pd.Series) -> dict[str, object]:
         "preset": figure["preset"],
         "latency_s": float(figure["latency_s"]) if figure["latency_s"] else float("nan"),
         "timing": timing_of(figure),
+        "l2_flush": l2_flush_of(figure),
     }
     if family.startswith("gemm"):
         if figure["metric"] == "tflops_best_of_sizes":

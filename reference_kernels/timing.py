@@ -1,9 +1,12 @@
 """The timing harness: warm-up, a cache flush before every timed run, the median of many runs.
 
-On a GPU each run is bracketed by CUDA events and preceded by a write of a buffer twice the L2 size,
+On a GPU each run is bracketed by CUDA events and preceded by a read of a buffer twice the L2 size,
 so every run starts with a cold L2 (a kernel timed hot in L2 would look faster than it does inside a
-model, whose other kernels evict its operands). On a CPU each run is timed with
-`time.perf_counter_ns` after touching a buffer twice the last-level cache, at most
+model, whose other kernels evict its operands). A read, not a write: a written flush (Triton's
+``do_bench`` zeroes 256 MB) leaves the L2 full of dirty lines that the timed kernel must write back
+to DRAM as it evicts them, up to an L2's worth of extra traffic a kernel inside a model does not
+pay (`hwmodels.gpu.GPUSpec.dirty_l2_bytes`); a read leaves clean lines, evicted for free. On a CPU
+each run is timed with `time.perf_counter_ns` after touching a buffer twice the last-level cache, at most
 `MAX_CPU_FLUSH_BYTES`. The run count follows a time budget per kernel that counts each run's flush
 as well as the run, between a floor (so the percentiles mean something) and a ceiling.
 """
@@ -79,18 +82,25 @@ def gpu_l2_bytes(device: torch.device) -> int:
 
 
 class CudaTimer:
-    """CUDA events around each run, an L2-sized write before it; `flush_s` is one write's time."""
+    """CUDA events around each run, a read of twice the L2 before it (the module docstring: clean
+    lines, not dirty ones); `flush_s` is one read's time."""
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
-        self.flush_buffer = torch.empty(FLUSH_FACTOR * gpu_l2_bytes(device), dtype=torch.uint8, device=device)
-        self.flush_buffer.zero_()  # the first write also allocates: not the one timed
+        words = FLUSH_FACTOR * gpu_l2_bytes(device) // 4
+        self.flush_buffer = torch.zeros(words, dtype=torch.int32, device=device)  # written once, here
+        self.sink = torch.zeros((), dtype=torch.int64, device=device)
+        self.flush()  # the first read also loads the reduction kernel: not the one timed
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
-        self.flush_buffer.zero_()
+        self.flush()
         end.record()
         self.sync()
         self.flush_s = start.elapsed_time(end) / 1e3
+
+    def flush(self) -> None:
+        """Read every word of the buffer (a sum into one scalar): the L2 left holding clean lines."""
+        torch.sum(self.flush_buffer, dtype=torch.int64, out=self.sink)
 
     def sync(self) -> None:
         torch.cuda.synchronize(self.device)
@@ -99,7 +109,7 @@ class CudaTimer:
         starts = [torch.cuda.Event(enable_timing=True) for _ in range(runs)]
         ends = [torch.cuda.Event(enable_timing=True) for _ in range(runs)]
         for start, end in zip(starts, ends, strict=True):
-            self.flush_buffer.zero_()
+            self.flush()
             start.record()
             fn()
             end.record()

@@ -225,3 +225,30 @@ def test_a_power_limit_bounds_the_energy_as_it_bounds_the_clock():
     assert capped.board_power_w == 500.0 and H100.board_power_w == H100.tdp_w == 700.0
     assert row["energy_j"] == pytest.approx(500.0 * row["latency_s"], rel=1e-12)
     assert row["energy_basis"] == "TDP × time, an upper bound"
+
+
+def test_a_write_flushed_l2_makes_the_kernel_write_back_what_it_evicts():
+    # the same closed-queue kernel as above (66 MB read, 36.856 us) after a harness wrote a buffer
+    # larger than the 50 MB L2 (52,428,800 B): its first 52.4 MB of traffic each evicts a dirty
+    # line, 52.4e6 / 3.0e12 = 17.48 us more of DRAM time
+    work = CtaWork(tensor_macs=1, tensor_macs_per_s=1e12, l2_bytes=0, steps=100, stages=3)
+    flushed = H100.after_l2_flush_by_writes()
+    assert flushed.dirty_l2_bytes == H100.l2_bytes == 52_428_800
+    clean = kernel_time(H100, work, ctas=132, ctas_per_sm=1, dram_bytes_of_wave=lambda _: 66e6)
+    dirty = kernel_time(flushed, work, ctas=132, ctas_per_sm=1, dram_bytes_of_wave=lambda _: 66e6)
+    assert dirty.write_back_bytes == 52_428_800 and dirty.dram_bytes == clean.dram_bytes == 66e6
+    assert dirty.total_s - clean.total_s == pytest.approx(52_428_800 / 3.0e12)
+    # a kernel moving less than the L2 writes back only what it evicts: 10 MB, 3.33 us
+    small = kernel_time(flushed, work, ctas=132, ctas_per_sm=1, dram_bytes_of_wave=lambda _: 10e6)
+    assert small.write_back_bytes == 10e6
+    # a 1x8192x8192 int4 GEMV (33.5 MB of weights) is never faster after a write flush, and the
+    # flush's cost is the write-back of its own traffic at most
+    gemv = op("gemm_w4a16", M=1, N=8192, K=8192, a_dtype="fp16", b_dtype="int4", group_size=8192)
+    before = simulate_op_latency(gemv, EVENTS)
+    after = simulate_op_latency(gemv, timed_as(H100, "events", "writes"))
+    assert before < after <= before + 8192 * 8192 * 0.6 / 3.0e12
+    with pytest.raises(HardwareSpecError, match="dirty_l2_bytes"):
+        dataclasses.replace(H100, dirty_l2_bytes=2.0 * H100.l2_bytes)
+    with pytest.raises(CodesignError, match="l2_flush = 'reads'"):
+        timed_as(H100, "events", "reads")
+    assert timed_as(H100, "events", "none") == timed_as(H100, "events", "") == EVENTS

@@ -8,6 +8,7 @@ import pytest
 
 from reference_kernels.published_validation import (
     PUBLISHED_VALIDATION,
+    l2_flush_of,
     timing_of,
     validation_kernels,
     validation_steps,
@@ -42,6 +43,13 @@ def test_each_source_is_timed_as_it_says():
     assert timings["tileops_pr2110_gemm_h200"] == "device"  # CUPTI device time
     assert timings["fa_issue1572_decode_h100"] == "graph"  # use_bench_cudagraph=True
     assert timings["humming_pr2_h100"] == timings["torchao_blockwise_fp8_readme"] == "events"  # do_bench
+    assert timings["vllm_pr49363_fp8_gemm_h100"] == "graph"  # do_bench_cudagraph
+    flushes = {row["source"]: l2_flush_of(row) for _, row in kernels.iterrows()}
+    # do_bench zeroes 256 MB before each call; TileOPs says it clears L2 before every iteration
+    assert flushes["humming_pr2_h100"] == flushes["torchao_blockwise_fp8_readme"] == "writes"
+    assert flushes["tileops_pr2110_gemm_h200"] == "writes"
+    # graph replays and back-to-back loops flush nothing
+    assert flushes["vllm_pr49363_fp8_gemm_h100"] == flushes["torch_perf_test_data_issues"] == "none"
 
 
 def test_a_generation_is_a_prefill_and_the_decode_steps_over_the_new_tokens(monkeypatch):

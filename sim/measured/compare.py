@@ -132,31 +132,53 @@ TIMINGS = {
 }
 
 
-def timed_as(hardware: Device, timing: object) -> Any:
-    """`hardware` as a row timed by `timing` sees a kernel (`TIMINGS`; blank: ``events``); an
-    error naming the valid values for any other."""
-    blank = timing is None or timing != timing or str(timing).strip() == ""  # NaN != NaN
-    name = "events" if blank else str(timing).strip()
-    if name not in TIMINGS:
-        raise CodesignError(f"timing = {timing!r}: valid: {', '.join(TIMINGS)} (docs/measured_format.md)")
-    method = getattr(hardware, TIMINGS[name], None) if TIMINGS[name] else None
-    return method() if method else hardware
+#: How the L2 was flushed before each timed call (a row's optional `l2_flush` column,
+#: docs/measured_format.md), and the spec method that puts the GPU in the state it leaves:
+#: * ``writes``: a buffer larger than the L2 written before every call (Triton's ``do_bench``,
+#:   ``codesign measure``'s harness): the kernel starts with the L2 full of dirty lines
+#:   (`after_l2_flush_by_writes`);
+#: * ``none`` (the default): no flush, or one that leaves no dirty line.
+L2_FLUSHES = {"none": "", "writes": "after_l2_flush_by_writes"}
+
+
+def _cell(row: pd.Series, column: str) -> str:
+    """A row's text cell, '' when the column is missing or blank (a blank cell reads as NaN)."""
+    value = row.get(column, "")
+    return "" if value is None or value != value else str(value).strip()
+
+
+def timed_as(hardware: Device, timing: object, l2_flush: object = "") -> Any:
+    """`hardware` as a row timed by `timing` (`TIMINGS`; blank: ``events``) after an L2 flush of
+    kind `l2_flush` (`L2_FLUSHES`; blank: ``none``) sees a kernel; an error naming the valid
+    values for any other (a device kind without the spec method, a CPU, is used as it is)."""
+    for value, table, default, column in (
+        (timing, TIMINGS, "events", "timing"),
+        (l2_flush, L2_FLUSHES, "none", "l2_flush"),
+    ):
+        blank = value is None or value != value or str(value).strip() == ""  # NaN != NaN
+        name = default if blank else str(value).strip()
+        if name not in table:
+            raise CodesignError(
+                f"{column} = {value!r}: valid: {', '.join(table)} (docs/measured_format.md)"
+            )
+        method = getattr(hardware, table[name], None) if table[name] else None
+        hardware = method() if method else hardware
+    return hardware
 
 
 def simulate_measured(measured: pd.DataFrame, hardware: Device) -> Simulated:
-    """Simulate each measured row on `hardware` as its `timing` says it was taken; a row the
-    simulator cannot model is listed with the reason and the rest go on."""
+    """Simulate each measured row on `hardware` as its `timing` and `l2_flush` say it was taken;
+    a row the simulator cannot model is listed with the reason and the rest go on."""
     positions, measured_s, ops, latencies, skipped = [], [], [], [], []
-    variants: dict[str, Any] = {}
+    variants: dict[tuple[str, str], Any] = {}
     for position, (_, row) in enumerate(measured.iterrows()):
         try:
             seconds = measured_latency(row)
             op = op_for_measurement(row)
-            timing = row.get("timing", "")
-            timing = "" if timing != timing else str(timing)  # a blank cell reads as NaN
-            if timing not in variants:
-                variants[timing] = timed_as(hardware, timing)
-            latency = simulate_op_latency(op, variants[timing])
+            how = (_cell(row, "timing"), _cell(row, "l2_flush"))
+            if how not in variants:
+                variants[how] = timed_as(hardware, *how)
+            latency = simulate_op_latency(op, variants[how])
         except CodesignError as error:
             skipped.append((row["family"], row["kernel"], row_label(row), str(error)))
             continue

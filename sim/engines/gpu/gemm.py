@@ -38,7 +38,7 @@ from mappers.gpu_gemm import (
     candidate_tiles,
     gemm_kernel,
 )
-from sim.engines.gpu.timing import CtaWork, KernelCost, kernel_time, mac_rate_per_sm, memory_bound_s
+from sim.engines.gpu.timing import CtaWork, KernelCost, drained, kernel_time, mac_rate_per_sm, memory_bound_s
 
 #: Share of L2 that keeps operands between waves (the rest holds output tiles and in-flight lines):
 #: an assumption; NVIDIA's CUDA C Best Practices Guide lets at most 75% of L2 be set aside as
@@ -100,7 +100,9 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
     reduce_s = 0.0
     if split > 1:
         partial = problem.batch * problem.m * problem.n
-        reduce_s = memory_bound_s(spec, write_bytes + partial * problem.c_bytes, cuda_flops=partial * split)
+        reduce_s = memory_bound_s(
+            drained(spec, main), write_bytes + partial * problem.c_bytes, cuda_flops=partial * split
+        )
     reduce_writes = problem.batch * problem.m * problem.n * problem.c_bytes if split > 1 else 0.0
     return GemmCost(
         tile=tile,

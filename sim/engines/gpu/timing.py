@@ -43,6 +43,7 @@ memory latency each, and the kernel pays `launch_overhead_s` once.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,6 +85,7 @@ class KernelTime:
     wave_count: int
     l2_bytes: float
     dram_bytes: float  # what `dram_bytes_of_wave` gave, summed over the waves
+    write_back_bytes: float = 0.0  # dirty L2 lines its traffic evicted (`dirty_write_back_bytes`)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,9 +174,10 @@ def kernel_time(
         busy += repeats * (wave_compute + stores)
         exposed += repeats * chain
         dram += repeats * dram_bytes_of_wave(wave_ctas)
+    write_back = dirty_write_back_bytes(spec, dram)
     waves = full + (1 if rest else 0)
     l2_bytes = ctas * work.l2_bytes
-    memory = dram / spec.achievable_dram_bytes_per_s + exposed  # a closed queue (module docstring)
+    memory = (dram + write_back) / spec.achievable_dram_bytes_per_s + exposed  # a closed queue (docstring)
     main_loops = max(busy, l2_bytes / (spec.l2_bytes_per_s * spec.clock_scale), memory)
     fill_and_drain = waves * FILL_AND_DRAIN_LATENCIES * spec.memory_latency_s
     return KernelTime(
@@ -184,13 +187,34 @@ def kernel_time(
         wave_count=waves,
         l2_bytes=l2_bytes,
         dram_bytes=dram,
+        write_back_bytes=write_back,
     )
 
 
+def dirty_write_back_bytes(spec: GPUSpec, dram_bytes: float) -> float:
+    """DRAM bytes written back for the dirty L2 lines a kernel finds (`GPUSpec.dirty_l2_bytes`):
+    each line its `dram_bytes` of traffic brings into L2 (reads, and writes, which allocate) evicts
+    one, dirty ones first written to DRAM, so ``min(dirty, traffic)``. After a write flush of an
+    H100's 50 MB L2, a 1×8192×8192 int4 GEMV's 33.5 MB of weights come with 33.5 MB of write-back:
+    twice the traffic; an 8192³ GEMM's 400 MB with 50 MB, an eighth more."""
+    return min(spec.dirty_l2_bytes, dram_bytes)
+
+
+def drained(spec: GPUSpec, kernel: KernelTime) -> GPUSpec:
+    """`spec` as the kernel launched after `kernel` finds the L2: the dirty lines `kernel`'s
+    traffic did not evict still dirty (its own few written lines assumed drained as it ran)."""
+    if not spec.dirty_l2_bytes:
+        return spec
+    left = max(0.0, spec.dirty_l2_bytes - kernel.dram_bytes)
+    return dataclasses.replace(spec, dirty_l2_bytes=left)
+
+
 def memory_bound_s(spec: GPUSpec, moved_bytes: float, cuda_flops: float = 0.0) -> float:
-    """A streaming kernel (copy, elementwise, norm, softmax, a split-K reduction): its bytes at the
-    achievable HBM rate or its fp32 arithmetic on the CUDA cores, whichever is longer, plus one
-    memory latency and the launch overhead."""
+    """A streaming kernel (copy, elementwise, norm, softmax, a split-K reduction): its bytes (and
+    the dirty L2 lines they evict, `dirty_write_back_bytes`) at the achievable HBM rate or its fp32
+    arithmetic on the CUDA cores, whichever is longer, plus one memory latency and the launch
+    overhead."""
     cuda_rate = spec.peak_cuda_core_flops * spec.clock_scale
+    moved_bytes += dirty_write_back_bytes(spec, moved_bytes)
     stream = max(moved_bytes / spec.achievable_dram_bytes_per_s, cuda_flops / cuda_rate)
     return stream + spec.memory_latency_s + spec.launch_overhead_s
