@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hwmodels.gpu import GPUSpec
@@ -107,6 +108,13 @@ class AttentionKernel:
     mma_sync: bool
     overlap: float
     cuda_cores: bool = False
+    query_tile: Callable[[int, int], int] | None = None
+
+    def decode_block_m(self, packed_rows: int, head_dim: int) -> int:
+        """Query rows of its decode tile for `packed_rows` rows per K/V head (a GQA group's query
+        heads times the query length): `query_tile`'s choice where it has one, else
+        FlashAttention's fixed `DECODE_BLOCK_M`."""
+        return self.query_tile(packed_rows, head_dim) if self.query_tile else DECODE_BLOCK_M
 
 
 #: How far FlashAttention-2's softmax hides under other warps' matmuls. CALIBRATED on the A100
@@ -115,6 +123,18 @@ class AttentionKernel:
 #: (Dao 2023, abstract; published_figures.csv) at B1 H16 S16k D128 non-causal. In series (0) it
 #: would give 58%, fully overlapped (1) 91%.
 FA2_SOFTMAX_OVERLAP = 0.5593
+
+
+def flashinfer_cta_tile_q(packed_rows: int, head_dim: int) -> int:
+    """FlashInfer's query tile for its FA2-template kernels on compute capability 8.0 and later
+    (``FA2DetermineCtaTileQ``, include/flashinfer/utils.cuh): 128 rows where more than 64 rows
+    are packed per K/V head (head dim below 256), 64 where more than 16, else 16, one m16 MMA.
+    A decode of 8 query heads per K/V head (Llama-3-70B's GQA) multiplies 16 rows, not 64."""
+    if packed_rows > 64 and head_dim < 256:
+        return 128
+    return 64 if packed_rows > 16 else 16
+
+
 FLASH_ATTENTION_2 = AttentionKernel(mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP)
 #: Named implementations (a measured row's `kernel`, `--attention-kernel`); any other name is
 #: FlashAttention-2's (SDPA's flash backend, flash-decoding, our Triton kernels' structure).
@@ -131,6 +151,13 @@ ATTENTION_KERNELS = {
     # each K/V head's block loads its keys once for the group's query heads and multiplies on the
     # CUDA cores, so a decode of 1-8 query rows per K/V head is not padded to a 64-row tile
     "paged_attention": AttentionKernel(mma_sync=False, overlap=1.0, cuda_cores=True),
+    "flashinfer_batch_decode": AttentionKernel(mma_sync=False, overlap=1.0, cuda_cores=True),
+    # FlashInfer's batch decode with use_tensor_cores=True runs its prefill kernel (the FA2
+    # template: mma.sync, softmax between the warps' own matmuls) over the GQA group's packed rows
+    # in a query tile of `flashinfer_cta_tile_q` rows (docs.flashinfer.ai/api/decode)
+    "flashinfer_batch_decode_tensor_cores": AttentionKernel(
+        mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP, query_tile=flashinfer_cta_tile_q
+    ),
 }
 
 
@@ -230,6 +257,7 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
     plans = []
     decode = not (problem.causal or problem.group * problem.sq > DECODE_MAX_QUERY_ROWS)
     splits = flash_num_splits(problem, spec) if decode and problem.only is not Partition.FA2 else 1
+    decode_m = attention_kernel(problem.kernel).decode_block_m(problem.group * problem.sq, problem.d)
     block_m, block_n, warps = fa2_tile(problem.d, spec, causal=problem.causal)
     occupancy = ctas_per_sm(problem, spec, block_m, block_n, warps)
     if occupancy and splits == 1:
@@ -237,18 +265,18 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
                                    ctas_per_sm=occupancy))
     if decode and problem.only is Partition.LEAN:
         for block_n in LEAN_BLOCK_NS:
-            occupancy = ctas_per_sm(problem, spec, DECODE_BLOCK_M, block_n)
+            occupancy = ctas_per_sm(problem, spec, decode_m, block_n)
             plans.extend(
-                AttentionPlan(partition=Partition.LEAN, block_m=DECODE_BLOCK_M, block_n=block_n,
+                AttentionPlan(partition=Partition.LEAN, block_m=decode_m, block_n=block_n,
                               ctas_per_sm=occupancy, grid_divisor=divisor)
                 for divisor in LEAN_GRID_DIVISORS
                 if occupancy
             )
     if decode:
         block_n = split_kv_block_n(problem.d, splits)
-        occupancy = ctas_per_sm(problem, spec, DECODE_BLOCK_M, block_n)
+        occupancy = ctas_per_sm(problem, spec, decode_m, block_n)
         if occupancy:
-            plans.append(AttentionPlan(partition=Partition.SPLIT_KV, block_m=DECODE_BLOCK_M,
+            plans.append(AttentionPlan(partition=Partition.SPLIT_KV, block_m=decode_m,
                                        block_n=block_n, splits=splits, ctas_per_sm=occupancy))
     return [plan for plan in plans if problem.only in (None, plan.partition)]
 

@@ -90,7 +90,12 @@ class GemmKernel:
 
 #: Named GEMM implementations whose traits differ from the default (overlapped).
 GEMM_KERNELS = {
+    # torchao's Triton block-FP8 GEMM and vLLM's (``_w8a8_triton_block_scaled_mm``,
+    # vllm/model_executor/layers/quantization/utils/fp8_utils.py) share one main loop:
+    # ``accumulator += tl.dot(a, b) * a_s[:, None] * b_s[None, :]`` per 128-deep block, the
+    # scaling by the same warps after their dot
     "torchao_triton_blockwise_fp8": GemmKernel(overlap=0.0),
+    "w8a8_block_fp8_triton": GemmKernel(overlap=0.0),
 }
 OVERLAPPED_GEMM = GemmKernel(overlap=1.0)
 

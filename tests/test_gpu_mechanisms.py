@@ -252,3 +252,37 @@ def test_a_write_flushed_l2_makes_the_kernel_write_back_what_it_evicts():
     with pytest.raises(CodesignError, match="l2_flush = 'reads'"):
         timed_as(H100, "events", "reads")
     assert timed_as(H100, "events", "none") == timed_as(H100, "events", "") == EVENTS
+
+
+def test_flashinfer_tensor_core_decode_tiles_the_packed_rows_as_its_scheduler_does():
+    # FlashInfer's FA2DetermineCtaTileQ: > 64 packed rows (head dim < 256) -> 128; > 16 -> 64;
+    # else 16. Decode of 128 query heads over 16 K/V heads: 8 packed rows per K/V head -> 16
+    from mappers.gpu_attention import Partition, candidate_plans, flashinfer_cta_tile_q
+
+    assert [flashinfer_cta_tile_q(rows, 128) for rows in (1, 8, 16, 17, 64, 65)] == [16, 16, 16, 64, 64, 128]
+    assert flashinfer_cta_tile_q(65, 256) == 64
+    h20 = load_hardware("h20")
+    shape = dict(batch=128, heads=128, kv_heads=16, seq_kv=1024, head_dim=128)
+    fa2 = attention_problem(op("attention_decode", **shape))
+    tiled = dataclasses.replace(fa2, kernel="flashinfer_batch_decode_tensor_cores")
+    (plan,) = [p for p in candidate_plans(tiled, h20) if p.partition is Partition.SPLIT_KV]
+    assert plan.block_m == 16
+    (padded,) = [p for p in candidate_plans(fa2, h20) if p.partition is Partition.SPLIT_KV]
+    assert padded.block_m == 64
+    # 4x fewer padded tensor MACs per CTA; the H20's slow tensor cores make that the decode's time
+    from sim.engines.gpu.attention import best_attention
+
+    assert best_attention(tiled, h20).total_s < best_attention(fa2, h20).total_s
+
+
+def test_vllms_triton_block_fp8_gemm_scales_in_series_as_torchaos_does():
+    # both main loops are `accumulator += tl.dot(a, b) * a_s[:, None] * b_s[None, :]`: the
+    # promotion waits for the dot (overlap 0), so either kernel takes the longer-in-series time
+    # of a warp-specialized one (DeepGEMM-like, overlap 1) on a compute-bound shape
+    shape = dict(M=4096, N=4096, K=4096, a_dtype="fp8", b_dtype="fp8", group_size=128, out_dtype="bf16")
+    times = {
+        name: simulate_op_latency(op("gemm_fp8", kernel=name, **shape), EVENTS)
+        for name in ("torchao_triton_blockwise_fp8", "w8a8_block_fp8_triton", "deepgemm_like")
+    }
+    assert times["w8a8_block_fp8_triton"] == times["torchao_triton_blockwise_fp8"]
+    assert times["w8a8_block_fp8_triton"] > 1.3 * times["deepgemm_like"]
