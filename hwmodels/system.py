@@ -141,8 +141,10 @@ class DeviceGroup:
 
     @property
     def tdp_w(self) -> float:
-        """The group's power at TDP (NaN when its device's TDP is unknown)."""
-        power = self.device.tdp_w
+        """The most the group's devices draw (NaN when unknown): each device's power limit where
+        one is set below its TDP (`GPUSpec.board_power_w`: an H100 capped at 500 W draws at most
+        500 W, not its 700 W TDP), else its TDP."""
+        power = getattr(self.device, "board_power_w", self.device.tdp_w)
         return self.count * power if power > 0 else math.nan
 
 
@@ -279,7 +281,7 @@ class SystemSpec:
 
     @property
     def tdp_w(self) -> float:
-        """Every device's TDP, summed (NaN if any is unknown)."""
+        """Every device's TDP (its power limit where lower), summed (NaN if any is unknown)."""
         return sum(group.tdp_w for group in self.groups.values())
 
     def link(self, first: str, second: str) -> tuple[str, LinkSpec]:

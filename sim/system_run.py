@@ -14,9 +14,9 @@ Each communication task is costed on its link by `mappers.collectives.comm_cost`
 busy time. A placement's distinct ops are found once (`TaskIndex`), so a sweep that keeps the
 placement and changes devices or links recosts only those (a (tasks × distinct ops) product).
 
-Energy: every device of the system draws its TDP for the whole step (`tdp_w` × latency, summed):
-the upper bound `sim.cost.tdp_energy` takes for one device, here including the time a device waits
-on another or on a link. NaN if a device's TDP is unknown.
+Energy: every device of the system draws its TDP (its power limit where one is set below it) for
+the whole step (`tdp_w` × latency, summed): the upper bound `sim.cost.tdp_energy` takes for one
+device, here including the time a device waits on another or on a link. NaN if a device's TDP is unknown.
 """
 
 from __future__ import annotations

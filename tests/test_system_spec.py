@@ -267,3 +267,17 @@ def test_cli_writes_the_timeline(capsys, tmp_path):
         capsys, *BASE, "--system", "lamina_h100_h20", "--batch", "4", "--timeline", str(tmp_path)
     )
     assert code == 2 and "--timeline" in err and "cannot write" in err
+
+
+def test_a_power_capped_gpu_in_a_system_is_charged_its_limit_not_its_tdp():
+    # h100_sxm_500w draws at most 500 W: a group of 4 at most 2000 W, not 4 x 700 W
+    from dataclasses import replace
+
+    from hwmodels import load_hardware
+    from hwmodels.system import DeviceGroup
+
+    capped = load_hardware("h100_sxm_500w")
+    assert capped.tdp_w == 700.0 and capped.board_power_w == 500.0
+    group = DeviceGroup(device=capped, count=4)
+    assert group.tdp_w == pytest.approx(4 * 500.0)
+    assert replace(group, device=load_hardware("h100_sxm")).tdp_w == pytest.approx(4 * 700.0)
