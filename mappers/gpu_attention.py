@@ -81,6 +81,26 @@ ATTENTION_STAGES = 2
 #: int8 as a W8A16 weight, 6/4 (`mappers.gpu_gemm.DEQUANT_INSTRUCTIONS_PER_WEIGHT`: prmt, hsub2,
 #: hmul2 for the scale).
 KV_CONVERT_INSTRUCTIONS = {DType.FP8: 1 / 2, DType.INT8: 6 / 4}
+#: CUDA-core issue slots of one warp shuffle (``SHFL``), in the instructions the model counts (128
+#: lanes per cycle per SM: four schedulers issuing one warp instruction each): its pipe returns 32
+#: results per clock per SM (CUDA C Programming Guide, "Throughput of Native Arithmetic
+#: Instructions", warp shuffle: 32 on every compute capability since 3.0), a quarter of the issue
+#: rate. Other ALU instructions (PRMT, LOP3, SHF, HMUL2) count one slot each, a lower bound.
+SHUFFLE_SLOTS = 4
+#: FlashInfer's FA2-template kernel (include/flashinfer/attention/prefill.cuh, ``compute_qk`` and
+#: ``compute_sfm_v``, FlashInfer at 175fc73 of 2025-09-22) reads an 8-bit K/V fragment with half an
+#: ``ldmatrix`` (as many as a 16-bit fragment takes), swizzles it from the 16-bit MMA layout to the
+#: 8-bit one in registers and converts it to the query's dtype, per lane 8 elements (2 registers):
+#: ``frag_layout_swizzle_16b_to_8b`` (K) is 2 ``__shfl_xor_sync`` + 2 ``__byte_perm`` per register,
+#: ``frag_layout_swizzle_16b_to_8b_trans`` (V) 3 + 3 (include/flashinfer/frag_layout_swizzle.cuh):
+#: (shuffles, permutes) per 8 elements.
+FLASHINFER_FP8_SWIZZLE = {"K": (4, 4), "V": (6, 6)}
+#: Instructions per 8 elements of ``vec_cast<DTypeQ, e4m3>::cast<8>`` (include/flashinfer/
+#: vec_dtypes.cuh): to fp16 on sm90 one ``cvt.rn.f16x2.e4m3x2`` per pair, 4; to bf16 (no hardware
+#: path) ``fast_dequant_f8f16x4`` twice, each 1 PRMT, 3 + 4 LOP3/SHF for the two halves' sign,
+#: exponent and mantissa, and 2 bf16 HMUL2 for the exponent bias: 2 · 10 = 20, as written (the
+#: compiler may fuse a few).
+FLASHINFER_E4M3_CAST = {DType.FP16: 4, DType.BF16: 20}
 #: Query rows of a group (g·Sq) up to which the decode partitions are tried.
 DECODE_MAX_QUERY_ROWS = 128
 #: FlashAttention's split-KV heuristic (csrc/flash_attn/flash_api.cpp, ``num_splits_heuristic``
@@ -109,6 +129,23 @@ class AttentionKernel:
     overlap: float
     cuda_cores: bool = False
     query_tile: Callable[[int, int], int] | None = None
+    kv_convert: Callable[[DType, DType, int, int], float] | None = None
+    converting_warps: Callable[[int], int] | None = None
+
+    def kv_convert_instructions(self, q_dtype: DType, kv_dtype: DType, d: int, dv: int) -> float:
+        """CUDA-core instructions per K/V element to bring a cache stored narrower than the query to
+        the query's dtype: `kv_convert`'s count where the kernel has one, else one conversion
+        (`KV_CONVERT_INSTRUCTIONS`); 0 for a cache as wide as the query."""
+        if kv_dtype.bits >= q_dtype.bits:
+            return 0.0
+        if self.kv_convert:
+            return self.kv_convert(q_dtype, kv_dtype, d, dv)
+        return KV_CONVERT_INSTRUCTIONS.get(kv_dtype, KV_CONVERT_INSTRUCTIONS[DType.INT8])
+
+    def kv_converting_warps(self, block_m: int) -> int:
+        """Warps of a CTA that each convert the same K/V block (every warp along the query rows
+        converts the fragments it multiplies): `converting_warps`' count, else 1."""
+        return self.converting_warps(block_m) if self.converting_warps else 1
 
     def decode_block_m(self, packed_rows: int, head_dim: int) -> int:
         """Query rows of its decode tile for `packed_rows` rows per K/V head (a GQA group's query
@@ -135,6 +172,30 @@ def flashinfer_cta_tile_q(packed_rows: int, head_dim: int) -> int:
     return 64 if packed_rows > 16 else 16
 
 
+def flashinfer_warps_q(cta_tile_q: int) -> int:
+    """Warps along the query rows of FlashInfer's FA2-template CTA (``get_num_warps_q``,
+    include/flashinfer/attention/prefill.cuh): 4 for a query tile above 16 rows, else 1 (its four
+    warps then split the keys). Each converts the K/V fragments it multiplies itself."""
+    return 4 if cta_tile_q > 16 else 1
+
+
+def flashinfer_kv_convert(q_dtype: DType, kv_dtype: DType, d: int, dv: int) -> float:
+    """Instructions per K/V element of FlashInfer's FA2-template kernel for an fp8 cache
+    (`FLASHINFER_FP8_SWIZZLE`, `FLASHINFER_E4M3_CAST`; shuffles at `SHUFFLE_SLOTS`), K's ``d``
+    and V's ``dv`` elements weighted: bf16 queries (128-dim K and V) take (4·4 + 4 + 20) / 8 = 5
+    per K element and (6·4 + 6 + 20) / 8 = 6.25 per V element, 5.625 on average, where one
+    ``cvt`` per pair would be 0.5; fp16 queries (4·4 + 4 + 4) / 8 = 3 and 4.25. Any other narrow
+    cache: one conversion (`KV_CONVERT_INSTRUCTIONS`)."""
+    if kv_dtype is not DType.FP8 or q_dtype not in FLASHINFER_E4M3_CAST:
+        return KV_CONVERT_INSTRUCTIONS.get(kv_dtype, KV_CONVERT_INSTRUCTIONS[DType.INT8])
+    cast = FLASHINFER_E4M3_CAST[q_dtype]
+    per_element = {
+        operand: (shuffles * SHUFFLE_SLOTS + permutes + cast) / 8
+        for operand, (shuffles, permutes) in FLASHINFER_FP8_SWIZZLE.items()
+    }
+    return (per_element["K"] * d + per_element["V"] * dv) / (d + dv)
+
+
 FLASH_ATTENTION_2 = AttentionKernel(mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP)
 #: Named implementations (a measured row's `kernel`, `--attention-kernel`); any other name is
 #: FlashAttention-2's (SDPA's flash backend, flash-decoding, our Triton kernels' structure).
@@ -154,9 +215,11 @@ ATTENTION_KERNELS = {
     "flashinfer_batch_decode": AttentionKernel(mma_sync=False, overlap=1.0, cuda_cores=True),
     # FlashInfer's batch decode with use_tensor_cores=True runs its prefill kernel (the FA2
     # template: mma.sync, softmax between the warps' own matmuls) over the GQA group's packed rows
-    # in a query tile of `flashinfer_cta_tile_q` rows (docs.flashinfer.ai/api/decode)
+    # in a query tile of `flashinfer_cta_tile_q` rows (docs.flashinfer.ai/api/decode); an fp8
+    # cache is swizzled and converted in registers by every query-row warp (`flashinfer_kv_convert`)
     "flashinfer_batch_decode_tensor_cores": AttentionKernel(
-        mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP, query_tile=flashinfer_cta_tile_q
+        mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP, query_tile=flashinfer_cta_tile_q,
+        kv_convert=flashinfer_kv_convert, converting_warps=flashinfer_warps_q,
     ),
 }
 
@@ -169,7 +232,8 @@ def attention_kernel(name: str) -> AttentionKernel:
 @dataclass(frozen=True, kw_only=True)
 class AttentionProblem:
     """Sizes, causality and per-element bytes; `kv_dequant` counts CUDA-core instructions per K/V
-    element when the cache is stored narrower (int8, fp8) than the query's dtype."""
+    element, per converting warp (`AttentionKernel.kv_converting_warps`), when the cache is stored
+    narrower (int8, fp8) than the query's dtype (`AttentionKernel.kv_convert_instructions`)."""
 
     batch: int
     heads: int
@@ -228,8 +292,8 @@ class AttentionPlan:
 def attention_problem(op: Op) -> AttentionProblem:
     """The `AttentionProblem` of an ATTENTION op: the kernel multiplies in the query's dtype."""
     q, k, out = _named(op, "Q"), _named(op, "K"), op.operand(Role.OUTPUT)
-    narrower = k.dtype.bits < q.dtype.bits
-    dequant = KV_CONVERT_INSTRUCTIONS.get(k.dtype, KV_CONVERT_INSTRUCTIONS[DType.INT8]) if narrower else 0.0
+    kernel = str(dict(op.attrs).get("kernel", ""))
+    dequant = attention_kernel(kernel).kv_convert_instructions(q.dtype, k.dtype, op.dim("D"), op.dim("Dv"))
     return AttentionProblem(
         batch=op.dim("B"),
         heads=op.dim("H"),
@@ -245,7 +309,7 @@ def attention_problem(op: Op) -> AttentionProblem:
         math_dtype=q.dtype,
         kv_dequant=dequant,
         only=_partition(op),
-        kernel=str(dict(op.attrs).get("kernel", "")),
+        kernel=kernel,
     )
 
 

@@ -286,3 +286,42 @@ def test_vllms_triton_block_fp8_gemm_scales_in_series_as_torchaos_does():
     }
     assert times["w8a8_block_fp8_triton"] == times["torchao_triton_blockwise_fp8"]
     assert times["w8a8_block_fp8_triton"] > 1.3 * times["deepgemm_like"]
+
+
+def test_flashinfer_converts_an_fp8_cache_in_registers_with_a_swizzle_per_fragment():
+    # FlashInfer's FA2-template kernel, per lane and 8 fp8 elements of a K/V fragment: the layout
+    # swizzle (K: 4 shuffles + 4 byte-permutes; V, transposed: 6 + 6; a shuffle's pipe is a quarter
+    # of the issue rate, 4 slots) and the cast (bf16: 2 x fast_dequant_f8f16x4 = 20 instructions;
+    # fp16: 4 cvt.rn.f16x2.e4m3x2): bf16 Q, K (16 + 4 + 20) / 8 = 5, V (24 + 6 + 20) / 8 = 6.25,
+    # 5.625 per element at d = dv; fp16 Q 3 and 4.25, 3.625
+    from mappers.gpu_attention import SHUFFLE_SLOTS, flashinfer_kv_convert, flashinfer_warps_q
+
+    assert SHUFFLE_SLOTS == 4
+    assert flashinfer_kv_convert(DType.BF16, DType.FP8, 128, 128) == pytest.approx((5 + 6.25) / 2)
+    assert flashinfer_kv_convert(DType.FP16, DType.FP8, 128, 128) == pytest.approx((3 + 4.25) / 2)
+    # K and V weighted by their head dims: d 192, dv 128
+    weighted = (5 * 192 + 6.25 * 128) / 320
+    assert flashinfer_kv_convert(DType.BF16, DType.FP8, 192, 128) == pytest.approx(weighted)
+    # every query-row warp converts what it multiplies: 4 of them above a 16-row tile, else 1
+    assert [flashinfer_warps_q(rows) for rows in (16, 64, 128)] == [1, 4, 4]
+    bf16 = dict(family="attention_decode", batch=128, heads=128, kv_heads=16, seq_kv=1024, head_dim=128)
+    kernel = "flashinfer_batch_decode_tensor_cores"
+    fp8 = attention_problem(op(**bf16, b_dtype="fp8", kernel=kernel))
+    assert fp8.kv_dequant == pytest.approx(5.625)
+    # FlashAttention-2's path keeps one cvt per pair; a cache as wide as the query converts nothing
+    assert attention_problem(op(**bf16, b_dtype="fp8")).kv_dequant == pytest.approx(0.5)
+    assert attention_problem(op(**bf16, kernel=kernel)).kv_dequant == 0.0
+    # the conversion is CUDA-core work of the CTA: per block of bn keys, 5.625 · bn · 256 more
+    # instructions, with the bytes of the cache halved
+    from mappers.gpu_attention import Partition, candidate_plans
+    from sim.engines.gpu.attention import cost_attention
+
+    h20 = load_hardware("h20")
+    (plan,) = [p for p in candidate_plans(fp8, h20) if p.partition is Partition.SPLIT_KV]
+    cheap = dataclasses.replace(fp8, kv_dequant=0.5)
+    slow, fast = cost_attention(fp8, plan, h20), cost_attention(cheap, plan, h20)
+    assert slow.dram_read_bytes == fast.dram_read_bytes
+    assert slow.main.compute_s > fast.main.compute_s
+    # invariant: more conversion work is never faster
+    assert slow.total_s >= fast.total_s
+

@@ -109,7 +109,7 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
         overlap=kernel.overlap,
         cuda_ops=(macs if on_cuda_cores else 0.0)
         + steps * (rows * bn * SOFTMAX_INSTRUCTIONS_PER_SCORE + rows * problem.dv
-                   + problem.kv_dequant * bn * (problem.d + problem.dv)),
+                   + problem.kv_dequant * kernel.kv_converting_warps(bm) * bn * (problem.d + problem.dv)),
         sfu_ops=steps * rows * bn,
         l2_bytes=steps * bn * (problem.d + problem.dv) * problem.kv_bytes
         + rows * problem.d * problem.q_bytes,
