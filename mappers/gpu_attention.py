@@ -131,6 +131,13 @@ class AttentionKernel:
     query_tile: Callable[[int, int], int] | None = None
     kv_convert: Callable[[DType, DType, int, int], float] | None = None
     converting_warps: Callable[[int], int] | None = None
+    decode_warps: Callable[[int], int] | None = None
+
+    def warps_for(self, block_m: int) -> int:
+        """Warps holding a decode tile's accumulators (for its registers per thread):
+        `decode_warps`' count for `block_m` rows where the kernel has one, else FA2's
+        `ATTENTION_WARPS`."""
+        return self.decode_warps(block_m) if self.decode_warps else ATTENTION_WARPS
 
     def kv_convert_instructions(self, q_dtype: DType, kv_dtype: DType, d: int, dv: int) -> float:
         """CUDA-core instructions per K/V element to bring a cache stored narrower than the query to
@@ -196,12 +203,33 @@ def flashinfer_kv_convert(q_dtype: DType, kv_dtype: DType, d: int, dv: int) -> f
     return (per_element["K"] * d + per_element["V"] * dv) / (d + dv)
 
 
+def fa3_block_m(packed_rows: int, head_dim: int) -> int:
+    """FlashAttention-3's query tile on Hopper (``tile_size_fwd_sm90``, hopper/tile_size.h at
+    7ff73af of 2025-04-10, 16-bit and fp8 alike): 192 rows up to head dim 96, else 128. A decode
+    packs a GQA group's query heads into it (PackGQA, always on for split-KV and for a paged cache
+    read without TMA: ``get_pack_gqa`` in hopper/flash_api.cpp) and pads the rest: one query row
+    of an MHA decode is multiplied as 128 by its ``wgmma``s."""
+    return 192 if head_dim <= 96 else 128
+
+
+def fa3_mma_warps(block_m: int) -> int:
+    """FlashAttention-3's consumer warps: one warpgroup (4 warps) per 64 query rows of its tile
+    (``NumMmaWarpGroups``, hopper/mainloop_fwd_sm90_tma_gmma_ws.hpp: a ``wgmma`` atom is 64 rows),
+    besides its producer warpgroup, whose registers it gives back (``warpgroup_reg_dealloc``)."""
+    return 4 * math.ceil(block_m / 64)
+
+
 FLASH_ATTENTION_2 = AttentionKernel(mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP)
 #: Named implementations (a measured row's `kernel`, `--attention-kernel`); any other name is
 #: FlashAttention-2's (SDPA's flash backend, flash-decoding, our Triton kernels' structure).
 ATTENTION_KERNELS = {
-    "flash_attention_3": AttentionKernel(mma_sync=False, overlap=1.0),
-    "flash_attention_3_fp8": AttentionKernel(mma_sync=False, overlap=1.0),
+    # FA3's decode runs its forward kernel's tile over the packed rows (`fa3_block_m`)
+    "flash_attention_3": AttentionKernel(
+        mma_sync=False, overlap=1.0, query_tile=fa3_block_m, decode_warps=fa3_mma_warps
+    ),
+    "flash_attention_3_fp8": AttentionKernel(
+        mma_sync=False, overlap=1.0, query_tile=fa3_block_m, decode_warps=fa3_mma_warps
+    ),
     # FA3 Table 2's ablations: wgmma, with one of the full kernel's two overlaps removed
     "flash_attention_3_no_pipelining": AttentionKernel(mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP),
     "flash_attention_3_no_warp_specialization": AttentionKernel(mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP),
@@ -321,7 +349,9 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
     plans = []
     decode = not (problem.causal or problem.group * problem.sq > DECODE_MAX_QUERY_ROWS)
     splits = flash_num_splits(problem, spec) if decode and problem.only is not Partition.FA2 else 1
-    decode_m = attention_kernel(problem.kernel).decode_block_m(problem.group * problem.sq, problem.d)
+    kernel = attention_kernel(problem.kernel)
+    decode_m = kernel.decode_block_m(problem.group * problem.sq, problem.d)
+    decode_warps = kernel.warps_for(decode_m)
     block_m, block_n, warps = fa2_tile(problem.d, spec, causal=problem.causal)
     occupancy = ctas_per_sm(problem, spec, block_m, block_n, warps)
     if occupancy and splits == 1:
@@ -329,7 +359,7 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
                                    ctas_per_sm=occupancy))
     if decode and problem.only is Partition.LEAN:
         for block_n in LEAN_BLOCK_NS:
-            occupancy = ctas_per_sm(problem, spec, decode_m, block_n)
+            occupancy = ctas_per_sm(problem, spec, decode_m, block_n, decode_warps)
             plans.extend(
                 AttentionPlan(partition=Partition.LEAN, block_m=decode_m, block_n=block_n,
                               ctas_per_sm=occupancy, grid_divisor=divisor)
@@ -338,7 +368,7 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
             )
     if decode:
         block_n = split_kv_block_n(problem.d, splits)
-        occupancy = ctas_per_sm(problem, spec, decode_m, block_n)
+        occupancy = ctas_per_sm(problem, spec, decode_m, block_n, decode_warps)
         if occupancy:
             plans.append(AttentionPlan(partition=Partition.SPLIT_KV, block_m=decode_m,
                                        block_n=block_n, splits=splits, ctas_per_sm=occupancy))

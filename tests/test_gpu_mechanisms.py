@@ -5,6 +5,7 @@ power limit sustains, and the per-call costs a timing method includes."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 
@@ -325,3 +326,37 @@ def test_flashinfer_converts_an_fp8_cache_in_registers_with_a_swizzle_per_fragme
     # invariant: more conversion work is never faster
     assert slow.total_s >= fast.total_s
 
+
+def test_fa3_decodes_in_its_forward_tile_padding_the_packed_rows():
+    # FlashAttention-3's tile_size_fwd_sm90: 192 query rows up to head dim 96, else 128; a decode
+    # packs the GQA group (8 rows here) into it, so per K/V block of bn keys it multiplies
+    # 128 · bn · 256 MACs where FlashAttention-2's split-KV tile multiplies 64 · bn · 256
+    from mappers.gpu_attention import Partition, candidate_plans, fa3_block_m
+    from sim.engines.gpu.attention import cost_attention
+
+    assert [fa3_block_m(8, d) for d in (64, 96, 128, 256)] == [192, 192, 128, 128]
+    # one consumer warpgroup per 64 rows: 8 warps hold a 128-row tile's accumulators, so an fp8
+    # split with 128-key blocks needs 128 · (128 + 128) / 256 = 128 registers per thread, not 256
+    from mappers.gpu_attention import fa3_mma_warps
+
+    assert [fa3_mma_warps(rows) for rows in (64, 128, 192)] == [4, 8, 12]
+    h200 = load_hardware("h200")
+    fp8 = dict(batch=1, heads=32, kv_heads=4, seq_kv=16384, head_dim=128, a_dtype="fp8", b_dtype="fp8")
+    narrow_cache = attention_problem(op("attention_decode", kernel="flash_attention_3_fp8", **fp8))
+    assert [p.block_m for p in candidate_plans(narrow_cache, h200)] == [128]
+    h20 = load_hardware("h20")
+    shape = dict(batch=128, heads=128, kv_heads=16, seq_kv=16384, head_dim=128)
+    fa3 = attention_problem(op("attention_decode", kernel="flash_attention_3", **shape))
+    fa2 = dataclasses.replace(fa3, kernel="")
+    (tiled,) = [p for p in candidate_plans(fa3, h20) if p.partition is Partition.SPLIT_KV]
+    (padded,) = [p for p in candidate_plans(fa2, h20) if p.partition is Partition.SPLIT_KV]
+    assert (tiled.block_m, padded.block_m) == (128, 64)
+    # the same kernel traits (wgmma, softmax overlapped) on the two tiles: twice the tensor work
+    # per CTA; on the H20 (480 MACs/cycle/SM) the decode is then bound by its tensor cores
+    narrow = dataclasses.replace(tiled, block_m=64)
+    wide, half = cost_attention(fa3, tiled, h20), cost_attention(fa3, narrow, h20)
+    rate = mac_rate_per_sm(h20, DType.BF16, sparse=False, fraction=h20.attention_tensor_fraction)
+    per_block = 128 * tiled.block_n * 256 / rate
+    assert wide.main.compute_s > 1.9 * half.main.compute_s
+    assert wide.dram_read_bytes == half.dram_read_bytes
+    assert wide.total_s >= per_block * math.ceil(16384 / tiled.block_n) * wide.main.wave_count * 0.99
