@@ -81,6 +81,12 @@ def gpu_l2_bytes(device: torch.device) -> int:
     return getattr(torch.cuda.get_device_properties(device), "L2_cache_size", 0) or FALLBACK_L2_BYTES
 
 
+def read_flush(buffer: torch.Tensor, sink: torch.Tensor) -> None:
+    """Read every element of the 1-D `buffer` into the 0-d int64 `sink` (a sum: one kernel that
+    loads the whole buffer and writes 8 bytes), so a cache is flushed without leaving dirty lines."""
+    torch.sum(buffer, dim=0, dtype=torch.int64, out=sink)
+
+
 class CudaTimer:
     """CUDA events around each run, a read of twice the L2 before it (the module docstring: clean
     lines, not dirty ones); `flush_s` is one read's time."""
@@ -99,8 +105,8 @@ class CudaTimer:
         self.flush_s = start.elapsed_time(end) / 1e3
 
     def flush(self) -> None:
-        """Read every word of the buffer (a sum into one scalar): the L2 left holding clean lines."""
-        torch.sum(self.flush_buffer, dtype=torch.int64, out=self.sink)
+        """Read every word of the buffer: the L2 left holding clean lines (`read_flush`)."""
+        read_flush(self.flush_buffer, self.sink)
 
     def sync(self) -> None:
         torch.cuda.synchronize(self.device)

@@ -39,3 +39,12 @@ def test_the_run_count_counts_each_run_s_flush():
     assert time_kernel(lambda: None, FakeTimer(), budget).runs == 20
     # 0.005 s / 10 ms is under the floor: min_runs.
     assert time_kernel(lambda: None, FakeTimer(), TimingBudget(warmup_runs=1, target_s=0.005)).runs == 5
+
+
+def test_the_gpu_flush_reads_every_word_into_one_scalar():
+    # the CUDA timer's flush (`read_flush`) runs as written on any device: a sum of 1000 int32
+    # words of 3 is 3000 in the int64 sink, and the buffer is only read
+    buffer = torch.full((1000,), 3, dtype=torch.int32)
+    sink = torch.zeros((), dtype=torch.int64)
+    timing.read_flush(buffer, sink)
+    assert sink.item() == 3000 and bool((buffer == 3).all())
