@@ -4,6 +4,7 @@ with each run's flush included."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from reference_kernels import timing
@@ -48,3 +49,26 @@ def test_the_gpu_flush_reads_every_word_into_one_scalar():
     sink = torch.zeros((), dtype=torch.int64)
     timing.read_flush(buffer, sink)
     assert sink.item() == 3000 and bool((buffer == 3).all())
+
+
+def test_the_cuda_timer_runs_its_flush_and_events_as_written(monkeypatch):
+    # CUDA events and synchronize faked on the CPU, so the timer's own code (buffer, flush, event
+    # bookkeeping) runs here as it will on a GPU: each event records the fake clock, 2 ms a run
+    clock = iter(range(0, 10_000, 1))
+
+    class FakeEvent:
+        def __init__(self, enable_timing: bool = False) -> None:
+            self.at = 0
+
+        def record(self) -> None:
+            self.at = next(clock)
+
+        def elapsed_time(self, end: FakeEvent) -> float:
+            return 2.0 * (end.at - self.at)  # ms
+
+    monkeypatch.setattr(torch.cuda, "Event", FakeEvent)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    monkeypatch.setattr(timing, "gpu_l2_bytes", lambda device: 4 * 2**20)
+    timer = timing.CudaTimer(CPU)
+    assert timer.flush_buffer.nbytes == 2 * 4 * 2**20 and timer.flush_s == pytest.approx(2e-3)
+    assert timer.run(lambda: None, 3) == pytest.approx([2e-3] * 3)
