@@ -15,7 +15,7 @@ from hwmodels.loader import list_presets, spec_to_yaml
 from reference_kernels.grids import full_grid
 from sim.cli import main
 from sim.measured.calibrate import calibrate
-from sim.measured.compare import compare
+from sim.measured.compare import compare, timed_as
 from sim.simulate import simulate_op_latency
 from workloads.kernel_ops import op_for_measurement
 
@@ -54,7 +54,8 @@ def synthetic_measurements(truth, every: int = 1) -> pd.DataFrame:
             continue
         for kernel in KERNELS[columns["family"]]:
             row = {**columns, "kernel": kernel, "device": "cuda", "device_name": H100_NAME}
-            row["latency_s"] = simulate_op_latency(op_for_measurement(row), truth)
+            # as the harness times it: CUDA events, the host ahead of the GPU (`timing` events)
+            row["latency_s"] = simulate_op_latency(op_for_measurement(row), timed_as(truth, "events"))
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -307,7 +308,7 @@ def test_a_kernel_measured_on_two_families_gets_a_fraction_for_each(tmp_path):
         if columns["family"] not in ("gemm", "gemm_fp8") or columns.get("a_dtype") == "fp16":
             continue
         row = {**columns, "kernel": "triton_gemm", "device": "cuda", "device_name": H100_NAME}
-        row["latency_s"] = simulate_op_latency(op_for_measurement(row), truth)
+        row["latency_s"] = simulate_op_latency(op_for_measurement(row), timed_as(truth, "events"))
         rows.append(row)
     result = calibrate(pd.DataFrame(rows[::4]), base)
     fitted = result.spec.kernel_fractions
@@ -335,3 +336,22 @@ def test_an_interrupt_during_the_first_knob_prints_and_writes_the_base(tmp_path,
 
 def _raise_interrupt(name: str, index: int, count: int) -> None:
     raise KeyboardInterrupt
+
+
+def test_a_fit_simulates_each_row_as_it_was_timed():
+    # GEMVs measured on a GPU exactly like the preset, after a write flush of the L2 (do_bench):
+    # rows that say so (l2_flush = writes) leave every field where it is; the same times read as
+    # unflushed would be fitted into a slower bandwidth fraction
+    base = load_hardware("h100_sxm")
+    flushed = timed_as(base, "events", "writes")
+    rows = [
+        {"family": "gemm", "kernel": "torch_matmul", "device": "cuda", "device_name": H100_NAME,
+         "a_dtype": "fp16", "b_dtype": "fp16", "M": m, "N": n, "K": k}
+        for n in (4096, 8192, 12288, 16384, 28672) for m, k in ((1, 4096), (1, 8192), (16, 8192))
+    ]
+    for row in rows:
+        row["latency_s"] = simulate_op_latency(op_for_measurement(row), flushed)
+    said = calibrate(pd.DataFrame(rows).assign(l2_flush="writes"), base, holdout=0.0)
+    assert said.spec.gemm_bandwidth_fraction == base.gemm_bandwidth_fraction
+    unsaid = calibrate(pd.DataFrame(rows), base, holdout=0.0)
+    assert unsaid.spec.gemm_bandwidth_fraction < 0.9 * base.gemm_bandwidth_fraction

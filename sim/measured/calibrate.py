@@ -57,7 +57,7 @@ import pandas as pd
 
 from hwmodels.device import Device
 from sim.engines.registry import model_for
-from sim.measured.compare import Simulated, row_label, simulate_measured
+from sim.measured.compare import Simulated, row_label, simulate_measured, timed_as
 from sim.measured.holdout import DEFAULT_HOLDOUT
 from sim.measured.knobs import FITTED_DIGITS, REFINE_STEPS, SENSITIVE_CHANGE, Knob
 from sim.simulate import simulate_op_latency
@@ -79,6 +79,20 @@ class Calibration:
     validation_rows_dropped: int = 0  # rows of validation sources left out before the fit
 
 
+@dataclass(frozen=True)
+class TimedOp:
+    """A measured row's op and how it was timed (its `timing` and `l2_flush`): a fit simulates it
+    on each candidate spec as `codesign compare` does (`sim.measured.compare.timed_as`), so what
+    the timing method adds (launch, host dispatch, a flushed L2's write-back) is not fitted into
+    the spec's own fields."""
+
+    op: Op
+    how: tuple[str, str]
+
+    def latency(self, spec: Device) -> float:
+        return simulate_op_latency(self.op, timed_as(spec, *self.how))
+
+
 def calibrate(
     measured: pd.DataFrame,
     base: Device,
@@ -93,7 +107,7 @@ def calibrate(
     knobs_for(measured.iloc[:0], base)  # a kind without knobs is refused before simulating
     measured, dropped = calibration_rows(measured)
     rows, simulated = _simulable(measured, base)
-    ops = simulated.ops
+    ops = [TimedOp(op, how) for op, how in zip(simulated.ops, simulated.how, strict=True)]
     held = np.array([is_held_out(row, holdout) for _, row in rows.iterrows()], dtype=bool)
     measured_s = rows["latency_s"].to_numpy(dtype=float)
     spec, fits, interrupted = base, [], False
@@ -181,7 +195,9 @@ def is_held_out(row: pd.Series, holdout: float) -> bool:
     return zlib.crc32(key.encode()) % 1000 < holdout * 1000
 
 
-def _fit(knob: Knob, spec: Device, ops: list[Op], measured_s: np.ndarray, held: np.ndarray) -> dict[str, Any]:
+def _fit(
+    knob: Knob, spec: Device, ops: list[TimedOp], measured_s: np.ndarray, held: np.ndarray
+) -> dict[str, Any]:
     """Fit one knob on its sensitive training rows; the record of what it did (and the new spec)."""
     sensitive = [i for i in knob.rows if _moves(ops[i], *(knob.apply(spec, v) for v in knob.probes(spec)))]
     if other := knob.unless_moved_by:
@@ -228,9 +244,9 @@ def _fit(knob: Knob, spec: Device, ops: list[Op], measured_s: np.ndarray, held: 
     }
 
 
-def _moves(op: Op, low: Any, high: Any) -> bool:
+def _moves(op: TimedOp, low: Any, high: Any) -> bool:
     """Whether `op`'s simulated latency differs by `SENSITIVE_CHANGE` or more between two specs."""
-    return abs(simulate_op_latency(op, high) / simulate_op_latency(op, low) - 1) >= SENSITIVE_CHANGE
+    return abs(op.latency(high) / op.latency(low) - 1) >= SENSITIVE_CHANGE
 
 
 def _minimize(objective: Callable[[float], float], knob: Knob, spec: Device) -> float:
@@ -254,14 +270,14 @@ def _minimize(objective: Callable[[float], float], knob: Knob, spec: Device) -> 
     return min(candidates, key=lambda value: (candidates[value], value))
 
 
-def _median_error(spec: Device, ops: list[Op], measured_s: np.ndarray, positions: list[int]) -> float:
-    simulated = np.array([simulate_op_latency(ops[i], spec) for i in positions])
+def _median_error(spec: Device, ops: list[TimedOp], measured_s: np.ndarray, positions: list[int]) -> float:
+    simulated = np.array([ops[i].latency(spec) for i in positions])
     return float(np.median(np.abs(simulated - measured_s[positions]) / measured_s[positions]) * 100)
 
 
 def _summary(
     rows: pd.DataFrame,
-    ops: list[Op],
+    ops: list[TimedOp],
     measured_s: np.ndarray,
     held: np.ndarray,
     base_s: np.ndarray,
@@ -270,7 +286,7 @@ def _summary(
     """Median |error| % per (family, kernel) on the base (its simulated seconds, `base_s`) and the
     calibrated spec, over the training and the held-out rows."""
     frame = rows[["family", "kernel"]].copy()
-    after_s = np.array([simulate_op_latency(op, spec) for op in ops])
+    after_s = np.array([op.latency(spec) for op in ops])
     for label, simulated in (("before", base_s), ("after", after_s)):
         frame[label] = np.abs(simulated - measured_s) / measured_s * 100
     frame["held_out"] = held

@@ -9,7 +9,7 @@ are listed in `skipped` with the reason, and the rest go on.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,7 @@ class Simulated:
     ops: list[Op]
     latency_s: list[float]
     skipped: pd.DataFrame
+    how: list[tuple[str, str]] = field(default_factory=list)  # each op's (timing, l2_flush)
 
 
 #: How a row's time was taken (its optional `timing` column, docs/measured_format.md), and the
@@ -169,7 +170,7 @@ def timed_as(hardware: Device, timing: object, l2_flush: object = "") -> Any:
 def simulate_measured(measured: pd.DataFrame, hardware: Device) -> Simulated:
     """Simulate each measured row on `hardware` as its `timing` and `l2_flush` say it was taken;
     a row the simulator cannot model is listed with the reason and the rest go on."""
-    positions, measured_s, ops, latencies, skipped = [], [], [], [], []
+    positions, measured_s, ops, latencies, skipped, hows = [], [], [], [], [], []
     variants: dict[tuple[str, str], Any] = {}
     for position, (_, row) in enumerate(measured.iterrows()):
         try:
@@ -186,8 +187,9 @@ def simulate_measured(measured: pd.DataFrame, hardware: Device) -> Simulated:
         measured_s.append(seconds)
         ops.append(op)
         latencies.append(latency)
+        hows.append(how)
     skipped_rows = pd.DataFrame(skipped, columns=list(SKIPPED_COLUMNS))
-    return Simulated(positions, measured_s, ops, latencies, skipped_rows)
+    return Simulated(positions, measured_s, ops, latencies, skipped_rows, hows)
 
 
 def measured_latency(row: pd.Series) -> float:
