@@ -92,6 +92,13 @@ class GPUSpec:
     follows (`POWER_CLOCK_EXPONENT`): the SMs' compute rates and L2 bandwidth scale with it, the
     HBM's does not. `price_usd_per_hour` is an on-demand cloud price per GPU (0: unknown); the
     preset cites each.
+    `dirty_l2_bytes` is how much of the L2 holds dirty lines (written, not yet in DRAM) when a
+    kernel starts: 0 by default (inside a model the previous kernels' outputs are dirty, a few MB
+    at most for a decode step's activations: not modeled), the whole L2 after a benchmark harness
+    flushed it by writing a buffer larger than it (`after_l2_flush_by_writes`). The L2 writes back
+    (NVIDIA's L2 is a write-back cache: stores reach DRAM on eviction), so every line the kernel
+    brings into L2 first evicts a dirty one to DRAM, until none is left
+    (`sim.engines.gpu.timing.dirty_write_back_bytes`).
     """
 
     name: str
@@ -251,9 +258,9 @@ class GPUSpec:
     def after_l2_flush_by_writes(self) -> GPUSpec:
         """This GPU as a kernel timed right after a harness flushed the L2 by writing a buffer
         larger than it (Triton's ``do_bench``: ``cache.zero_()`` of 256 MB before every call;
-        ``codesign measure``'s harness, `reference_kernels.timing`): the whole L2 dirty at the
-        kernel's start (`dirty_l2_bytes`). An ASSUMED upper bound: no line written back before
-        the kernel starts."""
+        ``codesign measure``'s harness reads instead, leaving no dirty line): the whole L2 dirty
+        at the kernel's start (`dirty_l2_bytes`). An ASSUMED upper bound: no line written back
+        before the kernel starts."""
         return replace(self, dirty_l2_bytes=float(self.l2_bytes))
 
     @property

@@ -4,8 +4,9 @@ On a GPU each run is bracketed by CUDA events and preceded by a read of a buffer
 so every run starts with a cold L2 (a kernel timed hot in L2 would look faster than it does inside a
 model, whose other kernels evict its operands). A read, not a write: a written flush (Triton's
 ``do_bench`` zeroes 256 MB) leaves the L2 full of dirty lines that the timed kernel must write back
-to DRAM as it evicts them, up to an L2's worth of extra traffic a kernel inside a model does not
-pay (`hwmodels.gpu.GPUSpec.dirty_l2_bytes`); a read leaves clean lines, evicted for free. On a CPU
+to DRAM as it evicts them, up to an L2's worth of extra traffic
+(`hwmodels.gpu.GPUSpec.dirty_l2_bytes`); a read leaves clean lines, evicted for free. Inside a
+model a kernel finds its predecessors' outputs dirty (a few MB in a decode step), between the two. On a CPU
 each run is timed with `time.perf_counter_ns` after touching a buffer twice the last-level cache, at most
 `MAX_CPU_FLUSH_BYTES`. The run count follows a time budget per kernel that counts each run's flush
 as well as the run, between a floor (so the percentiles mean something) and a ceiling.

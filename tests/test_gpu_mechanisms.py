@@ -360,3 +360,23 @@ def test_fa3_decodes_in_its_forward_tile_padding_the_packed_rows():
     assert wide.main.compute_s > 1.9 * half.main.compute_s
     assert wide.dram_read_bytes == half.dram_read_bytes
     assert wide.total_s >= per_block * math.ceil(16384 / tiled.block_n) * wide.main.wave_count * 0.99
+
+
+def test_the_kernel_after_the_first_finds_what_the_first_left_dirty():
+    # 52.4 MB dirty; a main kernel moving 30 MB leaves 22.4 MB for its reduction kernel, one moving
+    # 66 MB leaves none; the written-back bytes show in the row's DRAM writes
+    from mappers.gpu_gemm import gemm_problem
+    from sim.engines.gpu.gemm import best_gemm
+    from sim.engines.gpu.timing import drained
+
+    flushed = H100.after_l2_flush_by_writes()
+    work = CtaWork(tensor_macs=1, tensor_macs_per_s=1e12, l2_bytes=0, steps=10, stages=3)
+    small = kernel_time(flushed, work, ctas=132, ctas_per_sm=1, dram_bytes_of_wave=lambda _: 30e6)
+    large = kernel_time(flushed, work, ctas=132, ctas_per_sm=1, dram_bytes_of_wave=lambda _: 66e6)
+    assert drained(flushed, small).dirty_l2_bytes == pytest.approx(52_428_800 - 30e6)
+    assert drained(flushed, large).dirty_l2_bytes == 0.0
+    assert drained(H100, small) is H100
+    gemv = gemm_problem(op("gemm", M=1, N=8192, K=8192, a_dtype="fp16", b_dtype="fp16"))
+    clean, dirty = best_gemm(gemv, H100), best_gemm(gemv, flushed)
+    # 8192 x 8192 fp16 weights are 134 MB, more than the L2: the whole L2's 52.4 MB is written back
+    assert dirty.dram_write_bytes - clean.dram_write_bytes == pytest.approx(52_428_800, rel=1e-9)

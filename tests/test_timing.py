@@ -69,6 +69,12 @@ def test_the_cuda_timer_runs_its_flush_and_events_as_written(monkeypatch):
     monkeypatch.setattr(torch.cuda, "Event", FakeEvent)
     monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
     monkeypatch.setattr(timing, "gpu_l2_bytes", lambda device: 4 * 2**20)
+    flushes = []
+    read_flush = timing.read_flush
+    monkeypatch.setattr(timing, "read_flush", lambda *args: (flushes.append(1), read_flush(*args)))
     timer = timing.CudaTimer(CPU)
     assert timer.flush_buffer.nbytes == 2 * 4 * 2**20 and timer.flush_s == pytest.approx(2e-3)
     assert timer.run(lambda: None, 3) == pytest.approx([2e-3] * 3)
+    # two flushes in the constructor (a warm one, a timed one), then one before each of 3 runs; the
+    # buffer is read, never written
+    assert len(flushes) == 2 + 3 and not timer.flush_buffer.any()

@@ -135,10 +135,11 @@ TIMINGS = {
 
 #: How the L2 was flushed before each timed call (a row's optional `l2_flush` column,
 #: docs/measured_format.md), and the spec method that puts the GPU in the state it leaves:
-#: * ``writes``: a buffer larger than the L2 written before every call (Triton's ``do_bench``,
-#:   ``codesign measure``'s harness): the kernel starts with the L2 full of dirty lines
-#:   (`after_l2_flush_by_writes`);
-#: * ``none`` (the default): no flush, or one that leaves no dirty line.
+#: * ``writes``: a buffer larger than the L2 written before every call (Triton's ``do_bench``):
+#:   the kernel starts with the L2 full of dirty lines (`after_l2_flush_by_writes`);
+#: * ``none`` (the default): no dirty line at the start: no flush (back-to-back calls or graph
+#:   replays, whose L2 may still hold the previous call's operands: a reuse the model does not
+#:   credit, it times every call from a cold L2) or a flush by reading (``codesign measure``).
 L2_FLUSHES = {"none": "", "writes": "after_l2_flush_by_writes"}
 
 

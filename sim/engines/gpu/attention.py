@@ -43,7 +43,15 @@ from mappers.gpu_attention import (
     candidate_plans,
 )
 from mappers.gpu_gemm import PARTIAL_SUM_BYTES
-from sim.engines.gpu.timing import CtaWork, KernelCost, drained, kernel_time, mac_rate_per_sm, memory_bound_s
+from sim.engines.gpu.timing import (
+    CtaWork,
+    KernelCost,
+    dirty_write_back_bytes,
+    drained,
+    kernel_time,
+    mac_rate_per_sm,
+    memory_bound_s,
+)
 from workloads.errors import WorkloadError
 
 #: CUDA-core instructions per score of FlashAttention-2's online softmax: one FMA scaling the score
@@ -123,20 +131,22 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
         dram_bytes_of_wave=lambda wave_ctas: (reads + main_writes) * wave_ctas / ctas,
     )
     combine_bytes = partial_bytes + problem.o_total_bytes if partial_bytes else 0.0  # read partials, write O
+    reduce_write_back = 0.0
     if plan.partition is Partition.SPLIT_KV and partial_bytes:
-        reduce_s = memory_bound_s(
-            drained(spec, main), combine_bytes, cuda_flops=partial_rows * problem.dv * 2
-        )
+        combine_spec = drained(spec, main)
+        reduce_s = memory_bound_s(combine_spec, combine_bytes, cuda_flops=partial_rows * problem.dv * 2)
+        reduce_write_back = dirty_write_back_bytes(combine_spec, combine_bytes)
     elif partial_bytes:  # lean: the CTA owning a head's end combines its partials in-kernel
         reduce_s = combine_bytes / spec.achievable_dram_bytes_per_s + spec.memory_latency_s
     else:
         reduce_s = 0.0
+    writes = (partial_bytes + problem.o_total_bytes) if partial_bytes else problem.o_total_bytes
     return AttentionCost(
         plan=plan,
         main=main,
         reduce_s=reduce_s,
         dram_read_bytes=reads + partial_bytes,
-        dram_write_bytes=(partial_bytes + problem.o_total_bytes) if partial_bytes else problem.o_total_bytes,
+        dram_write_bytes=writes + main.write_back_bytes + reduce_write_back,
     )
 
 

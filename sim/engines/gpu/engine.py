@@ -30,7 +30,7 @@ from mappers.gpu_gemm import gemm_problem
 from sim.columns import CORE_SUM_COLUMNS, op_columns, timed_columns, unmodeled_row
 from sim.engines.gpu.attention import AttentionCost, best_attention
 from sim.engines.gpu.gemm import GemmCost, best_gemm
-from sim.engines.gpu.timing import mac_rate_per_sm, memory_bound_s
+from sim.engines.gpu.timing import dirty_write_back_bytes, mac_rate_per_sm, memory_bound_s
 from workloads.dtypes import DType
 from workloads.kernel_ops import ATTENTION_FAMILIES, GEMM_FAMILIES
 from workloads.op import Op, OpKind
@@ -72,7 +72,7 @@ def simulate_on_gpu(op: Op, spec: GPUSpec) -> list[dict[str, object]]:
             compute_s=op.flops / spec.peak_cuda_core_flops,
             macs=0,
             reads=reads,
-            writes=writes,
+            writes=writes + dirty_write_back_bytes(spec, reads + writes),
             sram=0.0,
             mapping="memory-bound, unfused",
         )

@@ -38,7 +38,15 @@ from mappers.gpu_gemm import (
     candidate_tiles,
     gemm_kernel,
 )
-from sim.engines.gpu.timing import CtaWork, KernelCost, drained, kernel_time, mac_rate_per_sm, memory_bound_s
+from sim.engines.gpu.timing import (
+    CtaWork,
+    KernelCost,
+    dirty_write_back_bytes,
+    drained,
+    kernel_time,
+    mac_rate_per_sm,
+    memory_bound_s,
+)
 
 #: Share of L2 that keeps operands between waves (the rest holds output tiles and in-flight lines):
 #: an assumption; NVIDIA's CUDA C Best Practices Guide lets at most 75% of L2 be set aside as
@@ -97,19 +105,19 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
         return _wave_reads(problem, tile, tiles_m, tiles_n, k_split, wave_ctas) + write_bytes * share
 
     main = kernel_time(spec, work, ctas=ctas, ctas_per_sm=tile.ctas_per_sm, dram_bytes_of_wave=dram_of_wave)
-    reduce_s = 0.0
+    reduce_s = reduce_write_back = reduce_writes = 0.0
     if split > 1:
         partial = problem.batch * problem.m * problem.n
-        reduce_s = memory_bound_s(
-            drained(spec, main), write_bytes + partial * problem.c_bytes, cuda_flops=partial * split
-        )
-    reduce_writes = problem.batch * problem.m * problem.n * problem.c_bytes if split > 1 else 0.0
+        reduce_spec, moved = drained(spec, main), write_bytes + partial * problem.c_bytes
+        reduce_s = memory_bound_s(reduce_spec, moved, cuda_flops=partial * split)
+        reduce_write_back = dirty_write_back_bytes(reduce_spec, moved)
+        reduce_writes = partial * problem.c_bytes
     return GemmCost(
         tile=tile,
         main=main,
         reduce_s=reduce_s,
         dram_read_bytes=main.dram_bytes - write_bytes + (write_bytes if split > 1 else 0.0),
-        dram_write_bytes=write_bytes + reduce_writes,
+        dram_write_bytes=write_bytes + reduce_writes + main.write_back_bytes + reduce_write_back,
     )
 
 
@@ -159,7 +167,8 @@ def _cost_stream_k(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmC
     )
     return GemmCost(
         tile=tile, main=main, reduce_s=0.0,
-        dram_read_bytes=reads + partial_bytes, dram_write_bytes=write_bytes + partial_bytes,
+        dram_read_bytes=reads + partial_bytes,
+        dram_write_bytes=write_bytes + partial_bytes + main.write_back_bytes,
     )
 
 

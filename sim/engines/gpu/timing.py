@@ -26,7 +26,10 @@ as the slowest of
   ``P``; a GEMV with few CTAs, or a decode attention streaming one head per CTA, does not: a
   1×8192×8192 fp16 GEMV on an H100 as 128 CTAs of 16×64×128 tiles, 4 stages, keeps
   ``128 · 3 · 16 KiB = 6.3 MB`` in flight against ``3.0 TB/s · 228 ns = 0.68 MB``: ``x = 9.2``, 90%
-  of the copy rate; one 64-key block at a time for 32 heads (``x ≈ 1``) gives half.
+  of the copy rate; one 64-key block at a time for 32 heads (``x ≈ 1``) gives half. Where the
+  kernel starts with dirty lines in L2 (`GPUSpec.dirty_l2_bytes`: a benchmark flushed it by
+  writing), its traffic also writes back one dirty line for each line it brings in
+  (`dirty_write_back_bytes`), at the same rate.
 
 A wave's epilogue stores are not hidden behind its own main loops: the CTAs of a wave finish
 together, and the burst of output tiles they store drains through HBM ahead of the next wave's
