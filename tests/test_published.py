@@ -71,9 +71,10 @@ def test_deepgemm_fp8_gemms_on_the_h800():
     # the H800 SXM is the H100 SXM's die; DeepGEMM's block-scaled FP8 GEMMs, README and tuned PRs
     errors = _errors("deepgemm_fp8_blockscaled", "h100_sxm")
     assert errors.abs().median() < 10
-    # worst: 64x7168x2048 (+42%), 15 MB of weights in ~7 us where the model's latency chain and
-    # launch are half the time
-    assert errors.abs().max() < 45
+    # worst: 4096x2112x7168 (-27.5%). 64x7168x2048 (15 MB of weights in ~7 us) was +42% while its
+    # rows were read as CUDA events with a 3 us launch; as the profiler's kernel time they are
+    # (reference_kernels/published.py HARNESSES) it is +3.8%
+    assert errors.abs().max() < 30
     # short K: 4096x32768x512 writes 268 MB for 83 us of math; 177-233 us published. Without the
     # waves' exposed epilogue stores the model said 108 us (-41% to -53%)
     assert errors["4096x32768x512 fp8"].abs().max() < 25
@@ -118,12 +119,13 @@ def test_calibration_h100_kernel_entries_are_the_fit_where_it_predicts_held_out_
 
 def test_deepgemm_grouped_moe_gemms_as_gemms_with_one_weight_per_group():
     # DeepGEMM's grouped GEMMs (contiguous and masked layouts) as G independent M×N×K GEMMs in one
-    # launch: the model is 3-27% faster on all 12 rows (median 15%): it charges no per-group cost
-    # (a grouped kernel switches weight tensors at group boundaries), and the small-M groups miss most
+    # launch, timed as the README's profiler timed them (kernel time, no launch): the model is
+    # 3-32% faster on all 12 rows (median 17%): it charges no per-group cost (a grouped kernel
+    # switches weight tensors at group boundaries), and the small-M groups miss most (2 x 512)
     errors = _errors("deepgemm_fp8_grouped", "h100_sxm")
     assert len(errors) == 12
     assert errors.abs().median() < 20
-    assert (errors < 0).all() and errors.min() > -30
+    assert (errors < 0).all() and errors.min() > -35
 
 
 def test_flash_attention_2_0_9_decode_without_split_kv_on_the_a100():
