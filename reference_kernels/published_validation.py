@@ -99,11 +99,38 @@ WEIGHT_ONLY_KERNELS = {
 }
 
 
+#: How the sources whose benchmark code or harness was read timed their kernels (`source` →
+#: the measured format's `timing` and `l2_flush`); `timing_of` and `l2_flush_of` read the others'
+#: stated method from their text:
+#: * humming #2 (benchmarks/bench_marlin.py) and torchao's blockwise README (its benchmark
+#:   script): Triton ``do_bench``, CUDA events after a 256 MB ``zero_()``;
+#: * vLLM #49363 and #23280 (benchmark_fp8_gemm.py, bench_block_fp8_gemm.py):
+#:   ``do_bench_cudagraph``, graph replays of repeated calls, no flush;
+#: * TileOPs #1930, #2110, #2132, #2148: the repository's harness (``bench_kernel``, TileOPs PR
+#:   #1725 of 2026-07-17, which these PRs follow) times with CUPTI and zeroes a flush buffer
+#:   before every measured call; #1930 and #2110 say so, #2132 and #2148 are inferred from it;
+#: * torch-performance-test-data: 30 ``torch.mm`` between one pair of events, no flush (test.py).
+HARNESSES = {
+    "humming_pr2_h100": ("events", "writes"),
+    "torchao_blockwise_fp8_readme": ("events", "writes"),
+    "vllm_pr49363_fp8_gemm_h100": ("graph", "none"),
+    "vllm_pr23280_block_fp8_h100": ("graph", "none"),
+    "tileops_pr1930_paged_decode_h200": ("device", "writes"),
+    "tileops_pr2110_gemm_h200": ("device", "writes"),
+    "tileops_pr2132_fp8_decode_h200": ("device", "writes"),
+    "tileops_pr2148_bmm_h200": ("device", "writes"),
+    "torch_perf_test_data_issues": ("back_to_back", "none"),
+    "torch_perf_test_data_database": ("back_to_back", "none"),
+}
+
+
 def timing_of(figure: pd.Series) -> str:
-    """How a kernel figure was timed (the measured format's `timing`), from its stated method:
-    ``graph`` for a CUDA-graph replay (Triton's ``do_bench_cudagraph`` too), ``device`` for a
-    profiler's device time (CUPTI), ``back_to_back`` for a loop of calls between one pair of
-    events, else ``events``."""
+    """How a kernel figure was timed (the measured format's `timing`): its source's entry in
+    `HARNESSES`, else from its stated method: ``graph`` for a CUDA-graph replay (Triton's
+    ``do_bench_cudagraph`` too), ``device`` for a profiler's device time (CUPTI),
+    ``back_to_back`` for a loop of calls between one pair of events, else ``events``."""
+    if figure["source"] in HARNESSES:
+        return HARNESSES[figure["source"]][0]
     text = f"{figure['timing_scope']} {figure['settings']}"
     if "CUDA graph" in text or "cudagraph=True" in text or "do_bench_cudagraph" in text:
         return "graph"
@@ -122,9 +149,12 @@ L2_WRITE_FLUSHES = ("do_bench(", "do_bench clears L2", "L2 cleared")
 
 
 def l2_flush_of(figure: pd.Series) -> str:
-    """How the L2 was flushed before each timed call (the measured format's `l2_flush`):
-    ``writes`` where the stated method flushes it by writing (`L2_WRITE_FLUSHES`), else ``none``
-    (no flush stated: the method is unknown or replays calls back to back)."""
+    """How the L2 was flushed before each timed call (the measured format's `l2_flush`): its
+    source's entry in `HARNESSES`, else ``writes`` where the stated method flushes it by writing
+    (`L2_WRITE_FLUSHES`), else ``none`` (no flush stated: the method is unknown or replays calls
+    back to back)."""
+    if figure["source"] in HARNESSES:
+        return HARNESSES[figure["source"]][1]
     text = f"{figure['timing_scope']} {figure['settings']}".replace("do_bench_cudagraph", "")
     return "writes" if any(needle in text for needle in L2_WRITE_FLUSHES) else "none"
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from reference_kernels.published_validation import (
+    HARNESSES,
     PUBLISHED_VALIDATION,
     l2_flush_of,
     timing_of,
@@ -14,6 +15,7 @@ from reference_kernels.published_validation import (
     validation_steps,
 )
 from sim.measured import published_validation
+from sim.measured.compare import L2_FLUSHES, TIMINGS
 from sim.measured.published_validation import FAMILIES, TARGET_PCT, accuracy_table, kernel_results
 
 
@@ -50,6 +52,13 @@ def test_each_source_is_timed_as_it_says():
     assert flushes["tileops_pr2110_gemm_h200"] == "writes"
     # graph replays and back-to-back loops flush nothing
     assert flushes["vllm_pr49363_fp8_gemm_h100"] == flushes["torch_perf_test_data_issues"] == "none"
+    # a source whose harness was read is classed by that, not by the words of its row: the text of
+    # TileOPs #2148 states no method, its repository's harness times with CUPTI after a write flush
+    assert (timings["tileops_pr2148_bmm_h200"], flushes["tileops_pr2148_bmm_h200"]) == ("device", "writes")
+    sources = set(kernels["source"])
+    for source, (timing, flush) in HARNESSES.items():
+        assert source in sources, source  # no entry for a source the data set does not hold
+        assert timing in TIMINGS and flush in L2_FLUSHES
 
 
 def test_a_generation_is_a_prefill_and_the_decode_steps_over_the_new_tokens(monkeypatch):
