@@ -89,6 +89,11 @@ class CPUSpec:
     source: str = ""
     description: str = ""
 
+    @property
+    def board_power_w(self) -> float:
+        """The most the package draws: its TDP (a CPU spec has no power limit of its own)."""
+        return self.tdp_w
+
     def __post_init__(self) -> None:
         where = f"hardware {self.name!r}: "
         for name in (

@@ -13,6 +13,7 @@ attribute                  meaning
 ``dram_capacity_bytes``    off-chip memory capacity (0: not modeled, e.g. a SCALE-Sim array)
 ``launch_overhead_s``      fixed time per kernel launch / op call / instruction batch (0: none)
 ``tdp_w``                  board or package power (0: unknown)
+``board_power_w``          the most the board draws: a power limit set below the TDP, else ``tdp_w``
 ``static_power_w``         idle power charged while the device runs (0: not modeled)
 ``price_usd_per_hour``     on-demand rental price (0: unknown)
 ``default_dtype``          the dtype a workload runs in when none is given
@@ -72,6 +73,7 @@ class Device(Protocol):
     launch_overhead_s: float
     tdp_w: float
     static_power_w: float
+    board_power_w: float
     price_usd_per_hour: float
     default_dtype: DType
 

@@ -436,6 +436,10 @@ class FPGASpec:
         return self.device.board_power_w
 
     @property
+    def board_power_w(self) -> float:
+        return self.device.board_power_w
+
+    @property
     def static_power_w(self) -> float:
         return self.device.static_power_w
 

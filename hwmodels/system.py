@@ -140,11 +140,11 @@ class DeviceGroup:
         return self.count * price if price > 0 else math.nan
 
     @property
-    def tdp_w(self) -> float:
-        """The most the group's devices draw (NaN when unknown): each device's power limit where
-        one is set below its TDP (`GPUSpec.board_power_w`: an H100 capped at 500 W draws at most
+    def power_w(self) -> float:
+        """The most the group's devices draw (NaN when unknown): each device's `board_power_w`,
+        its power limit where one is set below its TDP (an H100 capped at 500 W draws at most
         500 W, not its 700 W TDP), else its TDP."""
-        power = getattr(self.device, "board_power_w", self.device.tdp_w)
+        power = self.device.board_power_w
         return self.count * power if power > 0 else math.nan
 
 
@@ -280,9 +280,10 @@ class SystemSpec:
         return sum(group.price_usd_per_hour for group in self.groups.values())
 
     @property
-    def tdp_w(self) -> float:
-        """Every device's TDP (its power limit where lower), summed (NaN if any is unknown)."""
-        return sum(group.tdp_w for group in self.groups.values())
+    def power_w(self) -> float:
+        """Every device's board power (its power limit where below its TDP), summed (NaN if any
+        is unknown)."""
+        return sum(group.power_w for group in self.groups.values())
 
     def link(self, first: str, second: str) -> tuple[str, LinkSpec]:
         """The name and spec of the link joining groups `first` and `second` (the same name: the

@@ -178,6 +178,7 @@ class SystolicArraySpec:
     dram_capacity_bytes = 0.0
     launch_overhead_s = 0.0
     tdp_w = 0.0
+    board_power_w = 0.0
     price_usd_per_hour = 0.0
 
     def memory_levels(self) -> tuple[MemoryLevel, ...]:

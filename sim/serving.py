@@ -230,7 +230,7 @@ def serving_figures(
     tokens = placement.tokens_per_step
     rate = tokens / latency if latency > 0 else math.nan
     price = system.price_usd_per_hour
-    power = system.tdp_w
+    power = system.power_w
     with_prefill = math.nan
     if ttft_s == ttft_s and generated_tokens == generated_tokens and generated_tokens > 0:
         batch, steps = placement.batch, generated_tokens

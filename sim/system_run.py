@@ -15,7 +15,7 @@ busy time. A placement's distinct ops are found once (`TaskIndex`), so a sweep t
 placement and changes devices or links recosts only those (a (tasks × distinct ops) product).
 
 Energy: every device of the system draws its TDP (its power limit where one is set below it) for
-the whole step (`tdp_w` × latency, summed): the upper bound `sim.cost.tdp_energy` takes for one
+the whole step (`power_w` × latency, summed): the upper bound `sim.cost.tdp_energy` takes for one
 device, here including the time a device waits on another or on a link. NaN if a device's TDP is unknown.
 """
 
@@ -162,7 +162,7 @@ class SystemRun:
     @property
     def energy_j(self) -> float:
         """Every device at its TDP for the whole step (module docstring)."""
-        return self.system.tdp_w * self.latency_s
+        return self.system.power_w * self.latency_s
 
 
 def run_system(

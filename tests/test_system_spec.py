@@ -37,7 +37,7 @@ def test_lamina_preset_is_its_table_1():
     # Lamina Table 1 and 5: DOP (2, 4) = 2 × $11.06 + 4 × $4.63 = $40.64/h; 2 × 700 W + 4 × 400 W
     system = load_system("lamina_h100_h20")
     assert system.price_usd_per_hour == pytest.approx(40.64)
-    assert system.tdp_w == pytest.approx(3000.0)
+    assert system.power_w == pytest.approx(3000.0)
     assert system.links["nic"].achievable_bytes_per_s == pytest.approx(45.7e9, rel=1e-3)
     one_two = load_system("lamina_h100_h20", ["compute.count=1", "memory.count=2"])
     assert one_two.price_usd_per_hour == pytest.approx(20.32)
@@ -279,5 +279,5 @@ def test_a_power_capped_gpu_in_a_system_is_charged_its_limit_not_its_tdp():
     capped = load_hardware("h100_sxm_500w")
     assert capped.tdp_w == 700.0 and capped.board_power_w == 500.0
     group = DeviceGroup(device=capped, count=4)
-    assert group.tdp_w == pytest.approx(4 * 500.0)
-    assert replace(group, device=load_hardware("h100_sxm")).tdp_w == pytest.approx(4 * 700.0)
+    assert group.power_w == pytest.approx(4 * 500.0)
+    assert replace(group, device=load_hardware("h100_sxm")).power_w == pytest.approx(4 * 700.0)
