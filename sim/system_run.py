@@ -34,8 +34,9 @@ from mappers.collectives import comm_cost
 from mappers.gpu_gemm import gemm_problem
 from mappers.placement import Placement, Task
 from sim.engines.registry import model_for
+from sim.engines.roofline import stored_weight_bytes
 from sim.timeline import Schedule, schedule
-from workloads.op import Op, OpKind, Role
+from workloads.op import Op, OpKind
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,8 +90,7 @@ def roofline_cost(op: Op, device: Any) -> OpCost:
         rate = sparse if gemm_problem(op).sparse else dense
         stored = model.stored_weights(op, device) if model.stored_weights else None
         if stored:  # weights as the device stores them (`sim.engines.roofline`)
-            weight = sum(o.bytes for o in op.operands if o.role in (Role.WEIGHT, Role.METADATA))
-            moved += (stored[0] - weight) * n
+            moved += (stored[0] - stored_weight_bytes(op)) * n
             rate = dense * stored[1]
         compute = op.flops * n / rate
     else:

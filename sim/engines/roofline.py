@@ -130,7 +130,7 @@ def prepare_workload(graph: OpGraph, spec_type: type) -> RooflineWorkload:
             )
         elif op.is_gemm_shaped:
             sparse = SPARSE if gemm_problem(op).sparse else DENSE
-            stored = sum(o.bytes for o in op.operands if o.role in (Role.WEIGHT, Role.METADATA)) * n
+            stored = stored_weight_bytes(op) * n
             weights.append((len(rows), op, stored))
             rows.append((op.flops * n, 0.0, moved, sparse, math_dtype(op)))
         else:
@@ -205,6 +205,14 @@ def device_rates(
         stored_speedup=stored[:, :, 1] if workload is not None else None,
     )
     return rates, errors
+
+
+
+def stored_weight_bytes(op: Op) -> float:
+    """The bytes of one instance of a GEMM-shaped op's weight as the workload gives it (values,
+    and the metadata of a sparse one): what a device that stores weights its own way
+    (`DeviceModel.stored_weights`) moves instead."""
+    return sum(o.bytes for o in op.operands if o.role in (Role.WEIGHT, Role.METADATA))
 
 
 def evaluate(workload: RooflineWorkload, rates: Rates) -> dict[str, np.ndarray]:

@@ -54,7 +54,10 @@ HBM_LATENCY_S = 100e-9
 #: again); a store also turns the bus around, read to write (CL + BL/2 - CWL) and write to read
 #: (CWL + BL/2 + tWTR_L). All channels switch at once, so each instruction pays this once. HBM2
 #: timings in ns from DRAMsim3's HBM2_8Gb_x128.ini (umd-memsys/DRAMsim3, a JESD235 HBM2 die at
-#: tCK = 1 ns): tRP = tRCD = 14, CL = 14, CWL = 4, BL = 4 (2 clocks), tWTR_L = 8.
+#: tCK = 1 ns): tRP = tRCD = 14, CL = 14, CWL = 4, BL = 4 (2 clocks), tWTR_L = 8. Applied to every
+#: board's HBM, the VHK158's HBM2E included (ASSUMED: no HBM2E timing set at hand; its row timings
+#: in ns are of the same order), and to every load or store the program interleaves with a weight
+#: stream: embedding gathers and KV-cache appends too, with always-on-chip decode on.
 HBM_ROW_SWITCH_S = (14 + 14) * 1e-9
 HBM_READ_TO_WRITE_S = (14 + 2 - 4) * 1e-9
 HBM_WRITE_TO_READ_S = (4 + 2 + 8) * 1e-9
