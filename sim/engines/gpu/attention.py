@@ -43,15 +43,7 @@ from mappers.gpu_attention import (
     candidate_plans,
 )
 from mappers.gpu_gemm import PARTIAL_SUM_BYTES
-from sim.engines.gpu.timing import (
-    CtaWork,
-    KernelCost,
-    dirty_write_back_bytes,
-    drained,
-    kernel_time,
-    mac_rate_per_sm,
-    memory_bound_s,
-)
+from sim.engines.gpu.timing import CtaWork, KernelCost, follow_on_kernel, kernel_time, mac_rate_per_sm
 from workloads.errors import WorkloadError
 
 #: CUDA-core instructions per score of FlashAttention-2's online softmax: one FMA scaling the score
@@ -133,9 +125,9 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
     combine_bytes = partial_bytes + problem.o_total_bytes if partial_bytes else 0.0  # read partials, write O
     reduce_write_back = 0.0
     if plan.partition is Partition.SPLIT_KV and partial_bytes:
-        combine_spec = drained(spec, main)
-        reduce_s = memory_bound_s(combine_spec, combine_bytes, cuda_flops=partial_rows * problem.dv * 2)
-        reduce_write_back = dirty_write_back_bytes(combine_spec, combine_bytes)
+        reduce_s, reduce_write_back = follow_on_kernel(
+            spec, main, combine_bytes, cuda_flops=partial_rows * problem.dv * 2
+        )
     elif partial_bytes:  # lean: the CTA owning a head's end combines its partials in-kernel
         reduce_s = combine_bytes / spec.achievable_dram_bytes_per_s + spec.memory_latency_s
     else:

@@ -38,15 +38,7 @@ from mappers.gpu_gemm import (
     candidate_tiles,
     gemm_kernel,
 )
-from sim.engines.gpu.timing import (
-    CtaWork,
-    KernelCost,
-    dirty_write_back_bytes,
-    drained,
-    kernel_time,
-    mac_rate_per_sm,
-    memory_bound_s,
-)
+from sim.engines.gpu.timing import CtaWork, KernelCost, follow_on_kernel, kernel_time, mac_rate_per_sm
 
 #: Share of L2 that keeps operands between waves (the rest holds output tiles and in-flight lines):
 #: an assumption; NVIDIA's CUDA C Best Practices Guide lets at most 75% of L2 be set aside as
@@ -108,9 +100,8 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
     reduce_s = reduce_write_back = reduce_writes = 0.0
     if split > 1:
         partial = problem.batch * problem.m * problem.n
-        reduce_spec, moved = drained(spec, main), write_bytes + partial * problem.c_bytes
-        reduce_s = memory_bound_s(reduce_spec, moved, cuda_flops=partial * split)
-        reduce_write_back = dirty_write_back_bytes(reduce_spec, moved)
+        moved = write_bytes + partial * problem.c_bytes
+        reduce_s, reduce_write_back = follow_on_kernel(spec, main, moved, cuda_flops=partial * split)
         reduce_writes = partial * problem.c_bytes
     return GemmCost(
         tile=tile,

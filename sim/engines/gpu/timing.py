@@ -221,3 +221,13 @@ def memory_bound_s(spec: GPUSpec, moved_bytes: float, cuda_flops: float = 0.0) -
     moved_bytes += dirty_write_back_bytes(spec, moved_bytes)
     stream = max(moved_bytes / spec.achievable_dram_bytes_per_s, cuda_flops / cuda_rate)
     return stream + spec.memory_latency_s + spec.launch_overhead_s
+
+
+def follow_on_kernel(
+    spec: GPUSpec, after: KernelTime, moved_bytes: float, cuda_flops: float
+) -> tuple[float, float]:
+    """A streaming kernel that follows `after` in the same op (split-K's reduction, split-KV's
+    combine): its seconds (`memory_bound_s`) and the DRAM bytes it writes back, both on the L2
+    that `after` left (`drained`)."""
+    left = drained(spec, after)
+    return memory_bound_s(left, moved_bytes, cuda_flops), dirty_write_back_bytes(left, moved_bytes)
