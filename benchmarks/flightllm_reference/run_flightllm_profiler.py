@@ -135,6 +135,17 @@ def case_id(variant, phase, length):
 # CSV columns
 # ---------------------------------------------------------------------------------------
 UNITS = ("LD", "ST", "MM", "MV", "MISC", "SYS")  # the profiler's ALL_INST_TYPE
+#: The traffic and work counters the replay collects per case (`info` keys), written as they are.
+COUNTERS = (
+    "ld_bytes",
+    "ld_bytes_cross_channel",
+    "ld_bytes_charged",
+    "ld_zero_fill_bytes",
+    "st_bytes",
+    "mm_macs",
+    "mv_macs",
+    "misc_elements",
+)
 COLUMNS = (
     [
         "case_id",
@@ -172,16 +183,8 @@ COLUMNS = (
     ]
     + [f"{u.lower()}_busy_s" for u in UNITS]
     + [f"{u.lower()}_insts" for u in UNITS]
+    + ["total_insts", *COUNTERS]
     + [
-        "total_insts",
-        "ld_bytes",
-        "ld_bytes_cross_channel",
-        "ld_bytes_charged",
-        "ld_zero_fill_bytes",
-        "st_bytes",
-        "mm_macs",
-        "mv_macs",
-        "misc_elements",
         "matches_shipped_csv",
         "profiler_wall_s",
         "generate_s",
@@ -456,16 +459,7 @@ def run_case(args, profile_dir, commit, variant, phase, length, work_root):
         row[f"{u.lower()}_busy_s"] = f"{ms / 1e3:.9g}"
         row[f"{u.lower()}_insts"] = cnt
     row["total_insts"] = units["TOTAL"][0]
-    for k in (
-        "ld_bytes",
-        "ld_bytes_cross_channel",
-        "ld_bytes_charged",
-        "ld_zero_fill_bytes",
-        "st_bytes",
-        "mm_macs",
-        "mv_macs",
-        "misc_elements",
-    ):
+    for k in COUNTERS:
         row[k] = f"{info[k]:.10g}"
     row.update(
         {
