@@ -275,9 +275,9 @@ class GPUSpec:
         """The SMs' clock under sustained load at `power_limit_w`: `clock_hz` at or above the TDP,
         below it scaled by ``(power_limit_w / tdp_w) ** POWER_CLOCK_EXPONENT``: a 500 W limit on a
         700 W H100 holds ``1830 MHz · (500/700)^(1/3) = 1636 MHz``."""
-        if not self.power_limit_w or self.power_limit_w >= self.tdp_w:
+        if self.board_power_w >= self.tdp_w:
             return self.clock_hz
-        return self.clock_hz * (self.power_limit_w / self.tdp_w) ** POWER_CLOCK_EXPONENT
+        return self.clock_hz * (self.board_power_w / self.tdp_w) ** POWER_CLOCK_EXPONENT
 
     @property
     def clock_scale(self) -> float:

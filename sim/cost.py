@@ -51,11 +51,11 @@ def cost_of_run(results: pd.DataFrame, hardware: Device) -> pd.DataFrame:
     return model_for(hardware).energy(results, hardware)
 
 
-def tdp_energy(results: pd.DataFrame, hardware: Device, power_w: float | None = None) -> pd.DataFrame:
-    """``energy_j = tdp_w × latency_s`` per row (or `power_w`, the most a device's configuration lets
-    it draw, where that is below its TDP), with ``energy_basis`` saying it is an upper bound (module
+def tdp_energy(results: pd.DataFrame, hardware: Device) -> pd.DataFrame:
+    """``energy_j = board_power_w × latency_s`` per row (the TDP, or the power limit a device's
+    configuration sets below it), with ``energy_basis`` saying it is an upper bound (module
     docstring); NaN and no basis without a TDP."""
-    tdp = hardware.tdp_w if power_w is None else power_w
+    tdp = hardware.board_power_w
     latency = results["latency_s"].astype(float) if "latency_s" in results else pd.Series(dtype=float)
     if not tdp > 0:
         return pd.DataFrame({"energy_j": np.nan}, index=results.index)

@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from hwmodels.gpu import GPUSpec
 from mappers.gpu_attention import attention_problem
 from mappers.gpu_gemm import gemm_problem
@@ -18,9 +16,6 @@ from sim.engines.gpu.timing import mac_rate_per_sm
 from sim.engines.registry import DeviceModel
 from workloads.dtypes import DType
 from workloads.op import Op, OpKind
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 def math_dtype(op: Op) -> DType:
@@ -43,17 +38,12 @@ def matrix_rates(spec: GPUSpec, dtype: DType) -> tuple[float, float, float, floa
     return dense, sparse, attention, mac_rate_per_sm(spec, dtype, sparse=False, fraction=1.0) * per_sm
 
 
-def board_power_energy(results: pd.DataFrame, spec: GPUSpec) -> pd.DataFrame:
-    """TDP × time, at the power limit where one is set below the TDP (`GPUSpec.board_power_w`)."""
-    return tdp_energy(results, spec, spec.board_power_w)
-
-
 MODEL = DeviceModel(
     simulate_op=simulate_on_gpu,
     math_dtype=math_dtype,
     matrix_rates=matrix_rates,
     vector_flops=lambda spec: spec.peak_cuda_core_flops,
-    energy=board_power_energy,
+    energy=tdp_energy,
     energy_is_upper_bound=True,
     kernel_fractions=kernel_fractions,
     calibration_knobs=calibration_knobs,

@@ -132,7 +132,7 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
         reduce_s = combine_bytes / spec.achievable_dram_bytes_per_s + spec.memory_latency_s
     else:
         reduce_s = 0.0
-    writes = (partial_bytes + problem.o_total_bytes) if partial_bytes else problem.o_total_bytes
+    writes = partial_bytes + problem.o_total_bytes
     return AttentionCost(
         plan=plan,
         main=main,

@@ -125,16 +125,11 @@ def mac_rate_per_sm(
         macs = spec.cuda_core_flops_per_cycle_per_sm / FLOPS_PER_CUDA_CORE_INSTRUCTION
     else:
         macs = spec.tensor_macs_per_cycle(dtype, sparse=sparse)
-        sixteen = next(
-            (
-                spec.tensor_macs_per_cycle_per_sm[d]
-                for d in SIXTEEN_BIT
-                if d in spec.tensor_macs_per_cycle_per_sm
-            ),
-            0,
-        )
-        if mma_sync and spec.mma_sync_macs_per_cycle_per_sm and sixteen:
-            macs = min(macs, macs * spec.mma_sync_macs_per_cycle_per_sm / sixteen)
+        if mma_sync and spec.mma_sync_macs_per_cycle_per_sm:
+            rates = spec.tensor_macs_per_cycle_per_sm
+            sixteen = next((rates[d] for d in SIXTEEN_BIT if d in rates), 0)
+            if sixteen:
+                macs = min(macs, macs * spec.mma_sync_macs_per_cycle_per_sm / sixteen)
     return macs * spec.sustained_clock_hz * fraction
 
 
