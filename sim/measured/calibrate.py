@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,8 +89,18 @@ class TimedOp:
     op: Op
     how: tuple[str, str]
 
-    def latency(self, spec: Device) -> float:
-        return simulate_op_latency(self.op, timed_as(spec, *self.how))
+
+def _latencies(spec: Device, ops: list[TimedOp], positions: Iterable[int]) -> np.ndarray:
+    """The simulated seconds of ``ops[i]`` for each position, each on `spec` as its row was timed
+    (each distinct timing's variant of `spec` built once)."""
+    variants: dict[tuple[str, str], Device] = {}
+    seconds = []
+    for i in positions:
+        how = ops[i].how
+        if how not in variants:
+            variants[how] = timed_as(spec, *how)
+        seconds.append(simulate_op_latency(ops[i].op, variants[how]))
+    return np.array(seconds)
 
 
 def calibrate(
@@ -199,10 +209,11 @@ def _fit(
     knob: Knob, spec: Device, ops: list[TimedOp], measured_s: np.ndarray, held: np.ndarray
 ) -> dict[str, Any]:
     """Fit one knob on its sensitive training rows; the record of what it did (and the new spec)."""
-    sensitive = [i for i in knob.rows if _moves(ops[i], *(knob.apply(spec, v) for v in knob.probes(spec)))]
+    low, high = (knob.apply(spec, v) for v in knob.probes(spec))
+    sensitive = _moved(ops, knob.rows, low, high)
     if other := knob.unless_moved_by:
-        halved = other.apply(spec, other.value(spec) / 2)
-        sensitive = [i for i in sensitive if not _moves(ops[i], halved, spec)]
+        unmoved = set(sensitive) - set(_moved(ops, sensitive, other.apply(spec, other.value(spec) / 2), spec))
+        sensitive = [i for i in sensitive if i in unmoved]
     train = [i for i in sensitive if not held[i]]
     test = [i for i in sensitive if held[i]]
     before = knob.value(spec)
@@ -244,9 +255,11 @@ def _fit(
     }
 
 
-def _moves(op: TimedOp, low: Any, high: Any) -> bool:
-    """Whether `op`'s simulated latency differs by `SENSITIVE_CHANGE` or more between two specs."""
-    return abs(op.latency(high) / op.latency(low) - 1) >= SENSITIVE_CHANGE
+def _moved(ops: list[TimedOp], positions: list[int], low: Any, high: Any) -> list[int]:
+    """The positions whose simulated latency differs by `SENSITIVE_CHANGE` or more between two
+    specs, in order."""
+    ratio = _latencies(high, ops, positions) / _latencies(low, ops, positions)
+    return [i for i, r in zip(positions, ratio, strict=True) if abs(r - 1) >= SENSITIVE_CHANGE]
 
 
 def _minimize(objective: Callable[[float], float], knob: Knob, spec: Device) -> float:
@@ -271,7 +284,7 @@ def _minimize(objective: Callable[[float], float], knob: Knob, spec: Device) -> 
 
 
 def _median_error(spec: Device, ops: list[TimedOp], measured_s: np.ndarray, positions: list[int]) -> float:
-    simulated = np.array([ops[i].latency(spec) for i in positions])
+    simulated = _latencies(spec, ops, positions)
     return float(np.median(np.abs(simulated - measured_s[positions]) / measured_s[positions]) * 100)
 
 
@@ -286,7 +299,7 @@ def _summary(
     """Median |error| % per (family, kernel) on the base (its simulated seconds, `base_s`) and the
     calibrated spec, over the training and the held-out rows."""
     frame = rows[["family", "kernel"]].copy()
-    after_s = np.array([op.latency(spec) for op in ops])
+    after_s = _latencies(spec, ops, range(len(ops)))
     for label, simulated in (("before", base_s), ("after", after_s)):
         frame[label] = np.abs(simulated - measured_s) / measured_s * 100
     frame["held_out"] = held
