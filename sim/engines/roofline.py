@@ -40,7 +40,7 @@ Speed: `prepare_workload` reduces a graph to per-op arrays once; `evaluate` then
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -169,13 +169,23 @@ def device_rates(
     peak = np.full((count, width), np.nan)
     device = np.full((count, 4), np.nan)
     ops = workload.weight_ops if workload is not None else ()
+    # a model's GEMMs repeat layer after layer: each distinct one (its name and module aside, as
+    # sim.simulate keys them) is stored once per spec, the first of its kind standing for the rest
+    position: dict[Op, int] = {}
+    distinct: list[Op] = []
+    for op in ops:
+        if position.setdefault(replace(op, name="", module=""), len(distinct)) == len(distinct):
+            distinct.append(op)
+    column = np.array([position[replace(op, name="", module="")] for op in ops], dtype=np.int64)
     stored = np.full((count, len(ops), 2), np.nan)
+    stores = workload is not None and any(model_for(spec).stored_weights for spec in specs)
     errors: list[str | None] = []
     for i, spec in enumerate(specs):
         try:
             store = model_for(spec).stored_weights
-            for j, op in enumerate(ops if store else ()):
-                stored[i, j] = store(op, spec) or (np.nan, np.nan)
+            if store and distinct:
+                kinds = np.array([store(op, spec) or (np.nan, np.nan) for op in distinct], dtype=np.float64)
+                stored[i] = kinds[column]
             for j, dtype in enumerate(dtypes):
                 dense, sparse, attention, datasheet = model_for(spec).matrix_rates(spec, dtype)
                 matrix[i, [DENSE * width + j, SPARSE * width + j, ATTENTION * width + j]] = (
@@ -201,11 +211,10 @@ def device_rates(
         bandwidth=device[:, 1],
         launch_s=device[:, 2],
         clock_hz=device[:, 3],
-        stored_bytes=stored[:, :, 0] if workload is not None else None,
-        stored_speedup=stored[:, :, 1] if workload is not None else None,
+        stored_bytes=stored[:, :, 0] if stores else None,
+        stored_speedup=stored[:, :, 1] if stores else None,
     )
     return rates, errors
-
 
 
 def stored_weight_bytes(op: Op) -> float:
