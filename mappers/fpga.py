@@ -36,7 +36,6 @@ from hwmodels.fpga import (
     check_nm,
 )
 from workloads.dtypes import DType
-from workloads.errors import WorkloadError
 from workloads.op import Op, Role, SparsityKind
 
 #: Weights per group scale when the overlay's `weight_bits` quantizes: 128 along K, as GPTQ/AWQ
@@ -44,7 +43,6 @@ from workloads.op import Op, Role, SparsityKind
 GROUP_SIZE = 128
 #: Bytes of one group scale (fp16) and of one group zero point at the weight's bits (as int4's).
 SCALE_BYTES = 2
-#: Bits of N:M index metadata per kept weight: its position among M, log2(M) bits.
 #: Chains of more than this many DSPs need FlightLLM's overflow-adjust unit: the two INT8 products
 #: packed in a DSP48E2 sit in 18-bit lanes whose guard bits overflow past 8 accumulations (FlightLLM,
 #: FPGA 2024, Sec. 4.1; AMD WP486 on packing).
@@ -205,26 +203,22 @@ class CoreStreams:
     weight_bytes_per_s: float
     activation_bytes_per_s: float
     share: float
-    placement: HBMPlacement
 
 
-def core_streams(spec: FPGASpec, placement: HBMPlacement | None = None) -> CoreStreams:
+def core_streams(spec: FPGASpec) -> CoreStreams:
     """Bandwidth of one core's streams. Own placement: ``hbm_channels_per_core · channel_bytes_per_s
     · same_channel_efficiency``; interleaved: the device's channels shared by the cores,
     ``memory_channels / cores · channel_bytes_per_s · cross_channel_efficiency``. Share:
     ``min(1, memory_channels / (cores · (hbm_channels_per_core + aux_channels_per_core)))``."""
     device, overlay = spec.device, spec.overlay
-    placement = placement or overlay.placement
-    if placement is HBMPlacement.OWN:
+    if overlay.placement is HBMPlacement.OWN:
         weight = overlay.hbm_channels_per_core * device.channel_bytes_per_s * overlay.same_channel_efficiency
     else:
         per_core = device.memory_channels / overlay.cores
         weight = per_core * device.channel_bytes_per_s * overlay.cross_channel_efficiency
     streams = spec.resources.channel_streams
     share = min(1.0, device.memory_channels / streams) if streams else 1.0
-    return CoreStreams(
-        weight_bytes_per_s=weight, activation_bytes_per_s=weight, share=share, placement=placement
-    )
+    return CoreStreams(weight_bytes_per_s=weight, activation_bytes_per_s=weight, share=share)
 
 
 def k_pieces(k: int, splits: int, block: int) -> tuple[int, ...]:
@@ -361,20 +355,3 @@ def mapping_candidates(op: Op) -> tuple[MatrixMode, ...]:
     if rows == 1:
         return (MatrixMode.GEMV,)
     return (MatrixMode.GEMV, MatrixMode.GEMM) if rows <= 16 else (MatrixMode.GEMM,)
-
-
-def split_columns(n: int, cores: int, tile: int) -> int:
-    """Output columns of the busiest core when `n` columns, padded to whole `tile`s, are split
-    over `cores` in lock-step (each core takes 1/cores of every tile)."""
-    return math.ceil(n / tile) * math.ceil(tile / cores)
-
-
-def check_nm_text(text: str) -> tuple[int, int]:
-    """Parse ``N:M`` as the chain takes it (an error naming what is wrong)."""
-    try:
-        n_text, m_text = str(text).split(":")
-        n, m = int(n_text), int(m_text)
-    except ValueError:
-        raise WorkloadError(f"sparsity {text!r}: expected N:M, e.g. 8:16") from None
-    check_nm(n, m, where="sparsity ")
-    return n, m
