@@ -267,3 +267,18 @@ def test_a_spilled_activation_load_and_store_pay_dram_row_switches_and_bus_turna
     # kept on chip, the op loads and stores no activations
     kept, _ = plan_op(_gemv(), _one_core())
     assert Unit.ST not in kept.program.units
+
+
+def test_prefill_attention_executes_each_batch_and_heads_kept_pairs_once():
+    # non-causal, 32 heads, 512 x 512, head dim 128: 32 · 512 · 512 · (128 + 128) = 2^31 MACs per
+    # sequence; a batch of 2 executes twice that, as the op itself counts (it was 4x: the kept pairs,
+    # already summed over batch and heads, were multiplied by the batch again)
+    from sim.engines.fpga.engine import plan_op
+    from workloads.kernel_ops import op_for_measurement
+
+    spec = load_hardware("vhk158_flightllm")
+    for batch in (1, 2):
+        shape = {"batch": batch, "heads": 32, "kv_heads": 32, "seq_q": 512, "seq_kv": 512, "head_dim": 128}
+        op = op_for_measurement({"family": "attention_prefill", "a_dtype": "fp16", "causal": 0, **shape})
+        plan, _ = plan_op(op, spec)
+        assert plan.executed_macs == op.macs == batch * 32 * 512 * 512 * 256

@@ -388,7 +388,7 @@ def _attention_blocks(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
         program=b.program,
         mode="attention_gemm",
         mapping=f"attention block gemm, {block}-token mask blocks, {'causal' if causal else 'full'}",
-        executed_macs=kept_total * batch * (d + dv) / 1.0,
+        executed_macs=kept_total * (d + dv),  # kept_total already sums every (batch, head)
         read_bytes=read,
         write_bytes=0.0,
         buffer_bytes=2 * batch * heads * kept_total / max(batch * heads, 1) * (d + dv) * kv,
