@@ -154,6 +154,12 @@ class Op:
         an implicit GEMM (what every engine runs on its matrix unit)."""
         return all(name in self.dim_names for name in GEMM_DIMS)
 
+    @property
+    def gemm_instances(self) -> int:
+        """GEMM instances in one op: the product of its dims other than M, N, K (a bmm's batch,
+        a grouped GEMM's groups; 1 for a plain GEMM)."""
+        return math.prod(size for name, size in self.dims if name not in GEMM_DIMS)
+
     def operand(self, role: Role) -> Operand:
         for operand in self.operands:
             if operand.role is role:

@@ -326,11 +326,7 @@ def _advance(backlog: float, count: int, drain: float, written: float, cap: floa
                 return backlog, overflow
             continue
         if step > 0:  # rising by `step` a fold until the cap
-            free = min(count, max(0, math.floor((cap - backlog) / step)))
-            while free < count and backlog + (free + 1) * step <= cap:
-                free += 1
-            while free > 0 and backlog + free * step > cap:
-                free -= 1
+            free = _fitting(backlog, step, count, cap)
             backlog += free * step
             count -= free
             if count == 0:

@@ -115,7 +115,7 @@ def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) ->
         # operand fits in the working half, each distinct element is fetched once; when it does not,
         # the buffer cannot keep the pixels that neighbouring windows share, and every im2col
         # element a fold touches is fetched (SCALE-Sim's CALC-mode buffer behaves alike).
-        instance_bytes = operand.bytes / _instances(op)
+        instance_bytes = operand.bytes / op.gemm_instances
         half = getattr(spec, _SRAM_FIELD[role]) * ACTIVE_BUFFER_FRACTION
         # strictly smaller: an operand exactly the size of the working half leaves no room (SCALE-Sim
         # refetches it too)
@@ -142,7 +142,7 @@ def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) ->
 
     # Side operands (a bias, a quantized weight's scales and zero points, N:M indices) are read
     # once per GEMM instance, with the first fold's data.
-    side_bytes = sum(o.bytes for o in op.operands if o.role in SIDE_ROLES) / _instances(op)
+    side_bytes = sum(o.bytes for o in op.operands if o.role in SIDE_ROLES) / op.gemm_instances
     bandwidth = spec.dram_bytes_per_cycle()
     walk = walk_folds(
         mapping.spatial_rows,
@@ -193,7 +193,7 @@ def _check_counts_exact(op: Op, mapping: SystolicMapping) -> None:
     """A `WorkloadError` naming the op's largest dim, its value and about how large it may be, when
     the op's MACs or cycles (all its repeats) would pass `MAX_EXACT_COUNT`. (`simulate` passes ops
     without their names, so the message names the shape.)"""
-    repeats = op.count * _instances(op)
+    repeats = op.count * op.gemm_instances
     macs = op.macs * op.count
     cycles = mapping.folds * mapping.cycles_per_fold * repeats
     worst = max(macs, cycles)
@@ -207,11 +207,6 @@ def _check_counts_exact(op: Op, mapping: SystolicMapping) -> None:
         f"{cycles:.3g} cycles, and its counts are exact only up to 2^53 ({MAX_EXACT_COUNT:.3g}); with "
         f"{others} as they are, {name} may be at most about {size * MAX_EXACT_COUNT // worst:.3g}"
     )
-
-
-def _instances(op: Op) -> int:
-    """GEMM instances in one op: the product of its dims other than M, N, K (a bmm's batch)."""
-    return math.prod(size for name, size in op.dims if name not in ("M", "N", "K"))
 
 
 def _check_fold_fits(operand: Operand, spec: SystolicArraySpec, mapping: SystolicMapping) -> None:

@@ -12,15 +12,13 @@ last (`total_cycles_incl_prefetch`): layers run one after the other without over
 
 from __future__ import annotations
 
-import math
-
 from hwmodels.systolic import SystolicArraySpec
 from mappers.attention import lower_attention
 from mappers.systolic import SystolicMapping, candidate_mappings, compute_dtype
 from sim.columns import CORE_SUM_COLUMNS, SYSTOLIC_ONLY_COLUMNS, op_columns, unmodeled_row
 from sim.engines.systolic.layer import LayerTiming, simulate_layer
 from sim.engines.vector import simulate_vector_op
-from workloads.op import GEMM_DIMS, Op, OpKind, Role
+from workloads.op import Op, OpKind, Role
 
 
 def simulate_on_array(op: Op, hardware: SystolicArraySpec) -> list[dict[str, object]]:
@@ -50,7 +48,7 @@ def _best_mapping(op: Op, hardware: SystolicArraySpec) -> tuple[SystolicMapping,
 
 def _systolic_row(op: Op, hardware: SystolicArraySpec) -> dict[str, object]:
     mapping, timing = _best_mapping(op, hardware)
-    n = op.count * math.prod(size for name, size in op.dims if name not in GEMM_DIMS)
+    n = op.count * op.gemm_instances
     macs_per_instance = op.macs * op.count // n
     total_incl = timing.prefetch_cycles + timing.total_cycles + timing.drain_cycles
     sram_reads = timing.ifmap.sram_accesses + timing.filter.sram_accesses

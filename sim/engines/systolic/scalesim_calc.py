@@ -48,7 +48,7 @@ def prefetch_and_drain(
     `written_bytes` is what the layer writes to DRAM; `side_bytes` (bias, scales: no SCALE-Sim
     counterpart) are fetched after the longer fill at the same rate."""
     bytes_per_cycle = spec.calc_prefetch_bytes_per_s / spec.clock_hz
-    instances = math.prod(size for name, size in op.dims if name not in ("M", "N", "K"))
+    instances = op.gemm_instances
     fills = []
     for role, sram_bytes in ((Role.INPUT, spec.ifmap_sram_bytes), (Role.WEIGHT, spec.filter_sram_bytes)):
         operand = op.operand(role)
