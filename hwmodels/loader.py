@@ -66,7 +66,7 @@ def load_hardware(preset_or_file: str | Path, overrides: Sequence[str] = ()) -> 
     elif path.suffix in (".yaml", ".yml"):
         if not path.is_file():
             raise HardwareSpecError(f"hardware: no such file {text!r}")
-        spec = spec_from_mapping(_read_yaml(path), where=str(path))
+        spec = spec_from_mapping(read_yaml(path), where=str(path))
     elif text == HOST_PRESET:
         spec = detect_cpu()
     else:
@@ -77,7 +77,7 @@ def load_hardware(preset_or_file: str | Path, overrides: Sequence[str] = ()) -> 
                 f"hardware: unknown preset {text!r}; known presets: {known} "
                 f"(or {HOST_PRESET!r} for this machine's CPU, or give a .yaml or SCALE-Sim .cfg file)"
             )
-        spec = spec_from_mapping(_read_yaml(preset), where=f"preset {text}")
+        spec = spec_from_mapping(read_yaml(preset), where=f"preset {text}")
     return apply_overrides(spec, overrides)
 
 
@@ -96,7 +96,7 @@ def apply_overrides(spec: Any, overrides: Sequence[str]) -> Any:
             raise HardwareSpecError(f"--set {item!r}: expected key=value, e.g. rows=64")
         path = resolve_path(type(spec), key, where="--set")
         value = yaml.safe_load(raw) if raw.strip() else raw
-        changes[path] = _convert(_owner(type(spec), path), path[-1], value, where=f"--set {key}")
+        changes[path] = convert_field(_owner(type(spec), path), path[-1], value, where=f"--set {key}")
     return _replace_paths(spec, changes, where="--set")
 
 
@@ -180,7 +180,7 @@ def _with_base(data: Mapping[str, Any], *, where: str, seen: tuple[str, ...] = (
     if not preset.is_file() or name in seen:
         why = "a cycle of bases" if name in seen else f"known presets: {', '.join(list_presets())}"
         raise HardwareSpecError(f"{where}: field 'base' = {name!r}: {why}")
-    base = _read_yaml(preset)
+    base = read_yaml(preset)
     if not isinstance(base, Mapping):
         raise HardwareSpecError(f"preset {name}: expected a mapping of fields")
     own = {key: value for key, value in data.items() if key != "base"}
@@ -201,7 +201,7 @@ def _from_fields(cls: type, data: Mapping[str, Any], *, where: str) -> Any:
         name = _canonical(cls, str(key), where=where)
         if name in values:
             raise HardwareSpecError(f"{where}: field {name!r} is given twice (once as {key!r})")
-        values[name] = _convert(cls, name, value, where=where)
+        values[name] = convert_field(cls, name, value, where=where)
     missing = [
         f.name
         for f in dataclasses.fields(cls)
@@ -260,10 +260,12 @@ def _fields_of(spec: Any) -> dict[str, Any]:
     return {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
 
 
-def _read_yaml(path: Path) -> Any:
+def read_yaml(path: Path, what: str = "a hardware spec in YAML") -> Any:
+    """The YAML document of `path` (a spec or a system of specs), an error naming the file when it
+    cannot be read or parsed."""
     from workloads.files import read_text
 
-    text = read_text(path, what="a hardware spec in YAML", error=HardwareSpecError)
+    text = read_text(path, what=what, error=HardwareSpecError)
     try:
         # libyaml's parser where PyYAML was built with it: `codesign presets` reads every preset, and
         # the pure-Python one took ~0.15 s of its 0.3 s budget (issue 13) on the 2-core CI VM.
@@ -291,7 +293,7 @@ def _canonical(cls: type, key: str, *, where: str) -> str:
     raise HardwareSpecError(f"{where}: unknown field {key!r}{hint}")
 
 
-def _convert(cls: type, key: str, value: Any, *, where: str) -> Any:
+def convert_field(cls: type, key: str, value: Any, *, where: str) -> Any:
     """Convert a YAML/--set value to the declared type of field `key` of `cls` (the spec's
     ``__post_init__`` then checks ranges)."""
     hint = _field_types(cls)[key]

@@ -35,10 +35,12 @@ from hwmodels.errors import HardwareSpecError
 from hwmodels.loader import (
     PRESET_DIR,
     apply_overrides,
+    convert_field,
     field_paths,
     fields_to_spec,
     is_system_file,
     load_hardware,
+    read_yaml,
     spec_from_mapping,
 )
 from hwmodels.system import DeviceGroup, LinkSpec, ParallelPlan, SystemSpec
@@ -72,7 +74,8 @@ def load_system(preset_or_file: str | Path, overrides: Sequence[str] = ()) -> Sy
                 "kind: system)"
             )
         where = f"system preset {text}"
-    system = system_from_mapping(_read(path), where=where, base_dir=path.parent)
+    data = read_yaml(path, what="a system spec in YAML")
+    system = system_from_mapping(data, where=where, base_dir=path.parent)
     return apply_system_overrides(system, overrides)
 
 
@@ -107,7 +110,9 @@ def system_from_mapping(data: Any, *, where: str, base_dir: Path = PRESET_DIR) -
     if not isinstance(plan_data, Mapping):
         raise HardwareSpecError(f"{where}: field 'parallel' must be a mapping of ParallelPlan fields")
     plan = fields_to_spec(ParallelPlan, plan_data, where=f"{where} parallel")
-    scalars = {key: _scalar_field(key, data[key], where) for key in SCALAR_FIELDS if key in data}
+    scalars = {
+        key: convert_field(SystemSpec, key, data[key], where=where) for key in SCALAR_FIELDS if key in data
+    }
     scalars.setdefault("name", Path(where.split()[-1]).stem)
     return _build(where, groups=groups, links=links, parallel=plan, **scalars)
 
@@ -158,7 +163,7 @@ def _apply_one(system: SystemSpec, key: str, raw: str, *, where: str) -> SystemS
     head, rest = parts[0], ".".join(parts[1:])
     if head in SCALAR_FIELDS and not rest:
         value = yaml.safe_load(raw) if raw.strip() else raw
-        return _replace(system, where, **{head: _scalar_field(head, value, where)})
+        return _replace(system, where, **{head: convert_field(SystemSpec, head, value, where=where)})
     if head == "parallel" and rest:
         return _replace(system, where, parallel=_override(system.parallel, rest, raw, where))
     if head == "links" and len(parts) >= 3:
@@ -251,28 +256,6 @@ def _named(mapping: Mapping[str, Any], name: str, what: str, where: str) -> Any:
     return mapping[name]
 
 
-def _scalar_field(name: str, value: Any, where: str) -> Any:
-    """A system's own field as its type: the reserve a number, the rest text."""
-    if name != "memory_reserve_fraction":
-        return str(value).strip()
-    if isinstance(value, bool):
-        raise HardwareSpecError(f"{where}: field {name!r} = {value!r}: must be a number")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise HardwareSpecError(f"{where}: field {name!r} = {value!r}: must be a number") from None
-
-
 def _hint(key: str, valid: Sequence[str]) -> str:
     close = difflib.get_close_matches(key, list(valid), n=1)
     return f"; did you mean {close[0]!r}?" if close else f"; valid: {', '.join(valid)}"
-
-
-def _read(path: Path) -> Any:
-    from workloads.files import read_text
-
-    text = read_text(path, what="a system spec in YAML", error=HardwareSpecError)
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise HardwareSpecError(f"{path}: not valid YAML: {error}") from None
