@@ -14,12 +14,11 @@ import warnings
 from collections.abc import Sequence
 
 from sim.commands import COMMANDS
+from sim.commands.stderr import EXIT_INTERRUPTED, warning_line
 from workloads.errors import CodesignError
 
 #: Exit status for input errors (argparse uses the same for usage errors).
 EXIT_INPUT_ERROR = 2
-#: Exit status after Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2).
-EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _warning_line(command: str, message: Warning | str, *_: object, **__: object) -> None:
     """Any warning not collected by a command prints as one line, ``codesign CMD: warning: ...``."""
-    print(f"codesign {command}: warning: {message}", file=sys.stderr)
+    warning_line(command, message)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from sim.commands.compare import preset_for
+from sim.commands.stderr import EXIT_INTERRUPTED, warning_line
 from sim.measured.holdout import DEFAULT_HOLDOUT
 from sim.present.tables import OutputFormat
 from workloads.errors import CodesignError
@@ -19,8 +20,6 @@ if TYPE_CHECKING:
     from hwmodels.device import Device
     from sim.measured.calibrate import Calibration
 
-#: Exit status after Ctrl-C, as a shell reports a SIGINT (128 + 2); the knobs fitted so far are written.
-INTERRUPTED_EXIT = 130
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -86,10 +85,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     for (family, kernel, reason), group in result.skipped.groupby(["family", "kernel", "reason"]):
-        print(
-            f"codesign calibrate: warning: {len(group)} {family}/{kernel} rows not used: {reason}",
-            file=sys.stderr,
-        )
+        warning_line("calibrate", f"{len(group)} {family}/{kernel} rows not used: {reason}")
     if result.validation_rows_dropped:  # the file's `split` column (reference_kernels/sources.py)
         print(
             f"codesign calibrate: {result.validation_rows_dropped} rows of validation sources not "
@@ -113,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             + ("wrote the ones fitted" if args.out else "nothing written (no --out)"),
             file=sys.stderr,
         )
-        return INTERRUPTED_EXIT
+        return EXIT_INTERRUPTED  # the knobs fitted so far are written
     return 0
 
 

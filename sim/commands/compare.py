@@ -7,6 +7,7 @@ import argparse
 import re
 import sys
 
+from sim.commands.stderr import warning_line
 from sim.present.tables import OutputFormat
 from workloads.errors import CodesignError
 
@@ -84,10 +85,7 @@ def run(args: argparse.Namespace) -> int:
     result = compare(fastest_runs(measured) if args.fastest else measured, hardware)
     if len(result.skipped):
         for (family, kernel, reason), group in result.skipped.groupby(["family", "kernel", "reason"]):
-            print(
-                f"codesign compare: warning: {len(group)} {family}/{kernel} rows not simulated: {reason}",
-                file=sys.stderr,
-            )
+            warning_line("compare", f"{len(group)} {family}/{kernel} rows not simulated: {reason}")
     fmt = OutputFormat(args.format)
     if fmt is OutputFormat.CSV:
         print(result.summary.to_csv(index=False), end="")

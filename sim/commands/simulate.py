@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from typing import TYPE_CHECKING
 
 from sim.commands.gpu_args import add_gpu_arguments, apply_gpu_arguments
 from sim.commands.model_args import add_model_arguments, load_graph
 from sim.commands.simulate_system import add_system_arguments, run_on_system
+from sim.commands.stderr import warning_line
 from sim.present.tables import OutputFormat, render
 from workloads.dtypes import DType
 from workloads.errors import WorkloadError
@@ -104,11 +104,10 @@ def run(args: argparse.Namespace) -> int:
         flagged = results.loc[results["unmodeled"].astype(bool)]
         unmodeled = sorted(set(flagged["aten"]))
         reasons = sorted({str(reason) for reason in flagged["mapping"] if isinstance(reason, str) and reason})
-        print(
-            f"codesign simulate: warning: {total['unmodeled_ops']} unmodeled ops "
-            f"({', '.join(unmodeled)}) are listed with no cycles and left out of the total"
-            + (f": {'; '.join(reasons)}" if reasons else ""),
-            file=sys.stderr,
+        warning_line(
+            "simulate",
+            f"{total['unmodeled_ops']} unmodeled ops ({', '.join(unmodeled)}) are listed with no "
+            "cycles and left out of the total" + (f": {'; '.join(reasons)}" if reasons else ""),
         )
     table = pd.concat([results, pd.DataFrame([total])], ignore_index=True)
     fmt = OutputFormat(args.format)
@@ -136,12 +135,12 @@ def _warn_if_it_does_not_fit(graph: OpGraph, hardware: Device) -> None:
             "board memory (quantize with --weights int4, shorten --context or --batch, or use a bigger board)"
         )
     if capacity and need["total"] > capacity:
-        print(
-            f"codesign simulate: warning: weights ({need['weights'] / 1e9:.1f} GB) and KV cache "
-            f"({need['kv_cache'] / 1e9:.1f} GB) need {need['total'] / 1e9:.1f} GB, more than "
-            f"{hardware.name}'s dram_capacity_bytes ({capacity / 1e9:.0f} GB): one device could not "
-            "run this step (quantize with --weights, shorten --context or --batch, or shard it)",
-            file=sys.stderr,
+        warning_line(
+            "simulate",
+            f"weights ({need['weights'] / 1e9:.1f} GB) and KV cache ({need['kv_cache'] / 1e9:.1f} GB) "
+            f"need {need['total'] / 1e9:.1f} GB, more than {hardware.name}'s dram_capacity_bytes "
+            f"({capacity / 1e9:.0f} GB): one device could not run this step (quantize with --weights, "
+            "shorten --context or --batch, or shard it)",
         )
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
+
+from sim.commands.stderr import warning_line
 
 
 def add_system_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,11 +84,8 @@ def run_on_system(args: argparse.Namespace) -> int:
             timeline_table(run).to_csv(args.timeline, index=False)
     fmt = OutputFormat(args.format)
     if run.unmodeled_ops:
-        print(
-            f"codesign simulate: warning: {run.unmodeled_ops} unmodeled ops are left out of the step "
-            "(counted as 0 s): a lower bound",
-            file=sys.stderr,
-        )
+        left_out = f"{run.unmodeled_ops} unmodeled ops are left out of the step (counted as 0 s)"
+        warning_line("simulate", f"{left_out}: a lower bound")
     if fmt is OutputFormat.JSON:
         print(
             json.dumps(

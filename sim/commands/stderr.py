@@ -1,4 +1,5 @@
-"""Warnings raised under a command go to stderr as one line each, named after the command."""
+"""What a command says on stderr besides its errors: warnings, one line each named after the
+command, and the exit status of an interrupted run."""
 
 from __future__ import annotations
 
@@ -6,6 +7,14 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+#: Exit status after Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2).
+EXIT_INTERRUPTED = 130
+
+
+def warning_line(command: str, message: object) -> None:
+    """Print ``codesign COMMAND: warning: MESSAGE`` on stderr."""
+    print(f"codesign {command}: warning: {message}", file=sys.stderr)
 
 
 @contextmanager
@@ -16,4 +25,4 @@ def warnings_to_stderr(command: str) -> Iterator[None]:
         warnings.simplefilter("always")
         yield
     for warning in caught:
-        print(f"codesign {command}: warning: {warning.message}", file=sys.stderr)
+        warning_line(command, warning.message)

@@ -9,15 +9,11 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from sim.commands.stderr import warnings_to_stderr
+from sim.commands.stderr import EXIT_INTERRUPTED, warnings_to_stderr
 
 if TYPE_CHECKING:
     from sim.sweep import SweepResult
     from sim.sweep.spec import SweepSpec
-
-#: Exit status after Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2).
-EXIT_INTERRUPTED = 130
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
