@@ -38,24 +38,10 @@ from reference_kernels.published import calibration_measurements, published_meas
 from reference_kernels.sources import Split, calibration_only
 from sim.measured.calibrate import calibrate
 from sim.measured.compare import compare
-from sim.measured.published_validation import (
-    TARGET_PCT,
-    accuracy_table,
-    kernel_results,
-    step_results,
-)
+from sim.measured.published_validation import TARGET_PCT, accuracy_table, validation_results
 
 #: Extra presets a source's rows are also compared on, where the source leaves the variant open.
 ALSO_ON = {"flash_decoding": ("a100_40gb_sxm",), "flash_attention_v2.0.9": ("a100_40gb_sxm",)}
-
-
-def validation(*, kernels_only: bool = False) -> pd.DataFrame:
-    """Every published row of both splits beside its simulation (whole models unless
-    `kernels_only`)."""
-    frames = [kernel_results()]
-    if not kernels_only:
-        frames.append(step_results())
-    return pd.concat(frames, ignore_index=True)
 
 
 def published_errors() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -116,7 +102,7 @@ def main() -> None:
     parser.add_argument("--calibration", action="store_true", help="per-kernel table, calibration sources")
     parser.add_argument("--calibrate", action="store_true", help="fit per-kernel fractions, calibration rows")
     args = parser.parse_args()
-    results = validation(kernels_only=args.kernels_only)
+    results = validation_results(kernels_only=args.kernels_only)
     print(f"Validation rows only (sources no fit has used); target: median |error| <= {TARGET_PCT:g}%")
     _print(accuracy_table(results, Split.VALIDATION), args.markdown)
     if args.rows:

@@ -94,7 +94,7 @@ def calibration_measurements() -> pd.DataFrame:
 
     rows, _ = published_measurements()
     moved, _ = validation_kernels()
-    return calibration_only(pd.concat([rows, calibration_only(moved)], ignore_index=True))
+    return calibration_only(pd.concat([rows, moved], ignore_index=True))
 
 
 def _skip_reason(figure: pd.Series) -> str:

@@ -181,9 +181,11 @@ def _step_label(step: pd.Series) -> str:
     return f"{step['model']} {step['scope']} b{int(step['batch'])} {lengths} {precision}"
 
 
-def validation_results() -> pd.DataFrame:
-    """Kernel and whole-model rows of every split, simulated (`RESULT_COLUMNS`)."""
-    return pd.concat([kernel_results(), step_results()], ignore_index=True)
+def validation_results(*, kernels_only: bool = False) -> pd.DataFrame:
+    """Kernel and (unless `kernels_only`) whole-model rows of every split, simulated
+    (`RESULT_COLUMNS`)."""
+    frames = [kernel_results()] if kernels_only else [kernel_results(), step_results()]
+    return pd.concat(frames, ignore_index=True)
 
 
 def accuracy_table(results: pd.DataFrame, split: Split = Split.VALIDATION) -> pd.DataFrame:
