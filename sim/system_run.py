@@ -99,11 +99,6 @@ def roofline_cost(op: Op, device: Any) -> OpCost:
     return OpCost(latency_s=latency, flops=float(op.flops * n), dram_bytes=float(moved))
 
 
-def op_key(op: Op) -> tuple:
-    """What decides an op's cost (its name and module aside)."""
-    return (op.kind, op.dims, op.operands, op.flops, op.count, op.attrs, op.aten, op.unmodeled)
-
-
 @dataclass(frozen=True)
 class TaskIndex:
     """A placement's device work as distinct (group, op) pairs and, per task, how many times it
@@ -116,14 +111,14 @@ class TaskIndex:
 
     @classmethod
     def of(cls, placement: Placement) -> TaskIndex:
-        index: dict[tuple, int] = {}
+        index: dict[tuple[str, Op], int] = {}
         distinct: list[tuple[str, Op]] = []
 
         def position(group: str, op: Op) -> int:
-            key = (group, *op_key(op))
+            key = (group, replace(op, name="", module=""))  # what decides its cost, as sim.simulate keys ops
             if key not in index:
                 index[key] = len(distinct)
-                distinct.append((group, replace(op, name="", module="")))
+                distinct.append(key)
             return index[key]
 
         rows: list[list[int]] = []
