@@ -152,9 +152,11 @@ def memory_check(placement: Placement, system: SystemSpec) -> list[MemoryUse]:
     return uses
 
 
-def require_fit(placement: Placement, system: SystemSpec) -> None:
-    """An error naming the first device that is short of memory, its need and what it has."""
-    for use in memory_check(placement, system):
+def require_fit(placement: Placement, system: SystemSpec) -> list[MemoryUse]:
+    """Each device resource's memory use (`memory_check`); an error naming the first device that
+    is short of memory, its need and what it has."""
+    uses = memory_check(placement, system)
+    for use in uses:
         if not use.fits:
             memory = placement.memory[use.resource]
             raise HardwareSpecError(
@@ -164,6 +166,7 @@ def require_fit(placement: Placement, system: SystemSpec) -> None:
                 f"({use.capacity_bytes / 1e9:.0f} GB less the {system.memory_reserve_fraction:.0%} reserve); "
                 "lower --batch or --context, or add devices"
             )
+    return uses
 
 
 def batch_step(system: SystemSpec) -> int:
@@ -177,10 +180,10 @@ def max_batch(trace: Callable[[int], OpGraph], system: SystemSpec, *, limit: int
     graph one micro-batch of `b` sequences runs. An error when not even the smallest batch fits."""
     step = batch_step(system)
     small = place(trace(1), system)
-    require_fit(small, system)  # not even the smallest batch: say which device is short
+    small_uses = require_fit(small, system)  # not even the smallest batch: say which device is short
     large = place(trace(2), system)
     best = limit
-    for use_small, use_large in zip(memory_check(small, system), memory_check(large, system), strict=True):
+    for use_small, use_large in zip(small_uses, memory_check(large, system), strict=True):
         if not use_small.usable_bytes:
             continue
         per_step = use_large.need_bytes - use_small.need_bytes  # bytes per `step` sequences

@@ -261,7 +261,7 @@ class _Evaluator:
 
     def row(self, system: SystemSpec, workload: WorkloadSpec) -> dict[str, float]:
         from mappers.placement import place, plan_batch
-        from sim.serving import memory_check, require_fit, serving_figures
+        from sim.serving import require_fit, serving_figures
         from sim.system_run import TaskIndex, run_system
 
         batch = int(dict(workload.args).get("batch", 1))
@@ -276,10 +276,9 @@ class _Evaluator:
             placement = place(self.graph(workload, micro), system)
             self.placements[key] = (placement, TaskIndex.of(placement))
         placement, index = self.placements[key]
-        require_fit(placement, system)
+        uses = require_fit(placement, system)
         run = run_system(placement, system, coster=self.coster, index=index, cache=self.costs)
         figures = serving_figures(run, context=int(dict(workload.args).get("context") or 0))
-        uses = memory_check(placement, system)
         fraction = max(
             (use.need_bytes / use.usable_bytes for use in uses if use.usable_bytes), default=math.nan
         )
