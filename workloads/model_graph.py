@@ -22,10 +22,9 @@ from workloads.serving import FUSION_REWRITES, FusionMode
 
 #: `load_model_graph`'s keyword arguments beside the model (a sweep's model entry, a published
 #: model row's columns name them so), and those that are integers.
-MODEL_KEYS = (
-    "phase", "batch", "seq", "context", "weights", "group_size", "activations", "kv", "sparsity", "moe",
-    "fusion",
-)
+#: The keywords that annotate a traced graph: precision, sparsity, MoE layout, fusion.
+ANNOTATION_KEYS = ("weights", "group_size", "activations", "kv", "sparsity", "moe", "fusion")
+MODEL_KEYS = ("phase", "batch", "seq", "context", *ANNOTATION_KEYS)
 INTEGER_MODEL_KEYS = ("batch", "seq", "context", "group_size")
 
 

@@ -70,5 +70,6 @@ def load_graph(args: argparse.Namespace, command: str) -> OpGraph:
 
 def annotation_arguments(args: argparse.Namespace) -> dict[str, object]:
     """The precision, sparsity, MoE and fusion options given, as `load_model_graph`'s keywords."""
-    names = ("weights", "group_size", "activations", "kv", "sparsity", "moe", "fusion")
-    return {name: getattr(args, name) for name in names}
+    from workloads.model_graph import ANNOTATION_KEYS  # tracing stays out of start-up
+
+    return {name: getattr(args, name) for name in ANNOTATION_KEYS}
