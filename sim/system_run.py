@@ -29,14 +29,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hwmodels.system import SystemSpec
-from mappers.attention import SOFTMAX_FLOPS_PER_ELEMENT
 from mappers.collectives import comm_cost
-from mappers.gpu_gemm import gemm_problem
 from mappers.placement import Placement, Task
 from sim.engines.registry import model_for
-from sim.engines.roofline import stored_weight_bytes
+from sim.engines.roofline import ATTENTION, DENSE, SPARSE, op_work, stored_weight_bytes
 from sim.timeline import Schedule, schedule
-from workloads.op import Op, OpKind
+from workloads.op import Op
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,22 +77,16 @@ def roofline_cost(op: Op, device: Any) -> OpCost:
         return OpCost(latency_s=0.0, flops=float(op.flops * op.count), dram_bytes=0.0, unmodeled=True)
     model = model_for(device)
     n = op.count
-    moved = sum(operand.bytes for operand in op.operands) * n
-    vector = model.vector_flops(device)
-    if op.kind is OpKind.ATTENTION:
-        dense, sparse, attention, _ = model.matrix_rates(device, model.math_dtype(op))
-        scores = op.flops / (2 * (op.dim("D") + op.dim("Dv")))
-        compute = op.flops * n / attention + SOFTMAX_FLOPS_PER_ELEMENT * scores * n / vector
-    elif op.is_gemm_shaped:
-        dense, sparse, attention, _ = model.matrix_rates(device, model.math_dtype(op))
-        rate = sparse if gemm_problem(op).sparse else dense
-        stored = model.stored_weights(op, device) if model.stored_weights else None
+    matrix, vector_flops, moved, op_class, dtype = op_work(op, model.math_dtype)
+    compute = vector_flops / model.vector_flops(device) if vector_flops else 0.0
+    if dtype is not None:
+        dense, sparse, attention, _ = model.matrix_rates(device, dtype)
+        rate = {DENSE: dense, SPARSE: sparse, ATTENTION: attention}[op_class]
+        stored = model.stored_weights(op, device) if model.stored_weights and op_class != ATTENTION else None
         if stored:  # weights as the device stores them (`sim.engines.roofline`)
             moved += (stored[0] - stored_weight_bytes(op)) * n
             rate = dense * stored[1]
-        compute = op.flops * n / rate
-    else:
-        compute = op.flops * n / vector
+        compute = matrix / rate + compute
     latency = max(compute, moved / device.achievable_dram_bytes_per_s) + device.launch_overhead_s * n
     return OpCost(latency_s=latency, flops=float(op.flops * n), dram_bytes=float(moved))
 

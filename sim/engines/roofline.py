@@ -110,6 +110,22 @@ class Rates:
     stored_speedup: np.ndarray | None = None
 
 
+def op_work(op: Op, math_dtype: Any) -> tuple[float, float, float, int, DType | None]:
+    """What the roofline charges a modeled op, over its `count`: (matrix FLOPs, vector FLOPs,
+    bytes moved, its op class (`DENSE`, `SPARSE` 2:4, `ATTENTION`), the dtype its matrix FLOPs run
+    in or None). Attention's softmax runs on the vector unit, one score per kept (query, key) pair;
+    every operand's bytes are moved once."""
+    n = op.count
+    moved = sum(operand.bytes for operand in op.operands) * n
+    if op.kind is OpKind.ATTENTION:
+        scores = op.flops / (2 * (op.dim("D") + op.dim("Dv")))  # kept (query, key) pairs
+        return op.flops * n, SOFTMAX_FLOPS_PER_ELEMENT * scores * n, moved, ATTENTION, math_dtype(op)
+    if op.is_gemm_shaped:
+        sparse = SPARSE if gemm_problem(op).sparse else DENSE
+        return op.flops * n, 0.0, moved, sparse, math_dtype(op)
+    return 0.0, op.flops * n, moved, DENSE, None
+
+
 def prepare_workload(graph: OpGraph, spec_type: type) -> RooflineWorkload:
     """Per-op arrays of `graph` for hardware of `spec_type` (see `RooflineWorkload`)."""
     math_dtype = model_for(spec_type).math_dtype
@@ -120,23 +136,12 @@ def prepare_workload(graph: OpGraph, spec_type: type) -> RooflineWorkload:
         if op.unmodeled:
             unmodeled += 1
             continue
-        n = op.count
-        moved = sum(operand.bytes for operand in op.operands) * n
-        kernels += n
-        if op.kind is OpKind.ATTENTION:
-            scores = op.flops / (2 * (op.dim("D") + op.dim("Dv")))  # kept (query, key) pairs
-            rows.append(
-                (op.flops * n, SOFTMAX_FLOPS_PER_ELEMENT * scores * n, moved, ATTENTION, math_dtype(op))
-            )
-        elif op.is_gemm_shaped:
-            sparse = SPARSE if gemm_problem(op).sparse else DENSE
-            stored = stored_weight_bytes(op) * n
-            weights.append((len(rows), op, stored))
-            rows.append((op.flops * n, 0.0, moved, sparse, math_dtype(op)))
-        else:
-            rows.append((0.0, op.flops * n, moved, DENSE, None))
-            continue
-        macs += op.macs * n
+        kernels += op.count
+        if op.is_gemm_shaped and op.kind is not OpKind.ATTENTION:
+            weights.append((len(rows), op, stored_weight_bytes(op) * op.count))
+        rows.append(op_work(op, math_dtype))
+        if rows[-1][4] is not None:
+            macs += op.macs * op.count
     dtypes = tuple(dict.fromkeys(row[4] for row in rows if row[4] is not None))
     index = {dtype: i for i, dtype in enumerate(dtypes)}
     no_matrix = 3 * len(dtypes)
