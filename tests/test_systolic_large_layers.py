@@ -13,7 +13,7 @@ from conftest import make_array
 
 from hwmodels.systolic import Dataflow
 from sim.cli import main
-from sim.engines.systolic.folds import walk_folds
+from sim.engines.systolic.folds import Fetch, OperandWalk, walk_folds
 from sim.simulate import simulate
 from workloads.op import gemm_op
 
@@ -141,7 +141,12 @@ def test_closed_form_equals_the_fold_by_fold_walk(seed):
             )
         args = (spatial_rows, spatial_cols, array_rows, array_cols, rng.randint(1, 200), params)
         side, width = rng.choice([0.0, 100.0]), rng.choice([0.0, 0.25, 1.0, 10.0, 1000.0])
-        walk = walk_folds(*args, side, width)
+        operands = [
+            OperandWalk(has_rows=bool(r[0]), has_cols=bool(r[1]), per_row=r[2], per_col=r[3], other=r[4],
+                        per_element=r[5], fetch=Fetch(int(r[6])), spills=bool(r[7]), half=r[8])
+            for r in params.tolist()
+        ]  # fmt: skip
+        walk = walk_folds(*args[:5], operands, side, width)
         got = (*walk.dram_bytes, walk.psum_read_bytes, walk.prefetch_cycles, walk.stall_cycles,
                walk.drain_cycles)  # fmt: skip
         # the fold-by-fold walk adds in absolute cycles and rounds more: agreement to 1e-7

@@ -22,12 +22,37 @@ fold is a composition of such maps, which ramps by a constant or stops changing
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# Values of `Fetch` in `sim.engines.systolic.layer` (which folds move an operand's tile).
-_EVERY_FOLD, _FIRST_COLUMN_FOLD, _FIRST_ROW_FOLD, _LAST_ROW_FOLD = 0, 1, 2, 3
+
+class Fetch(enum.IntEnum):
+    """Which folds move an operand's tile over DRAM (the fold loop: column folds outside)."""
+
+    EVERY_FOLD = 0
+    FIRST_COLUMN_FOLD = 1  # reused across column folds: fetched during the first pass only
+    FIRST_ROW_FOLD = 2  # reused across row folds: fetched when a column fold starts
+    LAST_ROW_FOLD = 3  # an output accumulated over row (K) folds: written when it is complete
+
+
+@dataclass(frozen=True, kw_only=True)
+class OperandWalk:
+    """One operand (ifmap, filter or ofmap) as the fold walk sees it: whether it has the rows and
+    the columns dim, its elements per spatial row and per spatial column, its elements along the
+    other dims, its DRAM bytes per element, which folds move its tile (`fetch`), whether its
+    partial sums spill (an ofmap), and the bytes of its SRAM's working half."""
+
+    has_rows: bool
+    has_cols: bool
+    per_row: float
+    per_col: float
+    other: float
+    per_element: float
+    fetch: Fetch
+    spills: bool
+    half: float
 
 
 @dataclass(frozen=True)
@@ -58,17 +83,15 @@ def walk_folds(
     array_rows: int,
     array_cols: int,
     cycles_per_fold: int,
-    params: Sequence[Sequence[float]],
+    operands: Sequence[OperandWalk],
     side_bytes: float,
     bytes_per_cycle: float,
 ) -> FoldTotals:
     """Each operand's DRAM bytes, the partial-sum read-backs and the (prefetch, stall, drain)
     cycles of the double-buffered pipeline (`bytes_per_cycle` 0: unlimited, no stalls).
 
-    `params` holds, per operand (ifmap, filter, ofmap): has rows dim, has cols dim, elements per
-    spatial row, per spatial column, elements along the other dims, DRAM bytes per element, its
-    `Fetch`, spills partial sums, bytes of its SRAM's working half."""
-    walk = _Walk(spatial_rows, spatial_cols, array_rows, array_cols, params)
+    `operands` are the ifmap's, the filter's and the ofmap's `OperandWalk`."""
+    walk = _Walk(spatial_rows, spatial_cols, array_rows, array_cols, operands)
     dram = tuple(walk.dram_bytes(i) for i in range(3))
     psum = walk.psum_read_bytes()
     if bytes_per_cycle == 0.0:
@@ -78,7 +101,7 @@ def walk_folds(
     items = walk.column_items(stops)
     prefetch_bytes = side_bytes + sum(fill for _, fill in preloaded)
     prefetch = (prefetch_bytes + items[0][1][0][1]) / bytes_per_cycle
-    stall, backlog = _pipeline(items, float(cycles_per_fold), bytes_per_cycle, float(params[2][8]))
+    stall, backlog = _pipeline(items, float(cycles_per_fold), bytes_per_cycle, operands[2].half)
     return FoldTotals(dram, psum, prefetch, stall, backlog / bytes_per_cycle)  # type: ignore[arg-type]
 
 
@@ -110,35 +133,35 @@ def _split(spans: list[_Span], at: int) -> list[_Span]:
 class _Walk:
     """The fold classes of one mapping and each operand's tile in each class."""
 
-    def __init__(self, spatial_rows, spatial_cols, array_rows, array_cols, params) -> None:
+    def __init__(self, spatial_rows, spatial_cols, array_rows, array_cols, operands) -> None:
         self.rows = _spans(spatial_rows, array_rows)
         self.cols = _spans(spatial_cols, array_cols)
         self.row_folds = -(-spatial_rows // array_rows)
         self.col_folds = -(-spatial_cols // array_cols)
         self.folds = self.row_folds * self.col_folds
-        self.params = [[float(value) for value in operand] for operand in params]
+        self.operands = operands
 
     def tile(self, i: int, row: _Span, col: _Span) -> float:
         """Bytes of operand `i`'s tile in a fold of these spans (the fold loop's arithmetic)."""
-        has_r, has_c, per_row, per_col, other, per_element = self.params[i][:6]
-        tile = other
-        if has_r:
-            tile *= row.size * per_row
-        if has_c:
-            tile *= col.size * per_col
-        return tile * per_element
+        operand = self.operands[i]
+        tile = operand.other
+        if operand.has_rows:
+            tile *= row.size * operand.per_row
+        if operand.has_cols:
+            tile *= col.size * operand.per_col
+        return tile * operand.per_element
 
     def moved(self, i: int, row: _Span, col: _Span) -> bool:
-        fetch = int(self.params[i][6])
+        fetch = self.operands[i].fetch
         return (
-            fetch == _EVERY_FOLD
-            or (fetch == _FIRST_COLUMN_FOLD and col.first)
-            or (fetch == _FIRST_ROW_FOLD and row.first)
-            or (fetch == _LAST_ROW_FOLD and row.last)
+            fetch is Fetch.EVERY_FOLD
+            or (fetch is Fetch.FIRST_COLUMN_FOLD and col.first)
+            or (fetch is Fetch.FIRST_ROW_FOLD and row.first)
+            or (fetch is Fetch.LAST_ROW_FOLD and row.last)
         )
 
     def spills(self) -> bool:
-        return bool(self.params[2][7])
+        return self.operands[2].spills
 
     def dram_bytes(self, i: int) -> float:
         return sum(
@@ -162,7 +185,7 @@ class _Walk:
         """Input `i`'s first moved tiles fill the working half of its SRAM before the array starts,
         until one does not fit: (the index of the first fold whose tile is not preloaded, or the
         fold count; the bytes preloaded)."""
-        half = self.params[i][8]
+        half = self.operands[i].half
         filled = 0.0
         for col in self.cols:
             moves = [(row, self.tile(i, row, col)) for row in self.rows if self.moved(i, row, col)]

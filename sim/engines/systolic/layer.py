@@ -24,16 +24,13 @@ docs/systolic_model.md gives the model and where and why it differs from SCALE-S
 
 from __future__ import annotations
 
-import enum
 import math
 from dataclasses import dataclass
-
-import numpy as np
 
 from hwmodels.errors import HardwareSpecError
 from hwmodels.systolic import SystolicArraySpec
 from mappers.systolic import SystolicMapping
-from sim.engines.systolic.folds import walk_folds
+from sim.engines.systolic.folds import Fetch, OperandWalk, walk_folds
 from sim.engines.systolic.scalesim_calc import prefetch_and_drain
 from workloads.errors import WorkloadError
 from workloads.op import Op, Operand, Role
@@ -50,15 +47,6 @@ _SRAM_FIELD = {
     Role.WEIGHT: "filter_sram_bytes",
     Role.OUTPUT: "ofmap_sram_bytes",
 }
-
-
-class Fetch(enum.IntEnum):
-    """Which folds move an operand's tile over DRAM (the fold loop: column folds outside)."""
-
-    EVERY_FOLD = 0
-    FIRST_COLUMN_FOLD = 1  # reused across column folds: fetched during the first pass only
-    FIRST_ROW_FOLD = 2  # reused across row folds: fetched when a column fold starts
-    LAST_ROW_FOLD = 3  # an output accumulated over row (K) folds: written when it is complete
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,12 +82,9 @@ def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) ->
     """Cycles, accesses and traffic of `op` on `spec` under `mapping` (see the module docstring)."""
     _check_counts_exact(op, mapping)
     real = {name: op.dim(name) for name in ("M", "N", "K")}
-    # Per main operand: [has rows dim, has cols dim, elements per spatial row, per spatial column,
-    # elements along the other dims, DRAM bytes per element, Fetch, spills partial sums,
-    # bytes of the SRAM's working half]
-    params = np.zeros((3, 9))
+    operands = []
     sram = []
-    for index, role in enumerate((Role.INPUT, Role.WEIGHT, Role.OUTPUT)):
+    for role in (Role.INPUT, Role.WEIGHT, Role.OUTPUT):
         operand = op.operand(role)
         _check_fold_fits(operand, spec, mapping)
         has_r = mapping.row_dim in operand.dims
@@ -138,7 +123,19 @@ def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) ->
                 spills = not tile_fits and mapping.row_folds > 1
             else:
                 fetch = Fetch.FIRST_ROW_FOLD if tile_fits else Fetch.EVERY_FOLD
-        params[index] = (has_r, has_c, per_row, per_col, other, per_element, fetch, spills, half)
+        operands.append(
+            OperandWalk(
+                has_rows=has_r,
+                has_cols=has_c,
+                per_row=per_row,
+                per_col=per_col,
+                other=float(other),  # rounded as a float64 above 2^53, as the walk multiplies it
+                per_element=per_element,
+                fetch=fetch,
+                spills=spills,
+                half=float(half),
+            )
+        )
 
     # Side operands (a bias, a quantized weight's scales and zero points, N:M indices) are read
     # once per GEMM instance, with the first fold's data.
@@ -150,7 +147,7 @@ def simulate_layer(op: Op, spec: SystolicArraySpec, mapping: SystolicMapping) ->
         mapping.array_rows,
         mapping.array_cols,
         mapping.cycles_per_fold,
-        params,
+        operands,
         side_bytes,
         0.0 if math.isinf(bandwidth) else bandwidth,
     )
