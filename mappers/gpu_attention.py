@@ -317,10 +317,13 @@ class AttentionPlan:
         return f"fa2 {self.block_m}x{self.block_n}"
 
 
-def attention_problem(op: Op) -> AttentionProblem:
-    """The `AttentionProblem` of an ATTENTION op: the kernel multiplies in the query's dtype."""
+def attention_problem(op: Op, kernel: str | None = None) -> AttentionProblem:
+    """The `AttentionProblem` of an ATTENTION op as `kernel` runs it (None: the kernel the op's
+    attrs name, if any): it multiplies in the query's dtype and converts a narrower K/V cache as
+    that kernel does."""
     q, k, out = _named(op, "Q"), _named(op, "K"), op.operand(Role.OUTPUT)
-    kernel = str(dict(op.attrs).get("kernel", ""))
+    if kernel is None:
+        kernel = str(dict(op.attrs).get("kernel", ""))
     dequant = attention_kernel(kernel).kv_convert_instructions(q.dtype, k.dtype, op.dim("D"), op.dim("Dv"))
     return AttentionProblem(
         batch=op.dim("B"),

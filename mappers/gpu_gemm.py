@@ -164,8 +164,9 @@ class GemmTile:
         return f"{self.block_m}x{self.block_n}x{self.block_k} s{self.stages} {split}"
 
 
-def gemm_problem(op: Op) -> GemmProblem:
-    """The `GemmProblem` of a GEMM-shaped op (GEMM or convolution lowered to GEMM)."""
+def gemm_problem(op: Op, kernel: str | None = None) -> GemmProblem:
+    """The `GemmProblem` of a GEMM-shaped op (GEMM or convolution lowered to GEMM) as `kernel`
+    runs it (None: the kernel the op's attrs name, if any)."""
     a, b, c = op.operand(Role.INPUT), op.operand(Role.WEIGHT), op.operand(Role.OUTPUT)
     batch = op.dim("B") if "B" in op.dim_names else 1
     side = sum(o.bytes for o in op.operands if o.role in (Role.BIAS, Role.METADATA)) / batch
@@ -187,7 +188,7 @@ def gemm_problem(op: Op) -> GemmProblem:
         sparse=sparse,
         dequant_per_weight=dequant,
         scale_block_k=int(dict(op.attrs).get("scale_block_k", 0)),
-        kernel=str(dict(op.attrs).get("kernel", "")),
+        kernel=str(dict(op.attrs).get("kernel", "")) if kernel is None else kernel,
     )
 
 

@@ -380,3 +380,19 @@ def test_the_kernel_after_the_first_finds_what_the_first_left_dirty():
     clean, dirty = best_gemm(gemv, H100), best_gemm(gemv, flushed)
     # 8192 x 8192 fp16 weights are 134 MB, more than the L2: the whole L2's 52.4 MB is written back
     assert dirty.dram_write_bytes - clean.dram_write_bytes == pytest.approx(52_428_800, rel=1e-9)
+
+
+def test_a_spec_wide_attention_kernel_converts_the_cache_as_that_kernel_does():
+    # a GPU whose attention runs FlashInfer's tensor-core decode (its `attention_kernel`, as
+    # `--attention-kernel` sets it) converts an fp8 cache with that kernel's 5.625 instructions per
+    # element, as a row naming the kernel does, not FlashAttention-2's one cvt per pair (0.5): the
+    # problem is built for the kernel that runs it
+    from mappers.gpu_attention import attention_problem
+
+    kernel = "flashinfer_batch_decode_tensor_cores"
+    h20 = load_hardware("h20")
+    spec = dataclasses.replace(h20, kernel_fractions={kernel: 0.63}, attention_kernel=kernel)
+    shape = dict(batch=128, heads=128, kv_heads=16, seq_kv=1024, head_dim=128, b_dtype="fp8")
+    unnamed, named = op("attention_decode", **shape), op("attention_decode", kernel=kernel, **shape)
+    assert attention_problem(unnamed, kernel).kv_dequant == pytest.approx(5.625)
+    assert simulate_op_latency(unnamed, spec) == simulate_op_latency(named, spec)

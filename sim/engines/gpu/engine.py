@@ -21,7 +21,6 @@ Attention is one SDPA op, one fused kernel. Rows carry the op's repeats (`count`
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 from hwmodels.gpu import GPUSpec
@@ -46,16 +45,14 @@ def simulate_on_gpu(op: Op, spec: GPUSpec) -> list[dict[str, object]]:
     if named:  # a measured row's kernel: its own fractions
         spec = spec.for_kernel(named, str(attrs.get("family", "")))
     if op.kind is OpKind.ATTENTION:
-        problem = attention_problem(op)
         kernel = named or spec.attention_kernel
-        problem = dataclasses.replace(problem, kernel=kernel)
+        problem = attention_problem(op, kernel)
         spec = spec.streaming_at(spec.attention_bandwidth_fraction)
         cost = best_attention(problem, spec)
         return [_kernel_row(op, spec, "gpu_attention", cost, problem.math_dtype, kernel=kernel)]
     if op.is_gemm_shaped:
-        problem = gemm_problem(op)
         kernel = named or spec.gemm_kernel
-        problem = dataclasses.replace(problem, kernel=kernel)
+        problem = gemm_problem(op, kernel)
         spec = spec.streaming_at(spec.gemm_bandwidth_fraction)
         cost = best_gemm(problem, spec)
         sparse = problem.sparse
