@@ -79,23 +79,43 @@ PROMOTION_INSTRUCTIONS_PER_OUTPUT = 3
 
 @dataclass(frozen=True)
 class GemmKernel:
-    """A GEMM implementation's trait the GPU's balance meets: `overlap`, how far its CUDA-core work
-    (dequantization, scale promotion) hides under the tensor cores
-    (`sim.engines.gpu.timing.CtaWork.overlap`): 1 where other warps do it (warp specialization:
-    Marlin, DeepGEMM, CUTLASS's Hopper kernels), 0 where the warps that issue the matmul wait for
-    it and then scale its result (a Triton kernel without warp specialization)."""
+    """A GEMM implementation's traits the GPU's balance meets.
+
+    `overlap`: how far its CUDA-core work (dequantization, scale promotion) hides under the tensor
+    cores (`sim.engines.gpu.timing.CtaWork.overlap`): 1 where other warps do it (warp
+    specialization: Marlin, DeepGEMM, CUTLASS's Hopper kernels), 0 where the warps that issue the
+    matmul wait for it and then scale its result (a Triton kernel without warp specialization).
+    `split_k`: whether its grid may split K among CTAs (split-K or stream-K); False for a kernel
+    whose grid is one CTA per output tile. `scale_block_k`: its k-step is the scale block (a
+    block-scaled kernel that promotes once per step). `unpipelined_loads`: whether each k-step also
+    waits on loads its pipeline does not prefetch, one memory latency in series with the step
+    (`sim.engines.gpu.timing.CtaWork.serial_latency_s`).
+    """
 
     overlap: float
+    split_k: bool = True
+    scale_block_k: bool = False
+    unpipelined_loads: bool = False
+
+
+#: Triton's software pipeliner prefetches only the loads that feed a dot's A and B operands
+#: (triton lib/Dialect/TritonGPU/Transforms/Pipeliner/AssignLatencies.cpp,
+#: ``loadOpsToIndirectionLevel``: "only pipeline A and B operands of the dot op"; a scalar load is
+#: never pipelined, ``isSmallLoad``). A block-scaled kernel's per-block scale loads feed the
+#: multiply after the dot, so each k-step waits for them.
+TRITON_BLOCK_FP8 = GemmKernel(overlap=0.0, split_k=False, scale_block_k=True, unpipelined_loads=True)
 
 
 #: Named GEMM implementations whose traits differ from the default (overlapped).
 GEMM_KERNELS = {
-    # torchao's Triton block-FP8 GEMM and vLLM's (``_w8a8_triton_block_scaled_mm``,
+    # torchao's Triton block-FP8 GEMM (torchao/prototype/blockwise_fp8/blockwise_quantization.py,
+    # pytorch/ao@846b433) and vLLM's (``_w8a8_triton_block_scaled_mm``,
     # vllm/model_executor/layers/quantization/utils/fp8_utils.py) share one main loop:
-    # ``accumulator += tl.dot(a, b) * a_s[:, None] * b_s[None, :]`` per 128-deep block, the
-    # scaling by the same warps after their dot
-    "torchao_triton_blockwise_fp8": GemmKernel(overlap=0.0),
-    "w8a8_block_fp8_triton": GemmKernel(overlap=0.0),
+    # ``accumulator += tl.dot(a, b) * a_s[:, None] * b_s[None, :]`` per BLOCK_SIZE_K = 128-deep
+    # block (the scale block), the scaling by the same warps after their dot, the scales loaded
+    # with plain ``tl.load`` in the loop; both launch a grid of (M tiles, N tiles), no split-K
+    "torchao_triton_blockwise_fp8": TRITON_BLOCK_FP8,
+    "w8a8_block_fp8_triton": TRITON_BLOCK_FP8,
 }
 OVERLAPPED_GEMM = GemmKernel(overlap=1.0)
 
@@ -202,15 +222,21 @@ def _math_dtype(activation: DType, weight: DType) -> tuple[DType, float]:
 
 
 def candidate_tiles(problem: GemmProblem, spec: GPUSpec) -> list[GemmTile]:
-    """Every tiling that fits one SM's shared memory and registers, with its occupancy."""
+    """Every tiling that fits one SM's shared memory and registers, with its occupancy, among those
+    the problem's kernel runs (`GemmKernel`: a fixed k-step, no split of K)."""
+    kernel = gemm_kernel(problem.kernel)
+    block_ks = (problem.scale_block_k,) if kernel.scale_block_k and problem.scale_block_k else BLOCK_KS
     candidates = []
-    for block_m, block_n, block_k, stages in itertools.product(BLOCK_MS, BLOCK_NS, BLOCK_KS, STAGES):
+    for block_m, block_n, block_k, stages in itertools.product(BLOCK_MS, BLOCK_NS, block_ks, STAGES):
         occupancy = _ctas_per_sm(problem, spec, block_m, block_n, block_k, stages)
         if occupancy == 0:
             continue
         tiles = problem.batch * math.ceil(problem.m / block_m) * math.ceil(problem.n / block_n)
         tile = GemmTile(block_m=block_m, block_n=block_n, block_k=block_k, stages=stages, split_k=1,
                         ctas_per_sm=occupancy)
+        if not kernel.split_k:
+            candidates.append(tile)
+            continue
         if spec.gemm_stream_k and tiles % (spec.sm_count * occupancy) and math.ceil(problem.k / block_k) > 1:
             candidates.append(dataclasses.replace(tile, stream_k=True))
         for split in SPLIT_KS:
@@ -219,16 +245,7 @@ def candidate_tiles(problem: GemmProblem, spec: GPUSpec) -> list[GemmTile]:
                 or problem.k / split < MIN_K_STEPS_PER_SPLIT * block_k
             ):
                 continue
-            candidates.append(
-                GemmTile(
-                    block_m=block_m,
-                    block_n=block_n,
-                    block_k=block_k,
-                    stages=stages,
-                    split_k=split,
-                    ctas_per_sm=occupancy,
-                )
-            )
+            candidates.append(dataclasses.replace(tile, split_k=split))
     return candidates
 
 

@@ -181,6 +181,36 @@ def test_block_scaled_fp8_promotion_costs_what_its_kernel_does_not_hide():
     assert 1.5 < serial / plain < 1.75
 
 
+def test_a_triton_block_fp8_gemm_waits_on_its_scale_loads_every_k_step(monkeypatch):
+    # vLLM's Triton block-FP8 GEMM steps K one 128-deep scale block at a time, launches one CTA per
+    # output tile (no split-K), and its pipeliner leaves the scale loads in the loop (triton
+    # AssignLatencies.cpp pipelines only a dot's A and B loads). At M = 1, N = 2112, K = 7168 a CTA
+    # runs 7168 / 128 = 56 steps, each at least one memory latency: 56 · 228 ns = 12.8 us before any
+    # arithmetic, where the same GEMM split over K by a library that prefetches everything streams
+    # its 15 MB in a few microseconds
+    from mappers.gpu_gemm import candidate_tiles, gemm_problem
+
+    shape = dict(M=1, N=2112, K=7168, a_dtype="fp8", b_dtype="fp8", out_dtype="bf16", group_size=128)
+    triton = op("gemm_fp8", **shape, kernel="w8a8_block_fp8_triton")
+    tiles = candidate_tiles(gemm_problem(triton), H100)
+    assert tiles and {(t.block_k, t.split_k, t.stream_k) for t in tiles} == {(128, 1, False)}
+    latency = simulate_op_latency(triton, EVENTS)
+    steps = 7168 // 128
+    assert latency >= steps * H100.memory_latency_s + H100.launch_overhead_s
+    prefetched = simulate_op_latency(op("gemm_fp8", **shape, kernel="deepgemm"), EVENTS)
+    assert prefetched < steps * H100.memory_latency_s < latency
+    # at M = 8192 the SMs' arithmetic (2 CTAs of 56 steps each per SM, ~0.25 us of tensor and
+    # promotion work per step) bounds every wave, not one CTA's chain: the same kernel with its
+    # scales prefetched is exactly as fast
+    from mappers import gpu_gemm
+
+    monkeypatch.setitem(gpu_gemm.GEMM_KERNELS, "triton_prefetching_scales",
+                        dataclasses.replace(gpu_gemm.TRITON_BLOCK_FP8, unpipelined_loads=False))
+    big = dict(shape, M=8192)
+    waits = simulate_op_latency(op("gemm_fp8", **big, kernel="w8a8_block_fp8_triton"), EVENTS)
+    assert waits == simulate_op_latency(op("gemm_fp8", **big, kernel="triton_prefetching_scales"), EVENTS)
+
+
 def test_a_cuda_core_decode_kernel_multiplies_only_the_real_query_rows():
     # LLaMA3-70B-like decode on the H20: 64 query heads over 8 K/V heads (a group of 8 rows per K/V
     # head), batch 64, 4096 keys, head dim 128. FlashAttention-2's split-KV tile pads the 8 rows to

@@ -19,6 +19,10 @@ Per candidate (block ``bm × bn × bk``, ``stages``, split-K ``s``, occupancy ``
 * the epilogue writes C (split-K: fp32 partial sums, then a reduction kernel reads them and writes
   C, with its own launch).
 
+A named kernel runs only the tilings its code can (`mappers.gpu_gemm.GemmKernel`): a Triton
+block-FP8 GEMM steps K one scale block at a time, never splits it, and waits each step on its scale
+loads (one memory latency, `CtaWork.serial_latency_s`).
+
 A stream-K candidate (where `GPUSpec.gemm_stream_k`) runs one wave whose CTAs split all tiles'
 k-steps evenly (`_cost_stream_k`).
 """
@@ -73,6 +77,7 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
     k_split = math.ceil(problem.k / split)
     steps = math.ceil(k_split / bk)
     ctas = problem.batch * tiles_m * tiles_n * split
+    kernel = gemm_kernel(problem.kernel)
     rate = mac_rate_per_sm(
         spec, problem.math_dtype, sparse=problem.sparse, fraction=spec.achievable_tensor_fraction
     )
@@ -80,11 +85,12 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
         tensor_macs=bm * bn * steps * bk,
         tensor_macs_per_s=rate,
         cuda_ops=problem.dequant_per_weight * bk * bn * steps + _promotion_ops(problem, bm, bn, steps * bk),
-        overlap=gemm_kernel(problem.kernel).overlap,
+        overlap=kernel.overlap,
         l2_bytes=steps * bk * _tile_load_bytes(problem, tile, spec) + problem.side_bytes / (tiles_n * split),
         steps=steps,
         stages=tile.stages,
         store_bytes=bm * bn * (problem.c_bytes if split == 1 else PARTIAL_SUM_BYTES),
+        serial_latency_s=spec.memory_latency_s if kernel.unpipelined_loads else 0.0,
     )
     out_bytes = problem.c_bytes if split == 1 else split * PARTIAL_SUM_BYTES
     write_bytes = problem.batch * problem.m * problem.n * out_bytes

@@ -31,6 +31,11 @@ as the slowest of
   writing), its traffic also writes back one dirty line for each line it brings in
   (`dirty_write_back_bytes`), at the same rate.
 
+A kernel whose main loop also waits on loads it does not prefetch (`CtaWork.serial_latency_s`:
+a Triton kernel's per-block scale loads, which its pipeliner leaves in the loop) cannot run a CTA
+faster than one memory latency plus the step's own arithmetic per step; other CTAs on the SM fill
+those waits, so a wave takes the longer of that chain and the SM's arithmetic.
+
 A wave's epilogue stores are not hidden behind its own main loops: the CTAs of a wave finish
 together, and the burst of output tiles they store drains through HBM ahead of the next wave's
 first loads, so each wave adds its store bytes at the achievable HBM rate. Evidence: DeepGEMM's
@@ -75,6 +80,7 @@ class CtaWork:
     steps: float  # pipeline steps; a mean over CTAs when their lengths differ (causal)
     stages: int
     store_bytes: float = 0.0  # what the CTA's epilogue writes to DRAM after its main loop
+    serial_latency_s: float = 0.0  # memory latency each step waits in series (loads not prefetched)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,6 +172,8 @@ def kernel_time(
         if not repeats:
             continue
         wave_compute = sm_compute_s(spec, work, math.ceil(wave_ctas / spec.sm_count))
+        if work.serial_latency_s:  # one CTA's steps, each its loads' latency then its arithmetic
+            wave_compute = max(wave_compute, work.steps * work.serial_latency_s + sm_compute_s(spec, work, 1))
         compute += repeats * wave_compute
         # the wave's epilogue stores drain before the next wave's first loads (module docstring)
         stores = wave_ctas * work.store_bytes / spec.achievable_dram_bytes_per_s
