@@ -2,7 +2,10 @@
 and ``--set key=value`` overrides.
 
 A YAML file names its `kind` (``systolic``, and further kinds as they are registered in `KINDS`)
-and gives the fields of that kind's spec dataclass. Values are converted to the field's declared
+and gives the fields of that kind's spec dataclass, or names a preset as its ``base:`` and gives
+only the fields it changes: a field replaces the base's, a nested spec (an FPGA's ``device``,
+``overlay``) merges field by field, a plain mapping (a GPU's ``kernel_fractions``) is replaced
+whole (`_with_base`). Values are converted to the field's declared
 type here; the spec's own ``__post_init__`` then checks them. Every bad value raises
 `HardwareSpecError` naming the file, the field, the value and what is valid.
 """
@@ -172,7 +175,13 @@ def spec_from_mapping(data: Mapping[str, Any], *, where: str) -> Any:
 def _with_base(data: Mapping[str, Any], *, where: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
     """`data`'s fields over those of the preset its ``base:`` names (that preset's own base first),
     for a variant that changes a few of them (a power-capped part: ``base: h100_sxm``,
-    ``power_limit_w: 500``); an error naming the presets for an unknown one or a cycle."""
+    ``power_limit_w: 500``); an error naming the presets for an unknown one or a cycle.
+
+    The merge rule (`_merge_fields`): a field `data` gives replaces the base's, except a nested
+    spec (a field whose type is a spec dataclass, as an FPGA's ``device`` and ``overlay``), which
+    merges field by field, so a child names only the nested fields it changes. A field whose value
+    is a plain mapping (a table such as a GPU's ``kernel_fractions``) is one value: a child that
+    gives it replaces the whole table."""
     if "base" not in data:
         return dict(data)
     name = str(data["base"])
@@ -183,8 +192,23 @@ def _with_base(data: Mapping[str, Any], *, where: str, seen: tuple[str, ...] = (
     base = read_yaml(preset)
     if not isinstance(base, Mapping):
         raise HardwareSpecError(f"preset {name}: expected a mapping of fields")
+    base = _with_base(base, where=f"preset {name}", seen=(*seen, name))
     own = {key: value for key, value in data.items() if key != "base"}
-    return {**_with_base(base, where=f"preset {name}", seen=(*seen, name)), **own}
+    return _merge_fields(KINDS.get(own.get("kind", base.get("kind", "systolic"))), base, own)
+
+
+def _merge_fields(cls: type | None, base: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:
+    """`own`'s fields over `base`'s for spec class `cls` (None: an unknown kind, replaced whole):
+    where both give a nested spec of `cls` as a mapping, its fields merge the same way."""
+    merged = {**base, **own}
+    if cls is None:
+        return merged
+    hints = _field_types(cls)
+    for key, value in own.items():
+        hint, inherited = hints.get(key), base.get(key)
+        if dataclasses.is_dataclass(hint) and isinstance(value, Mapping) and isinstance(inherited, Mapping):
+            merged[key] = _merge_fields(hint, inherited, value)
+    return merged
 
 
 def fields_to_spec(cls: type, data: Mapping[str, Any], *, where: str) -> Any:
