@@ -18,7 +18,9 @@ model into rows of the format `codesign measure` writes (docs/measured_format.md
 Left out, with the reason in `SKIPPED_BECAUSE`: bandwidth, fraction-of-peak and speedup rows (no
 shape to simulate), GPUs with no preset. FlashAttention v2.0.9's decode rows of the Flash-Decoding
 blog (before split-KV existed) are compared with ``partition = fa2``: the simulator's FA2
-partition only. The preset each GPU is compared on is `PRESET_OF_GPU`.
+partition only. The preset each GPU is compared on is `PRESET_OF_GPU`. Each row's `timing` and
+`l2_flush` are its source's in `data/sources.csv` (`reference_kernels.sources.harness`), with the
+benchmark code or commit that shows them in its `harness_note`.
 
 Every row carries its source's `source_id` and `split` from the registry
 (`reference_kernels.sources`): all of this file's sources are calibration sources (fits and presets
@@ -33,7 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reference_kernels.sources import calibration_only, with_split
+from reference_kernels.sources import calibration_only, harness, with_split
 
 PUBLISHED_FIGURES = Path(__file__).parent / "data" / "published_figures.csv"
 
@@ -110,32 +112,6 @@ def _skip_reason(figure: pd.Series) -> str:
     return ""
 
 
-#: How a calibration source timed its kernels, where its benchmark code was read (a substring of
-#: the `source` cell → the measured format's `timing` and `l2_flush`, and the evidence); other
-#: sources are CUDA events with no flush stated (the defaults):
-#: * DeepGEMM PRs #74 (2025-03-25) and #81 (2025-04-09): ``bench_kineto`` (the profiler's kernel
-#:   time) with ``flush_l2=True``, an 8 GB ``zero_()`` before each call, since DeepGEMM 6cbff57
-#:   (2025-03-15, "Correctly flush L2"; the mirror's history read);
-#: * DeepGEMM's initial README (2025-02-25): ``bench_kineto`` before that commit, ``flush_l2``
-#:   False by default, the inputs rebuilt for each call (so partly in L2: not modeled);
-#: * vLLM's deepgemm README: ``time.time()`` around 10,000 back-to-back calls after a sync, no
-#:   flush (benchmarks/kernels/deepgemm/benchmark_fp8_block_dense_gemm.py read at vllm@15faea99,
-#:   a later version whose first shape list is the README's).
-HARNESSES = {
-    "DeepGEMM/pull/": ("device", "writes"),
-    "DeepGEMM README": ("device", "none"),
-    "benchmarks/kernels/deepgemm/README": ("back_to_back", "none"),
-}
-
-
-def _harness(figure: pd.Series) -> dict[str, str]:
-    """The `timing` and `l2_flush` of the row's source (`HARNESSES`); empty for the defaults."""
-    for needle, (timing, l2_flush) in HARNESSES.items():
-        if needle in figure["source"]:
-            return {"timing": timing, "l2_flush": l2_flush}
-    return {}
-
-
 def _measured_row(figure: pd.Series) -> dict[str, object]:
     dtype = DTYPES[figure["dtype"]]
     family = FAMILY[figure["kernel"]]
@@ -149,7 +125,7 @@ def _measured_row(figure: pd.Series) -> dict[str, object]:
         "device": "cuda",
         "device_name": figure["gpu"],
         "preset": PRESET_OF_GPU[figure["gpu"]],
-        **_harness(figure),
+        **harness(figure["source_id"])._asdict(),  # how the source timed it (sources.csv)
     }
     if family.startswith("gemm"):
         m, n, k = (int(figure[c]) for c in ("m", "n", "k"))

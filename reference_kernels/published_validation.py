@@ -11,10 +11,13 @@ quoted on.
   Library kernels called from torch (cuBLAS behind ``torch.mm``/``F.linear``) become
   ``torch_matmul``, the kernel a traced model's GEMMs run as; the others keep a short name of
   their own (`KERNELS`). Each row's `timing` says what its figure includes beside the kernel
-  (`timing_of`: CUDA events around each call, a loop of eager calls, a profiler's device time,
-  a CUDA-graph replay; docs/measured_format.md). A ``tflops_best_of_sizes`` row (a table that
-  kept only the best of several square sizes) keeps the sizes in `best_of_sizes` and no shape:
-  the simulation side compares it with the best simulated rate over those sizes.
+  (CUDA events around each call, a loop of eager calls, a profiler's device time, a CUDA-graph
+  replay) and `l2_flush` how the L2 was flushed before each call (docs/measured_format.md): its
+  source's in `data/sources.csv` (`reference_kernels.sources.harness`), whose `harness_note` says
+  what shows it (the benchmark script read, the method the source states, or none stated). A
+  ``tflops_best_of_sizes`` row (a table that kept only the best of several square sizes) keeps the
+  sizes in `best_of_sizes` and no shape: the simulation side compares it with the best simulated
+  rate over those sizes.
 * `validation_steps` turns the whole-model rows (and the whole-model rows of
   `published_models.csv` whose source is a validation source) into step descriptions: the
   model, what the figure times (`scope`: ``generate`` = a prefill of `input_len` tokens and
@@ -34,7 +37,7 @@ from pathlib import Path
 import pandas as pd
 
 from reference_kernels.published_models import PUBLISHED_MODELS, published_model_steps
-from reference_kernels.sources import DATA, with_split
+from reference_kernels.sources import DATA, harness, with_split
 
 PUBLISHED_VALIDATION = DATA / "published_validation.csv"
 
@@ -99,66 +102,6 @@ WEIGHT_ONLY_KERNELS = {
 }
 
 
-#: How the sources whose benchmark code or harness was read timed their kernels (`source` →
-#: the measured format's `timing` and `l2_flush`); `timing_of` and `l2_flush_of` read the others'
-#: stated method from their text:
-#: * humming #2 (benchmarks/bench_marlin.py) and torchao's blockwise README (its benchmark
-#:   script): Triton ``do_bench``, CUDA events after a 256 MB ``zero_()``;
-#: * vLLM #49363 and #23280 (benchmark_fp8_gemm.py, bench_block_fp8_gemm.py):
-#:   ``do_bench_cudagraph``, graph replays of repeated calls, no flush;
-#: * TileOPs #1930, #2110, #2132, #2148: the repository's harness (``bench_kernel``, TileOPs PR
-#:   #1725 of 2026-07-17, which these PRs follow) times with CUPTI and zeroes a flush buffer
-#:   before every measured call; #1930 and #2110 say so, #2132 and #2148 are inferred from it;
-#: * torch-performance-test-data: 30 ``torch.mm`` between one pair of events, no flush (test.py).
-HARNESSES = {
-    "humming_pr2_h100": ("events", "writes"),
-    "torchao_blockwise_fp8_readme": ("events", "writes"),
-    "vllm_pr49363_fp8_gemm_h100": ("graph", "none"),
-    "vllm_pr23280_block_fp8_h100": ("graph", "none"),
-    "tileops_pr1930_paged_decode_h200": ("device", "writes"),
-    "tileops_pr2110_gemm_h200": ("device", "writes"),
-    "tileops_pr2132_fp8_decode_h200": ("device", "writes"),
-    "tileops_pr2148_bmm_h200": ("device", "writes"),
-    "torch_perf_test_data_issues": ("back_to_back", "none"),
-    "torch_perf_test_data_database": ("back_to_back", "none"),
-}
-
-
-def timing_of(figure: pd.Series) -> str:
-    """How a kernel figure was timed (the measured format's `timing`): its source's entry in
-    `HARNESSES`, else from its stated method: ``graph`` for a CUDA-graph replay (Triton's
-    ``do_bench_cudagraph`` too), ``device`` for a profiler's device time (CUPTI),
-    ``back_to_back`` for a loop of calls between one pair of events, else ``events``."""
-    if figure["source"] in HARNESSES:
-        return HARNESSES[figure["source"]][0]
-    text = f"{figure['timing_scope']} {figure['settings']}"
-    if "CUDA graph" in text or "cudagraph=True" in text or "do_bench_cudagraph" in text:
-        return "graph"
-    if "CUPTI" in text:
-        return "device"
-    if "back-to-back" in text:
-        return "back_to_back"
-    return "events"
-
-
-#: Stated methods that flush the L2 by writing a buffer before every timed call: Triton's
-#: ``do_bench`` (``cache.zero_()`` of 256 MB; not ``do_bench_cudagraph``, which replays calls
-#: back to back) and harnesses that say they clear the L2 (TileOPs' ``bench_kernel`` zeroes a
-#: buffer likewise, tile-ai/TileOPs PR 1725).
-L2_WRITE_FLUSHES = ("do_bench(", "do_bench clears L2", "L2 cleared")
-
-
-def l2_flush_of(figure: pd.Series) -> str:
-    """How the L2 was flushed before each timed call (the measured format's `l2_flush`): its
-    source's entry in `HARNESSES`, else ``writes`` where the stated method flushes it by writing
-    (`L2_WRITE_FLUSHES`), else ``none`` (no flush stated: the method is unknown or replays calls
-    back to back)."""
-    if figure["source"] in HARNESSES:
-        return HARNESSES[figure["source"]][1]
-    text = f"{figure['timing_scope']} {figure['settings']}".replace("do_bench_cudagraph", "")
-    return "writes" if any(needle in text for needle in L2_WRITE_FLUSHES) else "none"
-
-
 #: Models the zoo has under the published name.
 ZOO_NAMES = {"llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3-8b"}
 
@@ -196,8 +139,7 @@ def _kernel_row(figure: pd.Series) -> dict[str, object]:
         "device_name": figure["gpu_as_published"],
         "preset": figure["preset"],
         "latency_s": float(figure["latency_s"]) if figure["latency_s"] else float("nan"),
-        "timing": timing_of(figure),
-        "l2_flush": l2_flush_of(figure),
+        **harness(figure["source_id"])._asdict(),  # how the source timed it (sources.csv)
     }
     if family.startswith("gemm"):
         if figure["metric"] == "tflops_best_of_sizes":
@@ -240,9 +182,7 @@ STEP_COLUMNS = (
 )  # fmt: skip
 
 
-def validation_steps(
-    path: Path = PUBLISHED_VALIDATION, models_path: Path = PUBLISHED_MODELS
-) -> pd.DataFrame:
+def validation_steps(path: Path = PUBLISHED_VALIDATION, models_path: Path = PUBLISHED_MODELS) -> pd.DataFrame:
     """Every whole-model row of both files, as a step description (`STEP_COLUMNS`); `reason` is
     empty for the rows that can be simulated on one GPU."""
     figures = _read(path)

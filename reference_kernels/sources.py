@@ -14,6 +14,12 @@ machine) cannot reach the validation rows through a fit on its other rows. Sourc
 publication (two tables of one paper, two documents of one benchmark campaign) share a split:
 `tests/test_sources.py` checks that, that every row of every registered file has an entry, and
 that no preset cites a validation source.
+
+Each source whose rows time single kernels also says how it timed them (`harness`): the `timing`
+and `l2_flush` of the measured format (docs/measured_format.md), with the evidence in
+`harness_note` (the benchmark script, the commit, or that the source states no method and the
+format's defaults stand). Both are blank for sources with no kernel rows to simulate (whole-model
+figures, bandwidths, the runs of a measured file, whose rows carry their own).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import enum
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -38,15 +45,64 @@ class Split(str, enum.Enum):
         return self.value
 
 
+#: The values a source's `timing` and `l2_flush` may take: the keys of `TIMINGS` and `L2_FLUSHES`
+#: in sim/measured/compare.py, which simulates a row as they say (kept here because
+#: reference_kernels imports nothing of the simulator; tests/test_published.py holds them equal).
+HARNESS_VALUES = {
+    "timing": ("events", "back_to_back", "device", "graph"),
+    "l2_flush": ("none", "writes"),
+}
+
+
+class Harness(NamedTuple):
+    """How a source timed its kernels: the measured format's `timing` and `l2_flush`."""
+
+    timing: str
+    l2_flush: str
+
+
 @cache
 def source_registry() -> pd.DataFrame:
     """The registry: `file`, `source` (the cell the file's rows carry), `source_id`,
-    `publication`, `split`, `note`."""
+    `publication`, `split`, `note`, `timing`, `l2_flush`, `harness_note`; an error naming the
+    source, the field and the valid values for a split, timing or flush it does not know."""
     registry = pd.read_csv(SOURCES, dtype=str, keep_default_na=False)
     bad = set(registry["split"]) - {s.value for s in Split}
     if bad:
         raise ValueError(f"{SOURCES.name}: split {sorted(bad)}: valid: {[s.value for s in Split]}")
+    for _, entry in registry.iterrows():
+        for field, valid in HARNESS_VALUES.items():
+            if entry[field] not in ("", *valid):
+                raise ValueError(
+                    f"{SOURCES.name}: source {entry['source_id']}: {field} = {entry[field]!r}: "
+                    f"valid: {', '.join(valid)} (blank: the source has no kernel rows)"
+                )
+        if (entry["timing"] == "") != (entry["l2_flush"] == ""):
+            raise ValueError(
+                f"{SOURCES.name}: source {entry['source_id']}: timing = {entry['timing']!r}, "
+                f"l2_flush = {entry['l2_flush']!r}: give both or neither"
+            )
+    harnesses = registry.groupby("source_id")[["timing", "l2_flush"]].nunique()
+    differ = harnesses[(harnesses > 1).any(axis=1)].index.tolist()
+    if differ:
+        raise ValueError(f"{SOURCES.name}: sources whose rows give different harnesses: {differ}")
     return registry
+
+
+def harness(source_id: str) -> Harness:
+    """How source `source_id` timed its kernels (the registry's `timing` and `l2_flush`); an error
+    naming the source when it has no entry or gives none."""
+    registry = source_registry()
+    entries = registry[registry["source_id"] == source_id]
+    if entries.empty:
+        raise ValueError(f"{SOURCES.name}: no source {source_id!r}")
+    entry = entries.iloc[0]
+    if not entry["timing"]:
+        raise ValueError(
+            f"{SOURCES.name}: source {source_id}: no timing or l2_flush: give how it timed its "
+            f"kernels ({', '.join(HARNESS_VALUES['timing'])}; {', '.join(HARNESS_VALUES['l2_flush'])})"
+        )
+    return Harness(entry["timing"], entry["l2_flush"])
 
 
 def with_split(rows: pd.DataFrame, file: str, *, source_column: str = "source") -> pd.DataFrame:

@@ -10,17 +10,20 @@ benchmarks/bench_gpu_published.py, benchmarks/RESULTS.md)."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from hwmodels import load_hardware
 from hwmodels.gpu import KERNEL_MAPPINGS
+from reference_kernels import sources
 from reference_kernels.published import PUBLISHED_FIGURES, calibration_measurements, published_measurements
 from reference_kernels.published_models import published_model_steps
 from reference_kernels.published_validation import validation_steps
+from reference_kernels.sources import HARNESS_VALUES, Harness, harness
 from sim.measured.calibrate import calibrate
-from sim.measured.compare import compare
+from sim.measured.compare import L2_FLUSHES, TIMINGS, compare
 from sim.measured.published_models import simulate_step
 from sim.simulate import simulate_op_latency
 from workloads.kernel_ops import op_for_measurement
@@ -42,6 +45,55 @@ def test_every_figure_is_quoted_from_its_source():
         percent = f"{float(value) * 100:g}"  # a fraction of peak is quoted as a percentage
         assert number in figure["quote"] or percent in figure["quote"], (figure["source"], value)
         assert figure["source"] and figure["locator"]
+
+
+def test_calibration_sources_are_timed_as_their_benchmark_code_shows():
+    # each row carries its source's harness from sources.csv; the values are what the code cited in
+    # its `harness_note` does: DeepGEMM's bench_kineto is the profiler's kernel time, with an 8 GB
+    # zero_() before each call since 6cbff57 (the PRs) and no flush before it (the first README);
+    # vLLM's deepgemm script wraps 10,000 back-to-back calls in time.time()
+    assert harness("deepgemm_pr74") == harness("deepgemm_pr81") == Harness("device", "writes")
+    assert harness("deepgemm_readme") == Harness("device", "none")
+    assert harness("vllm_deepgemm_readme") == Harness("back_to_back", "none")
+    # sources whose harness was not read keep the measured format's defaults, said so in the note
+    for source in ("flash_decoding_blog", "mamf_table", "tritonbench_pr2391"):
+        assert harness(source) == Harness("events", "none"), source
+    hows = ROWS.groupby("source_id")[["timing", "l2_flush"]].agg(set)
+    for source, how in hows.iterrows():
+        assert how["timing"] == {harness(source).timing} and how["l2_flush"] == {harness(source).l2_flush}
+
+
+def test_the_registrys_harness_values_are_the_ones_compare_simulates():
+    # reference_kernels keeps its own list (it imports nothing of the simulator): the same values
+    assert set(HARNESS_VALUES["timing"]) == set(TIMINGS)
+    assert set(HARNESS_VALUES["l2_flush"]) == set(L2_FLUSHES)
+    registry = sources.source_registry()
+    noted = registry[registry["timing"] != ""]
+    assert (noted["harness_note"] != "").all()  # every harness keeps its evidence
+
+
+@pytest.mark.parametrize(
+    ("cells", "says"),
+    [
+        ("events,flushed,", ["sources.csv", "source s1", "l2_flush = 'flushed'", "none, writes"]),
+        ("cupti,none,", ["sources.csv", "source s1", "timing = 'cupti'", "back_to_back, device, graph"]),
+        ("events,,", ["source s1", "give both or neither"]),
+    ],
+)
+def test_a_bad_harness_in_the_registry_is_named_on_load(tmp_path: Path, monkeypatch, cells, says):
+    path = tmp_path / "sources.csv"
+    header = "file,source,source_id,publication,split,note,timing,l2_flush,harness_note"
+    path.write_text(f"{header}\nf.csv,s1,s1,p,calibration,,{cells}\n")
+    monkeypatch.setattr(sources, "SOURCES", path)
+    with pytest.raises(ValueError) as error:
+        sources.source_registry.__wrapped__()
+    assert all(part in str(error.value) for part in says), str(error.value)
+
+
+def test_a_source_without_a_harness_cannot_give_kernel_rows_one():
+    # whole-model and bandwidth sources leave it blank; asking for theirs is an error naming them
+    with pytest.raises(ValueError, match="gpt_fast_readme: no timing"):
+        harness("gpt_fast_readme")
 
 
 def test_conversion_to_latency_shows_its_arithmetic():
@@ -73,7 +125,7 @@ def test_deepgemm_fp8_gemms_on_the_h800():
     assert errors.abs().median() < 10
     # worst: 4096x2112x7168 (-27.5%). 64x7168x2048 (15 MB of weights in ~7 us) was +42% while its
     # rows were read as CUDA events with a 3 us launch; as the profiler's kernel time they are
-    # (reference_kernels/published.py HARNESSES) it is +3.8%
+    # (the DeepGEMM PRs' `timing` in reference_kernels/data/sources.csv) it is +3.8%
     assert errors.abs().max() < 30
     # short K: 4096x32768x512 writes 268 MB for 83 us of math; 177-233 us published. Without the
     # waves' exposed epilogue stores the model said 108 us (-41% to -53%)

@@ -6,14 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from reference_kernels.published_validation import (
-    HARNESSES,
-    PUBLISHED_VALIDATION,
-    l2_flush_of,
-    timing_of,
-    validation_kernels,
-    validation_steps,
-)
+from reference_kernels.published_validation import PUBLISHED_VALIDATION, validation_kernels, validation_steps
+from reference_kernels.sources import harness, source_registry
 from sim.measured import published_validation
 from sim.measured.compare import L2_FLUSHES, TIMINGS
 from sim.measured.published_validation import FAMILIES, TARGET_PCT, accuracy_table, kernel_results
@@ -40,13 +34,18 @@ def test_best_of_sizes_rows_compare_at_the_simulators_best_size():
 def test_each_source_is_timed_as_it_says():
     rows = pd.read_csv(PUBLISHED_VALIDATION, dtype=str, keep_default_na=False)
     kernels = rows[~rows["family"].str.startswith("model")]
-    timings = {row["source"]: timing_of(row) for _, row in kernels.iterrows()}
+    # every source of a kernel row states its harness in sources.csv, with the evidence
+    registry = source_registry().set_index("source_id")
+    for source in set(kernels["source"]):
+        assert harness(source).timing in TIMINGS and harness(source).l2_flush in L2_FLUSHES, source
+        assert registry.loc[source, "harness_note"], source
+    timings = {source: harness(source).timing for source in set(kernels["source"])}
     assert timings["torch_perf_test_data_issues"] == "back_to_back"  # 30 torch.mm between two events
     assert timings["tileops_pr2110_gemm_h200"] == "device"  # CUPTI device time
     assert timings["fa_issue1572_decode_h100"] == "graph"  # use_bench_cudagraph=True
     assert timings["humming_pr2_h100"] == timings["torchao_blockwise_fp8_readme"] == "events"  # do_bench
     assert timings["vllm_pr49363_fp8_gemm_h100"] == "graph"  # do_bench_cudagraph
-    flushes = {row["source"]: l2_flush_of(row) for _, row in kernels.iterrows()}
+    flushes = {source: harness(source).l2_flush for source in set(kernels["source"])}
     # do_bench zeroes 256 MB before each call; TileOPs says it clears L2 before every iteration
     assert flushes["humming_pr2_h100"] == flushes["torchao_blockwise_fp8_readme"] == "writes"
     assert flushes["tileops_pr2110_gemm_h200"] == "writes"
@@ -54,11 +53,11 @@ def test_each_source_is_timed_as_it_says():
     assert flushes["vllm_pr49363_fp8_gemm_h100"] == flushes["torch_perf_test_data_issues"] == "none"
     # a source whose harness was read is classed by that, not by the words of its row: the text of
     # TileOPs #2148 states no method, its repository's harness times with CUPTI after a write flush
-    assert (timings["tileops_pr2148_bmm_h200"], flushes["tileops_pr2148_bmm_h200"]) == ("device", "writes")
-    sources = set(kernels["source"])
-    for source, (timing, flush) in HARNESSES.items():
-        assert source in sources, source  # no entry for a source the data set does not hold
-        assert timing in TIMINGS and flush in L2_FLUSHES
+    assert harness("tileops_pr2148_bmm_h200") == ("device", "writes")
+    # each kernel row is simulated as its source's harness says
+    rows, _ = validation_kernels()
+    for _, row in rows.iterrows():
+        assert (row["timing"], row["l2_flush"]) == harness(row["source_id"]), row["source_id"]
 
 
 def test_a_generation_is_a_prefill_and_the_decode_steps_over_the_new_tokens(monkeypatch):
@@ -70,8 +69,17 @@ def test_a_generation_is_a_prefill_and_the_decode_steps_over_the_new_tokens(monk
         return {2: 2e-3, 128: 4e-3}[context]
 
     monkeypatch.setattr(published_validation, "_step_s", step_s)
-    step = pd.Series({"preset": "a100_80gb_sxm", "cuda_graphs": 0, "eager_host": 0, "set": "",
-                      "scope": "generate", "input_len": 1, "output_len": 128})
+    step = pd.Series(
+        {
+            "preset": "a100_80gb_sxm",
+            "cuda_graphs": 0,
+            "eager_host": 0,
+            "set": "",
+            "scope": "generate",
+            "input_len": 1,
+            "output_len": 128,
+        }
+    )
     assert published_validation.simulate_step(step) == pytest.approx((10e-3 + 127 * 3e-3) / 128)
     decode = step.copy()
     decode["scope"], decode["input_len"], decode["output_len"] = "decode", 1, 127
@@ -79,12 +87,14 @@ def test_a_generation_is_a_prefill_and_the_decode_steps_over_the_new_tokens(monk
 
 
 def test_the_accuracy_table_is_per_family_and_gpu_on_validation_rows_only():
-    results = pd.DataFrame([
-        {"family": "gemm_w4a16", "preset": "h100_sxm", "split": "validation", "error_pct": -20.0},
-        {"family": "gemm_w8a16", "preset": "h100_sxm", "split": "validation", "error_pct": 4.0},
-        {"family": "gemm_w8a16", "preset": "h100_sxm", "split": "validation", "error_pct": -6.0},
-        {"family": "gemm", "preset": "h100_sxm", "split": "calibration", "error_pct": 90.0},
-    ])
+    results = pd.DataFrame(
+        [
+            {"family": "gemm_w4a16", "preset": "h100_sxm", "split": "validation", "error_pct": -20.0},
+            {"family": "gemm_w8a16", "preset": "h100_sxm", "split": "validation", "error_pct": 4.0},
+            {"family": "gemm_w8a16", "preset": "h100_sxm", "split": "validation", "error_pct": -6.0},
+            {"family": "gemm", "preset": "h100_sxm", "split": "calibration", "error_pct": 90.0},
+        ]
+    )
     table = accuracy_table(results)
     assert list(table["family"]) == ["weight-only GEMM"]  # both weight-only kernels, no calibration row
     row = table.iloc[0]
