@@ -12,7 +12,9 @@ each core streams from.
 
 Resources (`FPGASpec.resources`): DSPs (MPE + SFU), on-chip buffer bytes (against BRAM + URAM)
 and exclusive memory channels. An overlay that needs more than the device has is refused with one
-line naming the resource, what is needed and what is there.
+line naming the resource, what is needed and what is there. Streams (`FPGASpec.core_streams`): the
+bandwidth one core's channel streams reach and the share of time they are served. Both are
+computed once per spec (cached properties of the frozen spec).
 
 Units are in field names (SI): hertz, bytes, bytes per second, watts.
 """
@@ -20,6 +22,7 @@ Units are in field names (SI): hertz, bytes, bytes per second, watts.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from dataclasses import dataclass
 
@@ -361,6 +364,32 @@ def overlay_resources(device: FPGADevice, overlay: FPGAOverlay) -> FPGAResources
     )
 
 
+@dataclass(frozen=True)
+class CoreStreams:
+    """Per core: `weight_bytes_per_s` its channel streams reach (own channels or interleaved; the
+    weights and the KV cache stream at it, and the activations it moves share those channels), and
+    `share` (≤ 1), the fraction of time its channel streams are served when all cores drive more
+    streams than the device has channels."""
+
+    weight_bytes_per_s: float
+    share: float
+
+
+def overlay_streams(device: FPGADevice, overlay: FPGAOverlay) -> CoreStreams:
+    """Bandwidth of one core's streams. Own placement: ``hbm_channels_per_core · channel_bytes_per_s
+    · same_channel_efficiency``; interleaved: the device's channels shared by the cores,
+    ``memory_channels / cores · channel_bytes_per_s · cross_channel_efficiency``. Share:
+    ``min(1, memory_channels / (cores · (hbm_channels_per_core + aux_channels_per_core)))``."""
+    if overlay.placement is HBMPlacement.OWN:
+        weight = overlay.hbm_channels_per_core * device.channel_bytes_per_s * overlay.same_channel_efficiency
+    else:
+        per_core = device.memory_channels / overlay.cores
+        weight = per_core * device.channel_bytes_per_s * overlay.cross_channel_efficiency
+    streams = overlay_resources(device, overlay).channel_streams
+    share = min(1.0, device.memory_channels / streams) if streams else 1.0
+    return CoreStreams(weight_bytes_per_s=weight, share=share)
+
+
 def check_fits(device: FPGADevice, overlay: FPGAOverlay, *, where: str = "") -> FPGAResources:
     """The overlay's resources, or an error naming the first resource it needs more of than the
     device has (need and have)."""
@@ -402,10 +431,15 @@ class FPGASpec:
             raise HardwareSpecError(f"{where}field 'timing' = {self.timing!r}: not an FPGATiming")
         check_fits(self.device, self.overlay, where=where)
 
-    @property
+    @functools.cached_property
     def resources(self) -> FPGAResources:
-        """What the overlay uses of the device (`overlay_resources`)."""
+        """What the overlay uses of the device (`overlay_resources`), computed on first use."""
         return overlay_resources(self.device, self.overlay)
+
+    @functools.cached_property
+    def core_streams(self) -> CoreStreams:
+        """One core's stream bandwidth and share (`overlay_streams`), computed on first use."""
+        return overlay_streams(self.device, self.overlay)
 
     # The `hwmodels.device.Device` interface.
     @property

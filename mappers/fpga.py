@@ -10,11 +10,10 @@ decides, not how long it takes (the engine, `sim.engines.fpga`, times it).
   through the sparse multiplexer and ending in a reduction node: floor(L / N) outputs per cycle,
   each covering M of the reduction dim. Chains longer than 8 DSPs need the overflow-adjust stage
   for the packed 18-bit lanes.
-* `core_streams`: the bandwidth each core's weight stream gets (own channels at the same-channel
-  efficiency, or interleaved over all channels at the cross-channel one), and the share of time a
-  core's channel streams are served when the cores drive more streams than there are channels.
 * `gemv_tiling`: FlightLLM's GEMV rule, the largest power-of-two parallelism pK × pN with memory
-  time ≤ compute time, T_mem = (MK + KN + MN) / BW and T_cmp = MKN / (pM·pK·pN) (M = 1).
+  time ≤ compute time, T_mem = (MK + KN + MN) / BW and T_cmp = MKN / (pM·pK·pN) (M = 1), BW the
+  core's stream (`hwmodels.fpga.FPGASpec.core_streams`: own channels at the same-channel
+  efficiency, or interleaved over all channels at the cross-channel one).
 * `gemm_tiling`: rows tiled by pM (the activation tile stays in its buffer), weight columns
   streamed in chunks that fill half the weight buffer (double buffering).
 * `mapping_candidates`: GEMV and GEMM mode for a GEMM-shaped op; the engine costs each and keeps
@@ -31,8 +30,8 @@ from hwmodels.errors import HardwareSpecError
 from hwmodels.fpga import (
     DSP_GROUP,
     INT8_GEMV_MACS_PER_DSP,
+    CoreStreams,
     FPGASpec,
-    HBMPlacement,
     check_nm,
 )
 from workloads.dtypes import DType
@@ -194,33 +193,6 @@ def chain_allocation(length: int, density: float, nm: tuple[int, int] | None) ->
     return ChainAllocation(length, group, 1.0 / cycles, m / cycles, overflow)
 
 
-@dataclass(frozen=True)
-class CoreStreams:
-    """Per core: `weight_bytes_per_s` its weight/KV stream reaches (own channels or interleaved),
-    `activation_bytes_per_s` for activations it moves, and `share` (≤ 1), the fraction of time
-    its channel streams are served when all cores drive more streams than the device has channels."""
-
-    weight_bytes_per_s: float
-    activation_bytes_per_s: float
-    share: float
-
-
-def core_streams(spec: FPGASpec) -> CoreStreams:
-    """Bandwidth of one core's streams. Own placement: ``hbm_channels_per_core · channel_bytes_per_s
-    · same_channel_efficiency``; interleaved: the device's channels shared by the cores,
-    ``memory_channels / cores · channel_bytes_per_s · cross_channel_efficiency``. Share:
-    ``min(1, memory_channels / (cores · (hbm_channels_per_core + aux_channels_per_core)))``."""
-    device, overlay = spec.device, spec.overlay
-    if overlay.placement is HBMPlacement.OWN:
-        weight = overlay.hbm_channels_per_core * device.channel_bytes_per_s * overlay.same_channel_efficiency
-    else:
-        per_core = device.memory_channels / overlay.cores
-        weight = per_core * device.channel_bytes_per_s * overlay.cross_channel_efficiency
-    streams = spec.resources.channel_streams
-    share = min(1.0, device.memory_channels / streams) if streams else 1.0
-    return CoreStreams(weight_bytes_per_s=weight, activation_bytes_per_s=weight, share=share)
-
-
 def k_pieces(k: int, splits: int, block: int) -> tuple[int, ...]:
     """The reduction dim in `splits` pieces as FlightLLM's compiler cuts it: K in `block`-wide blocks,
     each piece floor(blocks / splits) blocks, and what is left a last, smaller piece (the artifact's
@@ -268,10 +240,9 @@ def gemv_limit(spec: FPGASpec, fmt: WeightFormat) -> int:
     return max(limit, 1)
 
 
-def gemv_tiling(
-    spec: FPGASpec, fmt: WeightFormat, k: int, n_per_core: int, streams: CoreStreams
-) -> GemvTiling:
-    """FlightLLM's GEMV tiling of a K × N weight on one core (its share of the output columns).
+def gemv_tiling(spec: FPGASpec, fmt: WeightFormat, k: int, streams: CoreStreams) -> GemvTiling:
+    """FlightLLM's GEMV tiling of a weight with reduction dim `k` on one core (its share of each
+    tile's `gemv_tile_n` output columns).
 
     pK is the chain's reduction width (`gemm_pk`); pN the largest power of two with
     pK·pN·speedup ≤ E, where E is the dense-equivalent weights per cycle the core's stream

@@ -10,7 +10,7 @@ import pytest
 
 from hwmodels import HardwareSpecError, load_hardware
 from hwmodels.fpga import HBMPlacement
-from mappers.fpga import chain_allocation, core_streams, gemv_tiling, weight_format
+from mappers.fpga import chain_allocation, gemv_tiling, weight_format
 from sim.engines.fpga.engine import plan_op, simulate_on_fpga
 from sim.engines.fpga.storage import group_lengths, resize_sequence
 from sim.engines.fpga.timeline import Program, Unit, schedule
@@ -103,20 +103,20 @@ def test_gemv_re_tiling_keeps_memory_time_under_compute_time():
     vhk = load_hardware("vhk158_flightllm")
     op = _gemv(weights="int4")
     fmt = weight_format(op, vhk)
-    tiling = gemv_tiling(vhk, fmt, 4096, 128, core_streams(vhk))
+    tiling = gemv_tiling(vhk, fmt, 4096, vhk.core_streams)
     assert (tiling.pk, tiling.pn, tiling.retiled) == (16, 64, True)
     # U280 core: 8 · 14.375 GB/s · 0.7 / 0.5195 / 225e6 = 689 → 16 x 32 (512 <= 689 < 1024)
     u280 = load_hardware("u280_flightllm")
-    assert gemv_tiling(u280, weight_format(op, u280), 4096, 171, core_streams(u280)).pn == 32
+    assert gemv_tiling(u280, weight_format(op, u280), 4096, u280.core_streams).pn == 32
 
 
 def test_an_hbm_load_on_crossed_channels_takes_twice_the_time_of_one_on_its_own():
     own = _one_core("overlay.hbm_channels_per_core=8")
     crossed = _interleaved(own)
     # own: 8 channels · 14.375e9 · 0.7 = 80.5 GB/s
-    assert core_streams(own).weight_bytes_per_s == pytest.approx(8 * 14.375e9 * 0.7)
+    assert own.core_streams.weight_bytes_per_s == pytest.approx(8 * 14.375e9 * 0.7)
     # interleaved: the core stripes over all 32 channels (its share: 32 / 1 core) at 0.35
-    assert core_streams(crossed).weight_bytes_per_s == pytest.approx(32 * 14.375e9 * 0.35)
+    assert crossed.core_streams.weight_bytes_per_s == pytest.approx(32 * 14.375e9 * 0.35)
     # with 8 channels each side, a load takes 0.7 / 0.35 = 2x longer crossed
     four = _one_core("overlay.hbm_channels_per_core=8", "overlay.cores=4", "device.dsp_slices=20000",
                      "device.uram_blocks=2000")
@@ -146,10 +146,10 @@ def test_the_profilers_3_2_is_four_cores_sharing_32_channels_among_40_streams():
     # each VHK158 core drives 8 weight channels + 2 more streams (B/meta/bias, instructions):
     # 4 · 10 = 40 streams on 32 channels: each core is served 32 / 40 = 0.8 of the time; 4 · 0.8 = 3.2
     vhk = load_hardware("vhk158_flightllm")
-    assert core_streams(vhk).share == pytest.approx(0.8)
-    assert vhk.overlay.cores * core_streams(vhk).share == pytest.approx(3.2)
+    assert vhk.core_streams.share == pytest.approx(0.8)
+    assert vhk.overlay.cores * vhk.core_streams.share == pytest.approx(3.2)
     # the U280 preset's 3 cores own 30 of 32 pseudo-channels: no sharing
-    assert core_streams(load_hardware("u280_flightllm")).share == 1.0
+    assert load_hardware("u280_flightllm").core_streams.share == 1.0
 
 
 def test_the_timeline_double_buffers_and_is_never_below_the_busiest_unit():
@@ -256,7 +256,8 @@ def test_a_spilled_activation_load_and_store_pay_dram_row_switches_and_bus_turna
     plan, _ = plan_op(_gemv(), spec)
     program = plan.program
     ld_in, st = program.units.index(Unit.LD), program.units.index(Unit.ST)
-    rate, clock = core_streams(spec).activation_bytes_per_s, spec.clock_hz  # one core: share 1
+    # activations move at the core's stream rate; one core: share 1
+    rate, clock = spec.core_streams.weight_bytes_per_s, spec.clock_hz
     # the input, 4,096 int8 bytes, after the op's one HBM latency (100 ns), and the weight stream's
     # DRAM rows closed and reopened: 2 · (tRP + tRCD) = 2 · (14 + 14) = 56 ns
     assert program.cycles[ld_in] == pytest.approx((4096 / rate + 100e-9 + 56e-9) * clock)

@@ -148,3 +148,14 @@ def test_always_on_chip_decode_moves_fewer_hbm_bytes_and_is_never_slower():
     assert with_it["activations_on_chip"].all() and not without["activations_on_chip"].any()
     assert with_it["dram_bytes"].sum() < without["dram_bytes"].sum()
     assert with_it["latency_s"].sum() <= without["latency_s"].sum()
+
+
+def test_a_specs_resources_and_streams_are_computed_once_and_follow_a_replaced_overlay():
+    # cached on the frozen spec: the same object on every access, not part of its equality
+    spec = load_hardware("vhk158_flightllm")
+    assert spec.resources is spec.resources and spec.core_streams is spec.core_streams
+    assert spec == dataclasses.replace(spec)
+    # a spec rebuilt with 2 cores computes its own: 2 · 10 streams on 32 channels, no sharing
+    two = dataclasses.replace(spec, overlay=dataclasses.replace(spec.overlay, cores=2))
+    assert (two.resources.channel_streams, two.core_streams.share) == (20, 1.0)
+    assert (spec.resources.channel_streams, spec.core_streams.share) == (40, 0.8)

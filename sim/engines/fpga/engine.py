@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 from hwmodels.fpga import FPGASpec, FPGATiming
-from mappers.fpga import MatrixMode, core_streams, mapping_candidates
+from mappers.fpga import MatrixMode, mapping_candidates
 from sim.columns import op_columns
 from sim.engines.fpga.program import OpPlan, attention_plan, gemm_plan, gemv_plan, sfu_plan
 from sim.engines.fpga.timeline import Schedule, Unit, schedule
@@ -34,7 +34,7 @@ BUSY_COLUMNS = {unit: f"{unit.label}_busy_s" for unit in Unit if unit is not Uni
 
 def plan_op(op: Op, spec: FPGASpec) -> tuple[OpPlan, Schedule]:
     """The op's plan and schedule: for a GEMM-shaped op the faster of its candidate modes."""
-    streams = core_streams(spec)
+    streams = spec.core_streams
     if op.kind is OpKind.ATTENTION:
         plan = attention_plan(op, spec, streams)
         return plan, schedule(plan.program)
@@ -103,7 +103,7 @@ def simulate_on_fpga(op: Op, spec: FPGASpec) -> list[dict[str, object]]:
         "metadata_bytes": plan.metadata_bytes * n,
         "instructions": plan.program.instruction_count * n,
         "instruction_bytes": plan.program.instruction_bytes * n,
-        "core_share": core_streams(spec).share,
+        "core_share": spec.core_streams.share,
         "dsps_used": used.dsps,
         "onchip_bytes_used": used.onchip_bytes,
         "channels_used": used.channels,

@@ -3,7 +3,7 @@
 Cores run in lock-step: every instruction is split over the `cores` cores (each takes 1/cores of
 a tile's output columns, FlightLLM's column split; the artifact's profiler divides every
 instruction's time the same way), so one core's program, scheduled, is the op's time. Every
-cycle count is divided by the core's stream `share` (`mappers.fpga.core_streams`): when the cores
+cycle count is divided by the core's stream `share` (`hwmodels.fpga.FPGASpec.core_streams`): when the cores
 drive more channel streams than there are channels, each core is served that fraction of the
 time and its in-order units wait the rest.
 
@@ -29,10 +29,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from hwmodels.fpga import FPGASpec
+from hwmodels.fpga import CoreStreams, FPGASpec
 from mappers.fpga import (
     OVERFLOW_ADJUST_CYCLES,
-    CoreStreams,
     MatrixMode,
     WeightFormat,
     gemm_tiling,
@@ -96,6 +95,9 @@ class _Builder:
 
     def __init__(self, spec: FPGASpec, streams: CoreStreams) -> None:
         self.spec, self.streams = spec, streams
+        # spilled activations, gathers and KV appends move over the core's own channels, at the
+        # rate its weight stream reaches there
+        self.activation_bytes_per_s = streams.weight_bytes_per_s
         self.clock = spec.clock_hz
         self.share = streams.share
         self.program = Program()
@@ -112,7 +114,7 @@ class _Builder:
         rate: float = 0.0,
     ) -> int:
         if not rate:
-            rate = self.streams.activation_bytes_per_s if activation else self.streams.weight_bytes_per_s
+            rate = self.activation_bytes_per_s if activation else self.streams.weight_bytes_per_s
         cycles = nbytes / rate * self.clock / self.share
         if not self.latency_paid:
             cycles += HBM_LATENCY_S * self.clock
@@ -122,7 +124,7 @@ class _Builder:
         return self.program.add(Unit.LD, cycles, deps, issued=issued)
 
     def store(self, nbytes: float, deps: tuple[int, ...] = (), *, issued: int = 1) -> int:
-        cycles = nbytes / self.streams.activation_bytes_per_s * self.clock / self.share
+        cycles = nbytes / self.activation_bytes_per_s * self.clock / self.share
         if nbytes:
             cycles += ACTIVATION_STORE_SWITCH_S * self.clock
         return self.program.add(Unit.ST, cycles, deps, issued=issued)
@@ -155,7 +157,7 @@ def gemv_plan(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
     batch = op.dim("B") if "B" in op.dim_names else 1
     rows, n, k = op.dim("M"), op.dim("N"), op.dim("K")
     tiles, cols = math.ceil(n / spec.overlay.gemv_tile_n), math.ceil(spec.overlay.gemv_tile_n / cores)
-    tiling = gemv_tiling(spec, fmt, k, cols, streams)
+    tiling = gemv_tiling(spec, fmt, k, streams)
     act = _dtype_bytes(op.operand(Role.INPUT).dtype)
     in_bytes, out_bytes = rows * k * act, rows * cols * tiles * _dtype_bytes(op.operand(Role.OUTPUT).dtype)
     on_chip = b.fits(batch * (in_bytes + out_bytes))
@@ -350,7 +352,7 @@ def _gemv_parallelism(spec: FPGASpec, streams: CoreStreams, kv_bytes: float) -> 
         math_dtype=DType.INT8 if kv_bytes == 1 else DType.FP16,
         unpack=False,
     )
-    tiling = gemv_tiling(spec, fmt, 1, overlay.gemv_tile_n, streams)
+    tiling = gemv_tiling(spec, fmt, 1, streams)
     return tiling.pk, tiling.pn
 
 
@@ -435,7 +437,7 @@ def sfu_plan(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
         b.overlapped = {Unit.SFU: full * (1 - share) / b.share}
         if cache_writes:
             rest = store_full * (1 - share)
-            b.overlapped[Unit.ST] = rest / streams.activation_bytes_per_s * b.clock / b.share
+            b.overlapped[Unit.ST] = rest / b.activation_bytes_per_s * b.clock / b.share
         mode, mapping = "fused", f"fused into the producer's output stage, sfu {passes} pass"
     else:
         ld = None if on_chip else b.load(reads, activation=True)

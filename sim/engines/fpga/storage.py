@@ -68,13 +68,17 @@ def program_bytes(graph: OpGraph, spec: FPGASpec) -> int:
 
 @dataclass(frozen=True)
 class InstructionStorage:
-    """Bytes of every program up to `max_length`, per phase: one per length (`per_length_bytes`)
-    and one per group of `step` lengths (`shared_bytes`)."""
+    """Bytes of every program up to `max_length`, per phase: one per group of `step` lengths
+    (`shared_bytes`) and one per length (`per_length_bytes`, `step` times as much: a program's
+    size is constant inside its group, module docstring)."""
 
     max_length: int
     step: int
-    per_length_bytes: dict[str, float]
     shared_bytes: dict[str, float]
+
+    @property
+    def per_length_bytes(self) -> dict[str, float]:
+        return {phase: self.step * nbytes for phase, nbytes in self.shared_bytes.items()}
 
     @property
     def reduction(self) -> float:
@@ -86,13 +90,11 @@ def instruction_storage(graphs: dict[str, tuple[OpGraph, int]], spec: FPGASpec) 
     sharing over `length_step` lengths. `graphs` maps a phase name to (a graph of it, the length
     it was traced at)."""
     step, top = spec.overlay.length_step, spec.overlay.max_length
-    per_length, shared = {}, {}
+    shared = {}
     for phase, (graph, traced) in graphs.items():
         ends = range(step, top + 1, step)
-        groups = [program_bytes(resize_sequence(graph, traced, end), spec) for end in ends]
-        shared[phase] = float(sum(groups))
-        per_length[phase] = float(step * sum(groups))
-    return InstructionStorage(max_length=top, step=step, per_length_bytes=per_length, shared_bytes=shared)
+        shared[phase] = float(sum(program_bytes(resize_sequence(graph, traced, end), spec) for end in ends))
+    return InstructionStorage(max_length=top, step=step, shared_bytes=shared)
 
 
 def group_lengths(length: int, step: int) -> int:
