@@ -1,6 +1,6 @@
 """FlightLLM on our FPGA model: against the peer profiler's reference rows, the paper and the board.
 
-    .venv/bin/python benchmarks/bench_fpga_flightllm.py [--quick] [--section peer|paper|speed|all]
+    .venv/bin/python benchmarks/bench_fpga_flightllm.py [--quick] [--section peer|paper|all]
 
 1. **The peer** (`benchmarks/flightllm_reference/flightllm_reference.csv`, FlightLLM's own
    instruction-level profiler on its VHK158 config and variants): our per-step latency on the
@@ -14,7 +14,8 @@
    always-on-chip decode against 35.6 % → 65.9 %; the sparse DSP chain's efficiency gain against
    1.6×; instruction storage with and without length-adaptive compilation (TB → GB); energy
    efficiency against the V100S GPU model (paper: 6.0×).
-3. **Speed**: our per-step simulation time against the profiler's wall time per length.
+3. **Speed** (with the peer section): our per-step simulation time against the profiler's wall
+   time per length.
 
 Decode graphs are traced once at a context no model dim equals and resized to each length
 (`sim.engines.fpga.storage.resize_sequence`; only the attention reads the KV cache).
@@ -36,6 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 from hwmodels import load_hardware  # noqa: E402
 from sim.engines.fpga.storage import group_lengths, instruction_storage, resize_sequence  # noqa: E402
+from sim.engines.fpga.summary import run_summary  # noqa: E402
+from sim.engines.fpga.timeline import Unit, instruction_bytes  # noqa: E402
 from sim.simulate import simulate, summarize  # noqa: E402
 from workloads.model_graph import load_model_graph  # noqa: E402
 from workloads.op import Op, OpGraph, Role, Sparsity, SparsityKind  # noqa: E402
@@ -203,25 +206,17 @@ def readme_cases(graphs: Graphs, spec) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def hbm_utilization(results: pd.DataFrame, spec) -> float:
-    total = summarize(results, spec)
-    return float(total["dram_bytes"]) / (float(total["latency_s"]) * spec.dram_bytes_per_s)
-
-
 def artifact_storage(step: int, top: int) -> tuple[float, float]:
     """Instruction bytes of the artifact's programs for every length up to `top` (one per length, one
     per `step` lengths), from the peer's instruction counts at the ISA's widths: decode from its
     rows (lengths below the first row take the first row's program: only attention tiles change,
     per 512 keys), prefill linear in L through its 128 and 512 rows (an estimate)."""
-    from sim.engines.fpga.timeline import INSTRUCTION_WORDS, WORD_BYTES, Unit
-
     ref = pd.read_csv(REFERENCE)
     base = ref[ref["variant"] == "base"]
     units = {"ld": Unit.LD, "st": Unit.ST, "mm": Unit.MM, "mv": Unit.MV, "misc": Unit.SFU, "sys": Unit.SYS}
 
     def nbytes(row: pd.Series) -> float:
-        words = sum(row[f"{name}_insts"] * INSTRUCTION_WORDS[unit] for name, unit in units.items())
-        return words * WORD_BYTES
+        return instruction_bytes({unit: row[f"{name}_insts"] for name, unit in units.items()})
 
     decode = {int(r.length): nbytes(r) for _, r in base[base["phase"] == "decode"].iterrows()}
     first = min(decode)
@@ -248,13 +243,14 @@ def paper_section(graphs: Graphs) -> None:
             results = simulate(graph, spec)
             latency = float(summarize(results, spec)["latency_s"])
             gemv = results[results["mode"] == "gemv"]["mapping"].iloc[0].split(",")[0]
-            # the stream's bound: every byte at the owned channels' same-channel efficiency
-            channels = spec.overlay.cores * spec.overlay.hbm_channels_per_core
-            streamed = channels * spec.device.channel_bytes_per_s * spec.overlay.same_channel_efficiency
+            # the stream's bound: every byte at the cores' stream rate (own channels at the
+            # same-channel efficiency)
+            streamed = spec.overlay.cores * spec.core_streams.weight_bytes_per_s
             bound = streamed / float(results["dram_bytes"].sum())
+            hbm = run_summary(results, spec)["hbm_utilization"]
             print(f"  context {context:4d}, {label:55s}: {1 / latency:6.1f} tokens/s "
                   f"({(1 / latency / U280_TOKENS_PER_S - 1) * 100:+.0f}% vs 55), {gemv}, "
-                  f"HBM {hbm_utilization(results, spec):.1%}, stream bound {bound:.1f} tokens/s")
+                  f"HBM {hbm:.1%}, stream bound {bound:.1f} tokens/s")
 
     print("\n== HBM bandwidth utilization, U280 decode at context 512 (paper: 35.6% -> 65.9%) ==")
     graph = graphs.decode(512)
@@ -262,7 +258,7 @@ def paper_section(graphs: Graphs) -> None:
         spec = load_hardware("u280_flightllm", [f"overlay.always_on_chip={str(flag).lower()}"])
         results = simulate(graph, spec)
         latency = float(summarize(results, spec)["latency_s"])
-        print(f"  always_on_chip={flag!s:5}: {hbm_utilization(results, spec):.1%} "
+        print(f"  always_on_chip={flag!s:5}: {run_summary(results, spec)['hbm_utilization']:.1%} "
               f"({1 / latency:.1f} tokens/s, {results['activations_on_chip'].mean():.0%} of ops on chip)")
 
     print("\n== Sparse DSP chain: LLaMA-2-7B prefill 512 on the VHK158, N:M on every weight (paper: 1.6x) ==")

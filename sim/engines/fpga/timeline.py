@@ -16,6 +16,7 @@ never below it.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -38,6 +39,11 @@ class Unit(enum.IntEnum):
 #: MM 4, MV 4, MISC 3, SYS 1).
 INSTRUCTION_WORDS = {Unit.LD: 7, Unit.ST: 3, Unit.MM: 4, Unit.MV: 4, Unit.SFU: 3, Unit.SYS: 1}
 WORD_BYTES = 4
+
+
+def instruction_bytes(issued: Mapping[Unit, int]) -> int:
+    """Bytes of `issued` ISA instructions per unit at the artifact ISA's widths: Σ n · words · 4."""
+    return sum(n * INSTRUCTION_WORDS[unit] * WORD_BYTES for unit, n in issued.items())
 
 
 @dataclass
@@ -68,10 +74,10 @@ class Program:
 
     @property
     def instruction_bytes(self) -> int:
-        words = [0] * len(Unit)
+        issued = dict.fromkeys(Unit, 0)
         for unit, n in zip(self.units, self.issued, strict=True):
-            words[unit] += n
-        return sum(n * INSTRUCTION_WORDS[unit] * WORD_BYTES for unit, n in zip(Unit, words, strict=True))
+            issued[unit] += n
+        return instruction_bytes(issued)
 
 
 @dataclass(frozen=True)
