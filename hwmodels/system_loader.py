@@ -17,15 +17,19 @@ Overrides (``--set PATH=VALUE``) walk the system by name: ``memory.count=4`` (a 
 ``groups.memory.count`` works too), ``memory.device.tdp_w=400`` (a field of a group's device,
 converted and checked by the device's own loader), ``links.nic.bytes_per_s=50e9``,
 ``parallel.tp=4``, ``memory_reserve_fraction=0.2``. An unknown group, link or field is one error
-naming what there is.
+naming what there is. `locate` parses a path once into a `SystemPath` (what it addresses, through
+which group or link, which field), which reads and sets that field; ``--set``, sweep axes and
+`system_field_paths` all go through it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import enum
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -129,68 +133,137 @@ def apply_system_overrides(system: SystemSpec, overrides: Sequence[str]) -> Syst
     return system
 
 
-def system_field_paths(system: SystemSpec) -> tuple[str, ...]:
-    """Every path ``--set`` or a sweep axis can name on `system`."""
-    paths = [name for name in SCALAR_FIELDS if name != "name"]
-    paths += [f"parallel.{name}" for name in field_paths(ParallelPlan)]
-    for link in system.links:
-        paths += [f"links.{link}.{name}" for name in field_paths(LinkSpec)]
-    for name, group in system.groups.items():
-        paths.append(f"{name}.count")
-        paths += [f"{name}.device.{inner}" for inner in field_paths(type(group.device))]
-    return tuple(paths)
+class Target(enum.Enum):
+    """What a system path addresses."""
+
+    SYSTEM = "system"  # a field of the system itself: memory_reserve_fraction
+    PARALLEL = "parallel"  # a field of its parallel plan: parallel.tp
+    LINK = "link"  # a field of a link: links.nic.bytes_per_s
+    COUNT = "count"  # a group's device count: memory.count
+    DEVICE = "device"  # a field of a group's device: memory.device.tdp_w
 
 
-def system_value(system: SystemSpec, path: str) -> Any:
-    """The value at a path of `system_field_paths` (for sweep expressions and tables)."""
-    parts = path.split(".")
-    if parts[0] == "parallel":
-        return getattr(system.parallel, parts[1])
-    if parts[0] == "links":
-        return getattr(system.links[parts[1]], parts[2])
-    if parts[0] in system.groups:
-        value: Any = system.groups[parts[0]]
-        for part in parts[1:]:
+@dataclass(frozen=True, kw_only=True)
+class SystemPath:
+    """A ``--set`` or sweep-axis path of a system, parsed (`locate`): what it addresses, the group
+    or link it goes through (`name`; empty for the system's and the plan's own fields) and the
+    field there (`field`, dotted into a nested spec as in ``overlay.cores``)."""
+
+    target: Target
+    name: str = ""
+    field: str
+
+    @property
+    def text(self) -> str:
+        """The path as `system_field_paths` writes it (no ``groups.`` prefix)."""
+        return {
+            Target.SYSTEM: self.field,
+            Target.PARALLEL: f"parallel.{self.field}",
+            Target.LINK: f"links.{self.name}.{self.field}",
+            Target.COUNT: f"{self.name}.count",
+            Target.DEVICE: f"{self.name}.device.{self.field}",
+        }[self.target]
+
+    def spec(self, system: SystemSpec) -> Any:
+        """The part of `system` that holds the field: the system, its plan, a link, a group or a
+        group's device."""
+        if self.target is Target.SYSTEM:
+            return system
+        if self.target is Target.PARALLEL:
+            return system.parallel
+        if self.target is Target.LINK:
+            return system.links[self.name]
+        group = system.groups[self.name]
+        return group.device if self.target is Target.DEVICE else group
+
+    def value(self, system: SystemSpec) -> Any:
+        """The field's value in `system`."""
+        value = self.spec(system)
+        for part in self.field.split("."):
             value = getattr(value, part)
         return value
-    return getattr(system, parts[0])
+
+    def replaced(self, system: SystemSpec, raw: str, *, where: str) -> SystemSpec:
+        """A new `system` with the field set to the text `raw`, converted and checked by the
+        owning spec's loader; every part it touches is rebuilt, so validates itself again."""
+        if self.target is Target.SYSTEM:
+            value = yaml.safe_load(raw) if raw.strip() else raw
+            return _replace(
+                system, where, **{self.field: convert_field(SystemSpec, self.field, value, where=where)}
+            )
+        changed = _override(self.spec(system), self.field, raw, where)
+        if self.target is Target.PARALLEL:
+            return _replace(system, where, parallel=changed)
+        if self.target is Target.LINK:
+            return _replace(system, where, links={**system.links, self.name: changed})
+        group = system.groups[self.name]
+        if self.target is Target.DEVICE:
+            changed = dataclasses.replace(
+                group, device=changed, device_set=(*group.device_set, f"{self.field}={raw}")
+            )
+        return _replace(system, where, groups={**system.groups, self.name: changed})
 
 
-def _apply_one(system: SystemSpec, key: str, raw: str, *, where: str) -> SystemSpec:
-    parts = key.split(".")
+def locate(system: SystemSpec, path: str, *, where: str) -> SystemPath:
+    """The field of `system` a path names (module docstring), or an error naming the groups, links
+    and paths there are. Fields of the plan, links and devices are checked when set (their
+    loader's names and renames)."""
+    parts = path.split(".")
     if parts[0] == "groups" and len(parts) > 1:
         parts = parts[1:]
     head, rest = parts[0], ".".join(parts[1:])
     if head in SCALAR_FIELDS and not rest:
-        value = yaml.safe_load(raw) if raw.strip() else raw
-        return _replace(system, where, **{head: convert_field(SystemSpec, head, value, where=where)})
+        return SystemPath(target=Target.SYSTEM, field=head)
     if head == "parallel" and rest:
-        return _replace(system, where, parallel=_override(system.parallel, rest, raw, where))
+        return SystemPath(target=Target.PARALLEL, field=rest)
     if head == "links" and len(parts) >= 3:
-        link = _named(system.links, parts[1], "link", where)
-        changed = _override(link, ".".join(parts[2:]), raw, where)
-        return _replace(system, where, links={**system.links, parts[1]: changed})
+        _named(system.links, parts[1], "link", where)
+        return SystemPath(target=Target.LINK, name=parts[1], field=".".join(parts[2:]))
     if head in system.groups and rest:
-        group = system.groups[head]
-        if parts[1] == "count" and len(parts) == 2:
-            changed = _override(group, "count", raw, where)
-        elif parts[1] == "device" and len(parts) > 2:
-            device = _override(group.device, ".".join(parts[2:]), raw, where)
-            changed = dataclasses.replace(
-                group, device=device, device_set=(*group.device_set, f"{'.'.join(parts[2:])}={raw}")
-            )
-        else:
-            raise HardwareSpecError(
-                f"{where}: group {head!r} has 'count' and 'device.FIELD' (a field of its "
-                f"{type(group.device).__name__}), not {rest!r}"
-            )
-        return _replace(system, where, groups={**system.groups, head: changed})
+        if rest == "count":
+            return SystemPath(target=Target.COUNT, name=head, field="count")
+        if parts[1] == "device" and len(parts) > 2:
+            return SystemPath(target=Target.DEVICE, name=head, field=".".join(parts[2:]))
+        raise HardwareSpecError(
+            f"{where}: group {head!r} has 'count' and 'device.FIELD' (a field of its "
+            f"{type(system.groups[head].device).__name__}), not {rest!r}"
+        )
     valid = [*SCALAR_FIELDS, "parallel.FIELD", "links.NAME.FIELD", *(f"{g}.count" for g in system.groups)]
     raise HardwareSpecError(
         f"{where}: {head!r} is not a group, link or field of system {system.name!r}; groups: "
         f"{', '.join(system.groups)}; links: {', '.join(system.links) or 'none'}; paths: {', '.join(valid)}"
         + _hint(head, (*system.groups, *SCALAR_FIELDS, "parallel", "links"))
     )
+
+
+def system_paths(system: SystemSpec) -> tuple[SystemPath, ...]:
+    """Every path a sweep axis can name on `system` (``--set`` also takes ``name`` and old field
+    names)."""
+    paths = [SystemPath(target=Target.SYSTEM, field=name) for name in SCALAR_FIELDS if name != "name"]
+    paths += [SystemPath(target=Target.PARALLEL, field=name) for name in field_paths(ParallelPlan)]
+    for link in system.links:
+        paths += [SystemPath(target=Target.LINK, name=link, field=name) for name in field_paths(LinkSpec)]
+    for name, group in system.groups.items():
+        paths.append(SystemPath(target=Target.COUNT, name=name, field="count"))
+        paths += [
+            SystemPath(target=Target.DEVICE, name=name, field=inner)
+            for inner in field_paths(type(group.device))
+        ]
+    return tuple(paths)
+
+
+def system_field_paths(system: SystemSpec) -> tuple[str, ...]:
+    """Every path ``--set`` or a sweep axis can name on `system`, as text."""
+    return tuple(path.text for path in system_paths(system))
+
+
+def system_value(system: SystemSpec, path: str) -> Any:
+    """The value at a path of `system_field_paths` (for sweep expressions and tables)."""
+    return locate(system, path, where=path).value(system)
+
+
+def _apply_one(system: SystemSpec, key: str, raw: str, *, where: str) -> SystemSpec:
+    return locate(system, key, where=where).replaced(system, raw, where=where)
 
 
 def _override(spec: Any, path: str, raw: str, where: str) -> Any:

@@ -11,7 +11,16 @@ from system_models import offload, tiny_graph
 from hwmodels.errors import HardwareSpecError
 from hwmodels.loader import list_presets, load_hardware
 from hwmodels.system import Overlap
-from hwmodels.system_loader import list_system_presets, load_system, system_field_paths, system_value
+from hwmodels.system_loader import (
+    SystemPath,
+    Target,
+    list_system_presets,
+    load_system,
+    locate,
+    system_field_paths,
+    system_paths,
+    system_value,
+)
 from mappers.placement import place
 from sim.cli import main
 from sim.serving import LAMINA_TRACES, read_request_trace, request_mix
@@ -62,6 +71,18 @@ def test_set_paths():
     paths = system_field_paths(system)
     assert {"memory.count", "links.nic.bytes_per_s", "parallel.tp", "compute.device.tdp_w"} <= set(paths)
     assert system_value(system, "links.nic.bytes_per_s") == 25e9
+
+
+def test_paths_parse_to_what_they_address():
+    system = load_system("lamina_h100_h20")
+    assert locate(system, "groups.memory.device.tdp_w", where="x") == SystemPath(
+        target=Target.DEVICE, name="memory", field="tdp_w"
+    )
+    assert locate(system, "links.nic.bytes_per_s", where="x").spec(system) is system.links["nic"]
+    assert locate(system, "memory.count", where="x").value(system) == system.groups["memory"].count
+    for path in system_paths(system):  # each listed path parses back to itself
+        assert locate(system, path.text, where="x") == path
+    assert system_field_paths(system) == tuple(path.text for path in system_paths(system))
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ fidelity: roofline                   # or cycle (each device kind's engine)
 objectives: {tbt_s: min, tokens_per_usd: max}
 ```
 
-Each config is the base system with its axes' values set (`apply_system_overrides`, so it is
-checked as ``--set`` checks it); a config that does not build, place or fit in memory gets a row
+Each config is the base system with its axes' values set (`hwmodels.system_loader.SystemPath`, so
+it is checked as ``--set`` checks it); a config that does not build, place or fit in memory gets a row
 with its error. A step is placed (`mappers.placement.place`) once per distinct placement (the group
 counts and the parallel plan: device and link fields change costs only), costed at the fidelity
 (`sim.system_run.roofline_cost` or `engine_cost`, each distinct op once per device spec) and
@@ -26,6 +26,7 @@ scheduled on the timeline. Rows: ``config_id``, each axis, ``workload``, ``phase
 
 from __future__ import annotations
 
+import difflib
 import enum
 import hashlib
 import itertools
@@ -41,8 +42,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from hwmodels.system import DeviceGroup, LinkSpec, ParallelPlan, SystemSpec
-from hwmodels.system_loader import apply_system_overrides, load_system, system_field_paths, system_value
+from hwmodels.system import SystemSpec
+from hwmodels.system_loader import SystemPath, load_system, system_paths
 from sim.sweep.axes import Axis, parse_axis
 from sim.sweep.expr import Expression, SweepSpecError, parse_expression
 from sim.sweep.spec import Fidelity, Goal, Objective, override_text, spec_mapping
@@ -130,7 +131,7 @@ def load_system_sweep(path: str | Path) -> SystemSweepSpec:
     text = read_text(path, what="a sweep spec in YAML", error=SweepSpecError)
     data = spec_mapping(text, TOP_KEYS, required=("system", "axes", "workloads"))
     system, base_set, base = _parse_system(data["system"], path.parent)
-    paths = system_field_paths(base)
+    paths = {path.text: path for path in system_paths(base)}
     axes = tuple(
         _parse_axis(str(name), values, base, paths) for name, values in _mapping(data["axes"], "axes")
     )
@@ -193,26 +194,14 @@ def _parse_system(value: Any, base_dir: Path) -> tuple[str, tuple[str, ...], Sys
     return name, base_set, load_system(name, base_set)
 
 
-def _parse_axis(name: str, values: Any, base: SystemSpec, paths: tuple[str, ...]) -> Axis:
+def _parse_axis(name: str, values: Any, base: SystemSpec, paths: dict[str, SystemPath]) -> Axis:
     """The axis over system path `name`, its values converted by the owning spec's field type."""
     if name not in paths:
-        import difflib
-
-        close = difflib.get_close_matches(name, paths, n=1)
+        close = difflib.get_close_matches(name, list(paths), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f"; paths: {', '.join(paths)}"
         raise SweepSpecError(f"axes: unknown system path {name!r}{hint}")
-    parts = name.split(".")
-    if parts[0] == "parallel":
-        owner, field = ParallelPlan, ".".join(parts[1:])
-    elif parts[0] == "links":
-        owner, field = LinkSpec, ".".join(parts[2:])
-    elif parts[0] in base.groups and parts[1] == "count":
-        owner, field = DeviceGroup, "count"
-    elif parts[0] in base.groups:
-        owner, field = type(base.groups[parts[0]].device), ".".join(parts[2:])
-    else:
-        owner, field = SystemSpec, name
-    axis = parse_axis(field, values, owner)
+    path = paths[name]
+    axis = parse_axis(path.field, values, type(path.spec(base)))
     return Axis(field=name, values=axis.values)
 
 
@@ -222,11 +211,11 @@ class _Config:
     values: dict[str, Any]
 
 
-def _configs(spec: SystemSweepSpec) -> list[_Config]:
+def _configs(spec: SystemSweepSpec, paths: dict[str, SystemPath]) -> list[_Config]:
     grid = itertools.product(*(axis.values for axis in spec.axes))
     configs = []
     names = [axis.field for axis in spec.axes]
-    base = {path: system_value(spec.base, path) for path in system_field_paths(spec.base)}
+    base = {text: path.value(spec.base) for text, path in paths.items()}
     base = {key: value.value if isinstance(value, enum.Enum) else value for key, value in base.items()}
     for values in grid:
         point = dict(zip(names, values, strict=True))
@@ -311,7 +300,8 @@ def sweep_system(
     from sim.sweep.run import SweepResult
 
     started = time.perf_counter()
-    configs = _configs(spec)
+    paths = {path.text: path for path in system_paths(spec.base)}
+    configs = _configs(spec, paths)
     out = Path(out_dir)
     chunk, done = open_out_dir(
         out, spec, configs=len(configs), chunk_configs=spec.chunk_configs, resume=resume, force=force
@@ -326,10 +316,10 @@ def sweep_system(
     for index, part in todo:
         rows = []
         for config in part:
-            overrides = [f"{name}={override_text(value)}" for name, value in config.values.items()]
             try:
-                system = apply_system_overrides(spec.base, overrides)
-                error = None
+                system, error = spec.base, None
+                for name, value in config.values.items():  # as --set NAME=VALUE sets it
+                    system = paths[name].replaced(system, override_text(value), where=f"--set {name}")
             except CodesignError as problem:
                 system, error = None, str(problem)
             for workload in spec.workloads:
