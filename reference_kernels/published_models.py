@@ -1,4 +1,4 @@
-"""Published whole-model step times, and the simulator's figure for each.
+"""Published whole-model step times.
 
 `reference_kernels/data/published_models.csv` holds end-to-end figures other people measured for a
 whole model on one GPU (gpt-fast's decode tokens/s, TensorRT-LLM's first-token latency), one per row
@@ -9,7 +9,9 @@ preset (and any ``set`` overrides the source justifies), the model and phase arg
 
 `published_model_steps` reads the rows with the measured seconds per step: ``tokens_per_s`` at
 batch 1 is one token per step, ``1 / value``; ``latency_ms`` is ``value / 1e3``.
-The simulator's side (`simulate_step`) is `sim.measured.published_models`.
+`reference_kernels.published_validation.published_model_step_rows` turns each into the step
+description every whole-model figure shares, and `sim.measured.published_validation.simulate_step`
+simulates it (one simulator for calibration and validation rows).
 """
 
 from __future__ import annotations

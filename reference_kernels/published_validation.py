@@ -187,8 +187,15 @@ def validation_steps(path: Path = PUBLISHED_VALIDATION, models_path: Path = PUBL
     empty for the rows that can be simulated on one GPU."""
     figures = _read(path)
     steps = [_step(figure) for _, figure in figures[figures["family"].str.startswith("model")].iterrows()]
+    figure_steps = pd.DataFrame(steps, columns=list(STEP_COLUMNS))
+    return pd.concat([figure_steps, published_model_step_rows(models_path)], ignore_index=True)
+
+
+def published_model_step_rows(models_path: Path = PUBLISHED_MODELS) -> pd.DataFrame:
+    """The rows of `published_models.csv` (one step each: a prefill of ``seq`` tokens or a decode
+    step at ``context``) as step descriptions (`STEP_COLUMNS`), with their split."""
     models = with_split(published_model_steps(models_path), models_path.name)
-    steps += [_published_model_step(row) for _, row in models.iterrows()]
+    steps = [_published_model_step(row) for _, row in models.iterrows()]
     return pd.DataFrame(steps, columns=list(STEP_COLUMNS))
 
 

@@ -20,11 +20,11 @@ from hwmodels.gpu import KERNEL_MAPPINGS
 from reference_kernels import sources
 from reference_kernels.published import PUBLISHED_FIGURES, calibration_measurements, published_measurements
 from reference_kernels.published_models import published_model_steps
-from reference_kernels.published_validation import validation_steps
+from reference_kernels.published_validation import published_model_step_rows, validation_steps
 from reference_kernels.sources import HARNESS_VALUES, Harness, harness
 from sim.measured.calibrate import calibrate
 from sim.measured.compare import L2_FLUSHES, TIMINGS, compare
-from sim.measured.published_models import simulate_step
+from sim.measured.published_validation import simulate_step
 from sim.simulate import simulate_op_latency
 from workloads.kernel_ops import op_for_measurement
 
@@ -245,9 +245,10 @@ def test_llama_2_7b_decode_as_gpt_fast_ran_it_on_a_power_capped_a100():
     # README reports its 330 W A100 reaching: measured 9.53 ms per token, simulated 8.16 ms
     # (-14%); the eager policy would give 10.7 ms. The model is fast: its GEMVs stream weights
     # at 98% of the achievable bandwidth where gpt-fast's whole step reaches 1397 / 1700 = 82%.
-    row = published_model_steps().iloc[0]
-    assert row["weights"] == "bf16" and row["fusion"] == "serving" and row["cuda_graphs"] == 1
-    error = simulate_step(row) / row["measured_s"] - 1
+    step = published_model_step_rows().iloc[0]
+    assert step["weights"] == "bf16" and step["fusion"] == "serving" and step["cuda_graphs"] == 1
+    assert step["scope"] == "decode" and step["input_len"] + 1 == 206
+    error = simulate_step(step) / step["latency_s"] - 1
     assert -0.20 < error < 0
 
 
@@ -256,19 +257,18 @@ def test_calibration_weight_only_kernels_reproduce_gpt_fasts_int8_and_int4_steps
     # entries were solved (benchmarks/solve_gpu_presets.py) so that gpt-fast's int4 (group 32) and
     # int8 Llama-2-7B steps on its 330 W A100 take their measured 5.08 and 6.43 ms: a calibration
     # check that they still do; the torchao rows on the A100 80 GB and the H100 validate them
-    from sim.measured.published_validation import simulate_step as simulate_figure
-
     steps = validation_steps()
     gpt_fast = steps[(steps["source_id"] == "gpt_fast_readme") & (steps["gemm_kernel"] != "")]
     assert set(gpt_fast["gemm_kernel"]) == {"tinygemm_int4", "inductor_int8_weight_only"}
     for _, step in gpt_fast.iterrows():
-        assert simulate_figure(step) == pytest.approx(step["latency_s"], rel=0.01), step["gemm_kernel"]
+        assert simulate_step(step) == pytest.approx(step["latency_s"], rel=0.01), step["gemm_kernel"]
 
 
 def test_validation_llama_7b_first_token_latency_of_a_2048_token_prompt_as_tensorrt_llm_ran_it():
     # A validation source (TensorRT-LLM's v0.5-v0.6 campaign; no fit used it): fp16, 2048-token
     # prompt, batch 1 on the A100: measured 133 ms, simulated 113 ms (-15%)
-    steps = published_model_steps()
-    row = steps[(steps["preset"] == "a100_80gb_sxm") & (steps["seq"] == 2048)].iloc[0]
-    error = simulate_step(row) / row["measured_s"] - 1
+    steps = published_model_step_rows()
+    step = steps[(steps["preset"] == "a100_80gb_sxm") & (steps["input_len"] == 2048)].iloc[0]
+    assert step["scope"] == "prefill" and step["split"] == "validation"
+    error = simulate_step(step) / step["latency_s"] - 1
     assert -0.20 < error < 0
