@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from sim.sweep.configs import enumerate_configs
 from sim.sweep.expr import SweepSpecError, parse_expression
-from sim.sweep.spec import Fidelity, Goal, Sampling, parse_sweep_spec
+from sim.sweep.spec import Fidelity, Goal, Sampling, SweepSpec, parse_sweep_spec
+from sim.sweep.system_sweep import SystemSweepSpec, load_any_sweep_spec, system_sweep_from_yaml
 
 BASE = """
 hardware: scalesim_32x32
@@ -59,7 +62,7 @@ def test_a_full_spec_parses_into_its_parts():
         ("axes: {rows: {range: [16, 8, 8]}}\n", "needs step > 0 and stop >= start"),
         ("axes: {rows: {logrange: [8, 64]}}\n", "expected [start, stop, num]"),
         ("axes: {rows: [8]}\nconstraints: ['rows <= colz']\n", "unknown field 'colz'; did you mean 'cols'?"),
-        ("axes: {rows: [8]}\nconstraints: ['__import__(\"os\").system(\"true\")']\n", "Call is not allowed"),
+        ('axes: {rows: [8]}\nconstraints: [\'__import__("os").system("true")\']\n', "Call is not allowed"),
         # attribute access reads only a nested spec's field by its dotted path, never a Python attribute
         ("axes: {rows: [8]}\nconstraints: ['rows.real > 1']\n", "names unknown field 'rows.real'"),
         ("axes: {rows: [8]}\nconstraints: ['(rows + 1).real > 1']\n", "Attribute is not allowed"),
@@ -166,3 +169,51 @@ def test_the_run_metric_columns_are_those_sim_cost_gives():
 
     facts = OpGraph(name="step", ops=(), phase=Phase.DECODE, batch=1)
     assert tuple(run_metrics({"latency_s": 1.0}, load_hardware("scalesim_32x32"), facts)) == RUN_METRICS
+
+
+SYSTEM_BASE = """
+system: lamina_h100_h20
+workloads: [{model: llama-3-70b, phase: decode, context: 1260, batch: 64}]
+"""
+
+
+def test_a_spec_file_is_read_once_as_a_device_or_a_system_sweep(tmp_path):
+    device, system = tmp_path / "device.yaml", tmp_path / "system.yaml"
+    device.write_text(textwrap.dedent(BASE) + "axes: {rows: [8]}\n")
+    system.write_text(
+        textwrap.dedent(SYSTEM_BASE) + "axes: {memory.count: [2, 4]}\nconstraints: memory.count > 2\n"
+    )
+    assert isinstance(load_any_sweep_spec(device), SweepSpec)
+    parsed = load_any_sweep_spec(system)
+    assert isinstance(parsed, SystemSweepSpec)
+    assert [(a.field, a.values) for a in parsed.axes] == [("memory.count", (2, 4))]
+    assert [c.text for c in parsed.constraints] == ["memory.count > 2"]  # one expression, as a device sweep's
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "axes: {memry.count: [2]}\n",
+            "axes: unknown system path 'memry.count'; did you mean 'memory.count'?",
+        ),
+        ("axes: {memory.count: [2]}\nfidelity: cycles\n", "did you mean 'cycle'?"),
+        (
+            "axes: {memory.count: [2]}\nobjectives: {tbt: min}\n",
+            "unknown column 'tbt'; did you mean 'tbt_s'?",
+        ),
+        ("axes: {memory.count: [2]}\nchunk_configs: -1\n", "chunk_configs = -1: must be a positive integer"),
+        ("axes: [memory.count]\n", "axes: give a mapping"),
+    ],
+)
+def test_a_system_sweep_refuses_bad_input_as_a_device_sweep_does(text, message):
+    body = textwrap.dedent(SYSTEM_BASE) + text
+    with pytest.raises(SweepSpecError) as caught:
+        system_sweep_from_yaml(body, yaml.safe_load(body), base_dir=Path("."), default_name="s")
+    assert message in str(caught.value)
+
+
+def test_a_system_base_set_must_be_a_mapping():
+    data = {"system": {"base": "lamina_h100_h20", "set": [1]}, "axes": {"memory.count": [2]}, "workloads": []}
+    with pytest.raises(SweepSpecError, match=r"system.set: expected a mapping \{path: value\}"):
+        system_sweep_from_yaml("", data, base_dir=Path("."), default_name="s")

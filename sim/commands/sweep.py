@@ -14,6 +14,8 @@ from sim.commands.stderr import EXIT_INTERRUPTED, warnings_to_stderr
 if TYPE_CHECKING:
     from sim.sweep import SweepResult
     from sim.sweep.spec import SweepSpec
+    from sim.sweep.system_sweep import SystemSweepSpec
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -42,12 +44,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     # pandas, numpy, pyarrow, yaml: imported here, so the parser needs none of them
     from sim.sweep import SweepInterrupted, sweep
-    from sim.sweep.spec import load_sweep_spec
-    from sim.sweep.system_sweep import is_system_sweep
+    from sim.sweep.system_sweep import SystemSweepSpec, load_any_sweep_spec
 
-    if is_system_sweep(args.spec):  # a system of devices as the base (sim/sweep/system_sweep.py)
-        return _run_system_sweep(args)
-    spec = load_sweep_spec(args.spec)
+    spec = load_any_sweep_spec(args.spec)
+    if isinstance(spec, SystemSweepSpec):  # a system of devices as the base (sim/sweep/system_sweep.py)
+        return _run_system_sweep(args, spec)
     bar = _ProgressBar(spec.name, enabled=not args.no_progress)
     try:
         with warnings_to_stderr("sweep"):  # printed only when the sweep finishes, after the bar
@@ -72,12 +73,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_system_sweep(args: argparse.Namespace) -> int:
+def _run_system_sweep(args: argparse.Namespace, spec: SystemSweepSpec) -> int:
     """A sweep over a system's fields: in this process (its placements and op costs are shared
     across configs; a thousand configs take seconds at roofline fidelity)."""
-    from sim.sweep.system_sweep import load_system_sweep, sweep_system
+    from sim.sweep.system_sweep import sweep_system
 
-    spec = load_system_sweep(args.spec)
     bar = _ProgressBar(spec.name, enabled=not args.no_progress)
     try:
         with warnings_to_stderr("sweep"):

@@ -58,7 +58,8 @@ TOP_KEYS = (
     "objectives",
     "chunk_configs",
 )
-HARDWARE_KEYS = ("base", "set")
+#: Keys of a spec's base given as a mapping (``hardware:`` here, ``system:`` in a system sweep).
+BASE_KEYS = ("base", "set")
 SAMPLING_KEYS = ("method", "samples", "seed")
 #: Columns of `sim.cost.run_metrics`, which every sweep row carries beside the engine's totals
 #: (tokens/s is an LLM phase's tokens per step over its latency, NaN for other workloads; energy
@@ -154,19 +155,28 @@ class SweepSpec:
 def load_sweep_spec(path: str | Path) -> SweepSpec:
     """Read and validate a sweep spec file; relative paths in it are relative to its folder."""
     path = Path(path)
+    text, data = read_spec_file(path)
+    return sweep_spec_from_yaml(text, data, base_dir=path.parent, default_name=path.stem)
+
+
+def read_spec_file(path: Path) -> tuple[str, Any]:
+    """A sweep spec file's text and its YAML, each read once; an error naming what is wrong."""
     if not path.is_file():
         raise SweepSpecError(f"sweep spec: no such file {str(path)!r}")
     text = read_text(path, what="a sweep spec in YAML", error=SweepSpecError)
-    return parse_sweep_spec(text, base_dir=path.parent, default_name=path.stem)
+    return text, _yaml(text)
 
 
-def spec_mapping(text: str, keys: tuple[str, ...], *, required: tuple[str, ...]) -> dict[str, Any]:
-    """The YAML `text` of a sweep spec as a mapping of its top-level `keys`, the `required` ones
-    present; an error naming what is wrong otherwise."""
+def _yaml(text: str) -> Any:
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise SweepSpecError(f"sweep spec: not valid YAML: {error}") from None
+
+
+def spec_mapping(data: Any, keys: tuple[str, ...], *, required: tuple[str, ...]) -> dict[str, Any]:
+    """The YAML `data` of a sweep spec as a mapping of its top-level `keys`, the `required` ones
+    present; an error naming what is wrong otherwise."""
     if not isinstance(data, dict):
         raise SweepSpecError(f"sweep spec: expected a mapping of keys ({', '.join(required)}, ...)")
     check_keys(data, keys, where="sweep spec")
@@ -178,22 +188,23 @@ def spec_mapping(text: str, keys: tuple[str, ...], *, required: tuple[str, ...])
 
 def parse_sweep_spec(text: str, *, base_dir: Path = Path("."), default_name: str = "sweep") -> SweepSpec:
     """Parse the YAML `text` of a sweep spec (see the module docstring)."""
-    data = spec_mapping(text, TOP_KEYS, required=("hardware", "axes", "workloads"))
+    return sweep_spec_from_yaml(text, _yaml(text), base_dir=base_dir, default_name=default_name)
+
+
+def sweep_spec_from_yaml(text: str, data: Any, *, base_dir: Path, default_name: str) -> SweepSpec:
+    """The sweep spec of `text`, whose YAML is `data` (see the module docstring)."""
+    data = spec_mapping(data, TOP_KEYS, required=("hardware", "axes", "workloads"))
     hardware, base_set, digest, base = _parse_hardware(data["hardware"], base_dir)
     field_names = field_paths(type(base))  # nested specs' fields as dotted paths
-    axes = _parse_axes(data["axes"], base, field_names)
+    owners = {name: (type(base), name) for name in field_names}
+    axes = parse_axes(data["axes"], owners, unknown="field", listing=f"fields of {type(base).__name__}")
     swept = {axis.field for axis in axes}
     scalars = tuple(base_scalars(base))
     derived = _parse_derived(data.get("derived") or {}, field_names, scalars, swept)
-    constraints = tuple(
-        parse_expression(text, fields=scalars, where=f"constraints[{i}]")
-        for i, text in enumerate(_as_list(data.get("constraints") or [], "constraints"))
-    )
+    constraints = parse_constraints(data.get("constraints"), scalars)
     sampling, samples, seed = _parse_sampling(data.get("sampling", "grid"))
-    fidelity = _enum(Fidelity, data.get("fidelity", "roofline"), "fidelity")
-    chunk = data.get("chunk_configs", 0)
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 0:
-        raise SweepSpecError(f"chunk_configs = {chunk!r}: must be a positive integer (or 0: automatic)")
+    fidelity = parse_enum(Fidelity, data.get("fidelity", "roofline"), "fidelity")
+    chunk = parse_chunk_configs(data.get("chunk_configs", 0))
     return SweepSpec(
         name=str(data.get("name") or default_name),
         text=text,
@@ -209,27 +220,47 @@ def parse_sweep_spec(text: str, *, base_dir: Path = Path("."), default_name: str
         seed=seed,
         workloads=parse_workloads(data["workloads"], base_dir=base_dir),
         fidelity=fidelity,
-        objectives=_parse_objectives(data.get("objectives") or {"latency_s": "min"}, fidelity),
+        objectives=parse_objectives(
+            data.get("objectives") or {"latency_s": "min"},
+            metric_columns(fidelity),
+            at=f" at fidelity {fidelity.value}",
+        ),
         chunk_configs=chunk,
     )
 
 
 def _parse_hardware(value: Any, base_dir: Path) -> tuple[str, tuple[str, ...], str, Any]:
+    name, base_set, local = parse_base(
+        value,
+        base_dir,
+        key="hardware",
+        what="a preset or .yaml file",
+        item="field",
+        suffixes=(".yaml", ".yml", ".cfg"),
+    )
+    digest = hashlib.sha256(local.read_bytes()).hexdigest() if local else ""
+    return name, base_set, digest, load_hardware(name, base_set)
+
+
+def parse_base(
+    value: Any, base_dir: Path, *, key: str, what: str, item: str, suffixes: tuple[str, ...]
+) -> tuple[str, tuple[str, ...], Path | None]:
+    """A spec's base under `key`: `what` (a preset or a file with one of `suffixes`, relative to
+    `base_dir`), alone or as ``{base: ..., set: {ITEM: value}}``. Its name (a file's resolved
+    path), its overrides as ``ITEM=VALUE`` texts, and the file when it is one."""
     if isinstance(value, str):
         value = {"base": value}
     if not isinstance(value, dict) or "base" not in value:
-        raise SweepSpecError("hardware: give a preset or .yaml file, or {base: ..., set: {field: value}}")
-    check_keys(value, HARDWARE_KEYS, where="hardware")
-    name = str(value["base"])
+        raise SweepSpecError(f"{key}: give {what}, or {{base: ..., set: {{{item}: value}}}}")
+    check_keys(value, BASE_KEYS, where=key)
     overrides = value.get("set") or {}
     if not isinstance(overrides, dict):
-        raise SweepSpecError("hardware.set: expected a mapping {field: value}")
-    base_set = tuple(f"{key}={override_text(item)}" for key, item in overrides.items())
-    local = base_dir / name
-    digest = ""
-    if local.suffix in (".yaml", ".yml", ".cfg") and local.is_file():
-        name, digest = str(local.resolve()), hashlib.sha256(local.read_bytes()).hexdigest()
-    return name, base_set, digest, load_hardware(name, base_set)
+        raise SweepSpecError(f"{key}.set: expected a mapping {{{item}: value}}")
+    base_set = tuple(f"{name}={override_text(setting)}" for name, setting in overrides.items())
+    local = base_dir / str(value["base"])
+    if local.suffix in suffixes and local.is_file():
+        return str(local.resolve()), base_set, local
+    return str(value["base"]), base_set, None
 
 
 def base_scalars(base: Device) -> dict[str, Any]:
@@ -257,20 +288,22 @@ def override_text(value: Any) -> str:
     return json.dumps(value)
 
 
-def _parse_axes(value: Any, base: Device, field_names: tuple[str, ...]) -> tuple[Axis, ...]:
+def parse_axes(
+    value: Any, owners: dict[str, tuple[type, str]], *, unknown: str, listing: str
+) -> tuple[Axis, ...]:
+    """The axes of a spec, each over a name of `owners`, which says the spec class and field that
+    convert its values; an unknown name is an error calling it an `unknown` with the closest name,
+    or else all of them after `listing`."""
     if not isinstance(value, dict) or not value:
         raise SweepSpecError("axes: give a mapping {field: [values] | {range|logrange|doubling: [...]}}")
     axes = []
     for name, spec in value.items():
-        if name not in field_names:
-            close = difflib.get_close_matches(str(name), field_names, n=1)
-            hint = (
-                f"; did you mean {close[0]!r}?"
-                if close
-                else f"; fields of {type(base).__name__}: " + ", ".join(field_names)
+        if name not in owners:
+            raise SweepSpecError(
+                f"axes: unknown {unknown} {name!r}{_hint(str(name), tuple(owners), listing)}"
             )
-            raise SweepSpecError(f"axes: unknown field {name!r}{hint}")
-        axes.append(parse_axis(str(name), spec, type(base)))
+        owner, field = owners[name]
+        axes.append(Axis(field=str(name), values=parse_axis(field, spec, owner).values))
     return tuple(axes)
 
 
@@ -299,7 +332,7 @@ def _parse_sampling(value: Any) -> tuple[Sampling, int, int]:
     if not isinstance(value, dict):
         raise SweepSpecError("sampling: give 'grid' or {method: random, samples: N, seed: S}")
     check_keys(value, SAMPLING_KEYS, where="sampling")
-    method = _enum(Sampling, value.get("method", "grid"), "sampling.method")
+    method = parse_enum(Sampling, value.get("method", "grid"), "sampling.method")
     samples, seed = value.get("samples", 0), value.get("seed", 0)
     for key, number in (("samples", samples), ("seed", seed)):
         if isinstance(number, bool) or not isinstance(number, int) or number < 0:
@@ -317,21 +350,39 @@ def metric_columns(fidelity: Fidelity) -> tuple[str, ...]:
     return (*engine, *DERIVED_METRICS)
 
 
-def _parse_objectives(value: Any, fidelity: Fidelity) -> tuple[Objective, ...]:
+def parse_objectives(value: Any, known: tuple[str, ...], *, at: str = "") -> tuple[Objective, ...]:
+    """Objectives ``{column: min|max}`` over the `known` metric columns (`at`: where they are
+    known, for the message)."""
     if not isinstance(value, dict) or not value:
         raise SweepSpecError("objectives: expected a mapping {column: min|max}, e.g. {latency_s: min}")
-    known = metric_columns(fidelity)
     objectives = []
     for column, goal in value.items():
         if column not in known:
-            close = difflib.get_close_matches(str(column), known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; valid: {', '.join(known)}"
-            raise SweepSpecError(f"objectives: unknown column {column!r} at fidelity {fidelity.value}{hint}")
-        objectives.append(Objective(column=str(column), goal=_enum(Goal, goal, f"objectives.{column}")))
+            raise SweepSpecError(
+                f"objectives: unknown column {column!r}{at}{_hint(str(column), known, 'valid')}"
+            )
+        objectives.append(Objective(column=str(column), goal=parse_enum(Goal, goal, f"objectives.{column}")))
     return tuple(objectives)
 
 
-def _enum(cls: type[enum.Enum], value: Any, where: str) -> Any:
+def parse_constraints(value: Any, scalars: tuple[str, ...]) -> tuple[Expression, ...]:
+    """Constraint expressions (one, or a list) over the `scalars` fields."""
+    return tuple(
+        parse_expression(str(text), fields=scalars, where=f"constraints[{i}]")
+        for i, text in enumerate(_as_list(value or [], "constraints"))
+    )
+
+
+def parse_chunk_configs(value: Any) -> int:
+    """Configs per part file: a positive integer, or 0 (the runner's choice)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SweepSpecError(f"chunk_configs = {value!r}: must be a positive integer (or 0: automatic)")
+    return value
+
+
+def parse_enum(cls: type[enum.Enum], value: Any, where: str) -> Any:
+    """The member of `cls` named by `value` (any case); an error with the closest name and all of
+    them otherwise."""
     try:
         return cls(str(value).strip().lower())
     except ValueError:
@@ -339,6 +390,11 @@ def _enum(cls: type[enum.Enum], value: Any, where: str) -> Any:
         close = difflib.get_close_matches(str(value), valid, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise SweepSpecError(f"{where} = {value!r}: {hint}valid: {', '.join(valid)}") from None
+
+
+def _hint(name: str, valid: tuple[str, ...], listing: str) -> str:
+    close = difflib.get_close_matches(name, valid, n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; {listing}: {', '.join(valid)}"
 
 
 def _as_list(value: Any, where: str) -> list:

@@ -26,7 +26,6 @@ scheduled on the timeline. Rows: ``config_id``, each axis, ``workload``, ``phase
 
 from __future__ import annotations
 
-import difflib
 import enum
 import hashlib
 import itertools
@@ -40,17 +39,29 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from hwmodels.system import SystemSpec
 from hwmodels.system_loader import SystemPath, load_system, system_paths
-from sim.sweep.axes import Axis, parse_axis
-from sim.sweep.expr import Expression, SweepSpecError, parse_expression
-from sim.sweep.spec import Fidelity, Goal, Objective, override_text, spec_mapping
+from sim.sweep.axes import Axis
+from sim.sweep.expr import Expression, SweepSpecError
+from sim.sweep.spec import (
+    Fidelity,
+    Objective,
+    SweepSpec,
+    override_text,
+    parse_axes,
+    parse_base,
+    parse_chunk_configs,
+    parse_constraints,
+    parse_enum,
+    parse_objectives,
+    read_spec_file,
+    spec_mapping,
+    sweep_spec_from_yaml,
+)
 from sim.sweep.store import open_out_dir, write_part
-from sim.sweep.workloads import WorkloadKind, WorkloadSpec, check_keys, parse_workloads
+from sim.sweep.workloads import WorkloadKind, WorkloadSpec, parse_workloads
 from workloads.errors import CodesignError
-from workloads.files import read_text
 
 TOP_KEYS = (
     "name",
@@ -117,92 +128,58 @@ class SystemSweepSpec:
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def is_system_sweep(path: str | Path) -> bool:
-    """Whether a sweep spec file has a ``system:`` base (else it is a device sweep)."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return False
-    return isinstance(data, dict) and "system" in data
+def load_any_sweep_spec(path: str | Path) -> SweepSpec | SystemSweepSpec:
+    """A sweep spec file, read and parsed once: a system sweep when it has a ``system:`` base, else
+    a device sweep (`sim.sweep.spec`)."""
+    path = Path(path)
+    text, data = read_spec_file(path)
+    parse = system_sweep_from_yaml if isinstance(data, dict) and "system" in data else sweep_spec_from_yaml
+    return parse(text, data, base_dir=path.parent, default_name=path.stem)
 
 
 def load_system_sweep(path: str | Path) -> SystemSweepSpec:
+    """Read and validate a system sweep spec file; relative paths in it are relative to its folder."""
     path = Path(path)
-    text = read_text(path, what="a sweep spec in YAML", error=SweepSpecError)
-    data = spec_mapping(text, TOP_KEYS, required=("system", "axes", "workloads"))
-    system, base_set, base = _parse_system(data["system"], path.parent)
-    paths = {path.text: path for path in system_paths(base)}
-    axes = tuple(
-        _parse_axis(str(name), values, base, paths) for name, values in _mapping(data["axes"], "axes")
+    text, data = read_spec_file(path)
+    return system_sweep_from_yaml(text, data, base_dir=path.parent, default_name=path.stem)
+
+
+def system_sweep_from_yaml(text: str, data: Any, *, base_dir: Path, default_name: str) -> SystemSweepSpec:
+    """The system sweep of `text`, whose YAML is `data` (module docstring); parsed as a device
+    sweep's spec is (`sim.sweep.spec`), with system paths for fields."""
+    data = spec_mapping(data, TOP_KEYS, required=("system", "axes", "workloads"))
+    name, base_set, _ = parse_base(
+        data["system"],
+        base_dir,
+        key="system",
+        what="a system preset or .yaml file",
+        item="path",
+        suffixes=(".yaml", ".yml"),
     )
-    scalars = tuple(paths)
-    constraints = tuple(
-        parse_expression(str(text), fields=scalars, where=f"constraints[{i}]")
-        for i, text in enumerate(data.get("constraints") or [])
-    )
-    workloads = parse_workloads(data["workloads"], base_dir=path.parent)
+    base = load_system(name, base_set)
+    paths = system_paths(base)
+    owners = {path.text: (type(path.spec(base)), path.field) for path in paths}
+    axes = parse_axes(data["axes"], owners, unknown="system path", listing="paths")
+    constraints = parse_constraints(data.get("constraints"), tuple(owners))
+    workloads = parse_workloads(data["workloads"], base_dir=base_dir)
     for workload in workloads:
         if workload.kind is not WorkloadKind.MODEL:
             raise SweepSpecError(
                 f"workloads: {workload.name!r}: a system sweep runs zoo models ({{model: ...}})"
             )
-    try:
-        fidelity = Fidelity(str(data.get("fidelity", "roofline")).strip().lower())
-    except ValueError:
-        raise SweepSpecError(f"fidelity = {data.get('fidelity')!r}: valid: roofline, cycle") from None
-    objectives = []
-    for column, goal in _mapping(data.get("objectives") or {"tbt_s": "min"}, "objectives"):
-        if column not in SYSTEM_METRICS:
-            raise SweepSpecError(f"objectives: unknown column {column!r}; valid: {', '.join(SYSTEM_METRICS)}")
-        try:
-            objectives.append(Objective(column=str(column), goal=Goal(str(goal).strip().lower())))
-        except ValueError:
-            raise SweepSpecError(f"objectives.{column} = {goal!r}: valid: min, max") from None
-    chunk = data.get("chunk_configs") or CHUNK_CONFIGS
     return SystemSweepSpec(
-        name=str(data.get("name") or path.stem),
+        name=str(data.get("name") or default_name),
         text=text,
-        system=system,
+        system=name,
         base_set=base_set,
         base=base,
         axes=axes,
         constraints=constraints,
         workloads=workloads,
-        fidelity=fidelity,
-        objectives=tuple(objectives),
-        chunk_configs=int(chunk),
+        fidelity=parse_enum(Fidelity, data.get("fidelity", "roofline"), "fidelity"),
+        objectives=parse_objectives(data.get("objectives") or {"tbt_s": "min"}, SYSTEM_METRICS),
+        chunk_configs=parse_chunk_configs(data.get("chunk_configs", 0)) or CHUNK_CONFIGS,
     )
-
-
-def _mapping(value: Any, where: str) -> list[tuple[str, Any]]:
-    if not isinstance(value, dict) or not value:
-        raise SweepSpecError(f"{where}: expected a non-empty mapping")
-    return list(value.items())
-
-
-def _parse_system(value: Any, base_dir: Path) -> tuple[str, tuple[str, ...], SystemSpec]:
-    if isinstance(value, str):
-        value = {"base": value}
-    if not isinstance(value, dict) or "base" not in value:
-        raise SweepSpecError("system: give a system preset or .yaml file, or {base: ..., set: {path: value}}")
-    check_keys(value, ("base", "set"), where="system")
-    name = str(value["base"])
-    local = base_dir / name
-    if local.suffix in (".yaml", ".yml") and local.is_file():
-        name = str(local.resolve())
-    base_set = tuple(f"{key}={override_text(item)}" for key, item in (value.get("set") or {}).items())
-    return name, base_set, load_system(name, base_set)
-
-
-def _parse_axis(name: str, values: Any, base: SystemSpec, paths: dict[str, SystemPath]) -> Axis:
-    """The axis over system path `name`, its values converted by the owning spec's field type."""
-    if name not in paths:
-        close = difflib.get_close_matches(name, list(paths), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; paths: {', '.join(paths)}"
-        raise SweepSpecError(f"axes: unknown system path {name!r}{hint}")
-    path = paths[name]
-    axis = parse_axis(path.field, values, type(path.spec(base)))
-    return Axis(field=name, values=axis.values)
 
 
 @dataclass(frozen=True)
