@@ -42,7 +42,7 @@ from mappers.tensor_split import (
     split_evenly,
 )
 from workloads.op import Op, OpGraph, OpKind, Phase, Role
-from workloads.summary import resident_bytes
+from workloads.summary import param_bytes, resident_bytes
 
 
 @dataclass(frozen=True)
@@ -261,7 +261,7 @@ class _Builder:
         }
         self.kv_from_writes = not any(o.role is Role.KV_CACHE for op in graph.ops for o in op.operands)
         read = resident_bytes(graph)
-        stored = sum(_param_bytes(op) * op.count for op in graph.ops)
+        stored = sum(param_bytes(op) * op.count for op in graph.ops)
         self.unread_scale = read["weights"] / stored if stored else 1.0
 
     # resources -----------------------------------------------------------------------------
@@ -298,7 +298,7 @@ class _Builder:
         rank_ops: tuple[tuple[Op, ...], ...] = (),
     ) -> int:
         ops = tuple(ops)
-        heaviest = max(rank_ops, key=lambda rank: sum(_param_bytes(op) for op in rank), default=())
+        heaviest = max(rank_ops, key=lambda rank: sum(param_bytes(op) for op in rank), default=())
         for op in (*ops, *heaviest):  # expert parallelism: the rank holding the most weights
             self.account(resource, op)
         name = ops[0].name if ops else "experts"
@@ -312,7 +312,7 @@ class _Builder:
     def account(self, resource: str, op: Op) -> None:
         weights = self.weights.setdefault(resource, {})
         if op.name not in weights:
-            weights[op.name] = _param_bytes(op) * op.count * self.unread_scale
+            weights[op.name] = param_bytes(op) * op.count * self.unread_scale
         kv_role = Role.KV_CACHE_WRITE if self.kv_from_writes else Role.KV_CACHE
         self.kv[resource] = self.kv.get(resource, 0.0) + op.count * sum(
             o.bytes for o in op.operands if o.role is kv_role
@@ -495,13 +495,6 @@ class _Builder:
 
 def _label(resource: str) -> str:
     return resource.replace("/", ".")
-
-
-def _param_bytes(op: Op) -> float:
-    """Bytes of `op`'s parameter operands (weights, biases and their quantization metadata)."""
-    if not dict(op.attrs).get("weight_is_param", 1):
-        return 0.0
-    return sum(o.bytes for o in op.operands if o.role in (Role.WEIGHT, Role.BIAS, Role.METADATA))
 
 
 def _hidden_bytes(graph: OpGraph) -> float:

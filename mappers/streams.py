@@ -88,10 +88,11 @@ def tp_stream(
     layer: int | None = None
     experts: dict[int, list[Op]] = {}
     for op in graph.ops:
-        layer = layer_of(op) if layer_of(op) is not None else layer
+        own_layer, expert = layer_of(op), EXPERT.search(op.module)  # each pattern run once per op
+        layer = own_layer if own_layer is not None else layer
         split = classify(op, shape)
         block = block_of(op.module)
-        if experts and not EXPERT.search(op.module):
+        if experts and not expert:
             yield from _expert_items(experts, layer, shape, tp, ep)
             experts = {}
         if pending is not None and block != pending[0]:
@@ -103,14 +104,13 @@ def tp_stream(
         if offload and is_attention_side(op):
             yield Item(layer=layer, op=op, offloaded=True)
             continue
-        if ep > 1 and shape.moe and EXPERT.search(op.module):
-            found = EXPERT.search(op.module)
-            experts.setdefault(_expert_index(found.group(1)), []).append(op)
+        if ep > 1 and shape.moe and expert:
+            experts.setdefault(_expert_index(expert.group(1)), []).append(op)
             continue  # the combine all-to-all returns every token whole: no all-reduce after
         if gather and split in (Split.COLUMN, Split.VOCAB_HEAD) and tp > 1:
             yield Item(layer=layer, collective=Collective.ALL_GATHER, message_bytes=gather)
             gather = 0.0
-        if sequence_parallel and split is Split.REPLICATED and layer_of(op) is not None:
+        if sequence_parallel and split is Split.REPLICATED and own_layer is not None:
             yield Item(layer=layer, op=shard_tokens(op, tp))
         else:
             yield Item(layer=layer, op=shard(op, split, tp, shape))

@@ -126,3 +126,15 @@ def test_resident_bytes_are_the_parameters_and_the_kv_cache():
     quantized = load_model_graph("llama-2-7b", phase="decode", context=4096, batch=8, weights="int4")
     int4 = resident_bytes(quantized)
     assert 0.25 < int4["weights"] / need["weights"] < 0.3  # 4 bits + group-128 scales and zeros, over 16
+
+
+def test_param_bytes_are_an_ops_parameter_operands():
+    # a LLaMA-2-7B decode q_proj at batch 8: its weight 4096 × 4096 × 2 B is a parameter; attention's
+    # Q·K product has no parameter (weight_is_param 0 or no weight operand): 0
+    from workloads.summary import param_bytes
+
+    graph = load_model_graph("llama-2-7b", phase="decode", context=4096, batch=8)
+    q_proj = next(op for op in graph.ops if op.module.endswith("q_proj"))
+    attention = next(op for op in graph.ops if op.kind.value == "attention")
+    assert param_bytes(q_proj) == 4096 * 4096 * 2
+    assert param_bytes(attention) == 0.0

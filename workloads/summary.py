@@ -16,6 +16,8 @@ _INDEX = re.compile(r"(?<=\.)\d+(?=\.|$)|^\d+(?=\.|$)")
 
 #: Kinds whose FLOPs ``torch.utils.flop_counter`` counts (matmuls, convolutions, attention).
 MATMUL_KINDS = (OpKind.GEMM, OpKind.CONV, OpKind.ATTENTION)
+#: Roles of a parameter's operands: weights, biases and their quantization metadata.
+PARAM_ROLES = (Role.WEIGHT, Role.BIAS, Role.METADATA)
 
 
 def module_pattern(module: str) -> str:
@@ -82,13 +84,18 @@ def resident_bytes(graph: OpGraph) -> dict[str, float]:
     stored = elements = 0.0
     kv = 0.0
     for op in graph.ops:
+        stored += param_bytes(op) * op.count
         if dict(op.attrs).get("weight_is_param", 1):
-            for operand in op.operands:
-                if operand.role in (Role.WEIGHT, Role.BIAS, Role.METADATA):
-                    stored += operand.bytes * op.count
-                if operand.role in (Role.WEIGHT, Role.BIAS):
-                    elements += operand.elements * op.count
+            elements += sum(o.elements for o in op.operands if o.role in (Role.WEIGHT, Role.BIAS)) * op.count
         kv += sum(o.bytes for o in op.operands if o.role in (Role.KV_CACHE, Role.KV_CACHE_WRITE)) * op.count
     unread = max(0.0, graph.params - elements)
     weights = stored + unread * stored / elements if elements else 0.0
     return {"weights": weights, "kv_cache": kv, "total": weights + kv}
+
+
+def param_bytes(op: Op) -> float:
+    """Bytes of `op`'s parameter operands (`PARAM_ROLES`) once; 0 when its weight is not a
+    parameter (``weight_is_param`` 0: a product of two activations)."""
+    if not dict(op.attrs).get("weight_is_param", 1):
+        return 0.0
+    return sum(o.bytes for o in op.operands if o.role in PARAM_ROLES)
