@@ -38,6 +38,7 @@ import pandas as pd
 
 from reference_kernels.published_models import PUBLISHED_MODELS, published_model_steps
 from reference_kernels.sources import DATA, harness, with_split
+from workloads.zoo import list_models
 
 PUBLISHED_VALIDATION = DATA / "published_validation.csv"
 
@@ -102,8 +103,8 @@ WEIGHT_ONLY_KERNELS = {
 }
 
 
-#: Models the zoo has under the published name.
-ZOO_NAMES = {"llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3-8b"}
+#: Models the zoo has (by the published name; `workloads.zoo` lists them without importing torch).
+ZOO_NAMES = frozenset(list_models())
 
 
 def _read(path: Path) -> pd.DataFrame:

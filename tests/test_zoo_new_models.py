@@ -1,4 +1,4 @@
-"""LLaMA-1 33B and 65B and OPT-6.7B in the zoo: a decode step traces, and the parameter count is the
+"""LLaMA-1 33B and 65B, OPT-6.7B and GPT-J-6B in the zoo: a decode step traces, and the parameter count is the
 published one, computed from the config.
 
 LLaMA-1 (Touvron et al. 2023, Table 2 gives 32.5B and 65.2B): RMSNorm weights, untied embedding
@@ -21,6 +21,15 @@ positions with 2050 rows (2048 + OPT's offset of 2), the LM head tied to the tok
   fc2 16384·4096 + 4096 = 67,112,960; two LayerNorms 2·2·4096 = 16,384 → 201,379,840 per layer,
   × 32 = 6,444,154,880; token embedding 50272·4096 = 205,914,112; positions 2050·4096 = 8,396,800;
   final LayerNorm 2·4096 = 8,192 → 6,658,473,984 ≈ 6.7B.
+
+GPT-J-6B (EleutherAI/gpt-j-6b config.json; the model card's "6B"): one LayerNorm per block,
+attention without biases, an MLP with biases, an untied LM head with a bias, no position table.
+d = 4096, MLP 16384, 28 layers, vocab 50400:
+  q, k, v, out 4·4096² = 67,108,864; fc_in 4096·16384 + 16384 = 67,125,248; fc_out
+  16384·4096 + 4096 = 67,112,960; LayerNorm 2·4096 = 8,192 → 201,355,264 per layer,
+  × 28 = 5,637,947,392; token embedding 50400·4096 = 206,438,400; final LayerNorm 8,192; LM head
+  4096·50400 + 50400 = 206,488,800 → 6,050,882,784. The card's table gives 6,053,381,344 (counted
+  in mesh-transformer-jax), 0.04% more.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ PARAMS = {
     "llama-33b": (32_528_943_616, 32.5, 0.05e9),
     "llama-65b": (65_285_660_672, 65.2, 0.1e9),  # 65.29B, printed 65.2B (truncated) in the paper
     "opt-6.7b": (6_658_473_984, 6.7, 0.05e9),
+    "gpt-j-6b": (6_050_882_784, 6.053381344, 0.003e9),  # the card's exact 6,053,381,344
 }
 
 
@@ -49,10 +59,16 @@ def opt_params(d: int, ffn: int, layers: int, vocab: int, positions: int) -> int
     return layers * per_layer + vocab * d + (positions + 2) * d + 2 * d
 
 
+def gptj_params(d: int, mlp: int, layers: int, vocab: int) -> int:
+    per_layer = 4 * d * d + (d * mlp + mlp) + (mlp * d + d) + 2 * d
+    return layers * per_layer + vocab * d + 2 * d + (d * vocab + vocab)
+
+
 def test_formulas_give_the_counts_in_the_docstring():
     assert llama_params(6656, 17920, 60) == PARAMS["llama-33b"][0]
     assert llama_params(8192, 22016, 80) == PARAMS["llama-65b"][0]
     assert opt_params(4096, 16384, 32, 50272, 2048) == PARAMS["opt-6.7b"][0]
+    assert gptj_params(4096, 16384, 28, 50400) == PARAMS["gpt-j-6b"][0]
     # the same formula gives LLaMA-2-7B's known 6,738,415,616 (tests/test_trace_llm_bytes.py)
     assert llama_params(4096, 11008, 32) == 6_738_415_616
 
@@ -84,7 +100,12 @@ def _attention(graph):
 
 @pytest.mark.parametrize(
     ("name", "layers", "heads", "head_dim"),
-    [("llama-33b", 60, 52, 128), ("llama-65b", 80, 64, 128), ("opt-6.7b", 32, 32, 128)],
+    [
+        ("llama-33b", 60, 52, 128),
+        ("llama-65b", 80, 64, 128),
+        ("opt-6.7b", 32, 32, 128),
+        ("gpt-j-6b", 28, 16, 256),
+    ],
 )
 def test_decode_attention_reads_the_whole_cache_with_full_multi_head_kv(name, layers, heads, head_dim):
     graph = load_model_graph(name, phase="decode", context=CONTEXT)
@@ -106,3 +127,19 @@ def test_opt_has_layernorm_relu_and_learned_positions():
     assert sum(op.count for op in graph.ops if op.kind is OpKind.EMBEDDING) == 2
     lm_head = [op for op in graph.ops if op.kind is OpKind.GEMM and dict(op.dims).get("N") == 50272]
     assert len(lm_head) == 1
+
+
+def test_gptj_runs_attention_and_mlp_side_by_side_on_one_layernorm_with_partial_rope():
+    graph = load_model_graph("gpt-j-6b", phase="decode", context=CONTEXT)
+    atens = {op.aten for op in graph.ops}
+    assert any("gelu" in aten for aten in atens) and not any("silu" in aten for aten in atens)
+    # one LayerNorm per block plus the final one (GPT-2 and OPT have two per block)
+    assert sum(op.count for op in graph.ops if "layer_norm" in op.aten) == 28 + 1
+    # tokens only: no position table (RoPE), and an untied LM head of 50400 logits
+    assert sum(op.count for op in graph.ops if op.kind is OpKind.EMBEDDING) == 1
+    lm_head = [op for op in graph.ops if op.kind is OpKind.GEMM and dict(op.dims).get("N") == 50400]
+    assert len(lm_head) == 1
+    # RoPE rotates 64 of each head's 256 dims: its multiplies run over [B, H, S, 64] = 1·16·1·64
+    rotary = [op for op in graph.ops if op.aten == "aten.mul.Tensor" and op.dims[-1] == ("d3", 64)]
+    assert rotary and all(op.operands[0].elements == 16 * 64 for op in rotary)
+    assert not [op for op in graph.ops if op.aten == "aten.mul.Tensor" and op.dims[-1] == ("d3", 256)]

@@ -1,6 +1,6 @@
 """The model zoo: architectures built from their published configs, on meta tensors, never weights.
 
-Each `ZooEntry` names its source config. LLMs (GPT-2, OPT, LLaMA-1/2/3, Mistral, Mixtral) trace a
+Each `ZooEntry` names its source config. LLMs (GPT-2, OPT, GPT-J, LLaMA-1/2/3, Mistral, Mixtral) trace a
 prefill or a decode step; BERT a bidirectional pass over a sequence; ViT-B/16 and ResNet-50 a batch
 of images. The entries come from `workloads.zoo.configs` and need no torch; a family's torch module
 is imported when one of its models is built.
@@ -18,6 +18,7 @@ from workloads.errors import WorkloadError
 from workloads.zoo.configs import (
     ENCODER_CONFIGS,
     GPT2_CONFIGS,
+    GPTJ_CONFIGS,
     LLAMA_CONFIGS,
     OPT_CONFIGS,
     RESNET50_IMAGE_SIZE,
@@ -56,7 +57,12 @@ def _family(name: str):
 
 def _entries() -> dict[str, ZooEntry]:
     # decoder-only language models: (family module, its model class, the family's configs)
-    causal = (("llama", "Llama", LLAMA_CONFIGS), ("gpt2", "GPT2", GPT2_CONFIGS), ("opt", "OPT", OPT_CONFIGS))
+    causal = (
+        ("llama", "Llama", LLAMA_CONFIGS),
+        ("gpt2", "GPT2", GPT2_CONFIGS),
+        ("opt", "OPT", OPT_CONFIGS),
+        ("gptj", "GPTJ", GPTJ_CONFIGS),
+    )
     entries = [
         ZooEntry(
             name=name,

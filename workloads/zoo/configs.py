@@ -131,6 +131,31 @@ OPT_CONFIGS = {
 }  # fmt: skip
 
 
+# GPT-J (workloads.zoo.gptj).
+
+
+@dataclass(frozen=True, kw_only=True)
+class GPTJConfig:
+    """GPT-J's hyperparameters, named as in the checkpoint's config.json (in comments)."""
+
+    source: str
+    vocab: int  # vocab_size
+    dim: int  # n_embd
+    layers: int  # n_layer
+    heads: int  # n_head
+    rotary_dim: int  # rotary_dim: the dims of each head RoPE rotates
+    max_positions: int  # n_positions
+    norm_eps: float = 1e-5  # layer_norm_epsilon
+
+
+GPTJ_CONFIGS = {
+    "gpt-j-6b": GPTJConfig(
+        source="EleutherAI/gpt-j-6b config.json (parallel attention and MLP, partial RoPE, untied LM head)",
+        vocab=50400, dim=4096, layers=28, heads=16, rotary_dim=64, max_positions=2048,
+    ),
+}  # fmt: skip
+
+
 # Bidirectional encoders (workloads.zoo.encoder): BERT and ViT.
 
 

@@ -44,7 +44,11 @@ def rope_tables(positions: torch.Tensor, head_dim: int, theta: float, dtype: tor
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """x·cos + rotate_half(x)·sin for x [B, H, S, D]."""
+    """x·cos + rotate_half(x)·sin for x [B, H, S, D]; where the tables are narrower than the head
+    (GPT-J rotates only the first ``rotary_dim`` of each head's dims), the rest passes unrotated."""
+    width = cos.shape[-1]
+    if width < x.shape[-1]:
+        return torch.cat((apply_rope(x[..., :width], cos, sin), x[..., width:]), dim=-1)
     half = x.shape[-1] // 2
     rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
     return x * cos + rotated * sin
