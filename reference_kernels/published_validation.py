@@ -23,10 +23,11 @@ quoted on.
   model, what the figure times (`scope`: ``generate`` = a prefill of `input_len` tokens and
   `output_len` decode steps, the figure being the whole run divided by `output_len`; ``decode`` =
   the mean of `output_len` decode steps after `input_len` tokens; ``prefill`` = one prefill of
-  `input_len` tokens), the precisions, and the software stack's kernel policy (`STACKS`).
+  `input_len` tokens), the precisions, the software stack's kernel policy (`STACKS`) and the
+  tensor-parallel degree (`tp`: 1 for one GPU; more, a node of that many GPUs).
 
-Rows that cannot be simulated keep a `reason`: no preset for the GPU, tensor parallelism (a
-system of GPUs, `published_systems.csv`'s domain), a model the zoo does not have, no latency.
+Rows that cannot be simulated keep a `reason`: no preset for the GPU, a model the zoo does not
+have, no latency.
 """
 
 from __future__ import annotations
@@ -178,7 +179,7 @@ def _kernel_name(figure: pd.Series) -> str:
 STEP_COLUMNS = (
     "family", "model", "scope", "batch", "input_len", "output_len", "weights", "group_size",
     "activations", "kv", "fusion", "cuda_graphs", "eager_host", "stack", "gemm_kernel", "preset", "gpu",
-    "latency_s",
+    "tp", "latency_s",
     "set", "source_id", "split", "reason", "locator", "quote",
 )  # fmt: skip
 
@@ -217,8 +218,6 @@ def _step(figure: pd.Series) -> dict[str, object]:
     reason = ""
     if not figure["latency_s"]:
         reason = "no latency: " + figure["latency_derivation"]
-    elif figure["tp"] and int(figure["tp"]) > 1:
-        reason = f"tensor parallel over {figure['tp']} GPUs: a system, not one GPU"
     elif figure["model"] not in ZOO_NAMES:
         reason = f"model {figure['model']} is not in the zoo"
     elif not figure["preset"]:
@@ -241,6 +240,7 @@ def _step(figure: pd.Series) -> dict[str, object]:
         "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack_name, weights), ""),
         "preset": figure["preset"],
         "gpu": figure["gpu"],
+        "tp": int(figure["tp"] or 1),
         "latency_s": float(figure["latency_s"]) if figure["latency_s"] else float("nan"),
         "set": "",
         "source_id": figure["source_id"],
@@ -272,6 +272,7 @@ def _published_model_step(row: pd.Series) -> dict[str, object]:
         "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack, row["weights"]), ""),
         "preset": row["preset"],
         "gpu": row["gpu"],
+        "tp": 1,
         "latency_s": float(row["measured_s"]),
         "source_id": row["source_id"],
         "split": row["split"],

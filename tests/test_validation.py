@@ -3,6 +3,8 @@ has used, simulated as their sources ran and timed them, and tabulated per famil
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -111,3 +113,31 @@ def test_whole_model_rows_name_their_stack_and_scope():
     trt = steps.loc["trtllm_perf_v061_peak_throughput"]
     assert set(trt[trt["weights"] == "fp8"]["kv"]) == {"fp8"}  # --fp8_kv_cache, stated for the H100
     assert set(trt[trt["weights"] == "fp16"]["kv"]) == {""}
+
+
+def test_a_tensor_parallel_figure_runs_on_its_gpus_node_as_the_cli_runs_it():
+    # lmdeploy's LLaMA-2-70B over 4 A100s: the row's step is the node preset with 4 of its GPUs in
+    # the row's launch mode (TurboMind launches from C++: the native runtime), the same step
+    # `codesign simulate --system system_8xa100_nvlink --set gpus.count=4` runs
+    from hwmodels import load_hardware
+    from hwmodels.system_loader import load_system
+    from mappers.placement import place
+    from sim.system_run import run_system
+    from workloads.model_graph import load_model_graph
+
+    steps = validation_steps()
+    tp = steps[(steps["tp"] == 4) & (steps["scope"] == "prefill") & (steps["input_len"] == 2048)].iloc[0]
+    assert tp["reason"] == "" and tp["preset"] == "a100_80gb_sxm" and not tp["eager_host"]
+    system = load_system("system_8xa100_nvlink", ["gpus.count=4"])
+    group = system.groups["gpus"]
+    native = dataclasses.replace(group, device=load_hardware("a100_80gb_sxm").with_native_runtime())
+    system = dataclasses.replace(system, groups={"gpus": native})
+    precision = dict(weights="fp16", activations="fp16")
+    graph = load_model_graph("llama-2-70b", phase="prefill", batch=1, seq=2048, fusion="serving", **precision)
+    expected = run_system(place(graph, system), system).latency_s
+    assert published_validation.simulate_step(tp) == pytest.approx(expected)
+    # four GPUs share the work but pay the all-reduces: between a quarter of one GPU's step and it
+    one = tp.copy()
+    one["tp"] = 1
+    single = published_validation.simulate_step(one)
+    assert single / 4 < expected < single
