@@ -38,7 +38,7 @@ from pathlib import Path
 import pandas as pd
 
 from hwmodels.system import Overlap
-from hwmodels.system_loader import load_system
+from hwmodels.system_loader import load_system, nvlink_node
 from mappers.placement import place, plan_batch, prefill_system
 from sim.serving import LAMINA_TRACES, max_batch, memory_check
 from sim.system_run import roofline_cost, run_system
@@ -83,13 +83,7 @@ def trace(model: str, phase: str, batch: int, length: int, **annotations) -> OpG
 
 def graphed(system):
     """Every GPU of `system` replaying its kernels from a CUDA graph, as serving engines decode."""
-    groups = {}
-    for name, group in system.groups.items():
-        device = (
-            group.device.with_cuda_graphs() if hasattr(group.device, "with_cuda_graphs") else group.device
-        )
-        groups[name] = dataclasses.replace(group, device=device)
-    return dataclasses.replace(system, groups=groups)
+    return system.with_devices(lambda device: getattr(device, "with_cuda_graphs", lambda: device)())
 
 
 def step(system, model: str, batch: int, context: int, coster=None, **annotations):
@@ -277,14 +271,11 @@ def eager(context: int = 4096, batches=(16, 32, 64, 128, 256)) -> pd.DataFrame:
 
 
 def tp_system(gpu: str, tp: int):
-    """`tp` GPUs of preset `gpu` on the NVLink node of their generation (an A100 on the A100 node's
-    NVLink 3, an H100 or H200 on the H100 node's NVLink 4, as HGX H200 has), from CUDA graphs."""
+    """`tp` GPUs of preset `gpu` on the NVLink node of their generation
+    (`hwmodels.system_loader.nvlink_node`), from CUDA graphs."""
     from hwmodels.loader import load_hardware
 
-    node = "system_8xa100_nvlink" if gpu.startswith("a100") else "system_8xh100_nvlink"
-    system = load_system(node, [f"gpus.count={tp}"])
-    group = dataclasses.replace(system.groups["gpus"], device=load_hardware(gpu))
-    return graphed(dataclasses.replace(system, groups={"gpus": group}))
+    return graphed(nvlink_node(gpu, load_hardware(gpu), tp))
 
 
 def annotations_of(dtype: str) -> dict[str, str]:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -284,6 +284,12 @@ class SystemSpec:
         """Every device's board power (its power limit where below its TDP), summed (NaN if any
         is unknown)."""
         return sum(group.power_w for group in self.groups.values())
+
+    def with_devices(self, change: Callable[[Any], Any]) -> SystemSpec:
+        """This system with `change` applied to every group's device (a GPU's launch mode,
+        `GPUSpec.with_cuda_graphs`); `change` returns a device unchanged where it does not apply."""
+        groups = {name: replace(group, device=change(group.device)) for name, group in self.groups.items()}
+        return replace(self, groups=groups)
 
     def link(self, first: str, second: str) -> tuple[str, LinkSpec]:
         """The name and spec of the link joining groups `first` and `second` (the same name: the

@@ -83,6 +83,31 @@ def load_system(preset_or_file: str | Path, overrides: Sequence[str] = ()) -> Sy
     return apply_system_overrides(system, overrides)
 
 
+#: The NVLink/NVSwitch node preset of a GPU generation, by the start of the GPU's preset name: an
+#: A100 on the A100 node's NVLink 3; an H100 or H200 on the H100 node's NVLink 4 (900 GB/s per GPU
+#: on both, their datasheets; HGX H200 is the HGX H100 board's design).
+NVLINK_NODES = {
+    "a100": "system_8xa100_nvlink",
+    "h100": "system_8xh100_nvlink",
+    "h200": "system_8xh100_nvlink",
+}
+
+
+def nvlink_node(preset: str, device: Any, count: int) -> SystemSpec:
+    """`count` of `device` (a GPU of preset `preset`, as given: its launch mode, kernels, overrides)
+    tensor parallel on the NVLink node of its generation (`NVLINK_NODES`); an error naming the
+    generations there are for another GPU."""
+    node = next((name for prefix, name in NVLINK_NODES.items() if preset.startswith(prefix)), None)
+    if node is None:
+        raise HardwareSpecError(
+            f"preset {preset!r}: no NVLink node preset for its GPU; nodes for: {', '.join(NVLINK_NODES)}"
+        )
+    system = load_system(node)
+    name = system.model_group
+    group = dataclasses.replace(system.groups[name], device=device, count=count, ref=preset)
+    return dataclasses.replace(system, groups={**system.groups, name: group})
+
+
 def system_from_mapping(data: Any, *, where: str, base_dir: Path = PRESET_DIR) -> SystemSpec:
     """A validated `SystemSpec` from the mapping of a system YAML file (module docstring)."""
     if not isinstance(data, Mapping):

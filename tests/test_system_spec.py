@@ -302,3 +302,28 @@ def test_a_power_capped_gpu_in_a_system_is_charged_its_limit_not_its_tdp():
     group = DeviceGroup(device=capped, count=4)
     assert group.power_w == pytest.approx(4 * 500.0)
     assert replace(group, device=load_hardware("h100_sxm")).power_w == pytest.approx(4 * 700.0)
+
+
+def test_an_nvlink_node_holds_the_given_gpus_on_their_generations_links():
+    # an H200 runs on the H100 node's NVLink 4 (both 900 GB/s per GPU), four of them, as given
+    from hwmodels import load_hardware
+    from hwmodels.system_loader import nvlink_node
+
+    h200 = load_hardware("h200").with_cuda_graphs()
+    node = nvlink_node("h200", h200, 4)
+    group = node.groups[node.model_group]
+    assert group.device == h200 and group.count == 4 and group.ref == "h200"
+    assert node.links == load_system("system_8xh100_nvlink").links
+    assert nvlink_node("a100_80gb_sxm", load_hardware("a100_80gb_sxm"), 2).name == "system_8xa100_nvlink"
+    with pytest.raises(HardwareSpecError, match="preset 'l40s': no NVLink node preset for its GPU"):
+        nvlink_node("l40s", load_hardware("l40s"), 2)
+
+
+def test_with_devices_changes_every_groups_device_and_nothing_else():
+    system = load_system("lamina_h100_h20")
+    graphed = system.with_devices(lambda device: device.with_cuda_graphs())
+    assert set(graphed.groups) == set(system.groups)
+    for name, group in graphed.groups.items():
+        assert group.device == system.groups[name].device.with_cuda_graphs()
+        assert group.count == system.groups[name].count
+    assert graphed.links == system.links and graphed.parallel == system.parallel

@@ -109,18 +109,16 @@ def run_on_system(args: argparse.Namespace) -> int:
 def _with_gpu_arguments(system, args: argparse.Namespace):
     """`--cuda-graphs`, `--gemm-kernel`, `--attention-kernel` on every GPU of the system (devices
     of other kinds run as they are)."""
-    from dataclasses import replace
-
     from sim.commands.gpu_args import apply_gpu_arguments
     from workloads.errors import WorkloadError
 
-    groups = {}
-    for name, group in system.groups.items():
+    def on_gpus(device):
         try:
-            groups[name] = replace(group, device=apply_gpu_arguments(group.device, args))
+            return apply_gpu_arguments(device, args)
         except WorkloadError:  # not a GPU: the options are for the system's GPUs
-            groups[name] = group
-    return replace(system, groups=groups)
+            return device
+
+    return system.with_devices(on_gpus)
 
 
 def _trace(args: argparse.Namespace, phase, batch: int, *, context, seq):

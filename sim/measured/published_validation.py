@@ -12,10 +12,10 @@ latency terms). Whole-model rows are simulated as their `scope` says (`simulate_
   gives the first token), divided by `output_len` (the published throughput is
   ``batch · output_len / total time``).
 
-A row run tensor parallel over `tp` GPUs runs on a system: the node preset of its GPU
-(`TENSOR_PARALLEL_NODES`) with `tp` of its GPUs, each in the row's launch mode, the model split
-as Megatron-LM splits it and each all-reduce costed on the node's links (`mappers.placement`,
-`sim.system_run`, docs/systems.md).
+A row run tensor parallel over `tp` GPUs runs on a system: the NVLink node of its GPU's
+generation (`hwmodels.system_loader.nvlink_node`) with `tp` of its GPUs, each in the row's launch
+mode, the model split as Megatron-LM splits it and each all-reduce costed on the node's links
+(`mappers.placement`, `sim.system_run`, docs/systems.md).
 
 A decode step's time is affine in its context (the K/V read grows linearly; everything else is
 fixed), so the mean over the contexts ``c0 … c1`` is the mean of the steps at ``c0`` and ``c1``
@@ -28,7 +28,6 @@ median and p90 of the absolute error and whether the median is within `TARGET_PC
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
@@ -40,7 +39,6 @@ from reference_kernels.published_validation import validation_kernels, validatio
 from reference_kernels.sources import Split
 from sim.measured.compare import compare
 from sim.simulate import simulate, summarize
-from workloads.errors import WorkloadError
 from workloads.model_graph import load_model_graph
 
 #: The target of issue 16: median absolute error per family and GPU, validation rows only.
@@ -56,15 +54,6 @@ FAMILIES = {
     "attention_decode": "attention decode",
     "model_decode": "whole-model decode",
     "model_prefill": "whole-model prefill",
-}
-#: The node a tensor-parallel figure runs on, by its GPU's preset: that GPU's NVLink/NVSwitch
-#: system preset, its device replaced by the row's GPU and count set to the row's `tp`. The H200
-#: runs on the H100's node: both are HGX boards with NVLink 4 at 900 GB/s per GPU (H100 and H200
-#: datasheets).
-TENSOR_PARALLEL_NODES = {
-    "a100_80gb_sxm": "system_8xa100_nvlink",
-    "h100_sxm": "system_8xh100_nvlink",
-    "h200": "system_8xh100_nvlink",
 }
 #: Columns of one validated row.
 RESULT_COLUMNS = (
@@ -154,26 +143,15 @@ def _step_s(step: pd.Series, hardware: object, phase: str, **lengths: int) -> fl
 
 
 def _tensor_parallel_s(step: pd.Series, hardware: object, tp: int, phase: str, lengths: dict) -> float:
-    """Seconds of the step on `tp` of the row's GPUs in one node (`TENSOR_PARALLEL_NODES`)."""
-    from hwmodels.system_loader import load_system
+    """Seconds of the step on `tp` of the row's GPUs in one NVLink node (`nvlink_node`)."""
+    from hwmodels.system_loader import nvlink_node
     from mappers.placement import place, plan_batch, prefill_system
     from sim.system_run import run_system
 
-    node = TENSOR_PARALLEL_NODES.get(str(step["preset"]))
-    if node is None:
-        raise WorkloadError(
-            f"preset {step['preset']!r}: no node preset for a tensor-parallel figure; known: "
-            f"{', '.join(TENSOR_PARALLEL_NODES)}"
-        )
-    system = load_system(node)
-    name = system.parallel.model_group
-    group = dataclasses.replace(system.groups[name], device=hardware, count=tp, ref=str(step["preset"]))
-    system = dataclasses.replace(system, groups={**system.groups, name: group})
-    kv_to = ""
+    system, kv_to = nvlink_node(str(step["preset"]), hardware, tp), ""
     if phase == "prefill":
         system, kv_to = prefill_system(system)
-    batch = plan_batch(system, int(step["batch"]))
-    graph = _graph(step, phase, batch=batch, **lengths)
+    graph = _graph(step, phase, batch=plan_batch(system, int(step["batch"])), **lengths)
     return float(run_system(place(graph, system, kv_to=kv_to), system).latency_s)
 
 
