@@ -42,6 +42,7 @@ from hwmodels.system_loader import load_system, nvlink_node
 from mappers.placement import place, plan_batch, prefill_system
 from sim.serving import LAMINA_TRACES, max_batch, memory_check
 from sim.system_run import roofline_cost, run_system
+from workloads.model_graph import load_model_graph
 from workloads.op import OpGraph
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,29 +57,20 @@ LAMINA_PAIRS = (("llama-33b", 1, 2, 2), ("llama-65b", 2, 4, 4), ("llama-3-70b", 
 def trace(model: str, phase: str, batch: int, length: int, **annotations) -> OpGraph:
     """A zoo model's step as `load_model_graph` gives it (serving fusion), positions lifted to
     `length` where the config has fewer (module docstring)."""
-    from workloads import trace_cache
-    from workloads.annotate import annotate
-    from workloads.fusion import MOE_REWRITES, MoeMode
-    from workloads.model_trace import trace_zoo
-    from workloads.op import Phase
-    from workloads.serving import FUSION_REWRITES, FusionMode
     from workloads.zoo import ZOO
 
-    entry = ZOO[model]
-    step = Phase(phase)
-    seq, context = (None, length) if step is Phase.DECODE else (length, None)
-    if length > entry.max_positions:
-        entry = dataclasses.replace(entry, max_positions=length)
-    key = {
-        "model": f"{model}+positions{entry.max_positions}",
-        "phase": phase,
-        "batch": batch,
-        "seq": seq,
-        "context": context,
-    }
-    graph = trace_cache.cached(key, lambda: trace_zoo(entry, step, batch, seq, context))
-    graph = FUSION_REWRITES[FusionMode.SERVING](MOE_REWRITES[MoeMode.EAGER](graph))
-    return annotate(graph, **annotations)
+    decode = phase == "decode"
+    lifted = length if length > ZOO[model].max_positions else None
+    return load_model_graph(
+        model,
+        phase=phase,
+        batch=batch,
+        seq=None if decode else length,
+        context=length if decode else None,
+        fusion="serving",
+        max_positions=lifted,
+        **annotations,
+    )
 
 
 def graphed(system):
@@ -146,8 +138,6 @@ def sweep_speed() -> str:
         spec_path = Path(folder) / "speed.yaml"
         spec_path.write_text(text)
         spec = load_system_sweep(spec_path)
-        from workloads.model_graph import load_model_graph
-
         for batch in (128, 256):  # traced before the clock starts, as a sweep's workloads are
             load_model_graph("llama-3-70b", phase="decode", context=1260, batch=batch)
         result = sweep_system(spec, Path(folder) / "out")

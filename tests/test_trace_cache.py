@@ -87,3 +87,21 @@ def test_the_fingerprint_reads_the_workloads_sources():
     assert len(trace_cache.source_fingerprint()) == 64
     files = {path.name for path in trace_cache.PACKAGE_DIR.rglob("*.py")}
     assert {"tracer.py", "registry.py", "llama.py", "model_trace.py"} <= files
+
+
+def test_a_lifted_position_limit_traces_contexts_beyond_the_config_and_is_cached_apart(traces):
+    # GPT-2 small takes 1024 positions; a study of 2000 lifts the limit (max_positions), and that
+    # graph is cached under its own key, never served for the model as published
+    from workloads.errors import WorkloadError
+
+    with pytest.raises(WorkloadError, match="exceeds gpt2-small's 1024 positions"):
+        load_model_graph("gpt2-small", phase="decode", context=2000)
+    lifted = load_model_graph("gpt2-small", phase="decode", context=2000, max_positions=2000)
+    assert lifted.context_len == 2000
+    assert load_model_graph("gpt2-small", phase="decode", context=20, max_positions=2000).context_len == 20
+    traced = len(traces)
+    plain = load_model_graph("gpt2-small", phase="decode", context=20)
+    assert len(traces) == traced + 1  # not read back from the lifted model's entry
+    assert plain.params == lifted.params  # GPT-2's learned position table keeps its trained size
+    with pytest.raises(WorkloadError, match="max_positions must be a positive integer, got 0"):
+        load_model_graph("gpt2-small", phase="decode", context=20, max_positions=0)

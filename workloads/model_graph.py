@@ -14,6 +14,8 @@ time a ``codesign simulate --model`` takes. The tracing itself, and a user's ``f
 
 from __future__ import annotations
 
+import dataclasses
+
 from workloads import trace_cache
 from workloads.annotate import annotate
 from workloads.fusion import MOE_REWRITES, MoeMode
@@ -42,6 +44,7 @@ def load_model_graph(
     sparsity: str | None = None,
     moe: str | MoeMode = MoeMode.EAGER,
     fusion: str | FusionMode = FusionMode.EAGER,
+    max_positions: int | None = None,
 ) -> OpGraph:
     """Trace `model` (zoo name or ``file.py:factory``) for one step of `phase`, then annotate it.
 
@@ -52,7 +55,9 @@ def load_model_graph(
     `fusion` ``serving`` runs the graph as a serving engine's fused kernels
     (`workloads.serving.fuse_for_serving`); ``eager`` runs every traced op as its own kernel.
     The rewrites run on the traced dtypes, before the annotations, which then apply to the
-    rewritten ops as to traced ones.
+    rewritten ops as to traced ones. `max_positions` lifts a zoo model's position limit (a study
+    of contexts beyond what the checkpoint was trained on, as Lamina's traces ask of LLaMA-1; a
+    learned position table keeps its trained size).
     """
     step = Phase.parse(phase)
     batch = positive_int(batch, field="--batch")
@@ -63,9 +68,11 @@ def load_model_graph(
 
         graph = trace_factory(model, step, batch, seq, context)
     else:
-        key = {"model": model.strip().lower(), "phase": step.value, "batch": batch, "seq": seq,
-               "context": context}
-        graph = trace_cache.cached(key, lambda: _trace_zoo(model, step, batch, seq, context))
+        name = model.strip().lower()
+        if max_positions is not None:
+            name += f"+positions{positive_int(max_positions, field='max_positions')}"
+        key = {"model": name, "phase": step.value, "batch": batch, "seq": seq, "context": context}
+        graph = trace_cache.cached(key, lambda: _trace_zoo(model, step, batch, seq, context, max_positions))
     graph = FUSION_REWRITES[fusion](MOE_REWRITES[moe](graph))
     return annotate(
         graph,
@@ -77,8 +84,13 @@ def load_model_graph(
     )
 
 
-def _trace_zoo(model: str, step: Phase, batch: int, seq: int | None, context: int | None) -> OpGraph:
+def _trace_zoo(
+    model: str, step: Phase, batch: int, seq: int | None, context: int | None, max_positions: int | None
+) -> OpGraph:
     from workloads.model_trace import trace_zoo  # imports torch
     from workloads.zoo import get_model
 
-    return trace_zoo(get_model(model), step, batch, seq, context)
+    entry = get_model(model)
+    if max_positions is not None:
+        entry = dataclasses.replace(entry, max_positions=max_positions)
+    return trace_zoo(entry, step, batch, seq, context)
