@@ -239,9 +239,19 @@ def locate(system: SystemSpec, path: str, *, where: str) -> SystemPath:
     head, rest = parts[0], ".".join(parts[1:])
     if head in SCALAR_FIELDS and not rest:
         return SystemPath(target=Target.SYSTEM, field=head)
-    if head == "parallel" and rest:
+    if head == "parallel":
+        if not rest:
+            raise HardwareSpecError(
+                f"{where}: the parallel plan's fields are parallel.FIELD, one of "
+                f"{', '.join(field_paths(ParallelPlan))}"
+            )
         return SystemPath(target=Target.PARALLEL, field=rest)
-    if head == "links" and len(parts) >= 3:
+    if head == "links":
+        if len(parts) < 3:
+            raise HardwareSpecError(
+                f"{where}: a link's field is links.NAME.FIELD; links: {', '.join(system.links) or 'none'}; "
+                f"fields: {', '.join(field_paths(LinkSpec))}"
+            )
         _named(system.links, parts[1], "link", where)
         return SystemPath(target=Target.LINK, name=parts[1], field=".".join(parts[2:]))
     if head in system.groups and rest:
@@ -297,7 +307,10 @@ def _override(spec: Any, path: str, raw: str, where: str) -> Any:
     try:
         return apply_overrides(spec, [f"{path}={raw}"])
     except HardwareSpecError as error:
-        raise HardwareSpecError(f"{where}: {str(error).removeprefix('--set: ')}") from None
+        message = str(error)
+        for inner in ("--set: ", f"--set {path}: ", f"--set {path.split('.')[-1]}: "):  # the loader's own
+            message = message.removeprefix(inner)
+        raise HardwareSpecError(f"{where}: {message}") from None
 
 
 def _group(value: Any, *, where: str, base_dir: Path) -> DeviceGroup:

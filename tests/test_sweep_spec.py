@@ -204,6 +204,9 @@ def test_a_spec_file_is_read_once_as_a_device_or_a_system_sweep(tmp_path):
         ),
         ("axes: {memory.count: [2]}\nchunk_configs: -1\n", "chunk_configs = -1: must be a positive integer"),
         ("axes: [memory.count]\n", "axes: give a mapping"),
+        # a bad value names the axis as written, not only the group's field
+        ("axes: {memory.count: [abc]}\n", "axes.memory.count: 'abc' is not a number"),
+        ("axes: {parallel.overlap: [sideways]}\n", "axes.parallel.overlap: 'sideways' is not one of"),
     ],
 )
 def test_a_system_sweep_refuses_bad_input_as_a_device_sweep_does(text, message):

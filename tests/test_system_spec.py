@@ -96,6 +96,11 @@ def test_paths_parse_to_what_they_address():
         ("parallel.attention_group=disk", "unknown group"),
         ("parallel.overlap=sometimes", "valid: none, eager_q, rotational"),
         ("memory.device.dram_bytes_per_s=-1", "dram_bytes_per_s"),
+        # a link or the plan named without a field: what a full path looks like, not a hint
+        ("links.nic=3", "a link's field is links.NAME.FIELD; links: nvlink, nic; fields: kind, between"),
+        ("parallel=4", "the parallel plan's fields are parallel.FIELD, one of model_group, tp"),
+        # the device loader's message under the system's path, without its own "--set count:"
+        ("memory.count=abc", "^--set memory.count: field 'count' = 'abc': must be a number$"),
     ],
 )
 def test_bad_set_paths(override, message):

@@ -39,9 +39,11 @@ class Axis:
     values: tuple[Any, ...]
 
 
-def parse_axis(field: str, spec: Any, cls: type) -> Axis:
-    """The values of the axis over `field` of spec class `cls` (see the module docstring)."""
-    where = f"axes.{field}"
+def parse_axis(field: str, spec: Any, cls: type, *, name: str = "") -> Axis:
+    """The values of the axis over `field` of spec class `cls` (see the module docstring); errors
+    name the axis as the spec wrote it (`name`: a system's ``memory.count`` for the group's
+    ``count``), else as `field`."""
+    where = f"axes.{name or field}"
     hint = field_type(cls, field)  # a dotted path names a nested spec's field
     if isinstance(spec, dict):
         if len(spec) != 1:
