@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from workloads.zoo.configs import GPT2Config
-from workloads.zoo.layers import Attention, GeluMLP
+from workloads.zoo.layers import Attention, GeluMLP, allocate_kv_caches
 
 #: GPT-2's MLP width is 4× the model width (``n_inner = null`` in config.json means 4·n_embd).
 MLP_RATIO = 4
@@ -44,8 +44,7 @@ class GPT2(nn.Module):
         self.lm_head.weight = self.wte.weight  # tied, as in the checkpoint
 
     def allocate_kv_cache(self, batch: int, length: int, dtype: torch.dtype) -> list[torch.Tensor]:
-        caches = [block.attn.allocate_cache(batch, length, dtype) for block in self.h]
-        return [tensor for cache in caches for tensor in (cache.k, cache.v)]
+        return allocate_kv_caches((block.attn for block in self.h), batch, length, dtype)
 
     def forward(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
         positions = torch.arange(start, start + ids.shape[1], device=ids.device)

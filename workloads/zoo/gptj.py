@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from workloads.zoo.configs import GPTJConfig
-from workloads.zoo.layers import Attention, GeluMLP, rope_tables
+from workloads.zoo.layers import Attention, GeluMLP, allocate_kv_caches, rope_tables
 
 #: The MLP is 4x the model width (``n_inner = null`` in config.json means 4·n_embd).
 MLP_RATIO = 4
@@ -49,8 +49,7 @@ class GPTJ(nn.Module):
         self.lm_head = nn.Linear(config.dim, config.vocab, bias=True)
 
     def allocate_kv_cache(self, batch: int, length: int, dtype: torch.dtype) -> list[torch.Tensor]:
-        caches = [block.attn.allocate_cache(batch, length, dtype) for block in self.h]
-        return [tensor for cache in caches for tensor in (cache.k, cache.v)]
+        return allocate_kv_caches((block.attn for block in self.h), batch, length, dtype)
 
     def forward(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
         x = self.wte(ids)  # [B, S, dim]

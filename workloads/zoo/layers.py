@@ -9,6 +9,7 @@ pair of preallocated buffers written in place, as in static-cache inference serv
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +33,15 @@ class KVCache(nn.Module):
         self.k[:, :, start:end].copy_(k)
         self.v[:, :, start:end].copy_(v)
         return self.k[:, :, :end], self.v[:, :, :end]  # [B, Hkv, end, D] each
+
+
+def allocate_kv_caches(
+    attentions: Iterable[Attention], batch: int, length: int, dtype: torch.dtype
+) -> list[torch.Tensor]:
+    """A static cache for each of `attentions` (a decoder's layers, in order); their K and V
+    buffers, layer by layer (what a zoo model's ``allocate_kv_cache`` returns)."""
+    caches = [attention.allocate_cache(batch, length, dtype) for attention in attentions]
+    return [tensor for cache in caches for tensor in (cache.k, cache.v)]
 
 
 def rope_tables(positions: torch.Tensor, head_dim: int, theta: float, dtype: torch.dtype):

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from workloads.zoo.configs import LlamaConfig
-from workloads.zoo.layers import Attention, MoE, SwiGLU, rope_tables
+from workloads.zoo.layers import Attention, MoE, SwiGLU, allocate_kv_caches, rope_tables
 
 
 class LlamaLayer(nn.Module):
@@ -48,8 +48,7 @@ class Llama(nn.Module):
         self.lm_head = nn.Linear(config.dim, config.vocab, bias=False)
 
     def allocate_kv_cache(self, batch: int, length: int, dtype: torch.dtype) -> list[torch.Tensor]:
-        caches = [layer.self_attn.allocate_cache(batch, length, dtype) for layer in self.layers]
-        return [tensor for cache in caches for tensor in (cache.k, cache.v)]
+        return allocate_kv_caches((layer.self_attn for layer in self.layers), batch, length, dtype)
 
     def forward(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
         x = self.embed_tokens(ids)  # [B, S, dim]

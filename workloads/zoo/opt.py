@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from workloads.zoo.configs import OPTConfig
-from workloads.zoo.layers import Attention
+from workloads.zoo.layers import Attention, allocate_kv_caches
 
 #: OPT's learned positions are looked up at position + 2 (rows 0 and 1 are never used for tokens).
 POSITION_OFFSET = 2
@@ -56,8 +56,7 @@ class OPT(nn.Module):
         self.lm_head.weight = self.embed_tokens.weight  # tied, as in the checkpoint
 
     def allocate_kv_cache(self, batch: int, length: int, dtype: torch.dtype) -> list[torch.Tensor]:
-        caches = [layer.self_attn.allocate_cache(batch, length, dtype) for layer in self.layers]
-        return [tensor for cache in caches for tensor in (cache.k, cache.v)]
+        return allocate_kv_caches((layer.self_attn for layer in self.layers), batch, length, dtype)
 
     def forward(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
         positions = torch.arange(start, start + ids.shape[1], device=ids.device) + POSITION_OFFSET
