@@ -235,6 +235,12 @@ ATTENTION_KERNELS = {
     "flash_attention_3_no_warp_specialization": AttentionKernel(mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP),
     # Triton emits wgmma on Hopper; the tutorial kernel has no warp specialization
     "triton_tutorial_fa2": AttentionKernel(mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP),
+    # Meta's TLX Hopper flash attention (facebookexperimental/triton,
+    # third_party/tlx/tutorials/flash-attention-WS-pipelined-pingpong-hopper.py) is FA3's design in
+    # Triton: a TMA producer, two consumer warpgroups of 64 query rows in ping-pong (named
+    # barriers), async wgmma with the next block's QK^T issued before this block's softmax; a
+    # 128 x 128 tile. Its forward (prefill) kernel
+    "tlx_fa": AttentionKernel(mma_sync=False, overlap=1.0),
     # vLLM's PagedAttention decode kernel and FlashInfer's default batch decode
     # (BatchDecodeWithPagedKVCacheWrapper, use_tensor_cores=False: docs.flashinfer.ai/api/decode):
     # each K/V head's block loads its keys once for the group's query heads and multiplies on the

@@ -83,6 +83,17 @@ def test_softmax_overlap_is_the_kernels_max_for_fa3_and_partial_for_fa2():
     assert attention_kernel("torch_sdpa").mma_sync and attention_kernel("").overlap == FA2_SOFTMAX_OVERLAP
 
 
+def test_a_warp_specialized_pingpong_kernel_runs_its_prefill_as_fa3_does():
+    # TLX's Hopper flash attention is FA3's design in Triton (a TMA producer, two ping-pong consumer
+    # warpgroups, async wgmma): its prefill is FA3's on the H100, and 2048-row causal attention
+    # (FA2's mma.sync and in-series softmax) is slower than either
+    shape = dict(batch=4, heads=48, kv_heads=48, seq_q=2048, seq_kv=2048, head_dim=128, causal=1)
+    tlx = simulate_op_latency(op("attention_prefill", **shape, kernel="tlx_fa"), EVENTS)
+    fa3 = simulate_op_latency(op("attention_prefill", **shape, kernel="flash_attention_3"), EVENTS)
+    fa2 = simulate_op_latency(op("attention_prefill", **shape, kernel="flash_attention_2"), EVENTS)
+    assert tlx == pytest.approx(fa3) and fa2 > 1.3 * fa3
+
+
 def _fraction_of_peak(spec, kernel=""):
     shape = dict(batch=1, heads=16, kv_heads=16, seq_q=16384, seq_kv=16384, head_dim=128, causal=0)
     attention = op("attention_prefill", **shape, **({"kernel": kernel} if kernel else {}))
