@@ -172,9 +172,9 @@ def kernel_time(
         if not repeats:
             continue
         wave_compute = sm_compute_s(spec, work, math.ceil(wave_ctas / spec.sm_count))
+        compute += repeats * wave_compute
         if work.serial_latency_s:  # one CTA's steps, each its loads' latency then its arithmetic
             wave_compute = max(wave_compute, work.steps * work.serial_latency_s + sm_compute_s(spec, work, 1))
-        compute += repeats * wave_compute
         # the wave's epilogue stores drain before the next wave's first loads (module docstring)
         stores = wave_ctas * work.store_bytes / spec.achievable_dram_bytes_per_s
         busy += repeats * (wave_compute + stores)
