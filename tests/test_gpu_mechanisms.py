@@ -213,7 +213,8 @@ def test_a_triton_block_fp8_gemm_waits_on_its_scale_loads_every_k_step(monkeypat
     # the wait is not arithmetic: the kernel's compute time (its utilization) leaves it out
     from sim.engines.gpu.gemm import best_gemm
 
-    assert best_gemm(gemm_problem(triton), H100).main.compute_s < steps * H100.memory_latency_s / 10
+    # (1.9 us: 56 steps of a 16 x 64 x 128 tile and its promotion, against the 12.8 us of waiting)
+    assert best_gemm(gemm_problem(triton), H100).main.compute_s < steps * H100.memory_latency_s / 4
     # at M = 8192 the SMs' arithmetic (2 CTAs of 56 steps each per SM, ~0.25 us of tensor and
     # promotion work per step) bounds every wave, not one CTA's chain: the same kernel with its
     # scales prefetched is exactly as fast
