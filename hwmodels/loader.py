@@ -84,11 +84,13 @@ def load_hardware(preset_or_file: str | Path, overrides: Sequence[str] = ()) -> 
     return apply_overrides(spec, overrides)
 
 
-def apply_overrides(spec: Any, overrides: Sequence[str]) -> Any:
+def apply_overrides(spec: Any, overrides: Sequence[str], *, where: str = "") -> Any:
     """A new spec with ``key=value`` overrides applied, each converted like a YAML field.
 
     A key may be a dotted path into nested specs (``core.rows=64``: field ``rows`` of the spec in
-    field ``core``); each level is rebuilt, so every level validates itself again."""
+    field ``core``); each level is rebuilt, so every level validates itself again. Errors name the
+    override as `where` (a system's ``--set gpus.count`` for its group's ``count``), else as
+    ``--set`` and its key."""
     if not overrides:
         return spec
     changes: dict[tuple[str, ...], Any] = {}
@@ -96,11 +98,12 @@ def apply_overrides(spec: Any, overrides: Sequence[str]) -> Any:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise HardwareSpecError(f"--set {item!r}: expected key=value, e.g. rows=64")
-        path = resolve_path(type(spec), key, where="--set")
+            raise HardwareSpecError(f"{where or '--set'} {item!r}: expected key=value, e.g. rows=64")
+        path = resolve_path(type(spec), key, where=where or "--set")
         value = yaml.safe_load(raw) if raw.strip() else raw
-        changes[path] = convert_field(_owner(type(spec), path), path[-1], value, where=f"--set {key}")
-    return _replace_paths(spec, changes, where="--set")
+        owner = _owner(type(spec), path)
+        changes[path] = convert_field(owner, path[-1], value, where=where or f"--set {key}")
+    return _replace_paths(spec, changes, where=where or "--set")
 
 
 def resolve_path(cls: type, key: str, *, where: str) -> tuple[str, ...]:

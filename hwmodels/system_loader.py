@@ -302,15 +302,9 @@ def _apply_one(system: SystemSpec, key: str, raw: str, *, where: str) -> SystemS
 
 
 def _override(spec: Any, path: str, raw: str, where: str) -> Any:
-    """`spec` with one ``path=raw`` override (the loader's conversion and checks); its error
-    re-raised under the system's full path."""
-    try:
-        return apply_overrides(spec, [f"{path}={raw}"])
-    except HardwareSpecError as error:
-        message = str(error)
-        for inner in ("--set: ", f"--set {path}: ", f"--set {path.split('.')[-1]}: "):  # the loader's own
-            message = message.removeprefix(inner)
-        raise HardwareSpecError(f"{where}: {message}") from None
+    """`spec` with one ``path=raw`` override (the loader's conversion and checks), its errors
+    named by the system's full path (`where`)."""
+    return apply_overrides(spec, [f"{path}={raw}"], where=where)
 
 
 def _group(value: Any, *, where: str, base_dir: Path) -> DeviceGroup:
