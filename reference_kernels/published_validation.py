@@ -186,7 +186,7 @@ STEP_COLUMNS = (
 
 def validation_steps(path: Path = PUBLISHED_VALIDATION, models_path: Path = PUBLISHED_MODELS) -> pd.DataFrame:
     """Every whole-model row of both files, as a step description (`STEP_COLUMNS`); `reason` is
-    empty for the rows that can be simulated on one GPU."""
+    empty for the rows that can be simulated (on one GPU, or `tp` of them in a node)."""
     figures = _read(path)
     steps = [_step(figure) for _, figure in figures[figures["family"].str.startswith("model")].iterrows()]
     figure_steps = pd.DataFrame(steps, columns=list(STEP_COLUMNS))

@@ -89,9 +89,10 @@ def source_registry() -> pd.DataFrame:
     return registry
 
 
+@cache
 def harness(source_id: str) -> Harness:
-    """How source `source_id` timed its kernels (the registry's `timing` and `l2_flush`); an error
-    naming the source when it has no entry or gives none."""
+    """How source `source_id` timed its kernels (the registry's `timing` and `l2_flush`; looked up
+    once per source, not per row); an error naming the source when it has no entry or gives none."""
     registry = source_registry()
     entries = registry[registry["source_id"] == source_id]
     if entries.empty:
