@@ -40,9 +40,9 @@ class Axis:
 
 
 def parse_axis(field: str, spec: Any, cls: type, *, name: str = "") -> Axis:
-    """The values of the axis over `field` of spec class `cls` (see the module docstring); errors
-    name the axis as the spec wrote it (`name`: a system's ``memory.count`` for the group's
-    ``count``), else as `field`."""
+    """The axis over `field` of spec class `cls` (see the module docstring), named as the spec wrote
+    it (`name`: a system's ``memory.count`` for the group's ``count``; else `field`), in its errors
+    too."""
     where = f"axes.{name or field}"
     hint = field_type(cls, field)  # a dotted path names a nested spec's field
     if isinstance(spec, dict):
@@ -66,7 +66,7 @@ def parse_axis(field: str, spec: Any, cls: type, *, name: str = "") -> Axis:
     unique: dict[str, Any] = {}
     for value in converted:  # repeats dropped, first one kept (values may be mappings: keyed as JSON)
         unique.setdefault(json.dumps(value, sort_keys=True, default=str), value)
-    return Axis(field=field, values=tuple(unique.values()))
+    return Axis(field=name or field, values=tuple(unique.values()))
 
 
 def _generate(kind: str, args: Any, where: str, integer: bool) -> list[Any]:

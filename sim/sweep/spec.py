@@ -303,7 +303,7 @@ def parse_axes(
                 f"axes: unknown {unknown} {name!r}{_hint(str(name), tuple(owners), listing)}"
             )
         owner, field = owners[name]
-        axes.append(Axis(field=str(name), values=parse_axis(field, spec, owner, name=str(name)).values))
+        axes.append(parse_axis(field, spec, owner, name=str(name)))
     return tuple(axes)
 
 
