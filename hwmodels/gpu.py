@@ -36,6 +36,11 @@ REGISTER_BYTES = 4
 MAX_BANDWIDTH_FRACTION = 2.0
 #: A GPU spec's per-kernel entries: tensor-core fractions and bandwidth fractions.
 KERNEL_MAPPINGS = ("kernel_fractions", "kernel_bandwidth_fractions")
+#: The reference SM's tensor rates a GPU's fractions were measured at (`GPUSpec.transferred_fraction`).
+REFERENCE_RATES = ("reference_tensor_macs_per_cycle_per_sm", "reference_mma_sync_macs_per_cycle_per_sm")
+#: The 16-bit dtypes whose tensor rate `GPUSpec.mma_sync_macs_per_cycle_per_sm` and the reference
+#: rates are stated against.
+SIXTEEN_BIT = (DType.BF16, DType.FP16)
 #: Exponent of the power ratio in the clock a power limit sustains (`GPUSpec.sustained_clock_hz`):
 #: dynamic power is ``C·V²·f`` and across the DVFS range the voltage scales with the clock, so
 #: power goes as ``f³`` and the clock as ``P^(1/3)`` (the standard CMOS relation, e.g. Hennessy &
@@ -87,6 +92,14 @@ class GPUSpec:
     `mma_sync_macs_per_cycle_per_sm` is the rate of the Ampere-style ``mma.sync`` instruction per
     SM where the tensor cores have a faster native path (Hopper's ``wgmma``), which a kernel
     written for Ampere (FlashAttention-2) reaches at most; 0: ``mma.sync`` is the native path.
+    `reference_tensor_macs_per_cycle_per_sm` and `reference_mma_sync_macs_per_cycle_per_sm` are
+    the 16-bit ``wgmma`` (native) and ``mma.sync`` rates of the SM on which the tensor fractions
+    were measured, where that SM is this GPU's with its tensor cores at another rate (the H20 is
+    an H100 SM capped at 480 MACs/cycle); 0: the fractions were measured on this GPU. What a
+    fraction loses on the reference SM is time of the SM's other units (the softmax's critical
+    path, barriers, pipeline bubbles, the epilogue), which does not scale with the tensor rate: it
+    carries as cycles per MAC (`transferred_fraction`); a fraction `codesign calibrate` fits on such
+    a GPU is fitted through the same law, so it stays the reference SM's.
     `tdp_w` is the datasheet board power (0: unknown); `power_limit_w` the limit the board runs
     under (0: the TDP; a data centre may cap an H100 at 500 W), from which `sustained_clock_hz`
     follows (`POWER_CLOCK_EXPONENT`): the SMs' compute rates and L2 bandwidth scale with it, the
@@ -132,6 +145,8 @@ class GPUSpec:
     default_dtype: DType = DType.BF16
     host_dispatch_s: float = 0.0
     mma_sync_macs_per_cycle_per_sm: float = 0.0
+    reference_tensor_macs_per_cycle_per_sm: float = 0.0
+    reference_mma_sync_macs_per_cycle_per_sm: float = 0.0
     tdp_w: float = 0.0
     power_limit_w: float = 0.0
     dirty_l2_bytes: float = 0.0
@@ -155,7 +170,7 @@ class GPUSpec:
         ):
             check_positive_number(self, name, where)
         overheads = ("launch_overhead_s", "graph_launch_overhead_s", "host_dispatch_s")
-        power = ("tdp_w", "power_limit_w", "mma_sync_macs_per_cycle_per_sm")
+        power = ("tdp_w", "power_limit_w", "mma_sync_macs_per_cycle_per_sm", *REFERENCE_RATES)
         for name in (*overheads, *power, "price_usd_per_hour", "compute_capability"):
             check_non_negative_number(self, name, where)
         for name in ("achievable_tensor_fraction", "attention_tensor_fraction"):
@@ -345,6 +360,33 @@ class GPUSpec:
             changes[bandwidth_field] = getattr(tuned, bandwidth_field)
             changes[name_field] = kernel
         return replace(self, **changes) if changes else self
+
+    def sixteen_bit_macs_per_cycle(self, *, mma_sync: bool = False) -> float:
+        """Dense 16-bit MACs per cycle per SM of the tensor cores (0 where they have no 16-bit
+        path), or of Ampere-style ``mma.sync`` (`mma_sync`) where `mma_sync_macs_per_cycle_per_sm`
+        caps it: ``min(2048, 1365) = 1365`` on the H100."""
+        rates = self.tensor_macs_per_cycle_per_sm
+        macs = next((rates[d] for d in SIXTEEN_BIT if d in rates), 0)
+        if mma_sync and self.mma_sync_macs_per_cycle_per_sm:
+            return min(macs, self.mma_sync_macs_per_cycle_per_sm)
+        return macs
+
+    def transferred_fraction(self, fraction: float, *, mma_sync: bool = False) -> float:
+        """A tensor `fraction` measured on the reference SM (`reference_tensor_macs_per_cycle_per_sm`)
+        as this GPU's tensor cores sustain it. On the reference, whose rate is ``R_ref`` MACs per
+        cycle, the kernel spends ``1/f`` cycles where its tensor work alone takes one: ``(1/f − 1)
+        / R_ref`` cycles per MAC go to the SM's other units, and those are the same SM's here; at
+        this GPU's rate ``R`` the fraction is ``1 / (1 + (R / R_ref)·(1/f − 1))``. FA3 on the H20
+        at the H100's 0.63 of 2048 MACs/cycle: ``480 / 2048 = 0.234``, ``1 / (1 + 0.234 · 0.587)
+        = 0.879`` (the same loss at 0.63 would make the H20 lose 37% of a rate four times slower).
+        `fraction` itself where no reference is set or the rates are equal."""
+        reference = self.reference_tensor_macs_per_cycle_per_sm
+        if not reference or not 0 < fraction < 1:
+            return fraction
+        if mma_sync and self.reference_mma_sync_macs_per_cycle_per_sm:
+            reference = min(reference, self.reference_mma_sync_macs_per_cycle_per_sm)
+        ratio = self.sixteen_bit_macs_per_cycle(mma_sync=mma_sync) / reference
+        return 1 / (1 + ratio * (1 / fraction - 1))
 
     @property
     def tensor_dtypes(self) -> str:

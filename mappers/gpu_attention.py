@@ -258,8 +258,25 @@ ATTENTION_KERNELS = {
 }
 
 
-def attention_kernel(name: str) -> AttentionKernel:
-    """The traits of the named implementation (`ATTENTION_KERNELS`, else FlashAttention-2's)."""
+#: Implementations whose Hopper kernel (compute capability 9.0) is a different design from their
+#: kernel elsewhere, by name: on other GPUs the name takes `ATTENTION_KERNELS`' traits (FA2's).
+HOPPER_ATTENTION_KERNELS = {
+    # cuDNN's SDPA forward on sm90 (PyTorch's SDPBackend.CUDNN_ATTENTION), open-sourced in
+    # cudnn-frontend v1.19.0 (include/cudnn_frontend/generated/sdpa/sm90/prefill/full_seqlens/
+    # d128_fprop_kernel.h at 3929da2): 384 threads, a TMA producer warpgroup (reg_dealloc<40>) and
+    # two math warpgroups (reg_alloc<232>) in ping-pong on named barriers, both matmuls as
+    # wgmma.mma_async 64x128x16, a persistent tile loop; no mma.sync: FA3's design
+    "cudnn_sdpa": AttentionKernel(mma_sync=False, overlap=1.0),
+}
+HOPPER = 9.0
+
+
+def attention_kernel(name: str, compute_capability: float = 0.0) -> AttentionKernel:
+    """The traits of the named implementation on a GPU of `compute_capability`: its Hopper kernel's
+    on 9.0 where `HOPPER_ATTENTION_KERNELS` names one, else `ATTENTION_KERNELS`', else
+    FlashAttention-2's."""
+    if compute_capability == HOPPER and name in HOPPER_ATTENTION_KERNELS:
+        return HOPPER_ATTENTION_KERNELS[name]
     return ATTENTION_KERNELS.get(name, FLASH_ATTENTION_2)
 
 
@@ -358,7 +375,7 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
     plans = []
     decode = not (problem.causal or problem.group * problem.sq > DECODE_MAX_QUERY_ROWS)
     splits = flash_num_splits(problem, spec) if decode and problem.only is not Partition.FA2 else 1
-    kernel = attention_kernel(problem.kernel)
+    kernel = attention_kernel(problem.kernel, spec.compute_capability)
     decode_m = kernel.decode_block_m(problem.group * problem.sq, problem.d)
     decode_warps = kernel.warps_for(decode_m)
     block_m, block_n, warps = fa2_tile(problem.d, spec, causal=problem.causal)

@@ -91,7 +91,7 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
             steps = math.ceil(row_tiles * kv_blocks / ctas)
             partial_rows = ctas * rows_per_cta if ctas > row_tiles else 0
     partial_bytes = partial_rows * (problem.dv * PARTIAL_SUM_BYTES + LSE_BYTES)
-    kernel = attention_kernel(problem.kernel)
+    kernel = attention_kernel(problem.kernel, spec.compute_capability)
     # a CUDA-core decode kernel multiplies the real query rows, one FMA per MAC; a tensor-core tile
     # multiplies all its `bm` rows, padding included (`AttentionKernel.cuda_cores`)
     on_cuda_cores = kernel.cuda_cores and plan.partition is not Partition.FA2

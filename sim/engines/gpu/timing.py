@@ -112,10 +112,6 @@ class KernelCost:
         return self.main.total_s + self.reduce_s
 
 
-#: The 16-bit dtypes whose tensor rate `GPUSpec.mma_sync_macs_per_cycle_per_sm` is stated against.
-SIXTEEN_BIT = (DType.BF16, DType.FP16)
-
-
 def mac_rate_per_sm(
     spec: GPUSpec, dtype: DType, *, sparse: bool, fraction: float, mma_sync: bool = False
 ) -> float:
@@ -126,16 +122,16 @@ def mac_rate_per_sm(
     `mma_sync_macs_per_cycle_per_sm`, scaled for dtypes other than 16-bit by their tensor rate:
     on the H100 ``min(2048, 1365) = 1365`` MACs/cycle, 2/3 of ``wgmma``'s; on the H20, whose
     tensor rate is capped at 480, ``min(480, 1365) = 480``, all of it. An error for any other
-    dtype with no tensor path."""
+    dtype with no tensor path. A fraction measured on another GPU's SM carries over as cycles
+    (`GPUSpec.transferred_fraction`)."""
     if dtype is DType.FP32 and dtype not in spec.tensor_macs_per_cycle_per_sm and not sparse:
         macs = spec.cuda_core_flops_per_cycle_per_sm / FLOPS_PER_CUDA_CORE_INSTRUCTION
     else:
         macs = spec.tensor_macs_per_cycle(dtype, sparse=sparse)
-        if mma_sync and spec.mma_sync_macs_per_cycle_per_sm:
-            rates = spec.tensor_macs_per_cycle_per_sm
-            sixteen = next((rates[d] for d in SIXTEEN_BIT if d in rates), 0)
-            if sixteen:
-                macs = min(macs, macs * spec.mma_sync_macs_per_cycle_per_sm / sixteen)
+        sixteen = spec.sixteen_bit_macs_per_cycle()
+        if mma_sync and sixteen:
+            macs *= spec.sixteen_bit_macs_per_cycle(mma_sync=True) / sixteen
+        fraction = spec.transferred_fraction(fraction, mma_sync=mma_sync)
     return macs * spec.sustained_clock_hz * fraction
 
 
