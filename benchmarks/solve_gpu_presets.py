@@ -12,10 +12,13 @@ still solve their figures (bisection to 4 significant digits):
   (Shah et al. 2024, abstract), same shape, that overlap held;
 * `achievable_tensor_fraction` of ``h100_sxm``: the 8192³ bf16 GEMM at the 798 TFLOP/s measured
   on this workplace's H100 (known_measurements.md);
+* `gemm_bandwidth_fraction` of ``a100_80gb_sxm``: gpt-fast's bf16 Llama-2-7B decode step on its
+  330 W A100 (published_models.csv, a calibration source), simulated as gpt-fast ran it (serving
+  fusion, CUDA graphs): its GEMVs stream the weights at that fraction of the A100's copy rate,
+  which is itself ASSUMED from the H100's copy / datasheet ratio;
 * `kernel_bandwidth_fractions` ``tinygemm_int4`` and ``inductor_int8_weight_only`` of
-  ``a100_80gb_sxm``: gpt-fast's int4 (group 32) and int8 Llama-2-7B decode steps on its 330 W
-  A100 (published_models.csv, a calibration source), each step simulated as gpt-fast ran it, its
-  GEMMs at the entry (the rest of the step as the bf16 row's: within 9% of gpt-fast's).
+  ``a100_80gb_sxm``: gpt-fast's int4 (group 32) and int8 steps of the same run, each simulated as
+  gpt-fast ran it, its GEMMs at the entry (the rest of the step as the bf16 row's).
 
     .venv/bin/python benchmarks/solve_gpu_presets.py
 """
@@ -91,11 +94,21 @@ def main() -> None:
 
 
 def solve_weight_only_kernels() -> None:
-    """The A100's entries for gpt-fast's weight-only kernels, each at the bandwidth fraction that
-    gives its calibration step's measured time."""
+    """The A100's GEMM bandwidth fraction, at which gpt-fast's bf16 step takes its measured time,
+    and its entries for gpt-fast's weight-only kernels, each at the bandwidth fraction that gives
+    its calibration step's measured time."""
     steps = validation_steps()
-    steps = steps[(steps["source_id"] == "gpt_fast_readme") & (steps["gemm_kernel"] != "")]
+    steps = steps[steps["source_id"] == "gpt_fast_readme"]
     a100 = load_hardware("a100_80gb_sxm")
+    (_, bf16), = steps[steps["gemm_kernel"] == ""].iterrows()
+
+    def bf16_speed(fraction: float) -> float:  # rises with the fraction
+        spec = dataclasses.replace(a100, gemm_bandwidth_fraction=fraction)
+        return 1 / published_validation.simulate_step(bf16, spec)
+
+    fraction = bisect(bf16_speed, 1 / bf16["latency_s"], 0.3, 1.2)
+    print(f"a100_80gb_sxm gemm_bandwidth_fraction: {fraction} (shipped {a100.gemm_bandwidth_fraction})")
+    steps = steps[steps["gemm_kernel"] != ""]
     for _, step in steps.iterrows():
         kernel = step["gemm_kernel"]
         shipped = a100.kernel_bandwidth_fractions.get(kernel)
