@@ -100,7 +100,7 @@ def solve_weight_only_kernels() -> None:
     steps = validation_steps()
     steps = steps[steps["source_id"] == "gpt_fast_readme"]
     a100 = load_hardware("a100_80gb_sxm")
-    (_, bf16), = steps[steps["gemm_kernel"] == ""].iterrows()
+    bf16 = steps[steps["gemm_kernel"] == ""].iloc[0]
 
     def bf16_speed(fraction: float) -> float:  # rises with the fraction
         spec = dataclasses.replace(a100, gemm_bandwidth_fraction=fraction)

@@ -13,7 +13,7 @@ as assumptions in the preset.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 
@@ -71,9 +71,11 @@ class GPUSpec:
     ``kernel:family`` for one of its families) to the tensor fraction it sustains instead of those
     two, `kernel_bandwidth_fractions` to its bandwidth fraction, for the ops that name it
     (`for_kernel`); `codesign calibrate` fits them from measurements, and each preset entry says
-    where its figure comes from. `gemm_kernel` and `attention_kernel` name the kernel whose entries
-    `with_kernels` set the spec-wide fractions of that kind to (the result rows' `mapping` names it);
-    empty: the preset's own fractions.
+    where its figure comes from. `gemm_kernel` and `attention_kernel` name the kernel every GEMM or
+    attention runs as (`with_kernels`): its traits (the mappers' kernel tables) and the spec-wide
+    fractions of that kind set to its entries where it has them (the result rows' `mapping` names
+    it); empty: the preset's own fractions and the default traits. The GPU engine refuses a name
+    that neither the mappers nor the entries know.
     `compute_capability` is the CUDA compute capability (9.0 Hopper, 8.0 A100, 8.6 GA10x, 8.9 Ada;
     0: not stated), which kernels dispatch on (FlashAttention-2's tiles differ on 8.6/8.9).
     `gemm_stream_k` adds stream-K GEMM candidates (CUTLASS's stream-K schedulers; cuBLAS picks such
@@ -175,6 +177,7 @@ class GPUSpec:
             check_non_negative_number(self, name, where)
         for name in ("achievable_tensor_fraction", "attention_tensor_fraction"):
             check_fraction(self, name, where)
+        self._check_reference_rates(where)
         check_non_negative_number(self, "dirty_l2_bytes", where)
         if self.dirty_l2_bytes > self.l2_bytes:
             raise HardwareSpecError(
@@ -210,11 +213,10 @@ class GPUSpec:
                         f"name to a fraction {valid}"
                     )
         for name in ("gemm_kernel", "attention_kernel"):
-            kernel = getattr(self, name)
-            if kernel and kernel not in {*self.kernel_fractions, *self.kernel_bandwidth_fractions}:
+            if not isinstance(getattr(self, name), str):
                 raise HardwareSpecError(
-                    f"{where}field {name!r} = {kernel!r}: names no kernel_fractions or "
-                    "kernel_bandwidth_fractions entry"
+                    f"{where}field {name!r} = {getattr(self, name)!r}: must be a kernel's name "
+                    "(a string; empty: none)"
                 )
         if not self.tensor_macs_per_cycle_per_sm:
             raise HardwareSpecError(
@@ -239,6 +241,28 @@ class GPUSpec:
             )
         for name in ("tensor_macs_per_cycle_per_sm", "sparse_tensor_speedup", *KERNEL_MAPPINGS):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
+    def _check_reference_rates(self, where: str) -> None:
+        """The reference SM's rates are a pair a fraction can carry over with: a ``wgmma`` rate, on
+        a GPU with a 16-bit tensor path to compare it with, and an ``mma.sync`` rate only beside
+        it and at most it."""
+        tensor, mma_sync = (getattr(self, name) for name in REFERENCE_RATES)
+        if tensor and not self.sixteen_bit_macs_per_cycle():
+            raise HardwareSpecError(
+                f"{where}field 'reference_tensor_macs_per_cycle_per_sm' = {tensor!r}: needs a bf16 or "
+                "fp16 entry in tensor_macs_per_cycle_per_sm, the rate the reference's is compared with"
+            )
+        if mma_sync and not tensor:
+            raise HardwareSpecError(
+                f"{where}field 'reference_mma_sync_macs_per_cycle_per_sm' = {mma_sync!r}: needs "
+                "reference_tensor_macs_per_cycle_per_sm, the reference SM's native rate"
+            )
+        if mma_sync > tensor:
+            raise HardwareSpecError(
+                f"{where}field 'reference_mma_sync_macs_per_cycle_per_sm' = {mma_sync!r}: must be at "
+                f"most reference_tensor_macs_per_cycle_per_sm = {tensor!r} (mma.sync never beats the "
+                "native path)"
+            )
 
     def __hash__(self) -> int:
         """Hash of every field, the mappings as sorted items (so a spec can key a cache)."""
@@ -330,13 +354,22 @@ class GPUSpec:
                 changes.update(dict.fromkeys(fields_set, value))
         return replace(self, **changes) if changes else self
 
-    def with_kernels(self, *, gemm: str | None = None, attention: str | None = None) -> GPUSpec:
+    def with_kernels(
+        self,
+        *,
+        gemm: str | None = None,
+        attention: str | None = None,
+        known: Mapping[str, Collection[str]] | None = None,
+    ) -> GPUSpec:
         """This GPU running every GEMM as kernel `gemm` and every attention as kernel `attention`:
         the spec-wide tensor and bandwidth fractions of that kind set to those kernels'
-        `kernel_fractions` and `kernel_bandwidth_fractions` entries; an error naming the kernels
-        the spec knows for a name it has neither for."""
+        `kernel_fractions` and `kernel_bandwidth_fractions` entries, and the kernel named (its
+        traits apply). A name with no entry is accepted where `known` lists it for its option
+        (``--gemm-kernel``, ``--attention-kernel``: the kernels whose traits the mappers model),
+        at the spec-wide fractions; an error naming both lists for a name in neither."""
         changes = {}
-        known = sorted({*self.kernel_fractions, *self.kernel_bandwidth_fractions})
+        entries = sorted({*self.kernel_fractions, *self.kernel_bandwidth_fractions})
+        known = known or {}
         for option, kernel, name_field, tensor_field, bandwidth_field in (
             ("--gemm-kernel", gemm, "gemm_kernel", "achievable_tensor_fraction", "gemm_bandwidth_fraction"),
             (
@@ -349,11 +382,14 @@ class GPUSpec:
         ):
             if kernel is None:
                 continue
-            if kernel not in known:
+            traits = sorted(known.get(option, ()))
+            if kernel not in entries and kernel not in traits:
                 raise HardwareSpecError(
                     f"{option} {kernel!r}: hardware {self.name!r} has no kernel_fractions or "
-                    f"kernel_bandwidth_fractions entry for it (known: {', '.join(known) or 'none'}; "
+                    f"kernel_bandwidth_fractions entry for it (known: {', '.join(entries) or 'none'}; "
                     "codesign calibrate fits them from measurements)"
+                    + (f", and the model has no traits for it (kernels with traits: {', '.join(traits)})"
+                       if traits else "")
                 )
             tuned = self.for_kernel(kernel)
             changes[tensor_field] = getattr(tuned, tensor_field)
@@ -366,7 +402,7 @@ class GPUSpec:
         path), or of Ampere-style ``mma.sync`` (`mma_sync`) where `mma_sync_macs_per_cycle_per_sm`
         caps it: ``min(2048, 1365) = 1365`` on the H100."""
         rates = self.tensor_macs_per_cycle_per_sm
-        macs = next((rates[d] for d in SIXTEEN_BIT if d in rates), 0)
+        macs = float(next((rates[d] for d in SIXTEEN_BIT if d in rates), 0))
         if mma_sync and self.mma_sync_macs_per_cycle_per_sm:
             return min(macs, self.mma_sync_macs_per_cycle_per_sm)
         return macs
@@ -386,7 +422,7 @@ class GPUSpec:
         if mma_sync and self.reference_mma_sync_macs_per_cycle_per_sm:
             reference = min(reference, self.reference_mma_sync_macs_per_cycle_per_sm)
         ratio = self.sixteen_bit_macs_per_cycle(mma_sync=mma_sync) / reference
-        return 1 / (1 + ratio * (1 / fraction - 1))
+        return fraction if ratio == 1 else 1 / (1 + ratio * (1 / fraction - 1))
 
     @property
     def tensor_dtypes(self) -> str:
@@ -433,8 +469,9 @@ class GPUSpec:
         return self.peak_tensor_flops(dtype)
 
     def achievable_flops(self, dtype: DType) -> float:
-        """What a large GEMM's main loop sustains: the peak times `achievable_tensor_fraction`."""
-        return self.peak_tensor_flops(dtype) * self.achievable_tensor_fraction
+        """What a large GEMM's main loop sustains: the peak times `achievable_tensor_fraction` (as
+        this GPU's tensor rate carries it from the reference SM's, `transferred_fraction`)."""
+        return self.peak_tensor_flops(dtype) * self.transferred_fraction(self.achievable_tensor_fraction)
 
     #: No idle power is charged beside the TDP bound (`sim.cost`).
     static_power_w = 0.0

@@ -258,17 +258,32 @@ ATTENTION_KERNELS = {
 }
 
 
+#: The compute capability of Hopper (H100, H200, H20), whose kernels `HOPPER_ATTENTION_KERNELS` hold.
+HOPPER = 9.0
 #: Implementations whose Hopper kernel (compute capability 9.0) is a different design from their
-#: kernel elsewhere, by name: on other GPUs the name takes `ATTENTION_KERNELS`' traits (FA2's).
+#: kernel elsewhere, by name: on other GPUs the name takes `ATTENTION_KERNELS`' traits (FA2's). An
+#: entry converts a narrow K/V cache as the name does elsewhere (no `kv_convert` of its own):
+#: `attention_problem` counts that conversion before a GPU is known.
 HOPPER_ATTENTION_KERNELS = {
     # cuDNN's SDPA forward on sm90 (PyTorch's SDPBackend.CUDNN_ATTENTION), open-sourced in
     # cudnn-frontend v1.19.0 (include/cudnn_frontend/generated/sdpa/sm90/prefill/full_seqlens/
     # d128_fprop_kernel.h at 3929da2): 384 threads, a TMA producer warpgroup (reg_dealloc<40>) and
     # two math warpgroups (reg_alloc<232>) in ping-pong on named barriers, both matmuls as
-    # wgmma.mma_async 64x128x16, a persistent tile loop; no mma.sync: FA3's design
+    # wgmma.mma_async 64x128x16, a persistent tile loop; no mma.sync: FA3's design. The source read
+    # is its prefill kernel; a decode runs with these traits on FlashAttention's 64-row split-KV
+    # tile (no decode tile of its own is known)
     "cudnn_sdpa": AttentionKernel(mma_sync=False, overlap=1.0),
 }
-HOPPER = 9.0
+
+
+#: The name of FlashAttention-2, whose traits every name the tables do not hold takes.
+FLASH_ATTENTION_2_NAME = "flash_attention_2"
+
+
+def modeled_attention_kernels() -> frozenset[str]:
+    """Names of the attention implementations whose traits the model holds (FlashAttention-2's,
+    `ATTENTION_KERNELS`, `HOPPER_ATTENTION_KERNELS`)."""
+    return frozenset({FLASH_ATTENTION_2_NAME, *ATTENTION_KERNELS, *HOPPER_ATTENTION_KERNELS})
 
 
 def attention_kernel(name: str, compute_capability: float = 0.0) -> AttentionKernel:

@@ -120,6 +120,11 @@ GEMM_KERNELS = {
 OVERLAPPED_GEMM = GemmKernel(overlap=1.0)
 
 
+def modeled_gemm_kernels() -> frozenset[str]:
+    """Names of the GEMM implementations whose traits differ from the default (`GEMM_KERNELS`)."""
+    return frozenset(GEMM_KERNELS)
+
+
 def gemm_kernel(name: str) -> GemmKernel:
     """The traits of the named GEMM implementation (`GEMM_KERNELS`, else overlapped)."""
     return GEMM_KERNELS.get(name, OVERLAPPED_GEMM)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -9,7 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from hwmodels import load_hardware
+from hwmodels.errors import HardwareSpecError
 from sim.cli import main
+from sim.simulate import simulate_op_latency
+from workloads.kernel_ops import op_for_measurement
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -104,6 +109,32 @@ def test_a_named_kernel_runs_at_its_calibrated_fraction(capsys):
     assert 0.55 < ratio < 0.7
     gemms = base["kind"] == "gemm"
     assert fa3.loc[gemms, "latency_s"].tolist() == base.loc[gemms, "latency_s"].tolist()
+
+
+def test_a_kernel_the_model_has_traits_for_runs_without_an_entry(capsys):
+    # the H20 preset has no flash_attention_3 entry; --attention-kernel takes FA3's traits (wgmma,
+    # softmax overlapped) at the H20's spec-wide fraction (the H100's 0.63 carried to 0.879): its
+    # prefill attention is faster than FA2's (mma.sync, softmax partly in series), the GEMMs unchanged
+    argv = ["--hw", "h20", "--model", "llama-2-7b", "--phase", "prefill", "--seq", "2048", "--format", "csv"]
+    base = pd.read_csv(io.StringIO(run(capsys, "simulate", *argv)[1]))
+    code, out, _ = run(capsys, "simulate", *argv, "--attention-kernel", "flash_attention_3")
+    assert code == 0
+    fa3 = pd.read_csv(io.StringIO(out))
+    attention = base["kind"] == "attention"
+    ratio = fa3.loc[attention, "latency_s"].sum() / base.loc[attention, "latency_s"].sum()
+    assert ratio < 0.95
+    assert fa3.loc[attention, "mapping"].str.startswith("flash_attention_3 as").all()
+    gemms = base["kind"] == "gemm"
+    assert fa3.loc[gemms, "latency_s"].tolist() == base.loc[gemms, "latency_s"].tolist()
+
+
+def test_a_preset_naming_a_kernel_nobody_models_is_refused_when_it_runs():
+    h100 = load_hardware("h100_sxm")
+    typo = dataclasses.replace(h100, attention_kernel="flash_atention_3")
+    with pytest.raises(HardwareSpecError, match="field 'attention_kernel' = 'flash_atention_3': no kernel_"):
+        simulate_op_latency(op_for_measurement({"family": "attention_prefill", "batch": 1, "heads": 8,
+                                                "kv_heads": 8, "seq_q": 512, "seq_kv": 512,
+                                                "head_dim": 128, "a_dtype": "bf16"}), typo)
 
 
 def test_a_gpu_step_says_how_much_of_it_is_launch_overhead(capsys):

@@ -11,7 +11,13 @@ import pytest
 
 from hwmodels import load_hardware
 from hwmodels.errors import HardwareSpecError
-from mappers.gpu_attention import FA2_SOFTMAX_OVERLAP, attention_kernel, attention_problem, flash_num_splits
+from mappers.gpu_attention import (
+    FA2_SOFTMAX_OVERLAP,
+    HOPPER_ATTENTION_KERNELS,
+    attention_kernel,
+    attention_problem,
+    flash_num_splits,
+)
 from sim.engines.gpu.timing import CtaWork, kernel_time, mac_rate_per_sm, sm_compute_s
 from sim.measured.compare import timed_as
 from sim.simulate import simulate, simulate_op_latency
@@ -95,10 +101,45 @@ def test_a_fraction_measured_on_the_h100s_sm_carries_to_the_h20_as_cycles_per_ma
         H100, DType.BF16, sparse=False, fraction=0.63)
 
 
+def test_a_transferred_fraction_rises_with_the_fraction_and_with_a_slower_tensor_core():
+    h20 = load_hardware("h20")
+    fractions = [0.2, 0.4, 0.63, 0.8, 0.95]
+    carried = [h20.transferred_fraction(f) for f in fractions]
+    assert carried == sorted(carried)  # a kernel that loses less on the H100 loses less here
+    # slower tensor cores than the reference: the other units' cycles weigh less, f' > f; faster: f' < f
+    assert all(c > f for c, f in zip(carried, fractions, strict=True))
+    faster = dataclasses.replace(H100, tensor_macs_per_cycle_per_sm={**H100.tensor_macs_per_cycle_per_sm,
+                                                                     DType.BF16: 4096, DType.FP16: 4096})
+    assert faster.transferred_fraction(0.63) < 0.63
+    # but a faster tensor core is never slower: R·f' rises with R
+    assert mac_rate_per_sm(faster, DType.BF16, sparse=False, fraction=0.63) > mac_rate_per_sm(
+        H100, DType.BF16, sparse=False, fraction=0.63)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"reference_mma_sync_macs_per_cycle_per_sm": 1365, "reference_tensor_macs_per_cycle_per_sm": 0},
+         "'reference_mma_sync_macs_per_cycle_per_sm' = 1365: needs reference_tensor_macs_per_cycle_per_sm"),
+        ({"reference_mma_sync_macs_per_cycle_per_sm": 4096},
+         "'reference_mma_sync_macs_per_cycle_per_sm' = 4096: must be at most reference_tensor"),
+        ({"tensor_macs_per_cycle_per_sm": {DType.FP8: 4096}, "default_dtype": DType.FP8},
+         "'reference_tensor_macs_per_cycle_per_sm' = 2048.0: needs a bf16 or fp16 entry"),
+        ({"reference_tensor_macs_per_cycle_per_sm": -1.0}, "'reference_tensor_macs_per_cycle_per_sm' = -1.0"),
+    ],
+)
+def test_reference_rates_are_a_pair_a_fraction_can_carry_with(changes, message):
+    with pytest.raises(HardwareSpecError, match=message):
+        dataclasses.replace(H100, **changes)
+
+
 def test_cudnn_sdpa_runs_fa3s_design_on_hopper_and_fa2s_elsewhere():
     # cuDNN's open-sourced sm90 SDPA forward: TMA producer, two ping-pong wgmma warpgroups
     hopper = attention_kernel("cudnn_sdpa", 9.0)
     assert hopper.overlap == 1 and not hopper.mma_sync
+    # a Hopper entry converts a narrow K/V cache as its name does elsewhere: attention_problem counts
+    # the conversion before it knows the GPU
+    assert all(kernel.kv_convert is None for kernel in HOPPER_ATTENTION_KERNELS.values())
     fa2_traits = attention_kernel("flash_attention_2")
     assert attention_kernel("cudnn_sdpa", 8.0) == fa2_traits == attention_kernel("cudnn_sdpa")
     shape = dict(batch=8, heads=16, kv_heads=16, seq_q=8192, seq_kv=8192, head_dim=128)
@@ -157,7 +198,8 @@ def test_attention_efficiency_follows_the_gpus_balance():
     # the transfer is the fraction alone: the H20 given the transferred 0.879 as its own fraction,
     # with no reference SM, runs FA3 at the same speed
     own = dataclasses.replace(h20, attention_tensor_fraction=h20.transferred_fraction(0.63),
-                              reference_tensor_macs_per_cycle_per_sm=0.0)
+                              reference_tensor_macs_per_cycle_per_sm=0.0,
+                              reference_mma_sync_macs_per_cycle_per_sm=0.0)
     fa3_h20 = _fraction_of_peak(h20, "flash_attention_3")
     assert _fraction_of_peak(own, "flash_attention_3") == pytest.approx(fa3_h20)
     # the H200 has the H100's SMs and no entry of its own: FA3 runs as on the H100 there

@@ -13,13 +13,16 @@ def add_gpu_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--gemm-kernel",
         metavar="NAME",
-        help="GPU: run GEMMs at this kernel's calibrated tensor and bandwidth fractions (the preset's "
-        "kernel_fractions and kernel_bandwidth_fractions)",
+        help="GPU: run GEMMs as this kernel: its traits where the model has them (e.g. "
+        "w8a8_block_fp8_triton) and its calibrated tensor and bandwidth fractions where the preset has "
+        "them (kernel_fractions, kernel_bandwidth_fractions)",
     )
     parser.add_argument(
         "--attention-kernel",
         metavar="NAME",
-        help="GPU: run attention at this kernel's calibrated fractions, e.g. flash_attention_3 on h100_sxm",
+        help="GPU: run attention as this kernel: its traits (e.g. flash_attention_3, cudnn_sdpa, "
+        "paged_attention; default FlashAttention-2's) and its calibrated fractions where the preset "
+        "has them",
     )
     parser.add_argument(
         "--cuda-graphs",
@@ -49,5 +52,9 @@ def apply_gpu_arguments(hardware, args: argparse.Namespace):
             f"{'/'.join(options)}: GPU options; hardware {hardware.name!r} is a {type(hardware).__name__}"
         )
     if args.gemm_kernel or args.attention_kernel:
-        hardware = hardware.with_kernels(gemm=args.gemm_kernel, attention=args.attention_kernel)
+        from mappers.gpu_attention import modeled_attention_kernels
+        from mappers.gpu_gemm import modeled_gemm_kernels
+
+        known = {"--gemm-kernel": modeled_gemm_kernels(), "--attention-kernel": modeled_attention_kernels()}
+        hardware = hardware.with_kernels(gemm=args.gemm_kernel, attention=args.attention_kernel, known=known)
     return hardware.with_cuda_graphs() if args.cuda_graphs else hardware

@@ -28,7 +28,8 @@ def math_dtype(op: Op) -> DType:
 def matrix_rates(spec: GPUSpec, dtype: DType) -> tuple[float, float, float, float]:
     """Dense GEMMs at `achievable_tensor_fraction`, 2:4 sparse ones at the sparse rate (the dense
     one where the GPU has no sparse path, as cuSPARSELt falls back), attention's matmuls at
-    `attention_tensor_fraction`, and the datasheet peak."""
+    `attention_tensor_fraction`, and the datasheet peak; the fractions as the GPU's tensor rate
+    carries them from its reference SM's (`mac_rate_per_sm`, `GPUSpec.transferred_fraction`)."""
     per_sm = 2 * spec.sm_count  # FLOPs per MAC times SMs
     dense = mac_rate_per_sm(spec, dtype, sparse=False, fraction=spec.achievable_tensor_fraction) * per_sm
     sparse = dense

@@ -3,7 +3,8 @@ of `sim.engines.gpu.timing`, and the fastest kept.
 
 Per K/V block of ``bn`` keys a CTA with ``bm`` query rows does ``bm·bn·(D + Dv)`` tensor-core MACs
 (Q·Kᵀ then P·V) at `attention_tensor_fraction` of the SM's rate (of ``mma.sync``'s rate for a
-kernel that issues it: FlashAttention-2), the online softmax of its ``bm·bn`` scores on the CUDA
+kernel that issues it: FlashAttention-2; the fraction as the SM's tensor rate carries it from its
+reference SM's, `GPUSpec.transferred_fraction`), the online softmax of its ``bm·bn`` scores on the CUDA
 cores (`SOFTMAX_INSTRUCTIONS_PER_SCORE`) and the special-function units (one exp per score), the
 rescale of its ``bm × Dv`` accumulator, and the conversion of a narrower K/V cache; it loads the
 block's K and V through L2. The softmax runs beside the matmuls or after them as the kernel does

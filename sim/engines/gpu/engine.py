@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import math
 
+from hwmodels.errors import HardwareSpecError
 from hwmodels.gpu import GPUSpec
-from mappers.gpu_attention import attention_problem
-from mappers.gpu_gemm import gemm_problem
+from mappers.gpu_attention import attention_problem, modeled_attention_kernels
+from mappers.gpu_gemm import gemm_problem, modeled_gemm_kernels
 from sim.columns import CORE_SUM_COLUMNS, op_columns, timed_columns, unmodeled_row
 from sim.engines.gpu.attention import AttentionCost, best_attention
 from sim.engines.gpu.gemm import GemmCost, best_gemm
@@ -45,13 +46,13 @@ def simulate_on_gpu(op: Op, spec: GPUSpec) -> list[dict[str, object]]:
     if named:  # a measured row's kernel: its own fractions
         spec = spec.for_kernel(named, str(attrs.get("family", "")))
     if op.kind is OpKind.ATTENTION:
-        kernel = named or spec.attention_kernel
+        kernel = named or _spec_kernel(spec, "attention_kernel", modeled_attention_kernels())
         problem = attention_problem(op, kernel)
         spec = spec.streaming_at(spec.attention_bandwidth_fraction)
         cost = best_attention(problem, spec)
         return [_kernel_row(op, spec, "gpu_attention", cost, problem.math_dtype, kernel=kernel)]
     if op.is_gemm_shaped:
-        kernel = named or spec.gemm_kernel
+        kernel = named or _spec_kernel(spec, "gemm_kernel", modeled_gemm_kernels())
         problem = gemm_problem(op, kernel)
         spec = spec.streaming_at(spec.gemm_bandwidth_fraction)
         cost = best_gemm(problem, spec)
@@ -151,16 +152,32 @@ def _row(
     )
 
 
+def _spec_kernel(spec: GPUSpec, field: str, modeled: frozenset[str]) -> str:
+    """The kernel `spec` runs every op of a kind as (its `field`, `GPUSpec.with_kernels`); an error
+    for a name with neither an entry of the spec's nor traits the model holds (a typo in a preset
+    would otherwise run the default kernel silently)."""
+    kernel = getattr(spec, field)
+    entries = {*spec.kernel_fractions, *spec.kernel_bandwidth_fractions}
+    if kernel and kernel not in modeled and kernel not in entries:
+        raise HardwareSpecError(
+            f"hardware {spec.name!r}: field {field!r} = {kernel!r}: no kernel_fractions or "
+            f"kernel_bandwidth_fractions entry and no traits the model holds (kernels with traits: "
+            f"{', '.join(sorted(modeled)) or 'none'})"
+        )
+    return kernel
+
+
 def kernel_fractions(spec: GPUSpec, family: str, kernel: str) -> tuple[float, float]:
     """The tensor-core and bandwidth fractions `spec` runs a measured kernel's rows at: its
     `kernel_fractions` / `kernel_bandwidth_fractions` entries, else the spec-wide ones of its
-    family; NaN for a family that is neither GEMM nor attention (copies)."""
+    family, the tensor fraction as this GPU's rate carries it (`GPUSpec.transferred_fraction`, for
+    the native path); NaN for a family that is neither GEMM nor attention (copies)."""
     if family not in (*GEMM_FAMILIES, *ATTENTION_FAMILIES):
         return math.nan, math.nan
     tuned = spec.for_kernel(str(kernel), family)
     if family in ATTENTION_FAMILIES:
-        return tuned.attention_tensor_fraction, tuned.attention_bandwidth_fraction
-    return tuned.achievable_tensor_fraction, tuned.gemm_bandwidth_fraction
+        return tuned.transferred_fraction(tuned.attention_tensor_fraction), tuned.attention_bandwidth_fraction
+    return tuned.transferred_fraction(tuned.achievable_tensor_fraction), tuned.gemm_bandwidth_fraction
 
 
 #: The columns an unmodeled op's row leaves NaN on a GPU.
