@@ -308,3 +308,8 @@ def test_the_summary_says_which_tensor_and_bandwidth_fractions_each_kernel_ran_a
     assert slow_summary["bandwidth_fraction"]["flash_attention_3"] == 0.8
     cpu = compare(measured, load_hardware("cpu_ci")).summary
     assert cpu["tensor_fraction"].isna().all() and cpu["bandwidth_fraction"].isna().all()
+    # on the H20 the H100's fractions run as its capped tensor cores carry them:
+    # 1 / (1 + 480/2048 · (1/0.63 − 1)) = 0.879 for attention, 0.965 for the GEMM's 0.866
+    h20 = compare(measured, load_hardware("h20")).summary.set_index("kernel")["tensor_fraction"]
+    assert h20["torch_sdpa"] == pytest.approx(0.879, abs=1e-3)
+    assert h20["torch_matmul"] == pytest.approx(0.965, abs=1e-3)
