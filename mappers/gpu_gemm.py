@@ -88,7 +88,8 @@ class GemmKernel:
     `split_k`: whether its grid may split K among CTAs (split-K or stream-K); False for a kernel
     whose grid is one CTA per output tile. `scale_block_k`: its k-step is the scale block (a
     block-scaled kernel that promotes once per step). `unpipelined_loads`: whether each k-step also
-    waits on loads its pipeline does not prefetch, one memory latency in series with the step
+    waits on loads its pipeline does not prefetch (a block-scaled GEMM's scales: none where the
+    GEMM has no block scales), one memory latency in series with the step
     (`sim.engines.gpu.timing.CtaWork.serial_latency_s`).
     """
 

@@ -313,6 +313,10 @@ def test_a_triton_block_fp8_gemm_waits_on_its_scale_loads_every_k_step(monkeypat
     big = dict(shape, M=8192)
     waits = simulate_op_latency(op("gemm_fp8", **big, kernel="w8a8_block_fp8_triton"), EVENTS)
     assert waits == simulate_op_latency(op("gemm_fp8", **big, kernel="triton_prefetching_scales"), EVENTS)
+    # a GEMM with no block scales (--gemm-kernel on a bf16 model) has no scale loads to wait on
+    bf16 = dict(M=1, N=2112, K=7168, a_dtype="bf16", b_dtype="bf16")
+    no_scales = simulate_op_latency(op("gemm", **bf16, kernel="w8a8_block_fp8_triton"), EVENTS)
+    assert no_scales == simulate_op_latency(op("gemm", **bf16, kernel="triton_prefetching_scales"), EVENTS)
 
 
 def test_a_cuda_core_decode_kernel_multiplies_only_the_real_query_rows():

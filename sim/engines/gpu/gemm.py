@@ -90,7 +90,8 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
         steps=steps,
         stages=tile.stages,
         store_bytes=bm * bn * (problem.c_bytes if split == 1 else PARTIAL_SUM_BYTES),
-        serial_latency_s=spec.memory_latency_s if kernel.unpipelined_loads else 0.0,
+        # the loads its pipeline skips are the per-block scales: none where the GEMM has no block scales
+        serial_latency_s=spec.memory_latency_s if kernel.unpipelined_loads and problem.scale_block_k else 0.0,
     )
     out_bytes = problem.c_bytes if split == 1 else split * PARTIAL_SUM_BYTES
     write_bytes = problem.batch * problem.m * problem.n * out_bytes
