@@ -123,7 +123,9 @@ class AttentionKernel:
     intra-warpgroup pipelining (§3.1-3.2), `FA2_SOFTMAX_OVERLAP` for FA2, whose warps compute
     their softmax between their own matmuls. `cuda_cores`: its decode matmuls run on the CUDA
     cores, one FMA per MAC over the real query rows, where FlashAttention's tensor-core tiles pad a
-    GQA group's rows to `DECODE_BLOCK_M` (its prefill stays FlashAttention-2's)."""
+    GQA group's rows to `DECODE_BLOCK_M` (its prefill stays FlashAttention-2's). `hopper_only`:
+    the implementation exists for compute capability 9.0 only (FlashAttention-3's hopper/ kernels,
+    TLX's Hopper tutorial kernel: ``wgmma``, TMA and ``setmaxnreg`` are sm90 instructions)."""
 
     mma_sync: bool
     overlap: float
@@ -132,6 +134,7 @@ class AttentionKernel:
     kv_convert: Callable[[DType, DType, int, int], float] | None = None
     converting_warps: Callable[[int], int] | None = None
     decode_warps: Callable[[int], int] | None = None
+    hopper_only: bool = False
 
     def warps_for(self, block_m: int) -> int:
         """Warps holding a decode tile's accumulators (for its registers per thread):
@@ -225,14 +228,18 @@ FLASH_ATTENTION_2 = AttentionKernel(mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP)
 ATTENTION_KERNELS = {
     # FA3's decode runs its forward kernel's tile over the packed rows (`fa3_block_m`)
     "flash_attention_3": AttentionKernel(
-        mma_sync=False, overlap=1.0, query_tile=fa3_block_m, decode_warps=fa3_mma_warps
+        mma_sync=False, overlap=1.0, query_tile=fa3_block_m, decode_warps=fa3_mma_warps, hopper_only=True
     ),
     "flash_attention_3_fp8": AttentionKernel(
-        mma_sync=False, overlap=1.0, query_tile=fa3_block_m, decode_warps=fa3_mma_warps
+        mma_sync=False, overlap=1.0, query_tile=fa3_block_m, decode_warps=fa3_mma_warps, hopper_only=True
     ),
     # FA3 Table 2's ablations: wgmma, with one of the full kernel's two overlaps removed
-    "flash_attention_3_no_pipelining": AttentionKernel(mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP),
-    "flash_attention_3_no_warp_specialization": AttentionKernel(mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP),
+    "flash_attention_3_no_pipelining": AttentionKernel(
+        mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP, hopper_only=True
+    ),
+    "flash_attention_3_no_warp_specialization": AttentionKernel(
+        mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP, hopper_only=True
+    ),
     # Triton emits wgmma on Hopper; the tutorial kernel has no warp specialization
     "triton_tutorial_fa2": AttentionKernel(mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP),
     # Meta's TLX Hopper flash attention (facebookexperimental/triton,
@@ -240,7 +247,7 @@ ATTENTION_KERNELS = {
     # Triton: a TMA producer, two consumer warpgroups of 64 query rows in ping-pong (named
     # barriers), async wgmma with the next block's QK^T issued before this block's softmax; a
     # 128 x 128 tile. Its forward (prefill) kernel
-    "tlx_fa": AttentionKernel(mma_sync=False, overlap=1.0),
+    "tlx_fa": AttentionKernel(mma_sync=False, overlap=1.0, hopper_only=True),
     # vLLM's PagedAttention decode kernel and FlashInfer's default batch decode
     # (BatchDecodeWithPagedKVCacheWrapper, use_tensor_cores=False: docs.flashinfer.ai/api/decode):
     # each K/V head's block loads its keys once for the group's query heads and multiplies on the
@@ -284,6 +291,14 @@ def modeled_attention_kernels() -> frozenset[str]:
     """Names of the attention implementations whose traits the model holds (FlashAttention-2's,
     `ATTENTION_KERNELS`, `HOPPER_ATTENTION_KERNELS`)."""
     return frozenset({FLASH_ATTENTION_2_NAME, *ATTENTION_KERNELS, *HOPPER_ATTENTION_KERNELS})
+
+
+def attention_kernel_refusal(name: str, compute_capability: float) -> str:
+    """Why the named implementation cannot run on a GPU of `compute_capability` ('' where it can,
+    or where the GPU's capability is not stated: 0)."""
+    if compute_capability and compute_capability != HOPPER and attention_kernel(name).hopper_only:
+        return f"{name} runs on compute capability {HOPPER} (Hopper) only"
+    return ""
 
 
 def attention_kernel(name: str, compute_capability: float = 0.0) -> AttentionKernel:

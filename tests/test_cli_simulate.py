@@ -129,6 +129,12 @@ def test_a_kernel_the_model_has_traits_for_runs_without_an_entry(capsys):
 
 
 def test_a_preset_naming_a_kernel_nobody_models_is_refused_when_it_runs():
+    # so is one naming a Hopper-only kernel on another GPU
+    a100 = dataclasses.replace(load_hardware("a100_80gb_sxm"), attention_kernel="tlx_fa")
+    with pytest.raises(HardwareSpecError, match="'tlx_fa': tlx_fa runs on compute capability 9.0"):
+        simulate_op_latency(op_for_measurement({"family": "attention_prefill", "batch": 1, "heads": 8,
+                                                "kv_heads": 8, "seq_q": 512, "seq_kv": 512,
+                                                "head_dim": 128, "a_dtype": "bf16"}), a100)
     h100 = load_hardware("h100_sxm")
     typo = dataclasses.replace(h100, attention_kernel="flash_atention_3")
     with pytest.raises(HardwareSpecError, match="field 'attention_kernel' = 'flash_atention_3': no kernel_"):
@@ -188,6 +194,11 @@ def test_a_model_that_does_not_fit_the_gpu_memory_is_warned_about(capsys):
             "kernel_bandwidth_fractions entry for it (known: cutlass_fp8_blockscaled, "
             "deepgemm_fp8_blockscaled, flash_attention_3, inductor_int8_weight_only, tinygemm_int4, "
             "triton_tutorial_fa2",
+        ),
+        (
+            ["--hw", "a100_80gb_sxm", "--gemm", "64,64,64", "--attention-kernel", "flash_attention_3"],
+            "--attention-kernel 'flash_attention_3': flash_attention_3 runs on compute capability 9.0 "
+            "(Hopper) only; hardware 'a100_80gb_sxm' has compute capability 8.0",
         ),
         (
             ["--hw", "cpu_ci", "--gemm", "64,64,64", "--gemm-kernel", "x"],

@@ -25,7 +25,7 @@ import math
 
 from hwmodels.errors import HardwareSpecError
 from hwmodels.gpu import GPUSpec
-from mappers.gpu_attention import attention_problem, modeled_attention_kernels
+from mappers.gpu_attention import attention_kernel_refusal, attention_problem, modeled_attention_kernels
 from mappers.gpu_gemm import gemm_problem, modeled_gemm_kernels
 from sim.columns import CORE_SUM_COLUMNS, op_columns, timed_columns, unmodeled_row
 from sim.engines.gpu.attention import AttentionCost, best_attention
@@ -163,6 +163,12 @@ def _spec_kernel(spec: GPUSpec, field: str, modeled: frozenset[str]) -> str:
             f"hardware {spec.name!r}: field {field!r} = {kernel!r}: no kernel_fractions or "
             f"kernel_bandwidth_fractions entry and no traits the model holds (kernels with traits: "
             f"{', '.join(sorted(modeled)) or 'none'})"
+        )
+    refusal = attention_kernel_refusal(kernel, spec.compute_capability) if field == "attention_kernel" else ""
+    if refusal:
+        raise HardwareSpecError(
+            f"hardware {spec.name!r}: field {field!r} = {kernel!r}: {refusal}; hardware {spec.name!r} "
+            f"has compute capability {spec.compute_capability}"
         )
     return kernel
 
