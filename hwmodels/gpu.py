@@ -419,8 +419,8 @@ class GPUSpec:
         reference = self.reference_tensor_macs_per_cycle_per_sm
         if not reference or not 0 < fraction < 1:
             return fraction
-        if mma_sync and self.reference_mma_sync_macs_per_cycle_per_sm:
-            reference = min(reference, self.reference_mma_sync_macs_per_cycle_per_sm)
+        if mma_sync and self.reference_mma_sync_macs_per_cycle_per_sm:  # at most the native rate
+            reference = self.reference_mma_sync_macs_per_cycle_per_sm
         ratio = self.sixteen_bit_macs_per_cycle(mma_sync=mma_sync) / reference
         return fraction if ratio == 1 else 1 / (1 + ratio * (1 / fraction - 1))
 

@@ -293,11 +293,15 @@ def modeled_attention_kernels() -> frozenset[str]:
     return frozenset({FLASH_ATTENTION_2_NAME, *ATTENTION_KERNELS, *HOPPER_ATTENTION_KERNELS})
 
 
-def attention_kernel_refusal(name: str, compute_capability: float) -> str:
-    """Why the named implementation cannot run on a GPU of `compute_capability` ('' where it can,
-    or where the GPU's capability is not stated: 0)."""
-    if compute_capability and compute_capability != HOPPER and attention_kernel(name).hopper_only:
-        return f"{name} runs on compute capability {HOPPER} (Hopper) only"
+def attention_kernel_refusal(name: str, spec: GPUSpec) -> str:
+    """Why the named implementation cannot run on `spec` ('' where it can, or where the GPU's
+    compute capability is not stated: 0)."""
+    capability = spec.compute_capability
+    if capability and capability != HOPPER and attention_kernel(name).hopper_only:
+        return (
+            f"{name} runs on compute capability {HOPPER} (Hopper) only; hardware {spec.name!r} has "
+            f"compute capability {capability}"
+        )
     return ""
 
 

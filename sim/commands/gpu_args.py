@@ -55,12 +55,9 @@ def apply_gpu_arguments(hardware, args: argparse.Namespace):
         from mappers.gpu_attention import attention_kernel_refusal, modeled_attention_kernels
         from mappers.gpu_gemm import modeled_gemm_kernels
 
-        refusal = attention_kernel_refusal(args.attention_kernel or "", hardware.compute_capability)
+        refusal = attention_kernel_refusal(args.attention_kernel or "", hardware)
         if refusal:
-            raise WorkloadError(
-                f"--attention-kernel {args.attention_kernel!r}: {refusal}; hardware {hardware.name!r} has "
-                f"compute capability {hardware.compute_capability}"
-            )
+            raise WorkloadError(f"--attention-kernel {args.attention_kernel!r}: {refusal}")
         known = {"--gemm-kernel": modeled_gemm_kernels(), "--attention-kernel": modeled_attention_kernels()}
         hardware = hardware.with_kernels(gemm=args.gemm_kernel, attention=args.attention_kernel, known=known)
     return hardware.with_cuda_graphs() if args.cuda_graphs else hardware

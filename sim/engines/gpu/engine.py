@@ -157,19 +157,18 @@ def _spec_kernel(spec: GPUSpec, field: str, modeled: frozenset[str]) -> str:
     for a name with neither an entry of the spec's nor traits the model holds (a typo in a preset
     would otherwise run the default kernel silently)."""
     kernel = getattr(spec, field)
+    if not kernel:
+        return kernel
     entries = {*spec.kernel_fractions, *spec.kernel_bandwidth_fractions}
-    if kernel and kernel not in modeled and kernel not in entries:
+    if kernel not in modeled and kernel not in entries:
         raise HardwareSpecError(
             f"hardware {spec.name!r}: field {field!r} = {kernel!r}: no kernel_fractions or "
             f"kernel_bandwidth_fractions entry and no traits the model holds (kernels with traits: "
             f"{', '.join(sorted(modeled)) or 'none'})"
         )
-    refusal = attention_kernel_refusal(kernel, spec.compute_capability) if field == "attention_kernel" else ""
+    refusal = attention_kernel_refusal(kernel, spec) if field == "attention_kernel" else ""
     if refusal:
-        raise HardwareSpecError(
-            f"hardware {spec.name!r}: field {field!r} = {kernel!r}: {refusal}; hardware {spec.name!r} "
-            f"has compute capability {spec.compute_capability}"
-        )
+        raise HardwareSpecError(f"hardware {spec.name!r}: field {field!r} = {kernel!r}: {refusal}")
     return kernel
 
 
