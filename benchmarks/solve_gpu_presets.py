@@ -16,6 +16,10 @@ still solve their figures (bisection to 4 significant digits):
   330 W A100 (published_models.csv, a calibration source), simulated as gpt-fast ran it (serving
   fusion, CUDA graphs): its GEMVs stream the weights at that fraction of the A100's copy rate,
   which is itself ASSUMED from the H100's copy / datasheet ratio;
+* `dtype_tensor_fractions` fp8 of ``h100_sxm`` and ``h200``: cuBLAS FP8 (``torch._scaled_mm``, fp8
+  out, no fast accumulation) at the MAMF table's FP8 figure for the GPU, taken as what it is, the
+  best over the sweep the table was made with (`MAMF_FP8_SIZES`): the model's fastest shape of that
+  grid at the figure (the bf16 fraction would have the model's large FP8 GEMMs 16-20% above it);
 * `kernel_bandwidth_fractions` ``tinygemm_int4`` and ``inductor_int8_weight_only`` of
   ``a100_80gb_sxm``: gpt-fast's int4 (group 32) and int8 steps of the same run, each simulated as
   gpt-fast ran it, its GEMMs at the entry (the rest of the step as the bf16 row's).
@@ -26,20 +30,32 @@ still solve their figures (bisection to 4 significant digits):
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable
 
 from hwmodels import load_hardware
 from mappers import gpu_attention
+from reference_kernels.published import calibration_measurements
 from reference_kernels.published_validation import validation_steps
 from sim.engines.gpu.attention import best_attention
 from sim.engines.gpu.gemm import best_gemm
 from sim.measured import published_validation
 from sim.simulate import simulate_op_latency
+from workloads.dtypes import DType
 from workloads.kernel_ops import op_for_measurement
+from workloads.op import gemm_op
 
 FA2_SHAPE = {"family": "attention_prefill", "batch": 1, "heads": 16, "kv_heads": 16, "seq_q": 16384,
              "seq_kv": 16384, "head_dim": 128, "causal": 0, "a_dtype": "bf16"}
 GEMM_SHAPE = {"family": "gemm", "M": 8192, "N": 8192, "K": 8192, "a_dtype": "bf16", "b_dtype": "bf16"}
+#: M, N and K of the MAMF table's FP8 sweep: the command stas00/ml-engineering gives for FP8 on NVIDIA
+#: GPUs (compute/accelerator/benchmarks/README.md, "fp8 on NVIDIA GPUs example": ``--m_range 0
+#: 20480 1024`` and likewise for N and K, ``--dtype float8_e4m3fn``), the empty size left out.
+MAMF_FP8_SIZES = range(1024, 20481, 1024)
+#: The shapes of that grid the bisection tracks: the fastest at the starting fraction (the model's
+#: rate rises with the fraction on every shape alike, so its fastest shapes stay the fastest); the
+#: whole grid is checked at the solution.
+MAMF_TRACKED_SHAPES = 64
 
 
 def fraction_of_peak(spec, row: dict) -> float:
@@ -90,7 +106,47 @@ def main() -> None:
 
     tensor = bisect(h100_gemm, 798e12 / h100.peak_tensor_flops(h100.default_dtype), 0.5, 1.0)
     print(f"h100_sxm achievable_tensor_fraction: {tensor} (shipped {h100.achievable_tensor_fraction})")
+    solve_fp8_fractions()
     solve_weight_only_kernels()
+
+
+def fp8_tflops(spec, m: int, n: int, k: int) -> float:
+    """TFLOP/s of an FP8 GEMM with FP8 output (MAMF's ``torch._scaled_mm(A, B, scale, scale)``)
+    on `spec`, timed as CUDA events see one call."""
+    op = gemm_op(m, n, k, input_dtype=DType.FP8, weight_dtype=DType.FP8, output_dtype=DType.FP8)
+    return op.flops / simulate_op_latency(op, spec.with_native_runtime()) / 1e12
+
+
+def solve_fp8_fractions() -> None:
+    """Each Hopper preset's FP8 tensor fraction at which the model's fastest shape of the MAMF FP8
+    sweep (`MAMF_FP8_SIZES`) runs at the table's FP8 figure for that GPU."""
+    figures = calibration_measurements()
+    figures = figures[(figures["source_id"] == "mamf_table") & (figures["family"] == "gemm_fp8")]
+    for preset in ("h100_sxm", "h200"):
+        figure = figures[figures["preset"] == preset].iloc[0]
+        target = float(figure["flops"]) / float(figure["latency_s"]) / 1e12
+        spec = load_hardware(preset)
+        shipped = spec.dtype_tensor_fractions.get(DType.FP8)
+
+        def at(fraction: float, spec=spec):
+            return dataclasses.replace(spec, dtype_tensor_fractions={DType.FP8: fraction})
+
+        grid = list(itertools.product(MAMF_FP8_SIZES, repeat=3))
+        start = at(spec.achievable_tensor_fraction)
+        tracked = sorted(grid, key=lambda shape: fp8_tflops(start, *shape))[-MAMF_TRACKED_SHAPES:]
+
+        def fastest(fraction: float, tracked=tracked) -> float:
+            best_gemm.cache_clear()
+            return max(fp8_tflops(at(fraction), *shape) for shape in tracked)
+
+        fraction = bisect(fastest, target, 0.3, 1.0)
+        solved = at(fraction)
+        best = max(grid, key=lambda shape: fp8_tflops(solved, *shape))
+        table_best = tuple(int(figure[dim]) for dim in "MNK")
+        print(f"{preset} dtype_tensor_fractions[fp8]: {fraction} (shipped {shipped}); MAMF {target:.1f} "
+              f"TFLOP/s; the model's fastest of the grid {fp8_tflops(solved, *best):.1f} at "
+              f"{'x'.join(map(str, best))}, at MAMF's best shape {'x'.join(map(str, table_best))} "
+              f"{fp8_tflops(solved, *table_best):.1f}")
 
 
 def solve_weight_only_kernels() -> None:

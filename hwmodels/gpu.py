@@ -36,6 +36,9 @@ REGISTER_BYTES = 4
 MAX_BANDWIDTH_FRACTION = 2.0
 #: A GPU spec's per-kernel entries: tensor-core fractions and bandwidth fractions.
 KERNEL_MAPPINGS = ("kernel_fractions", "kernel_bandwidth_fractions")
+#: Measured kernel families whose GEMMs run in one dtype (workloads.kernel_ops.KernelFamily values):
+#: `GPUSpec.for_kernel` gives a kernel of such a family without an entry that dtype's fraction.
+FAMILY_DTYPES = {"gemm_fp8": DType.FP8}
 #: The reference SM's tensor rates a GPU's fractions were measured at (`GPUSpec.transferred_fraction`).
 REFERENCE_RATES = ("reference_tensor_macs_per_cycle_per_sm", "reference_mma_sync_macs_per_cycle_per_sm")
 #: The 16-bit dtypes whose tensor rate `GPUSpec.mma_sync_macs_per_cycle_per_sm` and the reference
@@ -80,9 +83,13 @@ class GPUSpec:
     0: not stated), which kernels dispatch on (FlashAttention-2's tiles differ on 8.6/8.9).
     `gemm_stream_k` adds stream-K GEMM candidates (CUTLASS's stream-K schedulers; cuBLAS picks such
     kernels by heuristic for some shapes). Off in every preset: of the two published fp8 GEMMs a
-    partial last wave decides, the H100's is matched by the data-parallel wave model (-0.9%) and
-    missed by stream-K (-10.1%), the H200's the other way round (+11.7% against -3.8%)
-    (benchmarks/RESULTS.md); `--set gemm_stream_k=true` asks what it would give.
+    partial last wave decides, the H100's was matched by the data-parallel wave model (-0.9%) and
+    missed by stream-K (-10.1%), the H200's the other way round (+11.7% against -3.8%), both at
+    the bf16 fraction (benchmarks/RESULTS.md; since FP8 has its own, the sweep's best, they run
+    +18% and +29% data-parallel); `--set gemm_stream_k=true` asks what it would give.
+    `dtype_tensor_fractions` maps a dtype to its own `achievable_tensor_fraction` where a
+    calibration source measured it apart (FP8 on Hopper: the MAMF table's FP8 best); a named
+    kernel's `kernel_fractions` entry replaces it (`tensor_fraction`, `for_kernel`).
     `launch_overhead_s` is what each kernel launched eagerly adds to its own time on the GPU (the
     launch and the GPU's setup between two kernels, the host keeping ahead);
     `graph_launch_overhead_s` the same for a kernel replayed from a CUDA graph (`with_cuda_graphs`).
@@ -140,6 +147,7 @@ class GPUSpec:
     tma_multicast_ctas: int = 1
     compute_capability: float = 0.0
     kernel_fractions: Mapping[str, float] = field(default_factory=dict)
+    dtype_tensor_fractions: Mapping[DType, float] = field(default_factory=dict)
     kernel_bandwidth_fractions: Mapping[str, float] = field(default_factory=dict)
     gemm_kernel: str = ""
     attention_kernel: str = ""
@@ -228,6 +236,13 @@ class GPUSpec:
                     f"{where}field 'tensor_macs_per_cycle_per_sm' entry {dtype!r}: {macs!r}: "
                     "must map a dtype to a positive integer"
                 )
+        for dtype, fraction in self.dtype_tensor_fractions.items():
+            valid = is_number(fraction) and 0 < fraction <= 1
+            if dtype not in self.tensor_macs_per_cycle_per_sm or not valid:
+                raise HardwareSpecError(
+                    f"{where}field 'dtype_tensor_fractions' entry {dtype!r}: {fraction!r}: must map a "
+                    "dtype of tensor_macs_per_cycle_per_sm to a fraction in (0, 1]"
+                )
         for dtype, speedup in self.sparse_tensor_speedup.items():
             if dtype not in self.tensor_macs_per_cycle_per_sm or not is_number(speedup) or speedup < 1:
                 raise HardwareSpecError(
@@ -239,7 +254,8 @@ class GPUSpec:
                 f"{where}field 'default_dtype' = {self.default_dtype.value!r}: not in "
                 f"tensor_macs_per_cycle_per_sm ({self.tensor_dtypes})"
             )
-        for name in ("tensor_macs_per_cycle_per_sm", "sparse_tensor_speedup", *KERNEL_MAPPINGS):
+        for name in ("tensor_macs_per_cycle_per_sm", "sparse_tensor_speedup", "dtype_tensor_fractions",
+                     *KERNEL_MAPPINGS):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
     def _check_reference_rates(self, where: str) -> None:
@@ -343,7 +359,10 @@ class GPUSpec:
         """This GPU as the named kernel implementation sees it: both tensor fractions set to its
         `kernel_fractions` entry and both bandwidth fractions to its `kernel_bandwidth_fractions`
         entry, ``KERNEL:FAMILY`` (one kernel's rate on one measured family, as a Triton GEMM in
-        bf16 and in fp8) before ``KERNEL``; the spec itself when it has neither."""
+        bf16 and in fp8) before ``KERNEL``. A tensor entry replaces `dtype_tensor_fractions` too
+        (it was fitted on the kernel's own dtype); without one, a family of one dtype
+        (`FAMILY_DTYPES`: ``gemm_fp8``) runs at that dtype's fraction. The spec itself when none
+        applies."""
         changes = {}
         for mapping, fields_set in (
             (self.kernel_fractions, ("achievable_tensor_fraction", "attention_tensor_fraction")),
@@ -352,6 +371,10 @@ class GPUSpec:
             value = mapping.get(f"{kernel}:{family}", mapping.get(kernel))
             if value is not None:
                 changes.update(dict.fromkeys(fields_set, value))
+        if "achievable_tensor_fraction" in changes:  # the kernel's own, on the dtype it was fitted on
+            changes["dtype_tensor_fractions"] = {}
+        elif FAMILY_DTYPES.get(family) in self.dtype_tensor_fractions:  # no entry: its dtype's own
+            changes["achievable_tensor_fraction"] = self.dtype_tensor_fractions[FAMILY_DTYPES[family]]
         return replace(self, **changes) if changes else self
 
     def with_kernels(
@@ -393,6 +416,8 @@ class GPUSpec:
                 )
             tuned = self.for_kernel(kernel)
             changes[tensor_field] = getattr(tuned, tensor_field)
+            if option == "--gemm-kernel":
+                changes["dtype_tensor_fractions"] = tuned.dtype_tensor_fractions
             changes[bandwidth_field] = getattr(tuned, bandwidth_field)
             changes[name_field] = kernel
         return replace(self, **changes) if changes else self
@@ -468,10 +493,15 @@ class GPUSpec:
         """Dense tensor-core FLOP/s on `dtype` (`peak_tensor_flops`)."""
         return self.peak_tensor_flops(dtype)
 
+    def tensor_fraction(self, dtype: DType) -> float:
+        """The fraction of the tensor peak a GEMM's main loop sustains on `dtype`: its
+        `dtype_tensor_fractions` entry where it has one, else `achievable_tensor_fraction`."""
+        return self.dtype_tensor_fractions.get(dtype, self.achievable_tensor_fraction)
+
     def achievable_flops(self, dtype: DType) -> float:
-        """What a large GEMM's main loop sustains: the peak times `achievable_tensor_fraction` (as
-        this GPU's tensor rate carries it from the reference SM's, `transferred_fraction`)."""
-        return self.peak_tensor_flops(dtype) * self.transferred_fraction(self.achievable_tensor_fraction)
+        """What a large GEMM's main loop sustains: the peak times `tensor_fraction` (as this
+        GPU's tensor rate carries it from the reference SM's, `transferred_fraction`)."""
+        return self.peak_tensor_flops(dtype) * self.transferred_fraction(self.tensor_fraction(dtype))
 
     #: No idle power is charged beside the TDP bound (`sim.cost`).
     static_power_w = 0.0

@@ -17,7 +17,9 @@ from sim.cli import main
 from sim.measured.calibrate import calibrate
 from sim.measured.compare import compare, timed_as
 from sim.simulate import simulate_op_latency
+from workloads.dtypes import DType
 from workloads.kernel_ops import op_for_measurement
+from workloads.op import gemm_op
 
 H100_NAME = "NVIDIA H100 80GB HBM3"
 #: The kernel each grid family is "measured" with in the synthetic data set; a second GEMM kernel
@@ -194,6 +196,28 @@ def test_kernel_fractions_are_validated():
     assert base.for_kernel("x") == base
     tuned = dataclasses.replace(base, kernel_fractions={"x": 0.5}).for_kernel("x")
     assert tuned.achievable_tensor_fraction == tuned.attention_tensor_fraction == 0.5
+
+
+def test_a_dtype_fraction_applies_to_its_gemms_and_gives_way_to_a_kernels_entry():
+    base = load_hardware("h100_sxm")
+    with pytest.raises(HardwareSpecError, match=r"dtype_tensor_fractions.*fp8.*1\.2.*\(0, 1\]"):
+        dataclasses.replace(base, dtype_tensor_fractions={DType.FP8: 1.2})
+    with pytest.raises(HardwareSpecError, match=r"dtype_tensor_fractions.*int4.*a dtype of tensor_macs"):
+        dataclasses.replace(base, dtype_tensor_fractions={DType.INT4: 0.5})
+    fp8_fraction = base.dtype_tensor_fractions[DType.FP8]
+    assert base.tensor_fraction(DType.FP8) == fp8_fraction < base.tensor_fraction(DType.BF16)
+    # an 8192^3 FP8 GEMM: its fraction sets its main loop, a bf16 GEMM's stays at 0.866
+    fp8 = gemm_op(8192, 8192, 8192, input_dtype=DType.FP8, weight_dtype=DType.FP8, output_dtype=DType.BF16)
+    bf16 = gemm_op(8192, 8192, 8192, input_dtype=DType.BF16, weight_dtype=DType.BF16, output_dtype=DType.BF16)
+    same = dataclasses.replace(base, dtype_tensor_fractions={})
+    assert simulate_op_latency(fp8, base) > 1.1 * simulate_op_latency(fp8, same)
+    assert simulate_op_latency(bf16, base) == simulate_op_latency(bf16, same)
+    # a kernel's own entry was fitted on its dtype: it replaces the dtype fraction; a kernel without
+    # one measured on FP8 GEMMs runs at FP8's fraction
+    tuned = dataclasses.replace(base, kernel_fractions={"k": 0.8}).for_kernel("k", "gemm_fp8")
+    assert tuned.tensor_fraction(DType.FP8) == 0.8 and not tuned.dtype_tensor_fractions
+    assert base.for_kernel("other", "gemm_fp8").achievable_tensor_fraction == base.tensor_fraction(DType.FP8)
+    assert base.for_kernel("other", "gemm").achievable_tensor_fraction == base.achievable_tensor_fraction
 
 
 @pytest.mark.parametrize("preset", list_presets())

@@ -112,11 +112,34 @@ def test_conversion_to_latency_shows_its_arithmetic():
 
 
 def test_h100_matmul_ceilings_of_the_mamf_table():
-    # stas00/ml-engineering MAMF: 794.5 TFLOP/s bf16 at 2048x2048x13312 and 1402.6 fp8 at
-    # 1024x9216x14336 on an H100 SXM; neither shape is the 8192^3 the preset is calibrated to
+    # stas00/ml-engineering MAMF: 794.5 TFLOP/s bf16 at 2048x2048x13312 on an H100 SXM; not the
+    # 8192^3 the bf16 fraction is calibrated to
     errors = _errors("torch_mm_best_shape", "h100_sxm")
     assert abs(errors["2048x2048x13312 bf16"]) < 3
-    assert abs(errors["1024x9216x14336 fp8"]) < 5
+    # the FP8 figure, 1402.6 TFLOP/s, is the best of the table's FP8 sweep: the FP8 fraction puts the
+    # model's fastest shape of that grid there, so its best shape, where the model's partial last
+    # wave costs more than cuBLAS's does, runs slower than published, never faster
+    assert 0 < errors["1024x9216x14336 fp8"] < 25
+
+
+@pytest.mark.parametrize("preset, best", [("h100_sxm", 1402.6), ("h200", 1453.4)])
+def test_no_fp8_gemm_of_the_mamf_sweep_beats_the_tables_best(preset, best):
+    # the MAMF FP8 sweep runs M, N, K over 1024..20480 in steps of 1024 (benchmarks/
+    # solve_gpu_presets.py MAMF_FP8_SIZES); at every fourth size, and at the solve's fastest shape,
+    # the model's FP8 GEMM with fp8 out stays at or below the table's best, and reaches it there
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    from solve_gpu_presets import fp8_tflops
+
+    spec = load_hardware(preset)
+    sizes = range(4096, 20481, 4096)
+    rates = [fp8_tflops(spec, m, n, k) for m in sizes for n in sizes for k in sizes]
+    assert max(rates) <= best * 1.001
+    assert fp8_tflops(spec, 11264, 18432, 20480) == pytest.approx(best, rel=2e-3)
+    # at the bf16 fraction (0.866) the same grid would reach 20% beyond the table's best
+    bf16_fraction = dataclasses.replace(spec, dtype_tensor_fractions={})
+    assert fp8_tflops(bf16_fraction, 11264, 18432, 20480) > 1.15 * best
 
 
 def test_deepgemm_fp8_gemms_on_the_h800():
@@ -171,13 +194,15 @@ def test_calibration_h100_kernel_entries_are_the_fit_where_it_predicts_held_out_
 
 def test_deepgemm_grouped_moe_gemms_as_gemms_with_one_weight_per_group():
     # DeepGEMM's grouped GEMMs (contiguous and masked layouts) as G independent M×N×K GEMMs in one
-    # launch, timed as the README's profiler timed them (kernel time, no launch): the model is
-    # 3-32% faster on all 12 rows (median 17%): it charges no per-group cost (a grouped kernel
-    # switches weight tensors at group boundaries), and the small-M groups miss most (2 x 512)
+    # launch, timed as the README's profiler timed them (kernel time, no launch), at the spec-wide
+    # FP8 fraction (no entry): median 8.7%; the large groups within -4..+12%, the small-M groups
+    # 15-24% too fast: the model charges no per-group cost (a grouped kernel switches weight
+    # tensors at group boundaries), which weighs most where a group's GEMM is short
     errors = _errors("deepgemm_fp8_grouped", "h100_sxm")
     assert len(errors) == 12
-    assert errors.abs().median() < 20
-    assert (errors < 0).all() and errors.min() > -35
+    assert errors.abs().median() < 12
+    small = errors[[shape.split()[1].startswith(("512x", "256x")) for shape in errors.index]]
+    assert len(small) == 4 and (small < -10).all() and errors.min() > -30 and errors.max() < 15
 
 
 def test_flash_attention_2_0_9_decode_without_split_kv_on_the_a100():

@@ -48,7 +48,9 @@ CPU_SEARCH_FACTOR = 10.0
 @dataclass(frozen=True)
 class Knob:
     """One fitted value: a spec field, or a kernel's entry of the spec's mapping `mapping`
-    (`kernel` set; `field` is then the spec field the entry stands in for, as `for_kernel` sets it)."""
+    (`kernel` set; `field` is then the spec field the entry stands in for, as `for_kernel` sets it);
+    `family`, the measured family its rows share, where that decides the value without an entry
+    (an FP8 GEMM's dtype fraction, `GPUSpec.for_kernel`)."""
 
     field: str
     rows: tuple[int, ...]  # positions (in the simulated rows) it is fitted on, before the sensitivity test
@@ -58,6 +60,7 @@ class Knob:
     kernel: str | None = None
     mapping: str = "kernel_fractions"
     unless_moved_by: Knob | None = None  # rows halving this other knob moves do not inform the knob
+    family: str = ""
 
     @property
     def name(self) -> str:
@@ -68,7 +71,7 @@ class Knob:
         entry, then to the spec-wide field, as `GPUSpec.for_kernel` does)."""
         if self.kernel:
             kernel, _, family = self.kernel.partition(":")
-            return float(getattr(spec.for_kernel(kernel, family), self.field))
+            return float(getattr(spec.for_kernel(kernel, family or self.family), self.field))
         return float(getattr(spec, self.field))
 
     def apply(self, spec: Device, value: float) -> Any:

@@ -79,7 +79,7 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
     ctas = problem.batch * tiles_m * tiles_n * split
     kernel = gemm_kernel(problem.kernel)
     rate = mac_rate_per_sm(
-        spec, problem.math_dtype, sparse=problem.sparse, fraction=spec.achievable_tensor_fraction
+        spec, problem.math_dtype, sparse=problem.sparse, fraction=spec.tensor_fraction(problem.math_dtype)
     )
     work = CtaWork(
         tensor_macs=bm * bn * steps * bk,
@@ -140,7 +140,7 @@ def _cost_stream_k(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmC
     work = CtaWork(
         tensor_macs=bm * bn * steps * bk,
         tensor_macs_per_s=mac_rate_per_sm(
-            spec, problem.math_dtype, sparse=problem.sparse, fraction=spec.achievable_tensor_fraction
+            spec, problem.math_dtype, sparse=problem.sparse, fraction=spec.tensor_fraction(problem.math_dtype)
         ),
         cuda_ops=problem.dequant_per_weight * bk * bn * steps + _promotion_ops(problem, bm, bn, steps * bk),
         overlap=gemm_kernel(problem.kernel).overlap,

@@ -48,8 +48,10 @@ def calibration_knobs(rows: pd.DataFrame, spec: GPUSpec) -> Iterator[Knob]:
             key = None if name in library else f"{name}:{one}" if len(families) > 1 else name
             kind = "gemm" if gemms[rows_of].all() else "attention"
             tensor_field = "achievable_tensor_fraction" if kind == "gemm" else "attention_tensor_fraction"
+            shared = set(family[rows_of])
             tensor_knob = Knob(
-                tensor_field, positions(rows_of), MIN_FRACTION, MAX_FRACTION, log=True, kernel=key
+                tensor_field, positions(rows_of), MIN_FRACTION, MAX_FRACTION, log=True, kernel=key,
+                family=shared.pop() if len(shared) == 1 else "",
             )
             yield Knob(
                 f"{kind}_bandwidth_fraction",
