@@ -86,7 +86,7 @@ class GPUSpec:
     partial last wave decides, the H100's was matched by the data-parallel wave model (-0.9%) and
     missed by stream-K (-10.1%), the H200's the other way round (+11.7% against -3.8%), both at
     the bf16 fraction (benchmarks/RESULTS.md; since FP8 has its own, the sweep's best, they run
-    +18% and +29% data-parallel); `--set gemm_stream_k=true` asks what it would give.
+    +17% and +28% data-parallel); `--set gemm_stream_k=true` asks what it would give.
     `dtype_tensor_fractions` maps a dtype to its own `achievable_tensor_fraction` where a
     calibration source measured it apart (FP8 on Hopper: the MAMF table's FP8 best); a named
     kernel's `kernel_fractions` entry replaces it (`tensor_fraction`, `for_kernel`).

@@ -112,6 +112,18 @@ def _skip_reason(figure: pd.Series) -> str:
     return ""
 
 
+#: Kernels whose FP8 GEMMs write FP8: the MAMF table's ``torch._scaled_mm(A, B, scale, scale)``
+#: (mamf-finder.py at b068e4d: no out_dtype, so A's; since e38751c ``out=C`` with C of the
+#: benchmarked dtype). Every other FP8 row (DeepGEMM, vLLM's block-FP8 GEMMs) writes bf16.
+FP8_OUT_KERNELS = frozenset({"mamf"})
+
+
+def _out_dtype(figure: pd.Series, dtype: str) -> str:
+    if dtype != "fp8":
+        return dtype
+    return "fp8" if figure["kernel"] in FP8_OUT_KERNELS else "bf16"
+
+
 def _measured_row(figure: pd.Series) -> dict[str, object]:
     dtype = DTYPES[figure["dtype"]]
     family = FAMILY[figure["kernel"]]
@@ -130,7 +142,7 @@ def _measured_row(figure: pd.Series) -> dict[str, object]:
     if family.startswith("gemm"):
         m, n, k = (int(figure[c]) for c in ("m", "n", "k"))
         groups = int(figure["batch"] or 1)
-        row |= {"M": m, "N": n, "K": k, "out_dtype": "bf16" if dtype == "fp8" else dtype}
+        row |= {"M": m, "N": n, "K": k, "out_dtype": _out_dtype(figure, dtype)}
         if figure["batch"]:  # a grouped GEMM's table (one group is still the grouped kernel)
             row |= {"batch": groups, "kernel": "deepgemm_fp8_grouped"}
         flops = 2 * groups * m * n * k

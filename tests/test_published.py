@@ -55,8 +55,14 @@ def test_calibration_sources_are_timed_as_their_benchmark_code_shows():
     assert harness("deepgemm_pr74") == harness("deepgemm_pr81") == Harness("device", "writes")
     assert harness("deepgemm_readme") == Harness("device", "none")
     assert harness("vllm_deepgemm_readme") == Harness("back_to_back", "none")
+    # mamf-finder.py zeroes a 256 MB buffer before each call it times with CUDA events, and its FP8
+    # rows write FP8 (torch._scaled_mm's output takes A's dtype)
+    assert harness("mamf_table") == Harness("events", "writes")
+    mamf = ROWS[ROWS["source_id"] == "mamf_table"]
+    assert set(mamf.loc[mamf["family"] == "gemm_fp8", "out_dtype"]) == {"fp8"}
+    assert set(ROWS.loc[ROWS["kernel"] == "deepgemm_fp8_blockscaled", "out_dtype"]) == {"bf16"}
     # sources whose harness was not read keep the measured format's defaults, said so in the note
-    for source in ("flash_decoding_blog", "mamf_table", "tritonbench_pr2391"):
+    for source in ("flash_decoding_blog", "tritonbench_pr2391"):
         assert harness(source) == Harness("events", "none"), source
     hows = ROWS.groupby("source_id")[["timing", "l2_flush"]].agg(set)
     for source, how in hows.iterrows():
