@@ -8,14 +8,17 @@ An ATTENTION op (dims ``B, H, Hkv, Sq, Skv, D, Dv``) runs as one fused kernel th
 * **split-KV** (flash-decoding, Dao et al. 2023): for few query rows, the K/V length is split into
   ``splits`` chunks, one CTA each, so a decode step fills the SMs; a second kernel reduces the
   partial outputs. The ``g = H/Hkv`` query heads sharing a K/V head are stacked as rows of one CTA
-  (grouped-query attention reads each K/V head once per group).
+  (grouped-query attention reads each K/V head once per group), except in a kernel with one CTA
+  per query head (vLLM's PagedAttention, TensorRT-LLM's pre-XQA masked MHA: `per_query_head`),
+  whose g CTAs each read it through L2.
 * **lean** (Lean Attention, Sanovar et al. 2024): stream-K over (head, K/V block) units: every CTA
   slot gets an equal share of the units across heads and context, partial heads fixed up in-kernel.
 
 `candidate_plans` lists the partitions that fit one SM's shared memory and registers; the engine
 (`sim.engines.gpu.attention`) costs each and keeps the fastest. A decode runs the split count the
-FlashAttention library's own heuristic picks (`flash_num_splits`), not the fastest one: the kernel
-is timed as the library runs it. Lean attention is a candidate only for a row that names it.
+library's own heuristic picks (FlashAttention's `flash_num_splits`, or the kernel's
+`decode_splits`), not the fastest one: the kernel is timed as the library runs it. Lean attention
+is a candidate only for a row that names it.
 
 What an implementation does that the GPU's balance then decides is `AttentionKernel`: whether its
 matmuls are Ampere-style ``mma.sync`` (FlashAttention-2, on every GPU) or Hopper's ``wgmma``, and
@@ -125,7 +128,15 @@ class AttentionKernel:
     cores, one FMA per MAC over the real query rows, where FlashAttention's tensor-core tiles pad a
     GQA group's rows to `DECODE_BLOCK_M` (its prefill stays FlashAttention-2's). `hopper_only`:
     the implementation exists for compute capability 9.0 only (FlashAttention-3's hopper/ kernels,
-    TLX's Hopper tutorial kernel: ``wgmma``, TMA and ``setmaxnreg`` are sm90 instructions)."""
+    TLX's Hopper tutorial kernel: ``wgmma``, TMA and ``setmaxnreg`` are sm90 instructions).
+    `per_query_head`: its decode launches one CTA per query head (grid (heads, batch, splits)), each
+    loading its K/V head itself, so the ``g`` query heads of a GQA group read that head through L2
+    ``g`` times (from DRAM once: the group's CTAs are adjacent in the grid and run together), where
+    FlashAttention and FlashInfer stack the group's heads in one CTA. `decode_splits`: the split
+    count its own heuristic picks (None: FlashAttention's, `flash_num_splits`); `decode_block_n`:
+    keys per step of its decode loop (0: FlashAttention's `split_kv_block_n`); `kv_passes`: loops
+    over the keys one after the other (2 where Q·Kᵀ runs over every key before the softmax and P·V
+    runs over them again), each step of each waiting on its loads (`ATTENTION_STAGES`)."""
 
     mma_sync: bool
     overlap: float
@@ -135,6 +146,10 @@ class AttentionKernel:
     converting_warps: Callable[[int], int] | None = None
     decode_warps: Callable[[int], int] | None = None
     hopper_only: bool = False
+    per_query_head: bool = False
+    decode_splits: Callable[[AttentionProblem], int] | None = None
+    decode_block_n: int = 0
+    kv_passes: int = 1
 
     def warps_for(self, block_m: int) -> int:
         """Warps holding a decode tile's accumulators (for its registers per thread):
@@ -222,6 +237,44 @@ def fa3_mma_warps(block_m: int) -> int:
     return 4 * math.ceil(block_m / 64)
 
 
+#: vLLM's PagedAttention V2 splits a sequence into partitions of this many keys
+#: (csrc/attention/paged_attention_v2.cu, ``PARTITION_SIZE = 512``; vllm 0.2.7-0.6.4).
+VLLM_PARTITION_SIZE = 512
+#: Up to this context vLLM may run V1 (one CTA per query head and sequence, no partitions)
+#: (vllm/attention/ops/paged_attn.py: V2 beyond it "to avoid shared memory shortage").
+VLLM_V1_MAX_CONTEXT = 8192
+#: With more (sequence, query head) CTAs than this, V1 has "enough work to parallelize".
+VLLM_V1_MIN_CTAS = 512
+#: Keys per step of the CUDA-core decode kernels that give each of their 4 warps one 16-token
+#: block of K (or V) per iteration (vLLM's ``for (block_idx = start_block_idx + warp_idx; ...;
+#: block_idx += NUM_WARPS)``, NUM_WARPS = 128 / 32, BLOCK_SIZE 16), then loop over V likewise.
+CUDA_CORE_DECODE_KEYS_PER_STEP = 64
+
+
+def vllm_paged_attention_splits(problem: AttentionProblem) -> int:
+    """The partitions vLLM's PagedAttention runs a decode in (vllm/attention/ops/paged_attn.py,
+    0.4.2-0.6.4): V1, one, where the context is at most 8192 keys and either fits one 512-key
+    partition or the sequences times query heads exceed 512; else V2, ``ceil(context / 512)``.
+    Batch 64 × 64 heads at 4096 keys: 4096 CTAs > 512, V1; batch 1 × 32 heads: V2, 8 partitions."""
+    partitions = math.ceil(problem.skv / VLLM_PARTITION_SIZE)
+    ctas = problem.batch * problem.heads
+    if problem.skv <= VLLM_V1_MAX_CONTEXT and (partitions == 1 or ctas > VLLM_V1_MIN_CTAS):
+        return 1
+    return partitions
+
+
+def own_rows(rows: int, head_dim: int) -> int:
+    """The query rows a CUDA-core decode CTA holds: its own, unpadded (no tensor-core tile)."""
+    return rows
+
+
+def one_split(problem: AttentionProblem) -> int:
+    """No split of the keys: TensorRT-LLM v0.5-v0.6's masked MHA without multi-block mode, off by
+    default (``multi_block_mode=False``, tensorrt_llm/functional.py at v0.5.0; an opt-in
+    ``--multi_block_mode`` build flag at v0.6.1)."""
+    return 1
+
+
 FLASH_ATTENTION_2 = AttentionKernel(mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP)
 #: Named implementations (a measured row's `kernel`, `--attention-kernel`); any other name is
 #: FlashAttention-2's (SDPA's flash backend, flash-decoding, our Triton kernels' structure).
@@ -248,11 +301,27 @@ ATTENTION_KERNELS = {
     # barriers), async wgmma with the next block's QK^T issued before this block's softmax; a
     # 128 x 128 tile. Its forward (prefill) kernel
     "tlx_fa": AttentionKernel(mma_sync=False, overlap=1.0, hopper_only=True),
-    # vLLM's PagedAttention decode kernel and FlashInfer's default batch decode
-    # (BatchDecodeWithPagedKVCacheWrapper, use_tensor_cores=False: docs.flashinfer.ai/api/decode):
-    # each K/V head's block loads its keys once for the group's query heads and multiplies on the
-    # CUDA cores, so a decode of 1-8 query rows per K/V head is not padded to a 64-row tile
-    "paged_attention": AttentionKernel(mma_sync=False, overlap=1.0, cuda_cores=True),
+    # vLLM's PagedAttention V1/V2 decode (csrc/attention/attention_kernels.cu, vllm 0.2.7-0.6.4):
+    # grid (num_heads, num_seqs, partitions), ``kv_head_idx = head_idx / num_queries_per_kv``: one
+    # CTA per query head on the CUDA cores, Q·Kᵀ over its keys, then P·V over them again
+    "paged_attention": AttentionKernel(
+        mma_sync=False, overlap=1.0, cuda_cores=True, query_tile=own_rows, per_query_head=True,
+        decode_splits=vllm_paged_attention_splits, decode_block_n=CUDA_CORE_DECODE_KEYS_PER_STEP, kv_passes=2,
+    ),
+    # TensorRT-LLM v0.5-v0.7's masked multi-head attention, its decode before XQA
+    # (decoderMaskedMultiheadAttentionTemplate.h at v0.5.0: ``hi = blockIdx.x``, ``hi_kv = hi /
+    # qhead_per_kv``; launch grid (num_heads, batch, seq_len_tile)): one CTA per query head on the
+    # CUDA cores, no split by default (`one_split`); its context phase is a fused FMHA, taken as
+    # FlashAttention-2's traits
+    "trtllm_mmha": AttentionKernel(
+        mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP, cuda_cores=True, query_tile=own_rows, per_query_head=True,
+        decode_splits=one_split, decode_block_n=CUDA_CORE_DECODE_KEYS_PER_STEP, kv_passes=2,
+    ),
+    # FlashInfer's default batch decode (BatchDecodeWithPagedKVCacheWrapper, use_tensor_cores=False:
+    # docs.flashinfer.ai/api/decode; include/flashinfer/decode.cuh: grid (batch, num_kv_heads),
+    # ``qo_head_idx = kv_head_idx * bdy + threadIdx.y``, ``bdy = GROUP_SIZE``): each K/V head's CTA
+    # loads its keys once for the group's query heads and multiplies on the CUDA cores, so a
+    # decode of 1-8 query rows per K/V head is not padded to a 64-row tile
     "flashinfer_batch_decode": AttentionKernel(mma_sync=False, overlap=1.0, cuda_cores=True),
     # FlashInfer's batch decode with use_tensor_cores=True runs its prefill kernel (the FA2
     # template: mma.sync, softmax between the warps' own matmuls) over the GQA group's packed rows
@@ -408,13 +477,17 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
     grids for a row that names lean; only the problem's own partition where it names one."""
     plans = []
     decode = not (problem.causal or problem.group * problem.sq > DECODE_MAX_QUERY_ROWS)
-    splits = flash_num_splits(problem, spec) if decode and problem.only is not Partition.FA2 else 1
     kernel = attention_kernel(problem.kernel, spec.compute_capability)
-    decode_m = kernel.decode_block_m(problem.group * problem.sq, problem.d)
+    heuristic = kernel.decode_splits or (lambda p: flash_num_splits(p, spec))
+    splits = heuristic(problem) if decode and problem.only is not Partition.FA2 else 1
+    # a kernel with one CTA per query head multiplies that head's rows only
+    packed_rows = problem.sq if kernel.per_query_head else problem.group * problem.sq
+    decode_m = kernel.decode_block_m(packed_rows, problem.d)
     decode_warps = kernel.warps_for(decode_m)
     block_m, block_n, warps = fa2_tile(problem.d, spec, causal=problem.causal)
     occupancy = ctas_per_sm(problem, spec, block_m, block_n, warps)
-    if occupancy and splits == 1:
+    own_decode = decode and kernel.per_query_head  # its decode kernel is the only one it has
+    if occupancy and splits == 1 and not own_decode:
         plans.append(AttentionPlan(partition=Partition.FA2, block_m=block_m, block_n=block_n,
                                    ctas_per_sm=occupancy))
     if decode and problem.only is Partition.LEAN:
@@ -427,7 +500,7 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
                 if occupancy
             )
     if decode:
-        block_n = split_kv_block_n(problem.d, splits)
+        block_n = kernel.decode_block_n or split_kv_block_n(problem.d, splits)
         occupancy = ctas_per_sm(problem, spec, decode_m, block_n, decode_warps)
         if occupancy:
             plans.append(AttentionPlan(partition=Partition.SPLIT_KV, block_m=decode_m,

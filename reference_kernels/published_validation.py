@@ -74,12 +74,15 @@ class Stack:
     fused as a serving engine's; ``eager``, every op its own kernel), whether a step is replayed
     from a CUDA graph, and whether each kernel is dispatched by an eager framework on the host
     (`eager_host`: PyTorch eager, whose per-call dispatch bounds short kernels) or launched by a
-    native runtime (a serving engine's C++ loop)."""
+    native runtime (a serving engine's C++ loop); `attention_kernel`, the attention implementation
+    it runs where the model has its traits (`mappers.gpu_attention.ATTENTION_KERNELS`; empty: the
+    preset's default)."""
 
     fusion: str
     cuda_graphs: bool
     eager_host: bool
     why: str
+    attention_kernel: str = ""
 
 
 #: The stacks of the whole-model rows, by the published `kernel` cell's first word.
@@ -87,7 +90,10 @@ STACKS = {
     "torchao": Stack("serving", True, False, "torch.compile 'reduce-overhead': Inductor fusion, CUDA graphs"),
     "lmdeploy_turbomind": Stack("serving", False, False, "TurboMind: fused kernels launched from C++"),
     "autoawq_gemm": Stack("eager", False, True, "HF transformers in eager PyTorch"),
-    "tensorrt_llm": Stack("serving", False, False, "a TensorRT engine; v0.5-v0.6: no CUDA graphs"),
+    "tensorrt_llm": Stack(
+        "serving", False, False, "a TensorRT engine; v0.5-v0.6: no CUDA graphs, decode attention "
+        "in the masked MHA kernel, one CTA per query head (XQA came in v0.7, opt-in)", "trtllm_mmha",
+    ),
     "vllm": Stack("serving", True, False, "vLLM: fused kernels, decode replayed from CUDA graphs"),
 }
 
@@ -178,7 +184,8 @@ def _kernel_name(figure: pd.Series) -> str:
 #: Columns of a step description (`validation_steps`).
 STEP_COLUMNS = (
     "family", "model", "scope", "batch", "input_len", "output_len", "weights", "group_size",
-    "activations", "kv", "fusion", "cuda_graphs", "eager_host", "stack", "gemm_kernel", "preset", "gpu",
+    "activations", "kv", "fusion", "cuda_graphs", "eager_host", "stack", "gemm_kernel", "attention_kernel",
+    "preset", "gpu",
     "tp", "latency_s",
     "set", "source_id", "split", "reason", "locator", "quote",
 )  # fmt: skip
@@ -238,6 +245,7 @@ def _step(figure: pd.Series) -> dict[str, object]:
         "eager_host": int(stack.eager_host),
         "stack": stack_name,
         "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack_name, weights), ""),
+        "attention_kernel": stack.attention_kernel,
         "preset": figure["preset"],
         "gpu": figure["gpu"],
         "tp": int(figure["tp"] or 1),
@@ -270,6 +278,7 @@ def _published_model_step(row: pd.Series) -> dict[str, object]:
         "eager_host": 0,  # gpt-fast replays CUDA graphs; TensorRT-LLM launches from C++
         "stack": (stack := row["source"].split("/")[1].split(" ")[0].lower()),
         "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack, row["weights"]), ""),
+        "attention_kernel": "",
         "preset": row["preset"],
         "gpu": row["gpu"],
         "tp": 1,

@@ -324,16 +324,17 @@ def test_a_cuda_core_decode_kernel_multiplies_only_the_real_query_rows():
     # LLaMA3-70B-like decode on the H20: 64 query heads over 8 K/V heads (a group of 8 rows per K/V
     # head), batch 64, 4096 keys, head dim 128. FlashAttention-2's split-KV tile pads the 8 rows to
     # 64: per key block of bn keys 64 · bn · 256 tensor MACs, 8x the real 8 · bn · 256, at the H20's
-    # 480 MACs/cycle/SM: compute-bound. The CUDA-core kernel (vLLM's PagedAttention, FlashInfer's
-    # default decode) does the real 8 · bn · 256 MACs as FMAs, plus 4 softmax instructions per score
-    # and 128 output rescales per row and block, and one exp per score on the SFUs
+    # 480 MACs/cycle/SM: compute-bound. The CUDA-core kernel (FlashInfer's default decode, one CTA
+    # per K/V head with the group's heads) does the real 8 · bn · 256 MACs as FMAs, plus 4 softmax
+    # instructions per score and 128 output rescales per row and block, and one exp per score on
+    # the SFUs
     from mappers.gpu_attention import Partition, candidate_plans
     from sim.engines.gpu.attention import SOFTMAX_INSTRUCTIONS_PER_SCORE, cost_attention
 
     h20 = load_hardware("h20")
     shape = dict(batch=64, heads=64, kv_heads=8, seq_kv=4096, head_dim=128)
     padded = attention_problem(op("attention_decode", **shape))
-    paged = dataclasses.replace(padded, kernel="paged_attention")
+    paged = dataclasses.replace(padded, kernel="flashinfer_batch_decode")
     plan = next(p for p in candidate_plans(padded, h20) if p.partition is Partition.SPLIT_KV)
     fa2, cuda = cost_attention(padded, plan, h20), cost_attention(paged, plan, h20)
     bn, rows = plan.block_n, 8
@@ -356,6 +357,38 @@ def test_a_cuda_core_decode_kernel_multiplies_only_the_real_query_rows():
     moved = cuda.dram_read_bytes + cuda.dram_write_bytes
     assert moved / cuda.total_s > 0.7 * h20.dram_bytes_per_s
     assert moved / fa2.total_s < 0.5 * h20.dram_bytes_per_s
+
+
+def test_a_decode_kernel_with_one_cta_per_query_head_reads_its_group_through_l2_once_per_head():
+    # vLLM's PagedAttention and TensorRT-LLM v0.5's masked MHA launch one CTA per query head
+    # (grid (heads, batch, splits), kv_head = head / group): Llama-2-70B's 64 query heads over 8
+    # K/V heads read each K/V head 8 times through L2, once from DRAM (the group's CTAs are
+    # adjacent in the grid). Batch 64 at 4096 keys, bf16: K and V are 64 · 8 · 4096 · 256 · 2 B =
+    # 1.07 GB; 8.6 GB through the H100's 8.986 TB/s L2 take 956 us, where FlashInfer's decode
+    # (the group stacked in one CTA) streams the 1.07 GB from DRAM in about 390 us
+    from mappers.gpu_attention import vllm_paged_attention_splits
+    from sim.engines.gpu.attention import best_attention
+
+    shape = dict(batch=64, heads=64, kv_heads=8, seq_kv=4096, head_dim=128)
+    base = attention_problem(op("attention_decode", **shape))
+    kv_bytes = 64 * 8 * 4096 * 256 * 2
+    grouped = best_attention(dataclasses.replace(base, kernel="flashinfer_batch_decode"), EVENTS)
+    for name in ("paged_attention", "trtllm_mmha"):
+        per_head = best_attention(dataclasses.replace(base, kernel=name), EVENTS)
+        assert per_head.main.l2_bytes == pytest.approx(8 * grouped.main.l2_bytes, rel=0.01)
+        assert per_head.dram_read_bytes == grouped.dram_read_bytes  # DRAM once per K/V head
+        l2_bound = 8 * kv_bytes / H100.l2_bytes_per_s
+        assert l2_bound < per_head.total_s < 1.05 * l2_bound
+        assert per_head.total_s > 2.3 * grouped.total_s
+    # MHA (group 1): one CTA per query head is one per K/V head; the same DRAM and L2 bytes
+    mha = attention_problem(op("attention_decode", **{**shape, "kv_heads": 64, "seq_kv": 512}))
+    one = best_attention(dataclasses.replace(mha, kernel="trtllm_mmha"), EVENTS)
+    assert one.main.l2_bytes == pytest.approx(64 * 64 * 512 * 256 * 2, rel=0.01)
+    # vLLM's V1/V2 choice (vllm/attention/ops/paged_attn.py): V1 up to 8192 keys when one 512-key
+    # partition holds them or sequences x heads exceed 512; else V2, a CTA per 512 keys
+    assert vllm_paged_attention_splits(base) == 1  # 64 x 64 = 4096 CTAs
+    assert vllm_paged_attention_splits(dataclasses.replace(base, batch=1)) == 8  # 64 CTAs, 4096 / 512
+    assert vllm_paged_attention_splits(dataclasses.replace(base, skv=16384)) == 32  # past 8192: V2
 
 
 def test_a_power_limit_bounds_the_energy_as_it_bounds_the_clock():

@@ -35,6 +35,7 @@ import pandas as pd
 
 from hwmodels import load_hardware
 from hwmodels.loader import apply_overrides
+from mappers.gpu_attention import modeled_attention_kernels
 from reference_kernels.published_validation import validation_kernels, validation_steps
 from reference_kernels.sources import Split
 from sim.measured.compare import compare
@@ -119,6 +120,9 @@ def simulate_step(step: pd.Series, base: object | None = None) -> float:
         hardware = hardware.with_native_runtime()
     if step.get("gemm_kernel"):  # a stack's weight-only kernel, at its preset entry
         hardware = hardware.with_kernels(gemm=str(step["gemm_kernel"]))
+    if step.get("attention_kernel"):  # a stack's attention kernel, by its traits
+        known = {"--attention-kernel": modeled_attention_kernels()}
+        hardware = hardware.with_kernels(attention=str(step["attention_kernel"]), known=known)
     first, steps = int(step["input_len"]) + 1, int(step["output_len"])
     if step["scope"] == "prefill":
         return _step_s(step, hardware, "prefill", seq=int(step["input_len"]))

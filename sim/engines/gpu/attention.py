@@ -20,7 +20,10 @@ L2) and writes O.
 * FA2: CTAs = ceil(Sq/bm)·H·B. Causal: a query block visits the K/V blocks up to its diagonal;
   CTAs are costed at the mean length, as the scheduler back-fills SMs while longer CTAs finish.
 * split-KV: CTAs = B·Hkv·ceil(g·Sq/bm)·splits over ``Skv/splits`` keys each; each writes an fp32
-  partial output and its log-sum-exp, and a reduction kernel combines them (a second launch).
+  partial output and its log-sum-exp, and a reduction kernel combines them (a second launch). A
+  kernel with one CTA per query head (`AttentionKernel.per_query_head`) runs B·H·ceil(Sq/bm)·splits
+  CTAs, each loading its K/V head through L2 (g times the bytes; DRAM still once), and its key
+  loops (`kv_passes`: Q·Kᵀ, then P·V) each wait on their loads step by step.
 * lean: every CTA of a grid sized to the GPU's CTA slots (or a fraction of them) takes an equal
   share of the (head, K/V block) units; heads split across CTAs write partials that the CTA
   owning the head's end combines in-kernel (no launch).
@@ -74,14 +77,19 @@ class AttentionCost(KernelCost):
 def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec) -> AttentionCost:
     """Time and traffic of `problem` under `plan` (see the module docstring)."""
     bm, bn = plan.block_m, plan.block_n
-    rows_per_cta = min(bm, problem.group * problem.sq)  # real query rows of a decode CTA
+    kernel = attention_kernel(problem.kernel, spec.compute_capability)
+    # a decode CTA's real query rows: a GQA group's stacked heads, or one head's (`per_query_head`)
+    per_head = kernel.per_query_head and plan.partition is Partition.SPLIT_KV
+    group = 1 if per_head else problem.group
+    rows_per_cta = min(bm, group * problem.sq)
     kv_blocks = math.ceil(problem.skv / bn)
     if plan.partition is Partition.FA2:
         ctas = math.ceil(problem.sq / bm) * problem.heads * problem.batch
         steps = _mean_blocks(problem, bm, bn) if problem.causal else kv_blocks
         partial_rows = 0
     else:
-        row_tiles = problem.batch * problem.kv_heads * math.ceil(problem.group * problem.sq / bm)
+        head_ctas = problem.heads if per_head else problem.kv_heads
+        row_tiles = problem.batch * head_ctas * math.ceil(group * problem.sq / bm)
         if plan.partition is Partition.SPLIT_KV:
             ctas = row_tiles * plan.splits
             steps = math.ceil(math.ceil(problem.skv / plan.splits) / bn)
@@ -92,7 +100,6 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
             steps = math.ceil(row_tiles * kv_blocks / ctas)
             partial_rows = ctas * rows_per_cta if ctas > row_tiles else 0
     partial_bytes = partial_rows * (problem.dv * PARTIAL_SUM_BYTES + LSE_BYTES)
-    kernel = attention_kernel(problem.kernel, spec.compute_capability)
     # a CUDA-core decode kernel multiplies the real query rows, one FMA per MAC; a tensor-core tile
     # multiplies all its `bm` rows, padding included (`AttentionKernel.cuda_cores`)
     on_cuda_cores = kernel.cuda_cores and plan.partition is not Partition.FA2
@@ -114,7 +121,7 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
         sfu_ops=steps * rows * bn,
         l2_bytes=steps * bn * (problem.d + problem.dv) * problem.kv_bytes
         + rows * problem.d * problem.q_bytes,
-        steps=steps,
+        steps=steps * (kernel.kv_passes if plan.partition is Partition.SPLIT_KV else 1),
         stages=ATTENTION_STAGES,
     )
     reads = problem.q_total_bytes + problem.kv_total_bytes
