@@ -113,6 +113,26 @@ def test_whole_model_rows_name_their_stack_and_scope():
     trt = steps.loc["trtllm_perf_v061_peak_throughput"]
     assert set(trt[trt["weights"] == "fp8"]["kv"]) == {"fp8"}  # --fp8_kv_cache, stated for the H100
     assert set(trt[trt["weights"] == "fp16"]["kv"]) == {""}
+    # TensorRT-LLM v0.5's decode attention: the masked MHA, one CTA per query head
+    assert set(trt["attention_kernel"]) == {"trtllm_mmha"}
+    assert set(steps.loc[["autoawq_pr320_a100"], "attention_kernel"]) == {""}
+
+
+def test_the_h200_launch_blogs_batches_leave_no_room_for_a_16_bit_kv_cache():
+    # "Largest batch supported on given TP configuration by power of 2", one 141 GB H200: Llama-2-13B
+    # holds 2 x 40 layers x 5120 x 2 B = 819,200 B of fp16 K/V per token; batch 1024 at 128 + 128
+    # tokens needs 1024 x 256 x 819,200 B = 214.7 GB, batch 128 at 128 + 2048 needs 228.2 GB
+    from hwmodels import load_hardware
+    from workloads.zoo.configs import LLAMA_CONFIGS
+
+    config = LLAMA_CONFIGS["llama-2-13b"]
+    per_token = 2 * config.layers * config.kv_heads * (config.dim // config.heads) * 2
+    assert per_token == 819_200
+    memory = load_hardware("h200").dram_capacity_bytes
+    assert 1024 * 256 * per_token > memory and 128 * 2176 * per_token > memory
+    assert 1024 * 256 * per_token / 2 + 13e9 < memory  # in 8 bits, beside 13 GB of FP8 weights
+    steps = validation_steps().set_index("source_id").loc["trtllm_h200_launch_blog"]
+    assert set(steps["kv"]) == {"fp8"}
 
 
 def test_a_tensor_parallel_figure_runs_on_its_gpus_node_as_the_cli_runs_it():
