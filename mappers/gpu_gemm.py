@@ -90,13 +90,16 @@ class GemmKernel:
     block-scaled kernel that promotes once per step). `unpipelined_loads`: whether each k-step also
     waits on loads its pipeline does not prefetch (a block-scaled GEMM's scales: none where the
     GEMM has no block scales), one memory latency in series with the step
-    (`sim.engines.gpu.timing.CtaWork.serial_latency_s`).
+    (`sim.engines.gpu.timing.CtaWork.serial_latency_s`). `dequantize_first_rows`: from this many
+    rows of A up (0: never), a weight-only GEMM first expands the whole weight to the activation's
+    dtype with a kernel of its own and then runs a dense GEMM on it (`dense_after_dequantize`).
     """
 
     overlap: float
     split_k: bool = True
     scale_block_k: bool = False
     unpipelined_loads: bool = False
+    dequantize_first_rows: int = 0
 
 
 #: Triton's software pipeliner prefetches only the loads that feed a dot's A and B operands
@@ -105,6 +108,15 @@ class GemmKernel:
 #: never pipelined, ``isSmallLoad``). A block-scaled kernel's per-block scale loads feed the
 #: multiply after the dot, so each k-step waits for them.
 TRITON_BLOCK_FP8 = GemmKernel(overlap=0.0, split_k=False, scale_block_k=True, unpipelined_loads=True)
+
+
+#: AutoAWQ's int4 GEMM (``WQLinear_GEMM``, awq/modules/linear/gemm.py at a342547, v0.2.0): from
+#: ``x.shape[0] * x.shape[1] >= 1024`` tokens it calls ``dequantize_weights_cuda`` (a full K × N
+#: fp16 weight) and ``torch.matmul``; below, its own kernel (AutoAWQ_kernels gemm_cuda_gen.cu,
+#: ``gemm_forward_4bit_cuda_m16n128k32``: 16-row tiles, plain loads, the same two warps dequantize
+#: and then issue mma.sync; split-K 8 summed by ``sum(0)``)
+AUTOAWQ_DEQUANTIZE_ROWS = 1024
+AUTOAWQ_GEMM = GemmKernel(overlap=0.0, dequantize_first_rows=AUTOAWQ_DEQUANTIZE_ROWS)
 
 
 #: Named GEMM implementations whose traits differ from the default (overlapped).
@@ -117,6 +129,7 @@ GEMM_KERNELS = {
     # with plain ``tl.load`` in the loop; both launch a grid of (M tiles, N tiles), no split-K
     "torchao_triton_blockwise_fp8": TRITON_BLOCK_FP8,
     "w8a8_block_fp8_triton": TRITON_BLOCK_FP8,
+    "autoawq_gemm": AUTOAWQ_GEMM,
 }
 OVERLAPPED_GEMM = GemmKernel(overlap=1.0)
 
@@ -215,6 +228,25 @@ def gemm_problem(op: Op, kernel: str | None = None) -> GemmProblem:
         dequant_per_weight=dequant,
         scale_block_k=int(dict(op.attrs).get("scale_block_k", 0)),
         kernel=str(dict(op.attrs).get("kernel", "")) if kernel is None else kernel,
+    )
+
+
+def dense_after_dequantize(problem: GemmProblem) -> GemmProblem | None:
+    """The dense GEMM a weight-only GEMM becomes where its kernel dequantizes the whole weight
+    first (`GemmKernel.dequantize_first_rows`): B stored in the activation's dtype, no side
+    operands, no dequantization in the loop; None where the kernel keeps its own loop."""
+    rows = gemm_kernel(problem.kernel).dequantize_first_rows
+    if not (rows and problem.dequant_per_weight and problem.batch * problem.m >= rows):
+        return None
+    weight_bytes = problem.batch * problem.n * problem.k * problem.b_bytes
+    dense_bytes = problem.batch * problem.n * problem.k * problem.a_bytes
+    return dataclasses.replace(
+        problem,
+        b_bytes=problem.a_bytes,
+        side_bytes=0.0,
+        read_bytes=problem.read_bytes - weight_bytes - problem.batch * problem.side_bytes + dense_bytes,
+        dequant_per_weight=0.0,
+        kernel="",
     )
 
 

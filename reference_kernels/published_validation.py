@@ -94,6 +94,15 @@ STACKS = {
         "serving", False, False, "a TensorRT engine; v0.5-v0.6: no CUDA graphs, decode attention "
         "in the masked MHA kernel, one CTA per query head (XQA came in v0.7, opt-in)", "trtllm_mmha",
     ),
+    # v0.8-v0.9: XQA decodes GQA/MQA models by default (docs/source/gpt_attention.md at b57221b7,
+    # 2024-01-23: "This is default enabled"), the group's query heads sharing each K/V load on the
+    # tensor cores (the XQA blog); its kernels ship as cubins, so their traits are not known and
+    # the model's default decode stands for them (the group stacked in one split-KV CTA). MHA models
+    # keep the masked MHA kernel, whose bytes are the same at a group of one
+    "tensorrt_llm_xqa": Stack(
+        "serving", False, False, "a TensorRT engine; v0.8-v0.9: no CUDA graphs (gptSessionBenchmark "
+        "without --enable_cuda_graph), XQA decode for GQA",
+    ),
     "vllm": Stack("serving", True, False, "vLLM: fused kernels, decode replayed from CUDA graphs"),
 }
 
@@ -107,7 +116,7 @@ STACKS = {
 EIGHT_BIT_KV_SOURCES = frozenset({"trtllm_h200_launch_blog"})
 
 
-#: The weight-only GEMM kernel a torch.compile stack runs for a weight dtype: gpt-fast's and
+#: The weight-only GEMM kernel a stack runs for a weight dtype: gpt-fast's and
 #: torchao's int4 weight-only linear call tinygemm (``torch.ops.aten._weight_int4pack_mm``); their
 #: int8 weight-only linear is ``F.linear(x, w.to(x.dtype)) * scales`` fused by Inductor. A preset
 #: runs a model's GEMMs at that kernel's `kernel_bandwidth_fractions` entry (`GPUSpec.with_kernels`).
@@ -116,6 +125,9 @@ WEIGHT_ONLY_KERNELS = {
     ("gpt-fast", "int4"): "tinygemm_int4",
     ("torchao", "int8"): "inductor_int8_weight_only",
     ("gpt-fast", "int8"): "inductor_int8_weight_only",
+    # AutoAWQ's WQLinear_GEMM (mappers.gpu_gemm.AUTOAWQ_GEMM): its own kernel, or from 1024 tokens
+    # a dequantization and a dense cuBLAS GEMM
+    ("autoawq_gemm", "int4"): "autoawq_gemm",
 }
 
 

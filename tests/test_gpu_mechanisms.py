@@ -391,6 +391,36 @@ def test_a_decode_kernel_with_one_cta_per_query_head_reads_its_group_through_l2_
     assert vllm_paged_attention_splits(dataclasses.replace(base, skv=16384)) == 32  # past 8192: V2
 
 
+def test_autoawq_dequantizes_the_whole_weight_before_a_dense_gemm_from_1024_tokens():
+    # AutoAWQ's WQLinear_GEMM (v0.2.0): from 1024 tokens dequantize_weights_cuda writes the fp16
+    # weight and torch.matmul runs on it; below, its own kernel. 1024 x 4096 x 4096, int4 group 128
+    # on an A100: the dequantization reads 4096 · 4096 / 2 = 8.4 MB of weights and its scales and
+    # zeros and writes 33.6 MB of fp16, a streaming kernel; then the fp16 GEMM reads that weight
+    from mappers.gpu_gemm import dense_after_dequantize, gemm_problem
+    from sim.engines.gpu.gemm import best_gemm
+    from sim.engines.gpu.timing import memory_bound_s
+
+    a100 = load_hardware("a100_80gb_sxm").with_native_runtime()
+    shape = dict(N=4096, K=4096, a_dtype="fp16", b_dtype="int4", out_dtype="fp16", group_size=128)
+    awq = gemm_problem(op("gemm_w4a16", M=1024, **shape, kernel="autoawq_gemm"))
+    dense = dense_after_dequantize(awq)
+    assert dense is not None and dense.b_bytes == 2 and dense.dequant_per_weight == 0 and not dense.side_bytes
+    cost = best_gemm(awq, a100)
+    weights = 4096 * 4096
+    read = weights / 2 + awq.side_bytes
+    dequantize = memory_bound_s(a100, read + 2 * weights, cuda_flops=2 * weights * awq.dequant_per_weight)
+    assert cost.dequantize_s == pytest.approx(dequantize)
+    assert cost.total_s == pytest.approx(dequantize + best_gemm(dense, a100).total_s)
+    assert cost.launches == 1 + best_gemm(dense, a100).launches
+    assert cost.dram_write_bytes >= 2 * weights + 1024 * 4096 * 2
+    # below 1024 tokens its own kernel: the default weight-only GEMM's loop, its dequantization in
+    # series with the matmul (overlap 0: the same two warps do both)
+    small = gemm_problem(op("gemm_w4a16", M=512, **shape, kernel="autoawq_gemm"))
+    assert dense_after_dequantize(small) is None and best_gemm(small, a100).dequantize_s == 0
+    overlapped = gemm_problem(op("gemm_w4a16", M=512, **shape))
+    assert best_gemm(small, a100).total_s > best_gemm(overlapped, a100).total_s
+
+
 def test_a_power_limit_bounds_the_energy_as_it_bounds_the_clock():
     # h100_sxm_500w: energy_j is the 500 W limit x time (an upper bound still), not the 700 W TDP's:
     # a 4096^3 GEMM at 0.2011 ms is <= 0.1005 J there, where 700 W x 0.2011 ms would say 0.1408 J

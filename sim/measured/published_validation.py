@@ -36,6 +36,7 @@ import pandas as pd
 from hwmodels import load_hardware
 from hwmodels.loader import apply_overrides
 from mappers.gpu_attention import modeled_attention_kernels
+from mappers.gpu_gemm import modeled_gemm_kernels
 from reference_kernels.published_validation import validation_kernels, validation_steps
 from reference_kernels.sources import Split
 from sim.measured.compare import compare
@@ -118,8 +119,9 @@ def simulate_step(step: pd.Series, base: object | None = None) -> float:
         hardware = hardware.with_cuda_graphs()
     elif not int(step["eager_host"]):
         hardware = hardware.with_native_runtime()
-    if step.get("gemm_kernel"):  # a stack's weight-only kernel, at its preset entry
-        hardware = hardware.with_kernels(gemm=str(step["gemm_kernel"]))
+    if step.get("gemm_kernel"):  # a stack's weight-only kernel: its traits, its preset entry if any
+        known = {"--gemm-kernel": modeled_gemm_kernels()}
+        hardware = hardware.with_kernels(gemm=str(step["gemm_kernel"]), known=known)
     if step.get("attention_kernel"):  # a stack's attention kernel, by its traits
         known = {"--attention-kernel": modeled_attention_kernels()}
         hardware = hardware.with_kernels(attention=str(step["attention_kernel"]), known=known)

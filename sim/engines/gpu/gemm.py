@@ -29,6 +29,7 @@ k-steps evenly (`_cost_stream_k`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -40,9 +41,18 @@ from mappers.gpu_gemm import (
     GemmProblem,
     GemmTile,
     candidate_tiles,
+    dense_after_dequantize,
     gemm_kernel,
 )
-from sim.engines.gpu.timing import CtaWork, KernelCost, follow_on_kernel, kernel_time, mac_rate_per_sm
+from sim.engines.gpu.timing import (
+    FLOPS_PER_CUDA_CORE_INSTRUCTION,
+    CtaWork,
+    KernelCost,
+    follow_on_kernel,
+    kernel_time,
+    mac_rate_per_sm,
+    memory_bound_s,
+)
 
 #: Share of L2 that keeps operands between waves (the rest holds output tiles and in-flight lines):
 #: an assumption; NVIDIA's CUDA C Best Practices Guide lets at most 75% of L2 be set aside as
@@ -55,17 +65,24 @@ GROUP_M = 8
 
 @dataclass(frozen=True, kw_only=True)
 class GemmCost(KernelCost):
-    """A costed GEMM tiling; the reduction kernel is split-K's."""
+    """A costed GEMM tiling; the reduction kernel is split-K's; `dequantize_s` is a kernel before
+    it that expands a weight-only GEMM's weight to the activation's dtype (0: none)."""
 
     tile: GemmTile
+    dequantize_s: float = 0.0
+
+    @property
+    def total_s(self) -> float:
+        return self.dequantize_s + self.main.total_s + self.reduce_s
 
     @property
     def launches(self) -> int:
-        """Kernels launched: the GEMM, and split-K's reduction."""
-        return 2 if self.tile.split_k > 1 and not self.tile.stream_k else 1
+        """Kernels launched: the dequantization, the GEMM, and split-K's reduction."""
+        return (self.dequantize_s > 0) + (2 if self.tile.split_k > 1 and not self.tile.stream_k else 1)
 
     def describe(self) -> str:
-        return f"{self.tile.describe()} waves {self.main.waves:.2f}"
+        first = "dequantize + " if self.dequantize_s else ""
+        return f"{first}{self.tile.describe()} waves {self.main.waves:.2f}"
 
 
 def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
@@ -209,7 +226,23 @@ def _wave_reads(
 @functools.lru_cache(maxsize=4096)
 def best_gemm(problem: GemmProblem, spec: GPUSpec) -> GemmCost:
     """The fastest candidate (the first one listed on a tie); deterministic. An error when the GPU
-    has no tensor-core path for the problem's dtype (or no 2:4 sparse one)."""
+    has no tensor-core path for the problem's dtype (or no 2:4 sparse one). A weight-only GEMM
+    whose kernel dequantizes the weight first (`mappers.gpu_gemm.dense_after_dequantize`) is that
+    streaming kernel (the stored weight and its scales read, the expanded weight written, its
+    dequantization instructions on the CUDA cores) and then the dense GEMM's fastest tiling."""
     mac_rate_per_sm(spec, problem.math_dtype, sparse=problem.sparse, fraction=1.0)
+    if dense := dense_after_dequantize(problem):
+        weights = problem.batch * problem.n * problem.k
+        read = weights * problem.b_bytes + problem.batch * problem.side_bytes
+        written = weights * problem.a_bytes
+        flops = weights * problem.dequant_per_weight * FLOPS_PER_CUDA_CORE_INSTRUCTION
+        before = memory_bound_s(spec, read + written, cuda_flops=flops)
+        after = best_gemm(dense, spec)
+        return dataclasses.replace(
+            after,
+            dequantize_s=before,
+            dram_read_bytes=after.dram_read_bytes + read,
+            dram_write_bytes=after.dram_write_bytes + written,
+        )
     costs = [cost_gemm(problem, tile, spec) for tile in candidate_tiles(problem, spec)]
     return min(costs, key=lambda cost: cost.total_s)
