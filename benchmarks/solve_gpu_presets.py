@@ -18,8 +18,9 @@ still solve their figures (bisection to 4 significant digits):
   which is itself ASSUMED from the H100's copy / datasheet ratio;
 * `dtype_tensor_fractions` fp8 of ``h100_sxm`` and ``h200``: cuBLAS FP8 (``torch._scaled_mm``, fp8
   out, no fast accumulation) at the MAMF table's FP8 figure for the GPU, taken as what it is, the
-  best over the sweep the table was made with (`MAMF_FP8_SIZES`): the model's fastest shape of that
-  grid at the figure (the bf16 fraction would have the model's large FP8 GEMMs 16-20% above it);
+  best over the sweep the table was made with (`MAMF_FP8_SIZES`, the README's FP8 grid; ASSUMED
+  for the H200, whose best shape is off it): the model's fastest shape of that grid at the figure
+  (the bf16 fraction would have the model's large FP8 GEMMs 16-20% above it);
 * `kernel_bandwidth_fractions` ``tinygemm_int4`` and ``inductor_int8_weight_only`` of
   ``a100_80gb_sxm``: gpt-fast's int4 (group 32) and int8 steps of the same run, each simulated as
   gpt-fast ran it, its GEMMs at the entry (the rest of the step as the bf16 row's).
@@ -50,7 +51,12 @@ FA2_SHAPE = {"family": "attention_prefill", "batch": 1, "heads": 16, "kv_heads":
 GEMM_SHAPE = {"family": "gemm", "M": 8192, "N": 8192, "K": 8192, "a_dtype": "bf16", "b_dtype": "bf16"}
 #: M, N and K of the MAMF table's FP8 sweep: the command stas00/ml-engineering gives for FP8 on NVIDIA
 #: GPUs (compute/accelerator/benchmarks/README.md, "fp8 on NVIDIA GPUs example": ``--m_range 0
-#: 20480 1024`` and likewise for N and K, ``--dtype float8_e4m3fn``), the empty size left out.
+#: 20480 1024`` and likewise for N and K, ``--dtype float8_e4m3fn``), the empty size left out. The
+#: H100 row's best shape (1024x9216x14336) lies on it; the H200 row's (1280x4096x12032) does not,
+#: so its sweep stepped finer (by 256 at most, not stated): for the H200 the grid is ASSUMED, and a
+#: finer grid's best can only be higher, so its solved fraction is an upper bound. The grid is
+#: simulated with a clean L2 where the table's harness zeroed 256 MB first (under 0.3% at these
+#: sizes: 50 MB of write-back beside milliseconds of math).
 MAMF_FP8_SIZES = range(1024, 20481, 1024)
 #: The shapes of that grid the bisection tracks: the fastest at the starting fraction (the model's
 #: rate rises with the fraction on every shape alike, so its fastest shapes stay the fastest); the

@@ -359,8 +359,9 @@ class GPUSpec:
         """This GPU as the named kernel implementation sees it: both tensor fractions set to its
         `kernel_fractions` entry and both bandwidth fractions to its `kernel_bandwidth_fractions`
         entry, ``KERNEL:FAMILY`` (one kernel's rate on one measured family, as a Triton GEMM in
-        bf16 and in fp8) before ``KERNEL``. A tensor entry replaces `dtype_tensor_fractions` too
-        (it was fitted on the kernel's own dtype); without one, a family of one dtype
+        bf16 and in fp8) before ``KERNEL``. A tensor entry replaces `dtype_tensor_fractions` too:
+        a ``KERNEL`` entry is the kernel's fraction on every dtype it runs (fit it per family,
+        ``KERNEL:FAMILY``, where its dtypes differ); without one, a family of one dtype
         (`FAMILY_DTYPES`: ``gemm_fp8``) runs at that dtype's fraction. The spec itself when none
         applies."""
         changes = {}

@@ -248,6 +248,8 @@ VLLM_V1_MIN_CTAS = 512
 #: Keys per step of the CUDA-core decode kernels that give each of their 4 warps one 16-token
 #: block of K (or V) per iteration (vLLM's ``for (block_idx = start_block_idx + warp_idx; ...;
 #: block_idx += NUM_WARPS)``, NUM_WARPS = 128 / 32, BLOCK_SIZE 16), then loop over V likewise.
+#: TensorRT-LLM's masked MHA takes it too (ASSUMED: its key loop's unroll was not read). vLLM V1's
+#: shared memory also holds the whole context's logits (4 B a key), which `ctas_per_sm` leaves out.
 CUDA_CORE_DECODE_KEYS_PER_STEP = 64
 
 
@@ -269,7 +271,7 @@ def own_rows(rows: int, head_dim: int) -> int:
 
 
 def one_split(problem: AttentionProblem) -> int:
-    """No split of the keys: TensorRT-LLM v0.5-v0.6's masked MHA without multi-block mode, off by
+    """No split of the keys: TensorRT-LLM v0.5-v0.7's masked MHA without multi-block mode, off by
     default (``multi_block_mode=False``, tensorrt_llm/functional.py at v0.5.0; an opt-in
     ``--multi_block_mode`` build flag at v0.6.1)."""
     return 1
@@ -486,7 +488,8 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
     decode_warps = kernel.warps_for(decode_m)
     block_m, block_n, warps = fa2_tile(problem.d, spec, causal=problem.causal)
     occupancy = ctas_per_sm(problem, spec, block_m, block_n, warps)
-    own_decode = decode and kernel.per_query_head  # its decode kernel is the only one it has
+    # its decode kernel is the only one it has, unless a row names FlashAttention-2's partition
+    own_decode = decode and kernel.per_query_head and problem.only is None
     if occupancy and splits == 1 and not own_decode:
         plans.append(AttentionPlan(partition=Partition.FA2, block_m=block_m, block_n=block_n,
                                    ctas_per_sm=occupancy))

@@ -113,8 +113,9 @@ TRITON_BLOCK_FP8 = GemmKernel(overlap=0.0, split_k=False, scale_block_k=True, un
 #: AutoAWQ's int4 GEMM (``WQLinear_GEMM``, awq/modules/linear/gemm.py at a342547, v0.2.0): from
 #: ``x.shape[0] * x.shape[1] >= 1024`` tokens it calls ``dequantize_weights_cuda`` (a full K × N
 #: fp16 weight) and ``torch.matmul``; below, its own kernel (AutoAWQ_kernels gemm_cuda_gen.cu,
-#: ``gemm_forward_4bit_cuda_m16n128k32``: 16-row tiles, plain loads, the same two warps dequantize
-#: and then issue mma.sync; split-K 8 summed by ``sum(0)``)
+#: ``gemm_forward_4bit_cuda_m16n128k32``: the same two warps dequantize and then issue mma.sync,
+#: modeled as overlap 0; its 16-row tiles, plain loads and split-K 8 summed by ``sum(0)`` are not
+#: modeled: the tile search stays open)
 AUTOAWQ_DEQUANTIZE_ROWS = 1024
 AUTOAWQ_GEMM = GemmKernel(overlap=0.0, dequantize_first_rows=AUTOAWQ_DEQUANTIZE_ROWS)
 
@@ -156,10 +157,11 @@ class GemmProblem:
     `a_bytes`, `b_bytes`, `c_bytes` are bytes per element as stored (what a tile moves);
     `read_bytes` is every byte the op reads once: A as stored (a convolution's input stores fewer
     elements than its im2col view), B, and the side operands (scales, zeros, sparsity indices,
-    bias); `side_bytes` is the side operands' share per GEMM instance. `math_dtype` is what the
-    tensor cores multiply in; `sparse` selects the 2:4 sparse rate; `dequant_per_weight` counts
-    CUDA-core instructions per stored weight element; `scale_block_k` is a block-scaled FP8 GEMM's
-    scale block along K (0: none); `kernel` names the implementation (`GEMM_KERNELS`).
+    bias); `side_bytes` is the side operands' share per GEMM instance, `bias_bytes` the bias's part
+    of it. `math_dtype` is what the tensor cores multiply in; `sparse` selects the 2:4 sparse rate;
+    `dequant_per_weight` counts CUDA-core instructions per stored weight element; `scale_block_k`
+    is a block-scaled FP8 GEMM's scale block along K (0: none); `kernel` names the implementation
+    (`GEMM_KERNELS`).
     """
 
     batch: int
@@ -171,6 +173,7 @@ class GemmProblem:
     c_bytes: float
     side_bytes: float
     read_bytes: float
+    bias_bytes: float = 0.0
     math_dtype: DType
     sparse: bool = False
     dequant_per_weight: float = 0.0
@@ -209,6 +212,7 @@ def gemm_problem(op: Op, kernel: str | None = None) -> GemmProblem:
     a, b, c = op.operand(Role.INPUT), op.operand(Role.WEIGHT), op.operand(Role.OUTPUT)
     batch = op.dim("B") if "B" in op.dim_names else 1
     side = sum(o.bytes for o in op.operands if o.role in (Role.BIAS, Role.METADATA)) / batch
+    bias = sum(o.bytes for o in op.operands if o.role is Role.BIAS) / batch
     # the sparse tensor cores take 2:4 only; another N:M pattern runs dense (its kept values read)
     sparse = b.sparsity.kind is SparsityKind.N_OF_M and (b.sparsity.n, b.sparsity.m) == (2, 4)
     math_dtype, dequant = _math_dtype(a.dtype, b.dtype)
@@ -223,6 +227,7 @@ def gemm_problem(op: Op, kernel: str | None = None) -> GemmProblem:
         c_bytes=c.dtype.bytes,
         side_bytes=side,
         read_bytes=sum(o.bytes for o in op.operands if not o.role.is_written),
+        bias_bytes=bias,
         math_dtype=math_dtype,
         sparse=sparse,
         dequant_per_weight=dequant,
@@ -233,18 +238,20 @@ def gemm_problem(op: Op, kernel: str | None = None) -> GemmProblem:
 
 def dense_after_dequantize(problem: GemmProblem) -> GemmProblem | None:
     """The dense GEMM a weight-only GEMM becomes where its kernel dequantizes the whole weight
-    first (`GemmKernel.dequantize_first_rows`): B stored in the activation's dtype, no side
-    operands, no dequantization in the loop; None where the kernel keeps its own loop."""
+    first (`GemmKernel.dequantize_first_rows`): B stored in the activation's dtype, of the side
+    operands only the bias (the scales and zeros stay with the dequantization), no dequantization
+    in the loop; None where the kernel keeps its own loop."""
     rows = gemm_kernel(problem.kernel).dequantize_first_rows
     if not (rows and problem.dequant_per_weight and problem.batch * problem.m >= rows):
         return None
     weight_bytes = problem.batch * problem.n * problem.k * problem.b_bytes
     dense_bytes = problem.batch * problem.n * problem.k * problem.a_bytes
+    scales = problem.batch * (problem.side_bytes - problem.bias_bytes)
     return dataclasses.replace(
         problem,
         b_bytes=problem.a_bytes,
-        side_bytes=0.0,
-        read_bytes=problem.read_bytes - weight_bytes - problem.batch * problem.side_bytes + dense_bytes,
+        side_bytes=problem.bias_bytes,
+        read_bytes=problem.read_bytes - weight_bytes - scales + dense_bytes,
         dequant_per_weight=0.0,
         kernel="",
     )

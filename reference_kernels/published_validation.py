@@ -99,7 +99,8 @@ STACKS = {
     # 2024-01-23: "This is default enabled"), the group's query heads sharing each K/V load on the
     # tensor cores (the XQA blog); its kernels ship as cubins, so their traits are not known and
     # the model's default decode stands for them (the group stacked in one split-KV CTA). MHA models
-    # keep the masked MHA kernel, whose bytes are the same at a group of one
+    # run the masked MHA kernel there; they are simulated with the default decode too (the same
+    # bytes at a group of one, not the same CUDA-core arithmetic or split)
     "tensorrt_llm_xqa": Stack(
         "serving", False, False, "a TensorRT engine; v0.8-v0.9: no CUDA graphs (gptSessionBenchmark "
         "without --enable_cuda_graph), XQA decode for GQA",

@@ -129,23 +129,21 @@ def test_h100_matmul_ceilings_of_the_mamf_table():
 
 
 @pytest.mark.parametrize("preset, best", [("h100_sxm", 1402.6), ("h200", 1453.4)])
-def test_no_fp8_gemm_of_the_mamf_sweep_beats_the_tables_best(preset, best):
+def test_no_fp8_gemm_of_the_mamf_sweep_beats_the_tables_best(preset, best, monkeypatch):
     # the MAMF FP8 sweep runs M, N, K over 1024..20480 in steps of 1024 (benchmarks/
-    # solve_gpu_presets.py MAMF_FP8_SIZES); at every fourth size, and at the solve's fastest shape,
-    # the model's FP8 GEMM with fp8 out stays at or below the table's best, and reaches it there
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    # solve_gpu_presets.py MAMF_FP8_SIZES); at every fourth size the model's FP8 GEMM with fp8 out
+    # stays at or below the table's best and comes within 2% of it (the model's fastest shapes are
+    # the grid's largest, where the fraction was solved)
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
     from solve_gpu_presets import fp8_tflops
 
     spec = load_hardware(preset)
     sizes = range(4096, 20481, 4096)
     rates = [fp8_tflops(spec, m, n, k) for m in sizes for n in sizes for k in sizes]
-    assert max(rates) <= best * 1.001
-    assert fp8_tflops(spec, 11264, 18432, 20480) == pytest.approx(best, rel=2e-3)
-    # at the bf16 fraction (0.866) the same grid would reach 20% beyond the table's best
+    assert 0.98 * best < max(rates) <= best * 1.001
+    # at the bf16 fraction (0.866) the same grid reaches 15% beyond the table's best
     bf16_fraction = dataclasses.replace(spec, dtype_tensor_fractions={})
-    assert fp8_tflops(bf16_fraction, 11264, 18432, 20480) > 1.15 * best
+    assert max(fp8_tflops(bf16_fraction, m, n, k) for m in sizes for n in sizes for k in sizes) > 1.15 * best
 
 
 def test_deepgemm_fp8_gemms_on_the_h800():

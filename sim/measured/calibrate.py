@@ -19,6 +19,10 @@ GPU knob                                rows it is fitted on
 ``kernel_...[K:F]``                     ... of family F, when K was measured on several families
 ======================================  =====================================================
 
+A GPU's ``dtype_tensor_fractions`` (FP8's own GEMM fraction on Hopper) is not a knob: a calibrated
+spec keeps its base preset's, which the model's FP8 GEMMs run at whatever ``achievable_tensor_fraction``
+the bf16 rows fit; measured FP8 rows fit their kernel's own entry, which replaces it for that kernel.
+
 A CPU's knobs are ``launch_overhead_s`` (rows under `SMALL_CPU_KERNEL_S`), ``dram_bytes_per_s``
 (copy), ``gemm_efficiency`` and ``gemm_half_efficiency_rows`` (GEMM rows).
 

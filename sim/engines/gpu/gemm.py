@@ -48,6 +48,7 @@ from sim.engines.gpu.timing import (
     FLOPS_PER_CUDA_CORE_INSTRUCTION,
     CtaWork,
     KernelCost,
+    dirty_write_back_bytes,
     follow_on_kernel,
     kernel_time,
     mac_rate_per_sm,
@@ -233,16 +234,19 @@ def best_gemm(problem: GemmProblem, spec: GPUSpec) -> GemmCost:
     mac_rate_per_sm(spec, problem.math_dtype, sparse=problem.sparse, fraction=1.0)
     if dense := dense_after_dequantize(problem):
         weights = problem.batch * problem.n * problem.k
-        read = weights * problem.b_bytes + problem.batch * problem.side_bytes
+        read = weights * problem.b_bytes + problem.batch * (problem.side_bytes - problem.bias_bytes)
         written = weights * problem.a_bytes
         flops = weights * problem.dequant_per_weight * FLOPS_PER_CUDA_CORE_INSTRUCTION
         before = memory_bound_s(spec, read + written, cuda_flops=flops)
-        after = best_gemm(dense, spec)
+        write_back = dirty_write_back_bytes(spec, read + written)
+        # the GEMM finds the dirty lines the dequantization's traffic did not evict
+        left = dataclasses.replace(spec, dirty_l2_bytes=max(0.0, spec.dirty_l2_bytes - read - written))
+        after = best_gemm(dense, left)
         return dataclasses.replace(
             after,
             dequantize_s=before,
             dram_read_bytes=after.dram_read_bytes + read,
-            dram_write_bytes=after.dram_write_bytes + written,
+            dram_write_bytes=after.dram_write_bytes + written + write_back,
         )
     costs = [cost_gemm(problem, tile, spec) for tile in candidate_tiles(problem, spec)]
     return min(costs, key=lambda cost: cost.total_s)
