@@ -118,6 +118,16 @@ def test_whole_model_rows_name_their_stack_and_scope():
     assert set(steps.loc[["autoawq_pr320_a100"], "attention_kernel"]) == {""}
 
 
+def test_tensorrt_llm_v08_v09_rows_run_xqa_as_the_default_decode_and_fp8_engines_with_fp8_kv():
+    steps = validation_steps()
+    later = steps[steps["source_id"].str.startswith(("trtllm_perf_v080", "trtllm_perf_v090"))]
+    assert len(later) == 192 and set(later["stack"]) == {"tensorrt_llm_xqa"}
+    assert set(later["attention_kernel"]) == {""}  # XQA's cubins: the default decode stands for them
+    fp8 = later[later["weights"] == "fp8"]
+    assert set(fp8["kv"]) == {"fp8"} and set(later[later["weights"] == "fp16"]["kv"]) == {""}
+    assert set(later.loc[later["preset"] == "a100_80gb_sxm", "weights"]) == {"fp16"}
+
+
 def test_the_h200_launch_blogs_batches_leave_no_room_for_a_16_bit_kv_cache():
     # "Largest batch supported on given TP configuration by power of 2", one 141 GB H200: Llama-2-13B
     # holds 2 x 40 layers x 5120 x 2 B = 819,200 B of fp16 K/V per token; batch 1024 at 128 + 128
