@@ -305,9 +305,10 @@ ATTENTION_KERNELS = {
     "tlx_fa": AttentionKernel(mma_sync=False, overlap=1.0, hopper_only=True),
     # vLLM's PagedAttention V1/V2 decode (csrc/attention/attention_kernels.cu, vllm 0.2.7-0.6.4):
     # grid (num_heads, num_seqs, partitions), ``kv_head_idx = head_idx / num_queries_per_kv``: one
-    # CTA per query head on the CUDA cores, Q·Kᵀ over its keys, then P·V over them again
+    # CTA per query head on the CUDA cores, Q·Kᵀ over its keys, then P·V over them again; its
+    # prefill runs FlashAttention-2 (vLLM's flash backend), whose traits it takes
     "paged_attention": AttentionKernel(
-        mma_sync=False, overlap=1.0, cuda_cores=True, query_tile=own_rows, per_query_head=True,
+        mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP, cuda_cores=True, query_tile=own_rows, per_query_head=True,
         decode_splits=vllm_paged_attention_splits, decode_block_n=CUDA_CORE_DECODE_KEYS_PER_STEP, kv_passes=2,
     ),
     # TensorRT-LLM v0.5-v0.7's masked multi-head attention, its decode before XQA
@@ -323,8 +324,9 @@ ATTENTION_KERNELS = {
     # docs.flashinfer.ai/api/decode; include/flashinfer/decode.cuh: grid (batch, num_kv_heads),
     # ``qo_head_idx = kv_head_idx * bdy + threadIdx.y``, ``bdy = GROUP_SIZE``): each K/V head's CTA
     # loads its keys once for the group's query heads and multiplies on the CUDA cores, so a
-    # decode of 1-8 query rows per K/V head is not padded to a 64-row tile
-    "flashinfer_batch_decode": AttentionKernel(mma_sync=False, overlap=1.0, cuda_cores=True),
+    # decode of 1-8 query rows per K/V head is not padded to a 64-row tile. Both engines' prefill
+    # (FlashAttention-2 in vLLM, FlashInfer's FA2 template) takes FlashAttention-2's traits
+    "flashinfer_batch_decode": AttentionKernel(mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP, cuda_cores=True),
     # FlashInfer's batch decode with use_tensor_cores=True runs its prefill kernel (the FA2
     # template: mma.sync, softmax between the warps' own matmuls) over the GQA group's packed rows
     # in a query tile of `flashinfer_cta_tile_q` rows (docs.flashinfer.ai/api/decode); an fp8

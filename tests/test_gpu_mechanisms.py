@@ -391,6 +391,16 @@ def test_a_decode_kernel_with_one_cta_per_query_head_reads_its_group_through_l2_
     assert vllm_paged_attention_splits(dataclasses.replace(base, skv=16384)) == 32  # past 8192: V2
 
 
+def test_the_cuda_core_decode_kernels_prefill_is_flashattention_2s():
+    # vLLM's prefill is FlashAttention-2 and FlashInfer's its FA2 template: a causal prefill named
+    # after either runs as the unnamed (FA2) kernel does, on the A100 and on the H100
+    shape = dict(batch=1, heads=32, kv_heads=8, seq_q=2048, seq_kv=2048, head_dim=128, causal=1)
+    for spec in (EVENTS, load_hardware("a100_80gb_sxm").with_native_runtime()):
+        fa2 = simulate_op_latency(op("attention_prefill", **shape), spec)
+        for name in ("paged_attention", "flashinfer_batch_decode"):
+            assert simulate_op_latency(op("attention_prefill", **shape, kernel=name), spec) == fa2
+
+
 def test_autoawq_dequantizes_the_whole_weight_before_a_dense_gemm_from_1024_tokens():
     # AutoAWQ's WQLinear_GEMM (v0.2.0): from 1024 tokens dequantize_weights_cuda writes the fp16
     # weight and torch.matmul runs on it; below, its own kernel. 1024 x 4096 x 4096, int4 group 128
