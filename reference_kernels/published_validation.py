@@ -105,6 +105,14 @@ STACKS = {
         "serving", False, False, "a TensorRT engine; v0.8-v0.9: no CUDA graphs (gptSessionBenchmark "
         "without --enable_cuda_graph), XQA decode for GQA",
     ),
+    # v0.9's GPT-J and Llama-2 engines were built with ``--paged_kv_cache disable`` (performance.md
+    # at 71d8d4d3, "Benchmarking per Model"), and XQA runs only on a paged cache ("Support matrix of
+    # the XQA optimization: ... Paged KV cache (64 / 128 tokens per block)", gpt_attention.md at the
+    # same commit), so their decode is the masked MHA whatever TRTLLM_ENABLE_XQA says
+    "tensorrt_llm_contiguous_kv": Stack(
+        "serving", False, False, "a TensorRT engine; v0.9 with a contiguous KV cache: no CUDA graphs, "
+        "the masked MHA decode (XQA needs a paged cache)", "trtllm_mmha",
+    ),
     "vllm": Stack("serving", True, False, "vLLM: fused kernels, decode replayed from CUDA graphs"),
 }
 

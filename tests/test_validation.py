@@ -118,11 +118,18 @@ def test_whole_model_rows_name_their_stack_and_scope():
     assert set(steps.loc[["autoawq_pr320_a100"], "attention_kernel"]) == {""}
 
 
-def test_tensorrt_llm_v08_v09_rows_run_xqa_as_the_default_decode_and_fp8_engines_with_fp8_kv():
+def test_tensorrt_llm_v08_v09_rows_run_their_decode_kernel_and_fp8_engines_with_fp8_kv():
     steps = validation_steps()
     later = steps[steps["source_id"].str.startswith(("trtllm_perf_v080", "trtllm_perf_v090"))]
-    assert len(later) == 192 and set(later["stack"]) == {"tensorrt_llm_xqa"}
-    assert set(later["attention_kernel"]) == {""}  # XQA's cubins: the default decode stands for them
+    assert len(later) == 192
+    # v0.9's GPT-J and Llama-2 engines keep K/V contiguous (--paged_kv_cache disable) and XQA needs
+    # a paged cache: the masked MHA; the rest XQA, whose cubins the default decode stands for
+    contiguous = later["source_id"].str.startswith("trtllm_perf_v090") & later["model"].isin(
+        ["gpt-j-6b", "llama-2-7b", "llama-2-70b"])
+    assert set(later[contiguous]["stack"]) == {"tensorrt_llm_contiguous_kv"} and contiguous.sum() == 60
+    assert set(later[contiguous]["attention_kernel"]) == {"trtllm_mmha"}
+    assert set(later[~contiguous]["stack"]) == {"tensorrt_llm_xqa"}
+    assert set(later[~contiguous]["attention_kernel"]) == {""}
     fp8 = later[later["weights"] == "fp8"]
     assert set(fp8["kv"]) == {"fp8"} and set(later[later["weights"] == "fp16"]["kv"]) == {""}
     assert set(later.loc[later["preset"] == "a100_80gb_sxm", "weights"]) == {"fp16"}
