@@ -93,11 +93,16 @@ NVLINK_NODES = {
 }
 
 
+def nvlink_node_preset(preset: str) -> str | None:
+    """The NVLink node preset of a GPU preset's generation (`NVLINK_NODES`), or None (a PCIe card)."""
+    return next((name for prefix, name in NVLINK_NODES.items() if preset.startswith(prefix)), None)
+
+
 def nvlink_node(preset: str, device: Any, count: int) -> SystemSpec:
     """`count` of `device` (a GPU of preset `preset`, as given: its launch mode, kernels, overrides)
     tensor parallel on the NVLink node of its generation (`NVLINK_NODES`); an error naming the
     generations there are for another GPU."""
-    node = next((name for prefix, name in NVLINK_NODES.items() if preset.startswith(prefix)), None)
+    node = nvlink_node_preset(preset)
     if node is None:
         raise HardwareSpecError(
             f"preset {preset!r}: no NVLink node preset for its GPU; nodes for: {', '.join(NVLINK_NODES)}"

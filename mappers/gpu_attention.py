@@ -28,6 +28,7 @@ whether its softmax runs beside the matmuls (FlashAttention-3) or between them (
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 from collections.abc import Callable
@@ -278,6 +279,13 @@ def one_split(problem: AttentionProblem) -> int:
 
 
 FLASH_ATTENTION_2 = AttentionKernel(mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP)
+#: A decode with one CTA per query head on the CUDA cores, Q·Kᵀ over its keys and then P·V over
+#: them again, its prefill FlashAttention-2's: vLLM's PagedAttention and TensorRT-LLM's masked MHA,
+#: which differ in how they split the keys (`decode_splits`)
+PER_QUERY_HEAD_DECODE = dataclasses.replace(
+    FLASH_ATTENTION_2, cuda_cores=True, query_tile=own_rows, per_query_head=True,
+    decode_splits=one_split, decode_block_n=CUDA_CORE_DECODE_KEYS_PER_STEP, kv_passes=2,
+)
 #: Named implementations (a measured row's `kernel`, `--attention-kernel`); any other name is
 #: FlashAttention-2's (SDPA's flash backend, flash-decoding, our Triton kernels' structure).
 ATTENTION_KERNELS = {
@@ -304,22 +312,14 @@ ATTENTION_KERNELS = {
     # 128 x 128 tile. Its forward (prefill) kernel
     "tlx_fa": AttentionKernel(mma_sync=False, overlap=1.0, hopper_only=True),
     # vLLM's PagedAttention V1/V2 decode (csrc/attention/attention_kernels.cu, vllm 0.2.7-0.6.4):
-    # grid (num_heads, num_seqs, partitions), ``kv_head_idx = head_idx / num_queries_per_kv``: one
-    # CTA per query head on the CUDA cores, Q·Kᵀ over its keys, then P·V over them again; its
-    # prefill runs FlashAttention-2 (vLLM's flash backend), whose traits it takes
-    "paged_attention": AttentionKernel(
-        mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP, cuda_cores=True, query_tile=own_rows, per_query_head=True,
-        decode_splits=vllm_paged_attention_splits, decode_block_n=CUDA_CORE_DECODE_KEYS_PER_STEP, kv_passes=2,
-    ),
+    # grid (num_heads, num_seqs, partitions), ``kv_head_idx = head_idx / num_queries_per_kv``; its
+    # prefill runs FlashAttention-2 (vLLM's flash backend)
+    "paged_attention": dataclasses.replace(PER_QUERY_HEAD_DECODE, decode_splits=vllm_paged_attention_splits),
     # TensorRT-LLM v0.5-v0.7's masked multi-head attention, its decode before XQA
     # (decoderMaskedMultiheadAttentionTemplate.h at v0.5.0: ``hi = blockIdx.x``, ``hi_kv = hi /
-    # qhead_per_kv``; launch grid (num_heads, batch, seq_len_tile)): one CTA per query head on the
-    # CUDA cores, no split by default (`one_split`); its context phase is a fused FMHA, taken as
-    # FlashAttention-2's traits
-    "trtllm_mmha": AttentionKernel(
-        mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP, cuda_cores=True, query_tile=own_rows, per_query_head=True,
-        decode_splits=one_split, decode_block_n=CUDA_CORE_DECODE_KEYS_PER_STEP, kv_passes=2,
-    ),
+    # qhead_per_kv``; launch grid (num_heads, batch, seq_len_tile)), no split by default
+    # (`one_split`); its context phase is a fused FMHA, taken as FlashAttention-2's traits
+    "trtllm_mmha": dataclasses.replace(PER_QUERY_HEAD_DECODE, decode_splits=one_split),
     # FlashInfer's default batch decode (BatchDecodeWithPagedKVCacheWrapper, use_tensor_cores=False:
     # docs.flashinfer.ai/api/decode; include/flashinfer/decode.cuh: grid (batch, num_kv_heads),
     # ``qo_head_idx = kv_head_idx * bdy + threadIdx.y``, ``bdy = GROUP_SIZE``): each K/V head's CTA

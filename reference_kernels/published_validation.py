@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hwmodels.system_loader import NVLINK_NODES
+from hwmodels.system_loader import nvlink_node_preset
 from reference_kernels.published_models import PUBLISHED_MODELS, published_model_steps
 from reference_kernels.sources import DATA, harness, with_split
 from workloads.zoo import list_models
@@ -262,7 +262,7 @@ def _step(figure: pd.Series) -> dict[str, object]:
         reason = f"model {figure['model']} is not in the zoo"
     elif not figure["preset"]:
         reason = f"no preset models {figure['gpu']}"
-    elif int(figure["tp"] or 1) > 1 and not any(figure["preset"].startswith(g) for g in NVLINK_NODES):
+    elif int(figure["tp"] or 1) > 1 and nvlink_node_preset(figure["preset"]) is None:
         reason = f"tp {figure['tp']} on {figure['preset']}: no NVLink node preset for it (PCIe cards)"
     return {
         "family": figure["family"],

@@ -52,12 +52,13 @@ def apply_gpu_arguments(hardware, args: argparse.Namespace):
             f"{'/'.join(options)}: GPU options; hardware {hardware.name!r} is a {type(hardware).__name__}"
         )
     if args.gemm_kernel or args.attention_kernel:
-        from mappers.gpu_attention import attention_kernel_refusal, modeled_attention_kernels
-        from mappers.gpu_gemm import modeled_gemm_kernels
+        from mappers.gpu_attention import attention_kernel_refusal
+        from sim.engines.gpu.engine import modeled_kernels
 
         refusal = attention_kernel_refusal(args.attention_kernel or "", hardware)
         if refusal:
             raise WorkloadError(f"--attention-kernel {args.attention_kernel!r}: {refusal}")
-        known = {"--gemm-kernel": modeled_gemm_kernels(), "--attention-kernel": modeled_attention_kernels()}
-        hardware = hardware.with_kernels(gemm=args.gemm_kernel, attention=args.attention_kernel, known=known)
+        hardware = hardware.with_kernels(
+            gemm=args.gemm_kernel, attention=args.attention_kernel, known=modeled_kernels()
+        )
     return hardware.with_cuda_graphs() if args.cuda_graphs else hardware

@@ -35,10 +35,9 @@ import pandas as pd
 
 from hwmodels import load_hardware
 from hwmodels.loader import apply_overrides
-from mappers.gpu_attention import modeled_attention_kernels
-from mappers.gpu_gemm import modeled_gemm_kernels
 from reference_kernels.published_validation import validation_kernels, validation_steps
 from reference_kernels.sources import Split
+from sim.engines.gpu.engine import modeled_kernels
 from sim.measured.compare import compare
 from sim.simulate import simulate, summarize
 from workloads.model_graph import load_model_graph
@@ -119,12 +118,9 @@ def simulate_step(step: pd.Series, base: object | None = None) -> float:
         hardware = hardware.with_cuda_graphs()
     elif not int(step["eager_host"]):
         hardware = hardware.with_native_runtime()
-    if step.get("gemm_kernel"):  # a stack's weight-only kernel: its traits, its preset entry if any
-        known = {"--gemm-kernel": modeled_gemm_kernels()}
-        hardware = hardware.with_kernels(gemm=str(step["gemm_kernel"]), known=known)
-    if step.get("attention_kernel"):  # a stack's attention kernel, by its traits
-        known = {"--attention-kernel": modeled_attention_kernels()}
-        hardware = hardware.with_kernels(attention=str(step["attention_kernel"]), known=known)
+    # a stack's weight-only GEMM and attention kernels: their traits, their preset entries if any
+    gemm, attention = (str(step.get(name) or "") or None for name in ("gemm_kernel", "attention_kernel"))
+    hardware = hardware.with_kernels(gemm=gemm, attention=attention, known=modeled_kernels())
     first, steps = int(step["input_len"]) + 1, int(step["output_len"])
     if step["scope"] == "prefill":
         return _step_s(step, hardware, "prefill", seq=int(step["input_len"]))

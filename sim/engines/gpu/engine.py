@@ -172,6 +172,12 @@ def _spec_kernel(spec: GPUSpec, field: str, modeled: frozenset[str]) -> str:
     return kernel
 
 
+def modeled_kernels() -> dict[str, frozenset[str]]:
+    """The kernels whose traits the mappers hold, by the option that names them
+    (`GPUSpec.with_kernels`' `known`)."""
+    return {"--gemm-kernel": modeled_gemm_kernels(), "--attention-kernel": modeled_attention_kernels()}
+
+
 def kernel_fractions(spec: GPUSpec, family: str, kernel: str) -> tuple[float, float]:
     """The tensor-core and bandwidth fractions `spec` runs a measured kernel's rows at: its
     `kernel_fractions` / `kernel_bandwidth_fractions` entries, else the spec-wide ones of its

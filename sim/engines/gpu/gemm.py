@@ -49,6 +49,7 @@ from sim.engines.gpu.timing import (
     CtaWork,
     KernelCost,
     dirty_write_back_bytes,
+    drained_by,
     follow_on_kernel,
     kernel_time,
     mac_rate_per_sm,
@@ -240,8 +241,7 @@ def best_gemm(problem: GemmProblem, spec: GPUSpec) -> GemmCost:
         before = memory_bound_s(spec, read + written, cuda_flops=flops)
         write_back = dirty_write_back_bytes(spec, read + written)
         # the GEMM finds the dirty lines the dequantization's traffic did not evict
-        left = dataclasses.replace(spec, dirty_l2_bytes=max(0.0, spec.dirty_l2_bytes - read - written))
-        after = best_gemm(dense, left)
+        after = best_gemm(dense, drained_by(spec, read + written))
         return dataclasses.replace(
             after,
             dequantize_s=before,

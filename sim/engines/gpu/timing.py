@@ -205,10 +205,15 @@ def dirty_write_back_bytes(spec: GPUSpec, dram_bytes: float) -> float:
 def drained(spec: GPUSpec, kernel: KernelTime) -> GPUSpec:
     """`spec` as the kernel launched after `kernel` finds the L2: the dirty lines `kernel`'s
     traffic did not evict still dirty (its own few written lines assumed drained as it ran)."""
+    return drained_by(spec, kernel.dram_bytes)
+
+
+def drained_by(spec: GPUSpec, traffic_bytes: float) -> GPUSpec:
+    """`spec` as a kernel finds the L2 after `traffic_bytes` of another's DRAM traffic
+    (`drained`)."""
     if not spec.dirty_l2_bytes:
         return spec
-    left = max(0.0, spec.dirty_l2_bytes - kernel.dram_bytes)
-    return dataclasses.replace(spec, dirty_l2_bytes=left)
+    return dataclasses.replace(spec, dirty_l2_bytes=max(0.0, spec.dirty_l2_bytes - traffic_bytes))
 
 
 def memory_bound_s(spec: GPUSpec, moved_bytes: float, cuda_flops: float = 0.0) -> float:
