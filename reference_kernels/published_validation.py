@@ -41,6 +41,7 @@ from hwmodels.system_loader import nvlink_node_preset
 from reference_kernels.published_models import PUBLISHED_MODELS, published_model_steps
 from reference_kernels.sources import DATA, harness, with_split
 from workloads.zoo import list_models
+from workloads.zoo.configs import query_heads_per_kv
 
 PUBLISHED_VALIDATION = DATA / "published_validation.csv"
 
@@ -77,13 +78,23 @@ class Stack:
     (`eager_host`: PyTorch eager, whose per-call dispatch bounds short kernels) or launched by a
     native runtime (a serving engine's C++ loop); `attention_kernel`, the attention implementation
     it runs where the model has its traits (`mappers.gpu_attention.ATTENTION_KERNELS`; empty: the
-    preset's default)."""
+    preset's default). Where the stack's decode kernel takes only some GQA groups (query heads per
+    K/V head), `decode_groups` are those and `decode_fallback` the kernel the other groups decode
+    with (`decode_attention_kernel`); the prefill keeps `attention_kernel`."""
 
     fusion: str
     cuda_graphs: bool
     eager_host: bool
     why: str
     attention_kernel: str = ""
+    decode_groups: frozenset[int] = frozenset()
+    decode_fallback: str = ""
+
+    def decode_attention_kernel(self, group: int) -> str:
+        """The attention kernel a decode step of a model with `group` query heads per K/V head runs."""
+        if self.decode_groups and group not in self.decode_groups:
+            return self.decode_fallback
+        return self.attention_kernel
 
 
 #: The stacks of the whole-model rows, by the published `kernel` cell's first word.
@@ -95,15 +106,21 @@ STACKS = {
         "serving", False, False, "a TensorRT engine; v0.5-v0.6: no CUDA graphs, decode attention "
         "in the masked MHA kernel, one CTA per query head (XQA came in v0.7, opt-in)", "trtllm_mmha",
     ),
-    # v0.8-v0.9: XQA decodes GQA/MQA models by default (docs/source/gpt_attention.md at b57221b7,
-    # 2024-01-23: "This is default enabled"), the group's query heads sharing each K/V load on the
-    # tensor cores (the XQA blog); its kernels ship as cubins, so their traits are not known and
-    # the model's default decode stands for them (the group stacked in one split-KV CTA). MHA models
-    # run the masked MHA kernel there; they are simulated with the default decode too (the same
-    # bytes at a group of one, not the same CUDA-core arithmetic or split)
+    # v0.8-v0.9: XQA decodes by default (docs/source/gpt_attention.md at b57221b7, 2024-01-23:
+    # "This is default enabled"), the group's query heads sharing each K/V load on the tensor cores
+    # (the XQA blog); its kernels ship as cubins, so their traits are not known and the model's
+    # default decode stands for them (the group stacked in one split-KV CTA). It takes only groups
+    # of 8 or 1 query heads per K/V head: DecoderXQARunner::shouldUse at 4bb65f21 (v0.8.0) and
+    # 71d8d4d3 (v0.9.0), ``if (nbQHeadsPerKV != 8 && nbQHeadsPerKV != 1) SUPPORT_RETURN_FALSE
+    # ("nbHeads")``, on trtllm-build's default paged cache of 128 tokens per block (plugin.py at
+    # both: ``paged_kv_cache: bool = True``, ``tokens_per_block: int = 128``). Mistral-7B's and
+    # Mixtral's groups of 4 decode in the masked MHA, without multi-block mode
+    # (``multi_block_mode: bool = False``, the same file)
     "tensorrt_llm_xqa": Stack(
         "serving", False, False, "a TensorRT engine; v0.8-v0.9: no CUDA graphs (gptSessionBenchmark "
-        "without --enable_cuda_graph), XQA decode for GQA",
+        "without --enable_cuda_graph), XQA decode for groups of 8 or 1 query heads per K/V head, "
+        "the masked MHA for the others",
+        decode_groups=frozenset({1, 8}), decode_fallback="trtllm_mmha",
     ),
     # v0.9's GPT-J and Llama-2 engines were built with ``--paged_kv_cache disable`` (performance.md
     # at 71d8d4d3, "Benchmarking per Model"), and XQA runs only on a paged cache ("Support matrix of
@@ -216,7 +233,7 @@ def _kernel_name(figure: pd.Series) -> str:
 STEP_COLUMNS = (
     "family", "model", "scope", "batch", "input_len", "output_len", "weights", "group_size",
     "activations", "kv", "fusion", "cuda_graphs", "eager_host", "stack", "gemm_kernel", "attention_kernel",
-    "preset", "gpu",
+    "decode_attention_kernel", "preset", "gpu",
     "tp", "latency_s",
     "set", "source_id", "split", "reason", "locator", "quote",
 )  # fmt: skip
@@ -281,6 +298,7 @@ def _step(figure: pd.Series) -> dict[str, object]:
         "stack": stack_name,
         "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack_name, weights), ""),
         "attention_kernel": stack.attention_kernel,
+        "decode_attention_kernel": stack.decode_attention_kernel(query_heads_per_kv(figure["model"])),
         "preset": figure["preset"],
         "gpu": figure["gpu"],
         "tp": int(figure["tp"] or 1),
@@ -314,6 +332,7 @@ def _published_model_step(row: pd.Series) -> dict[str, object]:
         "stack": (stack := row["source"].split("/")[1].split(" ")[0].lower()),
         "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack, row["weights"]), ""),
         "attention_kernel": "",
+        "decode_attention_kernel": "",
         "preset": row["preset"],
         "gpu": row["gpu"],
         "tp": 1,

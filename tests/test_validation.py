@@ -88,6 +88,27 @@ def test_a_generation_is_a_prefill_and_the_decode_steps_over_the_new_tokens(monk
     assert published_validation.simulate_step(decode) == pytest.approx(3e-3)
 
 
+def test_a_stack_that_decodes_a_models_group_elsewhere_keeps_its_kernel_for_the_prefill(monkeypatch):
+    # TensorRT-LLM v0.8's Mistral-7B: the context phase in the stack's kernel (the preset's
+    # default), the decode steps in the masked MHA (XQA refuses its group of 4)
+    seen: dict[str, set[str]] = {}
+
+    def step_s(step, hardware, phase, seq=None, context=None):
+        seen.setdefault(phase, set()).add(hardware.attention_kernel)
+        return 1e-3
+
+    monkeypatch.setattr(published_validation, "_step_s", step_s)
+    step = pd.Series(
+        {
+            "preset": "h100_sxm", "cuda_graphs": 0, "eager_host": 0, "set": "", "scope": "generate",
+            "input_len": 128, "output_len": 128, "gemm_kernel": "", "attention_kernel": "",
+            "decode_attention_kernel": "trtllm_mmha",
+        }
+    )  # fmt: skip
+    published_validation.simulate_step(step)
+    assert seen == {"prefill": {""}, "decode": {"trtllm_mmha"}}
+
+
 def test_the_accuracy_table_is_per_family_and_gpu_on_validation_rows_only():
     results = pd.DataFrame(
         [
@@ -130,6 +151,15 @@ def test_tensorrt_llm_v08_v09_rows_run_their_decode_kernel_and_fp8_engines_with_
     assert set(later[contiguous]["attention_kernel"]) == {"trtllm_mmha"}
     assert set(later[~contiguous]["stack"]) == {"tensorrt_llm_xqa"}
     assert set(later[~contiguous]["attention_kernel"]) == {""}
+    # XQA takes groups of 8 or 1 query heads per K/V head (DecoderXQARunner::shouldUse): Llama-2-70B
+    # (64 / 8 = 8) and the MHA models decode in it, Mistral-7B and Mixtral (32 / 8 = 4) in the masked
+    # MHA; their prefill keeps the stack's kernel
+    xqa = later[~contiguous]
+    grouped_by_4 = xqa["model"].isin(["mistral-7b", "mixtral-8x7b"])
+    assert grouped_by_4.sum() > 0 and (~grouped_by_4).sum() > 0
+    assert set(xqa[grouped_by_4]["decode_attention_kernel"]) == {"trtllm_mmha"}
+    assert set(xqa[~grouped_by_4]["decode_attention_kernel"]) == {""}
+    assert set(later[contiguous]["decode_attention_kernel"]) == {"trtllm_mmha"}
     fp8 = later[later["weights"] == "fp8"]
     assert set(fp8["kv"]) == {"fp8"} and set(later[later["weights"] == "fp16"]["kv"]) == {""}
     assert set(later.loc[later["preset"] == "a100_80gb_sxm", "weights"]) == {"fp16"}

@@ -118,16 +118,20 @@ def simulate_step(step: pd.Series, base: object | None = None) -> float:
         hardware = hardware.with_cuda_graphs()
     elif not int(step["eager_host"]):
         hardware = hardware.with_native_runtime()
-    # a stack's weight-only GEMM and attention kernels: their traits, their preset entries if any
-    gemm, attention = (str(step.get(name) or "") or None for name in ("gemm_kernel", "attention_kernel"))
+    # a stack's weight-only GEMM and attention kernels (the decode's, where the stack picks it by
+    # the model's GQA group): their traits, their preset entries if any
+    gemm, attention, decode_attention = (
+        str(step.get(name) or "") or None for name in ("gemm_kernel", "attention_kernel", "decode_attention_kernel")
+    )
+    decoding = hardware.with_kernels(gemm=gemm, attention=decode_attention or attention, known=modeled_kernels())
     hardware = hardware.with_kernels(gemm=gemm, attention=attention, known=modeled_kernels())
     first, steps = int(step["input_len"]) + 1, int(step["output_len"])
     if step["scope"] == "prefill":
         return _step_s(step, hardware, "prefill", seq=int(step["input_len"]))
     if step["scope"] == "decode":
-        return _mean_decode_s(step, hardware, first, first + steps - 1)
+        return _mean_decode_s(step, decoding, first, first + steps - 1)
     prefill = _step_s(step, hardware, "prefill", seq=int(step["input_len"]))
-    decode = (steps - 1) * _mean_decode_s(step, hardware, first, first + steps - 2) if steps > 1 else 0.0
+    decode = (steps - 1) * _mean_decode_s(step, decoding, first, first + steps - 2) if steps > 1 else 0.0
     return (prefill + decode) / steps
 
 

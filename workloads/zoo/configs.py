@@ -156,6 +156,13 @@ GPTJ_CONFIGS = {
 }  # fmt: skip
 
 
+def query_heads_per_kv(name: str) -> int:
+    """A zoo model's GQA group, the query heads per K/V head: ``heads // kv_heads`` for a LLaMA-style
+    decoder, 1 for the others (multi-head attention)."""
+    config = LLAMA_CONFIGS.get(name)
+    return config.heads // config.kv_heads if config is not None else 1
+
+
 # Bidirectional encoders (workloads.zoo.encoder): BERT and ViT.
 
 
