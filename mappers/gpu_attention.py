@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,6 +92,37 @@ KV_CONVERT_INSTRUCTIONS = {DType.FP8: 1 / 2, DType.INT8: 6 / 4}
 #: Instructions", warp shuffle: 32 on every compute capability since 3.0), a quarter of the issue
 #: rate. Other ALU instructions (PRMT, LOP3, SHF, HMUL2) count one slot each, a lower bound.
 SHUFFLE_SLOTS = 4
+#: TensorRT-LLM v0.8's masked MHA decode (`trtllm_mmha`, `trtllm_mmha_paged`): SASS instructions per
+#: key of one query head's CTA, (K loop, V loop, the K loop's SHFL, the softmax's exp and normalize
+#: passes over shared memory), counted in the kernel compiled for each architecture
+#: (benchmarks/mmha_sass/per_key.csv, made by make_sass.sh from decoderMaskedMultiheadAttention-
+#: Template.h at 4bb65f21: fp16 queries, head dim 128, 256 threads, beam 1, no multi-block), by
+#: (compute capability, K/V cache bits, paged cache), and the FP32 instructions (FADD, FMUL, FFMA,
+#: FMNMX) among the loops'. Per K iteration 256 threads cover 64 keys, per
+#: V iteration 128. On sm_90 with an fp8 paged cache: 258 instructions per K iteration · 256 / 64 =
+#: 1032 per key (16 threads per key each convert 8 fp8 elements, F2FP then HADD2.F32, multiply and
+#: add them in fp32, then 4 butterfly shuffles), 310 per V iteration · 256 / 128 = 620; a paged
+#: cache adds a block-pointer load and its address arithmetic per key.
+TRTLLM_MMHA_INSTRUCTIONS_PER_KEY = {
+    (9.0, 8, True): (1032, 620, 64, 13 + 9, 320 + 128),
+    (9.0, 8, False): (932, 518, 64, 13 + 9, 320 + 128),
+    (8.9, 8, True): (1028, 624, 64, 12 + 8, 320 + 128),
+    (8.0, 16, True): (948, 536, 64, 12 + 8, 320 + 128),
+    (8.0, 16, False): (832, 422, 64, 12 + 8, 320 + 128),
+}
+#: Instructions an SM issues per clock, in threads: 4 warp schedulers, one warp instruction each
+#: (CUDA C Programming Guide, "Compute Capability 8.x" and "9.0": four partitions, each with its
+#: warp scheduler), on every GPU the presets model. The FP32 pipe is narrower on the A100 (16 lanes
+#: a partition: `GPUSpec.cuda_core_flops_per_cycle_per_sm` 128, 64 instructions a clock), where
+#: integer and FP32 instructions issue to separate pipes; on Hopper and Ada it is as wide as issue.
+ISSUE_SLOTS_PER_CYCLE_PER_SM = 4 * 32
+#: Registers per thread of those kernels (ptxas -v of the same builds: 55-59, the fp8 ones under
+#: ``__launch_bounds__(256, 4)``) and their threads per CTA: 56 · 256 = 14,336 registers, four CTAs
+#: on an SM's 65,536.
+TRTLLM_MMHA_REGISTERS_PER_THREAD = 56
+#: The head dim those counts were compiled at.
+TRTLLM_MMHA_HEAD_DIM = 128
+TRTLLM_MMHA_WARPS = 256 // 32
 #: FlashInfer's FA2-template kernel (include/flashinfer/attention/prefill.cuh, ``compute_qk`` and
 #: ``compute_sfm_v``, FlashInfer at 175fc73 of 2025-09-22) reads an 8-bit K/V fragment with half an
 #: ``ldmatrix`` (as many as a 16-bit fragment takes), swizzles it from the 16-bit MMA layout to the
@@ -137,7 +169,12 @@ class AttentionKernel:
     count its own heuristic picks (None: FlashAttention's, `flash_num_splits`); `decode_block_n`:
     keys per step of its decode loop (0: FlashAttention's `split_kv_block_n`); `kv_passes`: loops
     over the keys one after the other (2 where Q·Kᵀ runs over every key before the softmax and P·V
-    runs over them again), each step of each waiting on its loads (`ATTENTION_STAGES`)."""
+    runs over them again), each step of each waiting on its loads (`ATTENTION_STAGES`).
+    `decode_instructions_per_key`: where the kernel's decode instructions were counted, the issue
+    slots and the FP32 instructions one CTA spends per key, for the problem on a GPU of the given
+    compute capability (None: one FMA per MAC plus the softmax and conversions the model
+    derives); `decode_registers`, its decode CTA's registers per thread as compiled (0: derived
+    from the tile)."""
 
     mma_sync: bool
     overlap: float
@@ -151,6 +188,8 @@ class AttentionKernel:
     decode_splits: Callable[[AttentionProblem], int] | None = None
     decode_block_n: int = 0
     kv_passes: int = 1
+    decode_instructions_per_key: Callable[[AttentionProblem, float], tuple[float, float]] | None = None
+    decode_registers: int = 0
 
     def warps_for(self, block_m: int) -> int:
         """Warps holding a decode tile's accumulators (for its registers per thread):
@@ -278,6 +317,27 @@ def one_split(problem: AttentionProblem) -> int:
     return 1
 
 
+def trtllm_mmha_instructions_per_key(
+    problem: AttentionProblem, capability: float, *, paged: bool
+) -> tuple[float, float]:
+    """(Issue slots, FP32 instructions) per key of one CTA of TensorRT-LLM's masked MHA
+    (`TRTLLM_MMHA_INSTRUCTIONS_PER_KEY`), its shuffles at `SHUFFLE_SLOTS` issue slots each: on an
+    H100 with an fp8 paged cache ``(1032 + 620 + 3·64 + 22, 448) = (1866, 448)``. A (capability,
+    cache) that was not compiled takes the counts of the same cache width and layout on the nearest
+    compiled capability (ASSUMED: an H100 with a 16-bit cache, the A100's); a head dim other than
+    the compiled 128 scales them by ``d / 128`` (ASSUMED: GPT-J's 256 gives each key 32 threads of
+    the same 8 elements each)."""
+    bits = int(problem.kv_bytes * 8)
+    counted = [key for key in TRTLLM_MMHA_INSTRUCTIONS_PER_KEY if key[1:] == (bits, paged)]
+    if not counted:  # a cache width never compiled (int8): the nearest width's counts
+        counted = [key for key in TRTLLM_MMHA_INSTRUCTIONS_PER_KEY if key[2] == paged]
+        counted = [min(counted, key=lambda key: abs(key[1] - bits))]
+    key = min(counted, key=lambda key: (abs(key[0] - capability), -key[0]))
+    k_loop, v_loop, shuffles, softmax, fp32 = TRTLLM_MMHA_INSTRUCTIONS_PER_KEY[key]
+    scale = problem.d / TRTLLM_MMHA_HEAD_DIM
+    return (k_loop + v_loop + (SHUFFLE_SLOTS - 1) * shuffles) * scale + softmax, fp32 * scale
+
+
 FLASH_ATTENTION_2 = AttentionKernel(mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP)
 #: A decode with one CTA per query head on the CUDA cores, Q·Kᵀ over its keys and then P·V over
 #: them again, its prefill FlashAttention-2's: vLLM's PagedAttention and TensorRT-LLM's masked MHA,
@@ -315,11 +375,32 @@ ATTENTION_KERNELS = {
     # grid (num_heads, num_seqs, partitions), ``kv_head_idx = head_idx / num_queries_per_kv``; its
     # prefill runs FlashAttention-2 (vLLM's flash backend)
     "paged_attention": dataclasses.replace(PER_QUERY_HEAD_DECODE, decode_splits=vllm_paged_attention_splits),
-    # TensorRT-LLM v0.5-v0.7's masked multi-head attention, its decode before XQA
-    # (decoderMaskedMultiheadAttentionTemplate.h at v0.5.0: ``hi = blockIdx.x``, ``hi_kv = hi /
-    # qhead_per_kv``; launch grid (num_heads, batch, seq_len_tile)), no split by default
-    # (`one_split`); its context phase is a fused FMHA, taken as FlashAttention-2's traits
-    "trtllm_mmha": dataclasses.replace(PER_QUERY_HEAD_DECODE, decode_splits=one_split),
+    # TensorRT-LLM's masked multi-head attention, its decode before XQA (v0.5-v0.7) and for the
+    # groups XQA refuses (decoderMaskedMultiheadAttentionTemplate.h at v0.5.0 and 4bb65f21: ``hi =
+    # blockIdx.x``, ``hi_kv = hi / qhead_per_kv``; launch grid (num_heads, batch, seq_len_tile)), no
+    # split by default (`one_split`), its instructions counted in SASS (`trtllm_mmha_instructions_per_key`;
+    # v0.8's kernel stands for v0.5-v0.6's, whose loops unroll 8 keys and 4 values instead of 4 and 8,
+    # ASSUMED the same per key); its context phase is a fused FMHA, taken as FlashAttention-2's
+    # traits. `trtllm_mmha` reads a contiguous K/V cache (v0.5-v0.6's default, ``--paged_kv_cache``
+    # off in examples/llama/build.py; v0.9's ``--paged_kv_cache disable``), `trtllm_mmha_paged`
+    # trtllm-build's paged one (v0.8+)
+    "trtllm_mmha": dataclasses.replace(
+        PER_QUERY_HEAD_DECODE,
+        decode_splits=one_split,
+        decode_registers=TRTLLM_MMHA_REGISTERS_PER_THREAD,
+        decode_warps=lambda rows: TRTLLM_MMHA_WARPS,
+        decode_instructions_per_key=functools.partial(trtllm_mmha_instructions_per_key, paged=False),
+    ),
+    # TensorRT-LLM's XQA decode (v0.7+) ships as cubins: FlashAttention-2's traits stand for it (the
+    # GQA group's query heads stacked in one split-KV CTA, on the tensor cores)
+    "trtllm_xqa": FLASH_ATTENTION_2,
+    "trtllm_mmha_paged": dataclasses.replace(
+        PER_QUERY_HEAD_DECODE,
+        decode_splits=one_split,
+        decode_registers=TRTLLM_MMHA_REGISTERS_PER_THREAD,
+        decode_warps=lambda rows: TRTLLM_MMHA_WARPS,
+        decode_instructions_per_key=functools.partial(trtllm_mmha_instructions_per_key, paged=True),
+    ),
     # FlashInfer's default batch decode (BatchDecodeWithPagedKVCacheWrapper, use_tensor_cores=False:
     # docs.flashinfer.ai/api/decode; include/flashinfer/decode.cuh: grid (batch, num_kv_heads),
     # ``qo_head_idx = kv_head_idx * bdy + threadIdx.y``, ``bdy = GROUP_SIZE``): each K/V head's CTA
@@ -506,7 +587,9 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
             )
     if decode:
         block_n = kernel.decode_block_n or split_kv_block_n(problem.d, splits)
-        occupancy = ctas_per_sm(problem, spec, decode_m, block_n, decode_warps)
+        occupancy = ctas_per_sm(
+            problem, spec, decode_m, block_n, decode_warps, registers=kernel.decode_registers
+        )
         if occupancy:
             plans.append(AttentionPlan(partition=Partition.SPLIT_KV, block_m=decode_m,
                                        block_n=block_n, splits=splits, ctas_per_sm=occupancy))
@@ -567,14 +650,23 @@ def split_kv_block_n(head_dim: int, splits: int) -> int:
 
 
 def ctas_per_sm(
-    problem: AttentionProblem, spec: GPUSpec, block_m: int, block_n: int, warps: int = ATTENTION_WARPS
+    problem: AttentionProblem,
+    spec: GPUSpec,
+    block_m: int,
+    block_n: int,
+    warps: int = ATTENTION_WARPS,
+    *,
+    registers: int = 0,
 ) -> int:
     """CTAs one SM holds: the Q tile and one K and one V block in shared memory (FA2's kernel
     traits: ``kSmemSize = kSmemQSize + kSmemKVSize``, K and V one block each); the output
-    accumulator and the score block in registers (fp32, one register each)."""
+    accumulator and the score block in registers (fp32, one register each), or `registers` per
+    thread where the kernel's compiled count is known."""
     shared = block_m * problem.d * problem.q_bytes + block_n * (problem.d + problem.dv) * problem.kv_bytes
     threads = warps * THREADS_PER_WARP
-    per_thread = block_m * (problem.dv + block_n) / threads + REGISTERS_PER_THREAD_BESIDES_ACCUMULATORS
+    per_thread = (
+        registers or block_m * (problem.dv + block_n) / threads + REGISTERS_PER_THREAD_BESIDES_ACCUMULATORS
+    )
     if per_thread > MAX_REGISTERS_PER_THREAD or shared > spec.shared_memory_bytes_per_sm:
         return 0
     by_registers = spec.registers_per_sm // math.ceil(per_thread * threads)

@@ -32,7 +32,8 @@ have, no latency.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -78,23 +79,21 @@ class Stack:
     (`eager_host`: PyTorch eager, whose per-call dispatch bounds short kernels) or launched by a
     native runtime (a serving engine's C++ loop); `attention_kernel`, the attention implementation
     it runs where the model has its traits (`mappers.gpu_attention.ATTENTION_KERNELS`; empty: the
-    preset's default). Where the stack's decode kernel takes only some GQA groups (query heads per
-    K/V head), `decode_groups` are those and `decode_fallback` the kernel the other groups decode
-    with (`decode_attention_kernel`); the prefill keeps `attention_kernel`."""
+    preset's default). `decode_kernel` is the decode's where it is not `attention_kernel`, and
+    `decode_by_group` the decode kernel for the GQA groups (query heads per K/V head) a stack sends
+    elsewhere (`decode_attention_kernel`); the prefill keeps `attention_kernel`."""
 
     fusion: str
     cuda_graphs: bool
     eager_host: bool
     why: str
     attention_kernel: str = ""
-    decode_groups: frozenset[int] = frozenset()
-    decode_fallback: str = ""
+    decode_kernel: str = ""
+    decode_by_group: Mapping[int, str] = field(default_factory=dict)
 
     def decode_attention_kernel(self, group: int) -> str:
         """The attention kernel a decode step of a model with `group` query heads per K/V head runs."""
-        if self.decode_groups and group not in self.decode_groups:
-            return self.decode_fallback
-        return self.attention_kernel
+        return self.decode_by_group.get(group) or self.decode_kernel or self.attention_kernel
 
 
 #: The stacks of the whole-model rows, by the published `kernel` cell's first word.
@@ -106,29 +105,30 @@ STACKS = {
         "serving", False, False, "a TensorRT engine; v0.5-v0.6: no CUDA graphs, decode attention "
         "in the masked MHA kernel, one CTA per query head (XQA came in v0.7, opt-in)", "trtllm_mmha",
     ),
-    # v0.8-v0.9: XQA decodes by default (docs/source/gpt_attention.md at b57221b7, 2024-01-23:
-    # "This is default enabled"), the group's query heads sharing each K/V load on the tensor cores
-    # (the XQA blog); its kernels ship as cubins, so their traits are not known and the model's
-    # default decode stands for them (the group stacked in one split-KV CTA). It takes only groups
-    # of 8 or 1 query heads per K/V head: DecoderXQARunner::shouldUse at 4bb65f21 (v0.8.0) and
-    # 71d8d4d3 (v0.9.0), ``if (nbQHeadsPerKV != 8 && nbQHeadsPerKV != 1) SUPPORT_RETURN_FALSE
-    # ("nbHeads")``, on trtllm-build's default paged cache of 128 tokens per block (plugin.py at
-    # both: ``paged_kv_cache: bool = True``, ``tokens_per_block: int = 128``). Mistral-7B's and
-    # Mixtral's groups of 4 decode in the masked MHA, without multi-block mode
-    # (``multi_block_mode: bool = False``, the same file)
+    # v0.8-v0.9: XQA decodes where it has a kernel (docs/source/gpt_attention.md at b57221b7,
+    # 2024-01-23: "This is default enabled"), the group's query heads sharing each K/V load on the
+    # tensor cores (the XQA blog); its kernels ship as cubins, so their traits are not known and
+    # `trtllm_xqa` (the group stacked in one split-KV CTA) stands for them. The cubins at 4bb65f21
+    # (v0.8.0) and 71d8d4d3 (v0.9.0), cpp/tensorrt_llm/kernels/decoderMaskedMultiheadAttention/
+    # cubin/, hold beam-1 decode kernels for 8 query heads per K/V head only
+    # (``xqa_kernel_dt_fp16_d_128_beam_1_kvt_e4m3_nqpkv_8_m_8``, paged and contiguous; the nqpkv_0
+    # ones are Medusa's multi-token kernels), and DecoderXQAImplPrecompiled::supportConfig looks the
+    # group up among them: Llama-2-70B (64 / 8) decodes in XQA, the MHA models (a group of 1) and
+    # Mistral-7B and Mixtral (32 / 8 = 4) in the masked MHA, on trtllm-build's default paged cache
+    # (plugin.py at both: ``paged_kv_cache: bool = True``, ``tokens_per_block: int = 128``) and
+    # without multi-block mode (``multi_block_mode: bool = False``, the same file)
     "tensorrt_llm_xqa": Stack(
         "serving", False, False, "a TensorRT engine; v0.8-v0.9: no CUDA graphs (gptSessionBenchmark "
-        "without --enable_cuda_graph), XQA decode for groups of 8 or 1 query heads per K/V head, "
-        "the masked MHA for the others",
-        decode_groups=frozenset({1, 8}), decode_fallback="trtllm_mmha",
+        "without --enable_cuda_graph), XQA decode for groups of 8 query heads per K/V head, the "
+        "masked MHA on the paged cache for the others",
+        decode_kernel="trtllm_mmha_paged", decode_by_group={8: "trtllm_xqa"},
     ),
     # v0.9's GPT-J and Llama-2 engines were built with ``--paged_kv_cache disable`` (performance.md
-    # at 71d8d4d3, "Benchmarking per Model"), and XQA runs only on a paged cache ("Support matrix of
-    # the XQA optimization: ... Paged KV cache (64 / 128 tokens per block)", gpt_attention.md at the
-    # same commit), so their decode is the masked MHA whatever TRTLLM_ENABLE_XQA says
+    # at 71d8d4d3, "Benchmarking per Model"): the masked MHA on a contiguous cache, XQA's contiguous
+    # nqpkv_8 kernel for Llama-2-70B's group of 8 (above)
     "tensorrt_llm_contiguous_kv": Stack(
         "serving", False, False, "a TensorRT engine; v0.9 with a contiguous KV cache: no CUDA graphs, "
-        "the masked MHA decode (XQA needs a paged cache)", "trtllm_mmha",
+        "the masked MHA decode (XQA for groups of 8)", "trtllm_mmha", decode_by_group={8: "trtllm_xqa"},
     ),
     "vllm": Stack("serving", True, False, "vLLM: fused kernels, decode replayed from CUDA graphs"),
 }

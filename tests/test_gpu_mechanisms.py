@@ -391,6 +391,78 @@ def test_a_decode_kernel_with_one_cta_per_query_head_reads_its_group_through_l2_
     assert vllm_paged_attention_splits(dataclasses.replace(base, skv=16384)) == 32  # past 8192: V2
 
 
+def test_the_masked_mha_counts_are_those_of_its_compiled_sass():
+    # benchmarks/mmha_sass/per_key.csv: TensorRT-LLM v0.8's masked MHA compiled for sm_80/89/90
+    # (make_sass.sh), instructions per key of one CTA; the model's table must be the file's
+    import csv
+    from pathlib import Path
+
+    from mappers.gpu_attention import TRTLLM_MMHA_INSTRUCTIONS_PER_KEY
+
+    rows = list(csv.DictReader((Path(__file__).parents[1] / "benchmarks/mmha_sass/per_key.csv").open()))
+    by = {(r["variant"], r["loop"]): r for r in rows}
+    variants = {
+        "A": (9.0, 8, True),
+        "B": (9.0, 8, False),
+        "C": (8.0, 16, True),
+        "D": (8.0, 16, False),
+        "E": (8.9, 8, True),
+    }
+    for variant, key in variants.items():
+        k, v = by[variant, "K"], by[variant, "V"]
+        softmax = sum(
+            float(by[variant, loop]["thread_instructions_per_key"])
+            for loop in ("softmax_exp", "softmax_norm")
+        )
+        fp32 = float(k["fp32_per_key"]) + float(v["fp32_per_key"])
+        counted = (
+            float(k["thread_instructions_per_key"]),
+            float(v["thread_instructions_per_key"]),
+            float(k["shfl_per_key"]) + float(v["shfl_per_key"]),
+            softmax,
+            fp32,
+        )
+        assert TRTLLM_MMHA_INSTRUCTIONS_PER_KEY[key] == counted, variant
+    assert len(TRTLLM_MMHA_INSTRUCTIONS_PER_KEY) == len(variants)
+
+
+def test_the_masked_mha_decode_is_bound_by_its_instructions_not_by_its_k_v_bytes():
+    # TensorRT-LLM's masked MHA spends per key, on an H100 with an fp8 paged cache, 1032 (K loop) +
+    # 620 (V loop) + 3 · 64 (its shuffles' extra slots) + 22 (softmax) = 1866 issue slots: 14.6
+    # clocks at 128 a clock, against the 448 FP32 instructions' 3.5. Every query head's CTA does it,
+    # so Mistral-7B (32 query heads over 8 K/V heads) issues as much as an MHA model at the same
+    # context though it reads a quarter of the K/V: 32 heads · 120 · 1216 keys (19 loops of 64) ·
+    # 14.6 clocks over 132 SMs at 1.83 GHz = 282 us a layer, where its 295 MB of fp8 K/V stream in
+    # 98 us at 3.0 TB/s
+    from mappers.gpu_attention import trtllm_mmha_instructions_per_key
+    from sim.engines.gpu.attention import best_attention
+
+    shape = dict(batch=120, heads=32, kv_heads=8, seq_kv=1200, head_dim=128, b_dtype="fp8")
+    mistral = dataclasses.replace(
+        attention_problem(op("attention_decode", **shape)), kernel="trtllm_mmha_paged"
+    )
+    slots, fp32 = trtllm_mmha_instructions_per_key(mistral, 9.0, paged=True)
+    assert (slots, fp32) == (1032 + 620 + 3 * 64 + 13 + 9, 448)
+    clocks = 32 * 120 * math.ceil(1200 / 64) * 64 * slots / 128 / H100.sm_count
+    issue_s = clocks / H100.sustained_clock_hz
+    cost = best_attention(mistral, EVENTS)
+    assert issue_s < cost.total_s < 1.15 * issue_s
+    assert cost.total_s > 2.5 * mistral.kv_total_bytes / H100.achievable_dram_bytes_per_s
+    # an MHA model's K/V is 4x, its issue the same: within its bytes' time of the GQA-4 one
+    mha = best_attention(dataclasses.replace(mistral, kv_heads=32), EVENTS)
+    assert mha.total_s < 1.6 * cost.total_s
+    # the H200 (same SMs and clock, 43% more bandwidth) runs it no faster
+    h200 = load_hardware("h200").with_native_runtime()
+    assert best_attention(mistral, h200).total_s == pytest.approx(cost.total_s, rel=0.02)
+    # the A100 issues 128 a clock too though its FP32 pipe takes 64 (its 16-bit paged cache's
+    # 1696 slots are 13.25 clocks, its 448 FP32 instructions 7)
+    slots, fp32 = trtllm_mmha_instructions_per_key(dataclasses.replace(mistral, kv_bytes=2), 8.0, paged=True)
+    assert (slots, fp32) == (948 + 536 + 3 * 64 + 12 + 8, 448)
+    # GPT-J's head dim 256: twice the per-key work (ASSUMED scaling), the softmax once per key
+    wide = dataclasses.replace(mistral, d=256, dv=256)
+    assert trtllm_mmha_instructions_per_key(wide, 9.0, paged=True)[0] == 2 * (1032 + 620 + 3 * 64) + 22
+
+
 def test_the_cuda_core_decode_kernels_prefill_is_flashattention_2s():
     # vLLM's prefill is FlashAttention-2 and FlashInfer's its FA2 template: a causal prefill named
     # after either runs as the unnamed (FA2) kernel does, on the A100 and on the H100

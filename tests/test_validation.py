@@ -90,7 +90,7 @@ def test_a_generation_is_a_prefill_and_the_decode_steps_over_the_new_tokens(monk
 
 def test_a_stack_that_decodes_a_models_group_elsewhere_keeps_its_kernel_for_the_prefill(monkeypatch):
     # TensorRT-LLM v0.8's Mistral-7B: the context phase in the stack's kernel (the preset's
-    # default), the decode steps in the masked MHA (XQA refuses its group of 4)
+    # default), the decode steps in the masked MHA (XQA has no kernel for its group of 4)
     seen: dict[str, set[str]] = {}
 
     def step_s(step, hardware, phase, seq=None, context=None):
@@ -143,23 +143,20 @@ def test_tensorrt_llm_v08_v09_rows_run_their_decode_kernel_and_fp8_engines_with_
     steps = validation_steps()
     later = steps[steps["source_id"].str.startswith(("trtllm_perf_v080", "trtllm_perf_v090"))]
     assert len(later) == 192
-    # v0.9's GPT-J and Llama-2 engines keep K/V contiguous (--paged_kv_cache disable) and XQA needs
-    # a paged cache: the masked MHA; the rest XQA, whose cubins the default decode stands for
+    # v0.9's GPT-J and Llama-2 engines keep K/V contiguous (--paged_kv_cache disable), the rest the
+    # paged default; either way XQA's cubins decode only a group of 8 query heads per K/V head
+    # (nqpkv_8): Llama-2-70B (64 / 8) decodes in XQA, the MHA models (1) and Mistral-7B and Mixtral
+    # (32 / 8 = 4) in the masked MHA on their cache; the prefill keeps the stack's kernel
     contiguous = later["source_id"].str.startswith("trtllm_perf_v090") & later["model"].isin(
         ["gpt-j-6b", "llama-2-7b", "llama-2-70b"])
     assert set(later[contiguous]["stack"]) == {"tensorrt_llm_contiguous_kv"} and contiguous.sum() == 60
     assert set(later[contiguous]["attention_kernel"]) == {"trtllm_mmha"}
     assert set(later[~contiguous]["stack"]) == {"tensorrt_llm_xqa"}
     assert set(later[~contiguous]["attention_kernel"]) == {""}
-    # XQA takes groups of 8 or 1 query heads per K/V head (DecoderXQARunner::shouldUse): Llama-2-70B
-    # (64 / 8 = 8) and the MHA models decode in it, Mistral-7B and Mixtral (32 / 8 = 4) in the masked
-    # MHA; their prefill keeps the stack's kernel
-    xqa = later[~contiguous]
-    grouped_by_4 = xqa["model"].isin(["mistral-7b", "mixtral-8x7b"])
-    assert grouped_by_4.sum() > 0 and (~grouped_by_4).sum() > 0
-    assert set(xqa[grouped_by_4]["decode_attention_kernel"]) == {"trtllm_mmha"}
-    assert set(xqa[~grouped_by_4]["decode_attention_kernel"]) == {""}
-    assert set(later[contiguous]["decode_attention_kernel"]) == {"trtllm_mmha"}
+    group_of_8 = later["model"] == "llama-2-70b"
+    assert group_of_8.sum() > 0 and set(later[group_of_8]["decode_attention_kernel"]) == {"trtllm_xqa"}
+    assert set(later[~group_of_8 & contiguous]["decode_attention_kernel"]) == {"trtllm_mmha"}
+    assert set(later[~group_of_8 & ~contiguous]["decode_attention_kernel"]) == {"trtllm_mmha_paged"}
     fp8 = later[later["weights"] == "fp8"]
     assert set(fp8["kv"]) == {"fp8"} and set(later[later["weights"] == "fp16"]["kv"]) == {""}
     assert set(later.loc[later["preset"] == "a100_80gb_sxm", "weights"]) == {"fp16"}

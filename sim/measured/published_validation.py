@@ -120,11 +120,11 @@ def simulate_step(step: pd.Series, base: object | None = None) -> float:
         hardware = hardware.with_native_runtime()
     # a stack's weight-only GEMM and attention kernels (the decode's, where the stack picks it by
     # the model's GQA group): their traits, their preset entries if any
-    gemm, attention, decode_attention = (
-        str(step.get(name) or "") or None for name in ("gemm_kernel", "attention_kernel", "decode_attention_kernel")
-    )
-    decoding = hardware.with_kernels(gemm=gemm, attention=decode_attention or attention, known=modeled_kernels())
-    hardware = hardware.with_kernels(gemm=gemm, attention=attention, known=modeled_kernels())
+    names = ("gemm_kernel", "attention_kernel", "decode_attention_kernel")
+    gemm, attention, decode_attention = (str(step.get(name) or "") or None for name in names)
+    known = modeled_kernels()
+    decoding = hardware.with_kernels(gemm=gemm, attention=decode_attention or attention, known=known)
+    hardware = hardware.with_kernels(gemm=gemm, attention=attention, known=known)
     first, steps = int(step["input_len"]) + 1, int(step["output_len"])
     if step["scope"] == "prefill":
         return _step_s(step, hardware, "prefill", seq=int(step["input_len"]))

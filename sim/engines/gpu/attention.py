@@ -23,7 +23,14 @@ L2) and writes O.
   partial output and its log-sum-exp, and a reduction kernel combines them (a second launch). A
   kernel with one CTA per query head (`AttentionKernel.per_query_head`) runs B·H·ceil(Sq/bm)·splits
   CTAs, each loading its K/V head through L2 (g times the bytes; DRAM still once), and its key
-  loops (`kv_passes`: Q·Kᵀ, then P·V) each wait on their loads step by step.
+  loops (`kv_passes`: Q·Kᵀ, then P·V) each wait on their loads step by step. Where a kernel's
+  decode instructions were counted in its SASS (`AttentionKernel.decode_instructions_per_key`:
+  TensorRT-LLM's masked MHA), a CTA spends per key the longer of its issue slots at four warp
+  instructions a clock (`ISSUE_SLOTS_PER_CYCLE_PER_SM`) and its FP32 instructions at the FP32
+  pipe's rate, instead of the FMA per MAC and the softmax the model otherwise derives: 1866 slots
+  per key on an H100 with an fp8 paged cache (14.6 clocks), against 256 MACs, so the 32 query
+  heads of a GQA-4 model issue as many instructions as an MHA model's and Mistral-7B's decode is
+  bound by them, not by its 4x smaller K/V.
 * lean: every CTA of a grid sized to the GPU's CTA slots (or a fraction of them) takes an equal
   share of the (head, K/V block) units; heads split across CTAs write partials that the CTA
   owning the head's end combines in-kernel (no launch).
@@ -40,6 +47,7 @@ from hwmodels.gpu import GPUSpec
 from mappers.gpu_attention import (
     ATTENTION_STAGES,
     DECODE_MAX_QUERY_ROWS,
+    ISSUE_SLOTS_PER_CYCLE_PER_SM,
     AttentionPlan,
     AttentionProblem,
     Partition,
@@ -47,7 +55,14 @@ from mappers.gpu_attention import (
     candidate_plans,
 )
 from mappers.gpu_gemm import PARTIAL_SUM_BYTES
-from sim.engines.gpu.timing import CtaWork, KernelCost, follow_on_kernel, kernel_time, mac_rate_per_sm
+from sim.engines.gpu.timing import (
+    FLOPS_PER_CUDA_CORE_INSTRUCTION,
+    CtaWork,
+    KernelCost,
+    follow_on_kernel,
+    kernel_time,
+    mac_rate_per_sm,
+)
 from workloads.errors import WorkloadError
 
 #: CUDA-core instructions per score of FlashAttention-2's online softmax: one FMA scaling the score
@@ -105,6 +120,16 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
     on_cuda_cores = kernel.cuda_cores and plan.partition is not Partition.FA2
     rows = rows_per_cta if on_cuda_cores else bm
     macs = steps * rows * bn * (problem.d + problem.dv)
+    cuda_ops = (macs if on_cuda_cores else 0.0) + steps * (
+        rows * bn * SOFTMAX_INSTRUCTIONS_PER_SCORE
+        + rows * problem.dv
+        + problem.kv_dequant * kernel.kv_converting_warps(bm) * bn * (problem.d + problem.dv)
+    )
+    if on_cuda_cores and kernel.decode_instructions_per_key:  # counted in its SASS, per key
+        slots, fp32 = kernel.decode_instructions_per_key(problem, spec.compute_capability)
+        fp32_per_cycle = spec.cuda_core_flops_per_cycle_per_sm / FLOPS_PER_CUDA_CORE_INSTRUCTION
+        cycles_per_key = max(slots / ISSUE_SLOTS_PER_CYCLE_PER_SM, fp32 / fp32_per_cycle)
+        cuda_ops = steps * bn * cycles_per_key * fp32_per_cycle  # in the FP32 instructions `cuda_ops` counts
     work = CtaWork(
         tensor_macs=0.0 if on_cuda_cores else macs,
         tensor_macs_per_s=mac_rate_per_sm(
@@ -115,9 +140,7 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
             mma_sync=kernel.mma_sync,
         ),
         overlap=kernel.overlap,
-        cuda_ops=(macs if on_cuda_cores else 0.0)
-        + steps * (rows * bn * SOFTMAX_INSTRUCTIONS_PER_SCORE + rows * problem.dv
-                   + problem.kv_dequant * kernel.kv_converting_warps(bm) * bn * (problem.d + problem.dv)),
+        cuda_ops=cuda_ops,
         sfu_ops=steps * rows * bn,
         l2_bytes=steps * bn * (problem.d + problem.dv) * problem.kv_bytes
         + rows * problem.d * problem.q_bytes,
