@@ -346,6 +346,20 @@ PER_QUERY_HEAD_DECODE = dataclasses.replace(
     FLASH_ATTENTION_2, cuda_cores=True, query_tile=own_rows, per_query_head=True,
     decode_splits=one_split, decode_block_n=CUDA_CORE_DECODE_KEYS_PER_STEP, kv_passes=2,
 )
+
+
+def trtllm_mmha(*, paged: bool) -> AttentionKernel:
+    """TensorRT-LLM's masked MHA on a paged or a contiguous K/V cache: one CTA of 256 threads per
+    query head and sequence, no split, its compiled registers and SASS counts."""
+    return dataclasses.replace(
+        PER_QUERY_HEAD_DECODE,
+        decode_splits=one_split,
+        decode_registers=TRTLLM_MMHA_REGISTERS_PER_THREAD,
+        decode_warps=lambda rows: TRTLLM_MMHA_WARPS,
+        decode_instructions_per_key=functools.partial(trtllm_mmha_instructions_per_key, paged=paged),
+    )
+
+
 #: Named implementations (a measured row's `kernel`, `--attention-kernel`); any other name is
 #: FlashAttention-2's (SDPA's flash backend, flash-decoding, our Triton kernels' structure).
 ATTENTION_KERNELS = {
@@ -384,23 +398,11 @@ ATTENTION_KERNELS = {
     # traits. `trtllm_mmha` reads a contiguous K/V cache (v0.5-v0.6's default, ``--paged_kv_cache``
     # off in examples/llama/build.py; v0.9's ``--paged_kv_cache disable``), `trtllm_mmha_paged`
     # trtllm-build's paged one (v0.8+)
-    "trtllm_mmha": dataclasses.replace(
-        PER_QUERY_HEAD_DECODE,
-        decode_splits=one_split,
-        decode_registers=TRTLLM_MMHA_REGISTERS_PER_THREAD,
-        decode_warps=lambda rows: TRTLLM_MMHA_WARPS,
-        decode_instructions_per_key=functools.partial(trtllm_mmha_instructions_per_key, paged=False),
-    ),
+    "trtllm_mmha": trtllm_mmha(paged=False),
     # TensorRT-LLM's XQA decode (v0.7+) ships as cubins: FlashAttention-2's traits stand for it (the
     # GQA group's query heads stacked in one split-KV CTA, on the tensor cores)
     "trtllm_xqa": FLASH_ATTENTION_2,
-    "trtllm_mmha_paged": dataclasses.replace(
-        PER_QUERY_HEAD_DECODE,
-        decode_splits=one_split,
-        decode_registers=TRTLLM_MMHA_REGISTERS_PER_THREAD,
-        decode_warps=lambda rows: TRTLLM_MMHA_WARPS,
-        decode_instructions_per_key=functools.partial(trtllm_mmha_instructions_per_key, paged=True),
-    ),
+    "trtllm_mmha_paged": trtllm_mmha(paged=True),
     # FlashInfer's default batch decode (BatchDecodeWithPagedKVCacheWrapper, use_tensor_cores=False:
     # docs.flashinfer.ai/api/decode; include/flashinfer/decode.cuh: grid (batch, num_kv_heads),
     # ``qo_head_idx = kv_head_idx * bdy + threadIdx.y``, ``bdy = GROUP_SIZE``): each K/V head's CTA

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hwmodels.gpu import GPUSpec
@@ -93,6 +94,8 @@ class GemmKernel:
     (`sim.engines.gpu.timing.CtaWork.serial_latency_s`). `dequantize_first_rows`: from this many
     rows of A up (0: never), a weight-only GEMM first expands the whole weight to the activation's
     dtype with a kernel of its own and then runs a dense GEMM on it (`dense_after_dequantize`).
+    `fixed_tile`: the one tile (block_m, block_n, block_k, stages) the kernel launches for a
+    problem, where its code fixes it (None: the tile search over `BLOCK_MS` ... `STAGES`).
     """
 
     overlap: float
@@ -100,6 +103,7 @@ class GemmKernel:
     scale_block_k: bool = False
     unpipelined_loads: bool = False
     dequantize_first_rows: int = 0
+    fixed_tile: Callable[[GemmProblem], tuple[int, int, int, int]] | None = None
 
 
 #: Triton's software pipeliner prefetches only the loads that feed a dot's A and B operands
@@ -120,6 +124,35 @@ AUTOAWQ_DEQUANTIZE_ROWS = 1024
 AUTOAWQ_GEMM = GemmKernel(overlap=0.0, dequantize_first_rows=AUTOAWQ_DEQUANTIZE_ROWS)
 
 
+#: MLX's default quantization group (``mx.quantize(..., group_size=64)``), the group of the MLX
+#: validation rows (their `group_size` column); its CUDA qmm kernels step K by ``max(64, group)``.
+MLX_GROUP_SIZE = 64
+
+
+def mlx_qmm_tile(stages: int) -> Callable[[GemmProblem], tuple[int, int, int, int]]:
+    """The tile of MLX's CUDA quantized matmuls on Ampere (mlx/backend/cuda/quantized/qmm/, ml-explore/
+    mlx at 1e855446b, qmm.cu and qmm_impl_sm80.cuh; the fallback's qmm_impl_naive.cuh at 1c9ee2f65):
+    ``TileM`` 16 up to 16 rows, 32 up to 32, else 64 (one tile of M for the decode shapes), ``bN =
+    Int<128>``, ``bK = max(64, group_size)``, with `stages` of pipeline."""
+
+    def tile(problem: GemmProblem) -> tuple[int, int, int, int]:
+        block_m = 16 if problem.m <= 16 else 32 if problem.m <= 32 else 64
+        return block_m, 128, max(64, MLX_GROUP_SIZE), stages
+
+    return tile
+
+
+#: MLX's qmm_sm80 (8-bit weights; #3255): grid ``(ceil_div(m, bM), ceil_div(n, bN))``, no split-K
+#: (32 CTAs for N = 4096 on the A100's 108 SMs), ``bP = Int<3>{}; // pipeline`` for A and B, the
+#: same warps dequantizing B in registers (``converter(w_vec) * scale + zero_point``) and then issuing
+#: ``SM80_16x8x16`` MMAs, and each k-tile's scales and biases loaded from global memory straight into
+#: registers, one element a copy, and used at once: a memory latency in series with every k-step.
+#: Its fallback (qmm_naive; #3315) has one shared-memory buffer and prefetches the next tile into
+#: registers only (``store_smem(); fetch_gmem(next); gemm(...)``): one step in flight, 2 stages.
+MLX_QMM_SM80 = GemmKernel(overlap=0.0, split_k=False, unpipelined_loads=True, fixed_tile=mlx_qmm_tile(3))
+MLX_QMM_FALLBACK = GemmKernel(overlap=0.0, split_k=False, unpipelined_loads=True, fixed_tile=mlx_qmm_tile(2))
+
+
 #: Named GEMM implementations whose traits differ from the default (overlapped).
 GEMM_KERNELS = {
     # torchao's Triton block-FP8 GEMM (torchao/prototype/blockwise_fp8/blockwise_quantization.py,
@@ -131,6 +164,8 @@ GEMM_KERNELS = {
     "torchao_triton_blockwise_fp8": TRITON_BLOCK_FP8,
     "w8a8_block_fp8_triton": TRITON_BLOCK_FP8,
     "autoawq_gemm": AUTOAWQ_GEMM,
+    "mlx_qmm_sm80": MLX_QMM_SM80,
+    "mlx_qmm_fallback": MLX_QMM_FALLBACK,
 }
 OVERLAPPED_GEMM = GemmKernel(overlap=1.0)
 
@@ -271,8 +306,11 @@ def candidate_tiles(problem: GemmProblem, spec: GPUSpec) -> list[GemmTile]:
     the problem's kernel runs (`GemmKernel`: a fixed k-step, no split of K)."""
     kernel = gemm_kernel(problem.kernel)
     block_ks = (problem.scale_block_k,) if kernel.scale_block_k and problem.scale_block_k else BLOCK_KS
+    shapes = itertools.product(BLOCK_MS, BLOCK_NS, block_ks, STAGES)
+    if kernel.fixed_tile:
+        shapes = [kernel.fixed_tile(problem)]
     candidates = []
-    for block_m, block_n, block_k, stages in itertools.product(BLOCK_MS, BLOCK_NS, block_ks, STAGES):
+    for block_m, block_n, block_k, stages in shapes:
         occupancy = _ctas_per_sm(problem, spec, block_m, block_n, block_k, stages)
         if occupancy == 0:
             continue

@@ -109,8 +109,11 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
         steps=steps,
         stages=tile.stages,
         store_bytes=bm * bn * (problem.c_bytes if split == 1 else PARTIAL_SUM_BYTES),
-        # the loads its pipeline skips are the per-block scales: none where the GEMM has no block scales
-        serial_latency_s=spec.memory_latency_s if kernel.unpipelined_loads and problem.scale_block_k else 0.0,
+        # the loads its pipeline skips are the per-block scales (block-scaled FP8) or the weight's group
+        # scales (a weight-only GEMM): none where the GEMM has neither
+        serial_latency_s=spec.memory_latency_s
+        if kernel.unpipelined_loads and (problem.scale_block_k or problem.dequant_per_weight)
+        else 0.0,
     )
     out_bytes = problem.c_bytes if split == 1 else split * PARTIAL_SUM_BYTES
     write_bytes = problem.batch * problem.m * problem.n * out_bytes
