@@ -94,15 +94,15 @@ KV_CONVERT_INSTRUCTIONS = {DType.FP8: 1 / 2, DType.INT8: 6 / 4}
 SHUFFLE_SLOTS = 4
 #: TensorRT-LLM v0.8's masked MHA decode (`trtllm_mmha`, `trtllm_mmha_paged`): SASS instructions per
 #: key of one query head's CTA, (K loop, V loop, the K loop's SHFL, the softmax's exp and normalize
-#: passes over shared memory), counted in the kernel compiled for each architecture
-#: (benchmarks/mmha_sass/per_key.csv, made by make_sass.sh from decoderMaskedMultiheadAttention-
-#: Template.h at 4bb65f21: fp16 queries, head dim 128, 256 threads, beam 1, no multi-block), by
-#: (compute capability, K/V cache bits, paged cache), and the FP32 instructions (FADD, FMUL, FFMA,
-#: FMNMX) among the loops'. Per K iteration 256 threads cover 64 keys, per
-#: V iteration 128. On sm_90 with an fp8 paged cache: 258 instructions per K iteration · 256 / 64 =
-#: 1032 per key (16 threads per key each convert 8 fp8 elements, F2FP then HADD2.F32, multiply and
-#: add them in fp32, then 4 butterfly shuffles), 310 per V iteration · 256 / 128 = 620; a paged
-#: cache adds a block-pointer load and its address arithmetic per key.
+#: passes over shared memory, the loops' FP32 instructions: FADD, FMUL, FFMA, FMNMX), counted in
+#: the kernel compiled for each architecture (benchmarks/mmha_sass/per_key.csv, made by
+#: make_sass.sh from decoderMaskedMultiheadAttentionTemplate.h at 4bb65f21: fp16 queries, head dim
+#: 128, 256 threads, beam 1, no multi-block), by (compute capability, K/V cache bits, paged cache).
+#: A K iteration's 256 threads cover 64 keys, a V iteration's 128. On sm_90 with an fp8 paged cache:
+#: 258 instructions per K iteration · 256 / 64 = 1032 per key (16 threads per key each convert 8
+#: fp8 elements, F2FP then HADD2.F32, multiply and add them in fp32, then 4 butterfly shuffles),
+#: 310 per V iteration · 256 / 128 = 620; a paged cache adds a block-pointer load and its address
+#: arithmetic per key.
 TRTLLM_MMHA_INSTRUCTIONS_PER_KEY = {
     (9.0, 8, True): (1032, 620, 64, 13 + 9, 320 + 128),
     (9.0, 8, False): (932, 518, 64, 13 + 9, 320 + 128),
@@ -122,6 +122,7 @@ ISSUE_SLOTS_PER_CYCLE_PER_SM = 4 * 32
 TRTLLM_MMHA_REGISTERS_PER_THREAD = 56
 #: The head dim those counts were compiled at.
 TRTLLM_MMHA_HEAD_DIM = 128
+#: Warps of its CTA (``THDS_PER_BLOCK`` 256 for these launches: decoderMaskedMultiheadAttentionLaunch.h).
 TRTLLM_MMHA_WARPS = 256 // 32
 #: FlashInfer's FA2-template kernel (include/flashinfer/attention/prefill.cuh, ``compute_qk`` and
 #: ``compute_sfm_v``, FlashInfer at 175fc73 of 2025-09-22) reads an 8-bit K/V fragment with half an
@@ -390,7 +391,7 @@ ATTENTION_KERNELS = {
     # prefill runs FlashAttention-2 (vLLM's flash backend)
     "paged_attention": dataclasses.replace(PER_QUERY_HEAD_DECODE, decode_splits=vllm_paged_attention_splits),
     # TensorRT-LLM's masked multi-head attention, its decode before XQA (v0.5-v0.7) and for the
-    # groups XQA refuses (decoderMaskedMultiheadAttentionTemplate.h at v0.5.0 and 4bb65f21: ``hi =
+    # groups XQA has no kernel for (decoderMaskedMultiheadAttentionTemplate.h at v0.5.0 and 4bb65f21: ``hi =
     # blockIdx.x``, ``hi_kv = hi / qhead_per_kv``; launch grid (num_heads, batch, seq_len_tile)), no
     # split by default (`one_split`), its instructions counted in SASS (`trtllm_mmha_instructions_per_key`;
     # v0.8's kernel stands for v0.5-v0.6's, whose loops unroll 8 keys and 4 values instead of 4 and 8,
