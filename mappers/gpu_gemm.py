@@ -89,8 +89,8 @@ class GemmKernel:
     `split_k`: whether its grid may split K among CTAs (split-K or stream-K); False for a kernel
     whose grid is one CTA per output tile. `scale_block_k`: its k-step is the scale block (a
     block-scaled kernel that promotes once per step). `unpipelined_loads`: whether each k-step also
-    waits on loads its pipeline does not prefetch (a block-scaled GEMM's scales: none where the
-    GEMM has no block scales), one memory latency in series with the step
+    waits on loads its pipeline does not prefetch (a block-scaled GEMM's scales, a weight-only
+    GEMM's group scales: none where the GEMM has neither), one memory latency in series with the step
     (`sim.engines.gpu.timing.CtaWork.serial_latency_s`). `dequantize_first_rows`: from this many
     rows of A up (0: never), a weight-only GEMM first expands the whole weight to the activation's
     dtype with a kernel of its own and then runs a dense GEMM on it (`dense_after_dequantize`).
