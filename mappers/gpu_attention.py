@@ -325,12 +325,13 @@ def trtllm_mmha_instructions_per_key(
     (`TRTLLM_MMHA_INSTRUCTIONS_PER_KEY`), its shuffles at `SHUFFLE_SLOTS` issue slots each: on an
     H100 with an fp8 paged cache ``(1032 + 620 + 3·64 + 22, 448) = (1866, 448)``. A (capability,
     cache) that was not compiled takes the counts of the same cache width and layout on the nearest
-    compiled capability (ASSUMED: an H100 with a 16-bit cache, the A100's); a head dim other than
-    the compiled 128 scales them by ``d / 128`` (ASSUMED: GPT-J's 256 gives each key 32 threads of
-    the same 8 elements each)."""
+    compiled capability (ASSUMED: an H100 with a 16-bit cache, the A100's; an int8 cache, fp8's), a
+    width never compiled (fp32) the nearest width's; a head dim other than the compiled 128 scales
+    them by ``d / 128`` (ASSUMED: GPT-J's 256 gives each key 32 threads of the same 8 elements
+    each)."""
     bits = int(problem.kv_bytes * 8)
     counted = [key for key in TRTLLM_MMHA_INSTRUCTIONS_PER_KEY if key[1:] == (bits, paged)]
-    if not counted:  # a cache width never compiled (int8): the nearest width's counts
+    if not counted:  # a cache width never compiled (fp32): the nearest width's counts
         counted = [key for key in TRTLLM_MMHA_INSTRUCTIONS_PER_KEY if key[2] == paged]
         counted = [min(counted, key=lambda key: abs(key[1] - bits))]
     key = min(counted, key=lambda key: (abs(key[0] - capability), -key[0]))
