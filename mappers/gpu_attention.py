@@ -32,7 +32,7 @@ import dataclasses
 import enum
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from hwmodels.gpu import GPUSpec
@@ -92,38 +92,62 @@ KV_CONVERT_INSTRUCTIONS = {DType.FP8: 1 / 2, DType.INT8: 6 / 4}
 #: Instructions", warp shuffle: 32 on every compute capability since 3.0), a quarter of the issue
 #: rate. Other ALU instructions (PRMT, LOP3, SHF, HMUL2) count one slot each, a lower bound.
 SHUFFLE_SLOTS = 4
-#: TensorRT-LLM v0.8's masked MHA decode (`trtllm_mmha`, `trtllm_mmha_paged`): SASS instructions per
-#: key of one query head's CTA, (K loop, V loop, the K loop's SHFL, the softmax's exp and normalize
-#: passes over shared memory, the loops' FP32 instructions: FADD, FMUL, FFMA, FMNMX), counted in
-#: the kernel compiled for each architecture (benchmarks/mmha_sass/per_key.csv, made by
-#: make_sass.sh from decoderMaskedMultiheadAttentionTemplate.h at 4bb65f21: fp16 queries, head dim
-#: 128, 256 threads, beam 1, no multi-block), by (compute capability, K/V cache bits, paged cache).
-#: A K iteration's 256 threads cover 64 keys, a V iteration's 128. On sm_90 with an fp8 paged cache:
-#: 258 instructions per K iteration · 256 / 64 = 1032 per key (16 threads per key each convert 8
-#: fp8 elements, F2FP then HADD2.F32, multiply and add them in fp32, then 4 butterfly shuffles),
-#: 310 per V iteration · 256 / 128 = 620; a paged cache adds a block-pointer load and its address
-#: arithmetic per key.
-TRTLLM_MMHA_INSTRUCTIONS_PER_KEY = {
-    (9.0, 8, True): (1032, 620, 64, 13 + 9, 320 + 128),
-    (9.0, 8, False): (932, 518, 64, 13 + 9, 320 + 128),
-    (8.9, 8, True): (1028, 624, 64, 12 + 8, 320 + 128),
-    (8.0, 16, True): (948, 536, 64, 12 + 8, 320 + 128),
-    (8.0, 16, False): (832, 422, 64, 12 + 8, 320 + 128),
-}
 #: Instructions an SM issues per clock, in threads: 4 warp schedulers, one warp instruction each
 #: (CUDA C Programming Guide, "Compute Capability 8.x" and "9.0": four partitions, each with its
 #: warp scheduler), on every GPU the presets model. The FP32 pipe is narrower on the A100 (16 lanes
 #: a partition: `GPUSpec.cuda_core_flops_per_cycle_per_sm` 128, 64 instructions a clock), where
 #: integer and FP32 instructions issue to separate pipes; on Hopper and Ada it is as wide as issue.
 ISSUE_SLOTS_PER_CYCLE_PER_SM = 4 * 32
-#: Registers per thread of those kernels (ptxas -v of the same builds: 55-59, the fp8 ones under
-#: ``__launch_bounds__(256, 4)``) and their threads per CTA: 56 · 256 = 14,336 registers, four CTAs
-#: on an SM's 65,536.
-TRTLLM_MMHA_REGISTERS_PER_THREAD = 56
-#: The head dim those counts were compiled at.
-TRTLLM_MMHA_HEAD_DIM = 128
+
+
+@dataclass(frozen=True)
+class SassCounts:
+    """A decode kernel's loops as counted in its compiled SASS, per key of one CTA (one query head):
+    the K (Q·K) loop's and the V (P·V) loop's thread-instructions, their SHFLs among them, the
+    softmax passes over shared memory, their FP32 instructions (FADD, FMUL, FFMA, FMNMX), and the
+    registers per thread ptxas gave the kernel."""
+
+    k_loop: float
+    v_loop: float
+    shuffles: float
+    softmax: float
+    fp32: float
+    registers: int
+
+
+#: TensorRT-LLM v0.8's masked MHA decode (`trtllm_mmha`, `trtllm_mmha_paged`) by (compute
+#: capability, K/V cache bits, paged cache): benchmarks/mmha_sass/per_key.csv, made by make_sass.sh
+#: from decoderMaskedMultiheadAttentionTemplate.h at 4bb65f21 (fp16 queries, head dim 128, 256
+#: threads, beam 1, no multi-block). A K iteration's 256 threads cover 64 keys, a V iteration's 128.
+#: On sm_90 with an fp8 paged cache: 258 instructions per K iteration · 256 / 64 = 1032 per key (16
+#: threads per key each convert 8 fp8 elements, F2FP then HADD2.F32, multiply and add them in fp32,
+#: then 4 butterfly shuffles), 310 per V iteration · 256 / 128 = 620; a paged cache adds a
+#: block-pointer load and its address arithmetic per key. Registers 55-59 (the fp8 builds under
+#: ``__launch_bounds__(256, 4)``): 56 · 256 = 14,336, four CTAs on an SM's 65,536.
+TRTLLM_MMHA_SASS = {
+    (9.0, 8, True): SassCounts(1032, 620, 64, 13 + 9, 320 + 128, 56),
+    (9.0, 8, False): SassCounts(932, 518, 64, 13 + 9, 320 + 128, 56),
+    (8.9, 8, True): SassCounts(1028, 624, 64, 12 + 8, 320 + 128, 59),
+    (8.0, 16, True): SassCounts(948, 536, 64, 12 + 8, 320 + 128, 58),
+    (8.0, 16, False): SassCounts(832, 422, 64, 12 + 8, 320 + 128, 55),
+}
 #: Warps of its CTA (``THDS_PER_BLOCK`` 256 for these launches: decoderMaskedMultiheadAttentionLaunch.h).
 TRTLLM_MMHA_WARPS = 256 // 32
+#: vLLM 0.6.4's PagedAttention V1 decode (`paged_attention`; csrc/attention/attention_kernels.cuh,
+#: ``paged_attention_v1_kernel`` with head size 128, 16-token blocks, 128 threads, not block-sparse)
+#: by (compute capability, K/V cache bits, paged): benchmarks/vllm_pa_sass/per_key.csv. Each warp
+#: takes one 16-token block per iteration, 64 keys for the CTA; two threads per key each widen Q and
+#: K to fp32 element by element (HADD2.F32) and multiply them, then one SHFL; the block number is
+#: loaded before the K loads that need it, nothing fetched ahead. sm_90 fp16: 344 instructions per
+#: QK iteration · 128 / 64 = 688 per key, PV 148 · 2 = 296; an fp8 cache converts each pair through
+#: fp16 twice (1096 and 842). The softmax's main loops (exp 10, normalize 3.25 a key).
+VLLM_PAGED_ATTENTION_SASS = {
+    (9.0, 16, True): SassCounts(688, 296, 2, 10 + 3.25, 142 + 32, 71),
+    (9.0, 8, True): SassCounts(1096, 842, 2, 10 + 3.25, 270 + 160, 90),
+    (8.0, 16, True): SassCounts(630, 304, 2, 10 + 3.25, 142 + 32, 125),
+}
+#: The head dim the counted kernels were compiled at.
+SASS_HEAD_DIM = 128
 #: FlashInfer's FA2-template kernel (include/flashinfer/attention/prefill.cuh, ``compute_qk`` and
 #: ``compute_sfm_v``, FlashInfer at 175fc73 of 2025-09-22) reads an 8-bit K/V fragment with half an
 #: ``ldmatrix`` (as many as a 16-bit fragment takes), swizzles it from the 16-bit MMA layout to the
@@ -171,11 +195,10 @@ class AttentionKernel:
     keys per step of its decode loop (0: FlashAttention's `split_kv_block_n`); `kv_passes`: loops
     over the keys one after the other (2 where Q·Kᵀ runs over every key before the softmax and P·V
     runs over them again), each step of each waiting on its loads (`ATTENTION_STAGES`).
-    `decode_instructions_per_key`: where the kernel's decode instructions were counted, the issue
-    slots and the FP32 instructions one CTA spends per key, for the problem on a GPU of the given
-    compute capability (None: one FMA per MAC plus the softmax and conversions the model
-    derives); `decode_registers`, its decode CTA's registers per thread as compiled (0: derived
-    from the tile)."""
+    `decode_sass`: where the kernel's decode was counted in its compiled SASS, its `SassCounts` for
+    the problem on a GPU of the given compute capability: the instructions one CTA spends per key
+    and its registers per thread (None: one FMA per MAC plus the softmax and conversions the model
+    derives, registers from the tile)."""
 
     mma_sync: bool
     overlap: float
@@ -189,8 +212,7 @@ class AttentionKernel:
     decode_splits: Callable[[AttentionProblem], int] | None = None
     decode_block_n: int = 0
     kv_passes: int = 1
-    decode_instructions_per_key: Callable[[AttentionProblem, float], tuple[float, float]] | None = None
-    decode_registers: int = 0
+    decode_sass: Callable[[AttentionProblem, float], SassCounts] | None = None
 
     def warps_for(self, block_m: int) -> int:
         """Warps holding a decode tile's accumulators (for its registers per thread):
@@ -318,26 +340,40 @@ def one_split(problem: AttentionProblem) -> int:
     return 1
 
 
-def trtllm_mmha_instructions_per_key(
-    problem: AttentionProblem, capability: float, *, paged: bool
-) -> tuple[float, float]:
-    """(Issue slots, FP32 instructions) per key of one CTA of TensorRT-LLM's masked MHA
-    (`TRTLLM_MMHA_INSTRUCTIONS_PER_KEY`), its shuffles at `SHUFFLE_SLOTS` issue slots each: on an
-    H100 with an fp8 paged cache ``(1032 + 620 + 3·64 + 22, 448) = (1866, 448)``. A (capability,
-    cache) that was not compiled takes the counts of the same cache width and layout on the nearest
-    compiled capability (ASSUMED: an H100 with a 16-bit cache, the A100's; an int8 cache, fp8's), a
-    width never compiled (fp32) the nearest width's; a head dim other than the compiled 128 scales
-    them by ``d / 128`` (ASSUMED: GPT-J's 256 gives each key 32 threads of the same 8 elements
-    each)."""
+def counted_sass(
+    table: Mapping[tuple[float, int, bool], SassCounts],
+    problem: AttentionProblem,
+    capability: float,
+    *,
+    paged: bool,
+) -> SassCounts:
+    """A counted kernel's `SassCounts` for `problem` on a GPU of `capability` (`TRTLLM_MMHA_SASS`,
+    `VLLM_PAGED_ATTENTION_SASS`). A (capability, cache) that was not compiled takes the counts of the
+    same cache width and layout on the nearest compiled capability (ASSUMED: an H100 with a 16-bit
+    cache, the A100's; an int8 cache, fp8's), a width never compiled (fp32) the nearest width's; a
+    head dim other than the compiled 128 scales the loops by ``d / 128`` (ASSUMED: GPT-J's 256 gives
+    each key twice the threads of the same work each)."""
     bits = int(problem.kv_bytes * 8)
-    counted = [key for key in TRTLLM_MMHA_INSTRUCTIONS_PER_KEY if key[1:] == (bits, paged)]
+    counted = [key for key in table if key[1:] == (bits, paged)]
     if not counted:  # a cache width never compiled (fp32): the nearest width's counts
-        counted = [key for key in TRTLLM_MMHA_INSTRUCTIONS_PER_KEY if key[2] == paged]
+        counted = [key for key in table if key[2] == paged]
         counted = [min(counted, key=lambda key: abs(key[1] - bits))]
-    key = min(counted, key=lambda key: (abs(key[0] - capability), -key[0]))
-    k_loop, v_loop, shuffles, softmax, fp32 = TRTLLM_MMHA_INSTRUCTIONS_PER_KEY[key]
-    scale = problem.d / TRTLLM_MMHA_HEAD_DIM
-    return (k_loop + v_loop + (SHUFFLE_SLOTS - 1) * shuffles) * scale + softmax, fp32 * scale
+    counts = table[min(counted, key=lambda key: (abs(key[0] - capability), -key[0]))]
+    scale = problem.d / SASS_HEAD_DIM
+    return dataclasses.replace(
+        counts,
+        k_loop=counts.k_loop * scale,
+        v_loop=counts.v_loop * scale,
+        shuffles=counts.shuffles * scale,
+        fp32=counts.fp32 * scale,
+    )
+
+
+def issue_slots_per_key(counts: SassCounts) -> float:
+    """A CTA's issue slots per key: its loops' and softmax's instructions, each shuffle at
+    `SHUFFLE_SLOTS`: TensorRT-LLM's masked MHA on an H100 with an fp8 paged cache ``1032 + 620 + 3·64
+    + 22 = 1866``."""
+    return counts.k_loop + counts.v_loop + (SHUFFLE_SLOTS - 1) * counts.shuffles + counts.softmax
 
 
 FLASH_ATTENTION_2 = AttentionKernel(mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP)
@@ -356,9 +392,8 @@ def trtllm_mmha(*, paged: bool) -> AttentionKernel:
     return dataclasses.replace(
         PER_QUERY_HEAD_DECODE,
         decode_splits=one_split,
-        decode_registers=TRTLLM_MMHA_REGISTERS_PER_THREAD,
         decode_warps=lambda rows: TRTLLM_MMHA_WARPS,
-        decode_instructions_per_key=functools.partial(trtllm_mmha_instructions_per_key, paged=paged),
+        decode_sass=functools.partial(counted_sass, TRTLLM_MMHA_SASS, paged=paged),
     )
 
 
@@ -389,12 +424,17 @@ ATTENTION_KERNELS = {
     "tlx_fa": AttentionKernel(mma_sync=False, overlap=1.0, hopper_only=True),
     # vLLM's PagedAttention V1/V2 decode (csrc/attention/attention_kernels.cu, vllm 0.2.7-0.6.4):
     # grid (num_heads, num_seqs, partitions), ``kv_head_idx = head_idx / num_queries_per_kv``; its
-    # prefill runs FlashAttention-2 (vLLM's flash backend)
-    "paged_attention": dataclasses.replace(PER_QUERY_HEAD_DECODE, decode_splits=vllm_paged_attention_splits),
+    # prefill runs FlashAttention-2 (vLLM's flash backend); V1's instructions counted in SASS stand
+    # for V2's, whose loops are V1's over one 512-key partition
+    "paged_attention": dataclasses.replace(
+        PER_QUERY_HEAD_DECODE,
+        decode_splits=vllm_paged_attention_splits,
+        decode_sass=functools.partial(counted_sass, VLLM_PAGED_ATTENTION_SASS, paged=True),
+    ),
     # TensorRT-LLM's masked multi-head attention, its decode before XQA (v0.5-v0.7) and for the
     # groups XQA has no kernel for (decoderMaskedMultiheadAttentionTemplate.h at v0.5.0 and 4bb65f21: ``hi =
     # blockIdx.x``, ``hi_kv = hi / qhead_per_kv``; launch grid (num_heads, batch, seq_len_tile)), no
-    # split by default (`one_split`), its instructions counted in SASS (`trtllm_mmha_instructions_per_key`;
+    # split by default (`one_split`), its instructions counted in SASS (`TRTLLM_MMHA_SASS`;
     # v0.8's kernel stands for v0.5-v0.6's, whose loops unroll 8 keys and 4 values instead of 4 and 8,
     # ASSUMED the same per key); its context phase is a fused FMHA, taken as FlashAttention-2's
     # traits. `trtllm_mmha` reads a contiguous K/V cache (v0.5-v0.6's default, ``--paged_kv_cache``
@@ -591,9 +631,9 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
             )
     if decode:
         block_n = kernel.decode_block_n or split_kv_block_n(problem.d, splits)
-        occupancy = ctas_per_sm(
-            problem, spec, decode_m, block_n, decode_warps, registers=kernel.decode_registers
-        )
+        sass = kernel.decode_sass(problem, spec.compute_capability) if kernel.decode_sass else None
+        registers = sass.registers if sass else 0
+        occupancy = ctas_per_sm(problem, spec, decode_m, block_n, decode_warps, registers=registers)
         if occupancy:
             plans.append(AttentionPlan(partition=Partition.SPLIT_KV, block_m=decode_m,
                                        block_n=block_n, splits=splits, ctas_per_sm=occupancy))

@@ -391,39 +391,46 @@ def test_a_decode_kernel_with_one_cta_per_query_head_reads_its_group_through_l2_
     assert vllm_paged_attention_splits(dataclasses.replace(base, skv=16384)) == 32  # past 8192: V2
 
 
-def test_the_masked_mha_counts_are_those_of_its_compiled_sass():
-    # benchmarks/mmha_sass/per_key.csv: TensorRT-LLM v0.8's masked MHA compiled for sm_80/89/90
-    # (make_sass.sh), instructions per key of one CTA; the model's table must be the file's
+def _counted(path: str, variants: dict, loops: tuple[str, str, tuple[str, ...]]) -> dict:
+    """A per_key.csv's counts as `SassCounts` fields (registers left out): {variant: (k, v, shfl,
+    softmax, fp32)}."""
     import csv
     from pathlib import Path
 
-    from mappers.gpu_attention import TRTLLM_MMHA_INSTRUCTIONS_PER_KEY
-
-    rows = list(csv.DictReader((Path(__file__).parents[1] / "benchmarks/mmha_sass/per_key.csv").open()))
+    rows = list(csv.DictReader((Path(__file__).parents[1] / path).open()))
     by = {(r["variant"], r["loop"]): r for r in rows}
-    variants = {
-        "A": (9.0, 8, True),
-        "B": (9.0, 8, False),
-        "C": (8.0, 16, True),
-        "D": (8.0, 16, False),
-        "E": (8.9, 8, True),
-    }
-    for variant, key in variants.items():
-        k, v = by[variant, "K"], by[variant, "V"]
-        softmax = sum(
-            float(by[variant, loop]["thread_instructions_per_key"])
-            for loop in ("softmax_exp", "softmax_norm")
-        )
-        fp32 = float(k["fp32_per_key"]) + float(v["fp32_per_key"])
-        counted = (
-            float(k["thread_instructions_per_key"]),
-            float(v["thread_instructions_per_key"]),
-            float(k["shfl_per_key"]) + float(v["shfl_per_key"]),
-            softmax,
-            fp32,
-        )
-        assert TRTLLM_MMHA_INSTRUCTIONS_PER_KEY[key] == counted, variant
-    assert len(TRTLLM_MMHA_INSTRUCTIONS_PER_KEY) == len(variants)
+    k_name, v_name, softmax_loops = loops
+    counted = {}
+    for variant in variants:
+        k, v = by[variant, k_name], by[variant, v_name]
+        softmax = sum(float(by[variant, loop]["thread_instructions_per_key"]) for loop in softmax_loops)
+        counted[variant] = (
+            float(k["thread_instructions_per_key"]), float(v["thread_instructions_per_key"]),
+            float(k["shfl_per_key"]) + float(v["shfl_per_key"]), softmax,
+            float(k["fp32_per_key"]) + float(v["fp32_per_key"]),
+        )  # fmt: skip
+    return counted
+
+
+def test_the_counted_decode_kernels_tables_are_those_of_their_compiled_sass():
+    # benchmarks/mmha_sass/per_key.csv (TensorRT-LLM v0.8's masked MHA) and
+    # benchmarks/vllm_pa_sass/per_key.csv (vLLM 0.6.4's PagedAttention V1), each made by its
+    # make_sass.sh: the model's tables must be the files'
+    from mappers.gpu_attention import TRTLLM_MMHA_SASS, VLLM_PAGED_ATTENTION_SASS
+
+    for table, path, variants, loops in (
+        (TRTLLM_MMHA_SASS, "benchmarks/mmha_sass/per_key.csv",
+         {"A": (9.0, 8, True), "B": (9.0, 8, False), "C": (8.0, 16, True), "D": (8.0, 16, False),
+          "E": (8.9, 8, True)}, ("K", "V", ("softmax_exp", "softmax_norm"))),
+        (VLLM_PAGED_ATTENTION_SASS, "benchmarks/vllm_pa_sass/per_key.csv",
+         {"A": (9.0, 16, True), "B": (9.0, 8, True), "C": (8.0, 16, True)},
+         ("QK", "PV", ("softmax_exp", "softmax_norm"))),
+    ):  # fmt: skip
+        for variant, counts in _counted(path, variants, loops).items():
+            sass = table[variants[variant]]
+            fields = (sass.k_loop, sass.v_loop, sass.shuffles, sass.softmax, sass.fp32)
+            assert fields == counts, (path, variant)
+        assert len(table) == len(variants)
 
 
 def test_the_masked_mha_decode_is_bound_by_its_instructions_not_by_its_k_v_bytes():
@@ -434,15 +441,16 @@ def test_the_masked_mha_decode_is_bound_by_its_instructions_not_by_its_k_v_bytes
     # context though it reads a quarter of the K/V: 32 heads · 120 · 1216 keys (19 loops of 64) ·
     # 14.6 clocks over 132 SMs at 1.83 GHz = 282 us a layer, where its 295 MB of fp8 K/V stream in
     # 98 us at 3.0 TB/s
-    from mappers.gpu_attention import trtllm_mmha_instructions_per_key
+    from mappers.gpu_attention import TRTLLM_MMHA_SASS, counted_sass, issue_slots_per_key
     from sim.engines.gpu.attention import best_attention
 
     shape = dict(batch=120, heads=32, kv_heads=8, seq_kv=1200, head_dim=128, b_dtype="fp8")
     mistral = dataclasses.replace(
         attention_problem(op("attention_decode", **shape)), kernel="trtllm_mmha_paged"
     )
-    slots, fp32 = trtllm_mmha_instructions_per_key(mistral, 9.0, paged=True)
-    assert (slots, fp32) == (1032 + 620 + 3 * 64 + 13 + 9, 448)
+    counts = counted_sass(TRTLLM_MMHA_SASS, mistral, 9.0, paged=True)
+    slots = issue_slots_per_key(counts)
+    assert (slots, counts.fp32, counts.registers) == (1032 + 620 + 3 * 64 + 13 + 9, 448, 56)
     clocks = 32 * 120 * math.ceil(1200 / 64) * 64 * slots / 128 / H100.sm_count
     issue_s = clocks / H100.sustained_clock_hz
     cost = best_attention(mistral, EVENTS)
@@ -456,11 +464,23 @@ def test_the_masked_mha_decode_is_bound_by_its_instructions_not_by_its_k_v_bytes
     assert best_attention(mistral, h200).total_s == pytest.approx(cost.total_s, rel=0.02)
     # the A100 issues 128 a clock too though its FP32 pipe takes 64 (its 16-bit paged cache's
     # 1696 slots are 13.25 clocks, its 448 FP32 instructions 7)
-    slots, fp32 = trtllm_mmha_instructions_per_key(dataclasses.replace(mistral, kv_bytes=2), 8.0, paged=True)
-    assert (slots, fp32) == (948 + 536 + 3 * 64 + 12 + 8, 448)
+    a100 = counted_sass(TRTLLM_MMHA_SASS, dataclasses.replace(mistral, kv_bytes=2), 8.0, paged=True)
+    assert (issue_slots_per_key(a100), a100.fp32) == (948 + 536 + 3 * 64 + 12 + 8, 448)
     # GPT-J's head dim 256: twice the per-key work (ASSUMED scaling), the softmax once per key
     wide = dataclasses.replace(mistral, d=256, dv=256)
-    assert trtllm_mmha_instructions_per_key(wide, 9.0, paged=True)[0] == 2 * (1032 + 620 + 3 * 64) + 22
+    wide_counts = counted_sass(TRTLLM_MMHA_SASS, wide, 9.0, paged=True)
+    assert issue_slots_per_key(wide_counts) == 2 * (1032 + 620 + 3 * 64) + 22
+    # vLLM's PagedAttention V1 (counted the same way): per key on an A100 with an fp16 cache 630 (QK)
+    # + 304 (PV) + 3 · 2 (its shuffles' extra slots) + 13.25 (softmax) = 953.25 slots, 7.4 clocks
+    # against its 174 FP32 instructions' 2.7; 125 registers · 128 threads: 4 CTAs on 65,536
+    from mappers.gpu_attention import VLLM_PAGED_ATTENTION_SASS, candidate_plans
+
+    a100 = load_hardware("a100_80gb_sxm")
+    fp16 = dataclasses.replace(mistral, kv_bytes=2, kernel="paged_attention")
+    vllm = counted_sass(VLLM_PAGED_ATTENTION_SASS, fp16, 8.0, paged=True)
+    assert (issue_slots_per_key(vllm), vllm.fp32, vllm.registers) == (630 + 304 + 3 * 2 + 13.25, 174, 125)
+    (plan,) = candidate_plans(fp16, a100)
+    assert plan.ctas_per_sm == 65536 // (125 * 128)
 
 
 def test_the_cuda_core_decode_kernels_prefill_is_flashattention_2s():

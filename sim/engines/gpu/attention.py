@@ -24,8 +24,8 @@ L2) and writes O.
   kernel with one CTA per query head (`AttentionKernel.per_query_head`) runs B·H·ceil(Sq/bm)·splits
   CTAs, each loading its K/V head through L2 (g times the bytes; DRAM still once), and its key
   loops (`kv_passes`: Q·Kᵀ, then P·V) each wait on their loads step by step. Where a kernel's
-  decode instructions were counted in its SASS (`AttentionKernel.decode_instructions_per_key`:
-  TensorRT-LLM's masked MHA), a CTA spends per key the longer of its issue slots at four warp
+  decode instructions were counted in its SASS (`AttentionKernel.decode_sass`: TensorRT-LLM's
+  masked MHA, vLLM's PagedAttention), a CTA spends per key the longer of its issue slots at four warp
   instructions a clock (`ISSUE_SLOTS_PER_CYCLE_PER_SM`) and its FP32 instructions at the FP32
   pipe's rate, instead of the FMA per MAC and the softmax the model otherwise derives: 1866 slots
   per key on an H100 with an fp8 paged cache (14.6 clocks), against 256 MACs, so the 32 query
@@ -53,6 +53,7 @@ from mappers.gpu_attention import (
     Partition,
     attention_kernel,
     candidate_plans,
+    issue_slots_per_key,
 )
 from mappers.gpu_gemm import PARTIAL_SUM_BYTES
 from sim.engines.gpu.timing import (
@@ -125,10 +126,11 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
         + rows * problem.dv
         + problem.kv_dequant * kernel.kv_converting_warps(bm) * bn * (problem.d + problem.dv)
     )
-    if on_cuda_cores and kernel.decode_instructions_per_key:  # counted in its SASS, per key
-        slots, fp32 = kernel.decode_instructions_per_key(problem, spec.compute_capability)
+    if on_cuda_cores and kernel.decode_sass:  # counted in its SASS, per key
+        counts = kernel.decode_sass(problem, spec.compute_capability)
         fp32_per_cycle = spec.cuda_core_flops_per_cycle_per_sm / FLOPS_PER_CUDA_CORE_INSTRUCTION
-        cycles_per_key = max(slots / ISSUE_SLOTS_PER_CYCLE_PER_SM, fp32 / fp32_per_cycle)
+        issue = issue_slots_per_key(counts) / ISSUE_SLOTS_PER_CYCLE_PER_SM
+        cycles_per_key = max(issue, counts.fp32 / fp32_per_cycle)
         cuda_ops = steps * bn * cycles_per_key * fp32_per_cycle  # in the FP32 instructions `cuda_ops` counts
     work = CtaWork(
         tensor_macs=0.0 if on_cuda_cores else macs,
