@@ -24,108 +24,29 @@ Loop identification (checked by reading the listings):
 """
 
 import collections
-import json
-import os
 import re
 import sys
+from pathlib import Path
 
-LINE = re.compile(r"^\s*/\*([0-9a-f]{4,})\*/\s+(.*?)\s*;\s*(/\*.*)?$")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/, for sass_tools
+import sass_tools  # noqa: E402
+from sass_tools import back_branches, base, body, branch_target, parse  # noqa: E402
 
-
-def parse(path):
-    ins = []
-    with open(path) as sass:
-        lines = sass.readlines()
-    for line in lines:
-        m = LINE.match(line)
-        if not m:
-            continue
-        addr = int(m.group(1), 16)
-        txt = m.group(2).strip()
-        pred = ""
-        mm = re.match(r"^(@!?U?P[T0-9]+)\s+(.*)$", txt)
-        if mm:
-            pred, txt = mm.group(1), mm.group(2)
-        op = txt.split()[0]
-        ins.append(dict(addr=addr, pred=pred, op=op, txt=txt))
-    return ins
-
-
-def base(op):
-    return op.split(".")[0]
-
-
-def is_conv(op):
-    b = base(op)
-    if b in ("F2F", "F2FP", "I2F", "F2I", "I2FP", "F2IP", "I2I", "I2IP", "PRMT"):
-        return True
-    return b in ("HADD2", "HMUL2", "HFMA2") and ".F32" in op
-
-
-INT_OPS = {
-    "IMAD", "IADD3", "VIADD", "LEA", "SHF", "LOP3", "ISETP", "SEL", "IMNMX", "VIMNMX", "VIADDMNMX", "MOV",
-    "IABS", "IMUL", "UIADD3", "UIMAD", "ULEA", "USHF", "ULOP3", "UISETP", "USEL", "UMOV", "PLOP3", "P2R",
-    "R2P", "S2R", "S2UR", "CS2R", "R2UR", "FLO", "POPC", "BREV", "IDP", "UPRMT", "UIMNMX", "SGXT", "BMSK",
-    "IADD", "UVIADD",
-}  # fmt: skip
-CTRL_OPS = {
-    "BRA", "BSSY", "BSYNC", "BAR", "WARPSYNC", "EXIT", "NOP", "BMOV", "CALL", "RET", "DEPBAR", "YIELD",
-    "JMP", "BRX", "VOTE", "VOTEU",
-}  # fmt: skip
 CLASSES = [
-    ("LDG", "global loads (LDG)", lambda o: base(o) == "LDG"),
-    ("LD", "generic loads (LD)", lambda o: base(o) == "LD"),
-    ("LDS", "shared loads (LDS)", lambda o: base(o) in ("LDS", "LDSM")),
-    ("LDC", "constant loads (LDC/ULDC)", lambda o: base(o) in ("LDC", "ULDC")),
-    ("ST", "stores (STS/STG/ST)", lambda o: base(o) in ("STS", "STG", "ST", "STL")),
-    ("SHFL", "SHFL", lambda o: base(o) == "SHFL"),
+    *sass_tools.MEMORY_CLASSES,
     ("FP32", "FP32 arith (FADD/FMUL/FFMA/FMNMX)", lambda o: base(o) in ("FADD", "FMUL", "FFMA", "FMNMX")),
     ("FCMP", "FP32 compare/select (FSETP/FSEL/FCHK)", lambda o: base(o) in ("FSETP", "FSEL", "FCHK")),
-    ("MUFU", "MUFU (EX2/RCP)", lambda o: base(o) == "MUFU"),
-    ("CVT", "conversions (F2FP/F2F/I2F(P)/HADD2.F32/PRMT)", is_conv),
-    (
-        "H2",
-        "packed fp16 arith (HADD2/HMUL2/HFMA2/HFMA2.MMA)",
-        lambda o: base(o) in ("HADD2", "HMUL2", "HFMA2", "HMNMX2", "HSETP2"),
-    ),
-    (
-        "INT",
-        "integer/address/move (IMAD/IADD3/VIADD/LEA/SHF/LOP3/ISETP/SEL/MOV/uniform ops...)",
-        lambda o: base(o) in INT_OPS,
-    ),
-    ("CTRL", "branch/control (BRA/BRA.DIV/BSSY/BSYNC/WARPSYNC/BAR/CALL/NOP)", lambda o: base(o) in CTRL_OPS),
+    *sass_tools.OTHER_CLASSES,
 ]
 CLASS_KEYS = [k for k, _n, _f in CLASSES] + ["OTHER"]
 
 
 def klass(op):
-    for k, _name, f in CLASSES:
-        if f(op):
-            return k
-    return "OTHER"
-
-
-def branch_target(x):
-    m = re.search(r"\b(0x[0-9a-f]+)\b", x["txt"])
-    return int(m.group(1), 16) if m else None
-
-
-def back_branches(ins):
-    out = []
-    for x in ins:
-        if base(x["op"]) == "BRA" and ".DIV" not in x["op"]:
-            t = branch_target(x)
-            if t is not None and t <= x["addr"]:
-                out.append((t, x["addr"], x["pred"]))
-    return out
-
-
-def body(ins, lo, hi):
-    return [x for x in ins if lo <= x["addr"] <= hi]
+    return sass_tools.klass(op, CLASSES)
 
 
 def summarize(sel):
-    return collections.Counter(klass(x["op"]) for x in sel), collections.Counter(x["op"] for x in sel)
+    return sass_tools.summarize(sel, CLASSES)
 
 
 def cold_regions(sel):
@@ -190,10 +111,7 @@ def auto(path):
     ins = parse(path)
     loops, _cands = find_loops(ins)
     res = dict(file=path, total_instructions=len(ins), loops={})
-    print(f"# {path}: {len(ins)} SASS instructions in the kernel")
-    print("# backward branches (lo..hi, pred, n):")
-    for lo, hi, p in back_branches(ins):
-        print(f"#   0x{lo:05x}..0x{hi:05x} {p or '(uncond)':6s} n={len(body(ins, lo, hi))}")
+    sass_tools.print_header(path, ins)
     for kind in (
         "QK",
         "PV",
@@ -247,46 +165,15 @@ def auto(path):
         print(f"   STS in body: {d['n_sts']}, MUFU.EX2 in body: {d['n_mufu_ex2']}")
         for c in d["cold_regions"]:
             print(f"   cold region (last block only): {c}")
-        for k, name, _ in CLASSES + [("OTHER", "other", None)]:
-            if byk.get(k):
-                ops = sorted(((o, c) for o, c in byop.items() if klass(o) == k), key=lambda t: (-t[1], t[0]))
-                print(f"   {byk[k]:4d}  {name}: " + ", ".join(f"{o} x{c}" for o, c in ops))
+        sass_tools.print_classes(byk, byop, CLASSES)
         for b in d["inner_branches"]:
             print(f"   inner branch: {b}")
         print("   --- listing (C = cold, last block only) ---")
         for x in sel:
             c = "C" if x not in hot else " "
             print(f"   {c} /*{x['addr']:05x}*/ {x['pred']:6s} {x['txt']}")
-    jd = os.path.dirname(os.path.abspath(path))
-    with open(os.path.join(jd, os.path.basename(path).replace(".sass", ".analysis.json")), "w") as out:
-        json.dump(res, out, indent=1)
+    sass_tools.write_analysis(path, res)
 
 
-def main():
-    a = sys.argv[1:]
-    path = a[0]
-    ins = parse(path)
-    if "--auto" in a:
-        return auto(path)
-    if "--range" in a:
-        i = a.index("--range")
-        lo, hi = int(a[i + 1], 16), int(a[i + 2], 16)
-        sel = body(ins, lo, hi)
-        byk, byop = summarize(sel)
-        print(f"range 0x{lo:05x}-0x{hi:05x}: {len(sel)} instructions")
-        for k, name, _ in CLASSES + [("OTHER", "other", None)]:
-            if byk.get(k):
-                ops = sorted(((o, c) for o, c in byop.items() if klass(o) == k), key=lambda t: -t[1])
-                print(f"  {byk[k]:4d}  {name}: " + ", ".join(f"{o} x{c}" for o, c in ops))
-        return
-    print(f"{len(ins)} instructions")
-    for lo, hi, p in back_branches(ins):
-        sel = body(ins, lo, hi)
-        byk, _ = summarize(sel)
-        print(
-            f"0x{lo:05x}..0x{hi:05x} {p or '(uncond)':7s} n={len(sel):4d} "
-            + " ".join(f"{k}={v}" for k, v in sorted(byk.items()))
-        )
-
-
-main()
+if __name__ == "__main__":
+    sass_tools.main(sys.argv[1:], CLASSES, auto)
