@@ -391,7 +391,6 @@ def trtllm_mmha(*, paged: bool) -> AttentionKernel:
     query head and sequence, no split, its compiled registers and SASS counts."""
     return dataclasses.replace(
         PER_QUERY_HEAD_DECODE,
-        decode_splits=one_split,
         decode_warps=lambda rows: TRTLLM_MMHA_WARPS,
         decode_sass=functools.partial(counted_sass, TRTLLM_MMHA_SASS, paged=paged),
     )

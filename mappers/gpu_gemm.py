@@ -306,9 +306,8 @@ def candidate_tiles(problem: GemmProblem, spec: GPUSpec) -> list[GemmTile]:
     the problem's kernel runs (`GemmKernel`: a fixed k-step, no split of K)."""
     kernel = gemm_kernel(problem.kernel)
     block_ks = (problem.scale_block_k,) if kernel.scale_block_k and problem.scale_block_k else BLOCK_KS
-    shapes = itertools.product(BLOCK_MS, BLOCK_NS, block_ks, STAGES)
-    if kernel.fixed_tile:
-        shapes = [kernel.fixed_tile(problem)]
+    searched = itertools.product(BLOCK_MS, BLOCK_NS, block_ks, STAGES)
+    shapes = [kernel.fixed_tile(problem)] if kernel.fixed_tile else searched
     candidates = []
     for block_m, block_n, block_k, stages in shapes:
         occupancy = _ctas_per_sm(problem, spec, block_m, block_n, block_k, stages)

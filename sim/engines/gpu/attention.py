@@ -121,17 +121,18 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
     on_cuda_cores = kernel.cuda_cores and plan.partition is not Partition.FA2
     rows = rows_per_cta if on_cuda_cores else bm
     macs = steps * rows * bn * (problem.d + problem.dv)
-    cuda_ops = (macs if on_cuda_cores else 0.0) + steps * (
-        rows * bn * SOFTMAX_INSTRUCTIONS_PER_SCORE
-        + rows * problem.dv
-        + problem.kv_dequant * kernel.kv_converting_warps(bm) * bn * (problem.d + problem.dv)
-    )
     if on_cuda_cores and kernel.decode_sass:  # counted in its SASS, per key
         counts = kernel.decode_sass(problem, spec.compute_capability)
         fp32_per_cycle = spec.cuda_core_flops_per_cycle_per_sm / FLOPS_PER_CUDA_CORE_INSTRUCTION
         issue = issue_slots_per_key(counts) / ISSUE_SLOTS_PER_CYCLE_PER_SM
         cycles_per_key = max(issue, counts.fp32 / fp32_per_cycle)
         cuda_ops = steps * bn * cycles_per_key * fp32_per_cycle  # in the FP32 instructions `cuda_ops` counts
+    else:
+        cuda_ops = (macs if on_cuda_cores else 0.0) + steps * (
+            rows * bn * SOFTMAX_INSTRUCTIONS_PER_SCORE
+            + rows * problem.dv
+            + problem.kv_dequant * kernel.kv_converting_warps(bm) * bn * (problem.d + problem.dv)
+        )
     work = CtaWork(
         tensor_macs=0.0 if on_cuda_cores else macs,
         tensor_macs_per_s=mac_rate_per_sm(
