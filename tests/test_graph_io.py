@@ -50,6 +50,29 @@ def test_annotations_follow_the_weight_and_the_bytes(small_llm):
     assert op.operand(Role.INPUT).dtype.value == "fp8"
 
 
+def test_eight_bit_activations_quantize_the_gemms_and_leave_attention_16_bit():
+    graph = load_model_graph("llama-2-7b", phase="decode", context=64)
+
+    def dtypes(annotated, kind):
+        op = next(op for op in annotated.ops if op.kind.value == kind)
+        return {o.role.value: o.dtype.value for o in op.operands if o.role in (Role.INPUT, Role.OUTPUT)}
+
+    # W8A8 FP8 as TensorRT-LLM runs it: the GEMMs' inputs in FP8, attention's Q/K/V/O in fp16
+    # (v0.8 has no FP8 context FMHA; v0.9's is off by default), the KV cache as --kv says
+    fp8 = annotate(graph, weights="fp8", activations="fp8", kv="fp8")
+    assert dtypes(fp8, "gemm")["input"] == "fp8"
+    assert set(dtypes(fp8, "attention").values()) == {"fp16"}
+    attention = next(op for op in fp8.ops if op.kind.value == "attention")
+    assert {o.dtype.value for o in attention.operands if o.role is Role.KV_CACHE} == {"fp8"}
+    # asked for: FlashAttention-3's FP8 kernels
+    fp8_attention = annotate(graph, activations="fp8", attention_dtype="fp8")
+    assert set(dtypes(fp8_attention, "attention").values()) == {"fp8"}
+    # 16-bit and wider activations carry attention with them
+    assert set(dtypes(annotate(graph, activations="bf16"), "attention").values()) == {"bf16"}
+    with pytest.raises(CodesignError, match="--attention-dtype 'int4': must be one of fp16, bf16, fp8, int8"):
+        annotate(graph, attention_dtype="int4")
+
+
 def test_a_hand_written_csv_needs_only_five_columns(tmp_path):
     path = tmp_path / "ops.csv"
     path.write_text(

@@ -3,7 +3,17 @@
 - ``weights``: the dtype of every GEMM/convolution weight that is a parameter (attr
   ``weight_is_param = 1``; activation×activation matmuls, embeddings and norm gains keep theirs),
   with the quantization metadata it needs as METADATA operands (`QUANT_SCHEMES`).
-- ``activations``: the dtype of every floating-point input and output (not indices or masks).
+- ``activations``: the dtype of every floating-point input and output (not indices or masks),
+  attention's Q, K, V and output only where it is 16 bits or wider (below).
+- ``attention_dtype``: the dtype attention multiplies in and holds its Q, K, V and output in (its
+  KV cache is ``kv``'s). Unset, attention follows ``activations`` of 16 bits or more and keeps its
+  traced 16-bit dtype under 8-bit ones (`NARROW_ACTIVATION_BITS`): FP8 and INT8 activations
+  quantize the GEMMs' inputs, and the stacks that run them keep attention in 16 bits unless an
+  8-bit attention is chosen: TensorRT-LLM v0.8 (4bb65f21) has no FP8 context FMHA and v0.9's
+  (71d8d4d3, ``use_fp8_context_fmha``) is off by default (tensorrt_llm/plugin/plugin.py) and in
+  every build of its performance.md, which builds ``--gpt_attention_plugin float16``; PyTorch's
+  SDPA backends take 16- and 32-bit inputs only. FlashAttention-3's FP8 kernels take
+  ``attention_dtype`` fp8, an FPGA overlay that computes attention in INT8 (FlightLLM) int8.
 - ``kv``: the dtype of the KV cache, read (KV_CACHE) and written (KV_CACHE_WRITE).
 - ``sparsity``: ``N:M`` (``2:4``, ``8:16``, ...) on the same weights as ``weights``, along K (the
   reduction dim), with its index metadata (each kept value's position among M, ceil(log2 M) bits);
@@ -25,6 +35,10 @@ from workloads.op import Op, Operand, OpGraph, OpKind, Role, Sparsity, SparsityK
 WEIGHT_DTYPES = (DType.INT4, DType.INT8, DType.FP8, DType.FP16, DType.BF16, DType.FP32)
 ACTIVATION_DTYPES = (DType.FP16, DType.BF16, DType.FP8, DType.INT8, DType.FP32)
 KV_DTYPES = (DType.FP16, DType.INT8, DType.FP8, DType.FP32)
+ATTENTION_DTYPES = ACTIVATION_DTYPES
+#: Activations narrower than this many bits quantize the GEMMs' inputs only: attention keeps its
+#: traced dtype unless `annotate`'s ``attention_dtype`` sets one (module docstring).
+NARROW_ACTIVATION_BITS = 16
 FLOAT_DTYPES = (DType.FP8, DType.FP16, DType.BF16, DType.TF32, DType.FP32, DType.FP64)
 
 
@@ -72,11 +86,16 @@ def annotate(
     activations: str | None = None,
     kv: str | None = None,
     sparsity: str | None = None,
+    attention_dtype: str | None = None,
 ) -> OpGraph:
-    """A new graph with the given precisions and sparsity; arguments left None change nothing."""
+    """A new graph with the given precisions and sparsity; arguments left None change nothing
+    (but attention under 8-bit `activations`: the module docstring)."""
     weight_dtype = _parse(weights, WEIGHT_DTYPES, "--weights")
     activation_dtype = _parse(activations, ACTIVATION_DTYPES, "--activations")
     kv_dtype = _parse(kv, KV_DTYPES, "--kv")
+    attention = _parse(attention_dtype, ATTENTION_DTYPES, "--attention-dtype")
+    if attention is None and activation_dtype and activation_dtype.bits >= NARROW_ACTIVATION_BITS:
+        attention = activation_dtype
     scheme = QUANT_SCHEMES.get(weight_dtype)
     if group_size is not None:
         if scheme is None:
@@ -84,9 +103,15 @@ def annotate(
         scheme = replace(scheme, group_size=positive_int(group_size, field="--group-size"))
     pattern = None if sparsity is None else parse_nm(sparsity)
     ops = tuple(
-        _annotate_op(op, weight_dtype, scheme, activation_dtype, kv_dtype, pattern) for op in graph.ops
+        _annotate_op(op, weight_dtype, scheme, _io_dtype(op, activation_dtype, attention), kv_dtype, pattern)
+        for op in graph.ops
     )
     return replace(graph, ops=ops)
+
+
+def _io_dtype(op: Op, activations: DType | None, attention: DType | None) -> DType | None:
+    """The dtype `op`'s floating-point inputs and outputs take: attention's for an attention op."""
+    return attention if op.kind is OpKind.ATTENTION else activations
 
 
 def parse_nm(text: str) -> Sparsity:

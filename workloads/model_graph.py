@@ -25,7 +25,9 @@ from workloads.serving import FUSION_REWRITES, FusionMode
 #: `load_model_graph`'s keyword arguments beside the model (a sweep's model entry, a published
 #: model row's columns name them so), and those that are integers.
 #: The keywords that annotate a traced graph: precision, sparsity, MoE layout, fusion.
-ANNOTATION_KEYS = ("weights", "group_size", "activations", "kv", "sparsity", "moe", "fusion")
+ANNOTATION_KEYS = (
+    "weights", "group_size", "activations", "attention_dtype", "kv", "sparsity", "moe", "fusion",
+)  # fmt: skip
 MODEL_KEYS = ("phase", "batch", "seq", "context", *ANNOTATION_KEYS)
 INTEGER_MODEL_KEYS = ("batch", "seq", "context", "group_size")
 
@@ -40,6 +42,7 @@ def load_model_graph(
     weights: str | None = None,
     group_size: int | None = None,
     activations: str | None = None,
+    attention_dtype: str | None = None,
     kv: str | None = None,
     sparsity: str | None = None,
     moe: str | MoeMode = MoeMode.EAGER,
@@ -81,6 +84,7 @@ def load_model_graph(
         activations=activations,
         kv=kv,
         sparsity=sparsity,
+        attention_dtype=attention_dtype,
     )
 
 
