@@ -65,9 +65,7 @@ README_CASES = {
     (512, 1024): (1181.4, 10950.5, 93.5),
     (512, 1536): (1181.4, 17044.3, 90.1),
 }
-#: attention too in INT8, as the overlay computes it (`workloads.annotate`: 8-bit activations
-#: leave attention 16-bit unless asked)
-PRECISION = {"weights": "int4", "activations": "int8", "attention_dtype": "int8", "kv": "int8"}
+PRECISION = {"weights": "int4", "activations": "int8", "kv": "int8"}
 
 
 def ir_workload(graph: OpGraph, *, all_logits: bool = False) -> OpGraph:

@@ -269,9 +269,10 @@ def tp_system(gpu: str, tp: int):
 
 
 def annotations_of(dtype: str) -> dict[str, str]:
-    """FP8 rows ran FP8 weights, activations and KV cache (TensorRT-LLM's --enable_fp8
+    """FP8 rows ran FP8 weights, each GEMM's input quantized to FP8 (the rest in 16 bits:
+    `workloads.annotate`, ``gemm_activations``) and an FP8 KV cache (TensorRT-LLM's --enable_fp8
     --fp8_kv_cache, ModelOpt FP8)."""
-    return {"weights": "fp8", "activations": "fp8", "kv": "fp8"} if dtype == "fp8" else {}
+    return {"weights": "fp8", "gemm_activations": "fp8", "kv": "fp8"} if dtype == "fp8" else {}
 
 
 def generation(system, model: str, batch: int, prompt: int, output: int, annotations) -> dict[str, float]:

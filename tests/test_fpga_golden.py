@@ -30,9 +30,7 @@ PEER_CONFIG = [
     "overlay.gemv_pk=16",
     "overlay.gemv_pn=64",  # MV_PARALLEL_K / MV_PARALLEL_N
 ]
-#: attention too in INT8, as the overlay computes it (`workloads.annotate`: 8-bit activations
-#: leave attention 16-bit unless asked)
-PRECISION = {"weights": "int4", "activations": "int8", "attention_dtype": "int8", "kv": "int8"}
+PRECISION = {"weights": "int4", "activations": "int8", "kv": "int8"}
 
 
 def _ir(graph: OpGraph) -> OpGraph:

@@ -50,27 +50,33 @@ def test_annotations_follow_the_weight_and_the_bytes(small_llm):
     assert op.operand(Role.INPUT).dtype.value == "fp8"
 
 
-def test_eight_bit_activations_quantize_the_gemms_and_leave_attention_16_bit():
+def test_gemm_activations_quantize_only_what_a_weight_gemm_reads():
     graph = load_model_graph("llama-2-7b", phase="decode", context=64)
 
     def dtypes(annotated, kind):
         op = next(op for op in annotated.ops if op.kind.value == kind)
         return {o.role.value: o.dtype.value for o in op.operands if o.role in (Role.INPUT, Role.OUTPUT)}
 
-    # W8A8 FP8 as TensorRT-LLM runs it: the GEMMs' inputs in FP8, attention's Q/K/V/O in fp16
-    # (v0.8 has no FP8 context FMHA; v0.9's is off by default), the KV cache as --kv says
-    fp8 = annotate(graph, weights="fp8", activations="fp8", kv="fp8")
-    assert dtypes(fp8, "gemm")["input"] == "fp8"
-    assert set(dtypes(fp8, "attention").values()) == {"fp16"}
-    attention = next(op for op in fp8.ops if op.kind.value == "attention")
+    # W8A8 FP8 as TensorRT-LLM runs it: a weight GEMM reads FP8 and writes fp16, the norms and
+    # attention stay fp16 (v0.8 has no FP8 context FMHA; v0.9's is off by default), the KV cache
+    # is what --kv says
+    w8a8 = annotate(graph, weights="fp8", gemm_activations="fp8", kv="fp8")
+    assert dtypes(w8a8, "gemm") == {"input": "fp8", "output": "fp16"}
+    assert set(dtypes(w8a8, "attention").values()) == set(dtypes(w8a8, "norm").values()) == {"fp16"}
+    attention = next(op for op in w8a8.ops if op.kind.value == "attention")
     assert {o.dtype.value for o in attention.operands if o.role is Role.KV_CACHE} == {"fp8"}
-    # asked for: FlashAttention-3's FP8 kernels
-    fp8_attention = annotate(graph, activations="fp8", attention_dtype="fp8")
-    assert set(dtypes(fp8_attention, "attention").values()) == {"fp8"}
-    # 16-bit and wider activations carry attention with them
-    assert set(dtypes(annotate(graph, activations="bf16"), "attention").values()) == {"bf16"}
-    with pytest.raises(CodesignError, match="--attention-dtype 'int4': must be one of fp16, bf16, fp8, int8"):
-        annotate(graph, attention_dtype="int4")
+    # --activations is every activation's dtype, attention's too (an 8-bit datapath: FlightLLM),
+    # unless --attention-dtype sets attention's
+    everywhere = annotate(graph, activations="int8")
+    assert set(dtypes(everywhere, "attention").values()) == {"int8"}
+    assert set(dtypes(everywhere, "norm").values()) == {"int8"}
+    fa3_fp8 = annotate(graph, gemm_activations="fp8", attention_dtype="fp8")
+    assert set(dtypes(fa3_fp8, "attention").values()) == {"fp8"}
+    assert dtypes(fa3_fp8, "gemm")["output"] == "fp16"
+    for field, value in (("attention_dtype", "int4"), ("gemm_activations", "fp64")):
+        flag = "--" + field.replace("_", "-")
+        with pytest.raises(CodesignError, match=f"{flag} '{value}': must be one of fp16, bf16, fp8, int8"):
+            annotate(graph, **{field: value})
 
 
 def test_a_hand_written_csv_needs_only_five_columns(tmp_path):

@@ -3,17 +3,19 @@
 - ``weights``: the dtype of every GEMM/convolution weight that is a parameter (attr
   ``weight_is_param = 1``; activation×activation matmuls, embeddings and norm gains keep theirs),
   with the quantization metadata it needs as METADATA operands (`QUANT_SCHEMES`).
-- ``activations``: the dtype of every floating-point input and output (not indices or masks),
-  attention's Q, K, V and output only where it is 16 bits or wider (below).
+- ``activations``: the dtype of every floating-point input and output (not indices or masks).
+- ``gemm_activations``: the dtype a weight GEMM or convolution (``weight_is_param = 1``) reads its
+  activation input in, where only that input is quantized: W8A8 as GPU stacks run it, the
+  quantization fused into the kernel that produced the input, the GEMM's output and every other
+  op left in ``activations``' dtype (or as traced). TensorRT-LLM's FP8 engines quantize each
+  GEMM's input and run norms, residuals and attention in fp16 (v0.8, 4bb65f21: no FP8 context
+  FMHA; v0.9, 71d8d4d3: ``use_fp8_context_fmha`` off by default in tensorrt_llm/plugin/plugin.py
+  and in every build of its performance.md, ``--gpt_attention_plugin float16``); torchao's
+  float8 dynamic-activation linear quantizes its input per call, and PyTorch's SDPA takes 16- and
+  32-bit inputs only. (Unset, the only quantization is ``activations``', everywhere, as an
+  accelerator whose datapath is 8 bits wide runs it: FlightLLM's INT8 overlay, a TPU v1.)
 - ``attention_dtype``: the dtype attention multiplies in and holds its Q, K, V and output in (its
-  KV cache is ``kv``'s). Unset, attention follows ``activations`` of 16 bits or more and keeps its
-  traced 16-bit dtype under 8-bit ones (`NARROW_ACTIVATION_BITS`): FP8 and INT8 activations
-  quantize the GEMMs' inputs, and the stacks that run them keep attention in 16 bits unless an
-  8-bit attention is chosen: TensorRT-LLM v0.8 (4bb65f21) has no FP8 context FMHA and v0.9's
-  (71d8d4d3, ``use_fp8_context_fmha``) is off by default (tensorrt_llm/plugin/plugin.py) and in
-  every build of its performance.md, which builds ``--gpt_attention_plugin float16``; PyTorch's
-  SDPA backends take 16- and 32-bit inputs only. FlashAttention-3's FP8 kernels take
-  ``attention_dtype`` fp8, an FPGA overlay that computes attention in INT8 (FlightLLM) int8.
+  KV cache is ``kv``'s); unset, ``activations``'. FlashAttention-3's FP8 kernels: fp8.
 - ``kv``: the dtype of the KV cache, read (KV_CACHE) and written (KV_CACHE_WRITE).
 - ``sparsity``: ``N:M`` (``2:4``, ``8:16``, ...) on the same weights as ``weights``, along K (the
   reduction dim), with its index metadata (each kept value's position among M, ceil(log2 M) bits);
@@ -35,10 +37,8 @@ from workloads.op import Op, Operand, OpGraph, OpKind, Role, Sparsity, SparsityK
 WEIGHT_DTYPES = (DType.INT4, DType.INT8, DType.FP8, DType.FP16, DType.BF16, DType.FP32)
 ACTIVATION_DTYPES = (DType.FP16, DType.BF16, DType.FP8, DType.INT8, DType.FP32)
 KV_DTYPES = (DType.FP16, DType.INT8, DType.FP8, DType.FP32)
+GEMM_ACTIVATION_DTYPES = ACTIVATION_DTYPES
 ATTENTION_DTYPES = ACTIVATION_DTYPES
-#: Activations narrower than this many bits quantize the GEMMs' inputs only: attention keeps its
-#: traced dtype unless `annotate`'s ``attention_dtype`` sets one (module docstring).
-NARROW_ACTIVATION_BITS = 16
 FLOAT_DTYPES = (DType.FP8, DType.FP16, DType.BF16, DType.TF32, DType.FP32, DType.FP64)
 
 
@@ -86,16 +86,15 @@ def annotate(
     activations: str | None = None,
     kv: str | None = None,
     sparsity: str | None = None,
+    gemm_activations: str | None = None,
     attention_dtype: str | None = None,
 ) -> OpGraph:
-    """A new graph with the given precisions and sparsity; arguments left None change nothing
-    (but attention under 8-bit `activations`: the module docstring)."""
+    """A new graph with the given precisions and sparsity; arguments left None change nothing."""
     weight_dtype = _parse(weights, WEIGHT_DTYPES, "--weights")
     activation_dtype = _parse(activations, ACTIVATION_DTYPES, "--activations")
+    gemm_dtype = _parse(gemm_activations, GEMM_ACTIVATION_DTYPES, "--gemm-activations")
     kv_dtype = _parse(kv, KV_DTYPES, "--kv")
-    attention = _parse(attention_dtype, ATTENTION_DTYPES, "--attention-dtype")
-    if attention is None and activation_dtype and activation_dtype.bits >= NARROW_ACTIVATION_BITS:
-        attention = activation_dtype
+    attention = _parse(attention_dtype, ATTENTION_DTYPES, "--attention-dtype") or activation_dtype
     scheme = QUANT_SCHEMES.get(weight_dtype)
     if group_size is not None:
         if scheme is None:
@@ -103,7 +102,15 @@ def annotate(
         scheme = replace(scheme, group_size=positive_int(group_size, field="--group-size"))
     pattern = None if sparsity is None else parse_nm(sparsity)
     ops = tuple(
-        _annotate_op(op, weight_dtype, scheme, _io_dtype(op, activation_dtype, attention), kv_dtype, pattern)
+        _annotate_op(
+            op,
+            weight_dtype,
+            scheme,
+            _io_dtype(op, activation_dtype, attention),
+            gemm_dtype,
+            kv_dtype,
+            pattern,
+        )
         for op in graph.ops
     )
     return replace(graph, ops=ops)
@@ -131,18 +138,23 @@ def _annotate_op(
     weight_dtype: DType | None,
     scheme: QuantScheme | None,
     activation_dtype: DType | None,
+    gemm_dtype: DType | None,
     kv_dtype: DType | None,
     sparse: Sparsity | None,
 ) -> Op:
+    weight_op = op.kind in (OpKind.GEMM, OpKind.CONV) and dict(op.attrs).get("weight_is_param") == 1
     operands = []
     for operand in op.operands:
+        floating = operand.dtype in FLOAT_DTYPES
         if operand.role in (Role.KV_CACHE, Role.KV_CACHE_WRITE) and kv_dtype:
             operand = replace(operand, dtype=kv_dtype)
-        elif operand.role in (Role.INPUT, Role.OUTPUT) and activation_dtype and operand.dtype in FLOAT_DTYPES:
+        elif operand.role is Role.INPUT and weight_op and gemm_dtype and floating:
+            operand = replace(operand, dtype=gemm_dtype)
+        elif operand.role in (Role.INPUT, Role.OUTPUT) and activation_dtype and floating:
             operand = replace(operand, dtype=activation_dtype)
         operands.append(operand)
     op = replace(op, operands=tuple(operands))
-    if op.kind in (OpKind.GEMM, OpKind.CONV) and dict(op.attrs).get("weight_is_param") == 1:
+    if weight_op:
         op = _annotate_weight(op, weight_dtype, scheme, sparse)
     return op
 

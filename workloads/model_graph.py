@@ -26,7 +26,8 @@ from workloads.serving import FUSION_REWRITES, FusionMode
 #: model row's columns name them so), and those that are integers.
 #: The keywords that annotate a traced graph: precision, sparsity, MoE layout, fusion.
 ANNOTATION_KEYS = (
-    "weights", "group_size", "activations", "attention_dtype", "kv", "sparsity", "moe", "fusion",
+    "weights", "group_size", "activations", "gemm_activations", "attention_dtype", "kv", "sparsity", "moe",
+    "fusion",
 )  # fmt: skip
 MODEL_KEYS = ("phase", "batch", "seq", "context", *ANNOTATION_KEYS)
 INTEGER_MODEL_KEYS = ("batch", "seq", "context", "group_size")
@@ -42,6 +43,7 @@ def load_model_graph(
     weights: str | None = None,
     group_size: int | None = None,
     activations: str | None = None,
+    gemm_activations: str | None = None,
     attention_dtype: str | None = None,
     kv: str | None = None,
     sparsity: str | None = None,
@@ -84,6 +86,7 @@ def load_model_graph(
         activations=activations,
         kv=kv,
         sparsity=sparsity,
+        gemm_activations=gemm_activations,
         attention_dtype=attention_dtype,
     )
 

@@ -28,10 +28,14 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group-size", type=int, help="quantization group along K (int4: 128)")
     parser.add_argument("--activations", help="activation dtype: fp16, bf16, fp8, int8, fp32")
     parser.add_argument(
+        "--gemm-activations",
+        help="W8A8: the dtype weight GEMMs read their input in (fp8, int8), quantized on the way in "
+        "as GPU serving stacks do; outputs, norms, attention and the rest keep --activations'",
+    )
+    parser.add_argument(
         "--attention-dtype",
-        help="attention's Q/K/V/output dtype: fp16, bf16, fp8, int8, fp32 (default: --activations' "
-        "where 16 bits or wider; under fp8/int8 activations attention stays 16-bit, as TensorRT-LLM "
-        "and PyTorch run it; fp8 for FlashAttention-3's FP8 kernels)",
+        help="attention's Q/K/V/output dtype (default: --activations'); fp8 for FlashAttention-3's "
+        "FP8 kernels",
     )
     parser.add_argument("--kv", help="KV-cache dtype: fp16, int8, fp8, fp32")
     parser.add_argument("--sparsity", help="N:M sparsity of linear weights: 2:4, 8:16, ...")

@@ -161,14 +161,24 @@ def _tensor_parallel_s(step: pd.Series, hardware: object, tp: int, phase: str, l
     return float(run_system(place(graph, system, kv_to=kv_to), system).latency_s)
 
 
+#: Activation dtypes the published stacks run as W8A8, each weight GEMM's input quantized on the
+#: way in and the rest in 16 bits (`workloads.annotate`, ``gemm_activations``): the FP8 rows'
+#: TensorRT-LLM engines and torchao's float8 dynamic-activation linears (no row has INT8
+#: activations).
+W8A8_ACTIVATIONS = frozenset({"fp8"})
+
+
 def _graph(step: pd.Series, phase: str, *, batch: int | None = None, **lengths: int):
+    activations = step["activations"] or None
+    quantized = activations in W8A8_ACTIVATIONS
     return load_model_graph(
         step["model"],
         phase=phase,
         batch=int(step["batch"]) if batch is None else batch,
         weights=step["weights"] or None,
         group_size=None if _blank(step["group_size"]) else int(step["group_size"]),
-        activations=step["activations"] or None,
+        activations=None if quantized else activations,
+        gemm_activations=activations if quantized else None,
         kv=step["kv"] or None,
         fusion=step["fusion"],
         **lengths,

@@ -12,7 +12,6 @@ last (`total_cycles_incl_prefetch`): layers run one after the other without over
 
 from __future__ import annotations
 
-from hwmodels.errors import HardwareSpecError
 from hwmodels.systolic import SystolicArraySpec
 from mappers.attention import lower_attention
 from mappers.systolic import SystolicMapping, candidate_mappings, compute_dtype
@@ -23,15 +22,7 @@ from workloads.op import Op, OpKind, Role
 
 
 def simulate_on_array(op: Op, hardware: SystolicArraySpec) -> list[dict[str, object]]:
-    try:
-        return [_simulate_op(placed, hardware) for placed in _placed(op)]
-    except HardwareSpecError as error:
-        if op.kind is not OpKind.ATTENTION:
-            raise
-        raise HardwareSpecError(  # `workloads.annotate`: 8-bit activations leave attention 16-bit
-            f"attention: {error}; under 8-bit activations attention keeps its "
-            "16-bit dtype unless --attention-dtype (a sweep's attention_dtype) sets one"
-        ) from None
+    return [_simulate_op(placed, hardware) for placed in _placed(op)]
 
 
 def _placed(op: Op) -> tuple[Op, ...]:
