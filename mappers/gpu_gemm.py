@@ -96,6 +96,7 @@ class GemmKernel:
     dtype with a kernel of its own and then runs a dense GEMM on it (`dense_after_dequantize`).
     `fixed_tile`: the one tile (block_m, block_n, block_k, stages) the kernel launches for a
     problem, where its code fixes it (None: the tile search over `BLOCK_MS` ... `STAGES`).
+    `fixed_split_k`: the split of K its caller always asks for (0: searched where `split_k`).
     """
 
     overlap: float
@@ -104,6 +105,7 @@ class GemmKernel:
     unpipelined_loads: bool = False
     dequantize_first_rows: int = 0
     fixed_tile: Callable[[GemmProblem], tuple[int, int, int, int]] | None = None
+    fixed_split_k: int = 0
 
 
 #: Triton's software pipeliner prefetches only the loads that feed a dot's A and B operands
@@ -116,12 +118,31 @@ TRITON_BLOCK_FP8 = GemmKernel(overlap=0.0, split_k=False, scale_block_k=True, un
 
 #: AutoAWQ's int4 GEMM (``WQLinear_GEMM``, awq/modules/linear/gemm.py at a342547, v0.2.0): from
 #: ``x.shape[0] * x.shape[1] >= 1024`` tokens it calls ``dequantize_weights_cuda`` (a full K × N
-#: fp16 weight) and ``torch.matmul``; below, its own kernel (AutoAWQ_kernels gemm_cuda_gen.cu,
-#: ``gemm_forward_4bit_cuda_m16n128k32``: the same two warps dequantize and then issue mma.sync,
-#: modeled as overlap 0; its 16-row tiles, plain loads and split-K 8 summed by ``sum(0)`` are not
-#: modeled: the tile search stays open)
+#: fp16 weight) and ``torch.matmul``; below, its own kernel (AutoAWQ_kernels gemm_cuda_gen.cu at
+#: c7b0e88, ``gemm_forward_cuda``): ``gemm_forward_4bit_cuda_m16n128k32`` (``m16n64k32`` where N is
+#: not a multiple of 128), a 16-row × 128-column tile stepping K by 32 with plain loads and a
+#: ``__syncthreads`` per step (one step in flight: 2 stages), the same two warps dequantizing and
+#: then issuing mma.sync (overlap 0), over a grid split 8 ways along K (the caller's
+#: ``split_k_iters`` = 8), the 8 partial outputs summed by ``_out_feats.sum(0)``. Every 16 rows of
+#: A dequantize the whole weight again.
 AUTOAWQ_DEQUANTIZE_ROWS = 1024
-AUTOAWQ_GEMM = GemmKernel(overlap=0.0, dequantize_first_rows=AUTOAWQ_DEQUANTIZE_ROWS)
+AUTOAWQ_SPLIT_K = 8
+
+
+def autoawq_tile(problem: GemmProblem) -> tuple[int, int, int, int]:
+    """AutoAWQ's GEMM tile (above): 16 × 128 × 32 (16 × 64 where N is not a multiple of 128), 2 stages."""
+    return 16, 128 if problem.n % 128 == 0 else 64, 32, 2
+
+
+AUTOAWQ_GEMM = GemmKernel(
+    overlap=0.0, dequantize_first_rows=AUTOAWQ_DEQUANTIZE_ROWS, fixed_tile=autoawq_tile,
+    fixed_split_k=AUTOAWQ_SPLIT_K,
+)
+#: The same kernel called straight from AutoAWQ's fused MLP (``fuse_layers=True``, as its
+#: examples/benchmark.py loads a model): ``QuantFusedMLP.forward`` (awq/modules/fused/mlp.py at
+#: 34085ed) runs gate_proj and up_proj through ``awq_ext.gemm_forward_cuda`` itself, at every
+#: number of tokens, so only down_proj (a ``WQLinear_GEMM``) dequantizes first from 1024 tokens
+AUTOAWQ_FUSED_MLP_GEMM = GemmKernel(overlap=0.0, fixed_tile=autoawq_tile, fixed_split_k=AUTOAWQ_SPLIT_K)
 
 
 #: MLX's default quantization group (``mx.quantize(..., group_size=64)``), the group of the MLX
@@ -164,6 +185,7 @@ GEMM_KERNELS = {
     "torchao_triton_blockwise_fp8": TRITON_BLOCK_FP8,
     "w8a8_block_fp8_triton": TRITON_BLOCK_FP8,
     "autoawq_gemm": AUTOAWQ_GEMM,
+    "autoawq_gemm_fused_mlp": AUTOAWQ_FUSED_MLP_GEMM,
     "mlx_qmm_sm80": MLX_QMM_SM80,
     "mlx_qmm_fallback": MLX_QMM_FALLBACK,
 }
@@ -316,6 +338,9 @@ def candidate_tiles(problem: GemmProblem, spec: GPUSpec) -> list[GemmTile]:
         tiles = problem.batch * math.ceil(problem.m / block_m) * math.ceil(problem.n / block_n)
         tile = GemmTile(block_m=block_m, block_n=block_n, block_k=block_k, stages=stages, split_k=1,
                         ctas_per_sm=occupancy)
+        if kernel.fixed_split_k:
+            candidates.append(dataclasses.replace(tile, split_k=kernel.fixed_split_k))
+            continue
         if not kernel.split_k:
             candidates.append(tile)
             continue

@@ -156,6 +156,20 @@ WEIGHT_ONLY_KERNELS = {
     # a dequantization and a dense cuBLAS GEMM
     ("autoawq_gemm", "int4"): "autoawq_gemm",
 }
+#: Weight GEMMs a stack runs as a kernel other than `WEIGHT_ONLY_KERNELS`' own, by the end of the
+#: op's module name: AutoAWQ's benchmark loads its models with ``fuse_layers=True``, whose fused
+#: MLP calls the GEMM kernel for gate_proj and up_proj at every length
+#: (`mappers.gpu_gemm.AUTOAWQ_FUSED_MLP_GEMM`). A step carries them as ``module=kernel;...``.
+MODULE_GEMM_KERNELS = {
+    ("autoawq_gemm", "int4"): dict.fromkeys(("mlp.gate_proj", "mlp.up_proj"), "autoawq_gemm_fused_mlp"),
+}
+
+
+def module_gemm_kernels(stack: str, weights: str) -> str:
+    """The stack's `MODULE_GEMM_KERNELS` for the weight dtype as a step carries them,
+    ``module=kernel;...`` ('' for none)."""
+    kernels = MODULE_GEMM_KERNELS.get((stack, weights), {})
+    return ";".join(f"{module}={kernel}" for module, kernel in kernels.items())
 
 
 #: Models the zoo has (by the published name; `workloads.zoo` lists them without importing torch).
@@ -232,8 +246,8 @@ def _kernel_name(figure: pd.Series) -> str:
 #: Columns of a step description (`validation_steps`).
 STEP_COLUMNS = (
     "family", "model", "scope", "batch", "input_len", "output_len", "weights", "group_size",
-    "activations", "kv", "fusion", "cuda_graphs", "eager_host", "stack", "gemm_kernel", "attention_kernel",
-    "decode_attention_kernel", "preset", "gpu",
+    "activations", "kv", "fusion", "cuda_graphs", "eager_host", "stack", "gemm_kernel", "module_gemm_kernels",
+    "attention_kernel", "decode_attention_kernel", "preset", "gpu",
     "tp", "latency_s",
     "set", "source_id", "split", "reason", "locator", "quote",
 )  # fmt: skip
@@ -297,6 +311,7 @@ def _step(figure: pd.Series) -> dict[str, object]:
         "eager_host": int(stack.eager_host),
         "stack": stack_name,
         "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack_name, weights), ""),
+        "module_gemm_kernels": module_gemm_kernels(stack_name, weights),
         "attention_kernel": stack.attention_kernel,
         "decode_attention_kernel": stack.decode_attention_kernel(query_heads_per_kv(figure["model"])),
         "preset": figure["preset"],
@@ -331,6 +346,7 @@ def _published_model_step(row: pd.Series) -> dict[str, object]:
         "eager_host": 0,  # gpt-fast replays CUDA graphs; TensorRT-LLM launches from C++
         "stack": (stack := row["source"].split("/")[1].split(" ")[0].lower()),
         "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack, row["weights"]), ""),
+        "module_gemm_kernels": "",
         "attention_kernel": "",
         "decode_attention_kernel": "",
         "preset": row["preset"],

@@ -549,6 +549,40 @@ def test_autoawq_dequantizes_the_whole_weight_before_a_dense_gemm_from_1024_toke
     assert best_gemm(small, a100).total_s > best_gemm(overlapped, a100).total_s
 
 
+def test_autoawqs_own_kernel_runs_its_one_tile_split_eight_ways():
+    # gemm_forward_cuda (AutoAWQ_kernels at c7b0e88): 16 x 128 tiles stepping K by 32, one step in
+    # flight, split_k_iters = 8; 512 x 4096 x 4096: 32 row tiles x 32 column tiles x 8 splits =
+    # 8192 CTAs, each dequantizing its 4096 / 8 = 512-deep slab of 128 columns again for every 16
+    # rows of A
+    from mappers.gpu_gemm import candidate_tiles, gemm_problem
+    from sim.engines.gpu.gemm import best_gemm
+
+    a100 = load_hardware("a100_80gb_sxm").with_native_runtime()
+    shape = dict(N=4096, K=4096, a_dtype="fp16", b_dtype="int4", out_dtype="fp16", group_size=128)
+    awq = gemm_problem(op("gemm_w4a16", M=512, **shape, kernel="autoawq_gemm"))
+    (tile,) = candidate_tiles(awq, a100)
+    assert (tile.block_m, tile.block_n, tile.block_k, tile.stages, tile.split_k) == (16, 128, 32, 2, 8)
+    assert "16x128x32 s2 splitk8" in best_gemm(awq, a100).describe()
+    # the fused MLP's gate and up projections call the same kernel at every length: no dequantized
+    # dense GEMM from 1024 tokens, so 16-row tiles dequantize the weight 64 times
+    fused = gemm_problem(op("gemm_w4a16", M=1024, **shape, kernel="autoawq_gemm_fused_mlp"))
+    unfused = gemm_problem(op("gemm_w4a16", M=1024, **shape, kernel="autoawq_gemm"))
+    assert best_gemm(fused, a100).dequantize_s == 0 < best_gemm(unfused, a100).dequantize_s
+    assert best_gemm(fused, a100).total_s > best_gemm(unfused, a100).total_s
+
+
+def test_autoawqs_benchmark_runs_the_fused_mlps_gate_and_up_in_its_own_kernel():
+    from reference_kernels.published_validation import validation_steps
+    from sim.measured.published_validation import _graph
+
+    step = validation_steps().set_index("source_id").loc["autoawq_pr320_a100"].iloc[-1]
+    graph = _graph(step, "prefill", seq=1024)
+    gemms = [op for op in graph.ops if op.is_gemm_shaped]
+    named = {op.module.split(".", 2)[-1]: dict(op.attrs).get("kernel") for op in gemms}
+    assert named["mlp.gate_proj"] == named["mlp.up_proj"] == "autoawq_gemm_fused_mlp"
+    assert named["mlp.down_proj"] is None and named["self_attn.q_proj"] is None  # the spec-wide kernel
+
+
 def test_a_power_limit_bounds_the_energy_as_it_bounds_the_clock():
     # h100_sxm_500w: energy_j is the 500 W limit x time (an upper bound still), not the 700 W TDP's:
     # a 4096^3 GEMM at 0.2011 ms is <= 0.1005 J there, where 700 W x 0.2011 ms would say 0.1408 J

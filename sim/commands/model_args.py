@@ -26,7 +26,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--weights", help="weight dtype: int4, int8, fp8, fp16, bf16, fp32")
     parser.add_argument("--group-size", type=int, help="quantization group along K (int4: 128)")
-    parser.add_argument("--activations", help="activation dtype: fp16, bf16, fp8, int8, fp32")
+    parser.add_argument(
+        "--activations",
+        help="every activation's dtype, GEMMs', norms' and attention's alike: fp16, bf16, fp8, int8, fp32 "
+        "(an 8-bit datapath; W8A8 as GPU stacks run it is --gemm-activations)",
+    )
     parser.add_argument(
         "--gemm-activations",
         help="W8A8: the dtype weight GEMMs read their input in (fp8, int8), quantized on the way in "

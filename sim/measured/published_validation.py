@@ -28,6 +28,7 @@ median and p90 of the absolute error and whether the median is within `TARGET_PC
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -41,6 +42,7 @@ from sim.engines.gpu.engine import modeled_kernels
 from sim.measured.compare import compare
 from sim.simulate import simulate, summarize
 from workloads.model_graph import load_model_graph
+from workloads.op import OpGraph
 
 #: The target of issue 16: median absolute error per family and GPU, validation rows only.
 TARGET_PCT = 10.0
@@ -171,7 +173,7 @@ W8A8_ACTIVATIONS = frozenset({"fp8"})
 def _graph(step: pd.Series, phase: str, *, batch: int | None = None, **lengths: int):
     activations = step["activations"] or None
     quantized = activations in W8A8_ACTIVATIONS
-    return load_model_graph(
+    graph = load_model_graph(
         step["model"],
         phase=phase,
         batch=int(step["batch"]) if batch is None else batch,
@@ -183,6 +185,23 @@ def _graph(step: pd.Series, phase: str, *, batch: int | None = None, **lengths: 
         fusion=step["fusion"],
         **lengths,
     )
+    return with_module_kernels(graph, str(step.get("module_gemm_kernels") or ""))
+
+
+def with_module_kernels(graph: OpGraph, assignments: str) -> OpGraph:
+    """`graph` with each weight GEMM whose module name ends with a ``module=kernel`` pair's module
+    (pairs joined by ``;``: `reference_kernels.published_validation.MODULE_GEMM_KERNELS`) run as
+    that kernel (its ``kernel`` attr, which `sim.engines.gpu` takes over the spec-wide one)."""
+    kernels = dict(pair.split("=", 1) for pair in assignments.split(";") if pair)
+    if not kernels:
+        return graph
+    ops = []
+    for op in graph.ops:
+        kernel = next((k for module, k in kernels.items() if op.module.endswith(module)), "")
+        if kernel and op.is_gemm_shaped and dict(op.attrs).get("weight_is_param") == 1:
+            op = dataclasses.replace(op, attrs=(*op.attrs, ("kernel", kernel)))
+        ops.append(op)
+    return dataclasses.replace(graph, ops=tuple(ops))
 
 
 def _blank(value: object) -> bool:
