@@ -97,6 +97,8 @@ class GemmKernel:
     `fixed_tile`: the one tile (block_m, block_n, block_k, stages) the kernel launches for a
     problem, where its code fixes it (None: the tile search over `BLOCK_MS` ... `STAGES`).
     `fixed_split_k`: the split of K its caller always asks for (0: searched where `split_k`).
+    `tiles`: the tiles (block_m, block_n, block_k, stages) its autotuner chooses among, where its
+    code lists them (empty: the search over `BLOCK_MS` ... `STAGES`); the fastest is taken.
     """
 
     overlap: float
@@ -106,6 +108,7 @@ class GemmKernel:
     dequantize_first_rows: int = 0
     fixed_tile: Callable[[GemmProblem], tuple[int, int, int, int]] | None = None
     fixed_split_k: int = 0
+    tiles: tuple[tuple[int, int, int, int], ...] = ()
 
 
 #: Triton's software pipeliner prefetches only the loads that feed a dot's A and B operands
@@ -114,6 +117,12 @@ class GemmKernel:
 #: never pipelined, ``isSmallLoad``). A block-scaled kernel's per-block scale loads feed the
 #: multiply after the dot, so each k-step waits for them.
 TRITON_BLOCK_FP8 = GemmKernel(overlap=0.0, split_k=False, scale_block_k=True, unpipelined_loads=True)
+#: torchao's block-FP8 GEMM autotunes over ``fp8_gemm_configs`` (torchao/prototype/blockwise_fp8/
+#: blockwise_quantization.py at 846b433): BLOCK_SIZE_M 16-128, BLOCK_SIZE_N 32-128, BLOCK_SIZE_K the
+#: 128-deep scale block, 3-6 stages (8 warps): no 256-row or 256-column tile.
+TORCHAO_BLOCK_FP8 = dataclasses.replace(
+    TRITON_BLOCK_FP8, tiles=tuple(itertools.product((16, 32, 64, 128), (32, 64, 128), (128,), (3, 4, 5, 6)))
+)
 
 
 #: AutoAWQ's int4 GEMM (``WQLinear_GEMM``, awq/modules/linear/gemm.py at a342547, v0.2.0): from
@@ -182,7 +191,7 @@ GEMM_KERNELS = {
     # ``accumulator += tl.dot(a, b) * a_s[:, None] * b_s[None, :]`` per BLOCK_SIZE_K = 128-deep
     # block (the scale block), the scaling by the same warps after their dot, the scales loaded
     # with plain ``tl.load`` in the loop; both launch a grid of (M tiles, N tiles), no split-K
-    "torchao_triton_blockwise_fp8": TRITON_BLOCK_FP8,
+    "torchao_triton_blockwise_fp8": TORCHAO_BLOCK_FP8,
     "w8a8_block_fp8_triton": TRITON_BLOCK_FP8,
     "autoawq_gemm": AUTOAWQ_GEMM,
     "autoawq_gemm_fused_mlp": AUTOAWQ_FUSED_MLP_GEMM,
@@ -329,7 +338,7 @@ def candidate_tiles(problem: GemmProblem, spec: GPUSpec) -> list[GemmTile]:
     kernel = gemm_kernel(problem.kernel)
     block_ks = (problem.scale_block_k,) if kernel.scale_block_k and problem.scale_block_k else BLOCK_KS
     searched = itertools.product(BLOCK_MS, BLOCK_NS, block_ks, STAGES)
-    shapes = [kernel.fixed_tile(problem)] if kernel.fixed_tile else searched
+    shapes = [kernel.fixed_tile(problem)] if kernel.fixed_tile else kernel.tiles or searched
     candidates = []
     for block_m, block_n, block_k, stages in shapes:
         occupancy = _ctas_per_sm(problem, spec, block_m, block_n, block_k, stages)

@@ -650,8 +650,26 @@ def test_vllms_triton_block_fp8_gemm_scales_in_series_as_torchaos_does():
         name: simulate_op_latency(op("gemm_fp8", kernel=name, **shape), EVENTS)
         for name in ("torchao_triton_blockwise_fp8", "w8a8_block_fp8_triton", "deepgemm_like")
     }
-    assert times["w8a8_block_fp8_triton"] == times["torchao_triton_blockwise_fp8"]
+    # the same 128 x 128 tile; torchao's autotune list has no 2-stage config (3-6), so its
+    # occupancy differs a little
+    assert times["w8a8_block_fp8_triton"] == pytest.approx(times["torchao_triton_blockwise_fp8"], rel=0.01)
     assert times["w8a8_block_fp8_triton"] > 1.3 * times["deepgemm_like"]
+
+
+def test_torchaos_block_fp8_gemm_launches_only_its_autotune_lists_tiles():
+    # fp8_gemm_configs (torchao at 846b433): BLOCK_SIZE_M 16-128, BLOCK_SIZE_N 32-128, the 128-deep
+    # scale block, 3-6 stages: 4 x 3 x 4 = 48 configs, none 256 wide, where vLLM's kernel is searched
+    from mappers.gpu_gemm import candidate_tiles, gemm_problem
+
+    shape = dict(M=8192, N=8192, K=8192, a_dtype="fp8", b_dtype="fp8", group_size=128, out_dtype="bf16")
+    problem = gemm_problem(op("gemm_fp8", kernel="torchao_triton_blockwise_fp8", **shape))
+    torchao = candidate_tiles(problem, H100)
+    assert {(t.block_m, t.block_n, t.block_k, t.stages) for t in torchao} <= {
+        (m, n, 128, s) for m in (16, 32, 64, 128) for n in (32, 64, 128) for s in (3, 4, 5, 6)
+    }
+    assert len(torchao) == 48  # every config fits an H100's shared memory
+    vllm = candidate_tiles(gemm_problem(op("gemm_fp8", kernel="w8a8_block_fp8_triton", **shape)), H100)
+    assert max(t.block_m for t in vllm) == 256
 
 
 def test_flashinfer_converts_an_fp8_cache_in_registers_with_a_swizzle_per_fragment():
