@@ -185,7 +185,8 @@ def _graph(step: pd.Series, phase: str, *, batch: int | None = None, **lengths: 
         fusion=step["fusion"],
         **lengths,
     )
-    return with_module_kernels(graph, str(step.get("module_gemm_kernels") or ""))
+    assignments = step.get("module_gemm_kernels")
+    return with_module_kernels(graph, "" if _blank(assignments) else str(assignments))
 
 
 def with_module_kernels(graph: OpGraph, assignments: str) -> OpGraph:
