@@ -174,7 +174,7 @@ def test_a_model_that_does_not_fit_the_gpu_memory_is_warned_about(capsys):
     [
         (
             ["--hw", "tpu9", "--gemm", "1,2,3"],
-            "unknown preset 'tpu9'; known presets: a10, a100_40gb_sxm, a100_80gb_sxm, cpu_ci",
+            "unknown preset 'tpu9'; known presets: a10, a100_40gb_sxm, a100_80gb_pcie, a100_80gb_sxm, cpu_ci",
         ),
         (["--hw", "scalesim_32x32", "--set", "rows=0", "--gemm", "1,2,3"], "'rows' = 0"),
         (["--hw", "scalesim_32x32", "--set", "rows=-3", "--gemm", "1,2,3"], "'rows' = -3"),

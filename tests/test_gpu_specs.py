@@ -108,7 +108,7 @@ def test_simulate_a_decode_step_on_h100(capsys):
     ("argv", "message"),
     [
         (["--hw", "b300", "--gemm", "1,2,3"],
-         "unknown preset 'b300'; known presets: a10, a100_40gb_sxm, a100_80gb_sxm"),
+         "unknown preset 'b300'; known presets: a10, a100_40gb_sxm, a100_80gb_pcie, a100_80gb_sxm"),
         (["--hw", "a100_80gb_sxm", "--gemm", "64,64,64", "--dtype", "fp8"],
          "dtype 'fp8' has no tensor-core path (tensor_macs_per_cycle_per_sm has bf16, fp16, tf32, int8)"),
         (["--hw", "v100s", "--gemm", "64,64,64", "--dtype", "bf16"], "dtype 'bf16' has no tensor-core path"),
