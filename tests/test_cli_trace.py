@@ -121,6 +121,10 @@ def test_model_that_cannot_run_on_meta_tensors_names_the_op(capsys, tmp_path):
         (["gpt2-small", "--seq", "2048"], "exceeds gpt2-small's 1024 positions"),
         (["llama-2-7b", "--seq", "8", "--weights", "int3"], "unknown dtype 'int3'"),
         (["llama-2-7b", "--seq", "8", "--sparsity", "8:4"], "keeps N of every M weights, 1 <= N < M"),
+        (["llama-2-7b", "--seq", "8", "--gemm-activations", "int4"],
+         "--gemm-activations 'int4': must be one of fp16, bf16, fp8, int8, fp32"),
+        (["llama-2-7b", "--seq", "8", "--attention-dtype", "tf32"],
+         "--attention-dtype 'tf32': must be one of fp16, bf16, fp8, int8, fp32"),
         (["resnet-50", "--seq", "8"], "takes 224x224 images, not --seq"),
     ],
 )

@@ -88,6 +88,15 @@ def test_missing_keys_and_bad_workloads_are_named():
         spec("axes: {rows: [8]}\n", "hardware: scalesim_32x32\n" + two)
 
 
+def test_a_model_workload_takes_the_precision_keys_the_cli_has():
+    # --gemm-activations (W8A8: only what a weight GEMM reads is 8-bit) and --attention-dtype are
+    # a model workload's keys as they are simulate's flags (workloads.model_graph.MODEL_KEYS)
+    text = "workloads: [{model: llama-2-7b, phase: decode, context: 64, weights: fp8, gemm_activations: fp8, "
+    text += "attention_dtype: fp8, kv: fp8}]\n"
+    (workload,) = spec("axes: {rows: [8]}\n", "hardware: scalesim_32x32\n" + text).workloads
+    assert dict(workload.args)["gemm_activations"] == dict(workload.args)["attention_dtype"] == "fp8"
+
+
 def test_axis_generators_give_the_documented_values():
     parsed = spec(
         """
