@@ -797,3 +797,19 @@ def test_w8a8_fp8_leaves_a_prefills_attention_at_the_16_bit_rate():
     sixteen_bit = attention_s()
     assert attention_s(gemm_activations="fp8") == sixteen_bit
     assert attention_s(gemm_activations="fp8", attention_dtype="fp8") < 0.8 * sixteen_bit
+
+
+def test_a_causal_prefill_of_one_wave_lasts_as_long_as_its_longest_query_block():
+    # 1 x 8 heads x 2048 tokens in 128-row blocks: 8 x 16 = 128 CTAs on an H200's 132 SMs, one wave.
+    # The last query block visits all 2048 keys, as every block of the non-causal kernel does, so
+    # the causal kernel takes the non-causal one's time, not the mean block's (17 of 32 64-key
+    # blocks); over many waves the mean holds (back-filled SMs), and causal costs about half
+    h200 = load_hardware("h200").on_device_only()
+
+    def latency(batch, heads, seq, causal):
+        shape = dict(batch=batch, heads=heads, kv_heads=heads // 8 or 1, seq_q=seq, seq_kv=seq, head_dim=128)
+        return simulate_op_latency(op("attention_prefill", causal=causal, kernel="cudnn_sdpa", **shape), h200)
+
+    assert latency(1, 8, 2048, 1) == pytest.approx(latency(1, 8, 2048, 0), rel=1e-9)
+    many = latency(4, 32, 8192, 1) / latency(4, 32, 8192, 0)
+    assert 0.45 < many < 0.55

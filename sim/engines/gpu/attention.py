@@ -38,6 +38,7 @@ L2) and writes O.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ from sim.engines.gpu.timing import (
     FLOPS_PER_CUDA_CORE_INSTRUCTION,
     CtaWork,
     KernelCost,
+    KernelTime,
     follow_on_kernel,
     kernel_time,
     mac_rate_per_sm,
@@ -156,6 +158,8 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
         spec, work, ctas=ctas, ctas_per_sm=plan.ctas_per_sm,
         dram_bytes_of_wave=lambda wave_ctas: (reads + main_writes) * wave_ctas / ctas,
     )
+    if plan.partition is Partition.FA2 and problem.causal:
+        main = _no_shorter_than_the_longest_cta(main, work, problem, bm, bn, spec, plan, ctas)
     combine_bytes = partial_bytes + problem.o_total_bytes if partial_bytes else 0.0  # read partials, write O
     reduce_write_back = 0.0
     if plan.partition is Partition.SPLIT_KV and partial_bytes:
@@ -174,6 +178,38 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
         dram_read_bytes=reads + partial_bytes,
         dram_write_bytes=writes + main.write_back_bytes + reduce_write_back,
     )
+
+
+def _no_shorter_than_the_longest_cta(
+    main: KernelTime, work: CtaWork, problem: AttentionProblem, bm: int, bn: int, spec: GPUSpec,
+    plan: AttentionPlan, ctas: int,
+) -> KernelTime:
+    """A causal kernel lasts at least as long as its longest CTA: the last query block, which
+    visits every K/V block up to the end (`_longest_blocks`), where the wave model charges each
+    CTA the mean (`_mean_blocks`), as a scheduler back-filling SMs evens out over many waves. With
+    a wave or less of CTAs (one query block per SM) nothing back-fills and the longest sets the
+    time: 2048 causal tokens in 128-row blocks visit 2 to 32 64-key blocks, 17 on the mean, so a
+    kernel of one wave takes the 32-block CTA's time, nearly twice the mean's."""
+    scale = _longest_blocks(problem, bm, bn) / work.steps
+    if scale <= 1.0:
+        return main
+    longest = dataclasses.replace(
+        work,
+        tensor_macs=work.tensor_macs * scale,
+        cuda_ops=work.cuda_ops * scale,
+        sfu_ops=work.sfu_ops * scale,
+        l2_bytes=work.l2_bytes * scale,
+        steps=work.steps * scale,
+    )
+    bytes_per_cta = (problem.q_total_bytes + problem.kv_total_bytes + problem.o_total_bytes) / ctas
+    alone = kernel_time(spec, longest, ctas=1, ctas_per_sm=plan.ctas_per_sm,
+                        dram_bytes_of_wave=lambda _: bytes_per_cta * scale)
+    return dataclasses.replace(main, total_s=alone.total_s) if alone.total_s > main.total_s else main
+
+
+def _longest_blocks(problem: AttentionProblem, bm: int, bn: int) -> int:
+    """K/V blocks the last causal query block visits (`_mean_blocks`' last term)."""
+    return min(math.ceil(problem.sq / bn), math.ceil(problem.skv / bn))
 
 
 def _mean_blocks(problem: AttentionProblem, bm: int, bn: int) -> float:
