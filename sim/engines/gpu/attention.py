@@ -18,7 +18,8 @@ DRAM reads Q, K and V once (the query tiles and grouped query heads of one K/V h
 L2) and writes O.
 
 * FA2: CTAs = ceil(Sq/bm)·H·B. Causal: a query block visits the K/V blocks up to its diagonal;
-  CTAs are costed at the mean length, as the scheduler back-fills SMs while longer CTAs finish.
+  CTAs are costed at the mean length, as the scheduler back-fills SMs while longer CTAs finish;
+  the kernel is no shorter than its longest CTA alone (a wave or less back-fills nothing).
 * split-KV: CTAs = B·Hkv·ceil(g·Sq/bm)·splits over ``Skv/splits`` keys each; each writes an fp32
   partial output and its log-sum-exp, and a reduction kernel combines them (a second launch). A
   kernel with one CTA per query head (`AttentionKernel.per_query_head`) runs B·H·ceil(Sq/bm)·splits
