@@ -346,7 +346,7 @@ def _published_model_step(row: pd.Series) -> dict[str, object]:
         "eager_host": 0,  # gpt-fast replays CUDA graphs; TensorRT-LLM launches from C++
         "stack": (stack := row["source"].split("/")[1].split(" ")[0].lower()),
         "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack, row["weights"]), ""),
-        "module_gemm_kernels": "",
+        "module_gemm_kernels": module_gemm_kernels(stack, row["weights"]),
         "attention_kernel": "",
         "decode_attention_kernel": "",
         "preset": row["preset"],

@@ -160,7 +160,7 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
         dram_bytes_of_wave=lambda wave_ctas: (reads + main_writes) * wave_ctas / ctas,
     )
     if plan.partition is Partition.FA2 and problem.causal:
-        main = _no_shorter_than_the_longest_cta(main, work, problem, bm, bn, spec, plan, ctas)
+        main = _no_shorter_than_the_longest_cta(main, work, problem, plan, spec, (reads + main_writes) / ctas)
     combine_bytes = partial_bytes + problem.o_total_bytes if partial_bytes else 0.0  # read partials, write O
     reduce_write_back = 0.0
     if plan.partition is Partition.SPLIT_KV and partial_bytes:
@@ -182,16 +182,17 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
 
 
 def _no_shorter_than_the_longest_cta(
-    main: KernelTime, work: CtaWork, problem: AttentionProblem, bm: int, bn: int, spec: GPUSpec,
-    plan: AttentionPlan, ctas: int,
+    main: KernelTime, work: CtaWork, problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec,
+    bytes_per_cta: float,
 ) -> KernelTime:
     """A causal kernel lasts at least as long as its longest CTA: the last query block, which
-    visits every K/V block up to the end (`_longest_blocks`), where the wave model charges each
+    visits every K/V block up to the end (`_blocks_visited`), where the wave model charges each
     CTA the mean (`_mean_blocks`), as a scheduler back-filling SMs evens out over many waves. With
     a wave or less of CTAs (one query block per SM) nothing back-fills and the longest sets the
     time: 2048 causal tokens in 128-row blocks visit 2 to 32 64-key blocks, 17 on the mean, so a
     kernel of one wave takes the 32-block CTA's time, nearly twice the mean's."""
-    scale = _longest_blocks(problem, bm, bn) / work.steps
+    last = math.ceil(problem.sq / plan.block_m) - 1
+    scale = _blocks_visited(problem, last, plan.block_m, plan.block_n) / work.steps
     if scale <= 1.0:
         return main
     longest = dataclasses.replace(
@@ -202,25 +203,21 @@ def _no_shorter_than_the_longest_cta(
         l2_bytes=work.l2_bytes * scale,
         steps=work.steps * scale,
     )
-    bytes_per_cta = (problem.q_total_bytes + problem.kv_total_bytes + problem.o_total_bytes) / ctas
     alone = kernel_time(spec, longest, ctas=1, ctas_per_sm=plan.ctas_per_sm,
                         dram_bytes_of_wave=lambda _: bytes_per_cta * scale)
     return dataclasses.replace(main, total_s=alone.total_s) if alone.total_s > main.total_s else main
 
 
-def _longest_blocks(problem: AttentionProblem, bm: int, bn: int) -> int:
-    """K/V blocks the last causal query block visits (`_mean_blocks`' last term)."""
-    return min(math.ceil(problem.sq / bn), math.ceil(problem.skv / bn))
+def _blocks_visited(problem: AttentionProblem, i: int, bm: int, bn: int) -> int:
+    """K/V blocks causal query block i visits: its rows ``[i·bm, (i+1)·bm)`` keep keys up to the last
+    row's index (torch's top-left ``is_causal``), ``min(ceil((i+1)·bm / bn), ceil(Skv / bn))``."""
+    return min(math.ceil(min((i + 1) * bm, problem.sq) / bn), math.ceil(problem.skv / bn))
 
 
 def _mean_blocks(problem: AttentionProblem, bm: int, bn: int) -> float:
-    """Mean K/V blocks a causal query block visits: query rows ``[i·bm, (i+1)·bm)`` keep keys up to
-    the last row's index (torch's top-left ``is_causal``), so block i visits
-    ``min(ceil((i+1)·bm / bn), ceil(Skv / bn))`` blocks."""
+    """Mean K/V blocks a causal query block visits (`_blocks_visited`)."""
     query_blocks = math.ceil(problem.sq / bm)
-    kv_blocks = math.ceil(problem.skv / bn)
-    visited = sum(min(math.ceil(min((i + 1) * bm, problem.sq) / bn), kv_blocks) for i in range(query_blocks))
-    return visited / query_blocks
+    return sum(_blocks_visited(problem, i, bm, bn) for i in range(query_blocks)) / query_blocks
 
 
 @functools.lru_cache(maxsize=1024)
