@@ -99,6 +99,8 @@ class GemmKernel:
     `fixed_split_k`: the split of K its caller always asks for (0: searched where `split_k`).
     `tiles`: the tiles (block_m, block_n, block_k, stages) its autotuner chooses among, where its
     code lists them (empty: the search over `BLOCK_MS` ... `STAGES`); the fastest is taken.
+    `promotion_instructions`: CUDA-core instructions per output element per scale block of a
+    block-scaled GEMM (`PROMOTION_INSTRUCTIONS_PER_OUTPUT` unless its code does fewer).
     """
 
     overlap: float
@@ -109,6 +111,7 @@ class GemmKernel:
     fixed_tile: Callable[[GemmProblem], tuple[int, int, int, int]] | None = None
     fixed_split_k: int = 0
     tiles: tuple[tuple[int, int, int, int], ...] = ()
+    promotion_instructions: float = PROMOTION_INSTRUCTIONS_PER_OUTPUT
 
 
 #: Triton's software pipeliner prefetches only the loads that feed a dot's A and B operands
@@ -122,6 +125,29 @@ TRITON_BLOCK_FP8 = GemmKernel(overlap=0.0, split_k=False, scale_block_k=True, un
 #: 128-deep scale block, 3-6 stages (8 warps): no 256-row or 256-column tile.
 TORCHAO_BLOCK_FP8 = dataclasses.replace(
     TRITON_BLOCK_FP8, tiles=tuple(itertools.product((16, 32, 64, 128), (32, 64, 128), (128,), (3, 4, 5, 6)))
+)
+
+
+#: vLLM's SM90 CUTLASS block-FP8 GEMM (``cutlass_scaled_mm`` with 1×128 / 128×128 scales,
+#: csrc/quantization/cutlass_w8a8/c3x/scaled_mm_blockwise_sm90_fp8_dispatch.cuh): one configuration
+#: for every shape, ``TileShape = Shape<_128, _128, _128>`` (TileSizeM 128, GroupSizeN and GroupSizeK
+#: 128), ``ClusterShape = Shape<_1, _2, _1>``, ``KernelTmaWarpSpecializedCooperativeFP8BlockScaledAccum``
+#: on a persistent tile scheduler, in vLLM's own copy of that schedule (early 2025, the version with
+#: ``mma_promotion_interval = 4``, when benchmarks/kernels/deepgemm/README.md was timed) and in
+#: upstream CUTLASS's from PR #23280 ("// TODO: better heuristics"); no split of K. The stages are
+#: CUTLASS's ``StageCountAutoCarveout``: (227 KB of shared memory less the cooperative epilogue's
+#: ~16 KB) / (16 KB of A + 16 KB of B + the stage's scales and barrier) = 6. The two consumer warp
+#: groups wait on each k-block's ``wgmma`` (``warpgroup_wait<0>``) before scaling it into the fp32
+#: accumulator, so the promotion runs after the matmul, not beside it (overlap 0): one FFMA per
+#: element, ``accum_(i) += accum_temp_(i) * scale(i)`` with A's row scale times B's block scale
+#: formed while the matmul runs (CUTLASS include/cutlass/gemm/collective/fp8_accumulation.hpp
+#: ``scale_core`` and sm90_mma_tma_gmma_ss_warpspecialized_fp8_blockwise_scaling.hpp, read at
+#: 7107b055). The scales ride in the producer's pipeline stages (TMA or cp.async). A 1-row GEMM
+#: thus runs 128-row tiles, and N = 2112 makes 17 CTAs on 132 SMs, each stepping the whole of K.
+CUTLASS_SM90_BLOCK_FP8_TILE = (128, 128, 128, 6)
+CUTLASS_SM90_BLOCK_FP8 = GemmKernel(
+    overlap=0.0, split_k=False, scale_block_k=True, fixed_tile=lambda _problem: CUTLASS_SM90_BLOCK_FP8_TILE,
+    promotion_instructions=1,
 )
 
 
@@ -192,6 +218,7 @@ GEMM_KERNELS = {
     # block (the scale block), the scaling by the same warps after their dot, the scales loaded
     # with plain ``tl.load`` in the loop; both launch a grid of (M tiles, N tiles), no split-K
     "torchao_triton_blockwise_fp8": TORCHAO_BLOCK_FP8,
+    "cutlass_fp8_blockscaled": CUTLASS_SM90_BLOCK_FP8,
     "w8a8_block_fp8_triton": TRITON_BLOCK_FP8,
     "autoawq_gemm": AUTOAWQ_GEMM,
     "autoawq_gemm_fused_mlp": AUTOAWQ_FUSED_MLP_GEMM,

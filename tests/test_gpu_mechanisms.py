@@ -672,6 +672,39 @@ def test_torchaos_block_fp8_gemm_launches_only_its_autotune_lists_tiles():
     assert max(t.block_m for t in vllm) == 256
 
 
+def test_vllms_cutlass_block_fp8_gemm_runs_one_128_tile_and_promotes_after_each_matmul(monkeypatch):
+    # scaled_mm_blockwise_sm90_fp8_dispatch.cuh: Shape<_128, _128, _128> for every shape, no split
+    # of K, and (CUTLASS fp8_accumulation.hpp) one FFMA per output after each k-block's wgmma. At
+    # N = 2112, K = 7168: ceil(2112 / 128) = 17 CTAs of 7168 / 128 = 56 k-blocks whether M is 1 or
+    # 128 (the tile pads M), so the time is flat in M up to one tile row
+    from mappers import gpu_gemm
+    from mappers.gpu_gemm import candidate_tiles, gemm_problem
+    from sim.engines.gpu.gemm import best_gemm, cost_gemm
+
+    shape = dict(N=2112, K=7168, a_dtype="fp8", b_dtype="fp8", out_dtype="bf16", group_size=128)
+    one, tile_row = (op("gemm_fp8", M=m, **shape, kernel="cutlass_fp8_blockscaled") for m in (1, 128))
+    tiles = candidate_tiles(gemm_problem(one), H100)
+    assert [(t.block_m, t.block_n, t.block_k, t.split_k, t.stream_k) for t in tiles] == [
+        (128, 128, 128, 1, False)]
+    spec = H100.for_kernel("cutlass_fp8_blockscaled", "gemm_fp8")
+    cost = best_gemm(gemm_problem(one), spec)
+    assert cost.main.waves == pytest.approx(17 / 132)  # 17 CTAs on 132 one-CTA slots
+    device = H100.on_device_only()
+    assert simulate_op_latency(one, device) == pytest.approx(simulate_op_latency(tile_row, device), rel=1e-3)
+    # per k-block: 128³ MACs at 4096 · f per cycle, then 128² FFMAs at 128 a cycle, in series:
+    # 512 / f + 128 cycles; over 56 k-blocks at 1.83 GHz with f = 0.4664: 56 · 1226 / 1.83e9 = 37.5 us,
+    # plus the pipeline's fill and the epilogue
+    f = H100.kernel_fractions["cutlass_fp8_blockscaled"]
+    main_loop = 56 * (128**3 / (4096 * f) + 128**2 / 128) / H100.clock_hz
+    assert main_loop == pytest.approx(37.5e-6, rel=0.01)
+    assert main_loop < simulate_op_latency(one, device) < 1.1 * main_loop
+    # promoting in series costs what a warp-specialized kernel would hide: 128 of 1226 cycles
+    overlapped = dataclasses.replace(gpu_gemm.CUTLASS_SM90_BLOCK_FP8, overlap=1.0)
+    monkeypatch.setitem(gpu_gemm.GEMM_KERNELS, "cutlass_fp8_blockscaled", overlapped)
+    hidden = cost_gemm(gemm_problem(one), cost.tile, spec).main.total_s  # (best_gemm caches)
+    assert cost.main.total_s - hidden == pytest.approx(56 * 128 / H100.clock_hz, rel=0.05)
+
+
 def test_flashinfer_converts_an_fp8_cache_in_registers_with_a_swizzle_per_fragment():
     # FlashInfer's FA2-template kernel, per lane and 8 fp8 elements of a K/V fragment: the layout
     # swizzle (K: 4 shuffles + 4 byte-permutes; V, transposed: 6 + 6; a shuffle's pipe is a quarter

@@ -8,7 +8,7 @@ Per candidate (block ``bm × bn × bk``, ``stages``, split-K ``s``, occupancy ``
   partial tile still costs a whole one) at the SM's achievable rate (2:4 sparse: times the sparse
   speedup), plus the dequantization instructions of its ``bk × bn`` weight tile for W4A16/W8A16
   and, for a block-scaled FP8 GEMM, the promotion of its ``bm × bn`` accumulators once per scale
-  block (`PROMOTION_INSTRUCTIONS_PER_OUTPUT`), hidden under the tensor cores as far as the kernel
+  block (`GemmKernel.promotion_instructions`), hidden under the tensor cores as far as the kernel
   does (`mappers.gpu_gemm.GemmKernel`): a 128-deep FP8 block is ``bm·bn·128 / 4096 = bm·bn / 32``
   tensor cycles on an H100 SM and ``3·bm·bn / 128`` CUDA-core cycles, 75% more in series;
 * it loads ``bk·(bm·a + bn·b)`` bytes per k-step through L2 (on Hopper the larger operand's tile
@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from hwmodels.gpu import GPUSpec
 from mappers.gpu_gemm import (
     PARTIAL_SUM_BYTES,
-    PROMOTION_INSTRUCTIONS_PER_OUTPUT,
     GemmProblem,
     GemmTile,
     candidate_tiles,
@@ -194,11 +193,12 @@ def _cost_stream_k(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmC
 
 def _promotion_ops(problem: GemmProblem, bm: int, bn: int, k: int) -> float:
     """CUDA-core instructions a CTA's ``bm × bn`` accumulators take to promote `k` values of K
-    in scale blocks (`PROMOTION_INSTRUCTIONS_PER_OUTPUT` per element per block); none without
-    block scales."""
+    in scale blocks (the kernel's `GemmKernel.promotion_instructions` per element per block); none
+    without block scales."""
     if not problem.scale_block_k:
         return 0.0
-    return PROMOTION_INSTRUCTIONS_PER_OUTPUT * bm * bn * math.ceil(k / problem.scale_block_k)
+    per_output = gemm_kernel(problem.kernel).promotion_instructions
+    return per_output * bm * bn * math.ceil(k / problem.scale_block_k)
 
 
 def _tile_load_bytes(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> float:
