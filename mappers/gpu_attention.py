@@ -174,6 +174,10 @@ FLASH_MAX_SPLITS = 128
 FLASH_SLOTS_PER_SM = 2
 
 
+#: Orders in which a causal prefill's query blocks reach the SMs (`AttentionKernel.causal_order`).
+ASCENDING, LONGEST_FIRST = "ascending", "longest_first"
+
+
 @dataclass(frozen=True)
 class AttentionKernel:
     """An attention implementation's traits that meet the GPU's balance: `mma_sync`, its matmuls
@@ -198,7 +202,12 @@ class AttentionKernel:
     `decode_sass`: where the kernel's decode was counted in its compiled SASS, its `SassCounts` for
     the problem on a GPU of the given compute capability: the instructions one CTA spends per key
     and its registers per thread (None: one FMA per MAC plus the softmax and conversions the model
-    derives, registers from the tile)."""
+    derives, registers from the tile). `causal_order`: the order its causal prefill hands query
+    blocks to the SMs (`sim.engines.gpu.attention.launch_order`): ``ascending`` within each head
+    (FlashAttention-2's grid ``(num_m_block, b, h)`` with ``m_block = blockIdx.x``; the Triton
+    tutorial's and TLX's ``program_id(0)``), ``longest_first`` (FlashAttention-3's
+    ``DynamicPersistentTileScheduler``), or ``""`` where the order is not known (the CTAs then
+    count at their mean length, bounded by the longest)."""
 
     mma_sync: bool
     overlap: float
@@ -213,6 +222,7 @@ class AttentionKernel:
     decode_block_n: int = 0
     kv_passes: int = 1
     decode_sass: Callable[[AttentionProblem, float], SassCounts] | None = None
+    causal_order: str = ASCENDING
 
     def warps_for(self, block_m: int) -> int:
         """Warps holding a decode tile's accumulators (for its registers per thread):
@@ -298,6 +308,24 @@ def fa3_mma_warps(block_m: int) -> int:
     (``NumMmaWarpGroups``, hopper/mainloop_fwd_sm90_tma_gmma_ws.hpp: a ``wgmma`` atom is 64 rows),
     besides its producer warpgroup, whose registers it gives back (``warpgroup_reg_dealloc``)."""
     return 4 * math.ceil(block_m / 64)
+
+
+#: The K/V bytes FlashAttention-3's longest-first scheduler keeps in L2 per section of heads
+#: (hopper/tile_scheduler.hpp at 0251105a, ``DynamicPersistentTileScheduler``: ``size_l2 = 32 *
+#: 1024 * 1024; // 32 MB for K & V``).
+FA3_L2_SECTION_BYTES = 32 * 2**20
+
+
+def fa3_l2_section_heads(problem: AttentionProblem) -> int:
+    """(batch, head) pairs per section of FlashAttention-3's longest-first scheduler, which hands
+    out a section's tiles longest query block first, its heads innermost, before the next section's:
+    the power of two of one K/V head's bytes that fit `FA3_L2_SECTION_BYTES` (1 where one does not),
+    times the query heads per K/V head (no PackGQA: FA3's ``should_pack_gqa`` keeps it off for a
+    query length that fills its tiles, as a prefill's does). 8192 keys of head dim 128 in 16 bits
+    are 4 MB a K/V head: sections of 8 K/V heads."""
+    one_head = problem.skv * (problem.d + problem.dv) * problem.kv_bytes
+    fitting = 1 if one_head > FA3_L2_SECTION_BYTES else 2 ** int(math.log2(FA3_L2_SECTION_BYTES // one_head))
+    return fitting * problem.group
 
 
 #: vLLM's PagedAttention V2 splits a sequence into partitions of this many keys
@@ -399,19 +427,23 @@ def trtllm_mmha(*, paged: bool) -> AttentionKernel:
 #: Named implementations (a measured row's `kernel`, `--attention-kernel`); any other name is
 #: FlashAttention-2's (SDPA's flash backend, flash-decoding, our Triton kernels' structure).
 ATTENTION_KERNELS = {
-    # FA3's decode runs its forward kernel's tile over the packed rows (`fa3_block_m`)
+    # FA3's decode runs its forward kernel's tile over the packed rows (`fa3_block_m`); its causal
+    # prefill runs on the longest-first persistent scheduler (hopper/flash_fwd_launch_template.h at
+    # 0251105a: ``DynamicPersistentTileScheduler`` where ``Is_causal`` and not varlen)
     "flash_attention_3": AttentionKernel(
-        mma_sync=False, overlap=1.0, query_tile=fa3_block_m, decode_warps=fa3_mma_warps, hopper_only=True
+        mma_sync=False, overlap=1.0, query_tile=fa3_block_m, decode_warps=fa3_mma_warps, hopper_only=True,
+        causal_order=LONGEST_FIRST,
     ),
     "flash_attention_3_fp8": AttentionKernel(
-        mma_sync=False, overlap=1.0, query_tile=fa3_block_m, decode_warps=fa3_mma_warps, hopper_only=True
+        mma_sync=False, overlap=1.0, query_tile=fa3_block_m, decode_warps=fa3_mma_warps, hopper_only=True,
+        causal_order=LONGEST_FIRST,
     ),
     # FA3 Table 2's ablations: wgmma, with one of the full kernel's two overlaps removed
     "flash_attention_3_no_pipelining": AttentionKernel(
-        mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP, hopper_only=True
+        mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP, hopper_only=True, causal_order=LONGEST_FIRST
     ),
     "flash_attention_3_no_warp_specialization": AttentionKernel(
-        mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP, hopper_only=True
+        mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP, hopper_only=True, causal_order=LONGEST_FIRST
     ),
     # Triton emits wgmma on Hopper; the tutorial kernel has no warp specialization
     "triton_tutorial_fa2": AttentionKernel(mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP),
@@ -476,7 +508,11 @@ HOPPER_ATTENTION_KERNELS = {
     # wgmma.mma_async 64x128x16, a persistent tile loop; no mma.sync: FA3's design. The source read
     # is its prefill kernel; a decode runs with these traits on FlashAttention's 64-row split-KV
     # tile (no decode tile of its own is known)
-    "cudnn_sdpa": AttentionKernel(mma_sync=False, overlap=1.0),
+    # That open kernel's persistent loop takes tiles in ascending order (``tile_id`` from an atomic
+    # counter, the query block its fastest index), but the rows measured ran cuDNN's backend
+    # engine, chosen by its heuristics and not recorded: its order is not known (and the ascending
+    # one does not fit them: benchmarks/RESULTS.md, session 14)
+    "cudnn_sdpa": AttentionKernel(mma_sync=False, overlap=1.0, causal_order=""),
 }
 
 

@@ -165,13 +165,18 @@ def test_softmax_overlap_is_the_kernels_max_for_fa3_and_partial_for_fa2():
 
 def test_a_warp_specialized_pingpong_kernel_runs_its_prefill_as_fa3_does():
     # TLX's Hopper flash attention is FA3's design in Triton (a TMA producer, two ping-pong consumer
-    # warpgroups, async wgmma): its prefill is FA3's on the H100, and 2048-row causal attention
-    # (FA2's mma.sync and in-series softmax) is slower than either
-    shape = dict(batch=4, heads=48, kv_heads=48, seq_q=2048, seq_kv=2048, head_dim=128, causal=1)
-    tlx = simulate_op_latency(op("attention_prefill", **shape, kernel="tlx_fa"), EVENTS)
-    fa3 = simulate_op_latency(op("attention_prefill", **shape, kernel="flash_attention_3"), EVENTS)
-    fa2 = simulate_op_latency(op("attention_prefill", **shape, kernel="flash_attention_2"), EVENTS)
-    assert tlx == pytest.approx(fa3) and fa2 > 1.3 * fa3
+    # warpgroups, async wgmma): its non-causal prefill is FA3's on the H100. Causal, its Triton grid
+    # (cdiv(N_CTX, BLOCK_M), Z·H) runs each head's query blocks ascending where FA3's scheduler
+    # hands out the longest first, so the last heads' longest blocks finish late: a little slower.
+    # FA2 (mma.sync, in-series softmax) is slower than either
+    shape = dict(batch=4, heads=48, kv_heads=48, seq_q=2048, seq_kv=2048, head_dim=128)
+    for causal in (0, 1):
+        tlx = simulate_op_latency(op("attention_prefill", **shape, causal=causal, kernel="tlx_fa"), EVENTS)
+        fa3 = simulate_op_latency(op("attention_prefill", **shape, causal=causal, kernel="flash_attention_3"),
+                                  EVENTS)
+        fa2 = simulate_op_latency(op("attention_prefill", **shape, causal=causal, kernel="flash_attention_2"),
+                                  EVENTS)
+        assert fa3 <= tlx < (1.1 if causal else 1.000001) * fa3 and fa2 > 1.3 * fa3
 
 
 def _fraction_of_peak(spec, kernel=""):
@@ -846,3 +851,41 @@ def test_a_causal_prefill_of_one_wave_lasts_as_long_as_its_longest_query_block()
     assert latency(1, 8, 2048, 1) == pytest.approx(latency(1, 8, 2048, 0), rel=1e-9)
     many = latency(4, 32, 8192, 1) / latency(4, 32, 8192, 0)
     assert 0.45 < many < 0.55
+
+
+def test_a_causal_prefill_lasts_as_long_as_its_busiest_sm_in_the_kernels_launch_order():
+    # 16 heads of 16 query blocks visiting 1..16 K/V blocks, on 132 SMs of one CTA each, a block a
+    # unit of time. Ascending (FlashAttention-2's grid, m_block = blockIdx.x): the first 132 CTAs
+    # are heads 0-7 and head 8's blocks 0-3; the SMs that ran head 0-7's short blocks take the rest
+    # in order, and the last head's 16-block CTA starts at 11: 27 units, where the mean is
+    # 16 · 136 / 132 = 16.5 and longest-first (FlashAttention-3's scheduler) ends at 17
+    from sim.engines.gpu.attention import _busiest_sm_s
+
+    ascending = [m + 1 for _ in range(16) for m in range(16)]
+    assert _busiest_sm_s(ascending, 132, 1, 1.0, 1.0) == 27
+    longest_first = sorted(ascending, reverse=True)
+    assert _busiest_sm_s(longest_first, 132, 1, 1.0, 1.0) == 17
+    # no SM idles while work waits, and none finishes before the longest CTA or its share of the work
+    for order in (ascending, longest_first):
+        for per_sm in (1, 2):
+            end = _busiest_sm_s(order, 132, per_sm, 1.0, 1.0 / per_sm)
+            assert end >= max(max(order), sum(order) / (132 * per_sm))
+    # two CTAs sharing an SM share its arithmetic: one 10-block CTA alone takes 10, beside another
+    # of 10 on the same SM both take 2 · 10 (a 2-slot SM whose lone CTA is not faster than its share)
+    assert _busiest_sm_s([10, 10], 1, 2, 1.0, 1.0) == 20
+    assert _busiest_sm_s([10], 1, 2, 1.0, 1.0) == 10
+
+
+def test_flashattention_3s_scheduler_keeps_a_section_of_k_v_heads_in_32_mb_of_l2():
+    # hopper/tile_scheduler.hpp: sections of the power of two of K/V heads that fit 32 MB, times the
+    # query heads per K/V head (no PackGQA in a prefill): 8192 keys x (128 + 128) x 2 bytes = 4 MB a
+    # head, 8 heads; at 32768 keys, 16 MB, 2 heads; with GQA 8, 8 times as many query heads
+    from mappers.gpu_attention import attention_problem, fa3_l2_section_heads
+
+    def problem(seq, heads, kv_heads):
+        shape = dict(batch=1, heads=heads, kv_heads=kv_heads, seq_q=seq, seq_kv=seq, head_dim=128, causal=1)
+        return attention_problem(op("attention_prefill", **shape, kernel="flash_attention_3"))
+
+    assert fa3_l2_section_heads(problem(8192, 32, 32)) == 8
+    assert fa3_l2_section_heads(problem(32768, 32, 32)) == 2
+    assert fa3_l2_section_heads(problem(32768, 64, 8)) == 16

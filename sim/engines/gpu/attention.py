@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import heapq
 import math
 from dataclasses import dataclass
 
@@ -50,15 +51,19 @@ from mappers.gpu_attention import (
     ATTENTION_STAGES,
     DECODE_MAX_QUERY_ROWS,
     ISSUE_SLOTS_PER_CYCLE_PER_SM,
+    LONGEST_FIRST,
+    AttentionKernel,
     AttentionPlan,
     AttentionProblem,
     Partition,
     attention_kernel,
     candidate_plans,
+    fa3_l2_section_heads,
     issue_slots_per_key,
 )
 from mappers.gpu_gemm import PARTIAL_SUM_BYTES
 from sim.engines.gpu.timing import (
+    FILL_AND_DRAIN_LATENCIES,
     FLOPS_PER_CUDA_CORE_INSTRUCTION,
     CtaWork,
     KernelCost,
@@ -66,6 +71,7 @@ from sim.engines.gpu.timing import (
     follow_on_kernel,
     kernel_time,
     mac_rate_per_sm,
+    sm_compute_s,
 )
 from workloads.errors import WorkloadError
 
@@ -160,7 +166,7 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
         dram_bytes_of_wave=lambda wave_ctas: (reads + main_writes) * wave_ctas / ctas,
     )
     if plan.partition is Partition.FA2 and problem.causal:
-        main = _no_shorter_than_the_longest_cta(main, work, problem, plan, spec, (reads + main_writes) / ctas)
+        main = _no_shorter_than_its_busiest_sm(main, work, problem, plan, spec, (reads + main_writes) / ctas)
     combine_bytes = partial_bytes + problem.o_total_bytes if partial_bytes else 0.0  # read partials, write O
     reduce_write_back = 0.0
     if plan.partition is Partition.SPLIT_KV and partial_bytes:
@@ -181,31 +187,92 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
     )
 
 
-def _no_shorter_than_the_longest_cta(
+def _no_shorter_than_its_busiest_sm(
     main: KernelTime, work: CtaWork, problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec,
     bytes_per_cta: float,
 ) -> KernelTime:
-    """A causal kernel lasts at least as long as its longest CTA: the last query block, which
-    visits every K/V block up to the end (`_blocks_visited`), where the wave model charges each
-    CTA the mean (`_mean_blocks`), as a scheduler back-filling SMs evens out over many waves. With
-    a wave or less of CTAs (one query block per SM) nothing back-fills and the longest sets the
-    time: 2048 causal tokens in 128-row blocks visit 2 to 32 64-key blocks, 17 on the mean, so a
-    kernel of one wave takes the 32-block CTA's time, nearly twice the mean's."""
-    last = math.ceil(problem.sq / plan.block_m) - 1
-    scale = _blocks_visited(problem, last, plan.block_m, plan.block_n) / work.steps
-    if scale <= 1.0:
-        return main
-    longest = dataclasses.replace(
-        work,
-        tensor_macs=work.tensor_macs * scale,
-        cuda_ops=work.cuda_ops * scale,
-        sfu_ops=work.sfu_ops * scale,
-        l2_bytes=work.l2_bytes * scale,
-        steps=work.steps * scale,
-    )
-    alone = kernel_time(spec, longest, ctas=1, ctas_per_sm=plan.ctas_per_sm,
-                        dram_bytes_of_wave=lambda _: bytes_per_cta * scale)
-    return dataclasses.replace(main, total_s=alone.total_s) if alone.total_s > main.total_s else main
+    """A causal kernel lasts as long as its busiest SM, where the wave model charges every CTA the
+    mean length (`_mean_blocks`). Query block i visits `_blocks_visited` K/V blocks, and the CTAs
+    reach the SMs in the kernel's order (`launch_order`): the block scheduler places the grid in
+    launch order across the SMs, then gives each slot that frees the next CTA (a persistent
+    kernel's atomic tile counter does the same). `_busiest_sm_s` plays that out; where the
+    kernel's order is not known, only the longest CTA alone bounds the kernel. A CTA alone on its
+    SM takes the time of a lone CTA per block (`kernel_time` of one CTA: its arithmetic, or its
+    loads' latency chain where longer); ``k`` CTAs sharing an SM share its arithmetic. With one
+    wave or less nothing back-fills: 2048 causal tokens in 128-row blocks visit 2 to 32 64-key
+    blocks, 17 on the mean, so the 32-block CTA sets the time. With more, an ascending order
+    leaves each head's longest blocks for last: 16 heads of 16 such blocks on 132 one-CTA SMs
+    end after 27 blocks' time where the mean gives 17."""
+    query_blocks = math.ceil(problem.sq / plan.block_m)
+    ctas = query_blocks * problem.heads * problem.batch
+    kernel = attention_kernel(problem.kernel, spec.compute_capability)
+    if not kernel.causal_order or ctas > MAX_DISPATCHED_WAVES * spec.sm_count * plan.ctas_per_sm:
+        lengths = [_blocks_visited(problem, query_blocks - 1, plan.block_m, plan.block_n)]  # the longest
+    else:
+        lengths = launch_order(problem, plan, kernel)
+    alone = kernel_time(spec, work, ctas=1, ctas_per_sm=plan.ctas_per_sm,
+                        dram_bytes_of_wave=lambda _: bytes_per_cta)
+    outside = FILL_AND_DRAIN_LATENCIES * spec.memory_latency_s + spec.launch_overhead_s
+    lone_s = (alone.total_s - outside) / work.steps
+    arithmetic_s = sm_compute_s(spec, work, 1) / work.steps
+    busiest = _busiest_sm_s(lengths, spec.sm_count, plan.ctas_per_sm, lone_s, arithmetic_s) + outside
+    return dataclasses.replace(main, total_s=busiest) if busiest > main.total_s else main
+
+
+#: Waves of CTAs up to which `_no_shorter_than_its_busiest_sm` plays out the dispatch; beyond, only
+#: the longest CTA alone bounds the kernel (the cost of the play-out grows with the CTAs, and
+#: the tail it finds, one longest CTA at most, is a sixty-fourth of such a kernel or less).
+MAX_DISPATCHED_WAVES = 64
+
+
+def launch_order(problem: AttentionProblem, plan: AttentionPlan, kernel: AttentionKernel) -> list[int]:
+    """K/V blocks of each causal CTA in the order the kernel hands them to the SMs
+    (`AttentionKernel.causal_order`): query blocks ascending within each (batch, head), or, longest
+    first (FlashAttention-3's ``DynamicPersistentTileScheduler``), query blocks descending with the
+    (batch, head) pairs of an L2 section (`fa3_l2_section_heads`) innermost."""
+    query_blocks = math.ceil(problem.sq / plan.block_m)
+    lengths = [_blocks_visited(problem, i, plan.block_m, plan.block_n) for i in range(query_blocks)]
+    head_batches = problem.heads * problem.batch
+    if kernel.causal_order != LONGEST_FIRST:
+        return lengths * head_batches
+    section = fa3_l2_section_heads(problem)
+    order: list[int] = []
+    for first in range(0, head_batches, section):
+        width = min(section, head_batches - first)
+        order.extend(length for length in reversed(lengths) for _ in range(width))
+    return order
+
+
+def _busiest_sm_s(lengths: list[int], sms: int, per_sm: int, lone_s: float, arithmetic_s: float) -> float:
+    """When the last of `lengths` (K/V blocks per CTA, in launch order) finishes: the first ``sms ·
+    per_sm`` CTAs placed across the SMs in turn (CTA j on SM ``j mod sms``), each later one on the
+    SM whose slot freed first (the lower-numbered on a tie). ``k`` CTAs on an SM each take
+    ``max(lone_s, k · arithmetic_s)`` per block."""
+    pending = iter(lengths)
+    remaining: list[list[float]] = [[] for _ in range(sms)]
+    for j, length in zip(range(sms * per_sm), pending, strict=False):
+        remaining[j % sms].append(float(length))
+    since = [0.0] * sms
+    events = []
+    for sm in range(sms):
+        if remaining[sm]:
+            per_block = max(lone_s, len(remaining[sm]) * arithmetic_s)
+            events.append((min(remaining[sm]) * per_block, sm))
+    heapq.heapify(events)
+    end = 0.0
+    while events:
+        now, sm = heapq.heappop(events)
+        per_block = max(lone_s, len(remaining[sm]) * arithmetic_s)
+        done = (now - since[sm]) / per_block
+        left = [blocks - done for blocks in remaining[sm]]
+        running = [blocks for blocks in left if blocks > 1e-9]
+        freed = len(left) - len(running)
+        running.extend(float(length) for _, length in zip(range(freed), pending, strict=False))
+        remaining[sm], since[sm], end = running, now, now
+        if running:
+            per_block = max(lone_s, len(running) * arithmetic_s)
+            heapq.heappush(events, (now + min(running) * per_block, sm))
+    return end
 
 
 def _blocks_visited(problem: AttentionProblem, i: int, bm: int, bn: int) -> int:
