@@ -207,7 +207,10 @@ class AttentionKernel:
     (FlashAttention-2's grid ``(num_m_block, b, h)`` with ``m_block = blockIdx.x``; the Triton
     tutorial's and TLX's ``program_id(0)``), ``longest_first`` (FlashAttention-3's
     ``DynamicPersistentTileScheduler``), or ``""`` where the order is not known (the CTAs then
-    count at their mean length, bounded by the longest)."""
+    count at their mean length, bounded by the longest). `forward_tile`: its own forward tile
+    (block_m, block_n) for a problem on Hopper, one CTA per SM (a kernel that fills the SM's shared
+    memory with its K/V stages: FlashAttention-3, TLX, cuDNN), where None runs FlashAttention-2's
+    tile table (`fa2_tile`), as where it gives None."""
 
     mma_sync: bool
     overlap: float
@@ -223,6 +226,7 @@ class AttentionKernel:
     kv_passes: int = 1
     decode_sass: Callable[[AttentionProblem, float], SassCounts] | None = None
     causal_order: str = ASCENDING
+    forward_tile: Callable[[AttentionProblem], tuple[int, int] | None] | None = None
 
     def warps_for(self, block_m: int) -> int:
         """Warps holding a decode tile's accumulators (for its registers per thread):
@@ -308,6 +312,43 @@ def fa3_mma_warps(block_m: int) -> int:
     (``NumMmaWarpGroups``, hopper/mainloop_fwd_sm90_tma_gmma_ws.hpp: a ``wgmma`` atom is 64 rows),
     besides its producer warpgroup, whose registers it gives back (``warpgroup_reg_dealloc``)."""
     return 4 * math.ceil(block_m / 64)
+
+
+def fa3_tile(problem: AttentionProblem) -> tuple[int, int]:
+    """FlashAttention-3's forward tile (``tile_size_fwd_sm90``, hopper/tile_size.h at 0251105a:
+    kBlockM × kBlockN) for a contiguous K/V cache. 16-bit: 192 × (128 causal, else 192) up to head
+    dim 64; 192 × 144 up to 96; 128 × (128 causal, else 176) up to 128; 128 × (128 where Dv ≤ 128,
+    else 112) up to 192; 128 × 80 above. FP8: 192 × 160, 192 × 128, 128 × 224, 128 × 160, 128 × 128."""
+    d, causal = problem.d, problem.causal
+    if problem.q_bytes == 1:
+        return (192, 160) if d <= 64 else (192, 128) if d <= 96 else (128, 224) if d <= 128 else (
+            (128, 160) if d <= 192 else (128, 128))
+    if d <= 64:
+        return 192, 128 if causal else 192
+    if d <= 96:
+        return 192, 144
+    if d <= 128:
+        return 128, 128 if causal else 176
+    if d <= 192:
+        return 128, 128 if problem.dv <= 128 else 112
+    return 128, 80
+
+
+#: The tile of cuDNN's open sm90 prefill kernels and of TLX's Hopper kernel: two 64-row consumer
+#: warpgroups over 128-key blocks (cudnn-frontend sm90_sdpa_prefill_engine.h at 3929da2: tile_m
+#: 64 x 2, tile_n 128, for head dims 64 and 128; TLX's tutorial: BLOCK_M 128, BLOCK_N 128).
+WS_PINGPONG_TILE = (128, 128)
+
+
+def ws_pingpong_tile(problem: AttentionProblem) -> tuple[int, int]:
+    """`WS_PINGPONG_TILE`."""
+    return WS_PINGPONG_TILE
+
+
+def cudnn_sm90_tile(problem: AttentionProblem) -> tuple[int, int] | None:
+    """cuDNN's open sm90 tile (`WS_PINGPONG_TILE`) for the head dims it has kernels for (up to
+    128); None above (FlashAttention-2's table, ASSUMED)."""
+    return WS_PINGPONG_TILE if problem.d <= 128 else None
 
 
 #: The K/V bytes FlashAttention-3's longest-first scheduler keeps in L2 per section of heads
@@ -432,18 +473,20 @@ ATTENTION_KERNELS = {
     # 0251105a: ``DynamicPersistentTileScheduler`` where ``Is_causal`` and not varlen)
     "flash_attention_3": AttentionKernel(
         mma_sync=False, overlap=1.0, query_tile=fa3_block_m, decode_warps=fa3_mma_warps, hopper_only=True,
-        causal_order=LONGEST_FIRST,
+        causal_order=LONGEST_FIRST, forward_tile=fa3_tile,
     ),
     "flash_attention_3_fp8": AttentionKernel(
         mma_sync=False, overlap=1.0, query_tile=fa3_block_m, decode_warps=fa3_mma_warps, hopper_only=True,
-        causal_order=LONGEST_FIRST,
+        causal_order=LONGEST_FIRST, forward_tile=fa3_tile,
     ),
     # FA3 Table 2's ablations: wgmma, with one of the full kernel's two overlaps removed
     "flash_attention_3_no_pipelining": AttentionKernel(
-        mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP, hopper_only=True, causal_order=LONGEST_FIRST
+        mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP, hopper_only=True, causal_order=LONGEST_FIRST,
+        forward_tile=fa3_tile,
     ),
     "flash_attention_3_no_warp_specialization": AttentionKernel(
-        mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP, hopper_only=True, causal_order=LONGEST_FIRST
+        mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP, hopper_only=True, causal_order=LONGEST_FIRST,
+        forward_tile=fa3_tile,
     ),
     # Triton emits wgmma on Hopper; the tutorial kernel has no warp specialization
     "triton_tutorial_fa2": AttentionKernel(mma_sync=False, overlap=FA2_SOFTMAX_OVERLAP),
@@ -452,7 +495,7 @@ ATTENTION_KERNELS = {
     # Triton: a TMA producer, two consumer warpgroups of 64 query rows in ping-pong (named
     # barriers), async wgmma with the next block's QK^T issued before this block's softmax; a
     # 128 x 128 tile. Its forward (prefill) kernel
-    "tlx_fa": AttentionKernel(mma_sync=False, overlap=1.0, hopper_only=True),
+    "tlx_fa": AttentionKernel(mma_sync=False, overlap=1.0, hopper_only=True, forward_tile=ws_pingpong_tile),
     # vLLM's PagedAttention V1/V2 decode (csrc/attention/attention_kernels.cu, vllm 0.2.7-0.6.4):
     # grid (num_heads, num_seqs, partitions), ``kv_head_idx = head_idx / num_queries_per_kv``; its
     # prefill runs FlashAttention-2 (vLLM's flash backend); V1's instructions counted in SASS stand
@@ -512,7 +555,7 @@ HOPPER_ATTENTION_KERNELS = {
     # counter, the query block its fastest index), but the rows measured ran cuDNN's backend
     # engine, chosen by its heuristics and not recorded: its order is not known (and the ascending
     # one does not fit them: benchmarks/RESULTS.md, session 14)
-    "cudnn_sdpa": AttentionKernel(mma_sync=False, overlap=1.0, causal_order=""),
+    "cudnn_sdpa": AttentionKernel(mma_sync=False, overlap=1.0, causal_order="", forward_tile=cudnn_sm90_tile),
 }
 
 
@@ -648,8 +691,14 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
     packed_rows = problem.sq if kernel.per_query_head else problem.group * problem.sq
     decode_m = kernel.decode_block_m(packed_rows, problem.d)
     decode_warps = kernel.warps_for(decode_m)
-    block_m, block_n, warps = fa2_tile(problem.d, spec, causal=problem.causal)
-    occupancy = ctas_per_sm(problem, spec, block_m, block_n, warps)
+    own = kernel.forward_tile(problem) if kernel.forward_tile and spec.compute_capability == HOPPER else None
+    if own:  # one CTA per SM: its K/V stages fill the shared memory
+        block_m, block_n = own
+        warps = fa3_mma_warps(block_m)
+        occupancy = min(1, ctas_per_sm(problem, spec, block_m, block_n, warps))
+    else:
+        block_m, block_n, warps = fa2_tile(problem.d, spec, causal=problem.causal)
+        occupancy = ctas_per_sm(problem, spec, block_m, block_n, warps)
     # its decode kernel is the only one it has, unless a row names FlashAttention-2's partition
     own_decode = decode and kernel.per_query_head and problem.only is None
     if occupancy and splits == 1 and not own_decode:
@@ -665,10 +714,11 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
                 if occupancy
             )
     if decode:
-        block_n = kernel.decode_block_n or split_kv_block_n(problem.d, splits)
+        block_n = kernel.decode_block_n or (own[1] if own else split_kv_block_n(problem.d, splits))
         sass = kernel.decode_sass(problem, spec.compute_capability) if kernel.decode_sass else None
         registers = sass.registers if sass else 0
         occupancy = ctas_per_sm(problem, spec, decode_m, block_n, decode_warps, registers=registers)
+        occupancy = min(1, occupancy) if own else occupancy
         if occupancy:
             plans.append(AttentionPlan(partition=Partition.SPLIT_KV, block_m=decode_m,
                                        block_n=block_n, splits=splits, ctas_per_sm=occupancy))

@@ -95,9 +95,12 @@ def test_presets_lists_sources(capsys):
 
 
 def test_a_named_kernel_runs_at_its_calibrated_fraction(capsys):
-    # h100_sxm's attention runs at 0.361 of the tensor peak (FA2); flash_attention_3's entry is
-    # 0.5972: a long causal prefill's attention, compute-bound, takes ~0.361/0.5972 = 0.60 as long,
-    # and the GEMMs (at the spec-wide fraction either way) do not change
+    # flash_attention_3 runs at its entry's fraction (0.6466; FA2's spec-wide one 0.63) of wgmma's rate
+    # with its softmax overlapped, where FA2 issues mma.sync (2/3 of it) with its softmax half in
+    # series: a non-causal attention takes ~0.6 as long (test_gpu_mechanisms); a causal one less
+    # still, as FA3 hands the SMs the longest query blocks first where FA2's grid leaves each head's
+    # longest for last (about 0.8 of FA2's makespan at 32 heads x 4096 tokens). The GEMMs (at the
+    # spec-wide fraction either way) do not change
     argv = ["--hw", "h100_sxm", "--model", "llama-2-7b", "--phase", "prefill", "--seq", "4096",
             "--format", "csv"]
     base = pd.read_csv(io.StringIO(run(capsys, "simulate", *argv)[1]))
@@ -106,7 +109,7 @@ def test_a_named_kernel_runs_at_its_calibrated_fraction(capsys):
     attention = base["kind"] == "attention"
     assert attention.any()
     ratio = fa3.loc[attention, "latency_s"].sum() / base.loc[attention, "latency_s"].sum()
-    assert 0.55 < ratio < 0.7
+    assert 0.42 < ratio < 0.55
     gemms = base["kind"] == "gemm"
     assert fa3.loc[gemms, "latency_s"].tolist() == base.loc[gemms, "latency_s"].tolist()
 

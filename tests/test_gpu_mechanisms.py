@@ -76,7 +76,7 @@ def test_mma_sync_on_hopper_reaches_two_thirds_of_wgmma_and_all_of_the_h20s_capp
 
 
 def test_a_fraction_measured_on_the_h100s_sm_carries_to_the_h20_as_cycles_per_mac():
-    # The H100 runs FA3 at 0.63 of 2048 MACs/cycle: per MAC 1/(0.63·2048) cycles, of which
+    # The H100 runs attention at 0.63 of 2048 MACs/cycle: per MAC 1/(0.63·2048) cycles, of which
     # 1/2048 are the tensor cores' and (1/0.63 − 1)/2048 = 0.5873/2048 the SM's other units'.
     # The H20's tensor cores do 480: per MAC 1/480 + 0.5873/2048 cycles, a fraction of
     # 1 / (1 + 480/2048 · 0.5873) = 1 / 1.13765 = 0.8790
@@ -165,7 +165,8 @@ def test_softmax_overlap_is_the_kernels_max_for_fa3_and_partial_for_fa2():
 
 def test_a_warp_specialized_pingpong_kernel_runs_its_prefill_as_fa3_does():
     # TLX's Hopper flash attention is FA3's design in Triton (a TMA producer, two ping-pong consumer
-    # warpgroups, async wgmma): its non-causal prefill is FA3's on the H100. Causal, its Triton grid
+    # warpgroups, async wgmma), over 128 x 128 blocks where FA3 steps 176 keys non-causal: its
+    # non-causal prefill is within a few percent of FA3's on the H100. Causal, its Triton grid
     # (cdiv(N_CTX, BLOCK_M), Z·H) runs each head's query blocks ascending where FA3's scheduler
     # hands out the longest first, so the last heads' longest blocks finish late: a little slower.
     # FA2 (mma.sync, in-series softmax) is slower than either
@@ -176,7 +177,8 @@ def test_a_warp_specialized_pingpong_kernel_runs_its_prefill_as_fa3_does():
                                   EVENTS)
         fa2 = simulate_op_latency(op("attention_prefill", **shape, causal=causal, kernel="flash_attention_2"),
                                   EVENTS)
-        assert fa3 <= tlx < (1.1 if causal else 1.000001) * fa3 and fa2 > 1.3 * fa3
+        assert (fa3 <= tlx < 1.1 * fa3) if causal else tlx == pytest.approx(fa3, rel=0.05)
+        assert fa2 > 1.3 * fa3
 
 
 def _fraction_of_peak(spec, kernel=""):
