@@ -146,7 +146,9 @@ def test_cudnn_sdpa_runs_fa3s_design_on_hopper_and_fa2s_elsewhere():
     cudnn = simulate_op_latency(op("attention_prefill", **shape, kernel="cudnn_sdpa"), EVENTS)
     fa3 = simulate_op_latency(op("attention_prefill", **shape, kernel="flash_attention_3"), EVENTS)
     fa2 = simulate_op_latency(op("attention_prefill", **shape, kernel="flash_attention_2"), EVENTS)
-    assert cudnn == pytest.approx(fa3) and fa2 > 1.3 * cudnn
+    # the same design, on its own 128 x 128 tile at the spec-wide fraction where FA3 runs 128 x 176
+    # at its entry's: within a few percent
+    assert cudnn == pytest.approx(fa3, rel=0.05) and fa2 > 1.3 * cudnn
 
 
 def test_softmax_overlap_is_the_kernels_max_for_fa3_and_partial_for_fa2():
