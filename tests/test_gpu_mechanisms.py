@@ -874,6 +874,12 @@ def test_a_causal_prefill_lasts_as_long_as_its_busiest_sm_in_the_kernels_launch_
         for per_sm in (1, 2):
             end = _busiest_sm_s(order, 132, per_sm, 1.0, 1.0 / per_sm)
             assert end >= max(max(order), sum(order) / (132 * per_sm))
+    # the play-out is homogeneous in its two rates (doubling both doubles it) and rounding in them
+    # cannot reorder identical CTAs: the same makespan in blocks at any time unit
+    for unit in (1.0, 0.37, 7.77e-7):
+        for ratio in (1.0, 1.2):
+            assert _busiest_sm_s(ascending * 4, 132, 2, ratio * unit, unit) / unit == pytest.approx(
+                _busiest_sm_s(ascending * 4, 132, 2, ratio, 1.0), rel=1e-9)
     # two CTAs sharing an SM share its arithmetic: one 10-block CTA alone takes 10, beside another
     # of 10 on the same SM both take 2 · 10 (a 2-slot SM whose lone CTA is not faster than its share)
     assert _busiest_sm_s([10, 10], 1, 2, 1.0, 1.0) == 20

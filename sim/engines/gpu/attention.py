@@ -215,7 +215,12 @@ def _no_shorter_than_its_busiest_sm(
     outside = FILL_AND_DRAIN_LATENCIES * spec.memory_latency_s + spec.launch_overhead_s
     lone_s = (alone.total_s - outside) / work.steps
     arithmetic_s = sm_compute_s(spec, work, 1) / work.steps
-    busiest = _busiest_sm_s(lengths, spec.sm_count, plan.ctas_per_sm, lone_s, arithmetic_s) + outside
+    if arithmetic_s > 0:  # the play-out scales with its two rates together: cache it per ratio
+        ratio = float(f"{lone_s / arithmetic_s:.{RATE_RATIO_DIGITS}g}")
+        played = arithmetic_s * _busiest_sm_units(tuple(lengths), spec.sm_count, plan.ctas_per_sm, ratio)
+    else:
+        played = _busiest_sm_s(lengths, spec.sm_count, plan.ctas_per_sm, lone_s, arithmetic_s)
+    busiest = played + outside
     return dataclasses.replace(main, total_s=busiest) if busiest > main.total_s else main
 
 
@@ -243,25 +248,43 @@ def launch_order(problem: AttentionProblem, plan: AttentionPlan, kernel: Attenti
     return order
 
 
+#: Significant digits of a lone CTA's time per block over its share of the SM's arithmetic kept when
+#: `_busiest_sm_units` caches a play-out: the result moves by less than 0.05% for the rounding,
+#: and a calibration's probes, which scale both rates together, reuse it.
+RATE_RATIO_DIGITS = 3
+#: Finishes closer than this fraction of a block's time are simultaneous in `_busiest_sm_s`.
+TIE_TICK = 1e-6
+
+
+@functools.lru_cache(maxsize=4096)
+def _busiest_sm_units(lengths: tuple[int, ...], sms: int, per_sm: int, lone_ratio: float) -> float:
+    """`_busiest_sm_s` in units of the arithmetic time per block (its time is homogeneous in the
+    two rates: doubling both doubles it), for a lone CTA `lone_ratio` times slower per block."""
+    return _busiest_sm_s(list(lengths), sms, per_sm, lone_ratio, 1.0)
+
+
 def _busiest_sm_s(lengths: list[int], sms: int, per_sm: int, lone_s: float, arithmetic_s: float) -> float:
     """When the last of `lengths` (K/V blocks per CTA, in launch order) finishes: the first ``sms ·
     per_sm`` CTAs placed across the SMs in turn (CTA j on SM ``j mod sms``), each later one on the
-    SM whose slot freed first (the lower-numbered on a tie). ``k`` CTAs on an SM each take
-    ``max(lone_s, k · arithmetic_s)`` per block."""
+    SM whose slot freed first (the lower-numbered on a tie: finishes closer than `TIE_TICK` of a
+    block's time count as one, so rounding in the rates cannot reorder identical CTAs). ``k`` CTAs
+    on an SM each take ``max(lone_s, k · arithmetic_s)`` per block."""
     pending = iter(lengths)
     remaining: list[list[float]] = [[] for _ in range(sms)]
     for j, length in zip(range(sms * per_sm), pending, strict=False):
         remaining[j % sms].append(float(length))
     since = [0.0] * sms
+    tick = TIE_TICK * (min(lone_s, arithmetic_s) if arithmetic_s > 0 else lone_s)
     events = []
     for sm in range(sms):
         if remaining[sm]:
             per_block = max(lone_s, len(remaining[sm]) * arithmetic_s)
-            events.append((min(remaining[sm]) * per_block, sm))
+            finish = min(remaining[sm]) * per_block
+            events.append((round(finish / tick), sm, finish))
     heapq.heapify(events)
     end = 0.0
     while events:
-        now, sm = heapq.heappop(events)
+        _, sm, now = heapq.heappop(events)
         per_block = max(lone_s, len(remaining[sm]) * arithmetic_s)
         done = (now - since[sm]) / per_block
         left = [blocks - done for blocks in remaining[sm]]
@@ -271,7 +294,8 @@ def _busiest_sm_s(lengths: list[int], sms: int, per_sm: int, lone_s: float, arit
         remaining[sm], since[sm], end = running, now, now
         if running:
             per_block = max(lone_s, len(running) * arithmetic_s)
-            heapq.heappush(events, (now + min(running) * per_block, sm))
+            finish = now + min(running) * per_block
+            heapq.heappush(events, (round(finish / tick), sm, finish))
     return end
 
 
