@@ -210,7 +210,10 @@ class AttentionKernel:
     count at their mean length, bounded by the longest). `forward_tile`: its own forward tile
     (block_m, block_n) for a problem on Hopper, one CTA per SM (a kernel that fills the SM's shared
     memory with its K/V stages: FlashAttention-3, TLX, cuDNN), where None runs FlashAttention-2's
-    tile table (`fa2_tile`), as where it gives None."""
+    tile table (`fa2_tile`), as where it gives None. `decodes_on_forward_tile`: its decode runs that
+    forward kernel (FlashAttention-3's ``flash_attn_with_kvcache``: its keys per block and one CTA
+    per SM), where a kernel whose decode is not known (cuDNN's: only its prefill was read) decodes
+    on FlashAttention's split-KV tile."""
 
     mma_sync: bool
     overlap: float
@@ -227,6 +230,7 @@ class AttentionKernel:
     decode_sass: Callable[[AttentionProblem, float], SassCounts] | None = None
     causal_order: str = ASCENDING
     forward_tile: Callable[[AttentionProblem], tuple[int, int] | None] | None = None
+    decodes_on_forward_tile: bool = False
 
     def warps_for(self, block_m: int) -> int:
         """Warps holding a decode tile's accumulators (for its registers per thread):
@@ -473,11 +477,11 @@ ATTENTION_KERNELS = {
     # 0251105a: ``DynamicPersistentTileScheduler`` where ``Is_causal`` and not varlen)
     "flash_attention_3": AttentionKernel(
         mma_sync=False, overlap=1.0, query_tile=fa3_block_m, decode_warps=fa3_mma_warps, hopper_only=True,
-        causal_order=LONGEST_FIRST, forward_tile=fa3_tile,
+        causal_order=LONGEST_FIRST, forward_tile=fa3_tile, decodes_on_forward_tile=True,
     ),
     "flash_attention_3_fp8": AttentionKernel(
         mma_sync=False, overlap=1.0, query_tile=fa3_block_m, decode_warps=fa3_mma_warps, hopper_only=True,
-        causal_order=LONGEST_FIRST, forward_tile=fa3_tile,
+        causal_order=LONGEST_FIRST, forward_tile=fa3_tile, decodes_on_forward_tile=True,
     ),
     # FA3 Table 2's ablations: wgmma, with one of the full kernel's two overlaps removed
     "flash_attention_3_no_pipelining": AttentionKernel(
@@ -714,11 +718,13 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
                 if occupancy
             )
     if decode:
-        block_n = kernel.decode_block_n or (own[1] if own else split_kv_block_n(problem.d, splits))
+        decode_own = own if kernel.decodes_on_forward_tile else None
+        block_n = kernel.decode_block_n or (
+            decode_own[1] if decode_own else split_kv_block_n(problem.d, splits))
         sass = kernel.decode_sass(problem, spec.compute_capability) if kernel.decode_sass else None
         registers = sass.registers if sass else 0
         occupancy = ctas_per_sm(problem, spec, decode_m, block_n, decode_warps, registers=registers)
-        occupancy = min(1, occupancy) if own else occupancy
+        occupancy = min(1, occupancy) if decode_own else occupancy
         if occupancy:
             plans.append(AttentionPlan(partition=Partition.SPLIT_KV, block_m=decode_m,
                                        block_n=block_n, splits=splits, ctas_per_sm=occupancy))
