@@ -18,8 +18,9 @@ DRAM reads Q, K and V once (the query tiles and grouped query heads of one K/V h
 L2) and writes O.
 
 * FA2: CTAs = ceil(Sq/bm)·H·B. Causal: a query block visits the K/V blocks up to its diagonal;
-  CTAs are costed at the mean length, as the scheduler back-fills SMs while longer CTAs finish;
-  the kernel is no shorter than its longest CTA alone (a wave or less back-fills nothing).
+  CTAs are costed at the mean length, and the kernel lasts no less than its busiest SM when the
+  CTAs are dispatched in the kernel's launch order (ascending per head, or longest first), each
+  freed slot taking the next (`_no_shorter_than_its_busiest_sm`).
 * split-KV: CTAs = B·Hkv·ceil(g·Sq/bm)·splits over ``Skv/splits`` keys each; each writes an fp32
   partial output and its log-sum-exp, and a reduction kernel combines them (a second launch). A
   kernel with one CTA per query head (`AttentionKernel.per_query_head`) runs B·H·ceil(Sq/bm)·splits
@@ -225,8 +226,9 @@ def _no_shorter_than_its_busiest_sm(
 
 
 #: Waves of CTAs up to which `_no_shorter_than_its_busiest_sm` plays out the dispatch; beyond, only
-#: the longest CTA alone bounds the kernel (the cost of the play-out grows with the CTAs, and
-#: the tail it finds, one longest CTA at most, is a sixty-fourth of such a kernel or less).
+#: the longest CTA alone bounds the kernel (the play-out's cost grows with the CTAs, and the tail
+#: it finds over the mean, one longest CTA at most, twice a mean one, is a thirty-second of such a
+#: kernel or less).
 MAX_DISPATCHED_WAVES = 64
 
 
