@@ -145,8 +145,15 @@ TORCHAO_BLOCK_FP8 = dataclasses.replace(
 #: 7107b055). The scales ride in the producer's pipeline stages (TMA or cp.async). A 1-row GEMM
 #: thus runs 128-row tiles, and N = 2112 makes 17 CTAs on 132 SMs, each stepping the whole of K.
 CUTLASS_SM90_BLOCK_FP8_TILE = (128, 128, 128, 6)
+
+
+def cutlass_sm90_block_fp8_tile(problem: GemmProblem) -> tuple[int, int, int, int]:
+    """`CUTLASS_SM90_BLOCK_FP8_TILE`, whatever the problem."""
+    return CUTLASS_SM90_BLOCK_FP8_TILE
+
+
 CUTLASS_SM90_BLOCK_FP8 = GemmKernel(
-    overlap=0.0, split_k=False, scale_block_k=True, fixed_tile=lambda _problem: CUTLASS_SM90_BLOCK_FP8_TILE,
+    overlap=0.0, split_k=False, scale_block_k=True, fixed_tile=cutlass_sm90_block_fp8_tile,
     promotion_instructions=1,
 )
 
