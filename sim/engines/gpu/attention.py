@@ -216,11 +216,10 @@ def _no_shorter_than_its_busiest_sm(
     outside = FILL_AND_DRAIN_LATENCIES * spec.memory_latency_s + spec.launch_overhead_s
     lone_s = (alone.total_s - outside) / work.steps
     arithmetic_s = sm_compute_s(spec, work, 1) / work.steps
-    if arithmetic_s > 0:  # the play-out scales with its two rates together: cache it per ratio
-        ratio = float(f"{lone_s / arithmetic_s:.{RATE_RATIO_DIGITS}g}")
-        played = arithmetic_s * _busiest_sm_units(tuple(lengths), spec.sm_count, plan.ctas_per_sm, ratio)
-    else:
-        played = _busiest_sm_s(lengths, spec.sm_count, plan.ctas_per_sm, lone_s, arithmetic_s)
+    # the play-out scales with its two rates together: cached per ratio (a causal block always has
+    # tensor work, so the arithmetic time is positive)
+    ratio = float(f"{lone_s / arithmetic_s:.{RATE_RATIO_DIGITS}g}")
+    played = arithmetic_s * _busiest_sm_units(tuple(lengths), spec.sm_count, plan.ctas_per_sm, ratio)
     busiest = played + outside
     return dataclasses.replace(main, total_s=busiest) if busiest > main.total_s else main
 
@@ -276,7 +275,7 @@ def _busiest_sm_s(lengths: list[int], sms: int, per_sm: int, lone_s: float, arit
     for j, length in zip(range(sms * per_sm), pending, strict=False):
         remaining[j % sms].append(float(length))
     since = [0.0] * sms
-    tick = TIE_TICK * (min(lone_s, arithmetic_s) if arithmetic_s > 0 else lone_s)
+    tick = TIE_TICK * min(lone_s, arithmetic_s)
     events = []
     for sm in range(sms):
         if remaining[sm]:
