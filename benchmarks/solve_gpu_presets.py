@@ -23,7 +23,12 @@ still solve their figures (bisection to 4 significant digits):
   (the bf16 fraction would have the model's large FP8 GEMMs 16-20% above it);
 * `kernel_bandwidth_fractions` ``tinygemm_int4`` and ``inductor_int8_weight_only`` of
   ``a100_80gb_sxm``: gpt-fast's int4 (group 32) and int8 steps of the same run, each simulated as
-  gpt-fast ran it, its GEMMs at the entry (the rest of the step as the bf16 row's).
+  gpt-fast ran it, its GEMMs at the entry (the rest of the step as the bf16 row's);
+* `loaded_clock_hz` of ``h100_pcie``: the clock at which the model's bf16 GEMM at mag-/gpu_benchmark's
+  best H100 PCIe shape runs at its 499.5 TFLOP/s (published_figures.csv, a calibration source)
+  over the share of the same table's H100 SXM figure (792.1) the SXM preset reaches at the SXM's
+  best shape, each timed as that harness times it: the two parts share the SM and its fractions,
+  and the 700 W SXM holds its rated clock, so what the PCIe lacks beyond the SXM is its clock.
 
     .venv/bin/python benchmarks/solve_gpu_presets.py
 """
@@ -41,6 +46,7 @@ from reference_kernels.published_validation import validation_steps
 from sim.engines.gpu.attention import best_attention
 from sim.engines.gpu.gemm import best_gemm
 from sim.measured import published_validation
+from sim.measured.compare import compare
 from sim.simulate import simulate_op_latency
 from workloads.dtypes import DType
 from workloads.kernel_ops import op_for_measurement
@@ -114,6 +120,7 @@ def main() -> None:
     print(f"h100_sxm achievable_tensor_fraction: {tensor} (shipped {h100.achievable_tensor_fraction})")
     solve_fp8_fractions()
     solve_weight_only_kernels()
+    solve_loaded_clock()
 
 
 def fp8_tflops(spec, m: int, n: int, k: int) -> float:
@@ -183,6 +190,37 @@ def solve_weight_only_kernels() -> None:
         fraction = bisect(speed, 1 / step["latency_s"], 0.1, 1.0)
         print(f"a100_80gb_sxm kernel_bandwidth_fractions[{kernel}]: {fraction} (shipped {shipped})")
 
+
+def best_shape_tflops(spec, preset: str) -> tuple[float, float]:
+    """(published, simulated) TFLOP/s of mag-/gpu_benchmark's best-shape bf16 GEMM on `preset`,
+    simulated on `spec` as its harness timed it (`compare`: CUDA events after a write flush)."""
+    figures = calibration_measurements()
+    row = figures[(figures["source_id"] == "mag_gpu_benchmark_readme") & (figures["preset"] == preset)]
+    simulated = compare(row.reset_index(drop=True), spec).rows.iloc[0]
+    flops = float(row["flops"].iloc[0])
+    published = flops / float(row["latency_s"].iloc[0]) / 1e12
+    return published, flops / float(simulated["simulated_latency_s"]) / 1e12
+
+
+def solve_loaded_clock() -> None:
+    """The H100 PCIe's clock under GEMM load: where its best-shape GEMM runs at the table's figure
+    over the share of the SXM's row the SXM preset reaches at the SXM's best shape (the same
+    harness, the same SM, the 700 W SXM holding its rated clock), so that the model's own error at
+    such shapes is not taken for the clock."""
+    sxm_published, sxm_simulated = best_shape_tflops(load_hardware("h100_sxm"), "h100_sxm")
+    pcie = load_hardware("h100_pcie")
+    published, _ = best_shape_tflops(pcie, "h100_pcie")
+    target = published * sxm_simulated / sxm_published
+
+    def rate(clock: float) -> float:
+        best_gemm.cache_clear()
+        return best_shape_tflops(dataclasses.replace(pcie, loaded_clock_hz=clock * 1e9), "h100_pcie")[1]
+
+    clock = bisect(rate, target, 0.5, pcie.clock_hz / 1e9)
+    print(f"h100_sxm at the table's best SXM shape: {sxm_simulated:.1f} TFLOP/s, published {sxm_published}")
+    print(f"h100_pcie loaded_clock_hz: {clock:g}e9 (shipped {pcie.loaded_clock_hz:g}): the PCIe's best shape "
+          f"at {target:.1f} TFLOP/s = {published} x {sxm_simulated:.1f} / {sxm_published}; at the rated "
+          f"{pcie.clock_hz / 1e9:g} GHz it runs at {rate(pcie.clock_hz / 1e9):.1f}")
 
 if __name__ == "__main__":
     main()

@@ -112,8 +112,11 @@ class GPUSpec:
     `tdp_w` is the datasheet board power (0: unknown); `power_limit_w` the limit the board runs
     under (0: the TDP; a data centre may cap an H100 at 500 W), from which `sustained_clock_hz`
     follows (`POWER_CLOCK_EXPONENT`): the SMs' compute rates and L2 bandwidth scale with it, the
-    HBM's does not. `price_usd_per_hour` is an on-demand cloud price per GPU (0: unknown); the
-    preset cites each.
+    HBM's does not. `loaded_clock_hz` is the clock the SMs hold under sustained tensor-core load at
+    the TDP where the part cannot hold `clock_hz` there (0: it holds it): a 350 W H100 PCIe runs its
+    large GEMMs well below the 1.62 GHz its datasheet's tensor peaks are stated at; a power limit
+    below the TDP scales it further. `price_usd_per_hour` is an on-demand cloud price per GPU (0:
+    unknown); the preset cites each.
     `dirty_l2_bytes` is how much of the L2 holds dirty lines (written, not yet in DRAM) when a
     kernel starts: 0 by default (inside a model the previous kernels' outputs are dirty, a few MB
     at most for a decode step's activations: not modeled), the whole L2 after a benchmark harness
@@ -159,6 +162,7 @@ class GPUSpec:
     reference_mma_sync_macs_per_cycle_per_sm: float = 0.0
     tdp_w: float = 0.0
     power_limit_w: float = 0.0
+    loaded_clock_hz: float = 0.0
     dirty_l2_bytes: float = 0.0
     price_usd_per_hour: float = 0.0
     source: str = ""
@@ -180,7 +184,8 @@ class GPUSpec:
         ):
             check_positive_number(self, name, where)
         overheads = ("launch_overhead_s", "graph_launch_overhead_s", "host_dispatch_s")
-        power = ("tdp_w", "power_limit_w", "mma_sync_macs_per_cycle_per_sm", *REFERENCE_RATES)
+        power = ("tdp_w", "power_limit_w", "loaded_clock_hz", "mma_sync_macs_per_cycle_per_sm",
+                 *REFERENCE_RATES)
         for name in (*overheads, *power, "price_usd_per_hour", "compute_capability"):
             check_non_negative_number(self, name, where)
         for name in ("achievable_tensor_fraction", "attention_tensor_fraction"):
@@ -191,6 +196,12 @@ class GPUSpec:
             raise HardwareSpecError(
                 f"{where}field 'dirty_l2_bytes' = {self.dirty_l2_bytes!r}: must be at most "
                 f"l2_bytes = {self.l2_bytes!r} (the L2 cannot hold more dirty lines than lines)"
+            )
+        if self.loaded_clock_hz > self.clock_hz:
+            raise HardwareSpecError(
+                f"{where}field 'loaded_clock_hz' = {self.loaded_clock_hz!r}: must be at most "
+                f"clock_hz = {self.clock_hz!r} (the clock under load is the rated clock or below it; "
+                "0 where the part holds its rated clock)"
             )
         if self.power_limit_w and not self.tdp_w:
             raise HardwareSpecError(
@@ -327,12 +338,14 @@ class GPUSpec:
 
     @property
     def sustained_clock_hz(self) -> float:
-        """The SMs' clock under sustained load at `power_limit_w`: `clock_hz` at or above the TDP,
-        below it scaled by ``(power_limit_w / tdp_w) ** POWER_CLOCK_EXPONENT``: a 500 W limit on a
-        700 W H100 holds ``1830 MHz · (500/700)^(1/3) = 1636 MHz``."""
+        """The SMs' clock under sustained load at `power_limit_w`: at the TDP `loaded_clock_hz`
+        where set, else `clock_hz`; below the TDP that scaled by ``(power_limit_w / tdp_w) **
+        POWER_CLOCK_EXPONENT``: a 500 W limit on a 700 W H100 holds ``1830 MHz · (500/700)^(1/3) =
+        1636 MHz``."""
+        at_tdp = self.loaded_clock_hz or self.clock_hz
         if self.board_power_w >= self.tdp_w:
-            return self.clock_hz
-        return self.clock_hz * (self.board_power_w / self.tdp_w) ** POWER_CLOCK_EXPONENT
+            return at_tdp
+        return at_tdp * (self.board_power_w / self.tdp_w) ** POWER_CLOCK_EXPONENT
 
     @property
     def clock_scale(self) -> float:

@@ -101,6 +101,13 @@ class GemmKernel:
     code lists them (empty: the search over `BLOCK_MS` ... `STAGES`); the fastest is taken.
     `promotion_instructions`: CUDA-core instructions per output element per scale block of a
     block-scaled GEMM (`PROMOTION_INSTRUCTIONS_PER_OUTPUT` unless its code does fewer).
+    `warps`: warps per CTA where its code fixes them (0: by tile size, `WARPS_SMALL_TILE` /
+    `WARPS_LARGE_TILE`). `accumulators`: fp32 accumulator tiles a CTA holds in registers: 2 for a
+    kernel that scales each scale block's product before adding it (``acc += dot(a, b) * scale``:
+    the block's own product tile beside the running one). `tma_multicast`: whether its CTAs run in
+    thread-block clusters whose TMA loads a shared tile once for all of them
+    (`GPUSpec.tma_multicast_ctas`); False for a Triton kernel, launched one CTA per cluster
+    (``triton.Config(num_ctas=1)``, the default) with no multicast.
     """
 
     overlap: float
@@ -112,6 +119,9 @@ class GemmKernel:
     fixed_split_k: int = 0
     tiles: tuple[tuple[int, int, int, int], ...] = ()
     promotion_instructions: float = PROMOTION_INSTRUCTIONS_PER_OUTPUT
+    warps: int = 0
+    accumulators: int = 1
+    tma_multicast: bool = True
 
 
 #: Triton's software pipeliner prefetches only the loads that feed a dot's A and B operands
@@ -119,12 +129,19 @@ class GemmKernel:
 #: ``loadOpsToIndirectionLevel``: "only pipeline A and B operands of the dot op"; a scalar load is
 #: never pipelined, ``isSmallLoad``). A block-scaled kernel's per-block scale loads feed the
 #: multiply after the dot, so each k-step waits for them.
-TRITON_BLOCK_FP8 = GemmKernel(overlap=0.0, split_k=False, scale_block_k=True, unpipelined_loads=True)
+#: Its ``accumulator += tl.dot(a, b) * a_s[:, None] * b_s[None, :]`` holds the dot's product tile
+#: beside the accumulator (two fp32 tiles in registers), and like every Triton kernel it launches
+#: without thread-block clusters, so no TMA multicast.
+TRITON_BLOCK_FP8 = GemmKernel(
+    overlap=0.0, split_k=False, scale_block_k=True, unpipelined_loads=True, accumulators=2,
+    tma_multicast=False,
+)
 #: torchao's block-FP8 GEMM autotunes over ``fp8_gemm_configs`` (torchao/prototype/blockwise_fp8/
 #: blockwise_quantization.py at 846b433): BLOCK_SIZE_M 16-128, BLOCK_SIZE_N 32-128, BLOCK_SIZE_K the
-#: 128-deep scale block, 3-6 stages (8 warps): no 256-row or 256-column tile.
+#: 128-deep scale block, 3-6 stages, ``num_warps=8``: no 256-row or 256-column tile.
 TORCHAO_BLOCK_FP8 = dataclasses.replace(
-    TRITON_BLOCK_FP8, tiles=tuple(itertools.product((16, 32, 64, 128), (32, 64, 128), (128,), (3, 4, 5, 6)))
+    TRITON_BLOCK_FP8, tiles=tuple(itertools.product((16, 32, 64, 128), (32, 64, 128), (128,), (3, 4, 5, 6))),
+    warps=8,
 )
 
 
@@ -152,9 +169,11 @@ def cutlass_sm90_block_fp8_tile(problem: GemmProblem) -> tuple[int, int, int, in
     return CUTLASS_SM90_BLOCK_FP8_TILE
 
 
+#: Its two consumer warp groups (8 warps) each hold their half of the tile twice, ``accum_temp_``
+#: for the k-block's ``wgmma`` and ``accum_`` for the promoted sum (fp8_accumulation.hpp).
 CUTLASS_SM90_BLOCK_FP8 = GemmKernel(
     overlap=0.0, split_k=False, scale_block_k=True, fixed_tile=cutlass_sm90_block_fp8_tile,
-    promotion_instructions=1,
+    promotion_instructions=1, warps=8, accumulators=2,
 )
 
 
@@ -404,9 +423,10 @@ def _ctas_per_sm(problem: GemmProblem, spec: GPUSpec, block_m: int, block_n: int
     """CTAs of this tiling one SM holds: limited by shared memory, registers and the CTA limit."""
     stage_bytes = block_m * block_k * problem.a_bytes + block_k * block_n * problem.b_bytes
     shared = stages * stage_bytes
-    warps = WARPS_SMALL_TILE if block_m * block_n <= 128 * 128 else WARPS_LARGE_TILE
+    kernel = gemm_kernel(problem.kernel)
+    warps = kernel.warps or (WARPS_SMALL_TILE if block_m * block_n <= 128 * 128 else WARPS_LARGE_TILE)
     threads = warps * THREADS_PER_WARP
-    per_thread = block_m * block_n / threads + REGISTERS_PER_THREAD_BESIDES_ACCUMULATORS
+    per_thread = kernel.accumulators * block_m * block_n / threads + REGISTERS_PER_THREAD_BESIDES_ACCUMULATORS
     if per_thread > MAX_REGISTERS_PER_THREAD or shared > spec.shared_memory_bytes_per_sm:
         return 0
     by_registers = spec.registers_per_sm // math.ceil(per_thread * threads)

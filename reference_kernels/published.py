@@ -46,6 +46,7 @@ PUBLISHED_FIGURES = Path(__file__).parent / "data" / "published_figures.csv"
 PRESET_OF_GPU = {
     "h100_sxm": "h100_sxm",
     "h800_sxm": "h100_sxm",
+    "h100_pcie": "h100_pcie",
     "h200": "h200",
     "a100_80gb_sxm": "a100_80gb_sxm",
     "other:a100_sxm_unspecified_memory": "a100_80gb_sxm",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import pytest
 
@@ -244,6 +245,33 @@ def test_a_power_limit_lowers_the_sm_clock_by_the_cube_root_not_the_hbm():
         dataclasses.replace(H100, tdp_w=0.0, power_limit_w=500.0)
 
 
+def test_a_card_that_cannot_hold_its_rated_clock_under_load_runs_at_its_loaded_clock(monkeypatch):
+    pcie = load_hardware("h100_pcie")
+    # rated 1.62 GHz (the datasheet's 756 TFLOPS); under GEMM load at 350 W, 1.412 GHz
+    assert pcie.sustained_clock_hz == pcie.loaded_clock_hz == 1.412e9
+    assert pcie.clock_scale == pytest.approx(1.412 / 1.62)
+    # a 300 W limit scales the loaded clock: 1.412 GHz · (300 / 350)^(1/3) = 1.341 GHz
+    capped = dataclasses.replace(pcie, power_limit_w=300.0)
+    assert capped.sustained_clock_hz == pytest.approx(1.412e9 * (300 / 350) ** (1 / 3))
+    gemm = op("gemm", M=8192, N=8192, K=8192)
+    rated = dataclasses.replace(pcie, loaded_clock_hz=0.0)
+    assert rated.sustained_clock_hz == 1.62e9
+    slowdown = simulate_op_latency(gemm, pcie) / simulate_op_latency(gemm, rated)
+    assert slowdown == pytest.approx(1.62 / 1.412, rel=0.01)  # compute-bound: 1.147x
+    with pytest.raises(HardwareSpecError, match="'loaded_clock_hz' = 1700000000.0: must be at most clock_hz"):
+        dataclasses.replace(pcie, loaded_clock_hz=1.7e9)
+    # calibration check (mag-/gpu_benchmark, a calibration source): the PCIe's best shape runs at its
+    # 499.5 TFLOP/s over the share of the same table's SXM figure the SXM preset reaches at the SXM's
+    # best shape, 792.1 / 837.9: 528.4 TFLOP/s
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
+    from solve_gpu_presets import best_shape_tflops
+
+    sxm_published, sxm_simulated = best_shape_tflops(H100, "h100_sxm")
+    published, simulated = best_shape_tflops(pcie, "h100_pcie")
+    assert (published, sxm_published) == (499.5, 792.1)
+    assert simulated == pytest.approx(published * sxm_simulated / sxm_published, rel=0.002)
+
+
 def test_each_timing_method_includes_its_own_per_call_costs():
     tiny = op("gemm", M=64, N=64, K=64)
     kernel = simulate_op_latency(tiny, H100.on_device_only())  # a profiler's kernel time
@@ -273,21 +301,51 @@ def test_a_preset_variant_names_its_base_and_changes_a_few_fields(tmp_path):
         load_hardware(variant)
 
 
-def test_block_scaled_fp8_promotion_costs_what_its_kernel_does_not_hide():
+def test_block_scaled_fp8_promotion_costs_what_its_kernel_does_not_hide(monkeypatch):
     # Per 128-deep scale block a bm x bn tile does bm·bn·128 FP8 MACs, bm·bn / 32 cycles at 4096
     # MACs/cycle/SM (bm·bn / (32 f) at the FP8 fraction f), and 3·bm·bn CUDA-core instructions,
     # bm·bn / 42.7 cycles at 128 per cycle: in series (a Triton kernel scaling the dot's result)
-    # 1 + 0.75 f times the tensor time, overlapped (warp-specialized kernels) none beyond it
+    # 1 + 0.75 f times the tensor time, overlapped (warp-specialized kernels) none beyond it. The
+    # promotion alone: torchao's kernel with its occupancy and L2 traffic those of a plain GEMM
+    # (one accumulator, multicast; its own are the next test's)
+    from mappers import gpu_gemm
+
+    promotion_only = dataclasses.replace(
+        gpu_gemm.TORCHAO_BLOCK_FP8, accumulators=1, warps=0, tma_multicast=True)
+    monkeypatch.setitem(gpu_gemm.GEMM_KERNELS, "promotion_only", promotion_only)
     shape = dict(M=8192, N=8192, K=8192, a_dtype="fp8", b_dtype="fp8", out_dtype="bf16")
     plain = simulate_op_latency(op("gemm_fp8", **shape), EVENTS)
     hidden = simulate_op_latency(op("gemm_fp8", **shape, group_size=128, kernel="deepgemm"), EVENTS)
-    serial = simulate_op_latency(
-        op("gemm_fp8", **shape, group_size=128, kernel="torchao_triton_blockwise_fp8"), EVENTS)
+    serial = simulate_op_latency(op("gemm_fp8", **shape, group_size=128, kernel="promotion_only"), EVENTS)
     assert hidden == pytest.approx(plain, rel=0.01)
     # the main loops take 1 + 0.75 · 0.7191 = 1.54x; the waves' exposed epilogue stores and fills,
     # unchanged, bring the whole kernel to ~1.49x
     in_series = 1 + 0.75 * H100.tensor_fraction(DType.FP8)
     assert 1.4 < serial / plain < in_series
+
+
+def test_a_triton_block_fp8_gemm_holds_two_accumulators_and_loads_without_multicast():
+    # ``acc += tl.dot(a, b) * a_s * b_s`` keeps the dot's product tile beside the accumulator. torchao's
+    # 128 x 128 tile at 8 warps: 2 · 128·128 / 256 = 128 registers of accumulators + 40 others = 168
+    # per thread, 168 · 256 = 43,008 of the SM's 65,536: one CTA per SM, where its 3 stages of
+    # 16 KB of A and 16 KB of B (96 KB of 228 KB) would hold two
+    from mappers.gpu_gemm import candidate_tiles, gemm_problem
+    from sim.engines.gpu.gemm import cost_gemm
+
+    shape = dict(M=8192, N=8192, K=8192, a_dtype="fp8", b_dtype="fp8", out_dtype="bf16", group_size=128)
+    problem = gemm_problem(op("gemm_fp8", **shape, kernel="torchao_triton_blockwise_fp8"))
+    tiles = {(t.block_m, t.block_n, t.stages): t for t in candidate_tiles(problem, H100)}
+    assert tiles[(128, 128, 3)].ctas_per_sm == 1
+    assert H100.shared_memory_bytes_per_sm // (3 * 32 * 1024) == 2
+    # a Triton kernel launches no clusters: each CTA loads its A rows and B columns itself, 128 + 128
+    # bytes per unit of K, where a 2-CTA cluster's multicast would share the larger: 128 + 128 / 2
+    tile = tiles[(128, 128, 3)]
+    steps = 8192 // 128
+    assert cost_gemm(problem, tile, H100).main.l2_bytes == pytest.approx(
+        64 * 64 * (steps * 128 * (128 + 128) + problem.side_bytes / 64))
+    deepgemm = gemm_problem(op("gemm_fp8", **shape, kernel="deepgemm"))
+    assert cost_gemm(deepgemm, tile, H100).main.l2_bytes == pytest.approx(
+        64 * 64 * (steps * 128 * (128 + 128 / 2) + deepgemm.side_bytes / 64))
 
 
 def test_a_triton_block_fp8_gemm_waits_on_its_scale_loads_every_k_step(monkeypatch):
@@ -659,15 +717,16 @@ def test_vllms_triton_block_fp8_gemm_scales_in_series_as_torchaos_does():
         name: simulate_op_latency(op("gemm_fp8", kernel=name, **shape), EVENTS)
         for name in ("torchao_triton_blockwise_fp8", "w8a8_block_fp8_triton", "deepgemm_like")
     }
-    # the same 128 x 128 tile; torchao's autotune list has no 2-stage config (3-6), so its
-    # occupancy differs a little
+    # the same 64 x 128 tile (two fp32 tiles in registers leave no larger one the fastest); torchao's
+    # autotune list has no 2-stage config (3-6) and runs 8 warps, so its occupancy differs a little
     assert times["w8a8_block_fp8_triton"] == pytest.approx(times["torchao_triton_blockwise_fp8"], rel=0.01)
     assert times["w8a8_block_fp8_triton"] > 1.3 * times["deepgemm_like"]
 
 
 def test_torchaos_block_fp8_gemm_launches_only_its_autotune_lists_tiles():
     # fp8_gemm_configs (torchao at 846b433): BLOCK_SIZE_M 16-128, BLOCK_SIZE_N 32-128, the 128-deep
-    # scale block, 3-6 stages: 4 x 3 x 4 = 48 configs, none 256 wide, where vLLM's kernel is searched
+    # scale block, 3-6 stages, 8 warps: 4 x 3 x 4 = 48 configs, none 256 wide, where vLLM's kernel
+    # is searched at the warps a tile of its size gets (4 up to 128 x 128)
     from mappers.gpu_gemm import candidate_tiles, gemm_problem
 
     shape = dict(M=8192, N=8192, K=8192, a_dtype="fp8", b_dtype="fp8", group_size=128, out_dtype="bf16")
@@ -678,7 +737,11 @@ def test_torchaos_block_fp8_gemm_launches_only_its_autotune_lists_tiles():
     }
     assert len(torchao) == 48  # every config fits an H100's shared memory
     vllm = candidate_tiles(gemm_problem(op("gemm_fp8", kernel="w8a8_block_fp8_triton", **shape)), H100)
-    assert max(t.block_m for t in vllm) == 256
+    # its two fp32 tiles (the dot's product and the accumulator) in 4 warps' registers: a 128 x 64
+    # tile takes 2 · 8192 / 128 + 40 = 168 per thread, a 128 x 128 one 2 · 16384 / 128 + 40 = 296,
+    # past the 255 a thread may hold (and 8 warps for a larger tile, 2 · 32768 / 256 + 40 = 296)
+    assert max(t.block_m * t.block_n for t in vllm) == 128 * 64
+    assert max(t.block_m for t in vllm) == 128
 
 
 def test_vllms_cutlass_block_fp8_gemm_runs_one_128_tile_and_promotes_after_each_matmul(monkeypatch):

@@ -203,9 +203,11 @@ def _promotion_ops(problem: GemmProblem, bm: int, bn: int, k: int) -> float:
 
 def _tile_load_bytes(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> float:
     """Bytes one CTA loads through L2 per unit of K: its A rows and B columns, the larger of the two
-    shared by the CTAs of a cluster (TMA multicast, `tma_multicast_ctas`)."""
+    shared by the CTAs of a cluster (TMA multicast, `tma_multicast_ctas`) where the kernel runs in
+    clusters (`GemmKernel.tma_multicast`)."""
     a, b = tile.block_m * problem.a_bytes, tile.block_n * problem.b_bytes
-    return min(a, b) + max(a, b) / spec.tma_multicast_ctas
+    sharing = spec.tma_multicast_ctas if gemm_kernel(problem.kernel).tma_multicast else 1
+    return min(a, b) + max(a, b) / sharing
 
 
 def _wave_reads(
