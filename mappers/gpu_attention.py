@@ -133,6 +133,12 @@ TRTLLM_MMHA_SASS = {
 }
 #: Warps of its CTA (``THDS_PER_BLOCK`` 256 for these launches: decoderMaskedMultiheadAttentionLaunch.h).
 TRTLLM_MMHA_WARPS = 256 // 32
+#: Keys whose loads its K and V loops issue together: the same template's defaults ``K_LOOP_UNROLL =
+#: 4`` and ``V_LOOP_UNROLL = 8`` ("Explicit batching of LDGs (by K_LOOP_UNROLL)": all of a batch's
+#: loads, then its arithmetic, then the next batch's loads), over ``K_PER_ITER`` 64 keys (256 threads,
+#: 4 per key) and ``V_PER_ITER`` 128 keys: 4 · 64 = 256 keys a K batch, 8 · 128 = 1024 a V batch.
+#: (v0.5's template, 98e78cc7, had K 8 and V 4: 512 and 512.)
+TRTLLM_MMHA_LOAD_BATCHES = (4 * 64, 8 * 128)
 #: vLLM 0.6.4's PagedAttention V1 decode (`paged_attention`; csrc/attention/attention_kernels.cuh,
 #: ``paged_attention_v1_kernel`` with head size 128, 16-token blocks, 128 threads, not block-sparse)
 #: by (compute capability, K/V cache bits, paged): benchmarks/vllm_pa_sass/per_key.csv. Each warp
@@ -213,7 +219,10 @@ class AttentionKernel:
     tile table (`fa2_tile`), as where it gives None. `decodes_on_forward_tile`: its decode runs that
     forward kernel (FlashAttention-3's ``flash_attn_with_kvcache``: its keys per block and one CTA
     per SM), where a kernel whose decode is not known (cuDNN's: only its prefill was read) decodes
-    on FlashAttention's split-KV tile."""
+    on FlashAttention's split-KV tile. `decode_load_batches`: keys per batch of loads its decode's
+    K pass and V pass issue together before using any (TensorRT-LLM's masked MHA: "explicit
+    batching of LDGs"), one memory latency per batch in series (`sim.engines.gpu.timing.CtaWork.
+    latency_waits`); empty where it pipelines its loads through `ATTENTION_STAGES`."""
 
     mma_sync: bool
     overlap: float
@@ -231,6 +240,7 @@ class AttentionKernel:
     causal_order: str = ASCENDING
     forward_tile: Callable[[AttentionProblem], tuple[int, int] | None] | None = None
     decodes_on_forward_tile: bool = False
+    decode_load_batches: tuple[int, ...] = ()
 
     def warps_for(self, block_m: int) -> int:
         """Warps holding a decode tile's accumulators (for its registers per thread):
@@ -262,10 +272,10 @@ class AttentionKernel:
 
 #: How far FlashAttention-2's softmax hides under other warps' matmuls. CALIBRATED on the A100
 #: (`benchmarks/solve_gpu_presets.py`), where mma.sync is the native instruction and runs at the
-#: GEMM's calibrated 0.917 of peak: the model then gives the FA2 paper's "up to 73%" of the peak
+#: GEMM's calibrated 0.9201 of peak: the model then gives the FA2 paper's "up to 73%" of the peak
 #: (Dao 2023, abstract; published_figures.csv) at B1 H16 S16k D128 non-causal. In series (0) it
 #: would give 58%, fully overlapped (1) 91%.
-FA2_SOFTMAX_OVERLAP = 0.5593
+FA2_SOFTMAX_OVERLAP = 0.5539
 
 
 def flashinfer_cta_tile_q(packed_rows: int, head_dim: int) -> int:
@@ -466,6 +476,7 @@ def trtllm_mmha(*, paged: bool) -> AttentionKernel:
         PER_QUERY_HEAD_DECODE,
         decode_warps=lambda rows: TRTLLM_MMHA_WARPS,
         decode_sass=functools.partial(counted_sass, TRTLLM_MMHA_SASS, paged=paged),
+        decode_load_batches=TRTLLM_MMHA_LOAD_BATCHES,
     )
 
 

@@ -90,12 +90,12 @@ def test_presets_lists_sources(capsys):
     assert "llama-2-7b" in out and "Llama-2-7b-hf config.json" in out
     # the named kernels --attention-kernel / --gemm-kernel take, with their fractions
     # the kernel fractions bench_gpu_published --calibrate solved from calibration sources (issue 16)
-    assert "kernel tensor fractions: cutlass_fp8_blockscaled 0.4664, deepgemm_fp8_blockscaled 0.8004" in out
-    assert "kernel bandwidth fractions: inductor_int8_weight_only 0.6823" in out
+    assert "kernel tensor fractions: cutlass_fp8_blockscaled 0.4691, deepgemm_fp8_blockscaled 0.801" in out
+    assert "kernel bandwidth fractions: inductor_int8_weight_only 0.7035" in out
 
 
 def test_a_named_kernel_runs_at_its_calibrated_fraction(capsys):
-    # flash_attention_3 runs at its entry's fraction (0.6466; FA2's spec-wide one 0.63) of wgmma's rate
+    # flash_attention_3 runs at its entry's fraction (0.6504; FA2's spec-wide one 0.6314) of wgmma's rate
     # with its softmax overlapped, where FA2 issues mma.sync (2/3 of it) with its softmax half in
     # series: a non-causal attention takes ~0.6 as long (test_gpu_mechanisms); a causal one less
     # still, as FA3 hands the SMs the longest query blocks first where FA2's grid leaves each head's
@@ -116,7 +116,7 @@ def test_a_named_kernel_runs_at_its_calibrated_fraction(capsys):
 
 def test_a_kernel_the_model_has_traits_for_runs_without_an_entry(capsys):
     # the H20 preset has no flash_attention_3 entry; --attention-kernel takes FA3's traits (wgmma,
-    # softmax overlapped) at the H20's spec-wide fraction (the H100's 0.63 carried to 0.879): its
+    # softmax overlapped) at the H20's spec-wide fraction (the H100's 0.6314 carried to 0.880): its
     # prefill attention is faster than FA2's (mma.sync, softmax partly in series), the GEMMs unchanged
     argv = ["--hw", "h20", "--model", "llama-2-7b", "--phase", "prefill", "--seq", "2048", "--format", "csv"]
     base = pd.read_csv(io.StringIO(run(capsys, "simulate", *argv)[1]))

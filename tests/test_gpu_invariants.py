@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import pandas as pd
 import pytest
@@ -97,7 +98,8 @@ def test_rows_carry_the_common_columns_and_a_mapping():
                    "peak_macs", "launches", "mapping"):
         assert column in row.index
     assert "folds" not in row.index and "sram_reads" not in row.index  # the systolic engine's own
-    assert row["mapping"].startswith(("128x256", "256x128")) and " waves " in row["mapping"]
+    # a tile, its pipeline, its split and its waves (at 8192^3 several tiles tie within 0.3%)
+    assert re.fullmatch(r"\d+x\d+x\d+ s\d splitk\d+ waves \d+\.\d\d", row["mapping"]), row["mapping"]
     assert row["total_cycles"] == pytest.approx(row["latency_s"] * H100.clock_hz)
 
 

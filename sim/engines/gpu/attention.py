@@ -100,6 +100,15 @@ class AttentionCost(KernelCost):
         return f"{self.plan.describe()} waves {self.main.waves:.2f}"
 
 
+def _batched_load_waits(kernel: AttentionKernel, keys: int) -> float:
+    """Memory latencies a decode CTA waits in series over its `keys` where the kernel issues its
+    K and V loads in batches (`AttentionKernel.decode_load_batches`: keys per batch of each pass),
+    one latency per batch; 0 where it pipelines them (the stages' chain)."""
+    if not kernel.decode_load_batches:
+        return 0.0
+    return float(sum(math.ceil(keys / batch) for batch in kernel.decode_load_batches))
+
+
 def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec) -> AttentionCost:
     """Time and traffic of `problem` under `plan` (see the module docstring)."""
     bm, bn = plan.block_m, plan.block_n
@@ -159,6 +168,8 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
         + rows * problem.d * problem.q_bytes,
         steps=steps * (kernel.kv_passes if plan.partition is Partition.SPLIT_KV else 1),
         stages=ATTENTION_STAGES,
+        latency_waits=_batched_load_waits(kernel, steps * bn) if plan.partition is Partition.SPLIT_KV
+        else 0.0,
     )
     reads = problem.q_total_bytes + problem.kv_total_bytes
     main_writes = partial_bytes or problem.o_total_bytes  # split-KV's main kernel writes only partials

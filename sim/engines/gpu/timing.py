@@ -25,8 +25,11 @@ as the slowest of
   waits its latency and its share of the channel). A copy's many warps keep ``x`` large and reach
   ``P``; a GEMV with few CTAs, or a decode attention streaming one head per CTA, does not: a
   1×8192×8192 fp16 GEMV on an H100 as 128 CTAs of 16×64×128 tiles, 4 stages, keeps
-  ``128 · 3 · 16 KiB = 6.3 MB`` in flight against ``3.0 TB/s · 228 ns = 0.68 MB``: ``x = 9.2``, 90%
-  of the copy rate; one 64-key block at a time for 32 heads (``x ≈ 1``) gives half. Where the
+  ``128 · 3 · 16 KiB = 6.3 MB`` in flight against ``3.0 TB/s · 370 ns = 1.1 MB`` (the DRAM latency
+  a pointer chase measures, `GPUSpec.memory_latency_s`): ``x = 5.7``, 85% of the copy rate; one
+  64-key block at a time for 32 heads (``x ≈ 0.6``) gives 40%. A kernel that issues its loads in
+  batches rather than through a pipeline waits one latency per batch
+  (`CtaWork.latency_waits`). Where the
   kernel starts with dirty lines in L2 (`GPUSpec.dirty_l2_bytes`: a benchmark flushed it by
   writing), its traffic also writes back one dirty line for each line it brings in
   (`dirty_write_back_bytes`), at the same rate.
@@ -81,6 +84,9 @@ class CtaWork:
     stages: int
     store_bytes: float = 0.0  # what the CTA's epilogue writes to DRAM after its main loop
     serial_latency_s: float = 0.0  # memory latency each step waits in series (loads not prefetched)
+    # memory latencies one CTA waits in series where its loads come in batches issued together
+    # rather than a pipeline (`AttentionKernel.decode_load_batches`); 0: steps / (stages - 1)
+    latency_waits: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,7 +168,8 @@ def kernel_time(
     """
     slots = spec.sm_count * ctas_per_sm
     full, rest = divmod(ctas, slots)
-    chain = work.steps * spec.memory_latency_s / max(1, work.stages - 1)  # one CTA's loads, in series
+    waits = work.latency_waits or work.steps / max(1, work.stages - 1)
+    chain = waits * spec.memory_latency_s  # one CTA's loads, in series
     compute = busy = dram = exposed = 0.0
     for wave_ctas, repeats in ((slots, full), (rest, 1 if rest else 0)):
         if not repeats:
