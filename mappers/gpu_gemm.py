@@ -143,6 +143,15 @@ TORCHAO_BLOCK_FP8 = dataclasses.replace(
     TRITON_BLOCK_FP8, tiles=tuple(itertools.product((16, 32, 64, 128), (32, 64, 128), (128,), (3, 4, 5, 6))),
     warps=8,
 )
+#: torchao's training-side FP8 GEMM with 1×128 scales on both operands (``triton_fp8_gemm_1x128_128x1``,
+#: torchao/prototype/blockwise_fp8_training/kernels.py at 4c16ab850): the same main loop, ``accumulator
+#: += tl.dot(a, b) * a_s[:, None] * b_s[None, :]`` per 128-deep block, autotuned over
+#: ``fp8_gemm_configs_max_autotune``: square 64, 128 or 256 tiles, 2 stages, 4 or 8 warps. Run at 8
+#: warps: at 4 a 128 × 128 tile's two accumulators need 2 · 16384 / 128 + 40 = 296 registers a thread,
+#: past the 255 it may hold (and a 256 × 256 tile's past it at 8).
+TORCHAO_TRAINING_BLOCK_FP8 = dataclasses.replace(
+    TRITON_BLOCK_FP8, tiles=tuple((size, size, 128, 2) for size in (64, 128, 256)), warps=8,
+)
 
 
 #: vLLM's SM90 CUTLASS block-FP8 GEMM (``cutlass_scaled_mm`` with 1×128 / 128×128 scales,
@@ -244,6 +253,7 @@ GEMM_KERNELS = {
     # block (the scale block), the scaling by the same warps after their dot, the scales loaded
     # with plain ``tl.load`` in the loop; both launch a grid of (M tiles, N tiles), no split-K
     "torchao_triton_blockwise_fp8": TORCHAO_BLOCK_FP8,
+    "torchao_triton_fp8_gemm_1x128_128x1": TORCHAO_TRAINING_BLOCK_FP8,
     "cutlass_fp8_blockscaled": CUTLASS_SM90_BLOCK_FP8,
     "w8a8_block_fp8_triton": TRITON_BLOCK_FP8,
     "autoawq_gemm": AUTOAWQ_GEMM,

@@ -56,6 +56,7 @@ KERNELS = {
     "torch-cublas": "torch_matmul",
     "torch": "torch_matmul",  # TileOPs' "torch baseline GEMV (b @ a)"
     "torchao_triton_blockwise_fp8_gemm": "torchao_triton_blockwise_fp8",
+    "torchao_triton_fp8_gemm_1x128_128x1": "torchao_triton_fp8_gemm_1x128_128x1",
     "fp8-tensor-w-tensor-a-noquant": "cutlass_scaled_mm",
     "vllm_marlin_w4a16": "marlin",
     "vllm_marlin_w8a16": "marlin",

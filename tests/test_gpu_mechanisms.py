@@ -775,6 +775,21 @@ def test_torchaos_block_fp8_gemm_launches_only_its_autotune_lists_tiles():
     assert max(t.block_m for t in vllm) == 128
 
 
+def test_torchaos_training_fp8_gemm_runs_its_square_autotune_tiles_that_fit_its_registers():
+    # triton_fp8_gemm_1x128_128x1 (torchao at 4c16ab850): square 64, 128 or 256 tiles, 2 stages, the
+    # 128-deep scale block. At 8 warps its two fp32 tiles take 2 · 4096 / 256 + 40 = 72 (64) and
+    # 2 · 16384 / 256 + 40 = 168 (128) registers a thread; 256's 2 · 65536 / 256 + 40 = 552 do not fit
+    from mappers.gpu_gemm import candidate_tiles, gemm_problem
+
+    shape = dict(M=5120, N=8192, K=16640, a_dtype="fp8", b_dtype="fp8", group_size=128, out_dtype="bf16")
+    problem = gemm_problem(op("gemm_fp8", kernel="torchao_triton_fp8_gemm_1x128_128x1", **shape))
+    tiles = {(t.block_m, t.block_n, t.block_k, t.stages): t.ctas_per_sm
+             for t in candidate_tiles(problem, H100)}
+    # 64: 72 · 256 = 18,432 registers (3 CTAs), 2 stages of 8 + 8 KB (13 by shared memory);
+    # 128: 168 · 256 = 43,008 (1 CTA)
+    assert tiles == {(64, 64, 128, 2): 3, (128, 128, 128, 2): 1}
+
+
 def test_vllms_cutlass_block_fp8_gemm_runs_one_128_tile_and_promotes_after_each_matmul(monkeypatch):
     # scaled_mm_blockwise_sm90_fp8_dispatch.cuh: Shape<_128, _128, _128> for every shape, no split
     # of K, and (CUTLASS fp8_accumulation.hpp) one FFMA per output after each k-block's wgmma. At
