@@ -222,5 +222,6 @@ def solve_loaded_clock() -> None:
           f"at {target:.1f} TFLOP/s = {published} x {sxm_simulated:.1f} / {sxm_published}; at the rated "
           f"{pcie.clock_hz / 1e9:g} GHz it runs at {rate(pcie.clock_hz / 1e9):.1f}")
 
+
 if __name__ == "__main__":
     main()

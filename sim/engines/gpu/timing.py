@@ -27,9 +27,9 @@ as the slowest of
   1×8192×8192 fp16 GEMV on an H100 as 128 CTAs of 16×64×128 tiles, 4 stages, keeps
   ``128 · 3 · 16 KiB = 6.3 MB`` in flight against ``3.0 TB/s · 370 ns = 1.1 MB`` (the DRAM latency
   a pointer chase measures, `GPUSpec.memory_latency_s`): ``x = 5.7``, 85% of the copy rate; one
-  64-key block at a time for 32 heads (``x ≈ 0.6``) gives 40%. A kernel that issues its loads in
-  batches rather than through a pipeline waits one latency per batch
-  (`CtaWork.latency_waits`). Where the
+  64-key block of K and V at a time for 32 heads (1 MB in flight, ``x ≈ 0.9``) gives under half.
+  A kernel that issues its loads in batches rather than through a pipeline waits one latency per
+  batch (`CtaWork.latency_waits`). Where the
   kernel starts with dirty lines in L2 (`GPUSpec.dirty_l2_bytes`: a benchmark flushed it by
   writing), its traffic also writes back one dirty line for each line it brings in
   (`dirty_write_back_bytes`), at the same rate.
