@@ -274,6 +274,23 @@ def test_a_card_that_cannot_hold_its_rated_clock_under_load_runs_at_its_loaded_c
     assert simulated == pytest.approx(published * sxm_simulated / sxm_published, rel=0.002)
 
 
+def test_the_h100_pcie_reads_faster_than_it_copies():
+    # te42kyfo/gpu-benches gpu-stream on an H100 PCIe: a copy-like stream 1704 GB/s, a read-only one
+    # 1942 GB/s. A copy runs at the first; a decode attention (its K/V read, a few KB written) at the
+    # second: 1942 / 1704 = 1.14 times the copy's rate for the same bytes, less its latency chain
+    pcie = load_hardware("h100_pcie").with_native_runtime()
+    assert pcie.achievable_dram_bytes_per_s == 1.704e12
+    assert pcie.attention_bandwidth_fraction == pcie.gemm_bandwidth_fraction == 1.14
+    copy = simulate_op_latency(op("copy", bytes=2**30), pcie)
+    assert 2 * 2**30 / copy == pytest.approx(1.704e12, rel=0.005)
+    decode = op("attention_decode", batch=128, heads=32, kv_heads=8, seq_kv=16384, head_dim=128)
+    kv_bytes = 128 * 8 * 16384 * 128 * 2 * 2
+    read = simulate_op_latency(decode, pcie)
+    at_copy = simulate_op_latency(decode, dataclasses.replace(pcie, attention_bandwidth_fraction=1.0))
+    assert kv_bytes / read < 1.942e12 and kv_bytes / read > 1.704e12
+    assert at_copy / read == pytest.approx(1.14, rel=0.03)
+
+
 def test_each_timing_method_includes_its_own_per_call_costs():
     tiny = op("gemm", M=64, N=64, K=64)
     kernel = simulate_op_latency(tiny, H100.on_device_only())  # a profiler's kernel time
