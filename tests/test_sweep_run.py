@@ -50,6 +50,13 @@ chunk_configs: 2
 """
 
 
+#: CYCLE with 384 configs (192 parts): once the workers have compiled their engines a part takes
+#: milliseconds, so a sweep of 60 parts could end before a busy 2-core machine's test process sees
+#: its first part and signals it; 192 leave it about a second to
+CYCLE_MANY = CYCLE.replace("rows: {range: [8, 64, 8]}", "rows: {range: [8, 128, 8]}").replace(
+    "cols: {range: [8, 40, 8]}", "cols: {range: [8, 64, 8]}")
+
+
 def write(tmp_path: Path, text: str, name: str = "spec.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text)
@@ -187,7 +194,8 @@ def test_spec_builder_matches_apply_overrides():
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_a_sweep_killed_midway_resumes_to_every_config_exactly_once(tmp_path, sig):
-    spec, out = write(tmp_path, CYCLE), tmp_path / "out"
+    spec, out = write(tmp_path, CYCLE_MANY), tmp_path / "out"
+    configs = 16 * 8 * 3  # rows 8..128, cols 8..64 (steps of 8), three dataflows
     command = [
         sys.executable,
         "-m",
@@ -217,15 +225,15 @@ def test_a_sweep_killed_midway_resumes_to_every_config_exactly_once(tmp_path, si
     process.send_signal(sig)
     _, stderr = process.communicate(timeout=60)
     written = len(list(out.glob("part-*.parquet")))
-    assert 0 < written < 60, "the sweep was not stopped midway"
+    assert 0 < written < configs // 2, "the sweep was not stopped midway"
     if sig is signal.SIGINT:
         assert process.returncode == 130 and "--resume" in stderr
     else:
         assert process.returncode == -signal.SIGKILL
     assert main(["sweep", str(spec), "--out", str(out), "--workers", "2", "--resume", "--no-progress"]) == 0
     frame = read_sweep(out)
-    assert sorted(frame["config_id"].unique()) == list(range(120))
-    assert not frame.duplicated(["config_id", "workload"]).any() and len(frame) == 120
+    assert sorted(frame["config_id"].unique()) == list(range(configs))
+    assert not frame.duplicated(["config_id", "workload"]).any() and len(frame) == configs
 
 
 def test_ray_gives_the_same_rows_as_the_local_engine(tmp_path):
