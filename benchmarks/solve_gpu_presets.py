@@ -39,6 +39,8 @@ import dataclasses
 import itertools
 from collections.abc import Callable
 
+import pandas as pd
+
 from hwmodels import load_hardware
 from mappers import gpu_attention
 from reference_kernels.published import calibration_measurements
@@ -191,12 +193,17 @@ def solve_weight_only_kernels() -> None:
         print(f"a100_80gb_sxm kernel_bandwidth_fractions[{kernel}]: {fraction} (shipped {shipped})")
 
 
-def best_shape_tflops(spec, preset: str) -> tuple[float, float]:
-    """(published, simulated) TFLOP/s of mag-/gpu_benchmark's best-shape bf16 GEMM on `preset`,
-    simulated on `spec` as its harness timed it (`compare`: CUDA events after a write flush)."""
+def best_shape_row(preset: str) -> pd.DataFrame:
+    """mag-/gpu_benchmark's best-shape bf16 GEMM on `preset`, as a one-row measured file."""
     figures = calibration_measurements()
     row = figures[(figures["source_id"] == "mag_gpu_benchmark_readme") & (figures["preset"] == preset)]
-    simulated = compare(row.reset_index(drop=True), spec).rows.iloc[0]
+    return row.reset_index(drop=True)
+
+
+def best_shape_tflops(spec, row: pd.DataFrame) -> tuple[float, float]:
+    """(published, simulated) TFLOP/s of a `best_shape_row`, simulated on `spec` as its harness
+    timed it (`compare`: CUDA events after a write flush)."""
+    simulated = compare(row, spec).rows.iloc[0]
     flops = float(row["flops"].iloc[0])
     published = flops / float(row["latency_s"].iloc[0]) / 1e12
     return published, flops / float(simulated["simulated_latency_s"]) / 1e12
@@ -207,14 +214,14 @@ def solve_loaded_clock() -> None:
     over the share of the SXM's row the SXM preset reaches at the SXM's best shape (the same
     harness, the same SM, the 700 W SXM holding its rated clock), so that the model's own error at
     such shapes is not taken for the clock."""
-    sxm_published, sxm_simulated = best_shape_tflops(load_hardware("h100_sxm"), "h100_sxm")
-    pcie = load_hardware("h100_pcie")
-    published, _ = best_shape_tflops(pcie, "h100_pcie")
+    sxm_published, sxm_simulated = best_shape_tflops(load_hardware("h100_sxm"), best_shape_row("h100_sxm"))
+    pcie, row = load_hardware("h100_pcie"), best_shape_row("h100_pcie")
+    published, _ = best_shape_tflops(pcie, row)
     target = published * sxm_simulated / sxm_published
 
     def rate(clock: float) -> float:
         best_gemm.cache_clear()
-        return best_shape_tflops(dataclasses.replace(pcie, loaded_clock_hz=clock * 1e9), "h100_pcie")[1]
+        return best_shape_tflops(dataclasses.replace(pcie, loaded_clock_hz=clock * 1e9), row)[1]
 
     clock = bisect(rate, target, 0.5, pcie.clock_hz / 1e9)
     print(f"h100_sxm at the table's best SXM shape: {sxm_simulated:.1f} TFLOP/s, published {sxm_published}")

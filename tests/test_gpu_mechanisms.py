@@ -266,10 +266,10 @@ def test_a_card_that_cannot_hold_its_rated_clock_under_load_runs_at_its_loaded_c
     # 499.5 TFLOP/s over the share of the same table's SXM figure the SXM preset reaches at the SXM's
     # best shape, 792.1 / 837.9: 528.4 TFLOP/s
     monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
-    from solve_gpu_presets import best_shape_tflops
+    from solve_gpu_presets import best_shape_row, best_shape_tflops
 
-    sxm_published, sxm_simulated = best_shape_tflops(H100, "h100_sxm")
-    published, simulated = best_shape_tflops(pcie, "h100_pcie")
+    sxm_published, sxm_simulated = best_shape_tflops(H100, best_shape_row("h100_sxm"))
+    published, simulated = best_shape_tflops(pcie, best_shape_row("h100_pcie"))
     assert (published, sxm_published) == (499.5, 792.1)
     assert simulated == pytest.approx(published * sxm_simulated / sxm_published, rel=0.002)
 

@@ -178,7 +178,8 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
         dram_bytes_of_wave=lambda wave_ctas: (reads + main_writes) * wave_ctas / ctas,
     )
     if plan.partition is Partition.FA2 and problem.causal:
-        main = _no_shorter_than_its_busiest_sm(main, work, problem, plan, spec, (reads + main_writes) / ctas)
+        main = _no_shorter_than_its_busiest_sm(
+            main, work, problem, plan, kernel, spec, (reads + main_writes) / ctas)
     combine_bytes = partial_bytes + problem.o_total_bytes if partial_bytes else 0.0  # read partials, write O
     reduce_write_back = 0.0
     if plan.partition is Partition.SPLIT_KV and partial_bytes:
@@ -200,8 +201,8 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
 
 
 def _no_shorter_than_its_busiest_sm(
-    main: KernelTime, work: CtaWork, problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec,
-    bytes_per_cta: float,
+    main: KernelTime, work: CtaWork, problem: AttentionProblem, plan: AttentionPlan, kernel: AttentionKernel,
+    spec: GPUSpec, bytes_per_cta: float,
 ) -> KernelTime:
     """A causal kernel lasts as long as its busiest SM, where the wave model charges every CTA the
     mean length (`_mean_blocks`). Query block i visits `_blocks_visited` K/V blocks, and the CTAs
@@ -217,7 +218,6 @@ def _no_shorter_than_its_busiest_sm(
     end after 27 blocks' time where the mean gives 17."""
     query_blocks = math.ceil(problem.sq / plan.block_m)
     ctas = query_blocks * problem.heads * problem.batch
-    kernel = attention_kernel(problem.kernel, spec.compute_capability)
     if not kernel.causal_order or ctas > MAX_DISPATCHED_WAVES * spec.sm_count * plan.ctas_per_sm:
         lengths = [_blocks_visited(problem, query_blocks - 1, plan.block_m, plan.block_n)]  # the longest
     else:
