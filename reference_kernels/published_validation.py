@@ -82,7 +82,9 @@ class Stack:
     it runs where the model has its traits (`mappers.gpu_attention.ATTENTION_KERNELS`; empty: the
     preset's default). `decode_kernel` is the decode's where it is not `attention_kernel`, and
     `decode_by_group` the decode kernel for the GQA groups (query heads per K/V head) a stack sends
-    elsewhere (`decode_attention_kernel`); the prefill keeps `attention_kernel`."""
+    elsewhere (`decode_attention_kernel`); the prefill keeps `attention_kernel`. `eager_prefill`:
+    its prefill steps run eagerly from Python, each kernel dispatched by PyTorch, whatever its
+    decode does (a stack that captures CUDA graphs for decode batch sizes only)."""
 
     fusion: str
     cuda_graphs: bool
@@ -91,6 +93,7 @@ class Stack:
     attention_kernel: str = ""
     decode_kernel: str = ""
     decode_by_group: Mapping[int, str] = field(default_factory=dict)
+    eager_prefill: bool = False
 
     def decode_attention_kernel(self, group: int) -> str:
         """The attention kernel a decode step of a model with `group` query heads per K/V head runs."""
@@ -131,7 +134,18 @@ STACKS = {
         "serving", False, False, "a TensorRT engine; v0.9 with a contiguous KV cache: no CUDA graphs, "
         "the masked MHA decode (XQA for groups of 8)", "trtllm_mmha", decode_by_group={8: "trtllm_xqa"},
     ),
-    "vllm": Stack("serving", True, False, "vLLM: fused kernels, decode replayed from CUDA graphs"),
+    # vLLM replays CUDA graphs for decode batches only (vllm/worker/model_runner.py, v0.5: "vLLM uses
+    # cuda graph only for decoding requests", ``use_captured_graph = (decode_only and ...)``); a
+    # prefill runs eagerly, each op dispatched from Python
+    "vllm": Stack(
+        "serving", True, False, "vLLM: fused kernels, decode replayed from CUDA graphs, prefill eager",
+        eager_prefill=True,
+    ),
+    # Argonne's TensorRT-LLM 0.11 runs (their copy of examples/run.py at ae7e7a41, ModelRunnerCpp, one
+    # output token): the C++ runtime launches a prefill step; the script sets no CUDA-graph option
+    "tensorrt_llm_v011": Stack(
+        "serving", False, False, "a TensorRT engine, v0.11 (C++ runtime): a prefill step, no CUDA graphs",
+    ),
 }
 
 
@@ -282,6 +296,7 @@ def _step(figure: pd.Series) -> dict[str, object]:
         scope_name = "generate"
     else:
         scope_name = "decode"
+    eager_prefill = stack.eager_prefill and figure["family"] == "model_prefill"
     weights, activations = DTYPES[figure["b_dtype"]], DTYPES[figure["a_dtype"]]
     # TensorRT-LLM v0.6.1's FP8 engines were built with --fp8_kv_cache (its settings say so); the
     # H200 launch blog's engines must have held K/V in 8 bits (`EIGHT_BIT_KV_SOURCES`)
@@ -308,8 +323,8 @@ def _step(figure: pd.Series) -> dict[str, object]:
         "activations": activations,
         "kv": kv,
         "fusion": stack.fusion,
-        "cuda_graphs": int(stack.cuda_graphs),
-        "eager_host": int(stack.eager_host),
+        "cuda_graphs": int(stack.cuda_graphs and not eager_prefill),
+        "eager_host": int(stack.eager_host or eager_prefill),
         "stack": stack_name,
         "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack_name, weights), ""),
         "module_gemm_kernels": module_gemm_kernels(stack_name, weights),

@@ -8,7 +8,12 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from reference_kernels.published_validation import PUBLISHED_VALIDATION, validation_kernels, validation_steps
+from reference_kernels.published_validation import (
+    PUBLISHED_VALIDATION,
+    STACKS,
+    validation_kernels,
+    validation_steps,
+)
 from reference_kernels.sources import harness, source_registry
 from sim.measured import published_validation
 from sim.measured.compare import L2_FLUSHES, TIMINGS
@@ -137,6 +142,14 @@ def test_whole_model_rows_name_their_stack_and_scope():
     # TensorRT-LLM v0.5's decode attention: the masked MHA, one CTA per query head
     assert set(trt["attention_kernel"]) == {"trtllm_mmha"}
     assert set(steps.loc[["autoawq_pr320_a100"], "attention_kernel"]) == {""}
+    # vLLM replays CUDA graphs for decode batches only: its prefill steps run eagerly from Python
+    argonne = steps.loc["argonne_llm_inference_bench_ttft"]
+    vllm = argonne[argonne["stack"] == "vllm"]
+    assert len(vllm) == 6 and set(vllm["scope"]) == {"prefill"}
+    assert set(vllm["cuda_graphs"]) == {0} and set(vllm["eager_host"]) == {1}
+    assert STACKS["vllm"].cuda_graphs and STACKS["vllm"].eager_prefill
+    trt011 = argonne[argonne["stack"] == "tensorrt_llm_v011"]
+    assert len(trt011) == 6 and set(trt011["cuda_graphs"]) == set(trt011["eager_host"]) == {0}
 
 
 def test_tensorrt_llm_v08_v09_rows_run_their_decode_kernel_and_fp8_engines_with_fp8_kv():
