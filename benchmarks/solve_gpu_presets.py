@@ -24,6 +24,11 @@ still solve their figures (bisection to 4 significant digits):
 * `kernel_bandwidth_fractions` ``tinygemm_int4`` and ``inductor_int8_weight_only`` of
   ``a100_80gb_sxm``: gpt-fast's int4 (group 32) and int8 steps of the same run, each simulated as
   gpt-fast ran it, its GEMMs at the entry (the rest of the step as the bf16 row's);
+* `graph_launch_overhead_s` of ``h200``, ``a100_80gb_sxm`` and ``l40s``: what one minimal kernel
+  replayed from a CUDA graph costs beyond the model's own time for it (its bytes at the copy rate
+  and one memory latency, `sim.engines.gpu.timing.memory_bound_s`), from te42kyfo/gpu-benches'
+  gpu-small-kernels sweep (`GRAPH_SMALL_KERNELS`): a graph of 10,000 ``scale`` kernels over 4096
+  doubles on the H200, the A100 80GB and the L40;
 * `loaded_clock_hz` of ``h100_pcie``: the clock at which the model's bf16 GEMM at mag-/gpu_benchmark's
   best H100 PCIe shape runs at its 499.5 TFLOP/s (published_figures.csv, a calibration source)
   over the share of the same table's H100 SXM figure (792.1) the SXM preset reaches at the SXM's
@@ -47,6 +52,7 @@ from reference_kernels.published import calibration_measurements
 from reference_kernels.published_validation import validation_steps
 from sim.engines.gpu.attention import best_attention
 from sim.engines.gpu.gemm import best_gemm
+from sim.engines.gpu.timing import memory_bound_s
 from sim.measured import published_validation
 from sim.measured.compare import compare
 from sim.simulate import simulate_op_latency
@@ -120,9 +126,34 @@ def main() -> None:
 
     tensor = bisect(h100_gemm, 798e12 / h100.peak_tensor_flops(h100.default_dtype), 0.5, 1.0)
     print(f"h100_sxm achievable_tensor_fraction: {tensor} (shipped {h100.achievable_tensor_fraction})")
+    solve_graph_launch_overhead()
     solve_fp8_fractions()
     solve_weight_only_kernels()
     solve_loaded_clock()
+
+
+#: te42kyfo/gpu-benches@1c36d509 gpu-small-kernels/<file>, its first row (4096 doubles): a CUDA graph
+#: of 10,000 ``scale`` kernels (``A[i] = B[i] * 0.25``, 32 KiB read and 32 KiB written each), replayed
+#: and timed on the host over the whole graph; the best rate over its block sizes, GB/s of bytes moved
+#: (h200_graph.txt: "4096  64kB     48     49     51     51     52     50"; a100_80_graph.txt:
+#: "4096  0kB     23     36     39     43     46     48     49     48     45"; l40_graph.txt: "4096
+#: 64kB     61     67     70     68     65     58"). The L40's figure stands for the L40S (same AD102).
+GRAPH_SMALL_KERNELS = {"h200": 52e9, "a100_80gb_sxm": 49e9, "l40s": 70e9}
+#: Bytes one such kernel moves: 4096 doubles read and 4096 written.
+SMALL_KERNEL_BYTES = 4096 * 8 * 2
+
+
+def solve_graph_launch_overhead() -> None:
+    """Each GPU's `graph_launch_overhead_s`: the measured time of one minimal graph-replayed kernel
+    (`GRAPH_SMALL_KERNELS`) less what the model's streaming kernel takes without a launch
+    (`memory_bound_s`: the bytes at the copy rate plus one memory latency), rounded to 3 digits."""
+    for preset, rate in GRAPH_SMALL_KERNELS.items():
+        spec = load_hardware(preset)
+        measured = SMALL_KERNEL_BYTES / rate
+        bare = memory_bound_s(dataclasses.replace(spec, launch_overhead_s=0.0), SMALL_KERNEL_BYTES, 4096)
+        solved = float(f"{measured - bare:.3g}")
+        print(f"{preset} graph_launch_overhead_s: {solved:g} (shipped {spec.graph_launch_overhead_s:g}); "
+              f"{measured * 1e6:.3f} us a kernel measured, {bare * 1e6:.3f} us its bytes and latency")
 
 
 def fp8_tflops(spec, m: int, n: int, k: int) -> float:
