@@ -97,6 +97,24 @@ def test_calibration_large_copy_moves_read_plus_written_bytes_at_the_presets_3_t
     assert 2 * size / row["latency_s"] == pytest.approx(3.0e12, rel=0.01)  # the preset's own figure
 
 
+@pytest.mark.parametrize(
+    ("preset", "measured_s"),
+    [("h200", 65536 / 52e9), ("a100_80gb_sxm", 65536 / 49e9), ("l40s", 65536 / 70e9)],
+)
+def test_calibration_graph_launch_reproduces_a_graph_of_minimal_kernels(preset, measured_s):
+    # A calibration check: graph_launch_overhead_s was solved (benchmarks/solve_gpu_presets.py) so
+    # that a copy of 32 KiB (te42kyfo/gpu-benches gpu-small-kernels' `scale` over 4096 doubles, 64
+    # KiB moved) replayed from a CUDA graph takes the measured 64 KiB / 52 GB/s = 1.260 us on the
+    # H200 (1.337 on the A100 80GB, 0.936 on the L40): 65536 B / 4.3e12 B/s + 0.370 us + 0.875 us
+    spec, copy = load_hardware(preset), op_for_measurement({"family": "copy", "bytes": 32768})
+    row = simulate(copy, spec.with_cuda_graphs()).iloc[0]
+    expected = 65536 / spec.achievable_dram_bytes_per_s + spec.memory_latency_s + spec.graph_launch_overhead_s
+    assert row["latency_s"] == pytest.approx(expected)
+    assert row["latency_s"] == pytest.approx(measured_s, rel=0.005)
+    # replayed from a graph, such a kernel costs less than launched eagerly
+    assert row["latency_s"] < simulate(copy, spec).iloc[0]["latency_s"]
+
+
 def test_w4a16_decode_gemv_reads_a_quarter_of_fp16_plus_scales_and_zeros():
     # 1x4096x4096: fp16 weight 4096*4096*2 = 33,554,432 B; int4 weight 8,388,608 B; per group of 128
     # along K and column: 32*4096 fp16 scales = 262,144 B, 32*4096 int4 zeros = 65,536 B;
