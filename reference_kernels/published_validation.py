@@ -261,7 +261,8 @@ def _kernel_name(figure: pd.Series) -> str:
 #: Columns of a step description (`validation_steps`).
 STEP_COLUMNS = (
     "family", "model", "scope", "batch", "input_len", "output_len", "weights", "group_size",
-    "activations", "kv", "fusion", "cuda_graphs", "eager_host", "stack", "gemm_kernel", "module_gemm_kernels",
+    "activations", "kv", "fusion", "cuda_graphs", "eager_host", "eager_prefill", "stack", "gemm_kernel",
+    "module_gemm_kernels",
     "attention_kernel", "decode_attention_kernel", "preset", "gpu",
     "tp", "latency_s",
     "set", "source_id", "split", "reason", "locator", "quote",
@@ -325,6 +326,7 @@ def _step(figure: pd.Series) -> dict[str, object]:
         "fusion": stack.fusion,
         "cuda_graphs": int(stack.cuda_graphs and not eager_prefill),
         "eager_host": int(stack.eager_host or eager_prefill),
+        "eager_prefill": int(stack.eager_prefill),
         "stack": stack_name,
         "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack_name, weights), ""),
         "module_gemm_kernels": module_gemm_kernels(stack_name, weights),
@@ -360,6 +362,7 @@ def _published_model_step(row: pd.Series) -> dict[str, object]:
         "fusion": row["fusion"],
         "cuda_graphs": int(row["cuda_graphs"]),
         "eager_host": 0,  # gpt-fast replays CUDA graphs; TensorRT-LLM launches from C++
+        "eager_prefill": 0,
         "stack": (stack := row["source"].split("/")[1].split(" ")[0].lower()),
         "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack, row["weights"]), ""),
         "module_gemm_kernels": module_gemm_kernels(stack, row["weights"]),

@@ -150,6 +150,24 @@ def test_whole_model_rows_name_their_stack_and_scope():
     assert STACKS["vllm"].cuda_graphs and STACKS["vllm"].eager_prefill
     trt011 = argonne[argonne["stack"] == "tensorrt_llm_v011"]
     assert len(trt011) == 6 and set(trt011["cuda_graphs"]) == set(trt011["eager_host"]) == {0}
+    # a whole vLLM generation: the decode steps replayed from CUDA graphs, the prefill eager
+    generation = steps.loc["argonne_llm_inference_bench_e2e"].iloc[0]
+    assert generation["scope"] == "generate"
+    assert generation["cuda_graphs"] == 1 and generation["eager_prefill"] == 1
+
+
+def test_an_eager_prefill_costs_a_generation_its_host_dispatch():
+    # vLLM's 128 + 128-token generation of Llama-2-7B on the A100: the prefill's kernels are each
+    # dispatched from Python (4.8 us a kernel at least), the 127 decode steps replayed from graphs;
+    # the same generation with its prefill in the graph too is faster, by at most the prefill's share
+    steps = validation_steps().set_index("source_id")
+    step = steps.loc["argonne_llm_inference_bench_e2e"].iloc[0]
+    assert (step["model"], step["input_len"], step["output_len"]) == ("llama-2-7b", 128, 128)
+    in_graph = step.copy()
+    in_graph["eager_prefill"] = 0
+    eager = published_validation.simulate_step(step)
+    graphed = published_validation.simulate_step(in_graph)
+    assert graphed < eager < graphed * 1.05
 
 
 def test_tensorrt_llm_v08_v09_rows_run_their_decode_kernel_and_fp8_engines_with_fp8_kv():

@@ -115,18 +115,17 @@ def simulate_step(step: pd.Series, base: object | None = None) -> float:
     """Simulated seconds of one whole-model figure, by its `scope` (module docstring), on its preset
     (or `base`, a variant of it) with the row's overrides."""
     overrides = [o for o in str(step.get("set") or "").split(";") if o]
-    hardware = apply_overrides(base if base is not None else load_hardware(step["preset"]), overrides)
-    if int(step["cuda_graphs"]):
-        hardware = hardware.with_cuda_graphs()
-    elif not int(step["eager_host"]):
-        hardware = hardware.with_native_runtime()
+    spec = apply_overrides(base if base is not None else load_hardware(step["preset"]), overrides)
+    launched = _launched(spec, int(step["cuda_graphs"]), int(step["eager_host"]))
+    # a stack whose prefill runs eagerly from Python (vLLM: CUDA graphs for decode batches only)
+    prefilling = _launched(spec, 0, 1) if int(step.get("eager_prefill") or 0) else launched
     # a stack's weight-only GEMM and attention kernels (the decode's, where the stack picks it by
     # the model's GQA group): their traits, their preset entries if any
     names = ("gemm_kernel", "attention_kernel", "decode_attention_kernel")
     gemm, attention, decode_attention = (str(step.get(name) or "") or None for name in names)
     known = modeled_kernels()
-    decoding = hardware.with_kernels(gemm=gemm, attention=decode_attention or attention, known=known)
-    hardware = hardware.with_kernels(gemm=gemm, attention=attention, known=known)
+    decoding = launched.with_kernels(gemm=gemm, attention=decode_attention or attention, known=known)
+    hardware = prefilling.with_kernels(gemm=gemm, attention=attention, known=known)
     first, steps = int(step["input_len"]) + 1, int(step["output_len"])
     if step["scope"] == "prefill":
         return _step_s(step, hardware, "prefill", seq=int(step["input_len"]))
@@ -135,6 +134,14 @@ def simulate_step(step: pd.Series, base: object | None = None) -> float:
     prefill = _step_s(step, hardware, "prefill", seq=int(step["input_len"]))
     decode = (steps - 1) * _mean_decode_s(step, decoding, first, first + steps - 2) if steps > 1 else 0.0
     return (prefill + decode) / steps
+
+
+def _launched(spec: object, cuda_graphs: int, eager_host: int) -> object:
+    """`spec` as a step's kernels are launched: replayed from a CUDA graph, dispatched one by one by
+    an eager framework on the host (the spec as it is), or by a native runtime."""
+    if cuda_graphs:
+        return spec.with_cuda_graphs()
+    return spec if eager_host else spec.with_native_runtime()
 
 
 def _mean_decode_s(step: pd.Series, hardware: object, first: int, last: int) -> float:
