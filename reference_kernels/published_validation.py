@@ -297,7 +297,6 @@ def _step(figure: pd.Series) -> dict[str, object]:
         scope_name = "generate"
     else:
         scope_name = "decode"
-    eager_prefill = stack.eager_prefill and figure["family"] == "model_prefill"
     weights, activations = DTYPES[figure["b_dtype"]], DTYPES[figure["a_dtype"]]
     # TensorRT-LLM v0.6.1's FP8 engines were built with --fp8_kv_cache (its settings say so); the
     # H200 launch blog's engines must have held K/V in 8 bits (`EIGHT_BIT_KV_SOURCES`)
@@ -324,8 +323,8 @@ def _step(figure: pd.Series) -> dict[str, object]:
         "activations": activations,
         "kv": kv,
         "fusion": stack.fusion,
-        "cuda_graphs": int(stack.cuda_graphs and not eager_prefill),
-        "eager_host": int(stack.eager_host or eager_prefill),
+        "cuda_graphs": int(stack.cuda_graphs),
+        "eager_host": int(stack.eager_host),
         "eager_prefill": int(stack.eager_prefill),
         "stack": stack_name,
         "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack_name, weights), ""),

@@ -145,9 +145,12 @@ def test_whole_model_rows_name_their_stack_and_scope():
     # vLLM replays CUDA graphs for decode batches only: its prefill steps run eagerly from Python
     argonne = steps.loc["argonne_llm_inference_bench_ttft"]
     vllm = argonne[argonne["stack"] == "vllm"]
-    assert len(vllm) == 6 and set(vllm["scope"]) == {"prefill"}
-    assert set(vllm["cuda_graphs"]) == {0} and set(vllm["eager_host"]) == {1}
+    assert len(vllm) == 6 and set(vllm["scope"]) == {"prefill"} and set(vllm["eager_prefill"]) == {1}
     assert STACKS["vllm"].cuda_graphs and STACKS["vllm"].eager_prefill
+    # its prefill is the same step as an eager stack's (no graphs, each kernel dispatched by PyTorch)
+    prefill = vllm.iloc[0]
+    eager = pd.Series({**prefill.to_dict(), "cuda_graphs": 0, "eager_host": 1, "eager_prefill": 0})
+    assert published_validation.simulate_step(prefill) == published_validation.simulate_step(eager)
     trt011 = argonne[argonne["stack"] == "tensorrt_llm_v011"]
     assert len(trt011) == 6 and set(trt011["cuda_graphs"]) == set(trt011["eager_host"]) == {0}
     # a whole vLLM generation: the decode steps replayed from CUDA graphs, the prefill eager
