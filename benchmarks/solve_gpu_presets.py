@@ -29,6 +29,11 @@ still solve their figures (bisection to 4 significant digits):
   and one memory latency, `sim.engines.gpu.timing.memory_bound_s`), from te42kyfo/gpu-benches'
   gpu-small-kernels sweep (`GRAPH_SMALL_KERNELS`): a graph of 10,000 ``scale`` kernels over 4096
   doubles on the H200, the A100 80GB and the L40;
+* `VLLM_STEP_HOST_S` (reference_kernels/published_validation.py): the host time per step of vLLM's
+  engine loop, at which each of vLLM's own CI latency tests (`vllm_ci_latency_tests`, a calibration
+  source: Llama-3.1-8B, batch 8, 32 tokens in and 128 out, on an A100 80GB and an H100) takes its
+  measured time, simulated as vLLM runs it (the prefill eager, the decode steps from CUDA graphs);
+  the mean of the two;
 * `loaded_clock_hz` of ``h100_pcie``: the clock at which the model's bf16 GEMM at mag-/gpu_benchmark's
   best H100 PCIe shape runs at its 499.5 TFLOP/s (published_figures.csv, a calibration source)
   over the share of the same table's H100 SXM figure (792.1) the SXM preset reaches at the SXM's
@@ -49,7 +54,7 @@ import pandas as pd
 from hwmodels import load_hardware
 from mappers import gpu_attention
 from reference_kernels.published import calibration_measurements
-from reference_kernels.published_validation import validation_steps
+from reference_kernels.published_validation import VLLM_STEP_HOST_S, validation_steps
 from sim.engines.gpu.attention import best_attention
 from sim.engines.gpu.gemm import best_gemm
 from sim.engines.gpu.timing import memory_bound_s
@@ -129,6 +134,7 @@ def main() -> None:
     solve_graph_launch_overhead()
     solve_fp8_fractions()
     solve_weight_only_kernels()
+    solve_vllm_step_host()
     solve_loaded_clock()
 
 
@@ -154,6 +160,22 @@ def solve_graph_launch_overhead() -> None:
         solved = float(f"{measured - bare:.3g}")
         print(f"{preset} graph_launch_overhead_s: {solved:g} (shipped {spec.graph_launch_overhead_s:g}); "
               f"{measured * 1e6:.3f} us a kernel measured, {bare * 1e6:.3f} us its bytes and latency")
+
+
+def solve_vllm_step_host() -> None:
+    """vLLM's host time per step: each CI latency test's measured time per generated token less the
+    model's for the same generation without it (the time is linear in it: every step pays it once);
+    the mean of the GPUs' values, rounded to 3 digits."""
+    steps = validation_steps()
+    steps = steps[steps["source_id"] == "vllm_ci_latency_tests"]
+    values = []
+    for _, step in steps.iterrows():
+        bare = published_validation.simulate_step(pd.Series({**step.to_dict(), "step_host_s": 0.0}))
+        values.append(step["latency_s"] - bare)
+        print(f"vLLM's CI on {step['preset']}: {step['latency_s'] * 1e3:.3f} ms a token measured, "
+              f"{bare * 1e3:.3f} ms its kernels: {values[-1] * 1e3:.3f} ms of host time a step")
+    solved = float(f"{sum(values) / len(values):.3g}")
+    print(f"VLLM_STEP_HOST_S: {solved:g} (shipped {VLLM_STEP_HOST_S:g})")
 
 
 def fp8_tflops(spec, m: int, n: int, k: int) -> float:

@@ -84,7 +84,9 @@ class Stack:
     `decode_by_group` the decode kernel for the GQA groups (query heads per K/V head) a stack sends
     elsewhere (`decode_attention_kernel`); the prefill keeps `attention_kernel`. `eager_prefill`:
     its prefill steps run eagerly from Python, each kernel dispatched by PyTorch, whatever its
-    decode does (a stack that captures CUDA graphs for decode batch sizes only)."""
+    decode does (a stack that captures CUDA graphs for decode batch sizes only). `step_host_s`:
+    the host time of the engine's loop that each step waits for (scheduling the next step,
+    preparing its inputs, turning the sampled tokens into Python objects), beside its kernels."""
 
     fusion: str
     cuda_graphs: bool
@@ -94,11 +96,20 @@ class Stack:
     decode_kernel: str = ""
     decode_by_group: Mapping[int, str] = field(default_factory=dict)
     eager_prefill: bool = False
+    step_host_s: float = 0.0
 
     def decode_attention_kernel(self, group: int) -> str:
         """The attention kernel a decode step of a model with `group` query heads per K/V head runs."""
         return self.decode_by_group.get(group) or self.decode_kernel or self.attention_kernel
 
+
+#: vLLM's host time per engine step (`Stack.step_host_s`), CALIBRATED on its own CI's latency test
+#: (`vllm_ci_latency_tests`, a calibration source: Llama-3.1-8B, batch 8, 32 tokens in and 128 out,
+#: 1579.27 ms on an A100-SXM4-80GB and 997.542 ms on an H100, about 2024-10-28, the v0.6 series):
+#: the mean of the two values at which each generation takes its measured time
+#: (benchmarks/solve_gpu_presets.py). ASSUMED for v0.5 and for batch 1: the loop was synchronous
+#: in both, and its per-request work is small beside its fixed part at these batches.
+VLLM_STEP_HOST_S = 1.88e-3
 
 #: The stacks of the whole-model rows, by the published `kernel` cell's first word.
 STACKS = {
@@ -139,7 +150,7 @@ STACKS = {
     # prefill runs eagerly, each op dispatched from Python
     "vllm": Stack(
         "serving", True, False, "vLLM: fused kernels, decode replayed from CUDA graphs, prefill eager",
-        eager_prefill=True,
+        eager_prefill=True, step_host_s=VLLM_STEP_HOST_S,
     ),
     # Argonne's TensorRT-LLM 0.11 runs (their copy of examples/run.py at ae7e7a41, ModelRunnerCpp, one
     # output token): the C++ runtime launches a prefill step; the script sets no CUDA-graph option
@@ -261,8 +272,8 @@ def _kernel_name(figure: pd.Series) -> str:
 #: Columns of a step description (`validation_steps`).
 STEP_COLUMNS = (
     "family", "model", "scope", "batch", "input_len", "output_len", "weights", "group_size",
-    "activations", "kv", "fusion", "cuda_graphs", "eager_host", "eager_prefill", "stack", "gemm_kernel",
-    "module_gemm_kernels",
+    "activations", "kv", "fusion", "cuda_graphs", "eager_host", "eager_prefill", "step_host_s", "stack",
+    "gemm_kernel", "module_gemm_kernels",
     "attention_kernel", "decode_attention_kernel", "preset", "gpu",
     "tp", "latency_s",
     "set", "source_id", "split", "reason", "locator", "quote",
@@ -326,6 +337,7 @@ def _step(figure: pd.Series) -> dict[str, object]:
         "cuda_graphs": int(stack.cuda_graphs),
         "eager_host": int(stack.eager_host),
         "eager_prefill": int(stack.eager_prefill),
+        "step_host_s": stack.step_host_s,
         "stack": stack_name,
         "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack_name, weights), ""),
         "module_gemm_kernels": module_gemm_kernels(stack_name, weights),
@@ -362,6 +374,7 @@ def _published_model_step(row: pd.Series) -> dict[str, object]:
         "cuda_graphs": int(row["cuda_graphs"]),
         "eager_host": 0,  # gpt-fast replays CUDA graphs; TensorRT-LLM launches from C++
         "eager_prefill": 0,
+        "step_host_s": 0.0,
         "stack": (stack := row["source"].split("/")[1].split(" ")[0].lower()),
         "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack, row["weights"]), ""),
         "module_gemm_kernels": module_gemm_kernels(stack, row["weights"]),

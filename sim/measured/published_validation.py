@@ -127,13 +127,14 @@ def simulate_step(step: pd.Series, base: object | None = None) -> float:
     decoding = launched.with_kernels(gemm=gemm, attention=decode_attention or attention, known=known)
     hardware = prefilling.with_kernels(gemm=gemm, attention=attention, known=known)
     first, steps = int(step["input_len"]) + 1, int(step["output_len"])
+    host = float(step.get("step_host_s") or 0.0)  # the engine's own work each step waits for
     if step["scope"] == "prefill":
-        return _step_s(step, hardware, "prefill", seq=int(step["input_len"]))
+        return _step_s(step, hardware, "prefill", seq=int(step["input_len"])) + host
     if step["scope"] == "decode":
-        return _mean_decode_s(step, decoding, first, first + steps - 1)
+        return _mean_decode_s(step, decoding, first, first + steps - 1) + host
     prefill = _step_s(step, hardware, "prefill", seq=int(step["input_len"]))
     decode = (steps - 1) * _mean_decode_s(step, decoding, first, first + steps - 2) if steps > 1 else 0.0
-    return (prefill + decode) / steps
+    return (prefill + decode) / steps + host
 
 
 def _launched(spec: object, cuda_graphs: int, eager_host: int) -> object:
