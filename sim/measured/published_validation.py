@@ -12,6 +12,11 @@ latency terms). Whole-model rows are simulated as their `scope` says (`simulate_
   gives the first token), divided by `output_len` (the published throughput is
   ``batch · output_len / total time``).
 
+Each step's kernels are launched as the row's stack launches them (CUDA graphs, an eager framework,
+a native runtime; a stack that replays graphs for decode only runs its prefill eagerly:
+`eager_prefill`), and each step also waits once for the stack's own host work (`step_host_s`:
+vLLM's engine loop, `reference_kernels.published_validation.VLLM_STEP_HOST_S`).
+
 A row run tensor parallel over `tp` GPUs runs on a system: the NVLink node of its GPU's
 generation (`hwmodels.system_loader.nvlink_node`) with `tp` of its GPUs, each in the row's launch
 mode, the model split as Megatron-LM splits it and each all-reduce costed on the node's links
