@@ -44,7 +44,7 @@ from hwmodels.loader import apply_overrides
 from reference_kernels.published_validation import validation_kernels, validation_steps
 from reference_kernels.sources import Split
 from sim.engines.gpu.engine import modeled_kernels
-from sim.measured.compare import compare
+from sim.measured.compare import compare, timed_as
 from sim.simulate import simulate, summarize
 from workloads.model_graph import load_model_graph
 from workloads.op import OpGraph
@@ -143,11 +143,10 @@ def simulate_step(step: pd.Series, base: object | None = None) -> float:
 
 
 def _launched(spec: object, cuda_graphs: int, eager_host: int) -> object:
-    """`spec` as a step's kernels are launched: replayed from a CUDA graph, dispatched one by one by
-    an eager framework on the host (the spec as it is), or by a native runtime."""
-    if cuda_graphs:
-        return spec.with_cuda_graphs()
-    return spec if eager_host else spec.with_native_runtime()
+    """`spec` as a step's kernels are launched, as a measured row's `timing` puts it (`timed_as`):
+    replayed from a CUDA graph (``graph``), dispatched one by one by an eager framework on the host
+    (``back_to_back``: the spec as it is), or by a native runtime (``events``)."""
+    return timed_as(spec, "graph" if cuda_graphs else "back_to_back" if eager_host else "events")
 
 
 def _mean_decode_s(step: pd.Series, hardware: object, first: int, last: int) -> float:
