@@ -29,7 +29,7 @@ still solve their figures (bisection to 4 significant digits):
   and one memory latency, `sim.engines.gpu.timing.memory_bound_s`), from te42kyfo/gpu-benches'
   gpu-small-kernels sweep (`GRAPH_SMALL_KERNELS`): a graph of 10,000 ``scale`` kernels over 4096
   doubles on the H200, the A100 80GB and the L40;
-* `VLLM_STEP_HOST_S` (reference_kernels/published_validation.py): the host time per step of vLLM's
+* `VLLM_STEP_HOST_S` (workloads/stacks.py): the host time per step of vLLM's
   engine loop, at which each of vLLM's own CI latency tests (`vllm_ci_latency_tests`, a calibration
   source: Llama-3.1-8B, batch 8, 32 tokens in and 128 out, on an A100 80GB and an H100) takes its
   measured time, simulated as vLLM runs it (the prefill eager, the decode steps from CUDA graphs);
@@ -54,7 +54,7 @@ import pandas as pd
 from hwmodels import load_hardware
 from mappers import gpu_attention
 from reference_kernels.published import calibration_measurements
-from reference_kernels.published_validation import VLLM_STEP_HOST_S, validation_steps
+from reference_kernels.published_validation import validation_steps
 from sim.engines.gpu.attention import best_attention
 from sim.engines.gpu.gemm import best_gemm
 from sim.engines.gpu.timing import memory_bound_s
@@ -64,6 +64,7 @@ from sim.simulate import simulate_op_latency
 from workloads.dtypes import DType
 from workloads.kernel_ops import op_for_measurement
 from workloads.op import gemm_op
+from workloads.stacks import VLLM_STEP_HOST_S
 
 FA2_SHAPE = {"family": "attention_prefill", "batch": 1, "heads": 16, "kv_heads": 16, "seq_q": 16384,
              "seq_kv": 16384, "head_dim": 128, "causal": 0, "a_dtype": "bf16"}

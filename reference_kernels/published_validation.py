@@ -23,7 +23,7 @@ quoted on.
   model, what the figure times (`scope`: ``generate`` = a prefill of `input_len` tokens and
   `output_len` decode steps, the figure being the whole run divided by `output_len`; ``decode`` =
   the mean of `output_len` decode steps after `input_len` tokens; ``prefill`` = one prefill of
-  `input_len` tokens), the precisions, the software stack's kernel policy (`STACKS`) and the
+  `input_len` tokens), the precisions, the software stack's kernel policy (`workloads.stacks.STACKS`) and the
   tensor-parallel degree (`tp`: 1 for one GPU; more, a node of that many GPUs).
 
 Rows that cannot be simulated keep a `reason`: no preset for the GPU, a model the zoo does not
@@ -32,8 +32,6 @@ have, no latency.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -41,6 +39,7 @@ import pandas as pd
 from hwmodels.system_loader import nvlink_node_preset
 from reference_kernels.published_models import PUBLISHED_MODELS, published_model_steps
 from reference_kernels.sources import DATA, harness, with_split
+from workloads.stacks import STACKS, WEIGHT_ONLY_KERNELS, module_gemm_kernels
 from workloads.zoo import list_models
 from workloads.zoo.configs import query_heads_per_kv
 
@@ -72,94 +71,6 @@ FA3_ABLATIONS = {
 DTYPES = {"fp16": "fp16", "bf16": "bf16", "fp8": "fp8", "fp8_e4m3": "fp8", "int8": "int8", "int4": "int4"}
 
 
-@dataclass(frozen=True)
-class Stack:
-    """How a software stack runs a model's step: its kernels (`fusion`: ``serving``, merged and
-    fused as a serving engine's; ``eager``, every op its own kernel), whether a step is replayed
-    from a CUDA graph, and whether each kernel is dispatched by an eager framework on the host
-    (`eager_host`: PyTorch eager, whose per-call dispatch bounds short kernels) or launched by a
-    native runtime (a serving engine's C++ loop); `attention_kernel`, the attention implementation
-    it runs where the model has its traits (`mappers.gpu_attention.ATTENTION_KERNELS`; empty: the
-    preset's default). `decode_kernel` is the decode's where it is not `attention_kernel`, and
-    `decode_by_group` the decode kernel for the GQA groups (query heads per K/V head) a stack sends
-    elsewhere (`decode_attention_kernel`); the prefill keeps `attention_kernel`. `eager_prefill`:
-    its prefill steps run eagerly from Python, each kernel dispatched by PyTorch, whatever its
-    decode does (a stack that captures CUDA graphs for decode batch sizes only). `step_host_s`:
-    the host time of the engine's loop that each step waits for (scheduling the next step,
-    preparing its inputs, turning the sampled tokens into Python objects), beside its kernels."""
-
-    fusion: str
-    cuda_graphs: bool
-    eager_host: bool
-    why: str
-    attention_kernel: str = ""
-    decode_kernel: str = ""
-    decode_by_group: Mapping[int, str] = field(default_factory=dict)
-    eager_prefill: bool = False
-    step_host_s: float = 0.0
-
-    def decode_attention_kernel(self, group: int) -> str:
-        """The attention kernel a decode step of a model with `group` query heads per K/V head runs."""
-        return self.decode_by_group.get(group) or self.decode_kernel or self.attention_kernel
-
-
-#: vLLM's host time per engine step (`Stack.step_host_s`), CALIBRATED on its own CI's latency test
-#: (`vllm_ci_latency_tests`, a calibration source: Llama-3.1-8B, batch 8, 32 tokens in and 128 out,
-#: 1579.27 ms on an A100-SXM4-80GB and 997.542 ms on an H100, about 2024-10-28, the v0.6 series):
-#: the mean of the two values at which each generation takes its measured time
-#: (benchmarks/solve_gpu_presets.py). ASSUMED for v0.5 and for batch 1: the loop was synchronous
-#: in both, and its per-request work is small beside its fixed part at these batches.
-VLLM_STEP_HOST_S = 1.88e-3
-
-#: The stacks of the whole-model rows, by the published `kernel` cell's first word.
-STACKS = {
-    "torchao": Stack("serving", True, False, "torch.compile 'reduce-overhead': Inductor fusion, CUDA graphs"),
-    "lmdeploy_turbomind": Stack("serving", False, False, "TurboMind: fused kernels launched from C++"),
-    "autoawq_gemm": Stack("eager", False, True, "HF transformers in eager PyTorch"),
-    "tensorrt_llm": Stack(
-        "serving", False, False, "a TensorRT engine; v0.5-v0.6: no CUDA graphs, decode attention "
-        "in the masked MHA kernel, one CTA per query head (XQA came in v0.7, opt-in)", "trtllm_mmha",
-    ),
-    # v0.8-v0.9: XQA decodes where it has a kernel (docs/source/gpt_attention.md at b57221b7,
-    # 2024-01-23: "This is default enabled"), the group's query heads sharing each K/V load on the
-    # tensor cores (the XQA blog); its kernels ship as cubins, so their traits are not known and
-    # `trtllm_xqa` (the group stacked in one split-KV CTA) stands for them. The cubins at 4bb65f21
-    # (v0.8.0) and 71d8d4d3 (v0.9.0), cpp/tensorrt_llm/kernels/decoderMaskedMultiheadAttention/
-    # cubin/, hold beam-1 decode kernels for 8 query heads per K/V head only
-    # (``xqa_kernel_dt_fp16_d_128_beam_1_kvt_e4m3_nqpkv_8_m_8``, paged and contiguous; the nqpkv_0
-    # ones are Medusa's multi-token kernels), and DecoderXQAImplPrecompiled::supportConfig looks the
-    # group up among them: Llama-2-70B (64 / 8) decodes in XQA, the MHA models (a group of 1) and
-    # Mistral-7B and Mixtral (32 / 8 = 4) in the masked MHA, on trtllm-build's default paged cache
-    # (plugin.py at both: ``paged_kv_cache: bool = True``, ``tokens_per_block: int = 128``) and
-    # without multi-block mode (``multi_block_mode: bool = False``, the same file)
-    "tensorrt_llm_xqa": Stack(
-        "serving", False, False, "a TensorRT engine; v0.8-v0.9: no CUDA graphs (gptSessionBenchmark "
-        "without --enable_cuda_graph), XQA decode for groups of 8 query heads per K/V head, the "
-        "masked MHA on the paged cache for the others",
-        decode_kernel="trtllm_mmha_paged", decode_by_group={8: "trtllm_xqa"},
-    ),
-    # v0.9's GPT-J and Llama-2 engines were built with ``--paged_kv_cache disable`` (performance.md
-    # at 71d8d4d3, "Benchmarking per Model"): the masked MHA on a contiguous cache, XQA's contiguous
-    # nqpkv_8 kernel for Llama-2-70B's group of 8 (above)
-    "tensorrt_llm_contiguous_kv": Stack(
-        "serving", False, False, "a TensorRT engine; v0.9 with a contiguous KV cache: no CUDA graphs, "
-        "the masked MHA decode (XQA for groups of 8)", "trtllm_mmha", decode_by_group={8: "trtllm_xqa"},
-    ),
-    # vLLM replays CUDA graphs for decode batches only (vllm/worker/model_runner.py, v0.5: "vLLM uses
-    # cuda graph only for decoding requests", ``use_captured_graph = (decode_only and ...)``); a
-    # prefill runs eagerly, each op dispatched from Python
-    "vllm": Stack(
-        "serving", True, False, "vLLM: fused kernels, decode replayed from CUDA graphs, prefill eager",
-        eager_prefill=True, step_host_s=VLLM_STEP_HOST_S,
-    ),
-    # Argonne's TensorRT-LLM 0.11 runs (their copy of examples/run.py at ae7e7a41, ModelRunnerCpp, one
-    # output token): the C++ runtime launches a prefill step; the script sets no CUDA-graph option
-    "tensorrt_llm_v011": Stack(
-        "serving", False, False, "a TensorRT engine, v0.11 (C++ runtime): a prefill step, no CUDA graphs",
-    ),
-}
-
-
 #: Sources whose FP8 engines held K/V in 8 bits though their text does not name the flag: the
 #: TensorRT-LLM H200 launch blog's batches are "Largest batch supported on given TP configuration
 #: by power of 2" on a 141 GB H200, and Llama-2-13B's K/V is 2 · 40 layers · 5120 · 2 B = 819 KB
@@ -167,35 +78,6 @@ STACKS = {
 #: 228 GB; in 8 bits 107 and 114 GB beside 13 GB of FP8 weights. The campaign's v0.6.1 FP8 builds
 #: pass --fp8_kv_cache.
 EIGHT_BIT_KV_SOURCES = frozenset({"trtllm_h200_launch_blog"})
-
-
-#: The weight-only GEMM kernel a stack runs for a weight dtype: gpt-fast's and
-#: torchao's int4 weight-only linear call tinygemm (``torch.ops.aten._weight_int4pack_mm``); their
-#: int8 weight-only linear is ``F.linear(x, w.to(x.dtype)) * scales`` fused by Inductor. A preset
-#: runs a model's GEMMs at that kernel's `kernel_bandwidth_fractions` entry (`GPUSpec.with_kernels`).
-WEIGHT_ONLY_KERNELS = {
-    ("torchao", "int4"): "tinygemm_int4",
-    ("gpt-fast", "int4"): "tinygemm_int4",
-    ("torchao", "int8"): "inductor_int8_weight_only",
-    ("gpt-fast", "int8"): "inductor_int8_weight_only",
-    # AutoAWQ's WQLinear_GEMM (mappers.gpu_gemm.AUTOAWQ_GEMM): its own kernel, or from 1024 tokens
-    # a dequantization and a dense cuBLAS GEMM
-    ("autoawq_gemm", "int4"): "autoawq_gemm",
-}
-#: Weight GEMMs a stack runs as a kernel other than `WEIGHT_ONLY_KERNELS`' own, by the end of the
-#: op's module name: AutoAWQ's benchmark loads its models with ``fuse_layers=True``, whose fused
-#: MLP calls the GEMM kernel for gate_proj and up_proj at every length
-#: (`mappers.gpu_gemm.AUTOAWQ_FUSED_MLP_GEMM`). A step carries them as ``module=kernel;...``.
-MODULE_GEMM_KERNELS = {
-    ("autoawq_gemm", "int4"): dict.fromkeys(("mlp.gate_proj", "mlp.up_proj"), "autoawq_gemm_fused_mlp"),
-}
-
-
-def module_gemm_kernels(stack: str, weights: str) -> str:
-    """The stack's `MODULE_GEMM_KERNELS` for the weight dtype as a step carries them,
-    ``module=kernel;...`` ('' for none)."""
-    kernels = MODULE_GEMM_KERNELS.get((stack, weights), {})
-    return ";".join(f"{module}={kernel}" for module, kernel in kernels.items())
 
 
 #: Models the zoo has (by the published name; `workloads.zoo` lists them without importing torch).

@@ -8,17 +8,12 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from reference_kernels.published_validation import (
-    PUBLISHED_VALIDATION,
-    STACKS,
-    VLLM_STEP_HOST_S,
-    validation_kernels,
-    validation_steps,
-)
+from reference_kernels.published_validation import PUBLISHED_VALIDATION, validation_kernels, validation_steps
 from reference_kernels.sources import harness, source_registry
 from sim.measured import published_validation
 from sim.measured.compare import L2_FLUSHES, TIMINGS
 from sim.measured.published_validation import FAMILIES, TARGET_PCT, accuracy_table, kernel_results
+from workloads.stacks import STACKS, VLLM_STEP_HOST_S
 
 
 def test_every_kernel_row_with_a_preset_is_simulated():

@@ -62,3 +62,67 @@ def apply_gpu_arguments(hardware, args: argparse.Namespace):
             gemm=args.gemm_kernel, attention=args.attention_kernel, known=modeled_kernels()
         )
     return hardware.with_cuda_graphs() if args.cuda_graphs else hardware
+
+
+def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--stack`` and ``--step-host-s``: a model's step as a serving stack runs it (`sim.stack_step`)."""
+    from workloads.stacks import STACKS
+
+    parser.add_argument(
+        "--stack",
+        metavar="NAME",
+        help="GPU, --model: run the step as this software stack runs it: its kernels' fusion, launch "
+        "(CUDA graphs, eager, a native runtime), attention and weight-only GEMM kernels, and the "
+        "host time each step waits for (vllm's 1.88 ms, calibrated); one of " + ", ".join(STACKS),
+    )
+    parser.add_argument(
+        "--step-host-s",
+        type=float,
+        metavar="SECONDS",
+        help="GPU, --model: host time each step waits for, beside its kernels (a serving engine's "
+        "loop); default: --stack's (0 without one)",
+    )
+
+
+def apply_stack_arguments(hardware, args: argparse.Namespace) -> tuple[object, float, str, str]:
+    """(`hardware` as `args.stack` launches the step's kernels, the host seconds the step waits for,
+    where that figure comes from, how the kernels are launched: the measured format's `timing`
+    name, `workloads.stacks.launch_timing`); fills `args.fusion`, `args.attention_kernel` and
+    `args.gemm_kernel` with the stack's where the command line gave none. Without ``--stack`` the
+    hardware is returned as it is (eager, or ``--cuda-graphs``), with eager fusion by default."""
+    timing = "graph" if args.cuda_graphs else "back_to_back"
+    from workloads.stacks import STACKS
+
+    if not args.stack and args.step_host_s is None:
+        args.fusion = args.fusion or "eager"
+        return hardware, 0.0, "", timing
+    from hwmodels.gpu import GPUSpec
+
+    given = (("--stack", bool(args.stack)), ("--step-host-s", args.step_host_s is not None))
+    options = "/".join(name for name, on in given if on)
+    if not args.model:
+        raise WorkloadError(f"{options}: a stack runs a model's step; give --model")
+    if not isinstance(hardware, GPUSpec):
+        kind = type(hardware).__name__
+        raise WorkloadError(f"{options}: GPU options; hardware {hardware.name!r} is a {kind}")
+    if args.step_host_s is not None and not 0 <= args.step_host_s < 10:  # NaN fails too
+        raise WorkloadError(f"--step-host-s {args.step_host_s!r}: seconds per step, at least 0 and below 10")
+    if not args.stack:
+        args.fusion = args.fusion or "eager"
+        return hardware, args.step_host_s, "engine host time per step (--step-host-s)", timing
+    if args.stack not in STACKS:
+        raise WorkloadError(f"--stack {args.stack!r}: valid: {', '.join(STACKS)}")
+    from sim.stack_step import launched_as, stack_kernels
+    from workloads.zoo.configs import query_heads_per_kv
+
+    stack = STACKS[args.stack]
+    args.fusion = args.fusion or stack.fusion
+    group = query_heads_per_kv(args.model.strip().lower())
+    gemm, attention = stack_kernels(args.stack, stack, args.phase, group=group, weights=args.weights or "")
+    args.gemm_kernel = args.gemm_kernel or gemm or None
+    args.attention_kernel = args.attention_kernel or attention or None
+    if not args.cuda_graphs:
+        hardware, timing = launched_as(hardware, stack, args.phase), stack.timing(args.phase)
+    if args.step_host_s is not None:
+        return hardware, args.step_host_s, "engine host time per step (--step-host-s)", timing
+    return hardware, stack.step_host_s, f"{args.stack}'s engine loop, once a step", timing

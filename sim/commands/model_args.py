@@ -53,9 +53,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fusion",
         choices=[mode.value for mode in FusionMode],
-        default=FusionMode.EAGER.value,
-        help="kernels: eager (default; one per traced op) or serving (GEMMs sharing an input merged, "
-        "as QKV and gate/up; chains of elementwise/norm/copy ops fused, as vLLM runs a decoder)",
+        default=None,
+        help="kernels: eager (default, or --stack's; one per traced op) or serving (GEMMs sharing an "
+        "input merged, as QKV and gate/up; chains of elementwise/norm/copy ops fused, as vLLM runs a "
+        "decoder)",
     )
 
 
@@ -86,4 +87,5 @@ def annotation_arguments(args: argparse.Namespace) -> dict[str, object]:
     """The precision, sparsity, MoE and fusion options given, as `load_model_graph`'s keywords."""
     from workloads.model_graph import ANNOTATION_KEYS  # tracing stays out of start-up
 
-    return {name: getattr(args, name) for name in ANNOTATION_KEYS}
+    given = {name: getattr(args, name) for name in ANNOTATION_KEYS}
+    return given | {"fusion": given["fusion"] or FusionMode.EAGER.value}

@@ -11,7 +11,12 @@ import argparse
 import math
 from typing import TYPE_CHECKING
 
-from sim.commands.gpu_args import add_gpu_arguments, apply_gpu_arguments
+from sim.commands.gpu_args import (
+    add_gpu_arguments,
+    add_stack_arguments,
+    apply_gpu_arguments,
+    apply_stack_arguments,
+)
 from sim.commands.model_args import add_model_arguments, load_graph
 from sim.commands.simulate_system import add_system_arguments, run_on_system
 from sim.commands.stderr import warning_line
@@ -62,6 +67,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         + ", ".join(d.value for d in DType),
     )
     add_gpu_arguments(parser)
+    add_stack_arguments(parser)
     add_system_arguments(parser)
     parser.add_argument(
         "--format",
@@ -76,6 +82,11 @@ def run(args: argparse.Namespace) -> int:
     from hwmodels import load_hardware
 
     if args.system:
+        if args.stack or args.step_host_s is not None:
+            raise WorkloadError(
+                "--stack/--step-host-s: with --hw only for now (a system's devices run their steps "
+                "as --cuda-graphs and the kernel options say)"
+            )
         return run_on_system(args)
     import pandas as pd  # pandas: imported here, so the parser does not need it
 
@@ -83,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     from sim.simulate import simulate, summarize
     from workloads.graph_io import read_graph_csv
 
-    hardware = apply_gpu_arguments(load_hardware(args.hw, args.overrides), args)
+    hardware, host_s, host_why, timing = apply_stack_arguments(load_hardware(args.hw, args.overrides), args)
+    hardware = apply_gpu_arguments(hardware, args)
     dtype = DType.parse(args.dtype, field="--dtype") if args.dtype else hardware.default_dtype
     if args.gemm:
         workload = OpGraph(
@@ -96,9 +108,17 @@ def run(args: argparse.Namespace) -> int:
         workload = read_graph_csv(args.ops)
     else:
         workload = load_graph(args, "simulate")
+        if args.stack:  # the GEMMs the stack runs as a kernel of their own by module
+            from sim.stack_step import with_stack_module_kernels
+
+            workload = with_stack_module_kernels(workload, args.stack, args.weights or "")
     if args.model:
         _warn_if_it_does_not_fit(workload, hardware)
     results = simulate(workload, hardware)
+    if host_s:
+        from sim.stack_step import with_host_wait
+
+        results = with_host_wait(results, hardware, host_s, host_why)
     total = summarize(results, hardware)
     if total["unmodeled_ops"]:
         flagged = results.loc[results["unmodeled"].astype(bool)]
@@ -113,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     fmt = OutputFormat(args.format)
     print(render(table, fmt))
     if fmt is OutputFormat.TABLE:
-        note = _launch_note(results, hardware, cuda_graphs=args.cuda_graphs)
+        note = _launch_note(results, hardware, timing)
         if note:
             print(note)
         device_note = model_for(hardware).run_note
@@ -144,22 +164,33 @@ def _warn_if_it_does_not_fit(graph: OpGraph, hardware: Device) -> None:
         )
 
 
-def _launch_note(results: pd.DataFrame, hardware, *, cuda_graphs: bool) -> str:
+#: How a step's kernels are launched (`workloads.stacks.launch_timing`) → the spec field their
+#: launch overhead comes from and the mode's name in the launch note.
+LAUNCH_NOTES = {
+    "graph": ("graph_launch_overhead_s", "CUDA graphs"),
+    "events": ("launch_overhead_s", "a native runtime"),
+    "back_to_back": ("launch_overhead_s", "eager"),
+}
+
+
+def _launch_note(results: pd.DataFrame, hardware, timing: str) -> str:
     """On a GPU: how many kernels the step launches and how much of its time their launch overhead
-    is (an assumed figure until a preset is calibrated: `launch_overhead_s` eager,
-    `graph_launch_overhead_s` from a CUDA graph, which `hardware` then already carries)."""
+    is (`launch_overhead_s` eager or from a native runtime, `graph_launch_overhead_s` from a CUDA
+    graph, which `hardware` then already carries), and the host time the step waits for."""
     if "launches" not in results:
         return ""
     launches = int(results["launches"].fillna(0).sum())
     overhead = launches * hardware.launch_overhead_s
     kernels = f"{launches:,} kernel launch" + ("" if launches == 1 else "es")
-    field, mode = (
-        ("graph_launch_overhead_s", "CUDA graphs") if cuda_graphs else ("launch_overhead_s", "eager")
-    )
-    return (
+    field, mode = LAUNCH_NOTES[timing]
+    note = (
         f"{kernels}: {overhead * 1e3:.4g} ms of the total is launch overhead at "
         f"{field} = {hardware.launch_overhead_s * 1e6:g} us ({mode})"
     )
+    host = results.loc[results["kind"] == "host", "latency_s"].sum()
+    if host:
+        note += f"; {host * 1e3:.4g} ms is host time the step waits for (engine_host)"
+    return note
 
 
 def _summary_line(workload: OpGraph, total: dict, hardware) -> str:

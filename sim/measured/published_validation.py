@@ -15,7 +15,7 @@ latency terms). Whole-model rows are simulated as their `scope` says (`simulate_
 Each step's kernels are launched as the row's stack launches them (CUDA graphs, an eager framework,
 a native runtime; a stack that replays graphs for decode only runs its prefill eagerly:
 `eager_prefill`), and each step also waits once for the stack's own host work (`step_host_s`:
-vLLM's engine loop, `reference_kernels.published_validation.VLLM_STEP_HOST_S`).
+vLLM's engine loop, `workloads.stacks.VLLM_STEP_HOST_S`).
 
 A row run tensor parallel over `tp` GPUs runs on a system: the NVLink node of its GPU's
 generation (`hwmodels.system_loader.nvlink_node`) with `tp` of its GPUs, each in the row's launch
@@ -33,7 +33,6 @@ median and p90 of the absolute error and whether the median is within `TARGET_PC
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
@@ -46,8 +45,9 @@ from reference_kernels.sources import Split
 from sim.engines.gpu.engine import modeled_kernels
 from sim.measured.compare import compare, timed_as
 from sim.simulate import simulate, summarize
+from sim.stack_step import with_module_kernels
 from workloads.model_graph import load_model_graph
-from workloads.op import OpGraph
+from workloads.stacks import launch_timing
 
 #: The target of issue 16: median absolute error per family and GPU, validation rows only.
 TARGET_PCT = 10.0
@@ -146,7 +146,7 @@ def _launched(spec: object, cuda_graphs: int, eager_host: int) -> object:
     """`spec` as a step's kernels are launched, as a measured row's `timing` puts it (`timed_as`):
     replayed from a CUDA graph (``graph``), dispatched one by one by an eager framework on the host
     (``back_to_back``: the spec as it is), or by a native runtime (``events``)."""
-    return timed_as(spec, "graph" if cuda_graphs else "back_to_back" if eager_host else "events")
+    return timed_as(spec, launch_timing(bool(cuda_graphs), bool(eager_host)))
 
 
 def _mean_decode_s(step: pd.Series, hardware: object, first: int, last: int) -> float:
@@ -199,22 +199,6 @@ def _graph(step: pd.Series, phase: str, *, batch: int | None = None, **lengths: 
     )
     assignments = step.get("module_gemm_kernels")
     return with_module_kernels(graph, "" if _blank(assignments) else str(assignments))
-
-
-def with_module_kernels(graph: OpGraph, assignments: str) -> OpGraph:
-    """`graph` with each weight GEMM whose module name ends with a ``module=kernel`` pair's module
-    (pairs joined by ``;``: `reference_kernels.published_validation.MODULE_GEMM_KERNELS`) run as
-    that kernel (its ``kernel`` attr, which `sim.engines.gpu` takes over the spec-wide one)."""
-    kernels = dict(pair.split("=", 1) for pair in assignments.split(";") if pair)
-    if not kernels:
-        return graph
-    ops = []
-    for op in graph.ops:
-        kernel = next((k for module, k in kernels.items() if op.module.endswith(module)), "")
-        if kernel and op.is_gemm_shaped and dict(op.attrs).get("weight_is_param") == 1:
-            op = dataclasses.replace(op, attrs=(*op.attrs, ("kernel", kernel)))
-        ops.append(op)
-    return dataclasses.replace(graph, ops=tuple(ops))
 
 
 def _blank(value: object) -> bool:

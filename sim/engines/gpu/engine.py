@@ -152,6 +152,39 @@ def _row(
     )
 
 
+def host_wait_row(spec: GPUSpec, seconds: float, why: str) -> dict[str, object]:
+    """The row of a step's wait for its serving engine's host work (`workloads.stacks.Stack.step_host_s`,
+    `sim.stack_step`): no kernel runs and the GPU idles, so every cycle is a stall and the MACs it
+    could have done count against the step's utilization; `why` says where the time comes from."""
+    total_cycles = seconds * spec.clock_hz
+    peak_rate = mac_rate_per_sm(spec, spec.default_dtype, sparse=False, fraction=1.0)
+    peak_per_cycle = spec.sm_count * peak_rate / spec.clock_hz
+    return {
+        "layer": "engine_host",
+        "kind": "host",
+        "engine": "host",
+        "device": spec.name,
+        "module": "",
+        "aten": "",
+        "unmodeled": False,
+        "count": 1,
+        "compute_cycles": 0.0,
+        "stall_cycles": total_cycles,
+        "total_cycles": total_cycles,
+        "latency_s": seconds,
+        "macs": 0,
+        "flops": 0,
+        "dram_read_bytes": 0.0,
+        "dram_write_bytes": 0.0,
+        "dram_bytes": 0.0,
+        "sram_bytes": 0.0,
+        "utilization": 0.0,
+        "peak_macs": peak_per_cycle * total_cycles,
+        "launches": 0,
+        "mapping": why,
+    }
+
+
 def _spec_kernel(spec: GPUSpec, field: str, modeled: frozenset[str]) -> str:
     """The kernel `spec` runs every op of a kind as (its `field`, `GPUSpec.with_kernels`); an error
     for a name with neither an entry of the spec's nor traits the model holds (a typo in a preset

@@ -1,0 +1,72 @@
+"""A model's step as a software stack runs it on a GPU (`workloads.stacks`).
+
+A stack changes three things about a step beside its kernels' fusion (which the graph carries):
+
+* how its kernels are launched (`Stack.timing`): replayed from a CUDA graph, dispatched one by one
+  by an eager framework, or launched by a native runtime; a stack that captures graphs for decode
+  only runs its prefill eagerly. The spec is put in that state as a measured row's `timing` puts
+  it (`sim.measured.compare.timed_as`);
+* which attention and weight-only GEMM implementations run (`stack_kernels`): their traits where
+  the model holds them, their calibrated fractions where the preset has them;
+* the host work each step waits for (`Stack.step_host_s`: a synchronous engine loop scheduling the
+  next step, preparing its inputs and turning the sampled tokens into Python objects), one row of
+  its own (`with_host_wait`) so that the step's total is still the sum of its rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+from hwmodels.gpu import GPUSpec
+from sim.cost import with_energy
+from sim.engines.gpu.engine import host_wait_row
+from sim.measured.compare import timed_as
+from workloads.op import OpGraph
+from workloads.stacks import WEIGHT_ONLY_KERNELS, Stack, module_gemm_kernels
+
+
+def launched_as(hardware: GPUSpec, stack: Stack, phase: str) -> GPUSpec:
+    """`hardware` as `stack` launches a `phase` step's kernels (`Stack.timing`)."""
+    return timed_as(hardware, stack.timing(phase))
+
+
+def stack_kernels(stack_name: str, stack: Stack, phase: str, *, group: int, weights: str) -> tuple[str, str]:
+    """(the weight-only GEMM kernel, the attention kernel) `stack` runs in a `phase` step of a model
+    with `group` query heads per K/V head and `weights` (a dtype name); '' where it runs the
+    preset's default."""
+    gemm = WEIGHT_ONLY_KERNELS.get((stack_name, weights), "")
+    attention = stack.decode_attention_kernel(group) if phase == "decode" else stack.attention_kernel
+    return gemm, attention
+
+
+def with_stack_module_kernels(graph: OpGraph, stack_name: str, weights: str) -> OpGraph:
+    """`graph` with the weight GEMMs `stack_name` runs as a kernel of their own by module
+    (`workloads.stacks.MODULE_GEMM_KERNELS`)."""
+    return with_module_kernels(graph, module_gemm_kernels(stack_name, weights))
+
+
+def with_module_kernels(graph: OpGraph, assignments: str) -> OpGraph:
+    """`graph` with each weight GEMM whose module name ends with a ``module=kernel`` pair's module
+    (pairs joined by ``;``: `workloads.stacks.MODULE_GEMM_KERNELS`) run as that kernel (its
+    ``kernel`` attr, which `sim.engines.gpu` takes over the spec-wide one)."""
+    kernels = dict(pair.split("=", 1) for pair in assignments.split(";") if pair)
+    if not kernels:
+        return graph
+    ops = []
+    for op in graph.ops:
+        kernel = next((k for module, k in kernels.items() if op.module.endswith(module)), "")
+        if kernel and op.is_gemm_shaped and dict(op.attrs).get("weight_is_param") == 1:
+            op = dataclasses.replace(op, attrs=(*op.attrs, ("kernel", kernel)))
+        ops.append(op)
+    return dataclasses.replace(graph, ops=tuple(ops))
+
+
+def with_host_wait(results: pd.DataFrame, hardware: GPUSpec, seconds: float, why: str) -> pd.DataFrame:
+    """`results` (a step's rows from `sim.simulate.simulate`) with one more row: the `seconds` the
+    step waits for its engine's host work, the GPU idle (`host_wait_row`); none when `seconds` is 0."""
+    if seconds <= 0:
+        return results
+    row = with_energy(pd.DataFrame([host_wait_row(hardware, seconds, why)]), hardware)
+    return pd.concat([results, row], ignore_index=True)

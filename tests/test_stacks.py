@@ -1,0 +1,128 @@
+"""`codesign simulate --stack` / `--step-host-s`: a model's step as a serving stack runs it
+(`workloads.stacks`, `sim.stack_step`): its launch mode per phase, its kernels, the host time each
+step waits for as a row of its own, and the same number the validation harness gives."""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stdout
+
+import pandas as pd
+import pytest
+
+from reference_kernels.published_validation import validation_steps
+from sim.cli import main
+from sim.measured.published_validation import simulate_step
+from workloads.stacks import STACKS, VLLM_STEP_HOST_S, launch_timing
+
+DECODE = ["--hw", "h100_sxm", "--model", "llama-2-7b", "--phase", "decode", "--context", "512"]
+PREFILL = ["--hw", "h100_sxm", "--model", "llama-2-7b", "--phase", "prefill", "--seq", "128"]
+
+
+def _rows(*argv: str) -> pd.DataFrame:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["simulate", *argv, "--format", "csv"]) == 0
+    return pd.read_csv(io.StringIO(out.getvalue()))
+
+
+def _total_s(rows: pd.DataFrame) -> float:
+    return float(rows.loc[rows["layer"] == "total", "latency_s"].iloc[0])
+
+
+def test_each_stack_launches_each_phase_as_it_runs_it():
+    # vLLM replays CUDA graphs for decode batches only; its prefill is eager PyTorch. TensorRT-LLM's
+    # C++ runtime launches both natively; HF transformers dispatches every kernel from Python
+    assert (STACKS["vllm"].timing("decode"), STACKS["vllm"].timing("prefill")) == ("graph", "back_to_back")
+    trt = STACKS["tensorrt_llm_xqa"]
+    assert trt.timing("decode") == trt.timing("prefill") == "events"
+    assert STACKS["autoawq_gemm"].timing("decode") == "back_to_back"
+    assert STACKS["torchao"].timing("prefill") == "graph"
+    assert [launch_timing(g, e) for g, e in ((1, 0), (1, 1), (0, 1), (0, 0))] == [
+        "graph", "graph", "back_to_back", "events"
+    ]  # fmt: skip
+
+
+def test_vllm_decode_is_the_graph_replayed_step_plus_its_host_time():
+    # the kernels are --fusion serving --cuda-graphs' exactly; one more row, 1.88 ms, the engine loop
+    stacked = _rows(*DECODE, "--stack", "vllm")
+    kernels = _rows(*DECODE, "--fusion", "serving", "--cuda-graphs")
+    host = stacked[stacked["kind"] == "host"]
+    assert len(host) == 1 and host["latency_s"].iloc[0] == VLLM_STEP_HOST_S
+    assert host["compute_cycles"].iloc[0] == 0 and host["launches"].iloc[0] == 0
+    body = stacked[(stacked["kind"] != "host") & (stacked["layer"] != "total")].reset_index(drop=True)
+    same = kernels[kernels["layer"] != "total"].reset_index(drop=True)
+    assert body["latency_s"].tolist() == same["latency_s"].tolist()
+    assert _total_s(stacked) == pytest.approx(_total_s(kernels) + VLLM_STEP_HOST_S, rel=1e-12)
+    # totals are sums of rows, the host row included; utilization falls by the idle time
+    assert _total_s(stacked) == pytest.approx(stacked.loc[stacked["layer"] != "total", "latency_s"].sum())
+    total = stacked[stacked["layer"] == "total"].iloc[0]
+    assert total["utilization"] < kernels.loc[kernels["layer"] == "total", "utilization"].iloc[0]
+
+
+def test_vllm_prefill_is_eager_and_tensorrt_llm_native():
+    # eager: each kernel at least the host's dispatch (host_dispatch_s); natively none of that
+    eager = _rows(*PREFILL, "--fusion", "serving")
+    vllm = _rows(*PREFILL, "--stack", "vllm")
+    assert _total_s(vllm) == pytest.approx(_total_s(eager) + VLLM_STEP_HOST_S, rel=1e-12)
+    trt = _rows(*PREFILL, "--stack", "tensorrt_llm_xqa")
+    assert (trt["kind"] != "host").all()  # TensorRT-LLM's C++ runtime: no host time modeled
+    assert _total_s(trt) <= _total_s(eager)
+
+
+def test_a_stack_picks_its_decode_kernel_by_the_models_group():
+    # TensorRT-LLM v0.8's XQA cubins exist for 8 query heads per K/V head only: Llama-2-70B (64/8)
+    # decodes in XQA, Mistral-7B (32/8 = 4) in the masked MHA on the paged cache
+    argv = ["--hw", "h100_sxm", "--phase", "decode", "--context", "512", "--stack", "tensorrt_llm_xqa"]
+    llama = _rows(*argv, "--model", "llama-2-70b")
+    mistral = _rows(*argv, "--model", "mistral-7b")
+    assert llama.loc[llama["kind"] == "attention", "mapping"].str.startswith("trtllm_xqa as").all()
+    assert mistral.loc[mistral["kind"] == "attention", "mapping"].str.startswith("trtllm_mmha_paged as").all()
+    # an option given on the command line wins over the stack's
+    chosen = _rows(*argv, "--model", "mistral-7b", "--attention-kernel", "flash_attention_2")
+    assert chosen.loc[chosen["kind"] == "attention", "mapping"].str.startswith("flash_attention_2 as").all()
+
+
+def test_step_host_s_sets_or_overrides_the_host_time():
+    alone = _rows(*DECODE, "--step-host-s", "0.004")
+    plain = _rows(*DECODE)
+    assert _total_s(alone) == pytest.approx(_total_s(plain) + 0.004, rel=1e-12)
+    overridden = _rows(*DECODE, "--stack", "vllm", "--step-host-s", "0")
+    assert (overridden["kind"] != "host").all()
+
+
+def test_the_command_line_gives_the_validation_harness_number():
+    # same input, same output: Argonne's 16 x 1024-token vLLM prefill on the H100 (a validation
+    # row) as `simulate_step` runs it and as `codesign simulate --stack vllm` does
+    steps = validation_steps()
+    step = steps[
+        (steps["source_id"] == "argonne_llm_inference_bench_ttft")
+        & (steps["stack"] == "vllm")
+        & (steps["preset"] == "h100_sxm")
+        & (steps["model"] == "llama-2-7b")
+    ].iloc[0]
+    argv = ["--hw", "h100_sxm", "--model", "llama-2-7b", "--phase", "prefill", "--seq", "1024"]
+    rows = _rows(*argv, "--batch", str(int(step["batch"])), "--stack", "vllm")
+    assert _total_s(rows) == pytest.approx(simulate_step(step), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([*DECODE, "--stack", "sglang"], "--stack 'sglang': valid: torchao, lmdeploy_turbomind"),
+        (["--hw", "h100_sxm", "--gemm", "1,2,3", "--stack", "vllm"], "--stack: a stack runs a model's step"),
+        (
+            ["--hw", "scalesim_32x32", "--model", "llama-2-7b", "--seq", "8", "--stack", "vllm"],
+            "--stack: GPU options; hardware 'scalesim_32x32' is a SystolicArraySpec",
+        ),
+        ([*DECODE, "--step-host-s", "-1"], "--step-host-s -1.0: seconds per step, at least 0 and below 10"),
+        ([*DECODE, "--step-host-s", "nan"], "--step-host-s nan: seconds per step"),
+        (
+            ["--system", "dgx_h100", "--model", "llama-2-7b", "--stack", "vllm"],
+            "--stack/--step-host-s: with --hw only for now",
+        ),
+    ],
+)
+def test_bad_stack_options_name_the_field_and_what_is_valid(argv, message, capsys):
+    assert main(["simulate", *argv]) == 2
+    assert message in capsys.readouterr().err
