@@ -122,6 +122,7 @@ class GemmKernel:
     warps: int = 0
     accumulators: int = 1
     tma_multicast: bool = True
+    dequant_instructions: float = 0.0
 
 
 #: Triton's software pipeliner prefetches only the loads that feed a dot's A and B operands
@@ -244,6 +245,28 @@ MLX_QMM_SM80 = GemmKernel(overlap=0.0, split_k=False, unpipelined_loads=True, fi
 MLX_QMM_FALLBACK = GemmKernel(overlap=0.0, split_k=False, unpipelined_loads=True, fixed_tile=mlx_qmm_tile(2))
 
 
+#: TileOPs' W4A16 GEMM (``GemmW4A16Op``, tile-ai/TileOPs tileops/kernels/gemm_w4a16.py at 864b2f4e,
+#: lines 36-159; the same code at PR #1874's base 50e3fe58), which decode at M = 1 ran through
+#: before PR #1874 ("M=1 decode was still routed through the general M=64 GEMM schedule"): one
+#: configuration for every M, ``block_M = block_N = block_K = 64``, ``num_stages = 2``, a grid of
+#: ``ceildiv(N, 64)`` CTAs (128 for N = 8192 on the H200's 132 SMs), no split of K; rows 1..63 of
+#: A zero-filled and the full 64 × 64 × 64 ``T.gemm`` issued each k-step. The consumer warpgroup
+#: dequantizes the k-step's 64 × 64 int4 tile into shared memory and then issues the matmul on it
+#: (dequantize, store, barrier, 4 wgmma m64n64k16, wait: in series, overlap 0), and each step's
+#: zero points come in a plain load the producer issues before the weight's TMA: one memory latency
+#: in series with every step (`unpipelined_loads`). Lowered with TileLang 0.1.12 and nvcc 13.0 for
+#: sm_90a (not the runner's TileLang build, so strong evidence, not proof): 256 threads (a producer
+#: and a consumer warpgroup), no thread-block clusters, and a consumer loop of 229 SASS
+#: instructions per thread per k-step over its 32 weights (I2F.F16 36, LOP3 33, SHF 30, PRMT 16,
+#: HADD2 16, HMUL2 16, STS.128 4, HGMMA 4, ...). The published times divided by the k-steps are
+#: nearly constant across N (0.64-0.66 µs in #1887, 0.76-0.78 in #1874): a latency-bound loop.
+TILEOPS_W4A16_TILE = (64, 64, 64, 2)
+TILEOPS_W4A16_INCUMBENT = GemmKernel(
+    overlap=0.0, split_k=False, unpipelined_loads=True, fixed_tile=lambda problem: TILEOPS_W4A16_TILE,
+    warps=8, tma_multicast=False, dequant_instructions=229 / 32,
+)
+
+
 #: Named GEMM implementations whose traits differ from the default (overlapped).
 GEMM_KERNELS = {
     # torchao's Triton block-FP8 GEMM (torchao/prototype/blockwise_fp8/blockwise_quantization.py,
@@ -260,6 +283,7 @@ GEMM_KERNELS = {
     "autoawq_gemm_fused_mlp": AUTOAWQ_FUSED_MLP_GEMM,
     "mlx_qmm_sm80": MLX_QMM_SM80,
     "mlx_qmm_fallback": MLX_QMM_FALLBACK,
+    "tileops_w4a16_incumbent": TILEOPS_W4A16_INCUMBENT,
 }
 OVERLAPPED_GEMM = GemmKernel(overlap=1.0)
 
@@ -345,6 +369,9 @@ def gemm_problem(op: Op, kernel: str | None = None) -> GemmProblem:
     # the sparse tensor cores take 2:4 only; another N:M pattern runs dense (its kept values read)
     sparse = b.sparsity.kind is SparsityKind.N_OF_M and (b.sparsity.n, b.sparsity.m) == (2, 4)
     math_dtype, dequant = _math_dtype(a.dtype, b.dtype)
+    name = str(dict(op.attrs).get("kernel", "")) if kernel is None else kernel
+    if dequant and gemm_kernel(name).dequant_instructions:  # its loop as counted in its SASS
+        dequant = gemm_kernel(name).dequant_instructions
     m, n, k = op.dim("M"), op.dim("N"), op.dim("K")
     return GemmProblem(
         batch=batch,
@@ -361,7 +388,7 @@ def gemm_problem(op: Op, kernel: str | None = None) -> GemmProblem:
         sparse=sparse,
         dequant_per_weight=dequant,
         scale_block_k=int(dict(op.attrs).get("scale_block_k", 0)),
-        kernel=str(dict(op.attrs).get("kernel", "")) if kernel is None else kernel,
+        kernel=name,
     )
 
 

@@ -635,6 +635,33 @@ def test_mlx_quantized_matmuls_run_their_one_tile_and_wait_on_their_scales_every
     assert (naive.block_m, naive.stages) == (64, 2)
 
 
+def test_tileops_incumbent_w4a16_runs_its_m64_tile_one_latency_bound_step_at_a_time():
+    # TileOPs' GemmW4A16 before PR #1874 (gemm_w4a16.py at 864b2f4e): 64 x 64 x 64 tiles, 2 stages,
+    # ceildiv(8192, 64) = 128 CTAs on the H200's 132 SMs, one each, no split of K; each of the
+    # 8192 / 64 = 128 k-steps waits for its zero points' plain load (370 ns), then dequantizes its
+    # 64 x 64 weights at 229 / 32 issue slots each on 128 lanes a clock (64 * 64 * 7.156 / 128 =
+    # 229 clocks = 125.1 ns at 1.83 GHz) and then runs the padded 64 x 64 x 64 wgmma (262,144 MACs
+    # at 1775.4 a clock = 80.7 ns): 576 ns a step, 73.7 us, plus the fill and the drain (0.74 us)
+    # and the wave's 128 padded 64 x 64 fp16 output tiles stored at the copy rate (1 MB, 0.24 us)
+    from mappers.gpu_gemm import candidate_tiles, gemm_problem
+
+    h200 = load_hardware("h200").on_device_only()
+    shape = dict(M=1, N=8192, K=8192, a_dtype="fp16", b_dtype="int4", out_dtype="fp16", group_size=128)
+    incumbent = op("gemm_w4a16", **shape, kernel="tileops_w4a16_incumbent")
+    problem = gemm_problem(incumbent)
+    assert problem.dequant_per_weight == 229 / 32
+    (tile,) = candidate_tiles(problem, h200)
+    assert (tile.block_m, tile.block_n, tile.block_k, tile.stages, tile.split_k) == (64, 64, 64, 2, 1)
+    step = 370e-9 + 64 * 64 * (229 / 32) / (128 * 1.83e9) + 64**3 / (1775.4112 * 1.83e9)
+    assert step == pytest.approx(576e-9, rel=1e-3)
+    latency = simulate_op_latency(incumbent, h200)
+    stores = 128 * 64 * 64 * 2 / h200.achievable_dram_bytes_per_s
+    assert latency == pytest.approx(128 * step + 2 * 370e-9 + stores, rel=1e-4)
+    # the published H200 times of this kernel (PR #1887's table: 84.8 us, 0.663 us a k-step) are
+    # 12% above that; the ideal Marlin-class kernel the model runs without its traits takes 10 us
+    assert simulate_op_latency(op("gemm_w4a16", **shape), h200) < latency / 7
+
+
 def test_autoawq_dequantizes_the_whole_weight_before_a_dense_gemm_from_1024_tokens():
     # AutoAWQ's WQLinear_GEMM (v0.2.0): from 1024 tokens dequantize_weights_cuda writes the fp16
     # weight and torch.matmul runs on it; below, its own kernel. 1024 x 4096 x 4096, int4 group 128
