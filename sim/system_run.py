@@ -141,10 +141,13 @@ class SystemRun:
     wire_bytes: tuple[float, ...]
     timeline: Schedule
     unmodeled_ops: int
+    # host time the step waits for before its kernels start (a serving engine's loop: scheduling,
+    # preparing inputs, `workloads.stacks.Stack.step_host_s`), on the critical path, no resource busy
+    host_s: float = 0.0
 
     @property
     def latency_s(self) -> float:
-        return self.timeline.latency_s
+        return self.timeline.latency_s + self.host_s
 
     @property
     def energy_j(self) -> float:

@@ -5,6 +5,7 @@ step waits for as a row of its own, and the same number the validation harness g
 from __future__ import annotations
 
 import io
+import json
 from contextlib import redirect_stdout
 
 import pandas as pd
@@ -106,6 +107,45 @@ def test_the_command_line_gives_the_validation_harness_number():
     assert _total_s(rows) == pytest.approx(simulate_step(step), rel=1e-9)
 
 
+def _serving(*argv: str) -> dict:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["simulate", *argv, "--format", "json"]) == 0
+    return json.loads(out.getvalue())["serving"]
+
+
+def test_on_a_system_each_step_and_the_first_token_wait_for_the_host_once():
+    # Llama-3-70B on 4 NVLinked H100s (TP 4), batch 8: vLLM's decode step is the graph-replayed
+    # step of its kernels on every GPU plus 1.88 ms of host time on the critical path; its first
+    # token an eager prefill of 1024 tokens plus the same host time
+    argv = ["--system", "system_8xh100_nvlink", "--set", "gpus.count=4", "--model", "llama-3-70b",
+            "--phase", "decode", "--context", "4096", "--batch", "8", "--seq", "1024"]  # fmt: skip
+    vllm = _serving(*argv, "--stack", "vllm")
+    graphs = _serving(*argv, "--fusion", "serving", "--cuda-graphs")
+    eager = _serving(*argv, "--fusion", "serving")
+    assert vllm["tbt_s"] == pytest.approx(graphs["tbt_s"] + VLLM_STEP_HOST_S, rel=1e-12)
+    assert vllm["ttft_s"] == pytest.approx(eager["ttft_s"] + VLLM_STEP_HOST_S, rel=1e-12)
+    assert vllm["tokens_per_s"] == pytest.approx(8 / vllm["tbt_s"])
+
+
+def test_a_tensor_parallel_step_from_the_command_line_is_the_validation_harness_number():
+    # TensorRT-LLM v0.8's 128-token first token of Llama-2-70B in FP8 on 8 H100s (a validation
+    # row, performance.md) as `simulate_step` runs it (`nvlink_node`) and as the command line does
+    steps = validation_steps()
+    step = steps[
+        (steps["source_id"] == "trtllm_perf_v080_low_latency")
+        & (steps["model"] == "llama-2-70b")
+        & (steps["preset"] == "h100_sxm")
+        & (steps["scope"] == "prefill")
+        & (steps["input_len"] == 128)
+    ].iloc[0]
+    assert (step["tp"], step["stack"]) == (8, "tensorrt_llm_xqa")
+    argv = ["--system", "system_8xh100_nvlink", "--model", "llama-2-70b", "--phase", "prefill", "--seq",
+            "128", "--weights", "fp8", "--gemm-activations", "fp8", "--kv", "fp8"]  # fmt: skip
+    figures = _serving(*argv, "--stack", "tensorrt_llm_xqa")
+    assert figures["tbt_s"] == pytest.approx(simulate_step(step), rel=1e-9)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -118,8 +158,12 @@ def test_the_command_line_gives_the_validation_harness_number():
         ([*DECODE, "--step-host-s", "-1"], "--step-host-s -1.0: seconds per step, at least 0 and below 10"),
         ([*DECODE, "--step-host-s", "nan"], "--step-host-s nan: seconds per step"),
         (
-            ["--system", "dgx_h100", "--model", "llama-2-7b", "--stack", "vllm"],
-            "--stack/--step-host-s: with --hw only for now",
+            ["--hw", "scalesim_32x32", "--model", "llama-2-7b", "--seq", "8", "--step-host-s", "0.001"],
+            "--step-host-s: GPU options; hardware 'scalesim_32x32' is a SystolicArraySpec",
+        ),
+        (
+            ["--system", "system_8xh100_nvlink", "--model", "llama-2-7b", "--stack", "vllm_v9"],
+            "--stack 'vllm_v9': valid: torchao",
         ),
     ],
 )

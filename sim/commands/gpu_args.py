@@ -32,36 +32,58 @@ def add_gpu_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def apply_gpu_arguments(hardware, args: argparse.Namespace):
-    """`hardware` as the arguments run it; an error naming the option when it is not a GPU."""
+def apply_gpu_arguments(hardware, args: argparse.Namespace, stack=None, phase: str = "decode"):
+    """`hardware` as the arguments run a `phase` step on it; an error naming the option when it is
+    not a GPU. With a `stack` (`workloads.stacks.Stack`, ``--stack``): its attention and weight-only
+    GEMM kernels where the command line names none, and its launch mode for the phase
+    (`sim.stack_step.launched_as`) unless ``--cuda-graphs`` is given; an option given wins."""
     from hwmodels.gpu import GPUSpec
 
-    options = [
-        name
-        for name, given in (
-            ("--gemm-kernel", args.gemm_kernel),
-            ("--attention-kernel", args.attention_kernel),
-            ("--cuda-graphs", args.cuda_graphs),
-        )
-        if given
-    ]
+    given = (
+        ("--gemm-kernel", args.gemm_kernel),
+        ("--attention-kernel", args.attention_kernel),
+        ("--cuda-graphs", args.cuda_graphs),
+        ("--stack", stack is not None),
+    )
+    options = [name for name, on in given if on]
     if not options:
         return hardware
     if not isinstance(hardware, GPUSpec):
         raise WorkloadError(
             f"{'/'.join(options)}: GPU options; hardware {hardware.name!r} is a {type(hardware).__name__}"
         )
-    if args.gemm_kernel or args.attention_kernel:
+    gemm, attention = args.gemm_kernel, args.attention_kernel
+    if stack is not None:
+        from sim.stack_step import stack_kernels
+        from workloads.zoo.configs import query_heads_per_kv
+
+        group = query_heads_per_kv(args.model.strip().lower())
+        weights = args.weights or ""
+        by_stack = stack_kernels(args.stack, stack, phase, group=group, weights=weights)
+        gemm, attention = gemm or by_stack[0] or None, attention or by_stack[1] or None
+    if gemm or attention:
         from mappers.gpu_attention import attention_kernel_refusal
         from sim.engines.gpu.engine import modeled_kernels
 
-        refusal = attention_kernel_refusal(args.attention_kernel or "", hardware)
+        refusal = attention_kernel_refusal(attention or "", hardware)
         if refusal:
-            raise WorkloadError(f"--attention-kernel {args.attention_kernel!r}: {refusal}")
-        hardware = hardware.with_kernels(
-            gemm=args.gemm_kernel, attention=args.attention_kernel, known=modeled_kernels()
-        )
-    return hardware.with_cuda_graphs() if args.cuda_graphs else hardware
+            raise WorkloadError(f"--attention-kernel {attention!r}: {refusal}")
+        hardware = hardware.with_kernels(gemm=gemm, attention=attention, known=modeled_kernels())
+    if args.cuda_graphs:
+        return hardware.with_cuda_graphs()
+    if stack is not None:
+        from sim.stack_step import launched_as
+
+        return launched_as(hardware, stack, phase)
+    return hardware
+
+
+def launch_timing_of(args: argparse.Namespace, stack, phase: str) -> str:
+    """How the step's kernels are launched, as the measured format's `timing` names it
+    (`workloads.stacks.launch_timing`): ``--cuda-graphs``, else the stack's for the phase, else eager."""
+    if args.cuda_graphs:
+        return "graph"
+    return stack.timing(phase) if stack is not None else "back_to_back"
 
 
 def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,45 +106,26 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def apply_stack_arguments(hardware, args: argparse.Namespace) -> tuple[object, float, str, str]:
-    """(`hardware` as `args.stack` launches the step's kernels, the host seconds the step waits for,
-    where that figure comes from, how the kernels are launched: the measured format's `timing`
-    name, `workloads.stacks.launch_timing`); fills `args.fusion`, `args.attention_kernel` and
-    `args.gemm_kernel` with the stack's where the command line gave none. Without ``--stack`` the
-    hardware is returned as it is (eager, or ``--cuda-graphs``), with eager fusion by default."""
-    timing = "graph" if args.cuda_graphs else "back_to_back"
+def stack_arguments(args: argparse.Namespace):
+    """(the `workloads.stacks.Stack` ``--stack`` names or None, the host seconds each step waits for,
+    where that figure comes from); sets `args.fusion` to the stack's where ``--fusion`` is not
+    given (eager without a stack). An error naming the option for a stack that does not exist, a
+    stack without ``--model``, or a host time out of range."""
     from workloads.stacks import STACKS
 
     if not args.stack and args.step_host_s is None:
         args.fusion = args.fusion or "eager"
-        return hardware, 0.0, "", timing
-    from hwmodels.gpu import GPUSpec
-
+        return None, 0.0, ""
     given = (("--stack", bool(args.stack)), ("--step-host-s", args.step_host_s is not None))
     options = "/".join(name for name, on in given if on)
     if not args.model:
         raise WorkloadError(f"{options}: a stack runs a model's step; give --model")
-    if not isinstance(hardware, GPUSpec):
-        kind = type(hardware).__name__
-        raise WorkloadError(f"{options}: GPU options; hardware {hardware.name!r} is a {kind}")
     if args.step_host_s is not None and not 0 <= args.step_host_s < 10:  # NaN fails too
         raise WorkloadError(f"--step-host-s {args.step_host_s!r}: seconds per step, at least 0 and below 10")
-    if not args.stack:
-        args.fusion = args.fusion or "eager"
-        return hardware, args.step_host_s, "engine host time per step (--step-host-s)", timing
-    if args.stack not in STACKS:
+    if args.stack and args.stack not in STACKS:
         raise WorkloadError(f"--stack {args.stack!r}: valid: {', '.join(STACKS)}")
-    from sim.stack_step import launched_as, stack_kernels
-    from workloads.zoo.configs import query_heads_per_kv
-
-    stack = STACKS[args.stack]
-    args.fusion = args.fusion or stack.fusion
-    group = query_heads_per_kv(args.model.strip().lower())
-    gemm, attention = stack_kernels(args.stack, stack, args.phase, group=group, weights=args.weights or "")
-    args.gemm_kernel = args.gemm_kernel or gemm or None
-    args.attention_kernel = args.attention_kernel or attention or None
-    if not args.cuda_graphs:
-        hardware, timing = launched_as(hardware, stack, args.phase), stack.timing(args.phase)
+    stack = STACKS[args.stack] if args.stack else None
+    args.fusion = args.fusion or (stack.fusion if stack else "eager")
     if args.step_host_s is not None:
-        return hardware, args.step_host_s, "engine host time per step (--step-host-s)", timing
-    return hardware, stack.step_host_s, f"{args.stack}'s engine loop, once a step", timing
+        return stack, args.step_host_s, "engine host time per step (--step-host-s)"
+    return stack, stack.step_host_s, f"{args.stack}'s engine loop, once a step"

@@ -15,7 +15,8 @@ from sim.commands.gpu_args import (
     add_gpu_arguments,
     add_stack_arguments,
     apply_gpu_arguments,
-    apply_stack_arguments,
+    launch_timing_of,
+    stack_arguments,
 )
 from sim.commands.model_args import add_model_arguments, load_graph
 from sim.commands.simulate_system import add_system_arguments, run_on_system
@@ -82,11 +83,6 @@ def run(args: argparse.Namespace) -> int:
     from hwmodels import load_hardware
 
     if args.system:
-        if args.stack or args.step_host_s is not None:
-            raise WorkloadError(
-                "--stack/--step-host-s: with --hw only for now (a system's devices run their steps "
-                "as --cuda-graphs and the kernel options say)"
-            )
         return run_on_system(args)
     import pandas as pd  # pandas: imported here, so the parser does not need it
 
@@ -94,8 +90,12 @@ def run(args: argparse.Namespace) -> int:
     from sim.simulate import simulate, summarize
     from workloads.graph_io import read_graph_csv
 
-    hardware, host_s, host_why, timing = apply_stack_arguments(load_hardware(args.hw, args.overrides), args)
-    hardware = apply_gpu_arguments(hardware, args)
+    stack, host_s, host_why = stack_arguments(args)
+    hardware = load_hardware(args.hw, args.overrides)
+    if host_s and not stack:  # --step-host-s alone: a GPU's serving engine, as --stack is
+        hardware = _require_gpu(hardware, "--step-host-s")
+    hardware = apply_gpu_arguments(hardware, args, stack, args.phase)
+    timing = launch_timing_of(args, stack, args.phase)
     dtype = DType.parse(args.dtype, field="--dtype") if args.dtype else hardware.default_dtype
     if args.gemm:
         workload = OpGraph(
@@ -141,6 +141,15 @@ def run(args: argparse.Namespace) -> int:
             print(device_note(results, hardware))
         print(_summary_line(workload, total, hardware))
     return 0
+
+
+def _require_gpu(hardware, option: str):
+    from hwmodels.gpu import GPUSpec
+
+    if not isinstance(hardware, GPUSpec):
+        kind = type(hardware).__name__
+        raise WorkloadError(f"{option}: GPU options; hardware {hardware.name!r} is a {kind}")
+    return hardware
 
 
 def _warn_if_it_does_not_fit(graph: OpGraph, hardware: Device) -> None:

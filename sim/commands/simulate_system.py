@@ -9,6 +9,7 @@ scheduled (`sim.system_run.run_system`), checked against memory and turned into 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 
@@ -34,6 +35,7 @@ def add_system_arguments(parser: argparse.ArgumentParser) -> None:
 def run_on_system(args: argparse.Namespace) -> int:
     from hwmodels.system_loader import load_system
     from mappers.placement import place, plan_batch, prefill_system
+    from sim.commands.gpu_args import stack_arguments
     from sim.present.tables import OutputFormat
     from sim.serving import max_batch, request_mix, require_fit, serving_figures
     from sim.system_run import resource_table, run_system, timeline_table
@@ -42,8 +44,10 @@ def run_on_system(args: argparse.Namespace) -> int:
 
     if not args.model:
         raise WorkloadError("--system runs a zoo model: give --model (not --gemm, --topology or --ops)")
-    system = _with_gpu_arguments(load_system(args.system, args.overrides), args)
+    stack, host_s, _ = stack_arguments(args)
+    loaded = load_system(args.system, args.overrides)
     phase = Phase.parse(args.phase)
+    system = _with_gpu_arguments(loaded, args, stack, phase.value)
     mix = request_mix(args.requests) if args.requests else None
     context = args.context or (mix.decode_context if mix else None)
     prompt = args.seq or (round(mix.prompt_tokens) if mix else None)
@@ -64,11 +68,12 @@ def run_on_system(args: argparse.Namespace) -> int:
             raise WorkloadError(f"--batch {batch}: must be a positive integer or max")
     placement = place(trace(plan_batch(system, batch)), system, kv_to=kv_to)
     require_fit(placement, system)
-    run = run_system(placement, system)
+    # each step waits for the serving engine's host work (--stack, --step-host-s) on the critical path
+    run = dataclasses.replace(run_system(placement, system), host_s=host_s)
     ttft = math.nan
-    if phase is Phase.DECODE and prompt:
-        prefill, kv_to = prefill_system(system)
-        ttft = run_system(place(trace(1, Phase.PREFILL), prefill, kv_to=kv_to), prefill).latency_s
+    if phase is Phase.DECODE and prompt:  # the first token: a prefill as the stack launches one
+        prefill, kv_to = prefill_system(_with_gpu_arguments(loaded, args, stack, Phase.PREFILL.value))
+        ttft = run_system(place(trace(1, Phase.PREFILL), prefill, kv_to=kv_to), prefill).latency_s + host_s
     figures = serving_figures(
         run,
         context=context or 0,
@@ -106,17 +111,14 @@ def run_on_system(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_gpu_arguments(system, args: argparse.Namespace):
-    """`--cuda-graphs`, `--gemm-kernel`, `--attention-kernel` on every GPU of the system (devices
-    of other kinds run as they are)."""
+def _with_gpu_arguments(system, args: argparse.Namespace, stack, phase: str):
+    """`--cuda-graphs`, `--gemm-kernel`, `--attention-kernel` and `--stack` (for a `phase` step) on
+    every GPU of the system (devices of other kinds run as they are)."""
+    from hwmodels.gpu import GPUSpec
     from sim.commands.gpu_args import apply_gpu_arguments
-    from workloads.errors import WorkloadError
 
-    def on_gpus(device):
-        try:
-            return apply_gpu_arguments(device, args)
-        except WorkloadError:  # not a GPU: the options are for the system's GPUs
-            return device
+    def on_gpus(device):  # the options are for the system's GPUs
+        return apply_gpu_arguments(device, args, stack, phase) if isinstance(device, GPUSpec) else device
 
     return system.with_devices(on_gpus)
 
@@ -181,8 +183,9 @@ def _summary(args, system, run, figures, mix, prompt, *, batch_was_max: bool) ->
     if cost:
         lines.append("  " + "; ".join(cost))
     busiest = max(run.timeline.busy_s.items(), key=lambda item: item[1], default=("", 0.0))
+    host = f" ({run.host_s * 1e3:.4g} ms of it the serving engine's host time)" if run.host_s else ""
     lines.append(
-        f"  critical path {run.latency_s * 1e3:.4g} ms; busiest resource {busiest[0]} "
+        f"  critical path {run.latency_s * 1e3:.4g} ms{host}; busiest resource {busiest[0]} "
         f"{busiest[1] * 1e3:.4g} ms ({busiest[1] / run.latency_s:.0%}); {len(run.placement.tasks):,} tasks"
     )
     return "\n".join(lines)
