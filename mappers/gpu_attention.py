@@ -40,6 +40,7 @@ from mappers.gpu_gemm import (
     MAX_CTAS_PER_SM,
     MAX_REGISTERS_PER_THREAD,
     REGISTERS_PER_THREAD_BESIDES_ACCUMULATORS,
+    SHUFFLE_SLOTS,
     THREADS_PER_WARP,
 )
 from workloads.dtypes import DType
@@ -86,12 +87,6 @@ ATTENTION_STAGES = 2
 #: int8 as a W8A16 weight, 6/4 (`mappers.gpu_gemm.DEQUANT_INSTRUCTIONS_PER_WEIGHT`: prmt, hsub2,
 #: hmul2 for the scale).
 KV_CONVERT_INSTRUCTIONS = {DType.FP8: 1 / 2, DType.INT8: 6 / 4}
-#: CUDA-core issue slots of one warp shuffle (``SHFL``), in the instructions the model counts (128
-#: lanes per cycle per SM: four schedulers issuing one warp instruction each): its pipe returns 32
-#: results per clock per SM (CUDA C Programming Guide, "Throughput of Native Arithmetic
-#: Instructions", warp shuffle: 32 on every compute capability since 3.0), a quarter of the issue
-#: rate. Other ALU instructions (PRMT, LOP3, SHF, HMUL2) count one slot each, a lower bound.
-SHUFFLE_SLOTS = 4
 #: Instructions an SM issues per clock, in threads: 4 warp schedulers, one warp instruction each
 #: (CUDA C Programming Guide, "Compute Capability 8.x" and "9.0": four partitions, each with its
 #: warp scheduler), on every GPU the presets model. The FP32 pipe is narrower on the A100 (16 lanes

@@ -70,6 +70,12 @@ PARTIAL_SUM_BYTES = 4
 #: int8: per 4 values, 2 prmt + 2 hsub2 + 2 hmul2 = 6 instructions, 6/4 per weight.
 DEQUANT_INSTRUCTIONS_PER_WEIGHT = {DType.INT4: 13 / 8, DType.INT8: 6 / 4}
 
+#: CUDA-core issue slots of one warp shuffle (``SHFL``), in the instructions the model counts (128
+#: lanes per cycle per SM: four schedulers issuing one warp instruction each): its pipe returns 32
+#: results per clock per SM (CUDA C Programming Guide, "Throughput of Native Arithmetic
+#: Instructions", warp shuffle: 32 on every compute capability since 3.0), a quarter of the issue
+#: rate. Other ALU instructions (PRMT, LOP3, SHF, HMUL2) count one slot each, a lower bound.
+SHUFFLE_SLOTS = 4
 #: CUDA-core instructions per output element per scale block of a block-scaled FP8 GEMM: the
 #: block's partial product is multiplied by A's row scale and B's block scale and added to the
 #: accumulator (2 FMUL + 1 FADD; written ``acc += dot(a, b) * a_scale * b_scale`` in a Triton
@@ -123,6 +129,7 @@ class GemmKernel:
     accumulators: int = 1
     tma_multicast: bool = True
     dequant_instructions: float = 0.0
+    tensor_cores: bool = True
 
 
 #: Triton's software pipeliner prefetches only the loads that feed a dot's A and B operands
@@ -266,6 +273,48 @@ TILEOPS_W4A16_INCUMBENT = GemmKernel(
     warps=8, tma_multicast=False, dequant_instructions=229 / 32,
 )
 
+#: TileOPs' M = 1 decode kernels, read at the commits their PRs timed and lowered as above (TileLang
+#: 0.1.12, nvcc 13.0, sm_90a): one row of A, CUDA-core FP32 FMAs (no tensor cores), no split of K
+#: across CTAs, a grid of N / block_n CTAs. Issue slots per weight are the consumer loop's SASS over
+#: the weights a thread covers per k-step, shuffles at `SHUFFLE_SLOTS`:
+#: * PR #1887's TileFoundry kernel (``gemm_w4a16_decode.py`` at 864b2f4e, ``default_config``, lines
+#:   65-176): 32 columns x 512 of K, 4 stages, weight, scales and zeros by TMA inside the pipeline
+#:   (automatic warp specialization: 128 producer and 128 consumer threads); per element a shift,
+#:   a mask, a conversion and ``(q - zero) * scale`` in fp32: 1050 SASS per k-step over 128 weights;
+#: * PR #1874's split-K decode kernel (``gemm_w4a16.py`` at edd85e62, lines 187-463, the TMA path
+#:   every timed shape takes): 64 columns x 1024 of K (3 stages past K = 8192, else 4), 640 threads
+#:   (a producer warpgroup and 16 consumer warps splitting K two ways inside the CTA, summed through
+#:   shared memory), lop3 decoding with the zero and scale applied once per 16 values, the zeros in a
+#:   plain load each step: 558 SASS per k-step over 128 weights;
+#: * the GEMV the complete op ran before PR #2159 (its ``warp_rows=False`` path: 32 columns x 1024
+#:   of K, 2 stages, 128 threads, no warp specialization, ``cp.async`` loads, the zeros a plain load
+#:   each step, a 16-entry lookup shared by ``shfl_sync`` and one FFMA per weight): 1300 SASS per
+#:   k-step over 256 weights, 256 of them shuffles; PR #2159's warp-per-row GEMV (16 columns, a row
+#:   per warp, its sums by warp shuffles): 714 over 128, 128 shuffles.
+
+
+def _one_row(block_n: int, block_k: int, stages: int) -> Callable[[GemmProblem], tuple[int, int, int, int]]:
+    return lambda problem: (1, block_n, block_k, stages)
+
+
+TILEOPS_W4A16_TILEFOUNDRY = GemmKernel(
+    overlap=1.0, split_k=False, fixed_tile=_one_row(32, 512, 4), warps=8, tma_multicast=False,
+    dequant_instructions=1050 / 128, tensor_cores=False,
+)
+TILEOPS_W4A16_SPLITK_DECODE = GemmKernel(
+    overlap=1.0, split_k=False, unpipelined_loads=True, warps=20, tma_multicast=False,
+    fixed_tile=lambda problem: (1, 64, 1024, 4 if problem.k <= 8192 else 3),
+    dequant_instructions=558 / 128, tensor_cores=False,
+)
+TILEOPS_W4A16_GEMV = GemmKernel(
+    overlap=0.0, split_k=False, unpipelined_loads=True, fixed_tile=_one_row(32, 1024, 2), warps=4,
+    tma_multicast=False, dequant_instructions=(1300 + (SHUFFLE_SLOTS - 1) * 256) / 256, tensor_cores=False,
+)
+TILEOPS_W4A16_GEMV_WARP_PER_ROW = dataclasses.replace(
+    TILEOPS_W4A16_GEMV, fixed_tile=_one_row(16, 1024, 2),
+    dequant_instructions=(714 + (SHUFFLE_SLOTS - 1) * 128) / 128,
+)
+
 
 #: Named GEMM implementations whose traits differ from the default (overlapped).
 GEMM_KERNELS = {
@@ -284,6 +333,10 @@ GEMM_KERNELS = {
     "mlx_qmm_sm80": MLX_QMM_SM80,
     "mlx_qmm_fallback": MLX_QMM_FALLBACK,
     "tileops_w4a16_incumbent": TILEOPS_W4A16_INCUMBENT,
+    "tileops_w4a16_decode_tilefoundry": TILEOPS_W4A16_TILEFOUNDRY,
+    "tileops_w4a16_decode_lop3_splitk": TILEOPS_W4A16_SPLITK_DECODE,
+    "tileops_w4a16": TILEOPS_W4A16_GEMV,
+    "tileops_w4a16_gemv_warp_per_row": TILEOPS_W4A16_GEMV_WARP_PER_ROW,
 }
 OVERLAPPED_GEMM = GemmKernel(overlap=1.0)
 

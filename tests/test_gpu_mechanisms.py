@@ -662,6 +662,31 @@ def test_tileops_incumbent_w4a16_runs_its_m64_tile_one_latency_bound_step_at_a_t
     assert simulate_op_latency(op("gemm_w4a16", **shape), h200) < latency / 7
 
 
+def test_tileops_split_k_decode_is_a_cuda_core_gemv_bound_by_its_counted_loop():
+    # PR #1874's decode kernel (gemm_w4a16.py at edd85e62): one row of A, 64 columns x 1024 of K a
+    # CTA (4 stages at K = 8192), N / 64 = 128 CTAs, one an SM (its stages fill the shared memory),
+    # FP32 FMAs on the CUDA cores, no tensor-core work: each of the 8 k-steps issues its loop's 558
+    # SASS per thread over 128 weights for 64 x 1024 weights, 285,696 thread-instructions on 128
+    # lanes a clock = 2232 clocks = 1.2197 us at 1.83 GHz: 9.757 us of arithmetic; each step also
+    # waits for its zero points' plain load (370 ns), 8 in series, plus the fill and the drain
+    from mappers.gpu_gemm import candidate_tiles, gemm_problem
+    from sim.engines.gpu.gemm import best_gemm
+
+    h200 = load_hardware("h200").on_device_only()
+    shape = dict(M=1, N=8192, K=8192, a_dtype="fp16", b_dtype="int4", out_dtype="fp16", group_size=128)
+    problem = gemm_problem(op("gemm_w4a16", **shape, kernel="tileops_w4a16_decode_lop3_splitk"))
+    (tile,) = candidate_tiles(problem, h200)
+    assert (tile.block_m, tile.block_n, tile.block_k, tile.stages, tile.ctas_per_sm) == (1, 64, 1024, 4, 1)
+    cost = best_gemm(problem, h200)
+    arithmetic = 8 * 64 * 1024 * (558 / 128) / (128 * 1.83e9)
+    assert cost.main.compute_s == pytest.approx(arithmetic, rel=1e-9) == pytest.approx(9.757e-6, rel=1e-3)
+    stores = 128 * 64 * 2 / h200.achievable_dram_bytes_per_s
+    assert cost.total_s == pytest.approx(8 * 370e-9 + arithmetic + 2 * 370e-9 + stores, rel=1e-6)
+    # past K = 8192 its stages drop to 3
+    wide = gemm_problem(op("gemm_w4a16", **dict(shape, K=81920), kernel="tileops_w4a16_decode_lop3_splitk"))
+    assert candidate_tiles(wide, h200)[0].stages == 3
+
+
 def test_autoawq_dequantizes_the_whole_weight_before_a_dense_gemm_from_1024_tokens():
     # AutoAWQ's WQLinear_GEMM (v0.2.0): from 1024 tokens dequantize_weights_cuda writes the fp16
     # weight and torch.matmul runs on it; below, its own kernel. 1024 x 4096 x 4096, int4 group 128

@@ -78,6 +78,27 @@ def apply_gpu_arguments(hardware, args: argparse.Namespace, stack=None, phase: s
     return hardware
 
 
+def require_gpu(hardware, option: str):
+    """`hardware`, or an error naming `option` when it is not a GPU."""
+    from hwmodels.gpu import GPUSpec
+
+    if not isinstance(hardware, GPUSpec):
+        kind = type(hardware).__name__
+        raise WorkloadError(f"{option}: GPU options; hardware {hardware.name!r} is a {kind}")
+    return hardware
+
+
+def apply_to_gpus(system, args: argparse.Namespace, stack, phase: str):
+    """`system` with `apply_gpu_arguments` on every GPU (devices of other kinds as they are: the
+    options are for the system's GPUs)."""
+    from hwmodels.gpu import GPUSpec
+
+    def on_gpus(device):
+        return apply_gpu_arguments(device, args, stack, phase) if isinstance(device, GPUSpec) else device
+
+    return system.with_devices(on_gpus)
+
+
 def launch_timing_of(args: argparse.Namespace, stack, phase: str) -> str:
     """How the step's kernels are launched, as the measured format's `timing` names it
     (`workloads.stacks.launch_timing`): ``--cuda-graphs``, else the stack's for the phase, else eager."""

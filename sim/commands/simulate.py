@@ -16,6 +16,7 @@ from sim.commands.gpu_args import (
     add_stack_arguments,
     apply_gpu_arguments,
     launch_timing_of,
+    require_gpu,
     stack_arguments,
 )
 from sim.commands.model_args import add_model_arguments, load_graph
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     stack, host_s, host_why = stack_arguments(args)
     hardware = load_hardware(args.hw, args.overrides)
     if host_s and not stack:  # --step-host-s alone: a GPU's serving engine, as --stack is
-        hardware = _require_gpu(hardware, "--step-host-s")
+        hardware = require_gpu(hardware, "--step-host-s")
     hardware = apply_gpu_arguments(hardware, args, stack, args.phase)
     timing = launch_timing_of(args, stack, args.phase)
     dtype = DType.parse(args.dtype, field="--dtype") if args.dtype else hardware.default_dtype
@@ -141,15 +142,6 @@ def run(args: argparse.Namespace) -> int:
             print(device_note(results, hardware))
         print(_summary_line(workload, total, hardware))
     return 0
-
-
-def _require_gpu(hardware, option: str):
-    from hwmodels.gpu import GPUSpec
-
-    if not isinstance(hardware, GPUSpec):
-        kind = type(hardware).__name__
-        raise WorkloadError(f"{option}: GPU options; hardware {hardware.name!r} is a {kind}")
-    return hardware
 
 
 def _warn_if_it_does_not_fit(graph: OpGraph, hardware: Device) -> None:

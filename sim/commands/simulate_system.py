@@ -35,7 +35,7 @@ def add_system_arguments(parser: argparse.ArgumentParser) -> None:
 def run_on_system(args: argparse.Namespace) -> int:
     from hwmodels.system_loader import load_system
     from mappers.placement import place, plan_batch, prefill_system
-    from sim.commands.gpu_args import stack_arguments
+    from sim.commands.gpu_args import apply_to_gpus, stack_arguments
     from sim.present.tables import OutputFormat
     from sim.serving import max_batch, request_mix, require_fit, serving_figures
     from sim.system_run import resource_table, run_system, timeline_table
@@ -47,7 +47,7 @@ def run_on_system(args: argparse.Namespace) -> int:
     stack, host_s, _ = stack_arguments(args)
     loaded = load_system(args.system, args.overrides)
     phase = Phase.parse(args.phase)
-    system = _with_gpu_arguments(loaded, args, stack, phase.value)
+    system = apply_to_gpus(loaded, args, stack, phase.value)
     mix = request_mix(args.requests) if args.requests else None
     context = args.context or (mix.decode_context if mix else None)
     prompt = args.seq or (round(mix.prompt_tokens) if mix else None)
@@ -72,7 +72,7 @@ def run_on_system(args: argparse.Namespace) -> int:
     run = dataclasses.replace(run_system(placement, system), host_s=host_s)
     ttft = math.nan
     if phase is Phase.DECODE and prompt:  # the first token: a prefill as the stack launches one
-        prefill, kv_to = prefill_system(_with_gpu_arguments(loaded, args, stack, Phase.PREFILL.value))
+        prefill, kv_to = prefill_system(apply_to_gpus(loaded, args, stack, Phase.PREFILL.value))
         ttft = run_system(place(trace(1, Phase.PREFILL), prefill, kv_to=kv_to), prefill).latency_s + host_s
     figures = serving_figures(
         run,
@@ -109,18 +109,6 @@ def run_on_system(args: argparse.Namespace) -> int:
     print()
     print(_summary(args, system, run, figures, mix, prompt, batch_was_max=args.batch == "max"))
     return 0
-
-
-def _with_gpu_arguments(system, args: argparse.Namespace, stack, phase: str):
-    """`--cuda-graphs`, `--gemm-kernel`, `--attention-kernel` and `--stack` (for a `phase` step) on
-    every GPU of the system (devices of other kinds run as they are)."""
-    from hwmodels.gpu import GPUSpec
-    from sim.commands.gpu_args import apply_gpu_arguments
-
-    def on_gpus(device):  # the options are for the system's GPUs
-        return apply_gpu_arguments(device, args, stack, phase) if isinstance(device, GPUSpec) else device
-
-    return system.with_devices(on_gpus)
 
 
 def _trace(args: argparse.Namespace, phase, batch: int, *, context, seq):

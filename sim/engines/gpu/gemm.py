@@ -21,7 +21,9 @@ Per candidate (block ``bm × bn × bk``, ``stages``, split-K ``s``, occupancy ``
 
 A named kernel runs only the tilings its code can (`mappers.gpu_gemm.GemmKernel`): a Triton
 block-FP8 GEMM steps K one scale block at a time, never splits it, and waits each step on its scale
-loads (one memory latency, `CtaWork.serial_latency_s`).
+loads (one memory latency, `CtaWork.serial_latency_s`); a kernel whose loop was counted in its SASS
+issues that count per weight (`GemmKernel.dequant_instructions`), and a CUDA-core GEMV does its
+multiply-adds among them, no tensor-core work (`GemmKernel.tensor_cores`).
 
 A stream-K candidate (where `GPUSpec.gemm_stream_k`) runs one wave whose CTAs split all tiles'
 k-steps evenly (`_cost_stream_k`).
@@ -100,7 +102,8 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
         spec, problem.math_dtype, sparse=problem.sparse, fraction=spec.tensor_fraction(problem.math_dtype)
     )
     work = CtaWork(
-        tensor_macs=bm * bn * steps * bk,
+        # a CUDA-core kernel's multiply-adds are in its counted instructions (`cuda_ops`)
+        tensor_macs=bm * bn * steps * bk if kernel.tensor_cores else 0.0,
         tensor_macs_per_s=rate,
         cuda_ops=problem.dequant_per_weight * bk * bn * steps + _promotion_ops(problem, bm, bn, steps * bk),
         overlap=kernel.overlap,
@@ -159,7 +162,7 @@ def _cost_stream_k(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmC
     partial_bytes = split_tiles * bm * bn * PARTIAL_SUM_BYTES
     write_bytes = problem.write_bytes
     work = CtaWork(
-        tensor_macs=bm * bn * steps * bk,
+        tensor_macs=bm * bn * steps * bk if gemm_kernel(problem.kernel).tensor_cores else 0.0,
         tensor_macs_per_s=mac_rate_per_sm(
             spec, problem.math_dtype, sparse=problem.sparse, fraction=spec.tensor_fraction(problem.math_dtype)
         ),
