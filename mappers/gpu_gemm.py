@@ -130,6 +130,7 @@ class GemmKernel:
     tma_multicast: bool = True
     dequant_instructions: float = 0.0
     tensor_cores: bool = True
+    launch: Callable[[GemmProblem, GPUSpec], GemmTile] | None = None
 
 
 #: Triton's software pipeliner prefetches only the loads that feed a dot's A and B operands
@@ -316,6 +317,58 @@ TILEOPS_W4A16_GEMV_WARP_PER_ROW = dataclasses.replace(
 )
 
 
+#: vLLM's dense Marlin (``torch.ops._C.marlin_gemm``: csrc/quantization/marlin/marlin.cu and
+#: marlin_template.h in the 0.18.0 and 0.19.1 source releases, csrc/libtorch_stable/quantization/
+#: marlin/ in 0.27.1, the same launch logic in all three; the versions the H100 and H200 rows ran):
+#: its host code picks the launch (`marlin_launch`). Thread configurations, (thread_k, thread_n,
+#: threads), in priority order (marlin.cu:139-152), for one block of up to 16 rows of A and for more:
+MARLIN_SMALL_BATCH_CONFIGS = ((128, 128, 256), (64, 128, 128), (128, 64, 128))
+MARLIN_LARGE_BATCH_CONFIGS = ((64, 256, 256), (64, 128, 128), (128, 64, 128))
+#: The configuration it switches to when the first leaves too few CTAs' worth of columns
+#: (``prob_n / thread_n · ceil(M / (16 · thread_m_blocks)) · 4 <= sms``, marlin.cu:458-469).
+MARLIN_FEW_COLUMNS_CONFIG = (128, 64, 128)
+#: Its cp.async pipeline depth on Ampere and later (``int stages = 4``, marlin.cu:407; 2 on Turing).
+MARLIN_STAGES = 4
+#: Most 16-row blocks of A one launch takes (``max_thread_m_blocks = 4``: 64 rows; more in passes).
+MARLIN_MAX_M_BLOCKS = 4
+#: Rows a block of A holds where M is at most this many with 16-bit activations
+#: (``m_block_size_8``: one m16n8k16 MMA with the weight in the 16-row slot, marlin_template.h:362).
+MARLIN_SMALL_M_BLOCK = 8
+
+
+def marlin_launch(problem: GemmProblem, spec: GPUSpec) -> GemmTile:
+    """Marlin's launch for `problem` (``determine_exec_config``, marlin.cu:284-320 and 458-481): the
+    first configuration whose tile divides N and K and whose pipeline fits the shared memory
+    (`MARLIN_FEW_COLUMNS_CONFIG` where the columns are few), one CTA an SM (each asks for the SM's
+    whole opt-in shared memory), ``SMs`` CTAs walking a contiguous run of k-steps down a column of
+    tiles and on to the next: the k-steps of all tiles split evenly (stream-K), a column's partial
+    sums passed through global memory."""
+    m_blocks = min(MARLIN_MAX_M_BLOCKS, math.ceil(problem.m / 16))
+    small = problem.m <= MARLIN_SMALL_M_BLOCK and problem.a_bytes == 2  # 16-bit activations
+    block_m = MARLIN_SMALL_M_BLOCK if small else 16 * m_blocks
+
+    def fits(config: tuple[int, int, int]) -> bool:
+        block_k, block_n, threads = config
+        if problem.n % block_n or problem.k % block_k:
+            return False
+        warps = threads // THREADS_PER_WARP
+        return _ctas_per_sm(problem, spec, block_m, block_n, block_k, MARLIN_STAGES, warps) > 0
+
+    configs = MARLIN_SMALL_BATCH_CONFIGS if m_blocks == 1 else MARLIN_LARGE_BATCH_CONFIGS
+    chosen = next((config for config in configs if fits(config)), None)
+    if chosen is None:
+        raise ValueError(f"marlin: no configuration divides N = {problem.n} and K = {problem.k}")
+    m_passes = math.ceil(problem.m / (16 * m_blocks))
+    if problem.n // chosen[1] * m_passes * 4 <= spec.sm_count and fits(MARLIN_FEW_COLUMNS_CONFIG):
+        chosen = MARLIN_FEW_COLUMNS_CONFIG
+    block_k, block_n, _ = chosen
+    return GemmTile(block_m=block_m, block_n=block_n, block_k=block_k, stages=MARLIN_STAGES, split_k=1,
+                    ctas_per_sm=1, stream_k=True)
+
+
+MARLIN = GemmKernel(overlap=1.0, split_k=False, tma_multicast=False, launch=marlin_launch)
+
+
 #: Named GEMM implementations whose traits differ from the default (overlapped).
 GEMM_KERNELS = {
     # torchao's Triton block-FP8 GEMM (torchao/prototype/blockwise_fp8/blockwise_quantization.py,
@@ -337,6 +390,7 @@ GEMM_KERNELS = {
     "tileops_w4a16_decode_lop3_splitk": TILEOPS_W4A16_SPLITK_DECODE,
     "tileops_w4a16": TILEOPS_W4A16_GEMV,
     "tileops_w4a16_gemv_warp_per_row": TILEOPS_W4A16_GEMV_WARP_PER_ROW,
+    "marlin": MARLIN,
 }
 OVERLAPPED_GEMM = GemmKernel(overlap=1.0)
 
@@ -479,6 +533,8 @@ def candidate_tiles(problem: GemmProblem, spec: GPUSpec) -> list[GemmTile]:
     """Every tiling that fits one SM's shared memory and registers, with its occupancy, among those
     the problem's kernel runs (`GemmKernel`: a fixed k-step, no split of K)."""
     kernel = gemm_kernel(problem.kernel)
+    if kernel.launch:  # its host code decides the tiling
+        return [kernel.launch(problem, spec)]
     block_ks = (problem.scale_block_k,) if kernel.scale_block_k and problem.scale_block_k else BLOCK_KS
     searched = itertools.product(BLOCK_MS, BLOCK_NS, block_ks, STAGES)
     shapes = [kernel.fixed_tile(problem)] if kernel.fixed_tile else kernel.tiles or searched
@@ -509,12 +565,14 @@ def candidate_tiles(problem: GemmProblem, spec: GPUSpec) -> list[GemmTile]:
 
 
 def _ctas_per_sm(problem: GemmProblem, spec: GPUSpec, block_m: int, block_n: int, block_k: int,
-                 stages: int) -> int:
-    """CTAs of this tiling one SM holds: limited by shared memory, registers and the CTA limit."""
+                 stages: int, warps: int = 0) -> int:
+    """CTAs of this tiling one SM holds: limited by shared memory, registers and the CTA limit
+    (`warps` a CTA: the kernel's, else by tile size)."""
     stage_bytes = block_m * block_k * problem.a_bytes + block_k * block_n * problem.b_bytes
     shared = stages * stage_bytes
     kernel = gemm_kernel(problem.kernel)
-    warps = kernel.warps or (WARPS_SMALL_TILE if block_m * block_n <= 128 * 128 else WARPS_LARGE_TILE)
+    by_size = WARPS_SMALL_TILE if block_m * block_n <= 128 * 128 else WARPS_LARGE_TILE
+    warps = warps or kernel.warps or by_size
     threads = warps * THREADS_PER_WARP
     per_thread = kernel.accumulators * block_m * block_n / threads + REGISTERS_PER_THREAD_BESIDES_ACCUMULATORS
     if per_thread > MAX_REGISTERS_PER_THREAD or shared > spec.shared_memory_bytes_per_sm:

@@ -687,6 +687,36 @@ def test_tileops_split_k_decode_is_a_cuda_core_gemv_bound_by_its_counted_loop():
     assert candidate_tiles(wide, h200)[0].stages == 3
 
 
+def test_marlin_launches_what_its_host_code_picks_and_stripes_the_k_steps_over_them():
+    # vLLM's dense Marlin (marlin.cu in the 0.18-0.27 source releases) at M = 1, N = K = 8192 (int4,
+    # group 128) on the H200's 132 SMs: the first small-batch configuration that fits, (thread_k,
+    # thread_n) = (128, 128) with 256 threads; 8192 / 128 · 1 · 4 = 256 columns' worth > 132 SMs, so
+    # no switch to (128, 64); 8-row blocks of A for M <= 8; 4 stages; one CTA an SM (each asks for the
+    # whole opt-in shared memory): 132 CTAs splitting the 64 tiles' 64 k-steps each (4096 units)
+    # evenly, ceil(4096 / 132) = 32 apiece (stream-K), in one wave with no reduction kernel
+    from mappers.gpu_gemm import candidate_tiles, gemm_problem
+    from sim.engines.gpu.gemm import best_gemm
+
+    h200 = load_hardware("h200")
+    shape = dict(K=8192, a_dtype="fp16", b_dtype="int4", out_dtype="fp16", group_size=128)
+    problem = gemm_problem(op("gemm_w4a16", M=1, N=8192, **shape, kernel="marlin"))
+    (tile,) = candidate_tiles(problem, h200)
+    assert (tile.block_m, tile.block_n, tile.block_k, tile.stages, tile.ctas_per_sm, tile.stream_k) == (
+        8, 128, 128, 4, 1, True
+    )
+    cost = best_gemm(problem, h200)
+    assert cost.main.waves == pytest.approx(1.0) and cost.launches == 1
+    # few columns: N = 4096 gives 4096 / 128 · 4 = 128 <= 132, so it switches to (128, 64)
+    (narrow,) = candidate_tiles(gemm_problem(op("gemm_w4a16", M=1, N=4096, **shape, kernel="marlin")), h200)
+    assert (narrow.block_n, narrow.block_k) == (64, 128)
+    # 17-64 rows take the large-batch configurations, one 16-row block of A per 16 rows: (64, 256)
+    # at N = 16384 (64 · 4 = 256 > 132); at N = 8192 that leaves 32 · 4 = 128 <= 132: (128, 64)
+    (wide,) = candidate_tiles(gemm_problem(op("gemm_w4a16", M=48, N=16384, **shape, kernel="marlin")), h200)
+    assert (wide.block_m, wide.block_n, wide.block_k, wide.ctas_per_sm) == (48, 256, 64, 1)
+    (few,) = candidate_tiles(gemm_problem(op("gemm_w4a16", M=48, N=8192, **shape, kernel="marlin")), h200)
+    assert (few.block_m, few.block_n, few.block_k) == (48, 64, 128)
+
+
 def test_autoawq_dequantizes_the_whole_weight_before_a_dense_gemm_from_1024_tokens():
     # AutoAWQ's WQLinear_GEMM (v0.2.0): from 1024 tokens dequantize_weights_cuda writes the fp16
     # weight and torch.matmul runs on it; below, its own kernel. 1024 x 4096 x 4096, int4 group 128
