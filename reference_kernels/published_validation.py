@@ -39,8 +39,8 @@ import pandas as pd
 from hwmodels.system_loader import nvlink_node_preset
 from reference_kernels.published_models import PUBLISHED_MODELS, published_model_steps
 from reference_kernels.sources import DATA, harness, with_split
-from workloads.stacks import STACKS, WEIGHT_ONLY_KERNELS, module_gemm_kernels
-from workloads.zoo import list_models
+from workloads.stacks import STACKS, WEIGHT_ONLY_KERNELS, Stack, module_gemm_kernels
+from workloads.zoo import get_model, list_models
 from workloads.zoo.configs import query_heads_per_kv
 
 PUBLISHED_VALIDATION = DATA / "published_validation.csv"
@@ -154,7 +154,8 @@ def _kernel_name(figure: pd.Series) -> str:
 #: Columns of a step description (`validation_steps`).
 STEP_COLUMNS = (
     "family", "model", "scope", "batch", "input_len", "output_len", "weights", "group_size",
-    "activations", "kv", "fusion", "cuda_graphs", "eager_host", "eager_prefill", "step_host_s", "stack",
+    "activations", "kv", "fusion", "cuda_graphs", "eager_host", "eager_prefill", "step_host_s",
+    "prefill_batches", "stack",
     "gemm_kernel", "module_gemm_kernels",
     "attention_kernel", "decode_attention_kernel", "preset", "gpu",
     "tp", "latency_s",
@@ -220,6 +221,7 @@ def _step(figure: pd.Series) -> dict[str, object]:
         "eager_host": int(stack.eager_host),
         "eager_prefill": int(stack.eager_prefill),
         "step_host_s": stack.step_host_s,
+        "prefill_batches": _prefill_batches(stack, figure),
         "stack": stack_name,
         "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack_name, weights), ""),
         "module_gemm_kernels": module_gemm_kernels(stack_name, weights),
@@ -236,6 +238,14 @@ def _step(figure: pd.Series) -> dict[str, object]:
         "locator": figure["locator"],
         "quote": figure["quote"],
     }
+
+
+def _prefill_batches(stack: Stack, figure: pd.Series) -> str:
+    """The sequences in each of the prefill steps the stack's scheduler runs the figure's batch in
+    (`Stack.prefill_steps`, the model's context length its zoo config's), ``;``-joined."""
+    batch, seq = int(figure["batch"]), int(figure["input_len"] or 1)
+    context = get_model(figure["model"]).max_positions if figure["model"] in ZOO_NAMES else 0
+    return ";".join(str(n) for n in stack.prefill_steps(batch, seq, context))
 
 
 def _published_model_step(row: pd.Series) -> dict[str, object]:
@@ -257,6 +267,7 @@ def _published_model_step(row: pd.Series) -> dict[str, object]:
         "eager_host": 0,  # gpt-fast replays CUDA graphs; TensorRT-LLM launches from C++
         "eager_prefill": 0,
         "step_host_s": 0.0,
+        "prefill_batches": str(int(row["batch"])),  # gpt-fast and TensorRT-LLM: one step
         "stack": (stack := row["source"].split("/")[1].split(" ")[0].lower()),
         "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack, row["weights"]), ""),
         "module_gemm_kernels": module_gemm_kernels(stack, row["weights"]),

@@ -20,6 +20,7 @@ import dataclasses
 import pandas as pd
 
 from hwmodels.gpu import GPUSpec
+from sim.columns import SUM_COLUMNS
 from sim.cost import with_energy
 from sim.engines.gpu.engine import host_wait_row
 from sim.measured.compare import timed_as
@@ -63,10 +64,32 @@ def with_module_kernels(graph: OpGraph, assignments: str) -> OpGraph:
     return dataclasses.replace(graph, ops=tuple(ops))
 
 
-def with_host_wait(results: pd.DataFrame, hardware: GPUSpec, seconds: float, why: str) -> pd.DataFrame:
-    """`results` (a step's rows from `sim.simulate.simulate`) with one more row: the `seconds` the
-    step waits for its engine's host work, the GPU idle (`host_wait_row`); none when `seconds` is 0."""
+def with_host_wait(
+    results: pd.DataFrame, hardware: GPUSpec, seconds: float, why: str, steps: int = 1
+) -> pd.DataFrame:
+    """`results` (a step's rows from `sim.simulate.simulate`) with one more row: the `seconds` each
+    of `steps` steps waits for its engine's host work, the GPU idle (`host_wait_row`); none when
+    `seconds` is 0."""
     if seconds <= 0:
         return results
     row = with_energy(pd.DataFrame([host_wait_row(hardware, seconds, why)]), hardware)
-    return pd.concat([results, row], ignore_index=True)
+    return pd.concat([results, repeated(row, steps, "") if steps > 1 else row], ignore_index=True)
+
+
+#: Result columns that count what a step does (a total sums them): `repeated` multiplies them.
+REPEATED_COLUMNS = (*SUM_COLUMNS, "peak_macs", "launches")
+
+
+def repeated(results: pd.DataFrame, times: int, label: str) -> pd.DataFrame:
+    """`results` for `times` identical steps: every counted column (`REPEATED_COLUMNS`) times
+    `times`, ratios (utilization) as they are, each layer prefixed ``{times}x {label}: `` where
+    it repeats, so a total is still the sum of the rows."""
+    if times == 1 and not label:
+        return results
+    results = results.copy()
+    for column in REPEATED_COLUMNS:
+        if column in results.columns:
+            results[column] = results[column] * times
+    prefix = f"{times}x {label}: " if label else f"{times}x "
+    results["layer"] = prefix + results["layer"].astype(str)
+    return results

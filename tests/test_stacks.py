@@ -84,6 +84,32 @@ def test_a_stack_picks_its_decode_kernel_by_the_models_group():
     assert chosen.loc[chosen["kind"] == "attention", "mapping"].str.startswith("flash_attention_2 as").all()
 
 
+def test_a_schedulers_token_budget_splits_a_prefill_into_whole_prompts():
+    # vLLM (chunked prefill off): max(max_model_len, 2048) tokens and 256 sequences a step;
+    # TensorRT-LLM 0.11: its engine's max_num_tokens, 8192; the others one step for the batch
+    vllm, trt = STACKS["vllm"], STACKS["tensorrt_llm_v011"]
+    assert vllm.prefill_steps(16, 1024, 4096) == (4, 4, 4, 4)  # Llama-2-7B: 4096 // 1024 = 4
+    assert vllm.prefill_steps(16, 1024, 8192) == (8, 8)  # Llama-3-8B
+    assert vllm.prefill_steps(16, 1024, 32768) == (16,)  # Mistral-7B-v0.1
+    assert vllm.prefill_steps(3, 1000, 1024) == (2, 1)  # max(1024, 2048) = 2048: 2 prompts a step
+    assert vllm.prefill_steps(300, 8, 4096) == (256, 44)  # 512 fit the budget, 256 the step
+    assert trt.prefill_steps(16, 1024, 4096) == (8, 8) and trt.prefill_steps(10, 1024, 0) == (8, 2)
+    assert STACKS["tensorrt_llm_xqa"].prefill_steps(64, 2048, 4096) == (64,)
+
+
+def test_the_command_line_runs_the_prefill_steps_the_stack_would():
+    # 16 x 1024 tokens of Llama-2-7B under vLLM: 4 steps of 4 prompts, each its own 1.88 ms wait
+    argv = ["--hw", "a100_40gb_sxm", "--model", "llama-2-7b", "--phase", "prefill", "--seq", "1024"]
+    split = _rows(*argv, "--batch", "16", "--stack", "vllm")
+    one = _rows(*argv, "--batch", "4", "--stack", "vllm")
+    assert _total_s(split) == pytest.approx(4 * _total_s(one), rel=1e-9)
+    body = split[split["layer"] != "total"]
+    assert body["layer"].str.startswith("4x ").all()
+    host = split[split["kind"] == "host"]
+    assert host["latency_s"].iloc[0] == pytest.approx(4 * VLLM_STEP_HOST_S) and host["count"].iloc[0] == 4
+    assert _total_s(split) == pytest.approx(body["latency_s"].sum())
+
+
 def test_step_host_s_sets_or_overrides_the_host_time():
     alone = _rows(*DECODE, "--step-host-s", "0.004")
     plain = _rows(*DECODE)

@@ -66,7 +66,7 @@ def test_each_source_is_timed_as_it_says():
 def test_a_generation_is_a_prefill_and_the_decode_steps_over_the_new_tokens(monkeypatch):
     # prefill 10 ms; decode 2 ms at the first context (input + 1) rising to 4 ms at the last
     # (input + output - 1): (10 + 127 · (2 + 4) / 2) / 128 = 3.055 ms per generated token
-    def step_s(step, hardware, phase, seq=None, context=None):
+    def step_s(step, hardware, phase, batch=None, seq=None, context=None):
         if phase == "prefill":
             return 10e-3
         return {2: 2e-3, 128: 4e-3}[context]
@@ -79,6 +79,7 @@ def test_a_generation_is_a_prefill_and_the_decode_steps_over_the_new_tokens(monk
             "eager_host": 0,
             "set": "",
             "scope": "generate",
+            "batch": 1,
             "input_len": 1,
             "output_len": 128,
         }
@@ -89,12 +90,37 @@ def test_a_generation_is_a_prefill_and_the_decode_steps_over_the_new_tokens(monk
     assert published_validation.simulate_step(decode) == pytest.approx(3e-3)
 
 
+def test_a_prefill_runs_in_the_steps_its_stacks_scheduler_makes_each_with_its_host_wait(monkeypatch):
+    # Argonne's 16 x 1024-token vLLM prefill of Llama-2-7B: 4 steps of 4 prompts (a budget of
+    # max(4096, 2048) tokens), each step 100 ms of kernels here and 1.88 ms of host work: 407.52 ms
+    batches = []
+
+    def step_s(step, hardware, phase, batch=None, seq=None, context=None):
+        batches.append((phase, batch, seq))
+        return 0.1
+
+    monkeypatch.setattr(published_validation, "_step_s", step_s)
+    steps = validation_steps()
+    step = steps[
+        (steps["source_id"] == "argonne_llm_inference_bench_ttft")
+        & (steps["stack"] == "vllm")
+        & (steps["model"] == "llama-2-7b")
+    ].iloc[0]
+    assert step["prefill_batches"] == "4;4;4;4" and step["batch"] == 16
+    assert published_validation.simulate_step(step) == pytest.approx(4 * (0.1 + 1.88e-3))
+    assert batches == [("prefill", 4, 1024)] * 4
+    # TensorRT-LLM 0.11's engines take 8192 tokens a step: 2 of 8; Mistral under vLLM, one of 16
+    by_stack = steps[steps["source_id"] == "argonne_llm_inference_bench_ttft"].set_index(["stack", "model"])
+    assert set(by_stack.loc["tensorrt_llm_v011", "prefill_batches"]) == {"8;8"}
+    assert by_stack.loc[("vllm", "mistral-7b"), "prefill_batches"].iloc[0] == "16"
+
+
 def test_a_stack_that_decodes_a_models_group_elsewhere_keeps_its_kernel_for_the_prefill(monkeypatch):
     # TensorRT-LLM v0.8's Mistral-7B: the context phase in the stack's kernel (the preset's
     # default), the decode steps in the masked MHA (XQA has no kernel for its group of 4)
     seen: dict[str, set[str]] = {}
 
-    def step_s(step, hardware, phase, seq=None, context=None):
+    def step_s(step, hardware, phase, batch=None, seq=None, context=None):
         seen.setdefault(phase, set()).add(hardware.attention_kernel)
         return 1e-3
 
@@ -102,7 +128,7 @@ def test_a_stack_that_decodes_a_models_group_elsewhere_keeps_its_kernel_for_the_
     step = pd.Series(
         {
             "preset": "h100_sxm", "cuda_graphs": 0, "eager_host": 0, "set": "", "scope": "generate",
-            "input_len": 128, "output_len": 128, "gemm_kernel": "", "attention_kernel": "",
+            "batch": 1, "input_len": 128, "output_len": 128, "gemm_kernel": "", "attention_kernel": "",
             "decode_attention_kernel": "trtllm_mmha",
         }
     )  # fmt: skip

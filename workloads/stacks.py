@@ -33,7 +33,11 @@ class Stack:
     its prefill steps run eagerly from Python, each kernel dispatched by PyTorch, whatever its
     decode does (a stack that captures CUDA graphs for decode batch sizes only). `step_host_s`:
     the host time of the engine's loop that each step waits for (scheduling the next step,
-    preparing its inputs, turning the sampled tokens into Python objects), beside its kernels."""
+    preparing its inputs, turning the sampled tokens into Python objects), beside its kernels.
+    `prefill_token_budget`: the most prompt tokens its scheduler puts in one prefill step (0: the
+    whole batch in one), whole prompts first come first served (`prefill_steps`);
+    `budget_covers_model_len`: the budget is at least the model's context length (vLLM's default);
+    `max_seqs_per_step`: the most sequences a step takes (0: no limit)."""
 
     fusion: str
     cuda_graphs: bool
@@ -44,6 +48,9 @@ class Stack:
     decode_by_group: Mapping[int, str] = field(default_factory=dict)
     eager_prefill: bool = False
     step_host_s: float = 0.0
+    prefill_token_budget: int = 0
+    budget_covers_model_len: bool = False
+    max_seqs_per_step: int = 0
 
     def timing(self, phase: str) -> str:
         """How the stack launches a `phase` (``prefill`` or ``decode``) step's kernels
@@ -51,6 +58,23 @@ class Stack:
         if phase == "prefill" and self.eager_prefill:
             return launch_timing(cuda_graphs=False, eager_host=True)
         return launch_timing(self.cuda_graphs, self.eager_host)
+
+    def prefill_budget(self, max_model_len: int) -> int:
+        """Prompt tokens one prefill step may take for a model of context `max_model_len` (0: no
+        limit)."""
+        if not self.prefill_token_budget:
+            return 0
+        return max(self.prefill_token_budget, max_model_len if self.budget_covers_model_len else 0)
+
+    def prefill_steps(self, batch: int, seq: int, max_model_len: int) -> tuple[int, ...]:
+        """Sequences in each prefill step of `batch` prompts of `seq` tokens: as many whole prompts
+        as the token budget (`prefill_budget`) and `max_seqs_per_step` allow, at least one."""
+        budget = self.prefill_budget(max_model_len)
+        per_step = max(1, budget // seq) if budget else batch
+        if self.max_seqs_per_step:
+            per_step = min(per_step, self.max_seqs_per_step)
+        full, rest = divmod(batch, per_step)
+        return (per_step,) * full + ((rest,) if rest else ())
 
     def decode_attention_kernel(self, group: int) -> str:
         """The attention kernel a decode step of a model with `group` query heads per K/V head runs."""
@@ -64,6 +88,18 @@ class Stack:
 #: (benchmarks/solve_gpu_presets.py). ASSUMED for v0.5 and for batch 1: the loop was synchronous
 #: in both, and its per-request work is small beside its fixed part at these batches.
 VLLM_STEP_HOST_S = 1.88e-3
+#: vLLM's token budget a step when none is given and chunked prefill is off (its default):
+#: ``max_num_batched_tokens = max(max_model_len, 2048)`` (vllm/config.py ``SchedulerConfig``, the
+#: same in 0.5.0-0.6.2, read in the PyPI releases), and at most ``max_num_seqs = 256`` sequences
+#: (vllm/engine/arg_utils.py); its scheduler adds waiting prompts whole, first come first served,
+#: while both fit (core/scheduler.py ``_schedule_prefills``, ``can_schedule``).
+VLLM_MIN_BATCHED_TOKENS = 2048
+VLLM_MAX_NUM_SEQS = 256
+#: TensorRT-LLM 0.11's ``trtllm-build`` default ``max_num_tokens`` (docs/source/release-notes.md,
+#: 0.11.0, "API Changes": "`max_num_tokens` in `trtllm-build` command is switched to 8192 by
+#: default"): the engine's input takes at most that many tokens, so its batch manager runs whole
+#: contexts up to it a step (chunked context off by default).
+TRTLLM_V011_MAX_NUM_TOKENS = 8192
 
 #: The stacks of the whole-model rows, by the published `kernel` cell's first word.
 STACKS = {
@@ -104,12 +140,14 @@ STACKS = {
     # prefill runs eagerly, each op dispatched from Python
     "vllm": Stack(
         "serving", True, False, "vLLM: fused kernels, decode replayed from CUDA graphs, prefill eager",
-        eager_prefill=True, step_host_s=VLLM_STEP_HOST_S,
+        eager_prefill=True, step_host_s=VLLM_STEP_HOST_S, prefill_token_budget=VLLM_MIN_BATCHED_TOKENS,
+        budget_covers_model_len=True, max_seqs_per_step=VLLM_MAX_NUM_SEQS,
     ),
     # Argonne's TensorRT-LLM 0.11 runs (their copy of examples/run.py at ae7e7a41, ModelRunnerCpp, one
     # output token): the C++ runtime launches a prefill step; the script sets no CUDA-graph option
     "tensorrt_llm_v011": Stack(
         "serving", False, False, "a TensorRT engine, v0.11 (C++ runtime): a prefill step, no CUDA graphs",
+        prefill_token_budget=TRTLLM_V011_MAX_NUM_TOKENS,
     ),
 }
 

@@ -115,11 +115,15 @@ def run(args: argparse.Namespace) -> int:
             workload = with_stack_module_kernels(workload, args.stack, args.weights or "")
     if args.model:
         _warn_if_it_does_not_fit(workload, hardware)
-    results = simulate(workload, hardware)
+    batches = _prefill_batches(stack, workload, args) if stack else (workload.batch,)
+    if len(batches) > 1:  # the stack's scheduler runs the prompts in several prefill steps
+        results = _prefill_steps(args, workload, hardware, batches)
+    else:
+        results = simulate(workload, hardware)
     if host_s:
         from sim.stack_step import with_host_wait
 
-        results = with_host_wait(results, hardware, host_s, host_why)
+        results = with_host_wait(results, hardware, host_s, host_why, steps=len(batches))
     total = summarize(results, hardware)
     if total["unmodeled_ops"]:
         flagged = results.loc[results["unmodeled"].astype(bool)]
@@ -134,6 +138,13 @@ def run(args: argparse.Namespace) -> int:
     fmt = OutputFormat(args.format)
     print(render(table, fmt))
     if fmt is OutputFormat.TABLE:
+        if len(batches) > 1:
+            budget = stack.prefill_budget(_max_model_len(args.model))
+            print(
+                f"{args.stack}'s scheduler runs the {workload.batch} prompts of {workload.seq_len} tokens "
+                f"as {len(batches)} prefill steps ({', '.join(map(str, batches))} prompts; at most "
+                f"{budget:,} tokens a step); each step's rows are labelled with its prompts"
+            )
         note = _launch_note(results, hardware, timing)
         if note:
             print(note)
@@ -142,6 +153,40 @@ def run(args: argparse.Namespace) -> int:
             print(device_note(results, hardware))
         print(_summary_line(workload, total, hardware))
     return 0
+
+
+def _max_model_len(model: str) -> int:
+    """A zoo model's context length (its config's positions); 0 for a model from a file."""
+    from workloads.zoo import ZOO
+
+    entry = ZOO.get(model.strip().lower())
+    return entry.max_positions if entry is not None else 0
+
+
+def _prefill_batches(stack, workload: OpGraph, args: argparse.Namespace) -> tuple[int, ...]:
+    """The prompts in each prefill step the stack's scheduler makes of the workload's batch
+    (`workloads.stacks.Stack.prefill_steps`); one step for a decode or a non-model workload."""
+    if workload.phase is not Phase.PREFILL or not workload.seq_len:
+        return (workload.batch,)
+    return stack.prefill_steps(workload.batch, workload.seq_len, _max_model_len(args.model))
+
+
+def _prefill_steps(args: argparse.Namespace, workload: OpGraph, hardware, batches: tuple[int, ...]):
+    """The rows of every prefill step, each distinct one simulated once (`sim.stack_step.repeated`)."""
+    import pandas as pd
+
+    from sim.simulate import simulate
+    from sim.stack_step import repeated, with_stack_module_kernels
+
+    frames = []
+    for size in sorted(set(batches), reverse=True):
+        if size == workload.batch:
+            graph = workload
+        else:
+            graph = load_graph(argparse.Namespace(**{**vars(args), "batch": size}), "simulate")
+            graph = with_stack_module_kernels(graph, args.stack, args.weights or "")
+        frames.append(repeated(simulate(graph, hardware), batches.count(size), f"b{size}"))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _warn_if_it_does_not_fit(graph: OpGraph, hardware: Device) -> None:
@@ -190,7 +235,7 @@ def _launch_note(results: pd.DataFrame, hardware, timing: str) -> str:
     )
     host = results.loc[results["kind"] == "host", "latency_s"].sum()
     if host:
-        note += f"; {host * 1e3:.4g} ms is host time the step waits for (engine_host)"
+        note += f"; {host * 1e3:.4g} ms is host time the engine's loop adds (engine_host)"
     return note
 
 

@@ -66,6 +66,17 @@ def run_on_system(args: argparse.Namespace) -> int:
         batch = int(args.batch)
         if batch < 1:
             raise WorkloadError(f"--batch {batch}: must be a positive integer or max")
+    if stack is not None and phase is Phase.PREFILL and prompt:
+        from workloads.zoo import ZOO
+
+        entry = ZOO.get(args.model.strip().lower())
+        steps = stack.prefill_steps(batch, prompt, entry.max_positions if entry else 0)
+        if len(steps) > 1:
+            warning_line(
+                "simulate",
+                f"{args.stack}'s scheduler would run the {batch} prompts as {len(steps)} prefill steps "
+                f"of {', '.join(map(str, steps))}; on a system they are timed as one step (--hw splits them)",
+            )
     placement = place(trace(plan_batch(system, batch)), system, kv_to=kv_to)
     require_fit(placement, system)
     # each step waits for the serving engine's host work (--stack, --step-host-s) on the critical path

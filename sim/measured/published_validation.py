@@ -6,7 +6,9 @@ row that gives only the best rate over several square sizes is compared at the s
 simulator's rate is best (its error is then ``published rate / best simulated rate − 1``, in
 latency terms). Whole-model rows are simulated as their `scope` says (`simulate_step`):
 
-* ``prefill``: one prefill step of `input_len` tokens per sequence;
+* ``prefill``: the prefill of `input_len` tokens per sequence, in the steps the stack's scheduler
+  makes of the batch (`prefill_batches`: vLLM's token budget of ``max(max_model_len, 2048)``,
+  TensorRT-LLM 0.11's ``max_num_tokens`` of 8192; one step for the others), each step its own;
 * ``decode``: the mean of `output_len` decode steps after `input_len` tokens;
 * ``generate``: a prefill of `input_len` tokens, then ``output_len − 1`` decode steps (the prefill
   gives the first token), divided by `output_len` (the published throughput is
@@ -133,13 +135,19 @@ def simulate_step(step: pd.Series, base: object | None = None) -> float:
     hardware = prefilling.with_kernels(gemm=gemm, attention=attention, known=known)
     first, steps = int(step["input_len"]) + 1, int(step["output_len"])
     host = float(step.get("step_host_s") or 0.0)  # the engine's own work each step waits for
-    if step["scope"] == "prefill":
-        return _step_s(step, hardware, "prefill", seq=int(step["input_len"])) + host
     if step["scope"] == "decode":
         return _mean_decode_s(step, decoding, first, first + steps - 1) + host
-    prefill = _step_s(step, hardware, "prefill", seq=int(step["input_len"]))
-    decode = (steps - 1) * _mean_decode_s(step, decoding, first, first + steps - 2) if steps > 1 else 0.0
-    return (prefill + decode) / steps + host
+    # the prompts in the prefill steps the stack's scheduler makes of them, each step its own wait
+    batches = [int(n) for n in str(step.get("prefill_batches") or step["batch"]).split(";")]
+    prefill = sum(
+        _step_s(step, hardware, "prefill", batch=n, seq=int(step["input_len"])) + host for n in batches
+    )
+    if step["scope"] == "prefill":
+        return prefill
+    decode = 0.0
+    if steps > 1:
+        decode = (steps - 1) * (_mean_decode_s(step, decoding, first, first + steps - 2) + host)
+    return (prefill + decode) / steps
 
 
 def _launched(spec: object, cuda_graphs: int, eager_host: int) -> object:
@@ -155,14 +163,21 @@ def _mean_decode_s(step: pd.Series, hardware: object, first: int, last: int) -> 
     return float(np.mean([_step_s(step, hardware, "decode", context=c) for c in sorted(ends)]))
 
 
-def _step_s(step: pd.Series, hardware: object, phase: str, **lengths: int) -> float:
+def _step_s(
+    step: pd.Series, hardware: object, phase: str, batch: int | None = None, **lengths: int
+) -> float:
+    """Seconds of one step of the row's model (`batch` sequences: the row's unless given)."""
+    batch = int(step["batch"]) if batch is None else batch
     tp = int(step.get("tp") or 1)
     if tp > 1:
-        return _tensor_parallel_s(step, hardware, tp, phase, lengths)
-    return float(summarize(simulate(_graph(step, phase, **lengths), hardware), hardware)["latency_s"])
+        return _tensor_parallel_s(step, hardware, tp, phase, batch, lengths)
+    graph = _graph(step, phase, batch=batch, **lengths)
+    return float(summarize(simulate(graph, hardware), hardware)["latency_s"])
 
 
-def _tensor_parallel_s(step: pd.Series, hardware: object, tp: int, phase: str, lengths: dict) -> float:
+def _tensor_parallel_s(
+    step: pd.Series, hardware: object, tp: int, phase: str, batch: int, lengths: dict
+) -> float:
     """Seconds of the step on `tp` of the row's GPUs in one NVLink node (`nvlink_node`)."""
     from hwmodels.system_loader import nvlink_node
     from mappers.placement import place, plan_batch, prefill_system
@@ -171,7 +186,7 @@ def _tensor_parallel_s(step: pd.Series, hardware: object, tp: int, phase: str, l
     system, kv_to = nvlink_node(str(step["preset"]), hardware, tp), ""
     if phase == "prefill":
         system, kv_to = prefill_system(system)
-    graph = _graph(step, phase, batch=plan_batch(system, int(step["batch"])), **lengths)
+    graph = _graph(step, phase, batch=plan_batch(system, batch), **lengths)
     return float(run_system(place(graph, system, kv_to=kv_to), system).latency_s)
 
 
