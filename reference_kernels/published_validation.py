@@ -40,7 +40,7 @@ from hwmodels.system_loader import nvlink_node_preset
 from reference_kernels.published_models import PUBLISHED_MODELS, published_model_steps
 from reference_kernels.sources import DATA, harness, with_split
 from workloads.stacks import STACKS, WEIGHT_ONLY_KERNELS, Stack, module_gemm_kernels
-from workloads.zoo import get_model, list_models
+from workloads.zoo import context_length, list_models
 from workloads.zoo.configs import query_heads_per_kv
 
 PUBLISHED_VALIDATION = DATA / "published_validation.csv"
@@ -244,8 +244,7 @@ def _prefill_batches(stack: Stack, figure: pd.Series) -> str:
     """The sequences in each of the prefill steps the stack's scheduler runs the figure's batch in
     (`Stack.prefill_steps`, the model's context length its zoo config's), ``;``-joined."""
     batch, seq = int(figure["batch"]), int(figure["input_len"] or 1)
-    context = get_model(figure["model"]).max_positions if figure["model"] in ZOO_NAMES else 0
-    return ";".join(str(n) for n in stack.prefill_steps(batch, seq, context))
+    return ";".join(str(n) for n in stack.prefill_steps(batch, seq, context_length(figure["model"])))
 
 
 def _published_model_step(row: pd.Series) -> dict[str, object]:

@@ -28,6 +28,7 @@ from workloads.errors import WorkloadError
 from workloads.op import OpGraph, Phase, gemm_op
 from workloads.summary import resident_bytes
 from workloads.topology import read_topology
+from workloads.zoo import context_length
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -139,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     print(render(table, fmt))
     if fmt is OutputFormat.TABLE:
         if len(batches) > 1:
-            budget = stack.prefill_budget(_max_model_len(args.model))
+            budget = stack.prefill_budget(context_length(args.model))
             print(
                 f"{args.stack}'s scheduler runs the {workload.batch} prompts of {workload.seq_len} tokens "
                 f"as {len(batches)} prefill steps ({', '.join(map(str, batches))} prompts; at most "
@@ -155,20 +156,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _max_model_len(model: str) -> int:
-    """A zoo model's context length (its config's positions); 0 for a model from a file."""
-    from workloads.zoo import ZOO
-
-    entry = ZOO.get(model.strip().lower())
-    return entry.max_positions if entry is not None else 0
-
-
 def _prefill_batches(stack, workload: OpGraph, args: argparse.Namespace) -> tuple[int, ...]:
     """The prompts in each prefill step the stack's scheduler makes of the workload's batch
     (`workloads.stacks.Stack.prefill_steps`); one step for a decode or a non-model workload."""
     if workload.phase is not Phase.PREFILL or not workload.seq_len:
         return (workload.batch,)
-    return stack.prefill_steps(workload.batch, workload.seq_len, _max_model_len(args.model))
+    return stack.prefill_steps(workload.batch, workload.seq_len, context_length(args.model))
 
 
 def _prefill_steps(args: argparse.Namespace, workload: OpGraph, hardware, batches: tuple[int, ...]):

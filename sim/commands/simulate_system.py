@@ -67,10 +67,9 @@ def run_on_system(args: argparse.Namespace) -> int:
         if batch < 1:
             raise WorkloadError(f"--batch {batch}: must be a positive integer or max")
     if stack is not None and phase is Phase.PREFILL and prompt:
-        from workloads.zoo import ZOO
+        from workloads.zoo import context_length
 
-        entry = ZOO.get(args.model.strip().lower())
-        steps = stack.prefill_steps(batch, prompt, entry.max_positions if entry else 0)
+        steps = stack.prefill_steps(batch, prompt, context_length(args.model))
         if len(steps) > 1:
             warning_line(
                 "simulate",

@@ -120,4 +120,11 @@ def get_model(name: str) -> ZooEntry:
         ) from None
 
 
-__all__ = ["ZOO", "Task", "ZooEntry", "get_model", "list_models"]
+def context_length(name: str) -> int:
+    """The longest sequence a zoo model's config allows (its positions); 0 for a name the zoo does
+    not have (a model from a file)."""
+    entry = ZOO.get(name.strip().lower())
+    return entry.max_positions if entry is not None else 0
+
+
+__all__ = ["ZOO", "Task", "ZooEntry", "context_length", "get_model", "list_models"]
