@@ -92,6 +92,9 @@ def test_presets_lists_sources(capsys):
     # the kernel fractions bench_gpu_published --calibrate solved from calibration sources (issue 16)
     assert "kernel tensor fractions: cutlass_fp8_blockscaled 0.4691, deepgemm_fp8_blockscaled 0.801" in out
     assert "kernel bandwidth fractions: inductor_int8_weight_only 0.7186" in out
+    # the serving stacks --stack takes, with their host time and prefill budget (workloads/stacks.py)
+    assert "vllm " in out and "host time 1.88 ms a step" in out
+    assert "prefill steps of whole prompts up to 8,192 tokens" in out  # TensorRT-LLM 0.11
 
 
 def test_a_named_kernel_runs_at_its_calibrated_fraction(capsys):

@@ -1,4 +1,5 @@
-"""`codesign presets`: the hardware presets and the model zoo, with where their numbers come from."""
+"""`codesign presets`: the hardware presets, the systems, the serving stacks and the model zoo, with
+where their numbers come from."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import argparse
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("presets", help="list hardware presets and zoo models")
+    parser = subparsers.add_parser(
+        "presets", help="list hardware presets, systems, serving stacks and zoo models"
+    )
     parser.set_defaults(run=run)
 
 
@@ -29,6 +32,19 @@ def run(args: argparse.Namespace) -> int:
         system = load_system(name)
         print(f"  {name:<20} {system.description}")
         print(f"  {'':<20} source: {system.source}")
+    from workloads.stacks import STACKS
+
+    print("\nServing stacks (use with simulate --model M --stack NAME on a GPU or a system of GPUs):")
+    for name, stack in STACKS.items():
+        extras = []
+        if stack.step_host_s:
+            extras.append(f"host time {stack.step_host_s * 1e3:g} ms a step")
+        if stack.prefill_token_budget and stack.budget_covers_model_len:
+            budget = f"the model's context length, at least {stack.prefill_token_budget:,}"
+            extras.append(f"prefill steps of whole prompts up to {budget} tokens")
+        elif stack.prefill_token_budget:
+            extras.append(f"prefill steps of whole prompts up to {stack.prefill_token_budget:,} tokens")
+        print(f"  {name:<27} {stack.why}" + (f"; {'; '.join(extras)}" if extras else ""))
     from workloads.zoo import ZOO  # its names and sources, without torch (workloads.zoo.configs)
 
     print("\nModels (use with --model NAME; or --model path/to/file.py:factory):")
