@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from hwmodels.gpu import GPUSpec
 from workloads.dtypes import DType
+from workloads.errors import WorkloadError
 from workloads.op import Op, Role, SparsityKind
 
 #: Tile sizes and pipeline depths of the CUTLASS default GEMM configurations and of Triton's matmul
@@ -357,7 +358,11 @@ def marlin_launch(problem: GemmProblem, spec: GPUSpec) -> GemmTile:
     configs = MARLIN_SMALL_BATCH_CONFIGS if m_blocks == 1 else MARLIN_LARGE_BATCH_CONFIGS
     chosen = next((config for config in configs if fits(config)), None)
     if chosen is None:
-        raise ValueError(f"marlin: no configuration divides N = {problem.n} and K = {problem.k}")
+        configs_text = ", ".join(f"{n} x {k}" for k, n, _ in configs)
+        raise WorkloadError(
+            f"marlin: N = {problem.n}, K = {problem.k}: no configuration of vLLM's Marlin divides them "
+            f"(N x K tiles {configs_text}; vLLM refuses such a shape)"
+        )
     m_passes = math.ceil(problem.m / (16 * m_blocks))
     if problem.n // chosen[1] * m_passes * 4 <= spec.sm_count and fits(MARLIN_FEW_COLUMNS_CONFIG):
         chosen = MARLIN_FEW_COLUMNS_CONFIG

@@ -715,6 +715,9 @@ def test_marlin_launches_what_its_host_code_picks_and_stripes_the_k_steps_over_t
     assert (wide.block_m, wide.block_n, wide.block_k, wide.ctas_per_sm) == (48, 256, 64, 1)
     (few,) = candidate_tiles(gemm_problem(op("gemm_w4a16", M=48, N=8192, **shape, kernel="marlin")), h200)
     assert (few.block_m, few.block_n, few.block_k) == (48, 64, 128)
+    # a shape no configuration divides: an error naming it, as vLLM refuses it
+    with pytest.raises(CodesignError, match="marlin: N = 1000, K = 8192: no configuration"):
+        candidate_tiles(gemm_problem(op("gemm_w4a16", M=1, N=1000, **shape, kernel="marlin")), h200)
 
 
 def test_autoawq_dequantizes_the_whole_weight_before_a_dense_gemm_from_1024_tokens():
