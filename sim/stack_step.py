@@ -1,6 +1,6 @@
 """A model's step as a software stack runs it on a GPU (`workloads.stacks`).
 
-A stack changes three things about a step beside its kernels' fusion (which the graph carries):
+A stack changes four things about a step beside its kernels' fusion (which the graph carries):
 
 * how its kernels are launched (`Stack.timing`): replayed from a CUDA graph, dispatched one by one
   by an eager framework, or launched by a native runtime; a stack that captures graphs for decode
@@ -10,7 +10,10 @@ A stack changes three things about a step beside its kernels' fusion (which the 
   the model holds them, their calibrated fractions where the preset has them;
 * the host work each step waits for (`Stack.step_host_s`: a synchronous engine loop scheduling the
   next step, preparing its inputs and turning the sampled tokens into Python objects), one row of
-  its own (`with_host_wait`) so that the step's total is still the sum of its rows.
+  its own (`with_host_wait`) so that the step's total is still the sum of its rows;
+* how many prefill steps its scheduler makes of a batch of prompts (`Stack.prefill_steps`: whole
+  prompts up to its token budget): the command line simulates each distinct step once and repeats
+  its rows (`repeated`), the host row once a step.
 """
 
 from __future__ import annotations
