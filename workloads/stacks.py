@@ -4,8 +4,9 @@ work each step waits for.
 A stack (`Stack`) says which kernels a step runs (`fusion`: a serving engine's merged and fused
 kernels, or every traced op its own), how they are launched (`launch_timing`: replayed from a CUDA
 graph, dispatched one by one by an eager framework on the host, or launched by a native runtime's
-C++ loop), which attention and weight-only GEMM implementations it calls, and how long each step
-waits for the engine's own host work (`step_host_s`). `STACKS` holds the stacks of the published
+C++ loop), which attention and weight-only GEMM implementations it calls, how long each step
+waits for the engine's own host work (`step_host_s`), and how many prompts its scheduler puts in
+one prefill step (`Stack.prefill_steps`). `STACKS` holds the stacks of the published
 whole-model figures (`reference_kernels.published_validation`), each at the version its figures
 ran; `codesign simulate --stack NAME` runs a model's step as one of them.
 
