@@ -108,7 +108,7 @@ def test_a_prefill_runs_in_the_steps_its_stacks_scheduler_makes_each_with_its_ho
     ].iloc[0]
     assert step["prefill_batches"] == "4;4;4;4" and step["batch"] == 16
     assert published_validation.simulate_step(step) == pytest.approx(4 * (0.1 + 1.88e-3))
-    assert batches == [("prefill", 4, 1024)] * 4
+    assert batches == [("prefill", 4, 1024)]  # four identical steps, simulated once
     # TensorRT-LLM 0.11's engines take 8192 tokens a step: 2 of 8; Mistral under vLLM, one of 16
     by_stack = steps[steps["source_id"] == "argonne_llm_inference_bench_ttft"].set_index(["stack", "model"])
     assert set(by_stack.loc["tensorrt_llm_v011", "prefill_batches"]) == {"8;8"}

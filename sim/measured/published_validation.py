@@ -139,8 +139,9 @@ def simulate_step(step: pd.Series, base: object | None = None) -> float:
         return _mean_decode_s(step, decoding, first, first + steps - 1) + host
     # the prompts in the prefill steps the stack's scheduler makes of them, each step its own wait
     batches = [int(n) for n in str(step.get("prefill_batches") or step["batch"]).split(";")]
-    prefill = sum(
-        _step_s(step, hardware, "prefill", batch=n, seq=int(step["input_len"])) + host for n in batches
+    prefill = sum(  # each distinct step simulated once
+        batches.count(n) * (_step_s(step, hardware, "prefill", batch=n, seq=int(step["input_len"])) + host)
+        for n in sorted(set(batches), reverse=True)
     )
     if step["scope"] == "prefill":
         return prefill
