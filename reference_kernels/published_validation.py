@@ -39,7 +39,7 @@ import pandas as pd
 from hwmodels.system_loader import nvlink_node_preset
 from reference_kernels.published_models import PUBLISHED_MODELS, published_model_steps
 from reference_kernels.sources import DATA, harness, with_split
-from workloads.stacks import STACKS, WEIGHT_ONLY_KERNELS, Stack, module_gemm_kernels
+from workloads.stacks import STACKS, WEIGHT_ONLY_KERNELS, Stack, module_gemm_kernels, stack_kernels
 from workloads.zoo import context_length, list_models
 from workloads.zoo.configs import query_heads_per_kv
 
@@ -196,6 +196,8 @@ def _step(figure: pd.Series) -> dict[str, object]:
     # H200 launch blog's engines must have held K/V in 8 bits (`EIGHT_BIT_KV_SOURCES`)
     stated = "--fp8_kv_cache" in figure["settings"] or figure["source_id"] in EIGHT_BIT_KV_SOURCES
     kv = "fp8" if stated and weights == "fp8" else ""
+    group = query_heads_per_kv(figure["model"])
+    gemm, decode_attention = stack_kernels(stack_name, stack, "decode", group=group, weights=weights)
     reason = ""
     if not figure["latency_s"]:
         reason = "no latency: " + figure["latency_derivation"]
@@ -223,10 +225,10 @@ def _step(figure: pd.Series) -> dict[str, object]:
         "step_host_s": stack.step_host_s,
         "prefill_batches": _prefill_batches(stack, figure),
         "stack": stack_name,
-        "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack_name, weights), ""),
+        "gemm_kernel": gemm,
         "module_gemm_kernels": module_gemm_kernels(stack_name, weights),
         "attention_kernel": stack.attention_kernel,
-        "decode_attention_kernel": stack.decode_attention_kernel(query_heads_per_kv(figure["model"])),
+        "decode_attention_kernel": decode_attention,
         "preset": figure["preset"],
         "gpu": figure["gpu"],
         "tp": int(figure["tp"] or 1),

@@ -6,8 +6,8 @@ A stack changes four things about a step beside its kernels' fusion (which the g
   by an eager framework, or launched by a native runtime; a stack that captures graphs for decode
   only runs its prefill eagerly. The spec is put in that state as a measured row's `timing` puts
   it (`sim.measured.compare.timed_as`);
-* which attention and weight-only GEMM implementations run (`stack_kernels`): their traits where
-  the model holds them, their calibrated fractions where the preset has them;
+* which attention and weight-only GEMM implementations run (`workloads.stacks.stack_kernels`):
+  their traits where the model holds them, their calibrated fractions where the preset has them;
 * the host work each step waits for (`Stack.step_host_s`: a synchronous engine loop scheduling the
   next step, preparing its inputs and turning the sampled tokens into Python objects), one row of
   its own (`with_host_wait`) so that the step's total is still the sum of its rows;
@@ -28,21 +28,12 @@ from sim.cost import with_energy
 from sim.engines.gpu.engine import host_wait_row
 from sim.measured.compare import timed_as
 from workloads.op import OpGraph
-from workloads.stacks import WEIGHT_ONLY_KERNELS, Stack, module_gemm_kernels
+from workloads.stacks import Stack, module_gemm_kernels
 
 
 def launched_as(hardware: GPUSpec, stack: Stack, phase: str) -> GPUSpec:
     """`hardware` as `stack` launches a `phase` step's kernels (`Stack.timing`)."""
     return timed_as(hardware, stack.timing(phase))
-
-
-def stack_kernels(stack_name: str, stack: Stack, phase: str, *, group: int, weights: str) -> tuple[str, str]:
-    """(the weight-only GEMM kernel, the attention kernel) `stack` runs in a `phase` step of a model
-    with `group` query heads per K/V head and `weights` (a dtype name); '' where it runs the
-    preset's default."""
-    gemm = WEIGHT_ONLY_KERNELS.get((stack_name, weights), "")
-    attention = stack.decode_attention_kernel(group) if phase == "decode" else stack.attention_kernel
-    return gemm, attention
 
 
 def with_stack_module_kernels(graph: OpGraph, stack_name: str, weights: str) -> OpGraph:

@@ -175,6 +175,17 @@ MODULE_GEMM_KERNELS = {
 }
 
 
+def stack_kernels(
+    stack_name: str, stack: Stack, phase: str, *, group: int, weights: str
+) -> tuple[str, str]:
+    """(the weight-only GEMM kernel, the attention kernel) `stack` runs in a `phase` step of a model
+    with `group` query heads per K/V head and `weights` (a dtype name); '' where it runs the
+    preset's default."""
+    gemm = WEIGHT_ONLY_KERNELS.get((stack_name, weights), "")
+    attention = stack.decode_attention_kernel(group) if phase == "decode" else stack.attention_kernel
+    return gemm, attention
+
+
 def module_gemm_kernels(stack: str, weights: str) -> str:
     """The stack's `MODULE_GEMM_KERNELS` for the weight dtype as a step carries them,
     ``module=kernel;...`` ('' for none)."""

@@ -37,8 +37,6 @@ def apply_gpu_arguments(hardware, args: argparse.Namespace, stack=None, phase: s
     not a GPU. With a `stack` (`workloads.stacks.Stack`, ``--stack``): its attention and weight-only
     GEMM kernels where the command line names none, and its launch mode for the phase
     (`sim.stack_step.launched_as`) unless ``--cuda-graphs`` is given; an option given wins."""
-    from hwmodels.gpu import GPUSpec
-
     given = (
         ("--gemm-kernel", args.gemm_kernel),
         ("--attention-kernel", args.attention_kernel),
@@ -48,13 +46,10 @@ def apply_gpu_arguments(hardware, args: argparse.Namespace, stack=None, phase: s
     options = [name for name, on in given if on]
     if not options:
         return hardware
-    if not isinstance(hardware, GPUSpec):
-        raise WorkloadError(
-            f"{'/'.join(options)}: GPU options; hardware {hardware.name!r} is a {type(hardware).__name__}"
-        )
+    hardware = require_gpu(hardware, "/".join(options))
     gemm, attention = args.gemm_kernel, args.attention_kernel
     if stack is not None:
-        from sim.stack_step import stack_kernels
+        from workloads.stacks import stack_kernels
         from workloads.zoo.configs import query_heads_per_kv
 
         group = query_heads_per_kv(args.model.strip().lower())
@@ -147,6 +142,6 @@ def stack_arguments(args: argparse.Namespace):
         raise WorkloadError(f"--stack {args.stack!r}: valid: {', '.join(STACKS)}")
     stack = STACKS[args.stack] if args.stack else None
     args.fusion = args.fusion or (stack.fusion if stack else "eager")
-    if args.step_host_s is not None:
+    if args.step_host_s is not None:  # given alone, or over the stack's
         return stack, args.step_host_s, "engine host time per step (--step-host-s)"
     return stack, stack.step_host_s, f"{args.stack}'s engine loop, once a step"
