@@ -8,6 +8,7 @@ import io
 import json
 from contextlib import redirect_stdout
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -118,16 +119,19 @@ def test_step_host_s_sets_or_overrides_the_host_time():
     assert (overridden["kind"] != "host").all()
 
 
+def _validation_step(**columns: object) -> pd.Series:
+    """The first validation step whose columns equal `columns`."""
+    steps = validation_steps()
+    chosen = steps[np.logical_and.reduce([steps[name] == value for name, value in columns.items()])]
+    return chosen.iloc[0]
+
+
 def test_the_command_line_gives_the_validation_harness_number():
     # same input, same output: Argonne's 16 x 1024-token vLLM prefill on the H100 (a validation
     # row) as `simulate_step` runs it and as `codesign simulate --stack vllm` does
-    steps = validation_steps()
-    step = steps[
-        (steps["source_id"] == "argonne_llm_inference_bench_ttft")
-        & (steps["stack"] == "vllm")
-        & (steps["preset"] == "h100_sxm")
-        & (steps["model"] == "llama-2-7b")
-    ].iloc[0]
+    step = _validation_step(
+        source_id="argonne_llm_inference_bench_ttft", stack="vllm", preset="h100_sxm", model="llama-2-7b"
+    )
     argv = ["--hw", "h100_sxm", "--model", "llama-2-7b", "--phase", "prefill", "--seq", "1024"]
     rows = _rows(*argv, "--batch", str(int(step["batch"])), "--stack", "vllm")
     assert _total_s(rows) == pytest.approx(simulate_step(step), rel=1e-9)
@@ -157,14 +161,10 @@ def test_on_a_system_each_step_and_the_first_token_wait_for_the_host_once():
 def test_a_tensor_parallel_step_from_the_command_line_is_the_validation_harness_number():
     # TensorRT-LLM v0.8's 128-token first token of Llama-2-70B in FP8 on 8 H100s (a validation
     # row, performance.md) as `simulate_step` runs it (`nvlink_node`) and as the command line does
-    steps = validation_steps()
-    step = steps[
-        (steps["source_id"] == "trtllm_perf_v080_low_latency")
-        & (steps["model"] == "llama-2-70b")
-        & (steps["preset"] == "h100_sxm")
-        & (steps["scope"] == "prefill")
-        & (steps["input_len"] == 128)
-    ].iloc[0]
+    step = _validation_step(
+        source_id="trtllm_perf_v080_low_latency", model="llama-2-70b", preset="h100_sxm", scope="prefill",
+        input_len=128,
+    )
     assert (step["tp"], step["stack"]) == (8, "tensorrt_llm_xqa")
     argv = ["--system", "system_8xh100_nvlink", "--model", "llama-2-70b", "--phase", "prefill", "--seq",
             "128", "--weights", "fp8", "--gemm-activations", "fp8", "--kv", "fp8"]  # fmt: skip

@@ -128,8 +128,7 @@ def _row(
     latency_s = max(latency_s, launches * spec.host_dispatch_s)
     total_cycles = latency_s * spec.clock_hz
     dtype = peak_dtype or spec.default_dtype
-    peak_rate = mac_rate_per_sm(spec, dtype, sparse=sparse, fraction=1.0)
-    peak_per_cycle = spec.sm_count * peak_rate / spec.clock_hz
+    peak_per_cycle = _peak_macs_per_cycle(spec, dtype, sparse=sparse)
     timed = timed_columns(
         op,
         latency_s=latency_s,
@@ -152,13 +151,17 @@ def _row(
     )
 
 
+def _peak_macs_per_cycle(spec: GPUSpec, dtype: DType, *, sparse: bool) -> float:
+    """MACs the whole GPU could do per cycle of `clock_hz` on `dtype` (a row's `peak_macs` per cycle)."""
+    return spec.sm_count * mac_rate_per_sm(spec, dtype, sparse=sparse, fraction=1.0) / spec.clock_hz
+
+
 def host_wait_row(spec: GPUSpec, seconds: float, why: str) -> dict[str, object]:
     """The row of a step's wait for its serving engine's host work (`workloads.stacks.Stack.step_host_s`,
     `sim.stack_step`): no kernel runs and the GPU idles, so every cycle is a stall and the MACs it
     could have done count against the step's utilization; `why` says where the time comes from."""
     total_cycles = seconds * spec.clock_hz
-    peak_rate = mac_rate_per_sm(spec, spec.default_dtype, sparse=False, fraction=1.0)
-    peak_per_cycle = spec.sm_count * peak_rate / spec.clock_hz
+    peak_per_cycle = _peak_macs_per_cycle(spec, spec.default_dtype, sparse=False)
     return {
         "layer": "engine_host",
         "kind": "host",
