@@ -217,6 +217,31 @@ def place(graph: OpGraph, system: SystemSpec, *, kv_to: str = "") -> Placement:
     )
 
 
+def in_steps(steps: list[tuple[str, Placement]], memory_of: Placement) -> Placement:
+    """Placements run one after another, as a serving engine's scheduler runs the prefill steps it
+    makes of a batch (`workloads.stacks.Stack.prefill_steps`): each step's tasks keep their own
+    dependencies, and its first tasks (those that wait on none) wait for every task of the step
+    before, so no step starts before the one before it has finished. Task names get the step's
+    label (``"b4: "``); the batch and tokens are the steps' sums; memory is `memory_of`'s (the whole
+    batch's: an engine keeps the KV cache of the prompts it has prefilled)."""
+    tasks: list[Task] = []
+    before: tuple[int, ...] = ()
+    for label, placement in steps:
+        offset = len(tasks)
+        for task in placement.tasks:
+            deps = tuple(offset + dep for dep in task.deps) if task.deps else before
+            tasks.append(replace(task, name=f"{label}: {task.name}", deps=deps))
+        before = tuple(range(offset, len(tasks)))
+    first = steps[0][1]
+    return replace(
+        first,
+        tasks=tuple(tasks),
+        memory=memory_of.memory,
+        batch=sum(placement.batch for _, placement in steps),
+        tokens_per_step=sum(placement.tokens_per_step for _, placement in steps),
+    )
+
+
 def _check_heads(model: ModelShape, devices: int, group: str) -> None:
     if model.heads and model.heads % devices:
         raise HardwareSpecError(

@@ -172,6 +172,25 @@ def test_a_tensor_parallel_step_from_the_command_line_is_the_validation_harness_
     assert figures["tbt_s"] == pytest.approx(simulate_step(step), rel=1e-9)
 
 
+def test_on_a_system_the_schedulers_prefill_steps_run_one_after_another(tmp_path):
+    # 3 prompts of 2000 tokens under vLLM (Llama-2-7B: a budget of max(4096, 2048) tokens): steps
+    # of 2 and 1 prompts, each waiting for its host time; on a one-GPU system the prefill is the
+    # --hw figure, and in the timeline the second step starts when the first has ended
+    common = ["--model", "llama-2-7b", "--phase", "prefill", "--batch", "3", "--seq", "2000"]
+    common += ["--stack", "vllm"]
+    timeline = tmp_path / "steps.csv"
+    system = ["--system", "system_8xh100_nvlink", "--set", "gpus.count=1", *common]
+    system += ["--timeline", str(timeline)]
+    figures = _serving(*system)
+    assert figures["tbt_s"] == pytest.approx(_total_s(_rows("--hw", "h100_sxm", *common)), rel=1e-9)
+    tasks = pd.read_csv(timeline)
+    first = tasks[tasks["name"].str.startswith("step 1 b2: ")]
+    second = tasks[tasks["name"].str.startswith("step 2 b1: ")]
+    assert len(first) + len(second) == len(tasks) and len(first) == len(second) > 0
+    assert second["start_s"].min() == pytest.approx(first["end_s"].max(), rel=1e-12)
+    assert figures["tbt_s"] == pytest.approx(second["end_s"].max() + 2 * VLLM_STEP_HOST_S, rel=1e-12)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -66,20 +66,13 @@ def run_on_system(args: argparse.Namespace) -> int:
         batch = int(args.batch)
         if batch < 1:
             raise WorkloadError(f"--batch {batch}: must be a positive integer or max")
-    if stack is not None and phase is Phase.PREFILL and prompt:
-        from workloads.zoo import context_length
-
-        steps = stack.prefill_steps(batch, prompt, context_length(args.model))
-        if len(steps) > 1:
-            warning_line(
-                "simulate",
-                f"{args.stack}'s scheduler would run the {batch} prompts as {len(steps)} prefill steps "
-                f"of {', '.join(map(str, steps))}; on a system they are timed as one step (--hw splits them)",
-            )
     placement = place(trace(plan_batch(system, batch)), system, kv_to=kv_to)
     require_fit(placement, system)
+    steps: tuple[int, ...] = ()
+    if stack is not None and phase is Phase.PREFILL and prompt:  # the scheduler's prefill steps
+        placement, steps = _in_prefill_steps(args, stack, system, batch, prompt, placement, trace, kv_to)
     # each step waits for the serving engine's host work (--stack, --step-host-s) on the critical path
-    run = dataclasses.replace(run_system(placement, system), host_s=host_s)
+    run = dataclasses.replace(run_system(placement, system), host_s=host_s * max(len(steps), 1))
     ttft = math.nan
     if phase is Phase.DECODE and prompt:  # the first token: a prefill as the stack launches one
         prefill, kv_to = prefill_system(apply_to_gpus(loaded, args, stack, Phase.PREFILL.value))
@@ -117,8 +110,26 @@ def run_on_system(args: argparse.Namespace) -> int:
         return 0
     print(_render(table))
     print()
-    print(_summary(args, system, run, figures, mix, prompt, batch_was_max=args.batch == "max"))
+    print(_summary(args, system, run, figures, mix, prompt, steps, batch_was_max=args.batch == "max"))
     return 0
+
+
+def _in_prefill_steps(args, stack, system, batch: int, prompt: int, whole, trace, kv_to: str):
+    """The batch's prefill as the stack's scheduler runs it (`workloads.stacks.Stack.prefill_steps`):
+    one step after another (`mappers.placement.in_steps`) on the prefill's system, which is one
+    engine (`mappers.placement.prefill_system`: one replica, one micro-batch). `whole` (the batch
+    placed as one step) is kept where the scheduler makes one step, and its memory is the steps'
+    (an engine holds the KV cache of every prompt it has prefilled). Returns the placement and the
+    prompts of each step (empty: one step)."""
+    from mappers.placement import in_steps, place
+    from workloads.zoo import context_length
+
+    sizes = stack.prefill_steps(batch, prompt, context_length(args.model))
+    if len(sizes) == 1:
+        return whole, ()
+    placed = {size: place(trace(size), system, kv_to=kv_to) for size in set(sizes)}
+    steps = [(f"step {number} b{size}", placed[size]) for number, size in enumerate(sizes, 1)]
+    return in_steps(steps, whole), sizes
 
 
 def _trace(args: argparse.Namespace, phase, batch: int, *, context, seq):
@@ -152,7 +163,7 @@ def _render(table) -> str:
     return shown.to_string(index=False)
 
 
-def _summary(args, system, run, figures, mix, prompt, *, batch_was_max: bool) -> str:
+def _summary(args, system, run, figures, mix, prompt, steps, *, batch_was_max: bool) -> str:
     groups = " + ".join(f"{group.count}x {group.device.name}" for group in system.groups.values())
     batch = f"batch {figures.batch}" + (" (the largest that fits)" if batch_was_max else "")
     lines = [
@@ -171,6 +182,12 @@ def _summary(args, system, run, figures, mix, prompt, *, batch_was_max: bool) ->
             f"; time to first token {figures.ttft_s * 1e3:.4g} ms (a prefill of {prompt} tokens, no queueing)"
         )
     lines.append(line)
+    if steps:
+        lines.append(
+            f"  {args.stack}'s scheduler runs the {sum(steps)} prompts as {len(steps)} prefill "
+            f"steps of {', '.join(map(str, steps))} (tasks labelled 'step N bS' in --timeline), each "
+            "waiting for the engine's host time"
+        )
     if figures.tokens_per_s_with_prefill == figures.tokens_per_s_with_prefill:
         lines.append(f"  with each request's prefill: {figures.tokens_per_s_with_prefill:,.1f} tokens/s")
     cost = []
