@@ -12,13 +12,17 @@ A stack changes four things about a step beside its kernels' fusion (which the g
   next step, preparing its inputs and turning the sampled tokens into Python objects), one row of
   its own (`with_host_wait`) so that the step's total is still the sum of its rows;
 * how many prefill steps its scheduler makes of a batch of prompts (`Stack.prefill_steps`: whole
-  prompts up to its token budget): the command line simulates each distinct step once and repeats
-  its rows (`repeated`), the host row once a step.
+  prompts up to its token budget): each distinct step is simulated once and its rows repeated
+  (`simulate_steps`, `repeated`), the host row once a step.
+
+`stack_spec` and `simulate_steps` are what `codesign simulate --stack` and a sweep's ``stack:``
+workloads (`sim.sweep`) both run, so the two give the same number.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -27,13 +31,50 @@ from sim.columns import SUM_COLUMNS
 from sim.cost import with_energy
 from sim.engines.gpu.engine import host_wait_row
 from sim.measured.compare import timed_as
+from workloads.errors import WorkloadError
 from workloads.op import OpGraph
-from workloads.stacks import Stack, module_gemm_kernels
+from workloads.stacks import STACKS, Stack, module_gemm_kernels, stack_kernels
 
 
 def launched_as(hardware: GPUSpec, stack: Stack, phase: str) -> GPUSpec:
     """`hardware` as `stack` launches a `phase` step's kernels (`Stack.timing`)."""
     return timed_as(hardware, stack.timing(phase))
+
+
+def stack_spec(hardware: GPUSpec, stack_name: str, phase: str, *, group: int, weights: str) -> GPUSpec:
+    """`hardware` as the stack `stack_name` runs a `phase` step of a model with `group` query heads
+    per K/V head and `weights` (a dtype name): its weight-only GEMM and attention kernels
+    (`workloads.stacks.stack_kernels`, an error where the GPU cannot run its attention kernel) and
+    its launch mode (`launched_as`)."""
+    from mappers.gpu_attention import attention_kernel_refusal
+    from sim.engines.gpu.engine import modeled_kernels
+
+    stack = STACKS[stack_name]
+    gemm, attention = stack_kernels(stack_name, stack, phase, group=group, weights=weights)
+    refusal = attention_kernel_refusal(attention, hardware)
+    if refusal:
+        raise WorkloadError(f"stack {stack_name!r}: attention kernel {attention!r}: {refusal}")
+    if gemm or attention:
+        known = modeled_kernels()
+        hardware = hardware.with_kernels(gemm=gemm or None, attention=attention or None, known=known)
+    return launched_as(hardware, stack, phase)
+
+
+def simulate_steps(
+    steps: Sequence[tuple[OpGraph, int]], hardware: GPUSpec, host_s: float = 0.0, why: str = ""
+) -> pd.DataFrame:
+    """The rows of a step that runs as `steps`, each (graph, how many times it runs): every
+    distinct graph simulated once, its rows `repeated` and labelled with its batch (``4x b4: ``)
+    where there are several steps, and the `host_s` each step waits for as one row
+    (`with_host_wait`), so the total is the sum of the rows."""
+    from sim.simulate import simulate
+
+    if len(steps) == 1 and steps[0][1] == 1:
+        results = simulate(steps[0][0], hardware)
+    else:
+        frames = [repeated(simulate(graph, hardware), count, f"b{graph.batch}") for graph, count in steps]
+        results = pd.concat(frames, ignore_index=True)
+    return with_host_wait(results, hardware, host_s, why, steps=sum(count for _, count in steps))
 
 
 def with_stack_module_kernels(graph: OpGraph, stack_name: str, weights: str) -> OpGraph:

@@ -191,6 +191,62 @@ def test_on_a_system_the_schedulers_prefill_steps_run_one_after_another(tmp_path
     assert figures["tbt_s"] == pytest.approx(second["end_s"].max() + 2 * VLLM_STEP_HOST_S, rel=1e-12)
 
 
+SWEEP = """
+name: stacks
+hardware: h100_sxm
+axes:
+  achievable_dram_bytes_per_s: [2.0e12, 3.0e12]
+workloads:
+  - {name: decode, model: llama-2-7b, phase: decode, context: 512, batch: 8, stack: vllm}
+  - {name: prefill, model: llama-2-7b, phase: prefill, seq: 2000, batch: 3, stack: vllm}
+fidelity: cycle
+"""
+
+
+def test_a_sweeps_stack_workloads_give_the_command_lines_numbers(tmp_path):
+    # same input, same output: each row of a sweep over the H100's DRAM rate is what
+    # `codesign simulate --stack vllm` gives with that rate (the prefill in its 2 + 1 steps); a
+    # slower memory is never faster
+    from sim.sweep import sweep
+    from sim.sweep.store import read_sweep
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SWEEP)
+    frame = read_sweep(sweep(spec, tmp_path / "out", workers=1).path)
+    assert frame["error"].isna().all() and len(frame) == 4
+    argv = {
+        "decode": ["--phase", "decode", "--context", "512", "--batch", "8"],
+        "prefill": ["--phase", "prefill", "--seq", "2000", "--batch", "3"],
+    }
+    for _, row in frame.iterrows():
+        rate = f"achievable_dram_bytes_per_s={row['achievable_dram_bytes_per_s']}"
+        step = argv[row["workload"]]
+        cli = _rows("--hw", "h100_sxm", "--set", rate, "--model", "llama-2-7b", *step, "--stack", "vllm")
+        assert row["latency_s"] == pytest.approx(_total_s(cli), rel=1e-9)
+    by = frame.pivot(index="achievable_dram_bytes_per_s", columns="workload", values="latency_s")
+    assert (by.loc[2.0e12] >= by.loc[3.0e12]).all()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("stack: vllm}", "stack: sglang}"), "workloads[0].stack = 'sglang': valid: torchao"),
+        (("fidelity: cycle", "fidelity: roofline"), "runs the stack's kernels; needs fidelity: cycle"),
+        (("hardware: h100_sxm", "hardware: systolic_128x128"), "stack 'vllm': a GPU's serving stack"),
+    ],
+)
+def test_a_sweeps_bad_stack_is_refused_naming_the_workload(change, message):
+    from sim.sweep.expr import SweepSpecError
+    from sim.sweep.spec import parse_sweep_spec
+
+    text = SWEEP.replace(*change)
+    if "systolic" in text:
+        text = text.replace("achievable_dram_bytes_per_s: [2.0e12, 3.0e12]", "rows: [64, 128]")
+    with pytest.raises(SweepSpecError) as caught:
+        parse_sweep_spec(text)
+    assert message in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -117,14 +117,12 @@ def run(args: argparse.Namespace) -> int:
     if args.model:
         _warn_if_it_does_not_fit(workload, hardware)
     batches = _prefill_batches(stack, workload, args) if stack else (workload.batch,)
-    if len(batches) > 1:  # the stack's scheduler runs the prompts in several prefill steps
-        results = _prefill_steps(args, workload, hardware, batches)
+    if len(batches) > 1 or host_s:  # the stack's prefill steps, each waiting for the engine's host
+        from sim.stack_step import simulate_steps
+
+        results = simulate_steps(_prefill_steps(args, workload, batches), hardware, host_s, host_why)
     else:
         results = simulate(workload, hardware)
-    if host_s:
-        from sim.stack_step import with_host_wait
-
-        results = with_host_wait(results, hardware, host_s, host_why, steps=len(batches))
     total = summarize(results, hardware)
     if total["unmodeled_ops"]:
         flagged = results.loc[results["unmodeled"].astype(bool)]
@@ -164,22 +162,20 @@ def _prefill_batches(stack, workload: OpGraph, args: argparse.Namespace) -> tupl
     return stack.prefill_steps(workload.batch, workload.seq_len, context_length(args.model))
 
 
-def _prefill_steps(args: argparse.Namespace, workload: OpGraph, hardware, batches: tuple[int, ...]):
-    """The rows of every prefill step, each distinct one simulated once (`sim.stack_step.repeated`)."""
-    import pandas as pd
+def _prefill_steps(args: argparse.Namespace, workload: OpGraph, batches: tuple[int, ...]):
+    """Each distinct prefill step's graph (the workload's own at its batch, the others traced at
+    theirs) and how many times it runs, for `sim.stack_step.simulate_steps`."""
+    from sim.stack_step import with_stack_module_kernels
 
-    from sim.simulate import simulate
-    from sim.stack_step import repeated, with_stack_module_kernels
-
-    frames = []
+    steps = []
     for size in sorted(set(batches), reverse=True):
         if size == workload.batch:
             graph = workload
         else:
             graph = load_graph(argparse.Namespace(**{**vars(args), "batch": size}), "simulate")
             graph = with_stack_module_kernels(graph, args.stack, args.weights or "")
-        frames.append(repeated(simulate(graph, hardware), batches.count(size), f"b{size}"))
-    return pd.concat(frames, ignore_index=True)
+        steps.append((graph, batches.count(size)))
+    return steps
 
 
 def _warn_if_it_does_not_fit(graph: OpGraph, hardware: Device) -> None:

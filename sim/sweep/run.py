@@ -183,11 +183,19 @@ def _column_value(value: Any) -> Any:
 
 def _job(spec: SweepSpec) -> Job:
     spec_type = type(spec.base)
-    prepared = tuple(
-        prepare(workload.name, workload.load(spec.base.default_dtype), spec.fidelity, spec_type)
-        for workload in spec.workloads
-    )
-    return Job.of(spec.fidelity, spec.base, spec.swept_fields, prepared)
+    prepared = []
+    for workload in spec.workloads:
+        graph = workload.load(spec.base.default_dtype)
+        stack = {}
+        if workload.stack:  # the stack's prefill steps, and what picks its kernels
+            from workloads.zoo.configs import query_heads_per_kv
+
+            weights = str(dict(workload.args).get("weights") or "")
+            group = query_heads_per_kv(workload.model.strip().lower())
+            steps = workload.steps(graph)
+            stack = {"stack": workload.stack, "steps": steps, "group": group, "weights": weights}
+        prepared.append(prepare(workload.name, graph, spec.fidelity, spec_type, **stack))
+    return Job.of(spec.fidelity, spec.base, spec.swept_fields, tuple(prepared))
 
 
 def _run_local(

@@ -205,6 +205,8 @@ def sweep_spec_from_yaml(text: str, data: Any, *, base_dir: Path, default_name: 
     sampling, samples, seed = _parse_sampling(data.get("sampling", "grid"))
     fidelity = parse_enum(Fidelity, data.get("fidelity", "roofline"), "fidelity")
     chunk = parse_chunk_configs(data.get("chunk_configs", 0))
+    workloads = parse_workloads(data["workloads"], base_dir=base_dir)
+    _check_stacks(workloads, base, fidelity)
     return SweepSpec(
         name=str(data.get("name") or default_name),
         text=text,
@@ -218,7 +220,7 @@ def sweep_spec_from_yaml(text: str, data: Any, *, base_dir: Path, default_name: 
         sampling=sampling,
         samples=samples,
         seed=seed,
-        workloads=parse_workloads(data["workloads"], base_dir=base_dir),
+        workloads=workloads,
         fidelity=fidelity,
         objectives=parse_objectives(
             data.get("objectives") or {"latency_s": "min"},
@@ -227,6 +229,23 @@ def sweep_spec_from_yaml(text: str, data: Any, *, base_dir: Path, default_name: 
         ),
         chunk_configs=chunk,
     )
+
+
+def _check_stacks(workloads: tuple[WorkloadSpec, ...], base: Device, fidelity: Fidelity) -> None:
+    """A workload's ``stack`` runs a GPU's kernels as a serving stack does: refused on another
+    device kind, and at roofline fidelity (which costs no kernels)."""
+    from hwmodels.gpu import GPUSpec
+
+    for workload in workloads:
+        if not workload.stack:
+            continue
+        where = f"workloads: {workload.name!r}: stack {workload.stack!r}"
+        if not isinstance(base, GPUSpec):
+            kind = type(base).__name__
+            raise SweepSpecError(f"{where}: a GPU's serving stack; hardware {base.name!r} is a {kind}")
+        if fidelity is not Fidelity.CYCLE:
+            got = fidelity.value
+            raise SweepSpecError(f"{where}: runs the stack's kernels; needs fidelity: cycle (got {got})")
 
 
 def _parse_hardware(value: Any, base_dir: Path) -> tuple[str, tuple[str, ...], str, Any]:

@@ -167,6 +167,12 @@ def system_sweep_from_yaml(text: str, data: Any, *, base_dir: Path, default_name
             raise SweepSpecError(
                 f"workloads: {workload.name!r}: a system sweep runs zoo models ({{model: ...}})"
             )
+        if workload.stack:
+            raise SweepSpecError(
+                f"workloads: {workload.name!r}: stack {workload.stack!r}: a system sweep does not run "
+                "serving stacks yet; sweep a device (hardware: ...) or use codesign simulate --system "
+                "--stack"
+            )
     return SystemSweepSpec(
         name=str(data.get("name") or default_name),
         text=text,

@@ -52,6 +52,12 @@ class PreparedWorkload:
     facts: OpGraph
     graph: OpGraph | None = None
     roofline: RooflineWorkload | None = None
+    # a serving stack's step (`sim.stack_step`): its name, the steps the graph runs as (graph,
+    # times), the model's GQA group and weight dtype its kernels are picked by
+    stack: str = ""
+    steps: tuple[tuple[OpGraph, int], ...] = ()
+    group: int = 1
+    weights: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,12 +100,13 @@ class Chunk:
     overrides: tuple[tuple[str, ...], ...]
 
 
-def prepare(name: str, graph: OpGraph, fidelity: Fidelity, spec_type: type) -> PreparedWorkload:
-    """What a worker needs of `graph` at `fidelity`."""
+def prepare(name: str, graph: OpGraph, fidelity: Fidelity, spec_type: type, **stack: Any) -> PreparedWorkload:
+    """What a worker needs of `graph` at `fidelity`; `stack`: a serving stack's `PreparedWorkload`
+    fields (cycle fidelity)."""
     facts = dataclasses.replace(graph, ops=())
     if fidelity is Fidelity.ROOFLINE:
         return PreparedWorkload(name=name, facts=facts, roofline=prepare_workload(graph, spec_type))
-    return PreparedWorkload(name=name, facts=facts, graph=graph)
+    return PreparedWorkload(name=name, facts=facts, graph=graph, **stack)
 
 
 def run_chunk(job: Job, chunk: Chunk) -> pd.DataFrame:
@@ -181,7 +188,7 @@ def _cycle(
             metrics.append({})
             continue
         try:
-            total = summarize(simulate(workload.graph, spec), spec)
+            total = summarize(*_step(workload, spec))
         except CodesignError as error:
             failures[i] = str(error)
             metrics.append({})
@@ -192,6 +199,21 @@ def _cycle(
             continue
         metrics.append({key: float(value) for key, value in total.items() if key not in LABEL_COLUMNS})
     return metrics, failures
+
+
+def _step(workload: PreparedWorkload, spec: Any) -> tuple[pd.DataFrame, Any]:
+    """The workload's rows on `spec`, and the spec they ran on: as its serving stack runs the
+    step where it names one (`sim.stack_step`: the stack's kernels and launch mode, each of its
+    prefill steps, its host time), as `codesign simulate --stack` does."""
+    if not workload.stack:
+        return simulate(workload.graph, spec), spec
+    from sim.stack_step import simulate_steps, stack_spec
+    from workloads.stacks import STACKS
+
+    phase = workload.facts.phase.value if workload.facts.phase else "prefill"
+    spec = stack_spec(spec, workload.stack, phase, group=workload.group, weights=workload.weights)
+    host = STACKS[workload.stack].step_host_s
+    return simulate_steps(workload.steps, spec, host, f"{workload.stack}'s engine loop, once a step"), spec
 
 
 _JOB: Job | None = None

@@ -3,7 +3,10 @@
 Each entry of a spec's ``workloads:`` list is one of
 
 * ``{model: llama-2-7b, phase: decode, context: 4096, batch: 1, weights: int4, ...}``: a traced zoo
-  model (or ``file.py:factory``), the arguments of `workloads.model_graph.load_model_graph`;
+  model (or ``file.py:factory``), the arguments of `workloads.model_graph.load_model_graph`; with
+  ``stack: vllm`` (GPU bases, cycle fidelity) its step as that serving stack runs it, as
+  ``codesign simulate --stack`` does (`sim.stack_step`): the stack's fusion (unless ``fusion`` is
+  given), kernels, launch mode and host time per step, a prefill in its scheduler's steps;
 * ``{gemm: [[M, N, K], ...], dtype: bf16}``: GEMMs in the given dtype (default: the base hardware's
   `default_dtype`);
 * ``{ops: graph.csv}``: an op graph written by ``codesign trace --format csv``.
@@ -25,7 +28,7 @@ from sim.sweep.expr import SweepSpecError
 from workloads.dtypes import DType
 from workloads.graph_io import read_graph_csv
 from workloads.model_graph import INTEGER_MODEL_KEYS, MODEL_KEYS
-from workloads.op import OpGraph, gemm_op
+from workloads.op import OpGraph, Phase, gemm_op
 
 
 class WorkloadKind(enum.Enum):
@@ -37,7 +40,7 @@ class WorkloadKind(enum.Enum):
 
 
 _KIND_KEYS = {
-    WorkloadKind.MODEL: ("name", "model", *MODEL_KEYS),
+    WorkloadKind.MODEL: ("name", "model", *MODEL_KEYS, "stack"),
     WorkloadKind.GEMM: ("name", "gemm", "dtype"),
     WorkloadKind.OPS: ("name", "ops"),
 }
@@ -57,6 +60,7 @@ class WorkloadSpec:
     dtype: str = ""
     path: str = ""
     file_sha256: str = ""
+    stack: str = ""
 
     @property
     def phase(self) -> str:
@@ -72,6 +76,7 @@ class WorkloadSpec:
             "gemms": [list(shape) for shape in self.gemms],
             "dtype": self.dtype,
             "file_sha256": self.file_sha256,
+            "stack": self.stack,
         }
 
     def load(self, default_dtype: DType) -> OpGraph:
@@ -83,9 +88,35 @@ class WorkloadSpec:
         }[self.kind](default_dtype)
 
     def _traced(self, _: DType) -> OpGraph:
+        return self._trace()
+
+    def _trace(self, batch: int = 0) -> OpGraph:
+        """The model traced at its arguments (at `batch` prompts where given), with its stack's
+        kernels by module."""
         from workloads.model_graph import load_model_graph  # torch only on a trace-cache miss
 
-        return load_model_graph(self.model, **dict(self.args))
+        args = dict(self.args) | ({"batch": batch} if batch else {})
+        graph = load_model_graph(self.model, **args)
+        if self.stack:  # the GEMMs the stack runs as a kernel of their own by module
+            from sim.stack_step import with_stack_module_kernels
+
+            graph = with_stack_module_kernels(graph, self.stack, str(args.get("weights") or ""))
+        return graph
+
+    def steps(self, graph: OpGraph) -> tuple[tuple[OpGraph, int], ...]:
+        """The steps `graph` (this workload's, `load`) runs as, each (graph, how many times): one
+        unless its stack's scheduler splits a prefill batch (`workloads.stacks.Stack.prefill_steps`),
+        each distinct step traced at its batch."""
+        if not self.stack or graph.phase is not Phase.PREFILL or not graph.seq_len:
+            return ((graph, 1),)
+        from workloads.stacks import STACKS
+        from workloads.zoo import context_length
+
+        sizes = STACKS[self.stack].prefill_steps(graph.batch, graph.seq_len, context_length(self.model))
+        return tuple(
+            (graph if size == graph.batch else self._trace(size), sizes.count(size))
+            for size in sorted(set(sizes), reverse=True)
+        )
 
     def _gemms(self, default_dtype: DType) -> OpGraph:
         dtype = (
@@ -128,8 +159,13 @@ def _parse_entry(entry: Any, index: int, base_dir: Path) -> WorkloadSpec:
                 raise SweepSpecError(f"{where}.{key} = {args[key]!r}: must be an integer")
         model = str(entry["model"])
         default = f"{model}:{args.get('phase', 'prefill')}"
+        stack = _parse_stack(entry.get("stack"), where)
+        if stack and "fusion" not in args:  # the stack's kernels, as --stack traces them
+            from workloads.stacks import STACKS
+
+            args["fusion"] = STACKS[stack].fusion
         return WorkloadSpec(
-            name=str(name or default), kind=kind, model=model, args=tuple(sorted(args.items()))
+            name=str(name or default), kind=kind, model=model, args=tuple(sorted(args.items())), stack=stack
         )
     if kind is WorkloadKind.GEMM:
         return WorkloadSpec(
@@ -143,6 +179,17 @@ def _parse_entry(entry: Any, index: int, base_dir: Path) -> WorkloadSpec:
         raise SweepSpecError(f"{where}.ops: no such file {str(path)!r}")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return WorkloadSpec(name=str(name or path.stem), kind=kind, path=str(path), file_sha256=digest)
+
+
+def _parse_stack(value: Any, where: str) -> str:
+    """A workload's ``stack``: a name of `workloads.stacks.STACKS` ('' when not given)."""
+    from workloads.stacks import STACKS
+
+    if value is None:
+        return ""
+    if value not in STACKS:
+        raise SweepSpecError(f"{where}.stack = {value!r}: valid: {', '.join(STACKS)}")
+    return str(value)
 
 
 def _parse_gemms(shapes: Any, where: str) -> tuple[tuple[int, int, int], ...]:
