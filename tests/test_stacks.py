@@ -7,10 +7,12 @@ from __future__ import annotations
 import io
 import json
 from contextlib import redirect_stdout
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from reference_kernels.published_validation import validation_steps
 from sim.cli import main
@@ -227,6 +229,38 @@ def test_a_sweeps_stack_workloads_give_the_command_lines_numbers(tmp_path):
     assert (by.loc[2.0e12] >= by.loc[3.0e12]).all()
 
 
+SYSTEM_SWEEP = """
+name: system_stacks
+system: system_8xh100_nvlink
+axes:
+  gpus.count: [1, 4]
+workloads:
+  - {name: decode, model: llama-2-7b, phase: decode, context: 4096, batch: 8, stack: vllm}
+  - {name: prefill, model: llama-2-7b, phase: prefill, seq: 2000, batch: 3, stack: vllm}
+fidelity: cycle
+"""
+
+
+def test_a_system_sweeps_stack_workloads_give_the_command_lines_numbers(tmp_path):
+    # vLLM's decode on 1 and 4 NVLinked H100s (TP 1 and 4) and its 2 + 1-step prefill on one, as
+    # `codesign simulate --system ... --stack vllm` gives them
+    from sim.sweep.store import read_sweep
+    from sim.sweep.system_sweep import load_system_sweep, sweep_system
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SYSTEM_SWEEP)
+    frame = read_sweep(sweep_system(load_system_sweep(spec), tmp_path / "out").path)
+    assert frame["error"].isna().all() and len(frame) == 4
+    step = {
+        "decode": ["--phase", "decode", "--context", "4096", "--batch", "8"],
+        "prefill": ["--phase", "prefill", "--seq", "2000", "--batch", "3"],
+    }
+    for _, row in frame[(frame["gpus.count"] == 1) | (frame["workload"] == "decode")].iterrows():
+        argv = ["--system", "system_8xh100_nvlink", "--set", f"gpus.count={row['gpus.count']}"]
+        cli = _serving(*argv, "--model", "llama-2-7b", *step[row["workload"]], "--stack", "vllm")
+        assert row["tbt_s"] == pytest.approx(cli["tbt_s"], rel=1e-9)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -245,6 +279,15 @@ def test_a_sweeps_bad_stack_is_refused_naming_the_workload(change, message):
     with pytest.raises(SweepSpecError) as caught:
         parse_sweep_spec(text)
     assert message in str(caught.value)
+
+
+def test_a_system_sweeps_stack_needs_cycle_fidelity():
+    from sim.sweep.expr import SweepSpecError
+    from sim.sweep.system_sweep import system_sweep_from_yaml
+
+    text = SYSTEM_SWEEP.replace("fidelity: cycle", "fidelity: roofline")
+    with pytest.raises(SweepSpecError, match="stack 'vllm': runs the stack's kernels; needs fidelity: cycle"):
+        system_sweep_from_yaml(text, yaml.safe_load(text), base_dir=Path("."), default_name="s")
 
 
 @pytest.mark.parametrize(

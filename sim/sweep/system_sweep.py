@@ -19,13 +19,15 @@ it is checked as ``--set`` checks it); a config that does not build, place or fi
 with its error. A step is placed (`mappers.placement.place`) once per distinct placement (the group
 counts and the parallel plan: device and link fields change costs only), costed at the fidelity
 (`sim.system_run.roofline_cost` or `engine_cost`, each distinct op once per device spec) and
-scheduled on the timeline. Rows: ``config_id``, each axis, ``workload``, ``phase``, and
-`SYSTEM_METRICS`. The output folder is a sweep folder as `sim.sweep.store` writes it, so
+scheduled on the timeline. A workload with a ``stack`` (cycle fidelity) runs on GPUs put in
+that stack's state, with its host time and its scheduler's prefill steps (`_Evaluator._as_stack`).
+Rows: ``config_id``, each axis, ``workload``, ``phase``, and `SYSTEM_METRICS`. The output folder is a sweep folder as `sim.sweep.store` writes it, so
 ``codesign plot DIR --x tbt_s --y tokens_per_usd --pareto`` reads it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import itertools
@@ -162,16 +164,16 @@ def system_sweep_from_yaml(text: str, data: Any, *, base_dir: Path, default_name
     axes = parse_axes(data["axes"], owners, unknown="system path", listing="paths")
     constraints = parse_constraints(data.get("constraints"), tuple(owners))
     workloads = parse_workloads(data["workloads"], base_dir=base_dir)
+    fidelity = parse_enum(Fidelity, data.get("fidelity", "roofline"), "fidelity")
     for workload in workloads:
         if workload.kind is not WorkloadKind.MODEL:
             raise SweepSpecError(
                 f"workloads: {workload.name!r}: a system sweep runs zoo models ({{model: ...}})"
             )
-        if workload.stack:
+        if workload.stack and fidelity is not Fidelity.CYCLE:
             raise SweepSpecError(
-                f"workloads: {workload.name!r}: stack {workload.stack!r}: a system sweep does not run "
-                "serving stacks yet; sweep a device (hardware: ...) or use codesign simulate --system "
-                "--stack"
+                f"workloads: {workload.name!r}: stack {workload.stack!r}: runs the stack's kernels; "
+                f"needs fidelity: cycle (got {fidelity.value})"
             )
     return SystemSweepSpec(
         name=str(data.get("name") or default_name),
@@ -182,7 +184,7 @@ def system_sweep_from_yaml(text: str, data: Any, *, base_dir: Path, default_name
         axes=axes,
         constraints=constraints,
         workloads=workloads,
-        fidelity=parse_enum(Fidelity, data.get("fidelity", "roofline"), "fidelity"),
+        fidelity=fidelity,
         objectives=parse_objectives(data.get("objectives") or {"tbt_s": "min"}, SYSTEM_METRICS),
         chunk_configs=parse_chunk_configs(data.get("chunk_configs", 0)) or CHUNK_CONFIGS,
     )
@@ -223,21 +225,17 @@ class _Evaluator:
         self.costs: dict = {}
 
     def graph(self, workload: WorkloadSpec, batch: int):
-        from workloads.model_graph import load_model_graph
-
         key = (workload.name, batch)
         if key not in self.graphs:
-            args = {**dict(workload.args), "batch": batch}
-            self.graphs[key] = load_model_graph(workload.model, **args)
+            self.graphs[key] = workload.trace(batch)
         return self.graphs[key]
 
-    def row(self, system: SystemSpec, workload: WorkloadSpec) -> dict[str, float]:
-        from mappers.placement import place, plan_batch
-        from sim.serving import require_fit, serving_figures
-        from sim.system_run import TaskIndex, run_system
+    def placement(self, system: SystemSpec, workload: WorkloadSpec, micro: int):
+        """The workload placed with `micro` sequences a micro-batch, and its task index (kept for
+        configs with the same device counts and plan)."""
+        from mappers.placement import place
+        from sim.system_run import TaskIndex
 
-        batch = int(dict(workload.args).get("batch", 1))
-        micro = plan_batch(system, batch)
         key = (
             workload.name,
             micro,
@@ -247,9 +245,67 @@ class _Evaluator:
         if key not in self.placements:
             placement = place(self.graph(workload, micro), system)
             self.placements[key] = (placement, TaskIndex.of(placement))
-        placement, index = self.placements[key]
+        return self.placements[key]
+
+    def _as_stack(self, system: SystemSpec, workload: WorkloadSpec, batch: int):
+        """`system` with every GPU running the step as the workload's stack does
+        (`sim.stack_step.stack_spec`), the host time the step waits for (the stack's, once a
+        step), and, where its scheduler splits a prefill (`workloads.stacks.Stack.prefill_steps`,
+        per data-parallel replica), the steps placed one after another
+        (`mappers.placement.in_steps`) with their task index (None: one step). As
+        `codesign simulate --system --stack` runs it, on the system as the sweep places it."""
+        from hwmodels.gpu import GPUSpec
+        from mappers.placement import in_steps, layout
+        from sim.stack_step import stack_spec
+        from sim.system_run import TaskIndex
+        from workloads.stacks import STACKS
+        from workloads.zoo import context_length
+        from workloads.zoo.configs import query_heads_per_kv
+
+        args = dict(workload.args)
+        stack = STACKS[workload.stack]
+        group = query_heads_per_kv(workload.model.strip().lower())
+        weights = str(args.get("weights") or "")
+
+        def as_stack(device):
+            if not isinstance(device, GPUSpec):
+                return device
+            return stack_spec(device, workload.stack, workload.phase, group=group, weights=weights)
+
+        system = system.with_devices(as_stack)
+        shape = layout(system)
+        seq = int(args.get("seq") or 0)
+        sizes = stack.prefill_steps(batch // shape.dp, seq, context_length(workload.model)) if seq else ()
+        if workload.phase != "prefill" or len(sizes) < 2:
+            return system, stack.step_host_s, None
+        if any(size % shape.micro_batches for size in sizes):
+            raise CodesignError(
+                f"stack {workload.stack!r}: its prefill steps of {', '.join(map(str, sizes))} prompts do "
+                f"not split into {shape.micro_batches} micro-batches"
+            )
+        whole = self.placement(system, workload, batch // (shape.dp * shape.micro_batches))[0]
+        steps = [
+            (f"step {number} b{size}", self.placement(system, workload, size // shape.micro_batches)[0])
+            for number, size in enumerate(sizes, 1)
+        ]
+        placement = in_steps(steps, whole)
+        return system, stack.step_host_s * len(sizes), (placement, TaskIndex.of(placement))
+
+    def row(self, system: SystemSpec, workload: WorkloadSpec) -> dict[str, float]:
+        from mappers.placement import plan_batch
+        from sim.serving import require_fit, serving_figures
+        from sim.system_run import run_system
+
+        batch = int(dict(workload.args).get("batch", 1))
+        placement, index = self.placement(system, workload, plan_batch(system, batch))
         uses = require_fit(placement, system)
+        host_s = 0.0
+        if workload.stack:  # the step as the serving stack runs it (`_as_stack`)
+            system, host_s, steps = self._as_stack(system, workload, batch)
+            if steps:
+                placement, index = steps
         run = run_system(placement, system, coster=self.coster, index=index, cache=self.costs)
+        run = dataclasses.replace(run, host_s=host_s)
         figures = serving_figures(run, context=int(dict(workload.args).get("context") or 0))
         fraction = max(
             (use.need_bytes / use.usable_bytes for use in uses if use.usable_bytes), default=math.nan

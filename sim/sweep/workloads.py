@@ -4,9 +4,10 @@ Each entry of a spec's ``workloads:`` list is one of
 
 * ``{model: llama-2-7b, phase: decode, context: 4096, batch: 1, weights: int4, ...}``: a traced zoo
   model (or ``file.py:factory``), the arguments of `workloads.model_graph.load_model_graph`; with
-  ``stack: vllm`` (GPU bases, cycle fidelity) its step as that serving stack runs it, as
-  ``codesign simulate --stack`` does (`sim.stack_step`): the stack's fusion (unless ``fusion`` is
-  given), kernels, launch mode and host time per step, a prefill in its scheduler's steps;
+  ``stack: vllm`` (cycle fidelity; a GPU base, or a system's GPUs) its step as that serving stack
+  runs it, as ``codesign simulate --stack`` does (`sim.stack_step`): the stack's fusion (unless
+  ``fusion`` is given), kernels, launch mode and host time per step, a prefill in its scheduler's
+  steps;
 * ``{gemm: [[M, N, K], ...], dtype: bf16}``: GEMMs in the given dtype (default: the base hardware's
   `default_dtype`);
 * ``{ops: graph.csv}``: an op graph written by ``codesign trace --format csv``.
@@ -88,9 +89,9 @@ class WorkloadSpec:
         }[self.kind](default_dtype)
 
     def _traced(self, _: DType) -> OpGraph:
-        return self._trace()
+        return self.trace()
 
-    def _trace(self, batch: int = 0) -> OpGraph:
+    def trace(self, batch: int = 0) -> OpGraph:
         """The model traced at its arguments (at `batch` prompts where given), with its stack's
         kernels by module."""
         from workloads.model_graph import load_model_graph  # torch only on a trace-cache miss
@@ -114,7 +115,7 @@ class WorkloadSpec:
 
         sizes = STACKS[self.stack].prefill_steps(graph.batch, graph.seq_len, context_length(self.model))
         return tuple(
-            (graph if size == graph.batch else self._trace(size), sizes.count(size))
+            (graph if size == graph.batch else self.trace(size), sizes.count(size))
             for size in sorted(set(sizes), reverse=True)
         )
 
