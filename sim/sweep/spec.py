@@ -234,13 +234,13 @@ def sweep_spec_from_yaml(text: str, data: Any, *, base_dir: Path, default_name: 
 def _check_stacks(workloads: tuple[WorkloadSpec, ...], base: Device, fidelity: Fidelity) -> None:
     """A workload's ``stack`` runs a GPU's kernels as a serving stack does: refused on another
     device kind, and at roofline fidelity (which costs no kernels)."""
-    from hwmodels.gpu import GPUSpec
+    from hwmodels.loader import kind_of
 
     for workload in workloads:
         if not workload.stack:
             continue
         where = f"workloads: {workload.name!r}: stack {workload.stack!r}"
-        if not isinstance(base, GPUSpec):
+        if kind_of(base) != "gpu":
             kind = type(base).__name__
             raise SweepSpecError(f"{where}: a GPU's serving stack; hardware {base.name!r} is a {kind}")
         if fidelity is not Fidelity.CYCLE:

@@ -21,8 +21,9 @@ counts and the parallel plan: device and link fields change costs only), costed 
 (`sim.system_run.roofline_cost` or `engine_cost`, each distinct op once per device spec) and
 scheduled on the timeline. A workload with a ``stack`` (cycle fidelity) runs on GPUs put in
 that stack's state, with its host time and its scheduler's prefill steps (`_Evaluator._as_stack`).
-Rows: ``config_id``, each axis, ``workload``, ``phase``, and `SYSTEM_METRICS`. The output folder is a sweep folder as `sim.sweep.store` writes it, so
-``codesign plot DIR --x tbt_s --y tokens_per_usd --pareto`` reads it.
+Rows: ``config_id``, each axis, ``workload``, ``phase``, and `SYSTEM_METRICS`. The output folder
+is a sweep folder as `sim.sweep.store` writes it, so ``codesign plot DIR --x tbt_s --y
+tokens_per_usd --pareto`` reads it.
 """
 
 from __future__ import annotations
@@ -254,7 +255,7 @@ class _Evaluator:
         per data-parallel replica), the steps placed one after another
         (`mappers.placement.in_steps`) with their task index (None: one step). As
         `codesign simulate --system --stack` runs it, on the system as the sweep places it."""
-        from hwmodels.gpu import GPUSpec
+        from hwmodels.loader import kind_of
         from mappers.placement import in_steps, layout
         from sim.stack_step import stack_spec
         from sim.system_run import TaskIndex
@@ -268,7 +269,7 @@ class _Evaluator:
         weights = str(args.get("weights") or "")
 
         def as_stack(device):
-            if not isinstance(device, GPUSpec):
+            if kind_of(device) != "gpu":
                 return device
             return stack_spec(device, workload.stack, workload.phase, group=group, weights=weights)
 
