@@ -160,6 +160,17 @@ def test_on_a_system_each_step_and_the_first_token_wait_for_the_host_once():
     assert vllm["tokens_per_s"] == pytest.approx(8 / vllm["tbt_s"])
 
 
+def test_on_a_system_the_stack_runs_its_module_kernels_as_on_one_gpu():
+    # AutoAWQ's fused MLP runs gate_proj and up_proj through its own GEMM kernel at every length
+    # (MODULE_GEMM_KERNELS), the rest from 1024 tokens as a dequantization and cuBLAS: a one-GPU
+    # system gives the --hw figure
+    step = ["--model", "llama-2-7b", "--phase", "prefill", "--seq", "1024", "--weights", "int4"]
+    system = ["--system", "system_8xa100_nvlink", "--set", "gpus.count=1"]
+    one_gpu = _serving(*system, *step, "--stack", "autoawq_gemm")
+    hw = _total_s(_rows("--hw", "a100_80gb_sxm", *step, "--stack", "autoawq_gemm"))
+    assert one_gpu["tbt_s"] == pytest.approx(hw, rel=1e-9)
+
+
 def test_a_tensor_parallel_step_from_the_command_line_is_the_validation_harness_number():
     # TensorRT-LLM v0.8's 128-token first token of Llama-2-70B in FP8 on 8 H100s (a validation
     # row, performance.md) as `simulate_step` runs it (`nvlink_node`) and as the command line does

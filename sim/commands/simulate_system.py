@@ -138,7 +138,7 @@ def _trace(args: argparse.Namespace, phase, batch: int, *, context, seq):
     from workloads.model_graph import load_model_graph
 
     with warnings_to_stderr("simulate"):
-        return load_model_graph(
+        graph = load_model_graph(
             args.model,
             phase=phase.value,
             batch=batch,
@@ -146,6 +146,11 @@ def _trace(args: argparse.Namespace, phase, batch: int, *, context, seq):
             context=context if phase.value == "decode" else None,
             **annotation_arguments(args),
         )
+    if args.stack:  # the GEMMs the stack runs as a kernel of their own by module, as on --hw
+        from sim.stack_step import with_stack_module_kernels
+
+        graph = with_stack_module_kernels(graph, args.stack, args.weights or "")
+    return graph
 
 
 def _render(table) -> str:
