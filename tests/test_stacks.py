@@ -17,7 +17,7 @@ import yaml
 from reference_kernels.published_validation import validation_steps
 from sim.cli import main
 from sim.measured.published_validation import simulate_step
-from workloads.stacks import STACKS, VLLM_STEP_HOST_S, launch_timing
+from workloads.stacks import STACKS, VLLM_STEP_HOST_S, describe_steps, launch_timing
 
 DECODE = ["--hw", "h100_sxm", "--model", "llama-2-7b", "--phase", "decode", "--context", "512"]
 PREFILL = ["--hw", "h100_sxm", "--model", "llama-2-7b", "--phase", "prefill", "--seq", "128"]
@@ -98,6 +98,8 @@ def test_a_schedulers_token_budget_splits_a_prefill_into_whole_prompts():
     assert vllm.prefill_steps(300, 8, 4096) == (256, 44)  # 512 fit the budget, 256 the step
     assert trt.prefill_steps(16, 1024, 4096) == (8, 8) and trt.prefill_steps(10, 1024, 0) == (8, 2)
     assert STACKS["tensorrt_llm_xqa"].prefill_steps(64, 2048, 4096) == (64,)
+    # how the command line counts them
+    assert describe_steps(vllm.prefill_steps(15, 1024, 4096)) == "4 prefill steps: 3 of 4, 1 of 3 prompts"
 
 
 def test_the_command_line_runs_the_prefill_steps_the_stack_would():

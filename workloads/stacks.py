@@ -82,6 +82,14 @@ class Stack:
         return self.decode_by_group.get(group) or self.decode_kernel or self.attention_kernel
 
 
+def describe_steps(steps: tuple[int, ...]) -> str:
+    """Prefill steps as a scheduler makes them (`Stack.prefill_steps`), counted by size:
+    ``"4 prefill steps: 3 of 4 prompts, 1 of 3"``."""
+    sizes = sorted(set(steps), key=steps.index)
+    counted = ", ".join(f"{steps.count(size)} of {size}" for size in sizes)
+    return f"{len(steps)} prefill steps: {counted} {'prompt' if sizes == [1] else 'prompts'}"
+
+
 #: vLLM's host time per engine step (`Stack.step_host_s`), CALIBRATED on its own CI's latency test
 #: (`vllm_ci_latency_tests`, a calibration source: Llama-3.1-8B, batch 8, 32 tokens in and 128 out,
 #: 1579.27 ms on an A100-SXM4-80GB and 997.542 ms on an H100, about 2024-10-28, the v0.6 series):

@@ -138,11 +138,13 @@ def run(args: argparse.Namespace) -> int:
     print(render(table, fmt))
     if fmt is OutputFormat.TABLE:
         if len(batches) > 1:
+            from workloads.stacks import describe_steps
+
             budget = stack.prefill_budget(context_length(args.model))
             print(
                 f"{args.stack}'s scheduler runs the {workload.batch} prompts of {workload.seq_len} tokens "
-                f"as {len(batches)} prefill steps ({', '.join(map(str, batches))} prompts; at most "
-                f"{budget:,} tokens a step); each step's rows are labelled with its prompts"
+                f"as {describe_steps(batches)} (at most {budget:,} tokens a step); each step's rows are "
+                "labelled with its prompts"
             )
         note = _launch_note(results, hardware, timing)
         if note:

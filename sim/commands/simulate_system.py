@@ -188,10 +188,11 @@ def _summary(args, system, run, figures, mix, prompt, steps, *, batch_was_max: b
         )
     lines.append(line)
     if steps:
+        from workloads.stacks import describe_steps
+
         lines.append(
-            f"  {args.stack}'s scheduler runs the {sum(steps)} prompts as {len(steps)} prefill "
-            f"steps of {', '.join(map(str, steps))} (tasks labelled 'step N bS' in --timeline), each "
-            "waiting for the engine's host time"
+            f"  {args.stack}'s scheduler runs the {sum(steps)} prompts as {describe_steps(steps)} "
+            "(tasks labelled 'step N bS' in --timeline), each waiting for the engine's host time"
         )
     if figures.tokens_per_s_with_prefill == figures.tokens_per_s_with_prefill:
         lines.append(f"  with each request's prefill: {figures.tokens_per_s_with_prefill:,.1f} tokens/s")

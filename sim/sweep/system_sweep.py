@@ -259,7 +259,7 @@ class _Evaluator:
         from mappers.placement import in_steps, layout
         from sim.stack_step import stack_spec
         from sim.system_run import TaskIndex
-        from workloads.stacks import STACKS
+        from workloads.stacks import STACKS, describe_steps
         from workloads.zoo import context_length
         from workloads.zoo.configs import query_heads_per_kv
 
@@ -281,8 +281,8 @@ class _Evaluator:
             return system, stack.step_host_s, None
         if any(size % shape.micro_batches for size in sizes):
             raise CodesignError(
-                f"stack {workload.stack!r}: its prefill steps of {', '.join(map(str, sizes))} prompts do "
-                f"not split into {shape.micro_batches} micro-batches"
+                f"stack {workload.stack!r}: its {describe_steps(sizes)} do not split into "
+                f"{shape.micro_batches} micro-batches"
             )
         whole = self.placement(system, workload, batch // (shape.dp * shape.micro_batches))[0]
         steps = [
