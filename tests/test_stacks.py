@@ -294,6 +294,24 @@ def test_a_sweeps_bad_stack_is_refused_naming_the_workload(change, message):
     assert message in str(caught.value)
 
 
+def test_a_system_sweep_without_gpus_gives_a_stack_an_error_row(tmp_path):
+    # two FlightLLM U280 boards: the serving stack has no GPU to run on, so each row says so
+    from sim.sweep.store import read_sweep
+    from sim.sweep.system_sweep import load_system_sweep, sweep_system
+
+    boards = tmp_path / "boards.yaml"
+    boards.write_text(
+        "kind: system\nname: boards\ngroups:\n  fpgas: {device: u280_flightllm, count: 2}\n"
+        "links:\n  pcie: {kind: pcie, between: [fpgas], bytes_per_s: 1.575e10, latency_s: 2.0e-6}\n"
+        "parallel: {model_group: fpgas}\n"
+    )
+    spec = tmp_path / "spec.yaml"
+    text = SYSTEM_SWEEP.replace("system_8xh100_nvlink", "boards.yaml")
+    spec.write_text(text.replace("gpus.count: [1, 4]", "fpgas.count: [2]"))
+    frame = read_sweep(sweep_system(load_system_sweep(spec), tmp_path / "out").path)
+    assert frame["error"].str.contains("stack 'vllm': a GPU's serving stack; the system has no GPU").all()
+
+
 def test_a_system_sweeps_stack_needs_cycle_fidelity():
     from sim.sweep.expr import SweepSpecError
     from sim.sweep.system_sweep import system_sweep_from_yaml

@@ -273,6 +273,8 @@ class _Evaluator:
                 return device
             return stack_spec(device, workload.stack, workload.phase, group=group, weights=weights)
 
+        if not any(kind_of(group.device) == "gpu" for group in system.groups.values()):
+            raise CodesignError(f"stack {workload.stack!r}: a GPU's serving stack; the system has no GPU")
         system = system.with_devices(as_stack)
         shape = layout(system)
         seq = int(args.get("seq") or 0)
@@ -298,13 +300,13 @@ class _Evaluator:
         from sim.system_run import run_system
 
         batch = int(dict(workload.args).get("batch", 1))
-        placement, index = self.placement(system, workload, plan_batch(system, batch))
-        uses = require_fit(placement, system)
-        host_s = 0.0
+        host_s, steps = 0.0, None
         if workload.stack:  # the step as the serving stack runs it (`_as_stack`)
             system, host_s, steps = self._as_stack(system, workload, batch)
-            if steps:
-                placement, index = steps
+        placement, index = self.placement(system, workload, plan_batch(system, batch))
+        uses = require_fit(placement, system)
+        if steps:
+            placement, index = steps
         run = run_system(placement, system, coster=self.coster, index=index, cache=self.costs)
         run = dataclasses.replace(run, host_s=host_s)
         figures = serving_figures(run, context=int(dict(workload.args).get("context") or 0))
