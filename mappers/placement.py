@@ -222,7 +222,7 @@ def in_steps(steps: list[tuple[str, Placement]], memory_of: Placement) -> Placem
     makes of a batch (`workloads.stacks.Stack.prefill_steps`): each step's tasks keep their own
     dependencies, and its first tasks (those that wait on none) wait for every task of the step
     before, so no step starts before the one before it has finished. Task names get the step's
-    label (``"b4: "``); the batch and tokens are the steps' sums; memory is `memory_of`'s (the whole
+    label (``"step 2 b4: "``); the batch and tokens are the steps' sums; memory is `memory_of`'s (the whole
     batch's: an engine keeps the KV cache of the prompts it has prefilled)."""
     tasks: list[Task] = []
     before: tuple[int, ...] = ()

@@ -84,10 +84,15 @@ class Stack:
 
 def describe_steps(steps: tuple[int, ...]) -> str:
     """Prefill steps as a scheduler makes them (`Stack.prefill_steps`), counted by size:
-    ``"4 prefill steps: 3 of 4 prompts, 1 of 3"``."""
+    ``"4 prefill steps: 3 of 4, 1 of 3 prompts"``."""
     sizes = sorted(set(steps), key=steps.index)
     counted = ", ".join(f"{steps.count(size)} of {size}" for size in sizes)
     return f"{len(steps)} prefill steps: {counted} {'prompt' if sizes == [1] else 'prompts'}"
+
+
+def host_note(stack_name: str) -> str:
+    """What a stack's host row stands for (`Stack.step_host_s`)."""
+    return f"{stack_name}'s engine loop, once a step"
 
 
 #: vLLM's host time per engine step (`Stack.step_host_s`), CALIBRATED on its own CI's latency test

@@ -127,7 +127,7 @@ def stack_arguments(args: argparse.Namespace):
     where that figure comes from); sets `args.fusion` to the stack's where ``--fusion`` is not
     given (eager without a stack). An error naming the option for a stack that does not exist, a
     stack without ``--model``, or a host time out of range."""
-    from workloads.stacks import STACKS
+    from workloads.stacks import STACKS, host_note
 
     if not args.stack and args.step_host_s is None:
         args.fusion = args.fusion or "eager"
@@ -144,4 +144,4 @@ def stack_arguments(args: argparse.Namespace):
     args.fusion = args.fusion or (stack.fusion if stack else "eager")
     if args.step_host_s is not None:  # given alone, or over the stack's
         return stack, args.step_host_s, "engine host time per step (--step-host-s)"
-    return stack, stack.step_host_s, f"{args.stack}'s engine loop, once a step"
+    return stack, stack.step_host_s, host_note(args.stack)

@@ -188,10 +188,7 @@ def _job(spec: SweepSpec) -> Job:
         graph = workload.load(spec.base.default_dtype)
         stack = {}
         if workload.stack:  # the stack's prefill steps, and what picks its kernels
-            from workloads.zoo.configs import query_heads_per_kv
-
-            weights = str(dict(workload.args).get("weights") or "")
-            group = query_heads_per_kv(workload.model.strip().lower())
+            group, weights = workload.stack_picks()
             steps = workload.steps(graph)
             stack = {"stack": workload.stack, "steps": steps, "group": group, "weights": weights}
         prepared.append(prepare(workload.name, graph, spec.fidelity, spec_type, **stack))

@@ -261,19 +261,17 @@ class _Evaluator:
         from sim.system_run import TaskIndex
         from workloads.stacks import STACKS, describe_steps
         from workloads.zoo import context_length
-        from workloads.zoo.configs import query_heads_per_kv
 
         args = dict(workload.args)
         stack = STACKS[workload.stack]
-        group = query_heads_per_kv(workload.model.strip().lower())
-        weights = str(args.get("weights") or "")
+        group, weights = workload.stack_picks()
 
         def as_stack(device):
             if kind_of(device) != "gpu":
                 return device
             return stack_spec(device, workload.stack, workload.phase, group=group, weights=weights)
 
-        if not any(kind_of(group.device) == "gpu" for group in system.groups.values()):
+        if not any(kind_of(members.device) == "gpu" for members in system.groups.values()):
             raise CodesignError(f"stack {workload.stack!r}: a GPU's serving stack; the system has no GPU")
         system = system.with_devices(as_stack)
         shape = layout(system)

@@ -208,12 +208,12 @@ def _step(workload: PreparedWorkload, spec: Any) -> tuple[pd.DataFrame, Any]:
     if not workload.stack:
         return simulate(workload.graph, spec), spec
     from sim.stack_step import simulate_steps, stack_spec
-    from workloads.stacks import STACKS
+    from workloads.stacks import STACKS, host_note
 
     phase = workload.facts.phase.value if workload.facts.phase else "prefill"
     spec = stack_spec(spec, workload.stack, phase, group=workload.group, weights=workload.weights)
     host = STACKS[workload.stack].step_host_s
-    return simulate_steps(workload.steps, spec, host, f"{workload.stack}'s engine loop, once a step"), spec
+    return simulate_steps(workload.steps, spec, host, host_note(workload.stack)), spec
 
 
 _JOB: Job | None = None

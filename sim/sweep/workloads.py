@@ -104,6 +104,13 @@ class WorkloadSpec:
             graph = with_stack_module_kernels(graph, self.stack, str(args.get("weights") or ""))
         return graph
 
+    def stack_picks(self) -> tuple[int, str]:
+        """What picks the stack's kernels (`workloads.stacks.stack_kernels`): the model's GQA
+        group (query heads per K/V head) and its weight dtype ('' when not given)."""
+        from workloads.zoo.configs import query_heads_per_kv
+
+        return query_heads_per_kv(self.model.strip().lower()), str(dict(self.args).get("weights") or "")
+
     def steps(self, graph: OpGraph) -> tuple[tuple[OpGraph, int], ...]:
         """The steps `graph` (this workload's, `load`) runs as, each (graph, how many times): one
         unless its stack's scheduler splits a prefill batch (`workloads.stacks.Stack.prefill_steps`),
