@@ -237,12 +237,7 @@ class _Evaluator:
         from mappers.placement import place
         from sim.system_run import TaskIndex
 
-        key = (
-            workload.name,
-            micro,
-            tuple((name, g.count) for name, g in system.groups.items()),
-            system.parallel,
-        )
+        key = (workload.name, micro, *_layout_key(system))
         if key not in self.placements:
             placement = place(self.graph(workload, micro), system)
             self.placements[key] = (placement, TaskIndex.of(placement))
@@ -284,13 +279,16 @@ class _Evaluator:
                 f"stack {workload.stack!r}: its {describe_steps(sizes)} do not split into "
                 f"{shape.micro_batches} micro-batches"
             )
-        whole = self.placement(system, workload, batch // (shape.dp * shape.micro_batches))[0]
-        steps = [
-            (f"step {number} b{size}", self.placement(system, workload, size // shape.micro_batches)[0])
-            for number, size in enumerate(sizes, 1)
-        ]
-        placement = in_steps(steps, whole)
-        return system, stack.step_host_s * len(sizes), (placement, TaskIndex.of(placement))
+        key = ("steps", workload.name, sizes, *_layout_key(system))
+        if key not in self.placements:  # kept as `placement` keeps its placements
+            whole = self.placement(system, workload, batch // (shape.dp * shape.micro_batches))[0]
+            steps = [
+                (f"step {number} b{size}", self.placement(system, workload, size // shape.micro_batches)[0])
+                for number, size in enumerate(sizes, 1)
+            ]
+            placement = in_steps(steps, whole)
+            self.placements[key] = (placement, TaskIndex.of(placement))
+        return system, stack.step_host_s * len(sizes), self.placements[key]
 
     def row(self, system: SystemSpec, workload: WorkloadSpec) -> dict[str, float]:
         from mappers.placement import plan_batch
@@ -326,6 +324,12 @@ class _Evaluator:
             "busiest_utilization": busiest / run.latency_s if run.latency_s > 0 else math.nan,
             "unmodeled_ops": float(run.unmodeled_ops),
         }
+
+
+def _layout_key(system: SystemSpec) -> tuple:
+    """What a placement depends on beside the workload: the groups' device counts and the plan
+    (device and link fields change only the costs)."""
+    return tuple((name, group.count) for name, group in system.groups.items()), system.parallel
 
 
 def sweep_system(
