@@ -110,8 +110,9 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
         "--stack",
         metavar="NAME",
         help="GPU, --model: run the step as this software stack runs it: its kernels' fusion, launch "
-        "(CUDA graphs, eager, a native runtime), attention and weight-only GEMM kernels, and the "
-        "host time each step waits for (vllm's 1.88 ms, calibrated); one of " + ", ".join(STACKS),
+        "(CUDA graphs, eager, a native runtime), attention and weight-only GEMM kernels, the host "
+        "time each step waits for (vllm's 1.88 ms, calibrated) and a prefill batch in its "
+        "scheduler's steps; one of " + ", ".join(STACKS),
     )
     parser.add_argument(
         "--step-host-s",

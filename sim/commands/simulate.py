@@ -40,8 +40,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "simulate",
         help="simulate a workload on a hardware preset",
-        description="Simulate GEMMs, a SCALE-Sim topology, a model or an op graph on a systolic-array "
-        "preset: one row per op and a total.",
+        description="Simulate GEMMs, a SCALE-Sim topology, a model or an op graph on a device (--hw: a "
+        "systolic array, GPU, CPU or FPGA preset or file; one row per op and a total), or a model on a "
+        "system of devices (--system: a row per device group and link, and serving figures).",
     )
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--hw", help="preset name, .yaml file or SCALE-Sim .cfg")
