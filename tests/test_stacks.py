@@ -274,6 +274,18 @@ def test_a_system_sweeps_stack_workloads_give_the_command_lines_numbers(tmp_path
         assert row["tbt_s"] == pytest.approx(cli["tbt_s"], rel=1e-9)
 
 
+def test_a_stack_is_part_of_a_sweeps_hash_and_a_spec_without_one_hashes_as_before():
+    # --resume must not take a vLLM sweep's folder for a plain one, and folders written before
+    # sweeps had stacks must still resume: the key is in the hash only when given
+    from sim.sweep.spec import parse_sweep_spec
+
+    with_stack = parse_sweep_spec(SWEEP)
+    plain = parse_sweep_spec(SWEEP.replace(", stack: vllm}", "}"))
+    assert with_stack.hash != plain.hash
+    assert all("stack" not in workload.normalized() for workload in plain.workloads)
+    assert with_stack.workloads[0].normalized()["stack"] == "vllm"
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -77,8 +77,7 @@ class WorkloadSpec:
             "gemms": [list(shape) for shape in self.gemms],
             "dtype": self.dtype,
             "file_sha256": self.file_sha256,
-            "stack": self.stack,
-        }
+        } | ({"stack": self.stack} if self.stack else {})  # a spec without one hashes as it did before
 
     def load(self, default_dtype: DType) -> OpGraph:
         """The op graph: traced (model), built (gemm) or read (ops)."""
