@@ -22,7 +22,7 @@ workloads (`sim.sweep`) both run, so the two give the same number.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 
@@ -58,6 +58,18 @@ def stack_spec(hardware: GPUSpec, stack_name: str, phase: str, *, group: int, we
         known = modeled_kernels()
         hardware = hardware.with_kernels(gemm=gemm or None, attention=attention or None, known=known)
     return launched_as(hardware, stack, phase)
+
+
+def step_graphs(
+    sizes: Sequence[int], whole: OpGraph, trace: Callable[[int], OpGraph]
+) -> tuple[tuple[OpGraph, int], ...]:
+    """The steps of `sizes` prompts each (`workloads.stacks.Stack.prefill_steps`) as
+    `simulate_steps` takes them: each distinct size once, largest first, with how many steps have
+    it; the batch's own graph `whole` where a step holds all of it, else ``trace(size)``."""
+    return tuple(
+        (whole if size == whole.batch else trace(size), list(sizes).count(size))
+        for size in sorted(set(sizes), reverse=True)
+    )
 
 
 def simulate_steps(

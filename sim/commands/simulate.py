@@ -166,19 +166,15 @@ def _prefill_batches(stack, workload: OpGraph, args: argparse.Namespace) -> tupl
 
 
 def _prefill_steps(args: argparse.Namespace, workload: OpGraph, batches: tuple[int, ...]):
-    """Each distinct prefill step's graph (the workload's own at its batch, the others traced at
-    theirs) and how many times it runs, for `sim.stack_step.simulate_steps`."""
-    from sim.stack_step import with_stack_module_kernels
+    """Each distinct prefill step's graph and how many times it runs (`sim.stack_step.step_graphs`),
+    the other sizes traced as the workload was, with the stack's GEMMs by module."""
+    from sim.stack_step import step_graphs, with_stack_module_kernels
 
-    steps = []
-    for size in sorted(set(batches), reverse=True):
-        if size == workload.batch:
-            graph = workload
-        else:
-            graph = load_graph(argparse.Namespace(**{**vars(args), "batch": size}), "simulate")
-            graph = with_stack_module_kernels(graph, args.stack, args.weights or "")
-        steps.append((graph, batches.count(size)))
-    return steps
+    def trace(size: int) -> OpGraph:
+        graph = load_graph(argparse.Namespace(**{**vars(args), "batch": size}), "simulate")
+        return with_stack_module_kernels(graph, args.stack, args.weights or "")
+
+    return step_graphs(batches, workload, trace)
 
 
 def _warn_if_it_does_not_fit(graph: OpGraph, hardware: Device) -> None:

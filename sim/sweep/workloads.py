@@ -116,14 +116,12 @@ class WorkloadSpec:
         each distinct step traced at its batch."""
         if not self.stack or graph.phase is not Phase.PREFILL or not graph.seq_len:
             return ((graph, 1),)
+        from sim.stack_step import step_graphs
         from workloads.stacks import STACKS
         from workloads.zoo import context_length
 
         sizes = STACKS[self.stack].prefill_steps(graph.batch, graph.seq_len, context_length(self.model))
-        return tuple(
-            (graph if size == graph.batch else self.trace(size), sizes.count(size))
-            for size in sorted(set(sizes), reverse=True)
-        )
+        return step_graphs(sizes, graph, self.trace)
 
     def _gemms(self, default_dtype: DType) -> OpGraph:
         dtype = (
