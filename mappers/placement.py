@@ -25,7 +25,7 @@ groups and the attention output comes back (`Overlap` for how they overlap).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from hwmodels.errors import HardwareSpecError
@@ -217,28 +217,31 @@ def place(graph: OpGraph, system: SystemSpec, *, kv_to: str = "") -> Placement:
     )
 
 
-def in_steps(steps: list[tuple[str, Placement]], memory_of: Placement) -> Placement:
-    """Placements run one after another, as a serving engine's scheduler runs the prefill steps it
-    makes of a batch (`workloads.stacks.Stack.prefill_steps`): each step's tasks keep their own
-    dependencies, and its first tasks (those that wait on none) wait for every task of the step
-    before, so no step starts before the one before it has finished. Task names get the step's
-    label (``"step 2 b4: "``); the batch and tokens are the steps' sums; memory is `memory_of`'s (the whole
-    batch's: an engine keeps the KV cache of the prompts it has prefilled)."""
+def in_steps(
+    sizes: Sequence[int], place_step: Callable[[int], Placement], memory_of: Placement
+) -> Placement:
+    """Steps of `sizes` prompts each run one after another, as a serving engine's scheduler runs
+    the prefill steps it makes of a batch (`workloads.stacks.Stack.prefill_steps`), each distinct
+    size placed once by ``place_step(size)``. Each step's tasks keep their own dependencies, and
+    its first tasks (those that wait on none) wait for every task of the step before, so no step
+    starts before the one before it has finished. Task names get the step's label
+    (``"step 2 b4: "``); the batch and tokens are the steps' sums; memory is `memory_of`'s (the
+    whole batch's: an engine keeps the KV cache of the prompts it has prefilled)."""
+    placed = {size: place_step(size) for size in set(sizes)}
     tasks: list[Task] = []
     before: tuple[int, ...] = ()
-    for label, placement in steps:
+    for number, size in enumerate(sizes, 1):
         offset = len(tasks)
-        for task in placement.tasks:
+        for task in placed[size].tasks:
             deps = tuple(offset + dep for dep in task.deps) if task.deps else before
-            tasks.append(replace(task, name=f"{label}: {task.name}", deps=deps))
+            tasks.append(replace(task, name=f"step {number} b{size}: {task.name}", deps=deps))
         before = tuple(range(offset, len(tasks)))
-    first = steps[0][1]
     return replace(
-        first,
+        placed[sizes[0]],
         tasks=tuple(tasks),
         memory=memory_of.memory,
-        batch=sum(placement.batch for _, placement in steps),
-        tokens_per_step=sum(placement.tokens_per_step for _, placement in steps),
+        batch=sum(placed[size].batch for size in sizes),
+        tokens_per_step=sum(placed[size].tokens_per_step for size in sizes),
     )
 
 

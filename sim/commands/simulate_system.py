@@ -127,9 +127,7 @@ def _in_prefill_steps(args, stack, system, batch: int, prompt: int, whole, trace
     sizes = stack.prefill_steps(batch, prompt, context_length(args.model))
     if len(sizes) == 1:
         return whole, ()
-    placed = {size: place(trace(size), system, kv_to=kv_to) for size in set(sizes)}
-    steps = [(f"step {number} b{size}", placed[size]) for number, size in enumerate(sizes, 1)]
-    return in_steps(steps, whole), sizes
+    return in_steps(sizes, lambda size: place(trace(size), system, kv_to=kv_to), whole), sizes
 
 
 def _trace(args: argparse.Namespace, phase, batch: int, *, context, seq):

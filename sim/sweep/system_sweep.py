@@ -282,11 +282,11 @@ class _Evaluator:
         key = ("steps", workload.name, sizes, *_layout_key(system))
         if key not in self.placements:  # kept as `placement` keeps its placements
             whole = self.placement(system, workload, batch // (shape.dp * shape.micro_batches))[0]
-            steps = [
-                (f"step {number} b{size}", self.placement(system, workload, size // shape.micro_batches)[0])
-                for number, size in enumerate(sizes, 1)
-            ]
-            placement = in_steps(steps, whole)
+
+            def place_step(size: int):
+                return self.placement(system, workload, size // shape.micro_batches)[0]
+
+            placement = in_steps(sizes, place_step, whole)
             self.placements[key] = (placement, TaskIndex.of(placement))
         return system, stack.step_host_s * len(sizes), self.placements[key]
 
