@@ -218,16 +218,25 @@ fidelity: cycle
 """
 
 
+def _swept(tmp_path, text: str) -> pd.DataFrame:
+    """The rows of the sweep spec `text` (a device or a system sweep), run as `codesign sweep` runs it."""
+    from sim.sweep import sweep
+    from sim.sweep.store import read_sweep
+    from sim.sweep.system_sweep import SystemSweepSpec, load_any_sweep_spec, sweep_system
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text)
+    loaded = load_any_sweep_spec(spec)
+    if isinstance(loaded, SystemSweepSpec):
+        return read_sweep(sweep_system(loaded, tmp_path / "out").path)
+    return read_sweep(sweep(loaded, tmp_path / "out", workers=1).path)
+
+
 def test_a_sweeps_stack_workloads_give_the_command_lines_numbers(tmp_path):
     # same input, same output: each row of a sweep over the H100's DRAM rate is what
     # `codesign simulate --stack vllm` gives with that rate (the prefill in its 2 + 1 steps); a
     # slower memory is never faster
-    from sim.sweep import sweep
-    from sim.sweep.store import read_sweep
-
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(SWEEP)
-    frame = read_sweep(sweep(spec, tmp_path / "out", workers=1).path)
+    frame = _swept(tmp_path, SWEEP)
     assert frame["error"].isna().all() and len(frame) == 4
     argv = {
         "decode": ["--phase", "decode", "--context", "512", "--batch", "8"],
@@ -257,12 +266,7 @@ fidelity: cycle
 def test_a_system_sweeps_stack_workloads_give_the_command_lines_numbers(tmp_path):
     # vLLM's decode on 1 and 4 NVLinked H100s (TP 1 and 4) and its 2 + 1-step prefill on one, as
     # `codesign simulate --system ... --stack vllm` gives them
-    from sim.sweep.store import read_sweep
-    from sim.sweep.system_sweep import load_system_sweep, sweep_system
-
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(SYSTEM_SWEEP)
-    frame = read_sweep(sweep_system(load_system_sweep(spec), tmp_path / "out").path)
+    frame = _swept(tmp_path, SYSTEM_SWEEP)
     assert frame["error"].isna().all() and len(frame) == 4
     step = {
         "decode": ["--phase", "decode", "--context", "4096", "--batch", "8"],
@@ -308,19 +312,14 @@ def test_a_sweeps_bad_stack_is_refused_naming_the_workload(change, message):
 
 def test_a_system_sweep_without_gpus_gives_a_stack_an_error_row(tmp_path):
     # two FlightLLM U280 boards: the serving stack has no GPU to run on, so each row says so
-    from sim.sweep.store import read_sweep
-    from sim.sweep.system_sweep import load_system_sweep, sweep_system
-
     boards = tmp_path / "boards.yaml"
     boards.write_text(
         "kind: system\nname: boards\ngroups:\n  fpgas: {device: u280_flightllm, count: 2}\n"
         "links:\n  pcie: {kind: pcie, between: [fpgas], bytes_per_s: 1.575e10, latency_s: 2.0e-6}\n"
         "parallel: {model_group: fpgas}\n"
     )
-    spec = tmp_path / "spec.yaml"
     text = SYSTEM_SWEEP.replace("system_8xh100_nvlink", "boards.yaml")
-    spec.write_text(text.replace("gpus.count: [1, 4]", "fpgas.count: [2]"))
-    frame = read_sweep(sweep_system(load_system_sweep(spec), tmp_path / "out").path)
+    frame = _swept(tmp_path, text.replace("gpus.count: [1, 4]", "fpgas.count: [2]"))
     assert frame["error"].str.contains("stack 'vllm': a GPU's serving stack; the system has no GPU").all()
 
 
