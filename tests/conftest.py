@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -14,8 +16,12 @@ import torch
 # the tests run in (tests/test_triton_compile.py compiles private copies with it unset).
 if not torch.cuda.is_available():
     os.environ["TRITON_INTERPRET"] = "1"
-# Traced graphs go to a cache of this run's own (workloads/trace_cache.py), not the user's ~/.cache.
-os.environ.setdefault("CODESIGN_CACHE_DIR", tempfile.mkdtemp(prefix="codesign_test_trace_cache_"))
+# Traced graphs go to a cache of this run's own (workloads/trace_cache.py), not the user's ~/.cache:
+# made once by the process that starts the run (pytest-xdist's workers inherit the variable) and
+# removed when that process exits.
+if "CODESIGN_CACHE_DIR" not in os.environ:
+    os.environ["CODESIGN_CACHE_DIR"] = tempfile.mkdtemp(prefix="codesign_test_trace_cache_")
+    atexit.register(shutil.rmtree, os.environ["CODESIGN_CACHE_DIR"], ignore_errors=True)
 
 from hwmodels.systolic import Dataflow, SystolicArraySpec
 
