@@ -1,0 +1,114 @@
+"""The GPU probes (reference_kernels/probes.py) run here on the CPU: the memory streams under
+Triton's interpreter (conftest.py sets it), the GEMM probes on small shapes. What they measure
+on a GPU is checked where the numbers land (benchmarks/RESULTS.md); here, that they move and
+report the bytes and FLOPs they claim, and that the CLI refuses what it cannot run."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+
+from reference_kernels.probes import (
+    gemm_kernels,
+    kernel_launches,
+    main,
+    memory_streams,
+    run_probes,
+    sustained_gemm,
+)
+from reference_kernels.timing import TimingBudget
+from reference_kernels.triton_kernels.streams import stream
+
+CPU = torch.device("cpu")
+ONE_RUN = TimingBudget(warmup_runs=1, min_runs=1, max_runs=1, target_s=0.0)
+
+
+def test_streams_read_write_and_copy_the_bytes_they_report():
+    # 4 programs of 2 loads of 1024 fp32 each: 8192 elements, 32 KiB
+    source = torch.arange(8192, dtype=torch.float32)
+    sums = torch.zeros(4)
+    assert stream("read", source, sums, programs=4, block=1024) == 8192 * 4
+    # program p sums its own contiguous quarter: 2048 p + (0 + ... + 2047) over 2048 elements
+    expected = torch.tensor([2048 * 2048 * p + 2047 * 2048 / 2 for p in range(4)])
+    assert torch.allclose(sums, expected)
+    filled = torch.zeros(8192)
+    assert stream("write", source, filled, programs=4, block=1024) == 8192 * 4
+    assert torch.equal(filled, torch.ones(8192))
+    copied = torch.zeros(8192)
+    assert stream("copy", source, copied, programs=4, block=1024) == 2 * 8192 * 4  # read and written
+    assert torch.equal(copied, source)
+
+
+def test_a_stream_that_does_not_split_evenly_or_of_an_unknown_kind_is_refused_by_name():
+    with pytest.raises(ValueError, match="8192 elements: must split evenly into 3 programs of 1024"):
+        stream("read", torch.ones(8192), torch.zeros(3), programs=3, block=1024)
+    with pytest.raises(ValueError, match="stream kind 'gather': expected one of read, write, copy"):
+        stream("gather", torch.ones(8192), torch.zeros(8192), programs=4, block=1024)
+
+
+def test_memory_streams_rows_count_the_bytes_each_kind_moves():
+    rows = memory_streams(CPU, total_bytes=2**18, blocks=(1024,), ctas_per_sm=(0.5, 1.0), budget=ONE_RUN)
+    assert [row["kind"] for row in rows] == ["read", "read", "write", "copy"]
+    for row in rows:
+        ctas, block = row["ctas"], row["block_elements"]
+        # the largest whole number of (ctas x block) rounds that fits the 65536-element buffer
+        elements = 2**16 // (ctas * block) * ctas * block
+        assert row["bytes_moved"] == (2 if row["kind"] == "copy" else 1) * 4 * elements
+        assert row["bytes_in_flight_if_resident"] == ctas * block * 4
+        assert row["bytes_per_s"] == pytest.approx(row["bytes_moved"] / row["median_s"])
+
+
+def test_sustained_gemm_times_chunks_in_order_for_random_then_zero_data():
+    rows = sustained_gemm(CPU, size=32, seconds=0.02, calls_per_chunk=2)
+    for data in ("randn", "zeros"):
+        chunks = [row for row in rows if row["data"] == data]
+        assert chunks and chunks[0]["chunk"] == 0
+        starts = [row["start_s"] for row in chunks]
+        assert starts == sorted(starts) and starts[-1] < 0.02  # a chunk starts only before the time is up
+        for row in chunks:  # 2 · 32³ FLOPs a call
+            assert row["flops_per_s"] == pytest.approx(2 * 32**3 / row["seconds_per_call"])
+    kinds = [row["data"] for row in rows]
+    assert kinds == sorted(kinds, key=["randn", "zeros"].index)  # every random chunk before the zeros
+
+
+def test_gemm_kernels_reports_the_rate_of_each_shape_and_no_gpu_kernel_on_a_cpu():
+    (row,) = gemm_kernels(CPU, shapes=((4, 8, 16),), budget=ONE_RUN)
+    assert (row["m"], row["n"], row["k"], row["dtype"]) == (4, 8, 16, "float32")
+    assert row["flops_per_s"] == pytest.approx(2 * 4 * 8 * 16 / row["median_s"])
+    assert row["kernel_name"] == "" and row["kernel_grid"] == ""
+
+
+def test_kernel_launches_reads_the_kernels_of_a_trace_in_order():
+    trace = {"traceEvents": [
+        {"cat": "cpu_op", "name": "aten::linear"},
+        {"cat": "kernel", "name": "sm90_xmma_gemm_tilesize128x256x64", "args": {
+            "grid": [132, 1, 1], "block": [384, 1, 1], "registers per thread": 168,
+            "shared memory": 0, "blocks per SM": 1.0}},
+        {"cat": "kernel", "name": "splitKreduce_kernel", "args": {"grid": [64, 2, 1], "block": [256, 1, 1]}},
+    ]}
+    launches = kernel_launches(trace)
+    names = [launch["name"] for launch in launches]
+    assert names == ["sm90_xmma_gemm_tilesize128x256x64", "splitKreduce_kernel"]
+    first = launches[0]
+    assert (first["grid"], first["block"], first["registers"]) == ("132x1x1", "384x1x1", 168)
+    assert launches[1]["registers"] == ""
+
+
+def test_run_probes_writes_what_a_cpu_can_run_and_says_why_it_skips_the_rest(tmp_path):
+    options = {"sustained_gemm": {"size": 16, "seconds": 0.01}, "gemm_kernels": {"shapes": ((2, 4, 8),),
+                                                                                 "budget": ONE_RUN}}
+    outcome = run_probes(CPU, tmp_path, options=options)
+    assert outcome["memory_streams"] == outcome["dirty_l2"] == outcome["fp8_accumulation"] == (
+        "skipped: needs a CUDA device")
+    with open(tmp_path / "cpu_probe_gemm_kernels.csv") as file:
+        (row,) = list(csv.DictReader(file))
+    assert (row["m"], row["n"], row["k"]) == ("2", "4", "8") and row["device_name"]  # environment columns
+    assert (tmp_path / "cpu_probe_sustained_gemm.csv").stat().st_size > 0
+
+
+def test_the_cli_refuses_an_unknown_probe_by_name(tmp_path, capsys):
+    assert main(["cpu", str(tmp_path), "--only", "gemm_kernels,warp_speed"]) == 2
+    assert "probe 'warp_speed': expected one of memory_streams, sustained_gemm" in capsys.readouterr().err
+
