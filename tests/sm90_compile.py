@@ -23,7 +23,8 @@ H100 = ("cuda", 90, 32)
 
 def cases() -> list[tuple[str, str, str, dict[str, str], dict[str, object], dict[str, int]]]:
     """(name, module, kernel, argument types, constexpr values, options): one per code path
-    `codesign measure` launches (dtypes, causal or not, head dims, decode and prefill tiles)."""
+    `codesign measure` launches (dtypes, causal or not, head dims, decode and prefill tiles), and
+    the memory streams of the probes (reference_kernels/probes.py) at their largest block."""
     gemm = {"GROUP_M": 8, "UPCAST_DOT": False, "BLOCK_M": 128, "BLOCK_N": 128}
     big = {"num_warps": 8, "num_stages": 4}
     listed = [
@@ -59,6 +60,12 @@ def cases() -> list[tuple[str, str, str, dict[str, str], dict[str, object], dict
         ("decode reduce", "attention_decode", "_reduce_kernel",
          {"o_part_ptr": "*fp32", "lse_ptr": "*fp32", "o_ptr": "*fp16"},
          {"HEAD_DIM": 128, "BLOCK_S": 256}, {"num_warps": 4}),
+    ]
+    listed += [
+        (f"stream {kind}", "streams", f"_{kind}", types, {"BLOCK": 16384}, {"num_warps": 4})
+        for kind, types in (("read", {"src": "*fp32", "partial_sums": "*fp32", "per_program": "i64"}),
+                            ("write", {"dst": "*fp32", "per_program": "i64", "value": "fp32"}),
+                            ("copy", {"src": "*fp32", "dst": "*fp32", "per_program": "i64"}))
     ]
     return listed
 
