@@ -54,6 +54,8 @@ KERNELS = {
     "torch-bf16": "torch_matmul",
     "torch-cublas": "torch_matmul",
     "torch": "torch_matmul",  # TileOPs' "torch baseline GEMV (b @ a)"
+    # cuBLASLt called with its own heuristic's first algorithm, as torch's bf16 matmul does on Hopper
+    "cuBLASLt": "torch_matmul",
     "torchao_triton_blockwise_fp8_gemm": "torchao_triton_blockwise_fp8",
     "torchao_triton_fp8_gemm_1x128_128x1": "torchao_triton_fp8_gemm_1x128_128x1",
     "fp8-tensor-w-tensor-a-noquant": "cutlass_scaled_mm",
