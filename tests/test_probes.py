@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 
+import pandas as pd
 import pytest
 import torch
 
@@ -20,6 +21,7 @@ from reference_kernels.probes import (
 )
 from reference_kernels.timing import TimingBudget
 from reference_kernels.triton_kernels.streams import stream
+from sim.measured.probes import dirty_share, fast_accumulation, memory_law, sustained_clock
 
 CPU = torch.device("cpu")
 ONE_RUN = TimingBudget(warmup_runs=1, min_runs=1, max_runs=1, target_s=0.0)
@@ -112,3 +114,61 @@ def test_the_cli_refuses_an_unknown_probe_by_name(tmp_path, capsys):
     assert main(["cpu", str(tmp_path), "--only", "gemm_kernels,warp_speed"]) == 2
     assert "probe 'warp_speed': expected one of memory_streams, sustained_gemm" in capsys.readouterr().err
 
+
+
+# --- what the probes' files say (sim/measured/probes.py) ---------------------------------------
+
+
+def test_memory_law_recovers_the_ceiling_and_latency_of_a_closed_queue():
+    # rows made by the law itself: rate = I / (L + I / P) with P = 3.2 TB/s, L = 600 ns, for 33-132
+    # CTAs of 4-64 KiB in flight on 132 SMs; a row with more CTAs than SMs is left out of the fit
+    ceiling, latency, sms = 3.2e12, 600e-9, 132
+    rows = []
+    for ctas in (33, 66, 132):
+        for block in (1024, 4096, 16384):
+            in_flight = ctas * block * 4
+            rows.append({"kind": "read", "ctas": ctas, "sm_count": sms,
+                         "bytes_in_flight_if_resident": in_flight,
+                         "bytes_per_s": in_flight / (latency + in_flight / ceiling)})
+    rows += [{"kind": "read", "ctas": 2112, "sm_count": sms, "bytes_in_flight_if_resident": 2112 * 65536,
+              "bytes_per_s": 1.0e12},  # not resident at once: not fitted
+             {"kind": "copy", "ctas": 2112, "sm_count": sms, "bytes_in_flight_if_resident": 0,
+              "bytes_per_s": 2.9e12},
+             {"kind": "write", "ctas": 2112, "sm_count": sms, "bytes_in_flight_if_resident": 0,
+              "bytes_per_s": 3.1e12}]
+    law = memory_law(pd.DataFrame(rows))
+    assert law["read_ceiling_bytes_per_s"] == pytest.approx(ceiling, rel=1e-9)
+    assert law["law_latency_s"] == pytest.approx(latency, rel=1e-9)
+    assert law["read_over_copy"] == pytest.approx(3.2 / 2.9)
+    assert (law["copy_bytes_per_s"], law["write_bytes_per_s"]) == (2.9e12, 3.1e12)
+    with pytest.raises(ValueError, match="1 read rows with every CTA resident: need at least 2"):
+        memory_law(pd.DataFrame(rows[:1] + rows[-3:]))
+
+
+def test_sustained_clock_sets_the_last_second_against_the_first():
+    # 800 TFLOP/s in the first second, 700 in the last (0.875), nvidia-smi's clock as printed
+    chunks = pd.DataFrame({"data": "randn", "start_s": [0.0, 0.5, 1.5, 2.2, 2.6],
+                           "flops_per_s": [800e12, 800e12, 760e12, 700e12, 700e12]})
+    smi = pd.DataFrame({"clocks.current.sm [MHz]": ["1980 MHz", "1755 MHz", "1740 MHz"],
+                        "power.draw [W]": ["690.1 W", "699.0 W", "700.2 W"]})
+    (row,) = sustained_clock(chunks, smi).to_dict("records")
+    assert (row["burst_flops_per_s"], row["sustained_flops_per_s"]) == (800e12, 700e12)
+    assert row["sustained_over_burst"] == pytest.approx(0.875)
+    assert (row["median_sm_clock_mhz"], row["median_power_w"]) == (1755, 699.0)
+
+
+def test_dirty_share_is_the_extra_time_after_a_write_flush_at_the_copy_rate_over_the_l2():
+    # 16.7 us more after the write flush, at 3 TB/s: 50.1 MB of a 50 MB L2 written back
+    gemvs = pd.DataFrame({"n": 8192, "k": 8192, "weight_bytes": 134217728, "l2_bytes": 50e6,
+                          "before": ["write_flush", "read_flush", "none"],
+                          "median_s": [60.0e-6, 43.3e-6, 40.0e-6]})
+    (row,) = dirty_share(gemvs, 3e12).to_dict("records")
+    assert row["written_back_bytes"] == pytest.approx(16.7e-6 * 3e12)
+    assert row["dirty_share"] == pytest.approx(16.7e-6 * 3e12 / 50e6)
+
+
+def test_fast_accumulation_ratio_per_shape():
+    fp8 = pd.DataFrame({"m": 8192, "n": 8192, "k": 8192, "use_fast_accum": [False, True],
+                        "median_s": [1.0e-3, 0.8e-3]})
+    (row,) = fast_accumulation(fp8).to_dict("records")
+    assert row["promoted_over_fast"] == pytest.approx(1.25)

@@ -1,0 +1,89 @@
+"""What the GPU probes' measurements (`reference_kernels.probes`) say about the model's assumptions.
+
+Each function reads one probe's rows (the CSV `run_probes` writes, as a DataFrame) and returns the
+figures a preset field would be set from, with the arithmetic in its docstring:
+
+* `memory_law`: the closed queue of `sim.engines.gpu.timing` says a stream with ``I`` bytes in
+  flight runs at ``I / (L + I / P)``: ``1 / rate = L / I + 1 / P``, a straight line in ``1 / I``
+  whose intercept is the stream's ceiling ``P`` and whose slope its latency ``L``. Fitted on the
+  read streams whose CTAs are all resident at once (at most one per SM), it gives the read-only
+  ceiling (against the copy's rate: the presets' `gemm_bandwidth_fraction` and
+  `attention_bandwidth_fraction`, as `h100_pcie.yaml` sets from te42kyfo's read stream) and the
+  latency the law implies (against the pointer chase's `memory_latency_s`).
+* `sustained_clock`: a burst's rate (the first second of back-to-back 8192³ GEMMs) against the
+  sustained one (the last second), per data kind, beside nvidia-smi's SM clock and power: whether
+  a GPU's `loaded_clock_hz` differs from the clock a short calibration burst ran at.
+* `dirty_share`: a GEMV timed after a flush by writes less the same after a flush by reads, at the
+  copy's rate, is the bytes written back for the dirty lines the flush left: as a share of the L2,
+  what `GPUSpec.after_l2_flush_by_writes` assumes to be the whole of it.
+* `fast_accumulation`: cuBLAS FP8 without fast accumulation over with it, per shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: Seconds of the sustained probe counted as its burst (from its start) and as its sustained rate
+#: (up to its end).
+BURST_S = 1.0
+#: nvidia-smi's column names for the SM clock and the board power (``--format=csv`` headers).
+SMI_CLOCK = "clocks.current.sm [MHz]"
+SMI_POWER = "power.draw [W]"
+
+
+def memory_law(streams: pd.DataFrame) -> dict[str, float]:
+    """The read streams' ceiling and latency (module docstring: ``1 / rate = L / I + 1 / P``, a
+    least-squares line through the rows with ``ctas <= sm_count``), the best write and copy rates,
+    and the read ceiling over the copy's rate."""
+    reads = streams[(streams["kind"] == "read") & (streams["ctas"] <= streams["sm_count"])]
+    if len(reads) < 2:
+        raise ValueError(f"memory_law: {len(reads)} read rows with every CTA resident: need at least 2")
+    in_flight = reads["bytes_in_flight_if_resident"].to_numpy(float)
+    slope, intercept = np.polyfit(1 / in_flight, 1 / reads["bytes_per_s"].to_numpy(float), 1)
+    best = streams.groupby("kind")["bytes_per_s"].max()
+    result = {"read_ceiling_bytes_per_s": 1 / intercept, "law_latency_s": slope,
+              "best_read_bytes_per_s": float(best.get("read", np.nan)),
+              "write_bytes_per_s": float(best.get("write", np.nan)),
+              "copy_bytes_per_s": float(best.get("copy", np.nan))}
+    result["read_over_copy"] = result["read_ceiling_bytes_per_s"] / result["copy_bytes_per_s"]
+    return result
+
+
+def sustained_clock(chunks: pd.DataFrame, smi: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per data kind: the mean rate of the chunks starting in the first `BURST_S` and of those
+    starting in the last, their ratio, and (with nvidia-smi's log) the median SM clock and power
+    over the whole probe."""
+    rows = []
+    for data, group in chunks.groupby("data", sort=False):
+        end = group["start_s"].max()
+        burst = group[group["start_s"] < BURST_S]["flops_per_s"].mean()
+        held = group[group["start_s"] >= end - BURST_S]["flops_per_s"].mean()
+        rows.append({"data": data, "burst_flops_per_s": burst, "sustained_flops_per_s": held,
+                     "sustained_over_burst": held / burst})
+    result = pd.DataFrame(rows)
+    if smi is not None and not smi.empty:
+        columns = {column.strip(): column for column in smi.columns}
+        for name, key in (("median_sm_clock_mhz", SMI_CLOCK), ("median_power_w", SMI_POWER)):
+            if key in columns:
+                values = pd.to_numeric(smi[columns[key]].astype(str).str.split().str[0], errors="coerce")
+                result[name] = values.median()
+    return result
+
+
+def dirty_share(gemvs: pd.DataFrame, copy_bytes_per_s: float) -> pd.DataFrame:
+    """Per GEMV: its time after a write flush less after a read flush, times the copy's rate,
+    over the L2 (module docstring): 1 where the whole L2 is written back, 0 where none of it."""
+    times = gemvs.pivot_table(index=["n", "k", "weight_bytes", "l2_bytes"], columns="before",
+                              values="median_s").reset_index()
+    times["written_back_bytes"] = (times["write_flush"] - times["read_flush"]) * copy_bytes_per_s
+    times["dirty_share"] = times["written_back_bytes"] / times["l2_bytes"]
+    return times
+
+
+def fast_accumulation(fp8: pd.DataFrame) -> pd.DataFrame:
+    """Per shape: cuBLAS FP8's time without fast accumulation over its time with it."""
+    times = fp8.pivot_table(index=["m", "n", "k"], columns="use_fast_accum", values="median_s")
+    times = times.rename(columns={False: "promoted_s", True: "fast_s"}).reset_index()
+    times["promoted_over_fast"] = times["promoted_s"] / times["fast_s"]
+    return times
