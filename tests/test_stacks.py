@@ -356,3 +356,53 @@ def test_a_system_sweeps_stack_needs_cycle_fidelity():
 def test_bad_stack_options_name_the_field_and_what_is_valid(argv, message, capsys):
     assert main(["simulate", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_workloads_step_host_s_replaces_the_stacks_host_time_in_device_and_system_sweeps(tmp_path):
+    # vLLM's 2 + 1-step prefill with the engine loop at 0.5 ms a step instead of its 1.88: each row
+    # is the stack's number less 2 x (1.88 - 0.5) ms, and the command line's with --step-host-s 0.0005
+    faster = "seq: 2000, batch: 3, stack: vllm, step_host_s: 0.0005}"
+    for folder in ("device", "system", "stack"):
+        (tmp_path / folder).mkdir()
+    device = _swept(tmp_path / "device", SWEEP.replace("seq: 2000, batch: 3, stack: vllm}", faster))
+    system = _swept(tmp_path / "system", SYSTEM_SWEEP.replace("seq: 2000, batch: 3, stack: vllm}", faster))
+    as_stack = _swept(tmp_path / "stack", SWEEP)
+    for frame in (device, system):
+        assert frame["error"].isna().all()
+    prefill = device[device["workload"] == "prefill"].set_index("achievable_dram_bytes_per_s")["latency_s"]
+    stack = as_stack[as_stack["workload"] == "prefill"].set_index("achievable_dram_bytes_per_s")["latency_s"]
+    expected = stack - 2 * (VLLM_STEP_HOST_S - 0.0005)
+    assert prefill.sort_index().to_numpy() == pytest.approx(expected.sort_index().to_numpy(), rel=1e-9)
+    step = ["--model", "llama-2-7b", "--phase", "prefill", "--seq", "2000", "--batch", "3", "--stack", "vllm",
+            "--step-host-s", "0.0005"]
+    assert prefill[3.0e12] == pytest.approx(_total_s(_rows("--hw", "h100_sxm", *step)), rel=1e-9)
+    one_gpu = system[(system["workload"] == "prefill") & (system["gpus.count"] == 1)]["tbt_s"].item()
+    cli = _serving("--system", "system_8xh100_nvlink", "--set", "gpus.count=1", *step)
+    assert one_gpu == pytest.approx(cli["tbt_s"], rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("stack: vllm, step_host_s: -0.001}", "step_host_s = -0.001: seconds per step, at least 0"),
+        ("stack: vllm, step_host_s: true}", "workloads[0].step_host_s = True: seconds per step"),
+        ("step_host_s: 0.001}", "step_host_s = 0.001: a stack's host time per step; give 'stack'"),
+    ],
+)
+def test_a_bad_step_host_s_is_refused_naming_the_workload(entry, message):
+    from sim.sweep.expr import SweepSpecError
+    from sim.sweep.spec import parse_sweep_spec
+
+    with pytest.raises(SweepSpecError) as caught:
+        parse_sweep_spec(SWEEP.replace("stack: vllm}", entry, 1))
+    assert message in str(caught.value)
+
+
+def test_step_host_s_enters_the_hash_only_when_given():
+    from sim.sweep.spec import parse_sweep_spec
+
+    plain = parse_sweep_spec(SWEEP)
+    faster = parse_sweep_spec(SWEEP.replace("stack: vllm}", "stack: vllm, step_host_s: 0.0005}", 1))
+    assert faster.hash != plain.hash
+    assert all("step_host_s" not in workload.normalized() for workload in plain.workloads)
+    assert faster.workloads[0].normalized()["step_host_s"] == 0.0005

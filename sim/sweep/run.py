@@ -190,7 +190,9 @@ def _job(spec: SweepSpec) -> Job:
         if workload.stack:  # the stack's prefill steps, and what picks its kernels
             group, weights = workload.stack_picks()
             steps = workload.steps(graph)
-            stack = {"stack": workload.stack, "steps": steps, "group": group, "weights": weights}
+            host_s, host_why = workload.host()
+            stack = {"stack": workload.stack, "steps": steps, "group": group, "weights": weights,
+                     "host_s": host_s, "host_why": host_why}
         prepared.append(prepare(workload.name, graph, spec.fidelity, spec_type, **stack))
     return Job.of(spec.fidelity, spec.base, spec.swept_fields, tuple(prepared))
 

@@ -245,10 +245,10 @@ class _Evaluator:
 
     def _as_stack(self, system: SystemSpec, workload: WorkloadSpec, batch: int):
         """`system` with every GPU running the step as the workload's stack does
-        (`sim.stack_step.stack_spec`), the host time the step waits for (the stack's, once a
-        step), and, where its scheduler splits a prefill (`workloads.stacks.Stack.prefill_steps`,
-        per data-parallel replica), the steps placed one after another
-        (`mappers.placement.in_steps`) with their task index (None: one step). As
+        (`sim.stack_step.stack_spec`), the host time the step waits for (the stack's or the
+        workload's `step_host_s`, once a step), and, where its scheduler splits a prefill
+        (`workloads.stacks.Stack.prefill_steps`, per data-parallel replica), the steps placed one
+        after another (`mappers.placement.in_steps`) with their task index (None: one step). As
         `codesign simulate --system --stack` runs it, on the system as the sweep places it."""
         from hwmodels.loader import kind_of
         from mappers.placement import in_steps, layout
@@ -260,6 +260,7 @@ class _Evaluator:
         args = dict(workload.args)
         stack = STACKS[workload.stack]
         group, weights = workload.stack_picks()
+        host_s = workload.host()[0]
 
         def as_stack(device):
             if kind_of(device) != "gpu":
@@ -273,7 +274,7 @@ class _Evaluator:
         seq = int(args.get("seq") or 0)
         sizes = stack.prefill_steps(batch // shape.dp, seq, context_length(workload.model)) if seq else ()
         if workload.phase != "prefill" or len(sizes) < 2:
-            return system, stack.step_host_s, None
+            return system, host_s, None
         if any(size % shape.micro_batches for size in sizes):
             raise CodesignError(
                 f"stack {workload.stack!r}: its {describe_steps(sizes)} do not split into "
@@ -288,7 +289,7 @@ class _Evaluator:
 
             placement = in_steps(sizes, place_step, whole)
             self.placements[key] = (placement, TaskIndex.of(placement))
-        return system, stack.step_host_s * len(sizes), self.placements[key]
+        return system, host_s * len(sizes), self.placements[key]
 
     def row(self, system: SystemSpec, workload: WorkloadSpec) -> dict[str, float]:
         from mappers.placement import plan_batch

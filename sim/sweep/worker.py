@@ -58,6 +58,8 @@ class PreparedWorkload:
     steps: tuple[tuple[OpGraph, int], ...] = ()
     group: int = 1
     weights: str = ""
+    host_s: float = 0.0  # what each step waits for on the host, and why (`WorkloadSpec.host`)
+    host_why: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -208,12 +210,10 @@ def _step(workload: PreparedWorkload, spec: Any) -> tuple[pd.DataFrame, Any]:
     if not workload.stack:
         return simulate(workload.graph, spec), spec
     from sim.stack_step import simulate_steps, stack_spec
-    from workloads.stacks import STACKS, host_note
 
     phase = workload.facts.phase.value if workload.facts.phase else "prefill"
     spec = stack_spec(spec, workload.stack, phase, group=workload.group, weights=workload.weights)
-    host = STACKS[workload.stack].step_host_s
-    return simulate_steps(workload.steps, spec, host, host_note(workload.stack)), spec
+    return simulate_steps(workload.steps, spec, workload.host_s, workload.host_why), spec
 
 
 _JOB: Job | None = None

@@ -7,7 +7,8 @@ Each entry of a spec's ``workloads:`` list is one of
   ``stack: vllm`` (cycle fidelity; a GPU base, or a system's GPUs) its step as that serving stack
   runs it, as ``codesign simulate --stack`` does (`sim.stack_step`): the stack's fusion (unless
   ``fusion`` is given), kernels, launch mode and host time per step, a prefill in its scheduler's
-  steps;
+  steps; with ``step_host_s: 0.0005`` as well, that host time in place of the stack's (a faster or
+  slower engine loop, as ``--step-host-s`` gives it);
 * ``{gemm: [[M, N, K], ...], dtype: bf16}``: GEMMs in the given dtype (default: the base hardware's
   `default_dtype`);
 * ``{ops: graph.csv}``: an op graph written by ``codesign trace --format csv``.
@@ -41,7 +42,7 @@ class WorkloadKind(enum.Enum):
 
 
 _KIND_KEYS = {
-    WorkloadKind.MODEL: ("name", "model", *MODEL_KEYS, "stack"),
+    WorkloadKind.MODEL: ("name", "model", *MODEL_KEYS, "stack", "step_host_s"),
     WorkloadKind.GEMM: ("name", "gemm", "dtype"),
     WorkloadKind.OPS: ("name", "ops"),
 }
@@ -62,6 +63,7 @@ class WorkloadSpec:
     path: str = ""
     file_sha256: str = ""
     stack: str = ""
+    step_host_s: float | None = None  # the host seconds each step waits for, over the stack's
 
     @property
     def phase(self) -> str:
@@ -77,7 +79,18 @@ class WorkloadSpec:
             "gemms": [list(shape) for shape in self.gemms],
             "dtype": self.dtype,
             "file_sha256": self.file_sha256,
-        } | ({"stack": self.stack} if self.stack else {})  # a spec without one hashes as it did before
+        } | ({"stack": self.stack} if self.stack else {}) | (  # a spec without them hashes as before
+            {"step_host_s": self.step_host_s} if self.step_host_s is not None else {}
+        )
+
+    def host(self) -> tuple[float, str]:
+        """The host seconds each of the stack's steps waits for, and where the figure comes from:
+        the entry's ``step_host_s`` where given, else the stack's (`workloads.stacks.host_note`)."""
+        from workloads.stacks import STACKS, host_note
+
+        if self.step_host_s is not None:
+            return self.step_host_s, "engine host time per step (the workload's step_host_s)"
+        return STACKS[self.stack].step_host_s, host_note(self.stack)
 
     def load(self, default_dtype: DType) -> OpGraph:
         """The op graph: traced (model), built (gemm) or read (ops)."""
@@ -165,12 +178,14 @@ def _parse_entry(entry: Any, index: int, base_dir: Path) -> WorkloadSpec:
         model = str(entry["model"])
         default = f"{model}:{args.get('phase', 'prefill')}"
         stack = _parse_stack(entry.get("stack"), where)
+        host = _parse_host(entry.get("step_host_s"), stack, where)
         if stack and "fusion" not in args:  # the stack's kernels, as --stack traces them
             from workloads.stacks import STACKS
 
             args["fusion"] = STACKS[stack].fusion
         return WorkloadSpec(
-            name=str(name or default), kind=kind, model=model, args=tuple(sorted(args.items())), stack=stack
+            name=str(name or default), kind=kind, model=model, args=tuple(sorted(args.items())), stack=stack,
+            step_host_s=host,
         )
     if kind is WorkloadKind.GEMM:
         return WorkloadSpec(
@@ -195,6 +210,18 @@ def _parse_stack(value: Any, where: str) -> str:
     if value not in STACKS:
         raise SweepSpecError(f"{where}.stack = {value!r}: valid: {', '.join(STACKS)}")
     return str(value)
+
+
+def _parse_host(value: Any, stack: str, where: str) -> float | None:
+    """A workload's ``step_host_s``: seconds at least 0 and below 10 (as ``--step-host-s``), over
+    its stack's; None when not given."""
+    if value is None:
+        return None
+    if not stack:
+        raise SweepSpecError(f"{where}.step_host_s = {value!r}: a stack's host time per step; give 'stack'")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 10:  # NaN fails too
+        raise SweepSpecError(f"{where}.step_host_s = {value!r}: seconds per step, at least 0 and below 10")
+    return float(value)
 
 
 def _parse_gemms(shapes: Any, where: str) -> tuple[tuple[int, int, int], ...]:
