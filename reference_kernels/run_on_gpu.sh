@@ -9,14 +9,16 @@
 # --grid full`, rather than `python3 -m sim.cli`, because sim.cli loads every subcommand and
 # `codesign compare` needs plotly, which that image lacks.
 #
-# A call stops starting rows after MAX_SECONDS (default 480, inside the tool's 10-minute limit). If
+# A call stops starting rows after MAX_SECONDS (default 420, inside the tool's 10-minute limit with
+# the probes after it, about a minute and a half; PROBES=0 leaves them out). If
 # reference_kernels/data/<gpu>_full.csv is already committed, it is copied to $OUT first and resumed,
 # so a second call (after committing the first call's file) finishes a grid the first did not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 OUT="${OUT:-reference_kernels/data}"
-MAX_SECONDS="${MAX_SECONDS:-480}"
+MAX_SECONDS="${MAX_SECONDS:-420}"
+PROBES="${PROBES:-1}"
 PYTHON="${PYTHON:-python3}"
 
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
@@ -55,5 +57,11 @@ PY
 # Per-kernel launch overhead, eager and from a CUDA graph (reference_kernels/launch.py): a few
 # seconds; the presets' launch_overhead_s and graph_launch_overhead_s are read from it.
 "$PYTHON" -m reference_kernels.launch cuda "$OUT/${name%_full.csv}_launch.csv" || true
+
+# The model's open questions (reference_kernels/probes.py): their files beside the grid's, under probes/.
+if [[ "$PROBES" != "0" ]]; then
+    mkdir -p "$OUT/probes"
+    "$PYTHON" -m reference_kernels.probes cuda "$OUT/probes" || true
+fi
 
 { echo "# after timing, $(date -u +%FT%TZ)"; nvidia-smi -q -d CLOCK,POWER,TEMPERATURE,PERFORMANCE; } >> "$state" || true
