@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
 import shutil
 import subprocess
@@ -51,6 +50,7 @@ import torch
 import torch.nn.functional as F
 
 from reference_kernels.environment import environment
+from reference_kernels.launch import write_csv
 from reference_kernels.timing import TimingBudget, gpu_l2_bytes, make_timer, read_flush, time_kernel
 
 #: Bytes each memory stream moves through DRAM (read or written once): 1 GiB, far past any L2.
@@ -69,7 +69,9 @@ SUSTAINED_SIZE = 8192
 SUSTAINED_SECONDS = 3.0
 SUSTAINED_CALLS_PER_CHUNK = 10
 #: nvidia-smi's fields sampled beside the sustained probe, and its period.
-SMI_FIELDS = "timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active"
+SMI_FIELDS = (
+    "timestamp,clocks.sm,clocks.mem,power.draw,power.limit,temperature.gpu,clocks_throttle_reasons.active"
+)
 SMI_PERIOD_MS = 100
 
 #: (M, N, K) of the GEMM probe, ``F.linear(x[M, K], w[N, K])`` in bf16 as a model's layers run it.
@@ -276,7 +278,8 @@ def run_probes(device: torch.device, out_dir: Path, only: tuple[str, ...] = (),
                options: dict[str, Row] | None = None) -> dict[str, str]:
     """Run `only` (every probe if empty), each with its `options` (keyword arguments; on a CPU
     `CPU_OPTIONS` under them), and write each one's CSV; returns what became of each: the file
-    written, or why it was skipped."""
+    written, why it was skipped, or the error it stopped on (the others still run: a device call
+    is paid for by the minute)."""
     unknown = [name for name in only if name not in PROBES]
     if unknown:
         raise ValueError(f"probe {unknown[0]!r}: expected one of {', '.join(PROBES)}")
@@ -296,8 +299,12 @@ def run_probes(device: torch.device, out_dir: Path, only: tuple[str, ...] = (),
         if name == "sustained_gemm":
             kwargs.setdefault("smi_log", out_dir / f"{prefix}_probe_{name}_nvidia_smi.csv")
         path = out_dir / f"{prefix}_probe_{name}.csv"
-        rows = probe(device, **kwargs)
-        _write_csv([{**row, **environment(device)} for row in rows], path)
+        try:
+            rows = probe(device, **kwargs)
+        except Exception as error:  # noqa: BLE001 - one probe's failure must not lose the others
+            outcome[name] = f"failed: {type(error).__name__}: {error}"
+            continue
+        write_csv([{**row, **environment(device)} for row in rows], path)
         outcome[name] = str(path)
     return outcome
 
@@ -379,16 +386,6 @@ def _device_prefix(device: torch.device) -> str:
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def _write_csv(rows: list[Row], path: Path) -> None:
-    if not rows:
-        path.write_text("")
-        return
-    with open(path, "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -110,6 +110,19 @@ def test_run_probes_writes_what_a_cpu_can_run_and_says_why_it_skips_the_rest(tmp
     assert (tmp_path / "cpu_probe_sustained_gemm.csv").stat().st_size > 0
 
 
+def test_a_probe_that_fails_is_reported_and_the_others_still_run(tmp_path, monkeypatch):
+    from reference_kernels import probes
+
+    def broken(device, **kwargs):
+        raise RuntimeError("cuBLAS said no")
+
+    monkeypatch.setitem(probes.PROBES, "gemm_kernels", (broken, True))
+    options = {"sustained_gemm": {"size": 16, "seconds": 0.01}}
+    outcome = run_probes(CPU, tmp_path, only=("gemm_kernels", "sustained_gemm"), options=options)
+    assert outcome["gemm_kernels"] == "failed: RuntimeError: cuBLAS said no"
+    assert outcome["sustained_gemm"] == str(tmp_path / "cpu_probe_sustained_gemm.csv")
+
+
 def test_the_cli_refuses_an_unknown_probe_by_name(tmp_path, capsys):
     assert main(["cpu", str(tmp_path), "--only", "gemm_kernels,warp_speed"]) == 2
     assert "probe 'warp_speed': expected one of memory_streams, sustained_gemm" in capsys.readouterr().err
