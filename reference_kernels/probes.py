@@ -16,7 +16,7 @@ of the device tool (``bash reference_kernels/run_probes_on_gpu.sh``) settles the
 * `gemm_kernels`: which cuBLAS kernel runs a shape (its tile, cluster and stream-K in the name, its
   grid and block in the trace) and how fast, at the shapes where model and published rows part:
   N = 2112, K = 7168 at M = 1-8192 (the model 20% fast at M >= 1024, 35% slow at M <= 128); a
-  Llama-2-7B layer at 128 and 4096 tokens; 8192^3 and 10240^3. The model's tile search lets several
+  Llama-2-7B layer at 1, 16, 128 and 4096 tokens; 8192^3 and 10240^3. The model's tile search lets several
   CTAs share an SM, which hides wave quantization that a one-CTA-per-SM Hopper kernel shows.
 * `dirty_l2`: the write-back a kernel pays after a flush by writes (Triton's ``do_bench`` zeroes
   256 MB; `GPUSpec.after_l2_flush_by_writes` assumes the whole L2 is left dirty, an upper bound)
@@ -74,14 +74,17 @@ SMI_FIELDS = (
 )
 SMI_PERIOD_MS = 100
 
+#: (N, K) of a Llama-2-7B layer's GEMMs: QKV, O, gate and up together, down.
+LLAMA_2_7B_LAYER = ((12288, 4096), (4096, 4096), (22016, 4096), (4096, 11008))
 #: (M, N, K) of the GEMM probe, ``F.linear(x[M, K], w[N, K])`` in bf16 as a model's layers run it.
 GEMM_SHAPES = (
     # vLLM PR 23280's bf16 baseline (DeepSeek-V3's fused QKV-A projection), M = 1 to 8192
     *((m, 2112, 7168) for m in (1, 64, 128, 256, 1024, 2048, 4096, 8192)),
-    # a Llama-2-7B layer at a 128-token prompt: QKV, O, gate+up, down
-    (128, 12288, 4096), (128, 4096, 4096), (128, 22016, 4096), (128, 4096, 11008),
+    # a Llama-2-7B layer's decode GEMVs at batch 1 and 16 (whole-model decode's weight stream) and
+    # at a 128-token prompt
+    *((m, n, k) for m in (1, 16, 128) for n, k in LLAMA_2_7B_LAYER),
     # the same at a 4096-token vLLM prefill step
-    (4096, 12288, 4096), (4096, 4096, 4096), (4096, 22016, 4096), (4096, 4096, 11008),
+    *((4096, n, k) for n, k in LLAMA_2_7B_LAYER),
     # the calibration shape, and the same source's larger square
     (8192, 8192, 8192), (10240, 10240, 10240),
 )
