@@ -60,8 +60,10 @@ def main() -> None:
         size = int(chunks["size"].iloc[0])
         print(f"\nsustained {size}^3 GEMMs:\n" + sustained_clock(chunks, smi).to_string(index=False))
     if (gemvs := _read(args.folder, "dirty_l2")) is not None:
-        print("\nafter a flush by writes (1 = the whole L2 written back, as the model assumes):\n"
-              + dirty_share(gemvs, copy_rate).to_string(index=False))
+        shares = dirty_share(gemvs, copy_rate)
+        print("\nafter a flush by writes (1 = the whole L2 written back):\n" + shares.to_string(index=False))
+        print(f"write_flush_dirty_fraction: {shares['dirty_share'].median():.3f} measured (median), "
+              f"{spec.write_flush_dirty_fraction} in {args.hw}")
     if (fp8 := _read(args.folder, "fp8_accumulation")) is not None:
         ratios = fast_accumulation(fp8).to_string(index=False)
         print("\ncuBLAS FP8, promoted over fast accumulation:\n" + ratios)

@@ -120,7 +120,11 @@ class GPUSpec:
     `dirty_l2_bytes` is how much of the L2 holds dirty lines (written, not yet in DRAM) when a
     kernel starts: 0 by default (inside a model the previous kernels' outputs are dirty, a few MB
     at most for a decode step's activations: not modeled), the whole L2 after a benchmark harness
-    flushed it by writing a buffer larger than it (`after_l2_flush_by_writes`). The L2 writes back
+    flushed it by writing a buffer larger than it (`after_l2_flush_by_writes`), or the
+    `write_flush_dirty_fraction` of it such a flush leaves dirty: 1 by default, an ASSUMED upper
+    bound (no line written back between the flush and the kernel), which the rows timed after
+    such flushes say overshoots (benchmarks/RESULTS.md, sessions 8 and 19) and
+    `reference_kernels.probes.dirty_l2` measures. The L2 writes back
     (NVIDIA's L2 is a write-back cache: stores reach DRAM on eviction), so every line the kernel
     brings into L2 first evicts a dirty one to DRAM, until none is left
     (`sim.engines.gpu.timing.dirty_write_back_bytes`).
@@ -164,6 +168,7 @@ class GPUSpec:
     power_limit_w: float = 0.0
     loaded_clock_hz: float = 0.0
     dirty_l2_bytes: float = 0.0
+    write_flush_dirty_fraction: float = 1.0
     price_usd_per_hour: float = 0.0
     source: str = ""
     description: str = ""
@@ -192,6 +197,12 @@ class GPUSpec:
             check_fraction(self, name, where)
         self._check_reference_rates(where)
         check_non_negative_number(self, "dirty_l2_bytes", where)
+        check_non_negative_number(self, "write_flush_dirty_fraction", where)
+        if self.write_flush_dirty_fraction > 1:
+            raise HardwareSpecError(
+                f"{where}field 'write_flush_dirty_fraction' = {self.write_flush_dirty_fraction!r}: the "
+                "share of the L2 a flush by writes leaves dirty, from 0 to 1"
+            )
         if self.dirty_l2_bytes > self.l2_bytes:
             raise HardwareSpecError(
                 f"{where}field 'dirty_l2_bytes' = {self.dirty_l2_bytes!r}: must be at most "
@@ -324,10 +335,10 @@ class GPUSpec:
     def after_l2_flush_by_writes(self) -> GPUSpec:
         """This GPU as a kernel timed right after a harness flushed the L2 by writing a buffer
         larger than it (Triton's ``do_bench``: ``cache.zero_()`` of 256 MB before every call;
-        ``codesign measure``'s harness reads instead, leaving no dirty line): the whole L2 dirty
-        at the kernel's start (`dirty_l2_bytes`). An ASSUMED upper bound: no line written back
-        before the kernel starts."""
-        return replace(self, dirty_l2_bytes=float(self.l2_bytes))
+        ``codesign measure``'s harness reads instead, leaving no dirty line): its
+        `write_flush_dirty_fraction` of the L2 dirty at the kernel's start (`dirty_l2_bytes`); by
+        default the whole L2, an ASSUMED upper bound: no line written back before the kernel starts."""
+        return replace(self, dirty_l2_bytes=float(self.l2_bytes) * self.write_flush_dirty_fraction)
 
     @property
     def board_power_w(self) -> float:
