@@ -11,7 +11,8 @@ may use it, presets may cite it) or a validation source (no fit has seen it): th
    count, the median and p90 absolute error, the median signed error, and whether the median is
    within the 10% target (`sim.measured.published_validation`). Whole-model rows take a few
    minutes the first time (each step is traced once, then read from the trace cache);
-   ``--kernels-only`` leaves them out.
+   ``--kernels-only`` leaves them out. ``--by-source`` breaks each cell down by source (which
+   publication sets a cell's median), ``--rows`` lists every row beside its simulation.
 2. **Calibration sources** (``--calibration``): the same comparison per kernel on the rows of
    calibration sources (`published_figures.csv`), each preset at its spec-wide fractions (its
    `kernel_fractions` and `kernel_bandwidth_fractions` cleared). These rows informed the presets;
@@ -20,8 +21,8 @@ may use it, presets may cite it) or a validation source (no fit has seen it): th
    its calibration rows only (`calibration_measurements`; `calibrate` drops any validation row
    itself), the fitted values, and whether the preset ships them.
 
-    .venv/bin/python benchmarks/bench_gpu_published.py [--kernels-only] [--rows] [--markdown]
-        [--calibration] [--calibrate]
+    .venv/bin/python benchmarks/bench_gpu_published.py [--kernels-only] [--by-source] [--rows]
+        [--markdown] [--calibration] [--calibrate]
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from reference_kernels.published import calibration_measurements, published_meas
 from reference_kernels.sources import Split, calibration_only
 from sim.measured.calibrate import calibrate
 from sim.measured.compare import compare
-from sim.measured.published_validation import TARGET_PCT, accuracy_table, validation_results
+from sim.measured.published_validation import TARGET_PCT, accuracy_table, by_source_table, validation_results
 
 #: Extra presets a source's rows are also compared on, where the source leaves the variant open.
 ALSO_ON = {"flash_decoding": ("a100_40gb_sxm",), "flash_attention_v2.0.9": ("a100_40gb_sxm",)}
@@ -98,6 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kernels-only", action="store_true", help="leave the whole-model rows out")
     parser.add_argument("--rows", action="store_true", help="every validation row beside its simulation")
+    parser.add_argument("--by-source", action="store_true", help="each cell's rows by source")
     parser.add_argument("--markdown", action="store_true", help="tables as Markdown, for RESULTS.md")
     parser.add_argument("--calibration", action="store_true", help="per-kernel table, calibration sources")
     parser.add_argument("--calibrate", action="store_true", help="fit per-kernel fractions, calibration rows")
@@ -105,6 +107,9 @@ def main() -> None:
     results = validation_results(kernels_only=args.kernels_only)
     print(f"Validation rows only (sources no fit has used); target: median |error| <= {TARGET_PCT:g}%")
     _print(accuracy_table(results, Split.VALIDATION), args.markdown)
+    if args.by_source:
+        print("\nEach cell by source (validation rows):")
+        _print(by_source_table(results, Split.VALIDATION), args.markdown)
     if args.rows:
         print()
         rows = results[results["split"] == Split.VALIDATION.value]

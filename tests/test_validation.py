@@ -12,7 +12,13 @@ from reference_kernels.published_validation import PUBLISHED_VALIDATION, validat
 from reference_kernels.sources import harness, source_registry
 from sim.measured import published_validation
 from sim.measured.compare import L2_FLUSHES, TIMINGS
-from sim.measured.published_validation import FAMILIES, TARGET_PCT, accuracy_table, kernel_results
+from sim.measured.published_validation import (
+    FAMILIES,
+    TARGET_PCT,
+    accuracy_table,
+    by_source_table,
+    kernel_results,
+)
 from workloads.stacks import STACKS, VLLM_STEP_HOST_S
 
 
@@ -150,6 +156,25 @@ def test_the_accuracy_table_is_per_family_and_gpu_on_validation_rows_only():
     row = table.iloc[0]
     assert row["n"] == 3 and row["median_abs_error_pct"] == 6.0 and row["within_target"]
     assert TARGET_PCT == 10 and set(FAMILIES.values()) >= {"GEMM", "FP8 GEMM", "whole-model prefill"}
+
+
+def test_the_by_source_table_breaks_each_cell_down_by_source():
+    # one cell (GEMM on the H100) from two sources: a's rows -20 and +4 (median |err| 12, signed -8),
+    # b's one row +30; the calibration row is left out
+    cell = {"family": "gemm", "preset": "h100_sxm", "split": "validation"}
+    results = pd.DataFrame(
+        [
+            cell | {"source_id": "a", "error_pct": -20.0},
+            cell | {"source_id": "a", "error_pct": 4.0},
+            cell | {"source_id": "b", "error_pct": 30.0},
+            cell | {"split": "calibration", "source_id": "c", "error_pct": 1.0},
+        ]
+    )
+    table = by_source_table(results).set_index("source")
+    assert list(table.index) == ["a", "b"] and set(table["family"]) == {"GEMM"}
+    a = table.loc["a"]
+    assert (a["n"], a["median_abs_error_pct"], a["median_error_pct"]) == (2, 12.0, -8.0)
+    assert (table.loc["b", "n"], table.loc["b", "median_abs_error_pct"]) == (1, 30.0)
 
 
 def test_whole_model_rows_name_their_stack_and_scope():

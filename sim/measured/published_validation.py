@@ -262,6 +262,25 @@ def validation_results(*, kernels_only: bool = False) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def by_source_table(results: pd.DataFrame, split: Split = Split.VALIDATION) -> pd.DataFrame:
+    """`accuracy_table`'s cells broken down by source: per family, preset and source, its rows'
+    n, median |error| % and median signed error %, so a reader sees which source sets a cell."""
+    rows = results[results["split"] == split.value]
+    rows = rows.assign(group=rows["family"].map(FAMILIES), abs_error_pct=rows["error_pct"].abs())
+    order = list(dict.fromkeys(FAMILIES.values()))
+    table = (
+        rows.groupby(["group", "preset", "source_id"], sort=False)
+        .agg(n=("error_pct", "size"), median_abs_error_pct=("abs_error_pct", "median"),
+             median_error_pct=("error_pct", "median"))
+        .reset_index()
+        .rename(columns={"group": "family", "source_id": "source"})
+    )
+    if table.empty:
+        return table
+    table["order"] = table["family"].map(order.index)
+    return table.sort_values(["order", "preset", "source"]).drop(columns="order").reset_index(drop=True)
+
+
 def accuracy_table(results: pd.DataFrame, split: Split = Split.VALIDATION) -> pd.DataFrame:
     """Per family (`FAMILIES`) and preset, over the rows of `split`: n, the median and p90 of
     |error| %, the median signed error %, and whether the median |error| is within `TARGET_PCT`."""
