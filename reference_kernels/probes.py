@@ -307,7 +307,8 @@ def run_probes(device: torch.device, out_dir: Path, only: tuple[str, ...] = (),
         except Exception as error:  # noqa: BLE001 - one probe's failure must not lose the others
             outcome[name] = f"failed: {type(error).__name__}: {error}"
             continue
-        write_csv([{**row, **environment(device)} for row in rows], path)
+        where = environment(device)  # once a probe: it runs nvidia-smi
+        write_csv([{**row, **where} for row in rows], path)
         outcome[name] = str(path)
     return outcome
 
