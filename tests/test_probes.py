@@ -178,6 +178,10 @@ def test_dirty_share_is_the_extra_time_after_a_write_flush_at_the_copy_rate_over
     (row,) = dirty_share(gemvs, 3e12).to_dict("records")
     assert row["written_back_bytes"] == pytest.approx(16.7e-6 * 3e12)
     assert row["dirty_share"] == pytest.approx(16.7e-6 * 3e12 / 50e6)
+    assert row["measures_whole_l2"]  # 134 MB of weight can evict all 50 MB
+    # a 33.5 MB GEMV writes back at most its own 33.5 MB: a lower bound of the share, said so
+    small = gemvs.assign(n=4096, k=4096, weight_bytes=33554432)
+    assert not dirty_share(small, 3e12)["measures_whole_l2"].item()
 
 
 def test_fast_accumulation_ratio_per_shape():

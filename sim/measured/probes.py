@@ -73,11 +73,15 @@ def sustained_clock(chunks: pd.DataFrame, smi: pd.DataFrame | None = None) -> pd
 
 def dirty_share(gemvs: pd.DataFrame, copy_bytes_per_s: float) -> pd.DataFrame:
     """Per GEMV: its time after a write flush less after a read flush, times the copy's rate,
-    over the L2 (module docstring): 1 where the whole L2 is written back, 0 where none of it."""
+    over the L2 (module docstring): 1 where the whole L2 is written back, 0 where none of it. A
+    GEMV evicts one dirty line per line it reads (`sim.engines.gpu.timing.dirty_write_back_bytes`),
+    so one whose weight is smaller than the L2 writes back at most its weight's bytes: its share
+    measures the dirty lines only up to that (`measures_whole_l2` False), a lower bound there."""
     times = gemvs.pivot_table(index=["n", "k", "weight_bytes", "l2_bytes"], columns="before",
                               values="median_s").reset_index()
     times["written_back_bytes"] = (times["write_flush"] - times["read_flush"]) * copy_bytes_per_s
     times["dirty_share"] = times["written_back_bytes"] / times["l2_bytes"]
+    times["measures_whole_l2"] = times["weight_bytes"] >= times["l2_bytes"]
     return times
 
 
