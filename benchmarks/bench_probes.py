@@ -48,7 +48,10 @@ def main() -> None:
     spec = load_hardware(args.hw)
     copy_rate = spec.achievable_dram_bytes_per_s
     if (streams := _read(args.folder, "memory_streams")) is not None:
-        law = memory_law(streams)
+        try:
+            law = memory_law(streams)
+        except ValueError as error:
+            raise SystemExit(f"{args.folder}: {error}") from None
         copy_rate = law["copy_bytes_per_s"]
         print(f"memory streams: read ceiling {law['read_ceiling_bytes_per_s'] / 1e12:.3f} TB/s, copy "
               f"{copy_rate / 1e12:.3f} (preset {spec.achievable_dram_bytes_per_s / 1e12:.3f}), write "
