@@ -17,8 +17,8 @@ import torch
 if not torch.cuda.is_available():
     os.environ["TRITON_INTERPRET"] = "1"
 # Traced graphs go to a cache of this run's own (workloads/trace_cache.py), not the user's ~/.cache:
-# made once by the process that starts the run (pytest-xdist's workers inherit the variable) and
-# removed when that process exits.
+# made by the run unless the environment names one, and then removed when the run exits (the
+# commands the tests start as subprocesses inherit the variable).
 if "CODESIGN_CACHE_DIR" not in os.environ:
     os.environ["CODESIGN_CACHE_DIR"] = tempfile.mkdtemp(prefix="codesign_test_trace_cache_")
     atexit.register(shutil.rmtree, os.environ["CODESIGN_CACHE_DIR"], ignore_errors=True)
