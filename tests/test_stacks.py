@@ -218,6 +218,15 @@ fidelity: cycle
 """
 
 
+def _sweep_step(workload: str, context: int) -> list[str]:
+    """The command line of one workload of `SWEEP` or `SYSTEM_SWEEP` (their decode at `context`)."""
+    phase = {
+        "decode": ["--phase", "decode", "--context", str(context), "--batch", "8"],
+        "prefill": ["--phase", "prefill", "--seq", "2000", "--batch", "3"],
+    }[workload]
+    return ["--model", "llama-2-7b", *phase, "--stack", "vllm"]
+
+
 def _swept(tmp_path, text: str) -> pd.DataFrame:
     """The rows of the sweep spec `text` (a device or a system sweep), run as `codesign sweep` runs it."""
     from sim.sweep import sweep
@@ -238,14 +247,9 @@ def test_a_sweeps_stack_workloads_give_the_command_lines_numbers(tmp_path):
     # slower memory is never faster
     frame = _swept(tmp_path, SWEEP)
     assert frame["error"].isna().all() and len(frame) == 4
-    argv = {
-        "decode": ["--phase", "decode", "--context", "512", "--batch", "8"],
-        "prefill": ["--phase", "prefill", "--seq", "2000", "--batch", "3"],
-    }
     for _, row in frame.iterrows():
         rate = f"achievable_dram_bytes_per_s={row['achievable_dram_bytes_per_s']}"
-        step = argv[row["workload"]]
-        cli = _rows("--hw", "h100_sxm", "--set", rate, "--model", "llama-2-7b", *step, "--stack", "vllm")
+        cli = _rows("--hw", "h100_sxm", "--set", rate, *_sweep_step(row["workload"], 512))
         assert row["latency_s"] == pytest.approx(_total_s(cli), rel=1e-9)
     by = frame.pivot(index="achievable_dram_bytes_per_s", columns="workload", values="latency_s")
     assert (by.loc[2.0e12] >= by.loc[3.0e12]).all()
@@ -268,13 +272,9 @@ def test_a_system_sweeps_stack_workloads_give_the_command_lines_numbers(tmp_path
     # `codesign simulate --system ... --stack vllm` gives them
     frame = _swept(tmp_path, SYSTEM_SWEEP)
     assert frame["error"].isna().all() and len(frame) == 4
-    step = {
-        "decode": ["--phase", "decode", "--context", "4096", "--batch", "8"],
-        "prefill": ["--phase", "prefill", "--seq", "2000", "--batch", "3"],
-    }
     for _, row in frame[(frame["gpus.count"] == 1) | (frame["workload"] == "decode")].iterrows():
         argv = ["--system", "system_8xh100_nvlink", "--set", f"gpus.count={row['gpus.count']}"]
-        cli = _serving(*argv, "--model", "llama-2-7b", *step[row["workload"]], "--stack", "vllm")
+        cli = _serving(*argv, *_sweep_step(row["workload"], 4096))
         assert row["tbt_s"] == pytest.approx(cli["tbt_s"], rel=1e-9)
 
 
@@ -373,8 +373,7 @@ def test_a_workloads_step_host_s_replaces_the_stacks_host_time_in_device_and_sys
     stack = as_stack[as_stack["workload"] == "prefill"].set_index("achievable_dram_bytes_per_s")["latency_s"]
     expected = stack - 2 * (VLLM_STEP_HOST_S - 0.0005)
     assert prefill.sort_index().to_numpy() == pytest.approx(expected.sort_index().to_numpy(), rel=1e-9)
-    step = ["--model", "llama-2-7b", "--phase", "prefill", "--seq", "2000", "--batch", "3", "--stack", "vllm",
-            "--step-host-s", "0.0005"]
+    step = [*_sweep_step("prefill", 0), "--step-host-s", "0.0005"]
     assert prefill[3.0e12] == pytest.approx(_total_s(_rows("--hw", "h100_sxm", *step)), rel=1e-9)
     one_gpu = system[(system["workload"] == "prefill") & (system["gpus.count"] == 1)]["tbt_s"].item()
     cli = _serving("--system", "system_8xh100_nvlink", "--set", "gpus.count=1", *step)
