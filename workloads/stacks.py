@@ -102,6 +102,17 @@ def host_note(stack_name: str) -> str:
 #: (benchmarks/solve_gpu_presets.py). ASSUMED for v0.5 and for batch 1: the loop was synchronous
 #: in both, and its per-request work is small beside its fixed part at these batches.
 VLLM_STEP_HOST_S = 1.88e-3
+#: The most host seconds a step may be given (`--step-host-s`, a sweep's ``step_host_s``): a guard
+#: against a value in the wrong unit (milliseconds), not a physical bound.
+MAX_STEP_HOST_S = 10.0
+
+
+def step_host_problem(value: object) -> str:
+    """Why `value` is not a host time per step ('' where it is): a number of seconds from 0 up
+    to `MAX_STEP_HOST_S` (NaN and booleans refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < MAX_STEP_HOST_S:
+        return f"seconds per step, at least 0 and below {MAX_STEP_HOST_S:g}"
+    return ""
 #: vLLM's token budget a step when none is given and chunked prefill is off (its default):
 #: ``max_num_batched_tokens = max(max_model_len, 2048)`` (vllm/config.py ``SchedulerConfig``, the
 #: same in 0.5.0-0.6.2, read in the PyPI releases), and at most ``max_num_seqs = 256`` sequences

@@ -128,7 +128,7 @@ def stack_arguments(args: argparse.Namespace):
     where that figure comes from); sets `args.fusion` to the stack's where ``--fusion`` is not
     given (eager without a stack). An error naming the option for a stack that does not exist, a
     stack without ``--model``, or a host time out of range."""
-    from workloads.stacks import STACKS, host_note
+    from workloads.stacks import STACKS, host_note, step_host_problem
 
     if not args.stack and args.step_host_s is None:
         args.fusion = args.fusion or "eager"
@@ -137,8 +137,8 @@ def stack_arguments(args: argparse.Namespace):
     options = "/".join(name for name, on in given if on)
     if not args.model:
         raise WorkloadError(f"{options}: a stack runs a model's step; give --model")
-    if args.step_host_s is not None and not 0 <= args.step_host_s < 10:  # NaN fails too
-        raise WorkloadError(f"--step-host-s {args.step_host_s!r}: seconds per step, at least 0 and below 10")
+    if args.step_host_s is not None and (problem := step_host_problem(args.step_host_s)):
+        raise WorkloadError(f"--step-host-s {args.step_host_s!r}: {problem}")
     if args.stack and args.stack not in STACKS:
         raise WorkloadError(f"--stack {args.stack!r}: valid: {', '.join(STACKS)}")
     stack = STACKS[args.stack] if args.stack else None

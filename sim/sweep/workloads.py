@@ -213,14 +213,16 @@ def _parse_stack(value: Any, where: str) -> str:
 
 
 def _parse_host(value: Any, stack: str, where: str) -> float | None:
-    """A workload's ``step_host_s``: seconds at least 0 and below 10 (as ``--step-host-s``), over
-    its stack's; None when not given."""
+    """A workload's ``step_host_s``: seconds, as ``--step-host-s`` takes them
+    (`workloads.stacks.step_host_problem`), over its stack's; None when not given."""
+    from workloads.stacks import step_host_problem
+
     if value is None:
         return None
     if not stack:
         raise SweepSpecError(f"{where}.step_host_s = {value!r}: a stack's host time per step; give 'stack'")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 10:  # NaN fails too
-        raise SweepSpecError(f"{where}.step_host_s = {value!r}: seconds per step, at least 0 and below 10")
+    if problem := step_host_problem(value):
+        raise SweepSpecError(f"{where}.step_host_s = {value!r}: {problem}")
     return float(value)
 
 
