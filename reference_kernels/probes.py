@@ -51,7 +51,7 @@ import torch.nn.functional as F
 
 from reference_kernels.environment import environment
 from reference_kernels.launch import write_csv
-from reference_kernels.timing import TimingBudget, gpu_l2_bytes, make_timer, read_flush, time_kernel
+from reference_kernels.timing import TimingBudget, gpu_l2_bytes, make_timer, time_kernel
 
 #: Bytes each memory stream moves through DRAM (read or written once): 1 GiB, far past any L2.
 STREAM_BYTES = 2**30
@@ -198,20 +198,20 @@ def dirty_l2(device: torch.device, *, gemvs: tuple[tuple[int, int], ...] = DIRTY
              runs: int = DIRTY_L2_RUNS) -> list[Row]:
     """Each fp16 GEMV timed alone (CUDA events around it only) after each of
     `DIRTY_L2_CONDITIONS`: one row per GEMV and condition. GPU only."""
+    timer = make_timer(device)
     flush_words = torch.zeros(DO_BENCH_FLUSH_BYTES // 4, dtype=torch.int32, device=device)
-    read_buffer = torch.zeros(2 * gpu_l2_bytes(device) // 4, dtype=torch.int32, device=device)
-    sink = torch.zeros((), dtype=torch.int64, device=device)
-    before = {
-        "write_flush": flush_words.zero_,
-        "read_flush": lambda: read_flush(read_buffer, sink),
-        "none": lambda: None,
-    }
+    before = {"write_flush": flush_words.zero_, "read_flush": timer.flush, "none": lambda: None}
     rows = []
     for n, k in gemvs:
         x = torch.randn(1, k, dtype=torch.float16, device=device)
         w = torch.randn(n, k, dtype=torch.float16, device=device)
+
+        def gemv(x=x, w=w):
+            return F.linear(x, w)
+
+        gemv()  # the first call loads the kernel
         for condition in DIRTY_L2_CONDITIONS:
-            times = _events_after(lambda x=x, w=w: F.linear(x, w), before[condition], runs)
+            times = timer.run(gemv, runs, before=before[condition])
             p10, median, p90 = np.percentile(times, [10, 50, 90])
             rows.append({"m": 1, "n": n, "k": k, "weight_bytes": n * k * 2, "l2_bytes": gpu_l2_bytes(device),
                          "before": condition, "median_s": median, "p10_s": p10, "p90_s": p90, "runs": runs})
@@ -335,20 +335,6 @@ def _profiled(call: Callable[[], object], device: torch.device) -> dict:
         path = Path(folder) / "trace.json"
         profile.export_chrome_trace(str(path))
         return json.loads(path.read_text())
-
-
-def _events_after(call: Callable[[], object], before: Callable[[], object], runs: int) -> list[float]:
-    """Seconds of `call` alone, CUDA events around it only, `before` run ahead of each."""
-    call()  # the first call loads the kernel
-    starts = [torch.cuda.Event(enable_timing=True) for _ in range(runs)]
-    ends = [torch.cuda.Event(enable_timing=True) for _ in range(runs)]
-    for start, end in zip(starts, ends, strict=True):
-        before()
-        start.record()
-        call()
-        end.record()
-    torch.cuda.synchronize()
-    return [start.elapsed_time(end) / 1e3 for start, end in zip(starts, ends, strict=True)]
 
 
 @contextlib.contextmanager

@@ -112,11 +112,16 @@ class CudaTimer:
     def sync(self) -> None:
         torch.cuda.synchronize(self.device)
 
-    def run(self, fn: Callable[[], object], runs: int) -> list[float]:
+    def run(
+        self, fn: Callable[[], object], runs: int, before: Callable[[], object] | None = None
+    ) -> list[float]:
+        """Seconds of each of `runs` calls of `fn`, events around it alone, `before` ahead of each
+        (the read flush unless given: the probes time other preparations the same way)."""
+        before = before or self.flush
         starts = [torch.cuda.Event(enable_timing=True) for _ in range(runs)]
         ends = [torch.cuda.Event(enable_timing=True) for _ in range(runs)]
         for start, end in zip(starts, ends, strict=True):
-            self.flush()
+            before()
             start.record()
             fn()
             end.record()
