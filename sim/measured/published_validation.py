@@ -265,30 +265,37 @@ def validation_results(*, kernels_only: bool = False) -> pd.DataFrame:
 def by_source_table(results: pd.DataFrame, split: Split = Split.VALIDATION) -> pd.DataFrame:
     """`accuracy_table`'s cells broken down by source: per family, preset and source, its rows'
     n, median |error| % and median signed error %, so a reader sees which source sets a cell."""
-    rows = results[results["split"] == split.value]
-    rows = rows.assign(group=rows["family"].map(FAMILIES), abs_error_pct=rows["error_pct"].abs())
-    order = list(dict.fromkeys(FAMILIES.values()))
     table = (
-        rows.groupby(["group", "preset", "source_id"], sort=False)
+        _grouped_rows(results, split)
+        .groupby(["group", "preset", "source_id"], sort=False)
         .agg(n=("error_pct", "size"), median_abs_error_pct=("abs_error_pct", "median"),
              median_error_pct=("error_pct", "median"))
         .reset_index()
         .rename(columns={"group": "family", "source_id": "source"})
     )
+    return _in_family_order(table, ["preset", "source"])
+
+
+def _grouped_rows(results: pd.DataFrame, split: Split) -> pd.DataFrame:
+    """The rows of `split`, each with its accuracy family (`FAMILIES`: `group`) and |error| %."""
+    rows = results[results["split"] == split.value]
+    return rows.assign(group=rows["family"].map(FAMILIES), abs_error_pct=rows["error_pct"].abs())
+
+
+def _in_family_order(table: pd.DataFrame, then: list[str]) -> pd.DataFrame:
+    """`table` sorted by family in `FAMILIES`' order, then by `then`."""
     if table.empty:
         return table
-    table["order"] = table["family"].map(order.index)
-    return table.sort_values(["order", "preset", "source"]).drop(columns="order").reset_index(drop=True)
+    order = list(dict.fromkeys(FAMILIES.values()))
+    table = table.assign(order=table["family"].map(order.index))
+    return table.sort_values(["order", *then]).drop(columns="order").reset_index(drop=True)
 
 
 def accuracy_table(results: pd.DataFrame, split: Split = Split.VALIDATION) -> pd.DataFrame:
     """Per family (`FAMILIES`) and preset, over the rows of `split`: n, the median and p90 of
     |error| %, the median signed error %, and whether the median |error| is within `TARGET_PCT`."""
-    rows = results[results["split"] == split.value]
-    rows = rows.assign(group=rows["family"].map(FAMILIES), abs_error_pct=rows["error_pct"].abs())
-    order = list(dict.fromkeys(FAMILIES.values()))
     records = []
-    for (group, preset), part in rows.groupby(["group", "preset"], sort=False):
+    for (group, preset), part in _grouped_rows(results, split).groupby(["group", "preset"], sort=False):
         median = float(part["abs_error_pct"].median())
         records.append(
             {
@@ -301,8 +308,4 @@ def accuracy_table(results: pd.DataFrame, split: Split = Split.VALIDATION) -> pd
                 "within_target": median <= TARGET_PCT,
             }
         )
-    table = pd.DataFrame(records)
-    if table.empty:
-        return table
-    table["order"] = table["family"].map(order.index)
-    return table.sort_values(["order", "preset"]).drop(columns="order").reset_index(drop=True)
+    return _in_family_order(pd.DataFrame(records), ["preset"])
