@@ -13,6 +13,8 @@ may use it, presets may cite it) or a validation source (no fit has seen it): th
    minutes the first time (each step is traced once, then read from the trace cache);
    ``--kernels-only`` leaves them out. ``--by-source`` breaks each cell down by source (which
    publication sets a cell's median), ``--rows`` lists every row beside its simulation.
+   ``--write-accuracy`` writes the table where `codesign simulate` reads it to say beside a
+   result how far it was validated (`sim.measured.accuracy`; whole-model rows required).
 2. **Calibration sources** (``--calibration``): the same comparison per kernel on the rows of
    calibration sources (`published_figures.csv`), each preset at its spec-wide fractions (its
    `kernel_fractions` and `kernel_bandwidth_fractions` cleared). These rows informed the presets;
@@ -22,7 +24,7 @@ may use it, presets may cite it) or a validation source (no fit has seen it): th
    itself), the fitted values, and whether the preset ships them.
 
     .venv/bin/python benchmarks/bench_gpu_published.py [--kernels-only] [--by-source] [--rows]
-        [--markdown] [--calibration] [--calibrate]
+        [--markdown] [--calibration] [--calibrate] [--write-accuracy]
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from hwmodels import load_hardware
 from hwmodels.gpu import KERNEL_MAPPINGS
 from reference_kernels.published import calibration_measurements, published_measurements
 from reference_kernels.sources import Split, calibration_only
+from sim.measured.accuracy import ACCURACY_CSV, write_accuracy
 from sim.measured.calibrate import calibrate
 from sim.measured.compare import compare
 from sim.measured.published_validation import TARGET_PCT, accuracy_table, by_source_table, validation_results
@@ -103,7 +106,14 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true", help="tables as Markdown, for RESULTS.md")
     parser.add_argument("--calibration", action="store_true", help="per-kernel table, calibration sources")
     parser.add_argument("--calibrate", action="store_true", help="fit per-kernel fractions, calibration rows")
+    parser.add_argument(
+        "--write-accuracy",
+        action="store_true",
+        help=f"write the validation table codesign simulate quotes ({ACCURACY_CSV.name})",
+    )
     args = parser.parse_args()
+    if args.write_accuracy and args.kernels_only:
+        parser.error("--write-accuracy needs the whole-model rows: leave out --kernels-only")
     results = validation_results(kernels_only=args.kernels_only)
     print(f"Validation rows only (sources no fit has used); target: median |error| <= {TARGET_PCT:g}%")
     _print(accuracy_table(results, Split.VALIDATION), args.markdown)
@@ -121,6 +131,9 @@ def main() -> None:
         _print(summary, args.markdown)
     if args.calibrate:
         _print_calibration()
+    if args.write_accuracy:
+        write_accuracy(results)
+        print(f"\nwrote {ACCURACY_CSV}")
 
 
 if __name__ == "__main__":

@@ -154,7 +154,22 @@ def run(args: argparse.Namespace) -> int:
         if device_note:
             print(device_note(results, hardware))
         print(_summary_line(workload, total, hardware))
+        validated = _accuracy_note(workload, hardware, args)
+        if validated:
+            print(validated)
     return 0
+
+
+def _accuracy_note(workload: OpGraph, hardware, args: argparse.Namespace) -> str:
+    """On a GPU, how far a result of the workload's accuracy family was validated on that preset
+    (`sim.measured.accuracy`); '' for other devices and for workloads no family covers."""
+    from hwmodels.gpu import GPUSpec
+    from sim.measured.accuracy import accuracy_note, workload_family
+
+    family = workload_family(workload)
+    if not isinstance(hardware, GPUSpec) or family is None:
+        return ""
+    return accuracy_note(family, hardware.name, modified=bool(args.overrides))
 
 
 def _prefill_batches(stack, workload: OpGraph, args: argparse.Namespace) -> tuple[int, ...]:

@@ -1,0 +1,116 @@
+"""What the GPU model's numbers are worth, as `codesign simulate` says beside a result: its accuracy
+on published timings that no fit has seen, per accuracy family and GPU preset.
+
+`validated_accuracy.csv` holds `sim.measured.published_validation.accuracy_table` on the
+validation rows (the table README.md and benchmarks/RESULTS.md quote), with each cell's number of
+sources. ``python benchmarks/bench_gpu_published.py --write-accuracy`` writes it; a test recomputes
+it, so a change to the model that moves a cell fails until the file (and the quotes) are redone.
+Reading it needs no simulation: a result is annotated in microseconds.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from workloads.dtypes import DType
+from workloads.op import OpGraph, OpKind, Phase
+
+#: The target of issue 16: median absolute error per family and GPU, validation rows only.
+TARGET_PCT = 10.0
+
+#: The shipped table (package data).
+ACCURACY_CSV = Path(__file__).with_name("validated_accuracy.csv")
+#: Its columns: the accuracy table's, with the sources each cell's rows come from.
+COLUMNS = (
+    "family", "preset", "n", "sources", "median_abs_error_pct", "p90_abs_error_pct", "median_error_pct",
+)  # fmt: skip
+#: Where the rows and their sources are described, for a reader of the note.
+WHERE = "benchmarks/RESULTS.md"
+
+
+def accuracy_records(results: pd.DataFrame) -> pd.DataFrame:
+    """`COLUMNS` of every cell of the validation accuracy table over `results` (the simulated rows of
+    `sim.measured.published_validation.validation_results`), rounded as printed (0.1%)."""
+    from sim.measured.published_validation import accuracy_table, by_source_table
+
+    table = accuracy_table(results)
+    sources = by_source_table(results).groupby(["family", "preset"]).size().rename("sources").reset_index()
+    table = table.merge(sources, on=["family", "preset"], how="left")
+    errors = ["median_abs_error_pct", "p90_abs_error_pct", "median_error_pct"]
+    return table.assign(**{column: table[column].round(1) for column in errors})[list(COLUMNS)]
+
+
+def write_accuracy(results: pd.DataFrame, path: Path = ACCURACY_CSV) -> pd.DataFrame:
+    """Write `accuracy_records` of `results` to `path`; the records written."""
+    records = accuracy_records(results)
+    records.to_csv(path, index=False)
+    load_accuracy.cache_clear()
+    return records
+
+
+@functools.cache
+def load_accuracy(path: Path = ACCURACY_CSV) -> pd.DataFrame:
+    """The shipped accuracy table (`COLUMNS`)."""
+    return pd.read_csv(path)
+
+
+def workload_family(workload: OpGraph) -> str | None:
+    """The accuracy family a simulated workload's total falls in: a model's whole prefill or decode
+    step, or GEMMs of one float dtype (`--gemm`: FP8 GEMM or GEMM); None for anything else (a
+    topology, an op graph, GEMMs of mixed or integer dtypes), which no family covers."""
+    if workload.phase is Phase.PREFILL and workload.seq_len:
+        return "whole-model prefill"
+    if workload.phase is Phase.DECODE:
+        return "whole-model decode"
+    gemms = [op for op in workload.ops if op.kind is OpKind.GEMM]
+    if not gemms or len(gemms) != len(workload.ops):
+        return None
+    dtypes = {operand.dtype for op in gemms for operand in op.operands}
+    if dtypes == {DType.FP8}:
+        return "FP8 GEMM"
+    if len(dtypes) == 1 and dtypes <= {DType.FP16, DType.BF16}:
+        return "GEMM"
+    return None
+
+
+def accuracy_note(family: str, preset: str, *, modified: bool = False, path: Path = ACCURACY_CSV) -> str:
+    """One line on how far a `family` result on `preset` can be trusted: the validated median and
+    p90 |error|, rows, sources and the direction of the median error, or that no published timing of
+    that family on that GPU is held out; `modified`: the spec was changed (``--set``), so the figures
+    are the unmodified preset's."""
+    table = load_accuracy(path)
+    cell = table[(table["family"] == family) & (table["preset"] == preset)]
+    if cell.empty:
+        return (
+            f"Not validated: no published timing of {_a(family)} on {preset} is held out for validation "
+            f"({WHERE})."
+        )
+    row = cell.iloc[0]
+    signed = float(row["median_error_pct"])
+    direction = "fast" if signed < 0 else "slow"
+    within = "within" if float(row["median_abs_error_pct"]) <= TARGET_PCT else "outside"
+    sources = int(row["sources"]) if not math.isnan(row["sources"]) else 0
+    on = f"the unmodified {preset}" if modified else preset
+    return (
+        f"Validated accuracy of {_a(family)} on {on} (published timings no fit has seen, {WHERE}): "
+        f"median |error| {row['median_abs_error_pct']:.1f}%, p90 {row['p90_abs_error_pct']:.1f}%, "
+        f"{_count(int(row['n']), 'row')} from {_count(sources, 'source')} ({within} the "
+        f"{TARGET_PCT:g}% target); the model ran {direction} by a median {abs(signed):.1f}%."
+    )
+
+
+#: Families said with "an" (the rest take "a").
+AN = frozenset({"FP8 GEMM", "attention prefill", "attention decode"})
+
+
+def _a(family: str) -> str:
+    """`family` with its indefinite article ("an FP8 GEMM", "a GEMM")."""
+    return f"{'an' if family in AN else 'a'} {family}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
