@@ -93,8 +93,11 @@ def test_simulate_a_gemm_on_h100(capsys):
     )
     assert code == 0 and err == ""
     assert "splitk1 waves" in out
-    # the summary line: latency, and energy as TDP x time (700 W on the H100 SXM)
-    assert out.strip().splitlines()[-1].startswith("gemm on h100_sxm: ") and " ms; " in out
+    # the summary line: latency, and energy as TDP x time (700 W on the H100 SXM); then how far a
+    # GEMM on this preset was validated (sim.measured.accuracy)
+    summary, validated = out.strip().splitlines()[-2:]
+    assert summary.startswith("gemm on h100_sxm: ") and " ms; " in summary
+    assert validated.startswith("Validated accuracy of a GEMM on h100_sxm")
 
 
 def test_simulate_a_decode_step_on_h100(capsys):

@@ -161,13 +161,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _accuracy_note(workload: OpGraph, hardware, args: argparse.Namespace) -> str:
-    """On a GPU, how far a result of the workload's accuracy family was validated on that preset
-    (`sim.measured.accuracy`); '' for other devices and for workloads no family covers."""
-    from hwmodels.gpu import GPUSpec
+    """Where the device's kind is validated on published timings (a GPU), how far a result of the
+    workload's accuracy family was on that preset (`sim.measured.accuracy`); '' for other devices
+    and for workloads no family covers."""
+    from sim.engines.registry import model_for
     from sim.measured.accuracy import accuracy_note, workload_family
 
     family = workload_family(workload)
-    if not isinstance(hardware, GPUSpec) or family is None:
+    if not model_for(hardware).validated_on_published or family is None:
         return ""
     return accuracy_note(family, hardware.name, modified=bool(args.overrides))
 

@@ -75,7 +75,10 @@ class DeviceModel:
       the device stores it (values, indices, scales) and its matrix rate's multiplier over the
       dense rate, or None to keep the workload's bytes and the rate of its class: for kinds whose
       compiler re-formats weights (the FPGA overlay's `weight_bits` and N:M on its sparse DSP
-      chain), so the roofline sees what the engine sees (None, the default: the workload's).
+      chain), so the roofline sees what the engine sees (None, the default: the workload's);
+    * `validated_on_published`: its presets' results are checked against published timings held
+      out of every fit, and `codesign simulate` quotes the cell a result falls in
+      (`sim.measured.accuracy`); False where no such table covers the kind.
     """
 
     simulate_op: Callable[[Op, Any], Rows]
@@ -89,6 +92,7 @@ class DeviceModel:
     calibration_knobs: Callable[[pd.DataFrame, Any], Iterator[Knob]] | None = None
     run_note: Callable[[pd.DataFrame, Any], str] | None = None
     stored_weights: Callable[[Op, Any], tuple[float, float] | None] | None = None
+    validated_on_published: bool = False
 
 
 def model_for(hardware: Any) -> DeviceModel:

@@ -48,4 +48,5 @@ MODEL = DeviceModel(
     energy_is_upper_bound=True,
     kernel_fractions=kernel_fractions,
     calibration_knobs=calibration_knobs,
+    validated_on_published=True,
 )
