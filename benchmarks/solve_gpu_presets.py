@@ -16,11 +16,12 @@ still solve their figures (bisection to 4 significant digits):
   330 W A100 (published_models.csv, a calibration source), simulated as gpt-fast ran it (serving
   fusion, CUDA graphs): its GEMVs stream the weights at that fraction of the A100's copy rate,
   which is itself ASSUMED from the H100's copy / datasheet ratio;
-* `dtype_tensor_fractions` fp8 of ``h100_sxm`` and ``h200``: cuBLAS FP8 (``torch._scaled_mm``, fp8
-  out, no fast accumulation) at the MAMF table's FP8 figure for the GPU, taken as what it is, the
-  best over the sweep the table was made with (`MAMF_FP8_SIZES`, the README's FP8 grid; ASSUMED
-  for the H200, whose best shape is off it): the model's fastest shape of that grid at the figure
-  (the bf16 fraction would have the model's large FP8 GEMMs 16-20% above it);
+* no FP8 fraction: cuBLAS FP8 (``torch._scaled_mm``, fp8 out, no fast accumulation) runs at the
+  bf16 fraction with its partial sums promoted every 128 of K (`hwmodels.gpu.FP8_PROMOTION_K`), and
+  the script prints, as a check of that mechanism, the model's fastest shape of the MAMF table's
+  FP8 sweep (`MAMF_FP8_SIZES`, the README's FP8 grid; ASSUMED for the H200, whose best shape is off
+  it) beside the table's FP8 figure for each Hopper GPU (until 2026-12-07 a fraction of FP8's own
+  was solved to it);
 * `kernel_bandwidth_fractions` ``tinygemm_int4`` and ``inductor_int8_weight_only`` of
   ``a100_80gb_sxm``: gpt-fast's int4 (group 32) and int8 steps of the same run, each simulated as
   gpt-fast ran it, its GEMMs at the entry (the rest of the step as the bf16 row's);
@@ -52,6 +53,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from hwmodels import load_hardware
+from hwmodels.gpu import FP8_PROMOTION_K
 from mappers import gpu_attention
 from reference_kernels.published import calibration_measurements
 from reference_kernels.published_validation import validation_steps
@@ -133,7 +135,7 @@ def main() -> None:
     tensor = bisect(h100_gemm, 798e12 / h100.peak_tensor_flops(h100.default_dtype), 0.5, 1.0)
     print(f"h100_sxm achievable_tensor_fraction: {tensor} (shipped {h100.achievable_tensor_fraction})")
     solve_graph_launch_overhead()
-    solve_fp8_fractions()
+    check_fp8_promotion()
     solve_weight_only_kernels()
     solve_vllm_step_host()
     solve_loaded_clock()
@@ -179,43 +181,31 @@ def solve_vllm_step_host() -> None:
     print(f"VLLM_STEP_HOST_S: {solved:g} (shipped {VLLM_STEP_HOST_S:g})")
 
 
-def fp8_tflops(spec, m: int, n: int, k: int) -> float:
-    """TFLOP/s of an FP8 GEMM with FP8 output (MAMF's ``torch._scaled_mm(A, B, scale, scale)``)
-    on `spec`, timed as CUDA events see one call."""
-    op = gemm_op(m, n, k, input_dtype=DType.FP8, weight_dtype=DType.FP8, output_dtype=DType.FP8)
+def fp8_tflops(spec, m: int, n: int, k: int, kernel: str = "") -> float:
+    """TFLOP/s of an FP8 GEMM with FP8 output (MAMF's ``torch._scaled_mm(A, B, scale, scale)``,
+    cuBLAS without fast accumulation; or the named `kernel`) on `spec`, timed as CUDA events see
+    one call."""
+    attrs = (("kernel", kernel),) if kernel else ()
+    op = gemm_op(m, n, k, input_dtype=DType.FP8, weight_dtype=DType.FP8, output_dtype=DType.FP8, attrs=attrs)
     return op.flops / simulate_op_latency(op, spec.with_native_runtime()) / 1e12
 
 
-def solve_fp8_fractions() -> None:
-    """Each Hopper preset's FP8 tensor fraction at which the model's fastest shape of the MAMF FP8
-    sweep (`MAMF_FP8_SIZES`) runs at the table's FP8 figure for that GPU."""
+def check_fp8_promotion() -> None:
+    """Each Hopper preset's fastest shape of the MAMF FP8 sweep (`MAMF_FP8_SIZES`), cuBLAS's FP8 at
+    the bf16 fraction with its partial sums promoted, beside the table's FP8 figure for that GPU;
+    and the same grid accumulated fast (no promotion)."""
     figures = calibration_measurements()
     figures = figures[(figures["source_id"] == "mamf_table") & (figures["family"] == "gemm_fp8")]
+    grid = list(itertools.product(MAMF_FP8_SIZES, repeat=3))
     for preset in ("h100_sxm", "h200"):
         figure = figures[figures["preset"] == preset].iloc[0]
         target = float(figure["flops"]) / float(figure["latency_s"]) / 1e12
         spec = load_hardware(preset)
-        shipped = spec.dtype_tensor_fractions.get(DType.FP8)
-
-        def at(fraction: float, spec=spec):
-            return dataclasses.replace(spec, dtype_tensor_fractions={DType.FP8: fraction})
-
-        grid = list(itertools.product(MAMF_FP8_SIZES, repeat=3))
-        start = at(spec.achievable_tensor_fraction)
-        tracked = sorted(grid, key=lambda shape: fp8_tflops(start, *shape))[-MAMF_TRACKED_SHAPES:]
-
-        def fastest(fraction: float, tracked=tracked) -> float:
-            best_gemm.cache_clear()
-            return max(fp8_tflops(at(fraction), *shape) for shape in tracked)
-
-        fraction = bisect(fastest, target, 0.3, 1.0)
-        solved = at(fraction)
-        best = max(grid, key=lambda shape: fp8_tflops(solved, *shape))
-        table_best = tuple(int(figure[dim]) for dim in "MNK")
-        print(f"{preset} dtype_tensor_fractions[fp8]: {fraction} (shipped {shipped}); MAMF {target:.1f} "
-              f"TFLOP/s; the model's fastest of the grid {fp8_tflops(solved, *best):.1f} at "
-              f"{'x'.join(map(str, best))}, at MAMF's best shape {'x'.join(map(str, table_best))} "
-              f"{fp8_tflops(solved, *table_best):.1f}")
+        best = max(grid, key=lambda shape, spec=spec: fp8_tflops(spec, *shape))
+        fast = max(fp8_tflops(spec, *shape, kernel="cutlass_scaled_mm") for shape in grid)
+        print(f"{preset} FP8 (promoted every {FP8_PROMOTION_K} of K): the model's fastest of the MAMF grid "
+              f"{fp8_tflops(spec, *best):.1f} TFLOP/s at {'x'.join(map(str, best))}, the table's best "
+              f"{target:.1f} ({fp8_tflops(spec, *best) / target - 1:+.1%}); accumulated fast {fast:.1f}")
 
 
 def solve_weight_only_kernels() -> None:

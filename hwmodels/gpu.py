@@ -50,6 +50,24 @@ SIXTEEN_BIT = (DType.BF16, DType.FP16)
 #: Patterson, Computer Architecture, 6th ed., §1.5). Static power is neglected, so the clock is an
 #: upper bound. An ASSUMED law: no published clock-versus-power-limit curve of an H100 is at hand.
 POWER_CLOCK_EXPONENT = 1 / 3
+#: A CUDA core retires one fp32 instruction per cycle; an FMA counts 2 FLOPs in the spec's rate.
+FLOPS_PER_CUDA_CORE_INSTRUCTION = 2
+#: FP8 accumulation. Hopper's tensor cores add FP8 products into an accumulator narrower than fp32
+#: (about 14 bits of mantissa on the H800: DeepSeek-V3 technical report, §3.3.2), so a GEMM that does
+#: not accept that (cuBLASLt's default, ``CUBLASLT_MATMUL_DESC_FAST_ACCUM`` = 0, which
+#: ``torch._scaled_mm`` keeps unless ``use_fast_accum=True``) adds the tensor cores' partial sums
+#: into fp32 registers every `FP8_PROMOTION_K` of K, `FP8_PROMOTION_INSTRUCTIONS` CUDA-core
+#: instruction per accumulator element. Read in CUTLASS's non-fast-accumulation FP8 mainloop
+#: (include/cutlass/gemm/collective/fp8_accumulation.hpp and sm90_mma_tma_gmma_ss_warpspecialized_fp8.hpp,
+#: v3.4-v3.5): ``mma_promotion_interval`` = 4 wgmma instructions of K = 32, then ``warpgroup_wait<0>``
+#: and ``accum_(i) += accum_temp_(i)`` (one FADD). The promotion waits for the matmuls in flight: a
+#: cooperative kernel's two consumer warp groups step the same k-tiles in lock step and a pingpong
+#: kernel's ordered mainloops leave no other warp group's matmul beside it, so it runs in series
+#: with the tensor cores (`promoted_macs_per_s`). The ``...FP8FastAccum`` schedules never promote.
+#: cuBLAS is closed; its kernels are CUTLASS's kind. ASSUMED for Ada's FP8 tensor cores, which
+#: cuBLASLt's fast-accumulation flag also covers.
+FP8_PROMOTION_K = 128
+FP8_PROMOTION_INSTRUCTIONS = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,11 +103,13 @@ class GPUSpec:
     kernels by heuristic for some shapes). Off in every preset: of the two published fp8 GEMMs a
     partial last wave decides, the H100's was matched by the data-parallel wave model (-0.9%) and
     missed by stream-K (-10.1%), the H200's the other way round (+11.7% against -3.8%), both at
-    the bf16 fraction (benchmarks/RESULTS.md; since FP8 has its own, the sweep's best, they run
-    +17% and +28% data-parallel); `--set gemm_stream_k=true` asks what it would give.
+    the bf16 fraction with no promotion of FP8 partial sums (benchmarks/RESULTS.md; with cuBLAS's
+    promotion modeled, `FP8_PROMOTION_K`, both run +13% data-parallel); `--set gemm_stream_k=true`
+    asks what it would give.
     `dtype_tensor_fractions` maps a dtype to its own `achievable_tensor_fraction` where a
-    calibration source measured it apart (FP8 on Hopper: the MAMF table's FP8 best); a named
-    kernel's `kernel_fractions` entry replaces it (`tensor_fraction`, `for_kernel`).
+    calibration source measured it apart (no preset has one: FP8's lower rate under cuBLAS is its
+    promotion, `FP8_PROMOTION_K`, modeled in the GEMM engine); a named kernel's
+    `kernel_fractions` entry replaces it (`tensor_fraction`, `for_kernel`).
     `launch_overhead_s` is what each kernel launched eagerly adds to its own time on the GPU (the
     launch and the GPU's setup between two kernels, the host keeping ahead);
     `graph_launch_overhead_s` the same for a kernel replayed from a CUDA graph (`with_cuda_graphs`).
@@ -524,9 +544,25 @@ class GPUSpec:
         return self.dtype_tensor_fractions.get(dtype, self.achievable_tensor_fraction)
 
     def achievable_flops(self, dtype: DType) -> float:
-        """What a large GEMM's main loop sustains: the peak times `tensor_fraction` (as this
-        GPU's tensor rate carries it from the reference SM's, `transferred_fraction`)."""
-        return self.peak_tensor_flops(dtype) * self.transferred_fraction(self.tensor_fraction(dtype))
+        """What a large GEMM's main loop sustains as a library runs it by default: the peak times
+        `tensor_fraction` (as this GPU's tensor rate carries it from the reference SM's,
+        `transferred_fraction`), an FP8 one with its partial sums promoted (`promoted_macs_per_s`)."""
+        macs_per_s = self.peak_tensor_flops(dtype) / 2 / self.sm_count
+        achieved = macs_per_s * self.transferred_fraction(self.tensor_fraction(dtype))
+        return 2 * self.sm_count * self.promoted_macs_per_s(dtype, achieved)
+
+    def promoted_macs_per_s(self, dtype: DType, macs_per_s: float) -> float:
+        """One SM's MACs per second on `dtype` for a GEMM main loop running its tensor cores at
+        `macs_per_s`, once FP8 partial sums are promoted as cuBLAS does by default: per output
+        element, `FP8_PROMOTION_K` MACs on the tensor cores, then `FP8_PROMOTION_INSTRUCTIONS` on the
+        CUDA cores in series. On an H100 SM at the 0.8669 fraction: 128 / (4096 · 0.8669) + 1 / 128
+        cycles per 128 MACs, 0.713 of the peak. Other dtypes accumulate in fp32: `macs_per_s`."""
+        if dtype is not DType.FP8 or not macs_per_s:
+            return macs_per_s
+        instructions_per_s = self.cuda_core_flops_per_cycle_per_sm / FLOPS_PER_CUDA_CORE_INSTRUCTION
+        instructions_per_s *= self.sustained_clock_hz
+        seconds = FP8_PROMOTION_K / macs_per_s + FP8_PROMOTION_INSTRUCTIONS / instructions_per_s
+        return FP8_PROMOTION_K / seconds
 
     #: No idle power is charged beside the TDP bound (`sim.cost`).
     static_power_w = 0.0

@@ -108,6 +108,11 @@ class GemmKernel:
     code lists them (empty: the search over `BLOCK_MS` ... `STAGES`); the fastest is taken.
     `promotion_instructions`: CUDA-core instructions per output element per scale block of a
     block-scaled GEMM (`PROMOTION_INSTRUCTIONS_PER_OUTPUT` unless its code does fewer).
+    `fp8_promotion`: how an FP8 GEMM without block scales adds its tensor cores' partial sums into
+    fp32 every `hwmodels.gpu.FP8_PROMOTION_K` of K (`FP8_PROMOTIONS`): ``serial``, after waiting for
+    its matmuls, as cuBLAS does by default; ``overlapped``, as CUDA-core work beside the other warp
+    group's matmuls (`overlap`); ``none``, fast accumulation (a block-scaled GEMM's promotion is its
+    scale's: `scale_block_k`, `promotion_instructions`).
     `warps`: warps per CTA where its code fixes them (0: by tile size, `WARPS_SMALL_TILE` /
     `WARPS_LARGE_TILE`). `accumulators`: fp32 accumulator tiles a CTA holds in registers: 2 for a
     kernel that scales each scale block's product before adding it (``acc += dot(a, b) * scale``:
@@ -126,12 +131,17 @@ class GemmKernel:
     fixed_split_k: int = 0
     tiles: tuple[tuple[int, int, int, int], ...] = ()
     promotion_instructions: float = PROMOTION_INSTRUCTIONS_PER_OUTPUT
+    fp8_promotion: str = "serial"
     warps: int = 0
     accumulators: int = 1
     tma_multicast: bool = True
     dequant_instructions: float = 0.0
     tensor_cores: bool = True
     launch: Callable[[GemmProblem, GPUSpec], GemmTile] | None = None
+
+
+#: How a GEMM kernel promotes FP8 partial sums (`GemmKernel.fp8_promotion`).
+FP8_PROMOTIONS = ("serial", "overlapped", "none")
 
 
 #: Triton's software pipeliner prefetches only the loads that feed a dot's A and B operands
@@ -396,6 +406,16 @@ GEMM_KERNELS = {
     "tileops_w4a16": TILEOPS_W4A16_GEMV,
     "tileops_w4a16_gemv_warp_per_row": TILEOPS_W4A16_GEMV_WARP_PER_ROW,
     "marlin": MARLIN,
+    # vLLM's CUTLASS FP8 GEMM with per-tensor or per-token scales (``cutlass_scaled_mm``,
+    # csrc/quantization/cutlass_w8a8/c3x/scaled_mm_sm90_fp8_dispatch.cuh, read at vllm@44d638a8):
+    # ``KernelTmaWarpSpecializedPingpongFP8FastAccum`` at every M (tiles 64 x 64, 64 x 128 and
+    # 128 x 128 by M, K 128), its scales applied in the epilogue
+    "cutlass_scaled_mm": GemmKernel(overlap=1.0, fp8_promotion="none"),
+    # DeepGEMM's FP8 GEMM (deepseek-ai/DeepGEMM README, "promotion"): its math warp groups scale and
+    # add each 128-deep block's partial sums on the CUDA cores (one FFMA an element), the FFMAs
+    # interleaved with the other warp group's wgmma (the README's "FFMA SASS interleaving"); its
+    # rows give no block scales to the model, so the promotion is this trait's
+    "deepgemm_fp8_blockscaled": GemmKernel(overlap=1.0, fp8_promotion="overlapped"),
 }
 OVERLAPPED_GEMM = GemmKernel(overlap=1.0)
 

@@ -22,8 +22,8 @@ of the device tool (``bash reference_kernels/run_probes_on_gpu.sh``) settles the
   256 MB; `GPUSpec.after_l2_flush_by_writes` assumes the whole L2 is left dirty, an upper bound)
   against a flush by reads and none, for GEMVs whose weights are larger and smaller than the L2.
 * `fp8_accumulation`: cuBLAS FP8 GEMMs (``torch._scaled_mm``) with and without fast accumulation.
-  The presets' FP8 fraction is cuBLAS's default (partial sums promoted to fp32 periodically);
-  TensorRT-LLM's and torchao's FP8 GEMMs run fast accumulation.
+  The model promotes FP8 partial sums as cuBLAS does by default (`hwmodels.gpu.FP8_PROMOTION_K`,
+  in series with the matmul); the probe measures what fast accumulation saves.
 
     python3 -m reference_kernels.probes cuda OUT_DIR [--only memory_streams,dirty_l2]
 

@@ -19,7 +19,7 @@ from mappers.gpu_attention import (
     split_kv_block_n,
 )
 from mappers.gpu_gemm import PARTIAL_SUM_BYTES, GemmTile, candidate_tiles, gemm_problem
-from sim.engines.gpu.gemm import best_gemm, cost_gemm
+from sim.engines.gpu.gemm import _fp8_promotion_ops, best_gemm, cost_gemm
 from sim.engines.gpu.timing import CtaWork, kernel_time, mac_rate_per_sm
 from sim.simulate import simulate, simulate_op_latency
 from workloads.dtypes import DType
@@ -142,14 +142,36 @@ def test_sparse_24_is_up_to_twice_dense_when_compute_bound():
     assert problem.b_bytes == 1.0 and problem.side_bytes == 8192 * 8192 / 4 * 0.5
 
 
-def test_fp8_on_h100_runs_at_twice_the_bf16_rate_when_compute_bound():
+def test_fp8_on_h100_runs_at_twice_the_bf16_rate_when_compute_bound_and_accumulated_fast():
     bf16 = simulate_op_latency(gemm(8192, 8192, 8192), H100)
     fp8_op = gemm(8192, 8192, 8192, family="gemm_fp8", dtype="fp8")
-    # at one fraction the tensor rate doubles (the epilogue's stores and fill do not shrink)
-    same_fraction = dataclasses.replace(H100, dtype_tensor_fractions={})
-    assert 1.8 < bf16 / simulate_op_latency(fp8_op, same_fraction) <= 2.0
-    # at FP8's own fraction (the MAMF sweep's best) about 2 x 0.7202 / 0.8669 = 1.66 of it
+    # accumulated fast (vLLM's CUTLASS scaled_mm) the tensor rate doubles (the epilogue's stores and
+    # fill do not shrink)
+    fast = dataclasses.replace(fp8_op, attrs=(("kernel", "cutlass_scaled_mm"),))
+    assert 1.8 < bf16 / simulate_op_latency(fast, H100) <= 2.0
+    # as cuBLAS runs it by default, its partial sums promoted every 128 of K in series: per output
+    # element 128 / (4096 x 0.8669) + 1 / 128 cycles where the fast loop takes the first term,
+    # 2 / (1 + 4096 x 0.8669 / (128 x 128)) = 1.64 of the bf16 rate
     assert 1.55 < bf16 / simulate_op_latency(fp8_op, H100) < 1.66
+
+
+def test_fp8_promotion_is_one_instruction_per_accumulator_every_128_of_k_in_series():
+    # a CTA tile of 128 x 256 stepping K = 4096: 32 promotions of its 32768 accumulators
+    problem = gemm_problem(gemm(8192, 8192, 4096, family="gemm_fp8", dtype="fp8"))
+    assert _fp8_promotion_ops(problem, 128, 256, 4096, "serial") == 32 * 128 * 256
+    assert _fp8_promotion_ops(problem, 128, 256, 4096, "overlapped") == 0  # cuBLAS's is serial
+    # none for bf16, for a kernel that accumulates fast, or for a block-scaled GEMM (its scale's)
+    assert _fp8_promotion_ops(gemm_problem(gemm(8192, 8192, 4096)), 128, 256, 4096, "serial") == 0
+    fast = gemm_problem(dataclasses.replace(gemm(8192, 8192, 4096, family="gemm_fp8", dtype="fp8"),
+                                            attrs=(("kernel", "cutlass_scaled_mm"),)))
+    assert _fp8_promotion_ops(fast, 128, 256, 4096, "serial") == 0
+    # the rate a default FP8 GEMM's main loop sustains on an H100 SM: 128 MACs an element per
+    # 128 / (4096 x 0.8669) + 1 / 128 cycles, 0.7125 of the peak
+    peak = H100.tensor_macs_per_cycle(DType.FP8) * H100.clock_hz
+    promoted = H100.promoted_macs_per_s(DType.FP8, peak * 0.8669)
+    assert promoted / peak == pytest.approx(128 / (128 / 0.8669 + 4096 / 128) / 1, rel=1e-9)
+    assert promoted / peak == pytest.approx(0.7125, abs=5e-4)
+    assert H100.promoted_macs_per_s(DType.BF16, 1e12) == 1e12
 
 
 def test_split_k_for_few_output_tiles_and_long_k():

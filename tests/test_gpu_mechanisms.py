@@ -334,12 +334,13 @@ def test_block_scaled_fp8_promotion_costs_what_its_kernel_does_not_hide(monkeypa
         gpu_gemm.TORCHAO_BLOCK_FP8, accumulators=1, warps=0, tma_multicast=True)
     monkeypatch.setitem(gpu_gemm.GEMM_KERNELS, "promotion_only", promotion_only)
     shape = dict(M=8192, N=8192, K=8192, a_dtype="fp8", b_dtype="fp8", out_dtype="bf16")
-    plain = simulate_op_latency(op("gemm_fp8", **shape), EVENTS)
+    # plain: no promotion at all (a kernel accumulating FP8 fast, not cuBLAS's default)
+    plain = simulate_op_latency(op("gemm_fp8", **shape, kernel="cutlass_scaled_mm"), EVENTS)
     hidden = simulate_op_latency(op("gemm_fp8", **shape, group_size=128, kernel="deepgemm"), EVENTS)
     serial = simulate_op_latency(op("gemm_fp8", **shape, group_size=128, kernel="promotion_only"), EVENTS)
     assert hidden == pytest.approx(plain, rel=0.01)
-    # the main loops take 1 + 0.75 · 0.7202 = 1.54x; the waves' exposed epilogue stores and fills,
-    # unchanged, bring the whole kernel to ~1.49x
+    # the main loops take 1 + 0.75 · 0.8669 = 1.65x; the waves' exposed epilogue stores and fills,
+    # unchanged, bring the whole kernel below that
     in_series = 1 + 0.75 * H100.tensor_fraction(DType.FP8)
     assert 1.4 < serial / plain < in_series
 
@@ -864,7 +865,8 @@ def test_vllms_triton_block_fp8_gemm_scales_in_series_as_torchaos_does():
     }
     # the same 64 x 128 tile (two fp32 tiles in registers leave no larger one the fastest); torchao's
     # autotune list has no 2-stage config (3-6) and runs 8 warps, so its occupancy differs a little
-    assert times["w8a8_block_fp8_triton"] == pytest.approx(times["torchao_triton_blockwise_fp8"], rel=0.05)
+    # (8% at the FP8 tensor rate, the bf16 fraction's since FP8's promotion is modeled)
+    assert times["w8a8_block_fp8_triton"] == pytest.approx(times["torchao_triton_blockwise_fp8"], rel=0.1)
     assert times["w8a8_block_fp8_triton"] > 1.3 * times["deepgemm_like"]
 
 
@@ -924,11 +926,11 @@ def test_vllms_cutlass_block_fp8_gemm_runs_one_128_tile_and_promotes_after_each_
     device = H100.on_device_only()
     assert simulate_op_latency(one, device) == pytest.approx(simulate_op_latency(tile_row, device), rel=1e-3)
     # per k-block: 128³ MACs at 4096 · f per cycle, then 128² FFMAs at 128 a cycle, in series:
-    # 512 / f + 128 cycles; over 56 k-blocks at 1.83 GHz with f = 0.4691: 56 · 1220 / 1.83e9 = 37.3 us,
+    # 512 / f + 128 cycles; over 56 k-blocks at 1.83 GHz with f = 0.4951: 56 · 1162 / 1.83e9 = 35.6 us,
     # plus the pipeline's fill and the epilogue
     f = H100.kernel_fractions["cutlass_fp8_blockscaled"]
     main_loop = 56 * (128**3 / (4096 * f) + 128**2 / 128) / H100.clock_hz
-    assert main_loop == pytest.approx(37.5e-6, rel=0.01)
+    assert main_loop == pytest.approx(35.6e-6, rel=0.01)
     assert main_loop < simulate_op_latency(one, device) < 1.1 * main_loop
     # promoting in series costs what a warp-specialized kernel would hide: 128 of 1226 cycles
     overlapped = dataclasses.replace(gpu_gemm.CUTLASS_SM90_BLOCK_FP8, overlap=1.0)

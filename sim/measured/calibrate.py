@@ -19,9 +19,11 @@ GPU knob                                rows it is fitted on
 ``kernel_...[K:F]``                     ... of family F, when K was measured on several families
 ======================================  =====================================================
 
-A GPU's ``dtype_tensor_fractions`` (FP8's own GEMM fraction on Hopper) is not a knob: a calibrated
-spec keeps its base preset's, which the model's FP8 GEMMs run at whatever ``achievable_tensor_fraction``
-the bf16 rows fit; measured FP8 rows fit their kernel's own entry, which replaces it for that kernel.
+A GPU's ``dtype_tensor_fractions`` (a dtype's own GEMM fraction, none in the presets) is not a knob:
+a calibrated spec keeps its base preset's, which the model's GEMMs of that dtype run at whatever
+``achievable_tensor_fraction`` the bf16 rows fit; measured FP8 rows fit their kernel's own entry,
+which replaces it for that kernel. A knob is fitted on at least ``Knob.min_train_rows`` training
+rows (two for a bandwidth fraction, `MIN_BANDWIDTH_TRAIN_ROWS`), else kept.
 
 A CPU's knobs are ``launch_overhead_s`` (rows under `SMALL_CPU_KERNEL_S`), ``dram_bytes_per_s``
 (copy), ``gemm_efficiency`` and ``gemm_half_efficiency_rows`` (GEMM rows).
@@ -232,7 +234,7 @@ def _fit(
     def error(value: float, positions: list[int]) -> float:
         return _median_error(knob.apply(spec, value), ops, measured_s, positions)
 
-    if not train:
+    if len(train) < knob.min_train_rows:
         return {
             **record,
             "after": before,
@@ -241,7 +243,9 @@ def _fit(
             "held_out_before_pct": np.nan,
             "held_out_after_pct": np.nan,
             "spec": spec,
-            "note": "no training row moves with it; kept",
+            "note": "no training row moves with it; kept"
+            if not train
+            else f"{len(train)} training row, fewer than the {knob.min_train_rows} it needs; kept",
         }
     after = float(f"{_minimize(lambda value: error(value, train), knob, spec):.{FITTED_DIGITS}g}")
     train_before, train_after = error(before, train), error(after, train)

@@ -36,6 +36,8 @@ REFINE_STEPS = 12
 FITTED_DIGITS = 4
 #: A GPU's achievable HBM bandwidth is searched down to this fraction of the datasheet's.
 MIN_HBM_FRACTION = 0.3
+#: Fewest training rows a bandwidth fraction is fitted on (`Knob.min_train_rows`).
+MIN_BANDWIDTH_TRAIN_ROWS = 2
 #: Bounds of a tensor-core fraction and of a CPU's GEMM efficiency.
 MIN_FRACTION, MAX_FRACTION = 0.02, 1.0
 #: Lower bound of a kernel's bandwidth fraction (of the achievable HBM rate); the upper one is the
@@ -61,6 +63,11 @@ class Knob:
     mapping: str = "kernel_fractions"
     unless_moved_by: Knob | None = None  # rows halving this other knob moves do not inform the knob
     family: str = ""
+    # fewest training rows it is fitted on (else kept): a bandwidth fraction, fitted before the
+    # tensor fraction and held for its fit, needs `MIN_BANDWIDTH_TRAIN_ROWS`, since one row's
+    # median error is that row's, which one value always zeroes, and the fit would then decide
+    # which rows the tensor fraction sees
+    min_train_rows: int = 1
 
     @property
     def name(self) -> str:

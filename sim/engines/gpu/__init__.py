@@ -26,15 +26,21 @@ def math_dtype(op: Op) -> DType:
 
 
 def matrix_rates(spec: GPUSpec, dtype: DType) -> tuple[float, float, float, float]:
-    """Dense GEMMs at the dtype's `GPUSpec.tensor_fraction`, 2:4 sparse ones at the sparse rate (the dense
+    """Dense GEMMs at the dtype's `GPUSpec.tensor_fraction` (FP8's partial sums promoted as cuBLAS
+    does by default, `GPUSpec.promoted_macs_per_s`), 2:4 sparse ones at the sparse rate (the dense
     one where the GPU has no sparse path, as cuSPARSELt falls back), attention's matmuls at
     `attention_tensor_fraction`, and the datasheet peak; the fractions as the GPU's tensor rate
     carries them from its reference SM's (`mac_rate_per_sm`, `GPUSpec.transferred_fraction`)."""
     per_sm = 2 * spec.sm_count  # FLOPs per MAC times SMs
-    dense = mac_rate_per_sm(spec, dtype, sparse=False, fraction=spec.tensor_fraction(dtype)) * per_sm
+
+    def gemm_rate(sparse: bool) -> float:  # FP8 with its partial sums promoted, as cuBLAS by default
+        rate = mac_rate_per_sm(spec, dtype, sparse=sparse, fraction=spec.tensor_fraction(dtype))
+        return spec.promoted_macs_per_s(dtype, rate) * per_sm
+
+    dense = gemm_rate(sparse=False)
     sparse = dense
     if dtype in spec.sparse_tensor_speedup:
-        sparse = mac_rate_per_sm(spec, dtype, sparse=True, fraction=spec.tensor_fraction(dtype)) * per_sm
+        sparse = gemm_rate(sparse=True)
     attention = mac_rate_per_sm(spec, dtype, sparse=False, fraction=spec.attention_tensor_fraction) * per_sm
     return dense, sparse, attention, mac_rate_per_sm(spec, dtype, sparse=False, fraction=1.0) * per_sm
 

@@ -36,7 +36,7 @@ import functools
 import math
 from dataclasses import dataclass
 
-from hwmodels.gpu import GPUSpec
+from hwmodels.gpu import FP8_PROMOTION_INSTRUCTIONS, FP8_PROMOTION_K, GPUSpec
 from mappers.gpu_gemm import (
     PARTIAL_SUM_BYTES,
     GemmProblem,
@@ -56,6 +56,7 @@ from sim.engines.gpu.timing import (
     mac_rate_per_sm,
     memory_bound_s,
 )
+from workloads.dtypes import DType
 
 #: Share of L2 that keeps operands between waves (the rest holds output tiles and in-flight lines):
 #: an assumption; NVIDIA's CUDA C Best Practices Guide lets at most 75% of L2 be set aside as
@@ -105,8 +106,10 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
         # a CUDA-core kernel's multiply-adds are in its counted instructions (`cuda_ops`)
         tensor_macs=bm * bn * steps * bk if kernel.tensor_cores else 0.0,
         tensor_macs_per_s=rate,
-        cuda_ops=problem.dequant_per_weight * bk * bn * steps + _promotion_ops(problem, bm, bn, steps * bk),
+        cuda_ops=problem.dequant_per_weight * bk * bn * steps + _promotion_ops(problem, bm, bn, steps * bk)
+        + _fp8_promotion_ops(problem, bm, bn, steps * bk, "overlapped"),
         overlap=kernel.overlap,
+        serial_cuda_ops=_fp8_promotion_ops(problem, bm, bn, steps * bk, "serial"),
         l2_bytes=steps * bk * _tile_load_bytes(problem, tile, spec) + problem.side_bytes / (tiles_n * split),
         steps=steps,
         stages=tile.stages,
@@ -166,8 +169,10 @@ def _cost_stream_k(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmC
         tensor_macs_per_s=mac_rate_per_sm(
             spec, problem.math_dtype, sparse=problem.sparse, fraction=spec.tensor_fraction(problem.math_dtype)
         ),
-        cuda_ops=problem.dequant_per_weight * bk * bn * steps + _promotion_ops(problem, bm, bn, steps * bk),
+        cuda_ops=problem.dequant_per_weight * bk * bn * steps + _promotion_ops(problem, bm, bn, steps * bk)
+        + _fp8_promotion_ops(problem, bm, bn, steps * bk, "overlapped"),
         overlap=gemm_kernel(problem.kernel).overlap,
+        serial_cuda_ops=_fp8_promotion_ops(problem, bm, bn, steps * bk, "serial"),
         l2_bytes=steps * bk * _tile_load_bytes(problem, tile, spec)
         + problem.side_bytes * steps / (tiles_n * k_steps),
         steps=steps,
@@ -202,6 +207,18 @@ def _promotion_ops(problem: GemmProblem, bm: int, bn: int, k: int) -> float:
         return 0.0
     per_output = gemm_kernel(problem.kernel).promotion_instructions
     return per_output * bm * bn * math.ceil(k / problem.scale_block_k)
+
+
+def _fp8_promotion_ops(problem: GemmProblem, bm: int, bn: int, k: int, how: str) -> float:
+    """CUDA-core instructions a CTA's ``bm × bn`` accumulators take to promote `k` values of K of an
+    FP8 GEMM whose kernel promotes them `how` (`GemmKernel.fp8_promotion`: ``serial`` or
+    ``overlapped``): `FP8_PROMOTION_INSTRUCTIONS` every `FP8_PROMOTION_K` (`hwmodels.gpu`); none for
+    other dtypes, for a kernel promoting otherwise, or for a block-scaled GEMM, whose scale promotion
+    (`_promotion_ops`) adds the partial sums."""
+    kernel = gemm_kernel(problem.kernel)
+    if problem.math_dtype is not DType.FP8 or problem.scale_block_k or kernel.fp8_promotion != how:
+        return 0.0
+    return FP8_PROMOTION_INSTRUCTIONS * bm * bn * math.ceil(k / FP8_PROMOTION_K)
 
 
 def _tile_load_bytes(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> float:

@@ -14,6 +14,7 @@ from sim.measured.knobs import (
     LIBRARY_GEMM_KERNELS,
     MAX_FRACTION,
     MIN_BANDWIDTH_FRACTION,
+    MIN_BANDWIDTH_TRAIN_ROWS,
     MIN_FRACTION,
     MIN_HBM_FRACTION,
     SMALL_KERNEL_S,
@@ -62,5 +63,6 @@ def calibration_knobs(rows: pd.DataFrame, spec: GPUSpec) -> Iterator[Knob]:
                 kernel=key,
                 mapping="kernel_bandwidth_fractions",
                 unless_moved_by=tensor_knob,
+                min_train_rows=MIN_BANDWIDTH_TRAIN_ROWS,
             )
             yield tensor_knob

@@ -59,14 +59,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hwmodels.gpu import GPUSpec
+from hwmodels.gpu import FLOPS_PER_CUDA_CORE_INSTRUCTION, GPUSpec
 from workloads.dtypes import DType
 
 #: Memory latencies a CTA waits outside its main loop: the first load (pipeline fill) and the
 #: epilogue's store of the output tile.
 FILL_AND_DRAIN_LATENCIES = 2
-#: A CUDA core retires one fp32 instruction per cycle; an FMA counts 2 FLOPs in the spec's rate.
-FLOPS_PER_CUDA_CORE_INSTRUCTION = 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +77,9 @@ class CtaWork:
     cuda_ops: float = 0.0
     sfu_ops: float = 0.0
     overlap: float = 1.0  # how far CUDA-core and SFU work hides under the tensor cores' (0: in series)
+    # CUDA-core instructions its warps run only after waiting for their matmuls, in series whatever
+    # `overlap` (FP8 partial sums promoted without fast accumulation: `hwmodels.gpu.FP8_PROMOTION_K`)
+    serial_cuda_ops: float = 0.0
     l2_bytes: float
     steps: float  # pipeline steps; a mean over CTAs when their lengths differ (causal)
     stages: int
@@ -144,13 +145,15 @@ def mac_rate_per_sm(
 def sm_compute_s(spec: GPUSpec, work: CtaWork, per_sm: int) -> float:
     """Seconds `per_sm` CTAs sharing one SM take for their arithmetic: the tensor cores' time ``T``
     and the CUDA-core and special-function time ``O``, ``max(T, O) + (1 − overlap)·min(T, O)``
-    (`CtaWork.overlap`: 1, the longer of the two; 0, their sum)."""
+    (`CtaWork.overlap`: 1, the longer of the two; 0, their sum), then the CUDA-core work that waits
+    for the matmuls (`CtaWork.serial_cuda_ops`) after them."""
     clock = spec.sustained_clock_hz
     cuda_rate = spec.cuda_core_flops_per_cycle_per_sm / FLOPS_PER_CUDA_CORE_INSTRUCTION * clock
     sfu_rate = spec.sfu_ops_per_cycle_per_sm * clock
     tensor = work.tensor_macs / work.tensor_macs_per_s
     other = work.cuda_ops / cuda_rate + work.sfu_ops / sfu_rate
-    return per_sm * (max(tensor, other) + (1 - work.overlap) * min(tensor, other))
+    serial = work.serial_cuda_ops / cuda_rate
+    return per_sm * (max(tensor, other) + (1 - work.overlap) * min(tensor, other) + serial)
 
 
 def kernel_time(
