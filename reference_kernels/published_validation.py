@@ -144,7 +144,8 @@ def _kernel_row(figure: pd.Series) -> dict[str, object]:
 
 def _kernel_name(figure: pd.Series) -> str:
     published = figure["kernel"]
-    if published.startswith("flashinfer_batch_decode") and "use_tensor_cores=True" in published:
+    tensor_cores = "use_tensor_cores=True" in published
+    if published.startswith(("flashinfer_batch_decode", "flashinfer_single_decode")) and tensor_cores:
         return "flashinfer_batch_decode_tensor_cores"  # its prefill kernel (mappers.gpu_attention)
     for needle, name in FA3_ABLATIONS.items():
         if needle in published and "FlashAttention-3 (full)" not in published:
