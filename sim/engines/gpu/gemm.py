@@ -70,10 +70,13 @@ GROUP_M = 8
 @dataclass(frozen=True, kw_only=True)
 class GemmCost(KernelCost):
     """A costed GEMM tiling; the reduction kernel is split-K's; `dequantize_s` is a kernel before
-    it that expands a weight-only GEMM's weight to the activation's dtype (0: none)."""
+    it that expands a weight-only GEMM's weight to the activation's dtype (0: none);
+    `fp8_promotion` how its FP8 partial sums are promoted where it counts them (`_fp8_promotion_ops`:
+    ``serial`` or ``overlapped``; '' for none)."""
 
     tile: GemmTile
     dequantize_s: float = 0.0
+    fp8_promotion: str = ""
 
     @property
     def total_s(self) -> float:
@@ -86,7 +89,9 @@ class GemmCost(KernelCost):
 
     def describe(self) -> str:
         first = "dequantize + " if self.dequantize_s else ""
-        return f"{first}{self.tile.describe()} waves {self.main.waves:.2f}"
+        words = {"serial": "in series", "overlapped": "beside the matmul"}
+        promoted = f", FP8 sums promoted {words[self.fp8_promotion]}" if self.fp8_promotion else ""
+        return f"{first}{self.tile.describe()} waves {self.main.waves:.2f}{promoted}"
 
 
 def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
@@ -143,6 +148,7 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
         reduce_s=reduce_s,
         dram_read_bytes=main.dram_bytes - write_bytes + (write_bytes if split > 1 else 0.0),
         dram_write_bytes=write_bytes + reduce_writes + main.write_back_bytes + reduce_write_back,
+        fp8_promotion=_promotes(problem, bm, bn, steps * bk),
     )
 
 
@@ -196,6 +202,7 @@ def _cost_stream_k(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmC
         tile=tile, main=main, reduce_s=0.0,
         dram_read_bytes=reads + partial_bytes,
         dram_write_bytes=write_bytes + partial_bytes + main.write_back_bytes,
+        fp8_promotion=_promotes(problem, bm, bn, steps * bk),
     )
 
 
@@ -219,6 +226,11 @@ def _fp8_promotion_ops(problem: GemmProblem, bm: int, bn: int, k: int, how: str)
     if problem.math_dtype is not DType.FP8 or problem.scale_block_k or kernel.fp8_promotion != how:
         return 0.0
     return FP8_PROMOTION_INSTRUCTIONS * bm * bn * math.ceil(k / FP8_PROMOTION_K)
+
+
+def _promotes(problem: GemmProblem, bm: int, bn: int, k: int) -> str:
+    """How the tile's FP8 partial sums are promoted where `_fp8_promotion_ops` counts them; ''."""
+    return next((how for how in ("serial", "overlapped") if _fp8_promotion_ops(problem, bm, bn, k, how)), "")
 
 
 def _tile_load_bytes(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> float:
