@@ -149,6 +149,24 @@ VLLM_PAGED_ATTENTION_SASS = {
 }
 #: The head dim the counted kernels were compiled at.
 SASS_HEAD_DIM = 128
+#: FlashInfer v0.2.4's CUDA-core batch decode (``BatchDecodeWithPagedKVCacheWrapper`` with
+#: ``use_tensor_cores=False``: ``BatchDecodeWithPagedKVCacheKernel``, include/flashinfer/attention/
+#: decode.cuh) by (compute capability, GQA group, head dim), fp16 Q and a 16-bit paged cache:
+#: benchmarks/flashinfer_decode_sass/per_key.csv, made by make_sass.sh. One CTA serves a K/V head and
+#: all ``bdy = group`` query heads of it (128 threads; 256 at head dim 256 and group 8); each key's
+#: dot product is split over ``bdx = D / 8`` lanes and summed with a butterfly of SHFLs; every query
+#: head's threads widen the shared K/V tile to fp32 themselves (HADD2.F32, one per element) and run
+#: the online softmax on all their lanes, so a group of 8 costs 6.2x a group of 1 a key, not 1x:
+#: 7124 thread-instructions a key at head dim 128 (FP32 3216, SHFL 512). The loop is one fused
+#: Q·K / softmax / P·V body: the softmax is inside the two loops' counts (split at its barriers).
+FLASHINFER_DECODE_SASS = {
+    (9.0, 1, 128): SassCounts(706, 440.5, 64, 0, 420, 70),
+    (9.0, 2, 128): SassCounts(1376, 987, 128, 0, 912, 50),
+    (9.0, 4, 128): SassCounts(2448, 1515, 256, 0, 1680, 59),
+    (9.0, 8, 128): SassCounts(4168, 2956, 512, 0, 3216, 64),
+    (9.0, 1, 256): SassCounts(1476, 852.5, 160, 0, 872, 70),
+    (9.0, 8, 256): SassCounts(9120, 5612, 1280, 0, 6688, 64),
+}
 #: FlashInfer's FA2-template kernel (include/flashinfer/attention/prefill.cuh, ``compute_qk`` and
 #: ``compute_sfm_v``, FlashInfer at 175fc73 of 2025-09-22) reads an 8-bit K/V fragment with half an
 #: ``ldmatrix`` (as many as a 16-bit fragment takes), swizzles it from the 16-bit MMA layout to the
@@ -202,8 +220,9 @@ class AttentionKernel:
     runs over them again), each step of each waiting on its loads (`ATTENTION_STAGES`).
     `decode_sass`: where the kernel's decode was counted in its compiled SASS, its `SassCounts` for
     the problem on a GPU of the given compute capability: the instructions one CTA spends per key
-    and its registers per thread (None: one FMA per MAC plus the softmax and conversions the model
-    derives, registers from the tile). `causal_order`: the order its causal prefill hands query
+    and its registers per thread (None, or a function giving None for a problem it has no counts
+    for: one FMA per MAC plus the softmax and conversions the model derives, registers from the
+    tile). `causal_order`: the order its causal prefill hands query
     blocks to the SMs (`sim.engines.gpu.attention.launch_order`): ``ascending`` within each head
     (FlashAttention-2's grid ``(num_m_block, b, h)`` with ``m_block = blockIdx.x``; the Triton
     tutorial's and TLX's ``program_id(0)``), ``longest_first`` (FlashAttention-3's
@@ -231,7 +250,7 @@ class AttentionKernel:
     decode_splits: Callable[[AttentionProblem], int] | None = None
     decode_block_n: int = 0
     kv_passes: int = 1
-    decode_sass: Callable[[AttentionProblem, float], SassCounts] | None = None
+    decode_sass: Callable[[AttentionProblem, float], SassCounts | None] | None = None
     causal_order: str = ASCENDING
     forward_tile: Callable[[AttentionProblem], tuple[int, int] | None] | None = None
     decodes_on_forward_tile: bool = False
@@ -447,6 +466,32 @@ def counted_sass(
     )
 
 
+def flashinfer_decode_sass(problem: AttentionProblem, capability: float) -> SassCounts | None:
+    """FlashInfer's CUDA-core decode counts for `problem` (`FLASHINFER_DECODE_SASS`): its GQA group
+    and head dim as compiled, or a head dim other than 128 and 256 scaled from 128's by ``d / 128``;
+    on a GPU of another capability the nearest compiled one's, and a bf16 cache fp16's (ASSUMED: only
+    sm_90 and fp16 were compiled; bf16 widens to fp32 with one instruction an element too).
+    None for a group never compiled (3, 5-7, above 8) or an 8-bit cache, which the model then costs
+    as one FMA per MAC plus its softmax."""
+    if problem.kv_bytes != 2:
+        return None
+    groups = {key[1] for key in FLASHINFER_DECODE_SASS}
+    if problem.group not in groups:
+        return None
+    counted = [key for key in FLASHINFER_DECODE_SASS if key[1] == problem.group]
+    exact = [key for key in counted if key[2] == problem.d]
+    key = min(exact or [k for k in counted if k[2] == SASS_HEAD_DIM] or counted,
+              key=lambda key: (abs(key[0] - capability), -key[0]))
+    counts = FLASHINFER_DECODE_SASS[key]
+    if key[2] == problem.d:
+        return counts
+    scale = problem.d / key[2]
+    return dataclasses.replace(
+        counts, k_loop=counts.k_loop * scale, v_loop=counts.v_loop * scale,
+        shuffles=counts.shuffles * scale, fp32=counts.fp32 * scale,
+    )
+
+
 def issue_slots_per_key(counts: SassCounts) -> float:
     """A CTA's issue slots per key: its loops' and softmax's instructions, each shuffle at
     `SHUFFLE_SLOTS`: TensorRT-LLM's masked MHA on an H100 with an fp8 paged cache ``1032 + 620 + 3·64
@@ -535,7 +580,10 @@ ATTENTION_KERNELS = {
     # loads its keys once for the group's query heads and multiplies on the CUDA cores, so a
     # decode of 1-8 query rows per K/V head is not padded to a 64-row tile. Both engines' prefill
     # (FlashAttention-2 in vLLM, FlashInfer's FA2 template) takes FlashAttention-2's traits
-    "flashinfer_batch_decode": AttentionKernel(mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP, cuda_cores=True),
+    # Its loop as compiled (`FLASHINFER_DECODE_SASS`): the instructions a key costs its CTA
+    "flashinfer_batch_decode": AttentionKernel(
+        mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP, cuda_cores=True, decode_sass=flashinfer_decode_sass,
+    ),
     # FlashInfer's batch decode with use_tensor_cores=True runs its prefill kernel (the FA2
     # template: mma.sync, softmax between the warps' own matmuls) over the GQA group's packed rows
     # in a query tile of `flashinfer_cta_tile_q` rows (docs.flashinfer.ai/api/decode); an fp8

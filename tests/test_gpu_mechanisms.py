@@ -409,21 +409,26 @@ def test_a_triton_block_fp8_gemm_waits_on_its_scale_loads_every_k_step(monkeypat
     assert no_scales == simulate_op_latency(op("gemm", **bf16, kernel="triton_prefetching_scales"), EVENTS)
 
 
-def test_a_cuda_core_decode_kernel_multiplies_only_the_real_query_rows():
+def test_a_cuda_core_decode_kernel_multiplies_only_the_real_query_rows(monkeypatch):
     # LLaMA3-70B-like decode on the H20: 64 query heads over 8 K/V heads (a group of 8 rows per K/V
     # head), batch 64, 4096 keys, head dim 128. FlashAttention-2's split-KV tile pads the 8 rows to
     # 64: per key block of bn keys 64 · bn · 256 tensor MACs, 8x the real 8 · bn · 256, at the H20's
-    # 480 MACs/cycle/SM: compute-bound. The CUDA-core kernel (FlashInfer's default decode, one CTA
-    # per K/V head with the group's heads) does the real 8 · bn · 256 MACs as FMAs, plus 4 softmax
-    # instructions per score and 128 output rescales per row and block, and one exp per score on
-    # the SFUs
+    # 480 MACs/cycle/SM: compute-bound. A CUDA-core kernel whose SASS was not counted (one CTA per
+    # K/V head with the group's heads, as FlashInfer's default decode; FlashInfer's own is costed
+    # from its counted SASS since session 20, the test after the next ones) does the real
+    # 8 · bn · 256 MACs as FMAs, plus 4 softmax instructions per score and 128 output rescales per
+    # row and block, and one exp per score on the SFUs
+    from mappers import gpu_attention
     from mappers.gpu_attention import Partition, candidate_plans
     from sim.engines.gpu.attention import SOFTMAX_INSTRUCTIONS_PER_SCORE, cost_attention
 
+    flashinfer = gpu_attention.ATTENTION_KERNELS["flashinfer_batch_decode"]
+    uncounted = dataclasses.replace(flashinfer, decode_sass=None)
+    monkeypatch.setitem(gpu_attention.ATTENTION_KERNELS, "cuda_core_decode", uncounted)
     h20 = load_hardware("h20")
     shape = dict(batch=64, heads=64, kv_heads=8, seq_kv=4096, head_dim=128)
     padded = attention_problem(op("attention_decode", **shape))
-    paged = dataclasses.replace(padded, kernel="flashinfer_batch_decode")
+    paged = dataclasses.replace(padded, kernel="cuda_core_decode")
     plan = next(p for p in candidate_plans(padded, h20) if p.partition is Partition.SPLIT_KV)
     fa2, cuda = cost_attention(padded, plan, h20), cost_attention(paged, plan, h20)
     bn, rows = plan.block_n, 8
@@ -481,15 +486,16 @@ def test_a_decode_kernel_with_one_cta_per_query_head_reads_its_group_through_l2_
     # (grid (heads, batch, splits), kv_head = head / group): Llama-2-70B's 64 query heads over 8
     # K/V heads read each K/V head 8 times through L2, once from DRAM (the group's CTAs are
     # adjacent in the grid). Batch 64 at 4096 keys, bf16: K and V are 64 · 8 · 4096 · 256 · 2 B =
-    # 1.07 GB; 8.6 GB through the H100's 9.92 TB/s L2 take 866 us, where FlashInfer's decode
-    # (the group stacked in one CTA) streams the 1.07 GB from DRAM in about 410 us
+    # 1.07 GB; 8.6 GB through the H100's 9.92 TB/s L2 take 866 us, where FlashAttention-2's
+    # split-KV decode (the group stacked in one CTA's rows) streams the 1.07 GB from DRAM in about
+    # 410 us
     from mappers.gpu_attention import vllm_paged_attention_splits
     from sim.engines.gpu.attention import best_attention
 
     shape = dict(batch=64, heads=64, kv_heads=8, seq_kv=4096, head_dim=128)
     base = attention_problem(op("attention_decode", **shape))
     kv_bytes = 64 * 8 * 4096 * 256 * 2
-    grouped = best_attention(dataclasses.replace(base, kernel="flashinfer_batch_decode"), EVENTS)
+    grouped = best_attention(base, EVENTS)
     for name in ("paged_attention", "trtllm_mmha"):
         per_head = best_attention(dataclasses.replace(base, kernel=name), EVENTS)
         assert per_head.main.l2_bytes == pytest.approx(8 * grouped.main.l2_bytes, rel=0.01)
@@ -1125,3 +1131,44 @@ def test_flashattention_3s_scheduler_keeps_a_section_of_k_v_heads_in_32_mb_of_l2
     assert fa3_l2_section_heads(problem(8192, 32, 32)) == 8
     assert fa3_l2_section_heads(problem(32768, 32, 32)) == 2
     assert fa3_l2_section_heads(problem(32768, 64, 8)) == 16
+
+
+def test_flashinfers_cuda_core_decode_is_its_compiled_sass_and_a_gqa_group_bounds_it_by_issue():
+    # benchmarks/flashinfer_decode_sass/per_key.csv (FlashInfer v0.2.4's BatchDecodeWithPagedKVCache
+    # kernel, use_tensor_cores=False, made by its make_sass.sh): the model's table must be the file's
+    import csv
+    from pathlib import Path
+
+    from mappers.gpu_attention import FLASHINFER_DECODE_SASS, flashinfer_decode_sass, issue_slots_per_key
+    from sim.engines.gpu.attention import best_attention
+
+    path = Path(__file__).parents[1] / "benchmarks/flashinfer_decode_sass/per_key.csv"
+    rows = list(csv.DictReader(path.open()))
+    assert len(rows) == len(FLASHINFER_DECODE_SASS)
+    for row in rows:
+        sass = FLASHINFER_DECODE_SASS[9.0, int(row["group_size"]), int(row["head_dim"])]
+        loops = float(row["k_loop_per_key"]), float(row["v_loop_per_key"])
+        assert (sass.k_loop, sass.v_loop) == loops and sum(loops) == float(row["thread_instructions_per_key"])
+        assert (sass.shuffles, sass.fp32, sass.registers) == (
+            float(row["shfl_per_key"]), float(row["fp32_per_key"]), int(row["registers"]))
+    # one CTA serves a K/V head's 8 query heads: 7124 thread-instructions a key, its 512 SHFLs at 4
+    # slots each, 8660 slots = 67.7 clocks at 128 a clock. Batch 128 x 4 K/V heads over 4000 keys on
+    # the H20: 512 CTAs on 78 SMs, 7 on the busiest, 7 · 4000 · 67.7 / 1.98 GHz = 0.957 ms, where its
+    # 1.05 GB of fp16 K/V take 0.29 ms at the copy rate (published: 0.98 ms; attention_tests' H20 log)
+    h20 = load_hardware("h20").with_native_runtime()
+    shape = dict(batch=128, heads=32, kv_heads=4, seq_kv=4000, head_dim=128, a_dtype="fp16", b_dtype="fp16")
+    gqa = attention_problem(op("attention_decode", **shape))
+    gqa = dataclasses.replace(gqa, kernel="flashinfer_batch_decode")
+    counts = flashinfer_decode_sass(gqa, 9.0)
+    assert issue_slots_per_key(counts) == 7124 + 3 * 512
+    issue_s = 7 * 4000 * (7124 + 3 * 512) / 128 / h20.sustained_clock_hz
+    assert issue_s == pytest.approx(0.957e-3, rel=0.01)
+    cost = best_attention(gqa, h20)
+    assert issue_s < cost.total_s < 1.1 * issue_s
+    assert cost.total_s > 3 * gqa.kv_total_bytes / h20.achievable_dram_bytes_per_s
+    # a group of 1 reads 8x the K/V for 1/6 of the instructions a key: its bytes bound it
+    mha = dataclasses.replace(gqa, kv_heads=32)
+    assert best_attention(mha, h20).total_s < 1.3 * mha.kv_total_bytes / h20.achievable_dram_bytes_per_s
+    # no counts where none were compiled: a group of 3, an 8-bit cache
+    assert flashinfer_decode_sass(dataclasses.replace(gqa, kv_heads=8, heads=24), 9.0) is None
+    assert flashinfer_decode_sass(dataclasses.replace(gqa, kv_bytes=1), 9.0) is None

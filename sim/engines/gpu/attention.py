@@ -140,8 +140,9 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
     on_cuda_cores = kernel.cuda_cores and plan.partition is not Partition.FA2
     rows = rows_per_cta if on_cuda_cores else bm
     macs = steps * rows * bn * (problem.d + problem.dv)
-    if on_cuda_cores and kernel.decode_sass:  # counted in its SASS, per key
-        counts = kernel.decode_sass(problem, spec.compute_capability)
+    counted = on_cuda_cores and kernel.decode_sass
+    counts = kernel.decode_sass(problem, spec.compute_capability) if counted else None
+    if counts:  # counted in its SASS, per key
         fp32_per_cycle = spec.cuda_core_flops_per_cycle_per_sm / FLOPS_PER_CUDA_CORE_INSTRUCTION
         issue = issue_slots_per_key(counts) / ISSUE_SLOTS_PER_CYCLE_PER_SM
         cycles_per_key = max(issue, counts.fp32 / fp32_per_cycle)
