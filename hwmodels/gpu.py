@@ -547,9 +547,9 @@ class GPUSpec:
         """What a large GEMM's main loop sustains as a library runs it by default: the peak times
         `tensor_fraction` (as this GPU's tensor rate carries it from the reference SM's,
         `transferred_fraction`), an FP8 one with its partial sums promoted (`promoted_macs_per_s`)."""
-        macs_per_s = self.peak_tensor_flops(dtype) / 2 / self.sm_count
-        achieved = macs_per_s * self.transferred_fraction(self.tensor_fraction(dtype))
-        return 2 * self.sm_count * self.promoted_macs_per_s(dtype, achieved)
+        flops = self.peak_tensor_flops(dtype) * self.transferred_fraction(self.tensor_fraction(dtype))
+        per_sm = flops / 2 / self.sm_count * self.clock_scale  # MACs a second at the clock the SMs hold
+        return flops * self.promoted_macs_per_s(dtype, per_sm) / per_sm if per_sm else flops
 
     def promoted_macs_per_s(self, dtype: DType, macs_per_s: float) -> float:
         """One SM's MACs per second on `dtype` for a GEMM main loop running its tensor cores at

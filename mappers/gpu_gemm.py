@@ -139,6 +139,11 @@ class GemmKernel:
     tensor_cores: bool = True
     launch: Callable[[GemmProblem, GPUSpec], GemmTile] | None = None
 
+    def __post_init__(self) -> None:
+        if self.fp8_promotion not in FP8_PROMOTIONS:
+            valid = ", ".join(FP8_PROMOTIONS)
+            raise ValueError(f"GemmKernel fp8_promotion {self.fp8_promotion!r}: one of {valid}")
+
 
 #: How a GEMM kernel promotes FP8 partial sums (`GemmKernel.fp8_promotion`).
 FP8_PROMOTIONS = ("serial", "overlapped", "none")

@@ -172,8 +172,12 @@ def test_fp8_promotion_is_one_instruction_per_accumulator_every_128_of_k_in_seri
     assert promoted / peak == pytest.approx(128 / (128 / 0.8669 + 4096 / 128) / 1, rel=1e-9)
     assert promoted / peak == pytest.approx(0.7125, abs=5e-4)
     assert H100.promoted_macs_per_s(DType.BF16, 1e12) == 1e12
-    # the mapping says so
+    # the mapping says so; a kernel's trait is one of the three ways
     assert best_gemm(problem, H100).describe().endswith(", FP8 sums promoted in series")
+    from mappers.gpu_gemm import GemmKernel
+
+    with pytest.raises(ValueError, match="fp8_promotion 'fast': one of serial, overlapped, none"):
+        GemmKernel(overlap=1.0, fp8_promotion="fast")
     assert "promoted" not in best_gemm(fast, H100).describe()
 
 
