@@ -382,3 +382,44 @@ def test_a_fit_simulates_each_row_as_it_was_timed():
     assert said.spec.gemm_bandwidth_fraction == base.gemm_bandwidth_fraction
     unsaid = calibrate(pd.DataFrame(rows), base, holdout=0.0)
     assert unsaid.spec.gemm_bandwidth_fraction < 0.9 * base.gemm_bandwidth_fraction
+
+
+def test_a_bandwidth_fraction_is_not_fitted_on_one_row():
+    # A kernel measured on compute-bound GEMMs and on a single GEMV: its bandwidth fraction would be
+    # fitted on that one memory-bound row (whose median error one value always zeroes) and then held
+    # for its tensor fit; it needs two training rows (MIN_BANDWIDTH_TRAIN_ROWS), so it is kept, and
+    # the tensor fraction is fitted on the GEMMs alone. With a second GEMV it is fitted.
+    from sim.measured.calibrate import is_held_out
+    from sim.measured.holdout import DEFAULT_HOLDOUT
+    from sim.measured.knobs import MIN_BANDWIDTH_TRAIN_ROWS
+
+    assert MIN_BANDWIDTH_TRAIN_ROWS == 2
+    base = load_hardware("h100_sxm")
+    truth = dataclasses.replace(base, kernel_fractions={"k": 0.6}, kernel_bandwidth_fractions={"k": 0.5})
+
+    def rows(shapes):
+        out = []
+        for m, n, k in shapes:
+            row = {"family": "gemm", "kernel": "k", "M": m, "N": n, "K": k, "a_dtype": "fp16",
+                   "b_dtype": "fp16", "out_dtype": "fp16", "device": "cuda", "device_name": H100_NAME}
+            row["latency_s"] = simulate_op_latency(op_for_measurement(row), timed_as(truth, "events"))
+            out.append(row)
+        return pd.DataFrame(out)
+
+    gemms = [(s, s, s) for s in (3072, 4096, 6144, 8192, 10240, 12288)]
+    gemvs = [(1, n, 8192) for n in (8192, 12288, 16384, 20480, 24576, 28672)]
+
+    def held(shape) -> bool:
+        m, n, k = shape
+        key = {"family": "gemm", "kernel": "k", "M": m, "N": n, "K": k, "a_dtype": "fp16"}
+        return is_held_out(pd.Series(key), DEFAULT_HOLDOUT)
+
+    train_gemvs = [shape for shape in gemvs if not held(shape)]
+    assert len(train_gemvs) >= 2
+    one = calibrate(rows(gemms + train_gemvs[:1]), base).fits.set_index("knob")
+    bandwidth = one.loc["kernel_bandwidth_fractions[k]"]
+    assert bandwidth["train_rows"] == 1 and bandwidth["after"] == bandwidth["before"]
+    assert "fewer than the 2 it needs; kept" in bandwidth["note"]
+    two = calibrate(rows(gemms + train_gemvs[:2]), base).fits.set_index("knob")
+    assert two.loc["kernel_bandwidth_fractions[k]", "train_rows"] == 2
+    assert two.loc["kernel_bandwidth_fractions[k]", "after"] == pytest.approx(0.5, rel=0.05)
