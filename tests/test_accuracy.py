@@ -111,6 +111,8 @@ def test_simulate_quotes_the_accuracy_of_its_result_on_a_gpu():
     # GEMMs of one float dtype are a GEMM family; an FP8 one its own
     out = _simulate("--hw", "h100_sxm", "--gemm", "256,256,256", "--dtype", "fp8")
     assert "Validated accuracy of an FP8 GEMM on h100_sxm" in out
+    # an encoder's or a vision model's step is not an LLM's: no family covers it
+    assert "accuracy" not in _simulate("--hw", "h100_sxm", "--model", "bert-base", "--seq", "64").lower()
     # a GPU preset with no validation rows says so; a non-GPU device says nothing
     assert "Not validated" in _simulate("--hw", "rtx_4090", "--gemm", "64,64,64")
     assert "accuracy" not in _simulate("--hw", "systolic_128x128", "--gemm", "64,64,64").lower()

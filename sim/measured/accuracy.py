@@ -59,13 +59,14 @@ def load_accuracy(path: Path = ACCURACY_CSV) -> pd.DataFrame:
 
 
 def workload_family(workload: OpGraph) -> str | None:
-    """The accuracy family a simulated workload's total falls in: a model's whole prefill or decode
-    step, or GEMMs of one float dtype (`--gemm`: FP8 GEMM or GEMM); None for anything else (a
-    topology, an op graph, GEMMs of mixed or integer dtypes), which no family covers."""
-    if workload.phase is Phase.PREFILL and workload.seq_len:
-        return "whole-model prefill"
-    if workload.phase is Phase.DECODE:
-        return "whole-model decode"
+    """The accuracy family a simulated workload's total falls in: a causal language model's whole
+    prefill or decode step (the validation rows' models), or GEMMs of one float dtype (`--gemm`: FP8
+    GEMM or GEMM); None for anything else (an encoder or vision model, a topology, an op graph,
+    GEMMs of mixed or integer dtypes), which no family covers."""
+    if workload.phase is not None:
+        if not _causal_lm(workload):
+            return None
+        return "whole-model decode" if workload.phase is Phase.DECODE else "whole-model prefill"
     gemms = [op for op in workload.ops if op.kind is OpKind.GEMM]
     if not gemms or len(gemms) != len(workload.ops):
         return None
@@ -75,6 +76,16 @@ def workload_family(workload: OpGraph) -> str | None:
     if len(dtypes) == 1 and dtypes <= {DType.FP16, DType.BF16}:
         return "GEMM"
     return None
+
+
+def _causal_lm(workload: OpGraph) -> bool:
+    """Whether the workload is a causal language model's step: a zoo model of that task, or any
+    model's decode step (a KV-cache step is one)."""
+    from workloads.zoo import Task, get_model, list_models
+
+    if workload.name in list_models():
+        return get_model(workload.name).task is Task.CAUSAL_LM
+    return workload.phase is Phase.DECODE
 
 
 def accuracy_note(family: str, preset: str, *, modified: bool = False, path: Path = ACCURACY_CSV) -> str:
