@@ -468,24 +468,24 @@ def counted_sass(
 
 def flashinfer_decode_sass(problem: AttentionProblem, capability: float) -> SassCounts | None:
     """FlashInfer's CUDA-core decode counts for `problem` (`FLASHINFER_DECODE_SASS`): its GQA group
-    and head dim as compiled, or a head dim other than 128 and 256 scaled from 128's by ``d / 128``;
-    on a GPU of another capability the nearest compiled one's, and a bf16 cache fp16's (ASSUMED: only
-    sm_90 and fp16 were compiled; bf16 widens to fp32 with one instruction an element too).
-    None for a group never compiled (3, 5-7, above 8) or an 8-bit cache, which the model then costs
-    as one FMA per MAC plus its softmax."""
+    and head dim as compiled; a group never compiled (3, 5-7, above 8) takes the nearest compiled
+    group's counts (the larger on a tie) per query head times its own group, a head dim other than
+    the compiled ones 128's scaled by ``d / 128``, a GPU of another capability the nearest compiled
+    one's, and a bf16 cache fp16's (ASSUMED, each: only sm_90 and fp16 were compiled; bf16 widens to
+    fp32 with one instruction an element too; the per-head counts fall from 1146.5 to 890.5 between
+    groups 1 and 8, so a group's cost grows with its heads). None for an 8-bit cache, which the model
+    then costs as one FMA per MAC plus its softmax."""
     if problem.kv_bytes != 2:
         return None
-    groups = {key[1] for key in FLASHINFER_DECODE_SASS}
-    if problem.group not in groups:
-        return None
-    counted = [key for key in FLASHINFER_DECODE_SASS if key[1] == problem.group]
+    group = min({key[1] for key in FLASHINFER_DECODE_SASS}, key=lambda g: (abs(g - problem.group), -g))
+    counted = [key for key in FLASHINFER_DECODE_SASS if key[1] == group]
     exact = [key for key in counted if key[2] == problem.d]
     key = min(exact or [k for k in counted if k[2] == SASS_HEAD_DIM] or counted,
               key=lambda key: (abs(key[0] - capability), -key[0]))
     counts = FLASHINFER_DECODE_SASS[key]
-    if key[2] == problem.d:
+    scale = (problem.d / key[2]) * (problem.group / group)
+    if scale == 1:
         return counts
-    scale = problem.d / key[2]
     return dataclasses.replace(
         counts, k_loop=counts.k_loop * scale, v_loop=counts.v_loop * scale,
         shuffles=counts.shuffles * scale, fp32=counts.fp32 * scale,

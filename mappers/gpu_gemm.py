@@ -17,6 +17,7 @@ registers of one SM; `ctas_per_sm` is its occupancy. The engine (`sim.engines.gp
 from __future__ import annotations
 
 import dataclasses
+import enum
 import itertools
 import math
 from collections.abc import Callable
@@ -85,6 +86,16 @@ SHUFFLE_SLOTS = 4
 PROMOTION_INSTRUCTIONS_PER_OUTPUT = 3
 
 
+class FP8Promotion(enum.Enum):
+    """How a GEMM kernel adds its tensor cores' FP8 partial sums into fp32 (`GemmKernel.fp8_promotion`):
+    after waiting for its matmuls (cuBLAS's default), beside another warp group's matmuls, or not at
+    all (fast accumulation)."""
+
+    SERIAL = "in series"
+    OVERLAPPED = "beside the matmul"
+    NONE = "none"
+
+
 @dataclass(frozen=True)
 class GemmKernel:
     """A GEMM implementation's traits the GPU's balance meets.
@@ -109,7 +120,7 @@ class GemmKernel:
     `promotion_instructions`: CUDA-core instructions per output element per scale block of a
     block-scaled GEMM (`PROMOTION_INSTRUCTIONS_PER_OUTPUT` unless its code does fewer).
     `fp8_promotion`: how an FP8 GEMM without block scales adds its tensor cores' partial sums into
-    fp32 every `hwmodels.gpu.FP8_PROMOTION_K` of K (`FP8_PROMOTIONS`): ``serial``, after waiting for
+    fp32 every `hwmodels.gpu.FP8_PROMOTION_K` of K (`FP8Promotion`): ``serial``, after waiting for
     its matmuls, as cuBLAS does by default; ``overlapped``, as CUDA-core work beside the other warp
     group's matmuls (`overlap`); ``none``, fast accumulation (a block-scaled GEMM's promotion is its
     scale's: `scale_block_k`, `promotion_instructions`).
@@ -131,7 +142,7 @@ class GemmKernel:
     fixed_split_k: int = 0
     tiles: tuple[tuple[int, int, int, int], ...] = ()
     promotion_instructions: float = PROMOTION_INSTRUCTIONS_PER_OUTPUT
-    fp8_promotion: str = "serial"
+    fp8_promotion: FP8Promotion = FP8Promotion.SERIAL
     warps: int = 0
     accumulators: int = 1
     tma_multicast: bool = True
@@ -139,14 +150,6 @@ class GemmKernel:
     tensor_cores: bool = True
     launch: Callable[[GemmProblem, GPUSpec], GemmTile] | None = None
 
-    def __post_init__(self) -> None:
-        if self.fp8_promotion not in FP8_PROMOTIONS:
-            valid = ", ".join(FP8_PROMOTIONS)
-            raise ValueError(f"GemmKernel fp8_promotion {self.fp8_promotion!r}: one of {valid}")
-
-
-#: How a GEMM kernel promotes FP8 partial sums (`GemmKernel.fp8_promotion`).
-FP8_PROMOTIONS = ("serial", "overlapped", "none")
 
 
 #: Triton's software pipeliner prefetches only the loads that feed a dot's A and B operands
@@ -415,12 +418,16 @@ GEMM_KERNELS = {
     # csrc/quantization/cutlass_w8a8/c3x/scaled_mm_sm90_fp8_dispatch.cuh, read at vllm@44d638a8):
     # ``KernelTmaWarpSpecializedPingpongFP8FastAccum`` at every M (tiles 64 x 64, 64 x 128 and
     # 128 x 128 by M, K 128), its scales applied in the epilogue
-    "cutlass_scaled_mm": GemmKernel(overlap=1.0, fp8_promotion="none"),
+    "cutlass_scaled_mm": GemmKernel(overlap=1.0, fp8_promotion=FP8Promotion.NONE),
+    # torch._scaled_mm with use_fast_accum=True, as torchao's FP8 inference configs call it
+    # (``Float8MMConfig(use_fast_accum=True)``, the default of Float8DynamicActivationFloat8WeightConfig
+    # in torchao/quantization/quant_api.py): cuBLASLt with CUBLASLT_MATMUL_DESC_FAST_ACCUM, no promotion
+    "scaled_mm_fast_accum": GemmKernel(overlap=1.0, fp8_promotion=FP8Promotion.NONE),
     # DeepGEMM's FP8 GEMM (deepseek-ai/DeepGEMM README, "promotion"): its math warp groups scale and
     # add each 128-deep block's partial sums on the CUDA cores (one FFMA an element), the FFMAs
     # interleaved with the other warp group's wgmma (the README's "FFMA SASS interleaving"); its
     # rows give no block scales to the model, so the promotion is this trait's
-    "deepgemm_fp8_blockscaled": GemmKernel(overlap=1.0, fp8_promotion="overlapped"),
+    "deepgemm_fp8_blockscaled": GemmKernel(overlap=1.0, fp8_promotion=FP8Promotion.OVERLAPPED),
 }
 OVERLAPPED_GEMM = GemmKernel(overlap=1.0)
 

@@ -23,7 +23,8 @@ of the device tool (``bash reference_kernels/run_probes_on_gpu.sh``) settles the
   against a flush by reads and none, for GEMVs whose weights are larger and smaller than the L2.
 * `fp8_accumulation`: cuBLAS FP8 GEMMs (``torch._scaled_mm``) with and without fast accumulation.
   The model promotes FP8 partial sums as cuBLAS does by default (`hwmodels.gpu.FP8_PROMOTION_K`,
-  in series with the matmul); the probe measures what fast accumulation saves.
+  in series with the matmul; ASSUMED from CUTLASS's kernels); torchao's FP8 inference matmuls and
+  vLLM's CUTLASS scaled_mm accumulate fast. The probe measures what fast accumulation saves.
 
     python3 -m reference_kernels.probes cuda OUT_DIR [--only memory_streams,dirty_l2]
 

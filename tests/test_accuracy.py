@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -71,6 +72,7 @@ def test_the_note_quotes_the_cell_and_says_which_way_the_model_errs(tmp_path):
                 "median_abs_error_pct": 7.5,
                 "p90_abs_error_pct": 20.0,
                 "median_error_pct": -6.0,
+                "kernels": "marlin;torch_matmul",
             },
             {
                 "family": "GEMM",
@@ -80,6 +82,7 @@ def test_the_note_quotes_the_cell_and_says_which_way_the_model_errs(tmp_path):
                 "median_abs_error_pct": 12.5,
                 "p90_abs_error_pct": 12.5,
                 "median_error_pct": 12.5,
+                "kernels": "deepgemm_bf16",
             },
         ]
     ).to_csv(path, index=False)
@@ -88,7 +91,13 @@ def test_the_note_quotes_the_cell_and_says_which_way_the_model_errs(tmp_path):
     assert "ran fast by a median 6.0%" in note
     note = accuracy_note("GEMM", "gpu_b", path=path)
     assert "1 row from 1 source (outside the 10% target)" in note and "ran slow by a median 12.5%" in note
-    assert "the unmodified gpu_a" in accuracy_note("GEMM", "gpu_a", modified=True, path=path)
+    assert "on gpu_a as shipped (this spec differs from it)" in accuracy_note(
+        "GEMM", "gpu_a", modified=True, path=path
+    )
+    # a result of a kernel none of the cell's rows time says so
+    assert "None of them" not in accuracy_note("GEMM", "gpu_a", kernel="torch_matmul", path=path)
+    other = accuracy_note("GEMM", "gpu_b", kernel="torch_matmul", path=path)
+    assert other.endswith("None of them times torch_matmul: the cell stands for deepgemm_bf16.")
     assert accuracy_note("FP8 GEMM", "gpu_a", path=path).startswith(
         "Not validated: no published timing of an FP8"
     )
@@ -102,7 +111,7 @@ def _simulate(*args: str) -> str:
     return done.stdout
 
 
-def test_simulate_quotes_the_accuracy_of_its_result_on_a_gpu():
+def test_simulate_quotes_the_accuracy_of_its_result_on_a_gpu(tmp_path):
     table = load_accuracy()
     cell = table[(table["family"] == "whole-model decode") & (table["preset"] == "h100_sxm")].iloc[0]
     out = _simulate("--hw", "h100_sxm", "--model", "gpt2-small", "--phase", "decode", "--context", "64")
@@ -111,6 +120,14 @@ def test_simulate_quotes_the_accuracy_of_its_result_on_a_gpu():
     # GEMMs of one float dtype are a GEMM family; an FP8 one its own
     out = _simulate("--hw", "h100_sxm", "--gemm", "256,256,256", "--dtype", "fp8")
     assert "Validated accuracy of an FP8 GEMM on h100_sxm" in out
+    # its rows time DeepGEMM's, Triton's and CUTLASS's kernels, not cuBLAS's: the note says so
+    assert "None of them times torch_matmul" in out
+    # a spec file that keeps a preset's name but changes it is quoted as the preset as shipped
+    changed = tmp_path / "h100_half.yaml"
+    shipped = Path(__file__).parents[1] / "hwmodels/presets/h100_sxm.yaml"
+    changed.write_text(shipped.read_text().replace("sm_count: 132", "sm_count: 66"))
+    out = _simulate("--hw", str(changed), "--gemm", "512,512,512")
+    assert "h100_sxm as shipped (this spec differs from it)" in out
     # an encoder's or a vision model's step is not an LLM's: no family covers it
     assert "accuracy" not in _simulate("--hw", "h100_sxm", "--model", "bert-base", "--seq", "64").lower()
     # a GPU preset with no validation rows says so; a non-GPU device says nothing

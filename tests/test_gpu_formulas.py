@@ -18,7 +18,7 @@ from mappers.gpu_attention import (
     fa2_tile,
     split_kv_block_n,
 )
-from mappers.gpu_gemm import PARTIAL_SUM_BYTES, GemmTile, candidate_tiles, gemm_problem
+from mappers.gpu_gemm import PARTIAL_SUM_BYTES, FP8Promotion, GemmTile, candidate_tiles, gemm_problem
 from sim.engines.gpu.gemm import _fp8_promotion_ops, best_gemm, cost_gemm
 from sim.engines.gpu.timing import CtaWork, kernel_time, mac_rate_per_sm
 from sim.simulate import simulate, simulate_op_latency
@@ -158,13 +158,13 @@ def test_fp8_on_h100_runs_at_twice_the_bf16_rate_when_compute_bound_and_accumula
 def test_fp8_promotion_is_one_instruction_per_accumulator_every_128_of_k_in_series():
     # a CTA tile of 128 x 256 stepping K = 4096: 32 promotions of its 32768 accumulators
     problem = gemm_problem(gemm(8192, 8192, 4096, family="gemm_fp8", dtype="fp8"))
-    assert _fp8_promotion_ops(problem, 128, 256, 4096, "serial") == 32 * 128 * 256
-    assert _fp8_promotion_ops(problem, 128, 256, 4096, "overlapped") == 0  # cuBLAS's is serial
+    assert _fp8_promotion_ops(problem, 128, 256, 4096, FP8Promotion.SERIAL) == 32 * 128 * 256
+    assert _fp8_promotion_ops(problem, 128, 256, 4096, FP8Promotion.OVERLAPPED) == 0  # cuBLAS's is serial
     # none for bf16, for a kernel that accumulates fast, or for a block-scaled GEMM (its scale's)
-    assert _fp8_promotion_ops(gemm_problem(gemm(8192, 8192, 4096)), 128, 256, 4096, "serial") == 0
+    assert _fp8_promotion_ops(gemm_problem(gemm(8192, 8192, 4096)), 128, 256, 4096, FP8Promotion.SERIAL) == 0
     fast = gemm_problem(dataclasses.replace(gemm(8192, 8192, 4096, family="gemm_fp8", dtype="fp8"),
                                             attrs=(("kernel", "cutlass_scaled_mm"),)))
-    assert _fp8_promotion_ops(fast, 128, 256, 4096, "serial") == 0
+    assert _fp8_promotion_ops(fast, 128, 256, 4096, FP8Promotion.SERIAL) == 0
     # the rate a default FP8 GEMM's main loop sustains on an H100 SM: 128 MACs an element per
     # 128 / (4096 x 0.8669) + 1 / 128 cycles, 0.7125 of the peak
     peak = H100.tensor_macs_per_cycle(DType.FP8) * H100.clock_hz
@@ -172,12 +172,8 @@ def test_fp8_promotion_is_one_instruction_per_accumulator_every_128_of_k_in_seri
     assert promoted / peak == pytest.approx(128 / (128 / 0.8669 + 4096 / 128) / 1, rel=1e-9)
     assert promoted / peak == pytest.approx(0.7125, abs=5e-4)
     assert H100.promoted_macs_per_s(DType.BF16, 1e12) == 1e12
-    # the mapping says so; a kernel's trait is one of the three ways
+    # the mapping says so
     assert best_gemm(problem, H100).describe().endswith(", FP8 sums promoted in series")
-    from mappers.gpu_gemm import GemmKernel
-
-    with pytest.raises(ValueError, match="fp8_promotion 'fast': one of serial, overlapped, none"):
-        GemmKernel(overlap=1.0, fp8_promotion="fast")
     assert "promoted" not in best_gemm(fast, H100).describe()
 
 

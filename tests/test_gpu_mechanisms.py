@@ -1169,6 +1169,12 @@ def test_flashinfers_cuda_core_decode_is_its_compiled_sass_and_a_gqa_group_bound
     # a group of 1 reads 8x the K/V for 1/6 of the instructions a key: its bytes bound it
     mha = dataclasses.replace(gqa, kv_heads=32)
     assert best_attention(mha, h20).total_s < 1.3 * mha.kv_total_bytes / h20.achievable_dram_bytes_per_s
-    # no counts where none were compiled: a group of 3, an 8-bit cache
-    assert flashinfer_decode_sass(dataclasses.replace(gqa, kv_heads=8, heads=24), 9.0) is None
+    # a group never compiled takes the nearest compiled group's counts per query head (a group of 3,
+    # group 4's, the larger on a tie: 3963 / 4 · 3 a key; 16, group 8's doubled), so more query heads
+    # on the same K/V heads never run faster; an 8-bit cache has no counts
+    three = flashinfer_decode_sass(dataclasses.replace(gqa, heads=24, kv_heads=8), 9.0)
+    assert three.k_loop + three.v_loop == pytest.approx(3963 / 4 * 3)
+    groups = [dataclasses.replace(gqa, heads=8 * g, kv_heads=8) for g in range(1, 17)]
+    times = [best_attention(problem, h20).total_s for problem in groups]
+    assert times == sorted(times)
     assert flashinfer_decode_sass(dataclasses.replace(gqa, kv_bytes=1), 9.0) is None

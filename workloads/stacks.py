@@ -189,6 +189,12 @@ WEIGHT_ONLY_KERNELS = {
     # AutoAWQ's WQLinear_GEMM (mappers.gpu_gemm.AUTOAWQ_GEMM): its own kernel, or from 1024 tokens
     # a dequantization and a dense cuBLAS GEMM
     ("autoawq_gemm", "int4"): "autoawq_gemm",
+    # FP8 weights: W8A8 GEMMs that accumulate FP8 fast (no promotion of partial sums,
+    # `mappers.gpu_gemm.GemmKernel.fp8_promotion`): torchao's torch._scaled_mm with
+    # use_fast_accum=True, vLLM's CUTLASS scaled_mm (FP8FastAccum schedules); a weight-only FP8
+    # linear (16-bit activations) multiplies in 16 bits, where the name changes nothing
+    ("torchao", "fp8"): "scaled_mm_fast_accum",
+    ("vllm", "fp8"): "cutlass_scaled_mm",
 }
 #: Weight GEMMs a stack runs as a kernel other than `WEIGHT_ONLY_KERNELS`' own, by the end of the
 #: op's module name: AutoAWQ's benchmark loads its models with ``fuse_layers=True``, whose fused

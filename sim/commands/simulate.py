@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
     stack, host_s, host_why = stack_arguments(args)
     hardware = load_hardware(args.hw, args.overrides)
+    as_shipped = _is_shipped_preset(hardware)
     if host_s and not stack:  # --step-host-s alone: a GPU's serving engine, as --stack is
         hardware = require_gpu(hardware, "--step-host-s")
     hardware = apply_gpu_arguments(hardware, args, stack, args.phase)
@@ -154,23 +155,35 @@ def run(args: argparse.Namespace) -> int:
         if device_note:
             print(device_note(results, hardware))
         print(_summary_line(workload, total, hardware))
-        validated = _accuracy_note(workload, hardware, args)
+        validated = _accuracy_note(workload, hardware, args, as_shipped=as_shipped)
         if validated:
             print(validated)
     return 0
 
 
-def _accuracy_note(workload: OpGraph, hardware, args: argparse.Namespace) -> str:
+def _is_shipped_preset(hardware) -> bool:
+    """Whether `hardware` is a shipped preset exactly as it ships (not changed by ``--set`` nor read
+    from a file that keeps a preset's name)."""
+    from hwmodels import load_hardware
+    from hwmodels.loader import list_presets
+
+    return hardware.name in list_presets() and hardware == load_hardware(hardware.name)
+
+
+def _accuracy_note(workload: OpGraph, hardware, args: argparse.Namespace, *, as_shipped: bool) -> str:
     """Where the device's kind is validated on published timings (a GPU), how far a result of the
-    workload's accuracy family was on that preset (`sim.measured.accuracy`); '' for other devices
-    and for workloads no family covers."""
+    workload's accuracy family was on that preset (`sim.measured.accuracy`), said of the preset as
+    shipped where the spec differs from it; '' for other devices and for workloads no family
+    covers. A GEMM result names its kernel (``--gemm-kernel``, else the library's), so the note can
+    say when none of the cell's rows time it."""
     from sim.engines.registry import model_for
-    from sim.measured.accuracy import accuracy_note, workload_family
+    from sim.measured.accuracy import LIBRARY_GEMM, accuracy_note, workload_family
 
     family = workload_family(workload)
     if not model_for(hardware).validated_on_published or family is None:
         return ""
-    return accuracy_note(family, hardware.name, modified=bool(args.overrides))
+    kernel = (getattr(args, "gemm_kernel", None) or LIBRARY_GEMM) if "GEMM" in family else ""
+    return accuracy_note(family, hardware.name, modified=not as_shipped, kernel=kernel)
 
 
 def _prefill_batches(stack, workload: OpGraph, args: argparse.Namespace) -> tuple[int, ...]:

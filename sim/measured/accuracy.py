@@ -24,10 +24,14 @@ TARGET_PCT = 10.0
 
 #: The shipped table (package data).
 ACCURACY_CSV = Path(__file__).with_name("validated_accuracy.csv")
-#: Its columns: the accuracy table's, with the sources each cell's rows come from.
+#: Its columns: the accuracy table's, with the sources each cell's rows come from and the kernels
+#: (stacks, for whole models) they time, ``;``-joined.
 COLUMNS = (
     "family", "preset", "n", "sources", "median_abs_error_pct", "p90_abs_error_pct", "median_error_pct",
+    "kernels",
 )  # fmt: skip
+#: The kernel a GEMM runs as where none is named: the library's (cuBLAS behind torch.matmul).
+LIBRARY_GEMM = "torch_matmul"
 #: Where the rows and their sources are described, for a reader of the note.
 WHERE = "benchmarks/RESULTS.md"
 
@@ -35,11 +39,16 @@ WHERE = "benchmarks/RESULTS.md"
 def accuracy_records(results: pd.DataFrame) -> pd.DataFrame:
     """`COLUMNS` of every cell of the validation accuracy table over `results` (the simulated rows of
     `sim.measured.published_validation.validation_results`), rounded as printed (0.1%)."""
-    from sim.measured.published_validation import accuracy_table, by_source_table
+    from reference_kernels.sources import Split
+    from sim.measured.published_validation import FAMILIES, accuracy_table, by_source_table
 
     table = accuracy_table(results)
     sources = by_source_table(results).groupby(["family", "preset"]).size().rename("sources").reset_index()
     table = table.merge(sources, on=["family", "preset"], how="left")
+    rows = results[results["split"] == Split.VALIDATION.value]
+    rows = rows.assign(family=rows["family"].map(FAMILIES))
+    kernels = rows.groupby(["family", "preset"])["kernel"].agg(lambda names: ";".join(sorted(set(names))))
+    table = table.merge(kernels.rename("kernels").reset_index(), on=["family", "preset"], how="left")
     errors = ["median_abs_error_pct", "p90_abs_error_pct", "median_error_pct"]
     return table.assign(**{column: table[column].round(1) for column in errors})[list(COLUMNS)]
 
@@ -88,11 +97,14 @@ def _causal_lm(workload: OpGraph) -> bool:
     return workload.phase is Phase.DECODE
 
 
-def accuracy_note(family: str, preset: str, *, modified: bool = False, path: Path = ACCURACY_CSV) -> str:
+def accuracy_note(
+    family: str, preset: str, *, modified: bool = False, kernel: str = "", path: Path = ACCURACY_CSV
+) -> str:
     """One line on how far a `family` result on `preset` can be trusted: the validated median and
     p90 |error|, rows, sources and the direction of the median error, or that no published timing of
-    that family on that GPU is held out; `modified`: the spec was changed (``--set``), so the figures
-    are the unmodified preset's."""
+    that family on that GPU is held out. `modified`: the spec differs from the preset as shipped
+    (``--set``, a file keeping its name), so the figures are the preset's. `kernel`: the kernel the
+    result ran, said where none of the cell's rows time it (the cell then stands for other kernels)."""
     table = load_accuracy(path)
     cell = table[(table["family"] == family) & (table["preset"] == preset)]
     if cell.empty:
@@ -105,12 +117,18 @@ def accuracy_note(family: str, preset: str, *, modified: bool = False, path: Pat
     direction = "fast" if signed < 0 else "slow"
     within = "within" if float(row["median_abs_error_pct"]) <= TARGET_PCT else "outside"
     sources = int(row["sources"]) if not math.isnan(row["sources"]) else 0
-    on = f"the unmodified {preset}" if modified else preset
+    on = f"{preset} as shipped (this spec differs from it)" if modified else preset
+    timed = str(row.get("kernels", "") or "").split(";")
+    other = (
+        f" None of them times {kernel}: the cell stands for {', '.join(timed)}."
+        if kernel not in ("", *timed)
+        else ""
+    )
     return (
         f"Validated accuracy of {_a(family)} on {on} (published timings no fit has seen, {WHERE}): "
         f"median |error| {row['median_abs_error_pct']:.1f}%, p90 {row['p90_abs_error_pct']:.1f}%, "
         f"{_count(int(row['n']), 'row')} from {_count(sources, 'source')} ({within} the "
-        f"{TARGET_PCT:g}% target); the model ran {direction} by a median {abs(signed):.1f}%."
+        f"{TARGET_PCT:g}% target); the model ran {direction} by a median {abs(signed):.1f}%.{other}"
     )
 
 

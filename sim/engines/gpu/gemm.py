@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from hwmodels.gpu import FP8_PROMOTION_INSTRUCTIONS, FP8_PROMOTION_K, GPUSpec
 from mappers.gpu_gemm import (
     PARTIAL_SUM_BYTES,
+    FP8Promotion,
     GemmProblem,
     GemmTile,
     candidate_tiles,
@@ -71,12 +72,12 @@ GROUP_M = 8
 class GemmCost(KernelCost):
     """A costed GEMM tiling; the reduction kernel is split-K's; `dequantize_s` is a kernel before
     it that expands a weight-only GEMM's weight to the activation's dtype (0: none);
-    `fp8_promotion` how its FP8 partial sums are promoted where it counts them (`_fp8_promotion_ops`:
-    ``serial`` or ``overlapped``; '' for none)."""
+    `fp8_promotion` how its FP8 partial sums are promoted where it counts them (`_fp8_promotion_ops`;
+    None where it counts none)."""
 
     tile: GemmTile
     dequantize_s: float = 0.0
-    fp8_promotion: str = ""
+    fp8_promotion: FP8Promotion | None = None
 
     @property
     def total_s(self) -> float:
@@ -89,8 +90,7 @@ class GemmCost(KernelCost):
 
     def describe(self) -> str:
         first = "dequantize + " if self.dequantize_s else ""
-        words = {"serial": "in series", "overlapped": "beside the matmul"}
-        promoted = f", FP8 sums promoted {words[self.fp8_promotion]}" if self.fp8_promotion else ""
+        promoted = f", FP8 sums promoted {self.fp8_promotion.value}" if self.fp8_promotion else ""
         return f"{first}{self.tile.describe()} waves {self.main.waves:.2f}{promoted}"
 
 
@@ -112,9 +112,9 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
         tensor_macs=bm * bn * steps * bk if kernel.tensor_cores else 0.0,
         tensor_macs_per_s=rate,
         cuda_ops=problem.dequant_per_weight * bk * bn * steps + _promotion_ops(problem, bm, bn, steps * bk)
-        + _fp8_promotion_ops(problem, bm, bn, steps * bk, "overlapped"),
+        + _fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.OVERLAPPED),
         overlap=kernel.overlap,
-        serial_cuda_ops=_fp8_promotion_ops(problem, bm, bn, steps * bk, "serial"),
+        serial_cuda_ops=_fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.SERIAL),
         l2_bytes=steps * bk * _tile_load_bytes(problem, tile, spec) + problem.side_bytes / (tiles_n * split),
         steps=steps,
         stages=tile.stages,
@@ -176,9 +176,9 @@ def _cost_stream_k(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmC
             spec, problem.math_dtype, sparse=problem.sparse, fraction=spec.tensor_fraction(problem.math_dtype)
         ),
         cuda_ops=problem.dequant_per_weight * bk * bn * steps + _promotion_ops(problem, bm, bn, steps * bk)
-        + _fp8_promotion_ops(problem, bm, bn, steps * bk, "overlapped"),
+        + _fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.OVERLAPPED),
         overlap=gemm_kernel(problem.kernel).overlap,
-        serial_cuda_ops=_fp8_promotion_ops(problem, bm, bn, steps * bk, "serial"),
+        serial_cuda_ops=_fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.SERIAL),
         l2_bytes=steps * bk * _tile_load_bytes(problem, tile, spec)
         + problem.side_bytes * steps / (tiles_n * k_steps),
         steps=steps,
@@ -216,21 +216,22 @@ def _promotion_ops(problem: GemmProblem, bm: int, bn: int, k: int) -> float:
     return per_output * bm * bn * math.ceil(k / problem.scale_block_k)
 
 
-def _fp8_promotion_ops(problem: GemmProblem, bm: int, bn: int, k: int, how: str) -> float:
+def _fp8_promotion_ops(problem: GemmProblem, bm: int, bn: int, k: int, how: FP8Promotion) -> float:
     """CUDA-core instructions a CTA's ``bm × bn`` accumulators take to promote `k` values of K of an
-    FP8 GEMM whose kernel promotes them `how` (`GemmKernel.fp8_promotion`: ``serial`` or
-    ``overlapped``): `FP8_PROMOTION_INSTRUCTIONS` every `FP8_PROMOTION_K` (`hwmodels.gpu`); none for
+    FP8 GEMM whose kernel promotes them `how` (`GemmKernel.fp8_promotion`: in series or beside the
+    matmul): `FP8_PROMOTION_INSTRUCTIONS` every `FP8_PROMOTION_K` (`hwmodels.gpu`); none for
     other dtypes, for a kernel promoting otherwise, or for a block-scaled GEMM, whose scale promotion
     (`_promotion_ops`) adds the partial sums."""
     kernel = gemm_kernel(problem.kernel)
-    if problem.math_dtype is not DType.FP8 or problem.scale_block_k or kernel.fp8_promotion != how:
+    if problem.math_dtype is not DType.FP8 or problem.scale_block_k or kernel.fp8_promotion is not how:
         return 0.0
     return FP8_PROMOTION_INSTRUCTIONS * bm * bn * math.ceil(k / FP8_PROMOTION_K)
 
 
-def _promotes(problem: GemmProblem, bm: int, bn: int, k: int) -> str:
-    """How the tile's FP8 partial sums are promoted where `_fp8_promotion_ops` counts them; ''."""
-    return next((how for how in ("serial", "overlapped") if _fp8_promotion_ops(problem, bm, bn, k, how)), "")
+def _promotes(problem: GemmProblem, bm: int, bn: int, k: int) -> FP8Promotion | None:
+    """How the tile's FP8 partial sums are promoted where `_fp8_promotion_ops` counts them; None."""
+    promoting = (FP8Promotion.SERIAL, FP8Promotion.OVERLAPPED)
+    return next((how for how in promoting if _fp8_promotion_ops(problem, bm, bn, k, how)), None)
 
 
 def _tile_load_bytes(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> float:
