@@ -132,7 +132,8 @@ def _kernel_row(figure: pd.Series) -> dict[str, object]:
         group = figure["group_size"]
         if family == "gemm_w4a16":
             row["group_size"] = int(group) if group.isdigit() else int(figure["k"])  # channelwise: all of K
-        elif family == "gemm_fp8" and group.isdigit():  # block-scaled FP8: the scale block along K
+        elif family in ("gemm_w8a16", "gemm_fp8") and group.isdigit():
+            # groupwise int8 (MLX's groups of 64); block-scaled FP8: the scale block along K
             row["group_size"] = int(group)
         row["out_dtype"] = "bf16" if a == "fp8" else a
     else:

@@ -27,6 +27,7 @@ from sim.measured.compare import L2_FLUSHES, TIMINGS, compare
 from sim.measured.published_validation import simulate_step
 from sim.simulate import simulate_op_latency
 from workloads.kernel_ops import op_for_measurement
+from workloads.op import Role
 
 ROWS, SKIPPED = published_measurements()
 
@@ -257,6 +258,18 @@ def test_marlin_w4a16_speedup_is_ideal_up_to_batch_32_on_the_a10():
 
     assert all(3.6 < speedup(m) < 3.87 for m in (1, 4, 16, 32))
     assert speedup(64) < 3.2 and speedup(128) < 2.0
+
+
+def test_a_groupwise_int8_row_carries_its_scales():
+    # MLX's int8 rows (PUBLISHED_VALIDATION.md source 24) quantize in groups of 64 along K: a
+    # 4096 x 4096 weight then has 4096 / 64 · 4096 = 262,144 fp16 scales (512 KiB), against 4096
+    # per output channel when the row gives no group; the weight itself stays 16 MiB of int8
+    shape = {"family": "gemm_w8a16", "M": 16, "N": 4096, "K": 4096, "a_dtype": "fp16", "b_dtype": "int8"}
+    grouped = op_for_measurement({**shape, "group_size": 64})
+    channelwise = op_for_measurement(shape)
+    assert grouped.operand(Role.METADATA).elements == 4096 // 64 * 4096
+    assert channelwise.operand(Role.METADATA).elements == 4096
+    assert grouped.operand(Role.WEIGHT).elements == channelwise.operand(Role.WEIGHT).elements == 4096 * 4096
 
 
 # --- whole models (reference_kernels/data/published_models.csv) ------------------------------

@@ -139,8 +139,9 @@ def _gemm(row: Mapping[str, object], family: str) -> Op:
     if family == "gemm_w4a16":
         group = _int(row, "group_size") if _present(row, "group_size") else None
         graph = annotate(graph, weights="int4", group_size=group)
-    elif family == "gemm_w8a16":
-        graph = annotate(graph, weights="int8")
+    elif family == "gemm_w8a16":  # per output channel unless the row gives a group along K
+        group = _int(row, "group_size") if _present(row, "group_size") else None
+        graph = annotate(graph, weights="int8", group_size=group)
     elif family == "gemm_sparse24":
         graph = annotate(graph, sparsity="2:4")
     return graph.ops[0]
