@@ -1,7 +1,7 @@
 """What a GPU's probe files say beside the preset's values (`reference_kernels/probes.py` measures,
 `sim/measured/probes.py` reads): the memory law's ceiling and latency, burst against sustained GEMM
-rate, the dirty share a write flush leaves, FP8 fast accumulation, and the cuBLAS GEMMs beside the
-model.
+rate, the dirty share a write flush leaves, FP8 fast accumulation, the SM clock a call meets after
+the GPU idled, and the cuBLAS GEMMs beside the model.
 
     bash reference_kernels/run_probes_on_gpu.sh     # on the device tool: writes <gpu>_probe_*.csv
     python benchmarks/bench_probes.py reference_kernels/data/probes --hw h100_sxm
@@ -19,7 +19,7 @@ import pandas as pd
 
 from hwmodels import load_hardware
 from sim.measured.compare import compare
-from sim.measured.probes import dirty_share, fast_accumulation, memory_law, sustained_clock
+from sim.measured.probes import clock_after_idle, dirty_share, fast_accumulation, memory_law, sustained_clock
 
 
 def _read(folder: Path, name: str) -> pd.DataFrame | None:
@@ -72,6 +72,9 @@ def main() -> None:
     if (fp8 := _read(args.folder, "fp8_accumulation")) is not None:
         ratios = fast_accumulation(fp8).to_string(index=False)
         print("\ncuBLAS FP8, promoted over fast accumulation:\n" + ratios)
+    if (clock := _read(args.folder, "cold_clock")) is not None:
+        print(f"\nSM clock after host idle (clock_hz from two spin lengths; {args.hw} runs at "
+              f"{spec.sustained_clock_hz / 1e6:.0f} MHz):\n" + clock_after_idle(clock).to_string(index=False))
     if (gemms := _read(args.folder, "gemm_kernels")) is not None:
         names = gemms.rename(columns={"m": "M", "n": "N", "k": "K"})[["M", "N", "K", "kernel_name"]]
         joined = compare(gemm_rows(gemms), spec).rows.merge(names, on=["M", "N", "K"])

@@ -25,6 +25,16 @@ of the device tool (``bash reference_kernels/run_probes_on_gpu.sh``) settles the
   The model promotes FP8 partial sums as cuBLAS does by default (`hwmodels.gpu.FP8_PROMOTION_K`,
   in series with the matmul; ASSUMED from CUTLASS's kernels); torchao's FP8 inference matmuls and
   vLLM's CUTLASS scaled_mm accumulate fast. The probe measures what fast accumulation saves.
+* `cold_clock`: the SM clock a call meets after the GPU has idled. Harnesses that synchronize
+  and return to the host between calls (nvbench's cold measurement, TileOPs' ``bench_kernel``)
+  publish batch-1 decode times with floors of 10-21 µs where the model, and a warm GPU's launch,
+  give 2-5 µs (`benchmarks/RESULTS.md`, sessions 10-21). If the clock falls while the GPU waits
+  for the host and a call of tens of µs ends before it climbs back, such a call runs at the lower
+  clock. A spin of a known number of cycles (``torch.cuda._sleep``) timed by CUDA events gives the
+  clock it ran at; each condition (back to back, after 0-100 ms of host idle, after a 256 MB
+  write flush and a synchronize) is timed at two spin lengths, whose difference cancels the
+  launch and event overheads. A batch-1 decode attention and a GEMV are timed in the same
+  conditions beside it.
 
     python3 -m reference_kernels.probes cuda OUT_DIR [--only memory_streams,dirty_l2]
 
@@ -99,6 +109,22 @@ DO_BENCH_FLUSH_BYTES = 256_000_000
 DIRTY_L2_RUNS = 50
 #: (M, N, K) of the FP8 probe.
 FP8_SHAPES = ((8192, 8192, 8192), (8192, 2112, 7168), (4096, 4096, 4096), (128, 4096, 4096), (16, 8192, 8192))
+
+#: GPU cycles of the cold-clock probe's shorter spin (``torch.cuda._sleep``: one thread spinning on
+#: ``clock64`` until that many cycles have passed); the longer spin is twice it. 100,000 cycles are
+#: about 50 µs at 2 GHz: short against a DVFS clock step (milliseconds), so a spin meets the clock
+#: the call starts at, and long against the events' resolution (about 0.5 µs).
+CLOCK_SPIN_CYCLES = 100_000
+#: Host idle (``time.sleep``) after a synchronize and before each cold call: none, then 1, 10 and 100
+#: ms (a Python harness's work between calls is in the first two).
+CLOCK_GAPS_S = (0.0, 1e-3, 1e-2, 1e-1)
+CLOCK_RUNS = 15
+#: Back-to-back warm-up before the hot condition: seconds of 4096³ bf16 GEMMs.
+CLOCK_WARM_S = 0.2
+#: The small calls timed beside the spin: a batch-1 decode over 32 query and 4 K/V heads, head dim
+#: 128, 4096 keys in fp16 (TileOPs' and FlashInfer's decode rows), and a 1 x 4096 x 4096 fp16 GEMV.
+CLOCK_DECODE = (32, 4, 4096, 128)
+CLOCK_GEMV = (4096, 4096)
 
 Row = dict[str, object]
 
@@ -243,6 +269,73 @@ def fp8_accumulation(device: torch.device, *, shapes: tuple[tuple[int, int, int]
     return rows
 
 
+def cold_clock(device: torch.device, *, cycles: int = CLOCK_SPIN_CYCLES,
+               gaps: tuple[float, ...] = CLOCK_GAPS_S, runs: int = CLOCK_RUNS, warm_s: float = CLOCK_WARM_S,
+               timer=None, spin: Callable[[int], object] | None = None) -> list[Row]:
+    """Per condition (`clock_conditions`) and call (a spin of `cycles` and of twice that, the
+    decode attention and the GEMV of `CLOCK_DECODE` and `CLOCK_GEMV`): the median, p10 and p90 of
+    `runs` CUDA-event timings. GPU only; `timer` and `spin` stand in for the CUDA ones in tests."""
+    timer = timer or make_timer(device)
+    spin = spin or torch.cuda._sleep
+    heads, kv_heads, keys, head_dim = CLOCK_DECODE
+    q = torch.randn(1, heads, 1, head_dim, dtype=torch.float16, device=device)
+    k, v = (torch.randn(1, kv_heads, keys, head_dim, dtype=torch.float16, device=device) for _ in range(2))
+    x = torch.randn(1, CLOCK_GEMV[1], dtype=torch.float16, device=device)
+    w = torch.randn(*CLOCK_GEMV, dtype=torch.float16, device=device)
+    calls: dict[str, tuple[Callable[[], object], int]] = {
+        "spin": (lambda: spin(cycles), cycles),
+        "spin_twice": (lambda: spin(2 * cycles), 2 * cycles),
+        "decode_attention": (lambda: F.scaled_dot_product_attention(q, k, v, enable_gqa=True), 0),
+        "gemv": (lambda: F.linear(x, w), 0),
+    }
+    for call, _ in calls.values():  # the first call of each loads its kernel
+        call()
+    rows = []
+    for condition, gap, setup, before in clock_conditions(device, gaps, warm_s):
+        for name, (call, spun) in calls.items():
+            setup()
+            times = timer.run(call, runs, before=before)
+            p10, median, p90 = np.percentile(times, [10, 50, 90])
+            rows.append({"condition": condition, "gap_s": gap, "call": name, "cycles": spun,
+                         "median_s": median, "p10_s": p10, "p90_s": p90, "runs": runs})
+    return rows
+
+
+def clock_conditions(device: torch.device, gaps: tuple[float, ...], warm_s: float
+                     ) -> list[tuple[str, float, Callable[[], object], Callable[[], object]]]:
+    """(name, host idle seconds, what runs once before a call's timings, what runs before each
+    timed call) of the cold-clock probe: ``hot``, calls queued back to back (nothing between them)
+    after `warm_s` of back-to-back GEMMs; ``idle``, a synchronize and then each of `gaps` of host
+    sleep; ``write_flush``, a 256 MB ``zero_()`` and a synchronize, as TileOPs' ``bench_kernel``
+    and nvbench's cold loop run before each call."""
+    flush_words = torch.zeros(DO_BENCH_FLUSH_BYTES // 4, dtype=torch.int32, device=device)
+    square = torch.randn(4096, 4096, dtype=torch.bfloat16, device=device) if warm_s else None
+
+    def warm() -> None:
+        began = time.perf_counter()
+        while time.perf_counter() - began < warm_s:
+            for _ in range(10):
+                torch.mm(square, square)
+            _sync(device)
+
+    def idle(gap: float) -> Callable[[], None]:
+        def before() -> None:
+            _sync(device)
+            if gap:
+                time.sleep(gap)
+        return before
+
+    def flushed() -> None:
+        flush_words.zero_()
+        _sync(device)
+
+    def nothing() -> None:
+        return None
+
+    return [("hot", 0.0, warm, nothing), *[("idle", gap, nothing, idle(gap)) for gap in gaps],
+            ("write_flush", 0.0, nothing, flushed)]
+
+
 def kernel_launches(trace: dict) -> list[Row]:
     """The GPU kernels of a Chrome trace (torch.profiler's ``export_chrome_trace``), in launch
     order: name, grid, block, registers per thread, static shared memory, CTAs per SM."""
@@ -268,6 +361,7 @@ PROBES: dict[str, tuple[Callable[..., list[Row]], bool]] = {  # name -> (probe, 
     "gemm_kernels": (gemm_kernels, True),
     "dirty_l2": (dirty_l2, False),
     "fp8_accumulation": (fp8_accumulation, False),
+    "cold_clock": (cold_clock, False),
 }
 
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from reference_kernels.probes import (
+    cold_clock,
     gemm_kernels,
     kernel_launches,
     main,
@@ -21,7 +22,7 @@ from reference_kernels.probes import (
 )
 from reference_kernels.timing import TimingBudget
 from reference_kernels.triton_kernels.streams import stream
-from sim.measured.probes import dirty_share, fast_accumulation, memory_law, sustained_clock
+from sim.measured.probes import clock_after_idle, dirty_share, fast_accumulation, memory_law, sustained_clock
 
 CPU = torch.device("cpu")
 ONE_RUN = TimingBudget(warmup_runs=1, min_runs=1, max_runs=1, target_s=0.0)
@@ -103,7 +104,7 @@ def test_run_probes_writes_what_a_cpu_can_run_and_says_why_it_skips_the_rest(tmp
                                                                                  "budget": ONE_RUN}}
     outcome = run_probes(CPU, tmp_path, options=options)
     assert outcome["memory_streams"] == outcome["dirty_l2"] == outcome["fp8_accumulation"] == (
-        "skipped: needs a CUDA device")
+        "skipped: needs a CUDA device") == outcome["cold_clock"]
     with open(tmp_path / "cpu_probe_gemm_kernels.csv") as file:
         (row,) = list(csv.DictReader(file))
     assert (row["m"], row["n"], row["k"]) == ("2", "4", "8") and row["device_name"]  # environment columns
@@ -127,6 +128,70 @@ def test_the_cli_refuses_an_unknown_probe_by_name(tmp_path, capsys):
     assert main(["cpu", str(tmp_path), "--only", "gemm_kernels,warp_speed"]) == 2
     assert "probe 'warp_speed': expected one of memory_streams, sustained_gemm" in capsys.readouterr().err
 
+
+
+class _SpinClock:
+    """A GPU stand-in for the cold-clock probe: a spin of c cycles takes 2 us of launch and events
+    plus c / f, f = 1.98 GHz where nothing synchronized before the call (back to back) and 0.8 GHz
+    where something did (the GPU idled); any other call takes 2 us."""
+
+    def __init__(self) -> None:
+        self.spun = 0
+        self.syncs = 0
+
+    def spin(self, cycles: int) -> None:
+        self.spun = cycles
+
+    def run(self, fn, runs, before):
+        times = []
+        for _ in range(runs):
+            self.spun, syncs = 0, self.syncs
+            before()
+            fn()
+            clock = 0.8e9 if self.syncs > syncs else 1.98e9
+            times.append(2e-6 + self.spun / clock)
+        return times
+
+
+def test_cold_clock_times_every_call_in_every_condition(monkeypatch):
+    from reference_kernels import probes
+
+    fake = _SpinClock()
+    monkeypatch.setattr(probes, "_sync", lambda device: setattr(fake, "syncs", fake.syncs + 1))
+    rows = cold_clock(CPU, cycles=1000, gaps=(0.0, 1e-3), runs=3, warm_s=0.0, timer=fake, spin=fake.spin)
+    conditions = [(row["condition"], row["gap_s"]) for row in rows[::4]]
+    assert conditions == [("hot", 0.0), ("idle", 0.0), ("idle", 1e-3), ("write_flush", 0.0)]
+    assert [row["call"] for row in rows[:4]] == ["spin", "spin_twice", "decode_attention", "gemv"]
+    assert [row["cycles"] for row in rows[:4]] == [1000, 2000, 0, 0]
+    hot_spin = rows[0]  # nothing synchronized yet: the back-to-back clock, 2 us + 1000 / 1.98 GHz
+    assert hot_spin["median_s"] == pytest.approx(2e-6 + 1000 / 1.98e9)
+    idle_spin = rows[4]  # after a synchronize: 2 us + 1000 / 0.8 GHz
+    assert idle_spin["median_s"] == pytest.approx(2e-6 + 1000 / 0.8e9)
+    flushed_twice = rows[13]  # the write flush synchronizes too: 2 us + 2000 / 0.8 GHz
+    assert flushed_twice["median_s"] == pytest.approx(2e-6 + 2000 / 0.8e9)
+
+
+def test_clock_after_idle_takes_the_clock_from_two_spin_lengths():
+    # 100,000 and 200,000 cycles: 52.5 and 103.0 us back to back (2 us of overhead, 1.98 GHz), 127
+    # and 252 us after 10 ms idle (0.8 GHz): f = 100,000 / (103.0 - 52.5) us = 1.98 GHz and
+    # 100,000 / 125 us = 0.8 GHz, 0.404 of the hot clock; the decode 9.5 us hot, 19 us idle (2x)
+    def timing(condition, gap, call, cycles, median):
+        return {"condition": condition, "gap_s": gap, "call": call, "cycles": cycles, "median_s": median}
+
+    hot = 1e5 / 1.98e9
+    rows = pd.DataFrame([
+        timing("hot", 0.0, "spin", 100_000, 2e-6 + hot),
+        timing("hot", 0.0, "spin_twice", 200_000, 2e-6 + 2 * hot),
+        timing("hot", 0.0, "decode_attention", 0, 9.5e-6),
+        timing("idle", 0.01, "spin", 100_000, 127e-6), timing("idle", 0.01, "spin_twice", 200_000, 252e-6),
+        timing("idle", 0.01, "decode_attention", 0, 19e-6),
+    ])
+    table = clock_after_idle(rows).set_index("condition")
+    assert table.loc["hot", "clock_hz"] == pytest.approx(1.98e9)
+    assert table.loc["idle", "clock_hz"] == pytest.approx(0.8e9)
+    assert table.loc["idle", "clock_over_hot"] == pytest.approx(0.8 / 1.98)
+    assert table.loc["idle", "decode_attention_over_hot"] == pytest.approx(2.0)
+    assert table.loc["hot", "decode_attention_over_hot"] == 1.0
 
 
 # --- what the probes' files say (sim/measured/probes.py) ---------------------------------------

@@ -17,6 +17,11 @@ figures a preset field would be set from, with the arithmetic in its docstring:
   copy's rate, is the bytes written back for the dirty lines the flush left: as a share of the L2,
   what `GPUSpec.after_l2_flush_by_writes` assumes to be the whole of it.
 * `fast_accumulation`: cuBLAS FP8 without fast accumulation over with it, per shape.
+* `clock_after_idle`: a spin of ``c`` cycles and one of ``2c`` timed by CUDA events take
+  ``t1 = o + c / f`` and ``t2 = o + 2c / f`` at an SM clock ``f`` with the same launch and event
+  overhead ``o``, so ``f = c / (t2 - t1)``: per condition, the clock a call meets (back to back
+  after a warm-up, after host idle, after a flush and a synchronize), over the back-to-back one,
+  beside the small calls' times over theirs back to back.
 """
 
 from __future__ import annotations
@@ -91,3 +96,19 @@ def fast_accumulation(fp8: pd.DataFrame) -> pd.DataFrame:
     times = times.rename(columns={False: "promoted_s", True: "fast_s"}).reset_index()
     times["promoted_over_fast"] = times["promoted_s"] / times["fast_s"]
     return times
+
+
+def clock_after_idle(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per condition and host gap: the SM clock its spins ran at (module docstring: ``f = c / (t2 -
+    t1)``, from the medians), over the ``hot`` condition's, and each other call's median time over
+    its ``hot`` one."""
+    medians = rows.pivot_table(index=["condition", "gap_s"], columns="call", values="median_s", sort=False)
+    cycles = rows[rows["call"] == "spin"]["cycles"].iloc[0]
+    result = pd.DataFrame({"clock_hz": cycles / (medians["spin_twice"] - medians["spin"])})
+    hot = medians.xs("hot", level="condition").iloc[0]
+    result["clock_over_hot"] = result["clock_hz"] / result.loc[("hot", hot.name), "clock_hz"]
+    for call in medians.columns.difference(["spin", "spin_twice"]):
+        result[f"{call}_s"] = medians[call]
+        result[f"{call}_over_hot"] = medians[call] / hot[call]
+    return result.reset_index()
+
