@@ -210,6 +210,21 @@ def test_a_model_that_does_not_fit_the_gpu_memory_is_warned_about(capsys):
             ["--hw", "cpu_ci", "--gemm", "64,64,64", "--gemm-kernel", "x"],
             "--gemm-kernel: GPU options; hardware 'cpu_ci' is a CPUSpec",
         ),
+        # model arguments a workload without a model has no use for are refused, not ignored
+        (
+            ["--hw", "h100_sxm", "--gemm", "1,4096,4096", "--kv", "int8"],
+            "--kv 'int8': applies to --model; of the model arguments --gemm takes --weights, "
+            "--group-size, --activations, --gemm-activations, --sparsity",
+        ),
+        (
+            ["--hw", "h100_sxm", "--gemm", "1,4096,4096", "--phase", "decode"],
+            "--phase 'decode': applies to --model",
+        ),
+        (
+            ["--hw", "scalesim_32x32", "--topology", str(EXAMPLES / "resnet_head.csv"), "--weights", "int4"],
+            "--weights 'int4': applies to --model; of the model arguments --topology takes none of them "
+            "(a topology's layers take --dtype)",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_nonzero_exit(capsys, argv, message):
@@ -253,3 +268,29 @@ def test_exit_code_for_console_script(tmp_path):
     )
     assert done.returncode == 2
     assert done.stderr.startswith("codesign simulate: error: hardware: unknown preset 'nope'")
+
+
+def test_a_gemm_takes_the_weight_and_activation_arguments_a_model_would(capsys):
+    # --gemm 1,8192,8192 on an H100, fp16: a GEMV streaming its 134 MB weight. With --weights int4
+    # the weight is 8192 · 8192 / 2 = 33.5 MB, plus an fp16 scale and an int4 zero point for each of
+    # the 8192 / 128 · 8192 = 524,288 groups of 128 along K (1 MiB + 256 KiB): about a quarter of
+    # the bytes, and well under half the time
+    def latency(*extra):
+        argv = ("simulate", "--hw", "h100_sxm", "--gemm", "1,8192,8192", "--format", "csv", *extra)
+        code, out, err = run(capsys, *argv)
+        assert code == 0, err
+        rows = pd.read_csv(io.StringIO(out))
+        return rows.set_index("layer").loc["gemm0"]
+
+    fp16 = latency("--dtype", "fp16")
+    int4 = latency("--dtype", "fp16", "--weights", "int4")
+    weight_bytes = 8192 * 8192 // 2 + 8192 // 128 * 8192 * (2 + 0.5)
+    assert fp16["dram_read_bytes"] >= 8192 * 8192 * 2
+    assert weight_bytes <= int4["dram_read_bytes"] < 1.02 * weight_bytes  # the weight, its scales and A
+    assert int4["latency_s"] < 0.5 * fp16["latency_s"]
+    # the accuracy line quotes the weight-only cell and says that no row of it times the default tiling
+    code, out, _ = run(capsys, "simulate", "--hw", "h100_sxm", "--gemm", "1,8192,8192", "--weights", "int4")
+    assert code == 0
+    assert "Validated accuracy of a weight-only GEMM on h100_sxm" in out
+    assert "None of them times the model's default weight-only GEMM" in out
+

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 
 from sim.commands.stderr import warnings_to_stderr
+from workloads.dtypes import DType
 from workloads.errors import WorkloadError
 from workloads.fusion import MoeMode
-from workloads.op import OpGraph
+from workloads.op import OpGraph, gemm_op
 from workloads.serving import FusionMode
 
 
@@ -60,6 +61,38 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: The model arguments a `--gemm` takes: it is a layer's GEMM, B its weight (quantized, grouped or
+#: sparse as a model's would be) and A and C its activations.
+GEMM_ANNOTATIONS = ("weights", "group_size", "activations", "gemm_activations", "sparsity")
+#: Model arguments and the values they have when not given (the others default to None).
+MODEL_ARGUMENT_DEFAULTS = {"phase": "prefill", "batch": 1, "moe": MoeMode.EAGER.value}
+
+
+#: Where a workload without a model takes what the model arguments would set.
+INSTEAD = {
+    "--gemm": "a --gemm is one layer's GEMM: its M is the tokens",
+    "--topology": "a topology's layers take --dtype",
+    "--ops": "an op graph keeps the phase and precisions codesign trace gave it",
+}
+
+
+def refuse_model_arguments(args: argparse.Namespace, workload: str, *, allowed: tuple[str, ...] = ()) -> None:
+    """An error naming the first model argument given (off its default) that `workload` (``--gemm``,
+    ``--topology``, ``--ops``) has no use for, outside `allowed`: a silently ignored ``--weights
+    int4`` would print an fp16 number as if it were the int4 one."""
+    from workloads.model_graph import ANNOTATION_KEYS  # tracing stays out of start-up
+
+    for name in ("phase", "batch", "seq", "context", *ANNOTATION_KEYS):
+        value = getattr(args, name, None)
+        if name in allowed or value is None or value == MODEL_ARGUMENT_DEFAULTS.get(name):
+            continue
+        takes = ", ".join("--" + key.replace("_", "-") for key in allowed) or "none of them"
+        raise WorkloadError(
+            f"--{name.replace('_', '-')} {value!r}: applies to --model; of the model arguments {workload} "
+            f"takes {takes} ({INSTEAD[workload]})"
+        )
+
+
 def batch_size(text: str) -> int | str:
     """``--batch``: an integer (checked where it is used), or ``max``."""
     return "max" if text.strip().lower() == "max" else int(text)
@@ -89,3 +122,25 @@ def annotation_arguments(args: argparse.Namespace) -> dict[str, object]:
 
     given = {name: getattr(args, name) for name in ANNOTATION_KEYS}
     return given | {"fusion": given["fusion"] or FusionMode.EAGER.value}
+
+
+def gemm_workload(texts: list[str], dtype: DType, args: argparse.Namespace) -> OpGraph:
+    """Each ``--gemm M,N,K`` as a layer's GEMM in `dtype` (B its weight), then the weight,
+    activation and sparsity arguments given (`GEMM_ANNOTATIONS`) as `annotate` sets them on a
+    model: ``--weights int4`` stores B in 4 bits with its group scales and zero points."""
+    from workloads.annotate import annotate  # the annotations stay out of start-up
+
+    ops = tuple(_parse_gemm(text, index, dtype) for index, text in enumerate(texts))
+    return annotate(OpGraph(name="gemm", ops=ops), **{name: getattr(args, name) for name in GEMM_ANNOTATIONS})
+
+
+def _parse_gemm(text: str, index: int, dtype: DType):
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 3:
+        raise WorkloadError(f"--gemm {text!r}: expected three sizes M,N,K, e.g. --gemm 128,1024,1024")
+    try:
+        m, n, k = (int(part) for part in parts)
+    except ValueError:
+        raise WorkloadError(f"--gemm {text!r}: M, N and K must be integers") from None
+    return gemm_op(m, n, k, name=f"gemm{index}", input_dtype=dtype, weight_dtype=dtype, output_dtype=dtype,
+                   attrs=(("weight_is_param", 1),))

@@ -12,10 +12,15 @@ import argparse
 import sys
 
 from sim.commands.gpu_args import add_gpu_arguments, apply_gpu_arguments
-from sim.commands.model_args import add_model_arguments, load_graph
+from sim.commands.model_args import (
+    GEMM_ANNOTATIONS,
+    add_model_arguments,
+    gemm_workload,
+    load_graph,
+    refuse_model_arguments,
+)
 from workloads.dtypes import DType
-from workloads.errors import CodesignError, WorkloadError
-from workloads.op import OpGraph, gemm_op
+from workloads.errors import CodesignError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -92,27 +97,17 @@ def _simulation_figure(args: argparse.Namespace):
         raise CodesignError("--roofline and --breakdown need a workload: --model M or --gemm M,N,K")
     if args.roofline and len(args.hw) > 1:
         raise CodesignError("--roofline plots one device: give one --hw")
+    if not args.model:
+        refuse_model_arguments(args, "--gemm", allowed=GEMM_ANNOTATIONS)
     graph = load_graph(args, "plot") if args.model else None
     results = {}
     for preset in args.hw:
         hardware = apply_gpu_arguments(load_hardware(preset, args.overrides), args)
-        workload = graph or _gemms(args.gemm, args.dtype, hardware.default_dtype)
+        dtype = DType.parse(args.dtype, field="--dtype") if args.dtype else hardware.default_dtype
+        workload = graph or gemm_workload(args.gemm, dtype, args)
         results[hardware.name] = (simulate(workload, hardware), hardware)
     if args.roofline:
         frame, hardware = next(iter(results.values()))
         return roofline_figure(frame, hardware, title=args.title)
     column = args.y or "latency_s"
     return breakdown_figure({name: frame for name, (frame, _) in results.items()}, column, title=args.title)
-
-
-def _gemms(texts: list[str], dtype_text: str | None, default: DType) -> OpGraph:
-    dtype = DType.parse(dtype_text, field="--dtype") if dtype_text else default
-    ops = []
-    for index, text in enumerate(texts):
-        try:
-            m, n, k = (int(part) for part in text.split(","))
-        except ValueError:
-            raise WorkloadError(f"--gemm {text!r}: expected three integers M,N,K, e.g. 128,64,64") from None
-        ops.append(gemm_op(m, n, k, name=f"gemm{index}", input_dtype=dtype, weight_dtype=dtype,
-                           output_dtype=dtype))
-    return OpGraph(name="gemm", ops=tuple(ops))

@@ -19,13 +19,19 @@ from sim.commands.gpu_args import (
     require_gpu,
     stack_arguments,
 )
-from sim.commands.model_args import add_model_arguments, load_graph
+from sim.commands.model_args import (
+    GEMM_ANNOTATIONS,
+    add_model_arguments,
+    gemm_workload,
+    load_graph,
+    refuse_model_arguments,
+)
 from sim.commands.simulate_system import add_system_arguments, run_on_system
 from sim.commands.stderr import warning_line
 from sim.present.tables import OutputFormat, render
 from workloads.dtypes import DType
 from workloads.errors import WorkloadError
-from workloads.op import OpGraph, Phase, gemm_op
+from workloads.op import OpGraph, Phase
 from workloads.summary import resident_bytes
 from workloads.topology import read_topology
 from workloads.zoo import context_length
@@ -93,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
     from sim.simulate import simulate, summarize
     from workloads.graph_io import read_graph_csv
 
+    if not args.model:  # before the stack's arguments fill in --fusion
+        refuse_model_arguments(args, _workload_flag(args), allowed=GEMM_ANNOTATIONS if args.gemm else ())
     stack, host_s, host_why = stack_arguments(args)
     hardware = load_hardware(args.hw, args.overrides)
     as_shipped = _is_shipped_preset(hardware)
@@ -102,10 +110,7 @@ def run(args: argparse.Namespace) -> int:
     timing = launch_timing_of(args, stack, args.phase)
     dtype = DType.parse(args.dtype, field="--dtype") if args.dtype else hardware.default_dtype
     if args.gemm:
-        workload = OpGraph(
-            name="gemm",
-            ops=tuple(_parse_gemm(text, index, dtype) for index, text in enumerate(args.gemm)),
-        )
+        workload = gemm_workload(args.gemm, dtype, args)
     elif args.topology:
         workload = read_topology(args.topology, dtype=dtype)
     elif args.ops:
@@ -177,12 +182,13 @@ def _accuracy_note(workload: OpGraph, hardware, args: argparse.Namespace, *, as_
     covers. A GEMM result names its kernel (``--gemm-kernel``, else the library's), so the note can
     say when none of the cell's rows time it."""
     from sim.engines.registry import model_for
-    from sim.measured.accuracy import LIBRARY_GEMM, accuracy_note, workload_family
+    from sim.measured.accuracy import DEFAULT_WEIGHT_ONLY_GEMM, LIBRARY_GEMM, accuracy_note, workload_family
 
     family = workload_family(workload)
     if not model_for(hardware).validated_on_published or family is None:
         return ""
-    kernel = (getattr(args, "gemm_kernel", None) or LIBRARY_GEMM) if "GEMM" in family else ""
+    default = DEFAULT_WEIGHT_ONLY_GEMM if family == "weight-only GEMM" else LIBRARY_GEMM
+    kernel = (getattr(args, "gemm_kernel", None) or default) if "GEMM" in family else ""
     return accuracy_note(family, hardware.name, modified=not as_shipped, kernel=kernel)
 
 
@@ -279,12 +285,7 @@ def _summary_line(workload: OpGraph, total: dict, hardware) -> str:
     return line
 
 
-def _parse_gemm(text: str, index: int, dtype: DType):
-    parts = [part.strip() for part in text.split(",")]
-    if len(parts) != 3:
-        raise WorkloadError(f"--gemm {text!r}: expected three sizes M,N,K, e.g. --gemm 128,1024,1024")
-    try:
-        m, n, k = (int(part) for part in parts)
-    except ValueError:
-        raise WorkloadError(f"--gemm {text!r}: M, N and K must be integers") from None
-    return gemm_op(m, n, k, name=f"gemm{index}", input_dtype=dtype, weight_dtype=dtype, output_dtype=dtype)
+def _workload_flag(args: argparse.Namespace) -> str:
+    return "--gemm" if args.gemm else "--topology" if args.topology else "--ops"
+
+

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from workloads.dtypes import DType
-from workloads.op import OpGraph, OpKind, Phase
+from workloads.op import OpGraph, OpKind, Phase, Role
 
 #: The target of issue 16: median absolute error per family and GPU, validation rows only.
 TARGET_PCT = 10.0
@@ -67,11 +67,16 @@ def load_accuracy(path: Path = ACCURACY_CSV) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
+#: What the weight-only cells' rows do not hold where no kernel is named: the model's own tiling.
+DEFAULT_WEIGHT_ONLY_GEMM = "the model's default weight-only GEMM"
+
+
 def workload_family(workload: OpGraph) -> str | None:
     """The accuracy family a simulated workload's total falls in: a causal language model's whole
-    prefill or decode step (the validation rows' models), or GEMMs of one float dtype (`--gemm`: FP8
-    GEMM or GEMM); None for anything else (an encoder or vision model, a topology, an op graph,
-    GEMMs of mixed or integer dtypes), which no family covers."""
+    prefill or decode step (the validation rows' models), GEMMs of one float dtype (`--gemm`: FP8
+    GEMM or GEMM), or GEMMs of int4 or int8 weights on fp16 or bf16 activations (weight-only GEMM);
+    None for anything else (an encoder or vision model, a topology, an op graph, GEMMs of mixed
+    dtypes), which no family covers."""
     if workload.phase is not None:
         if not _causal_lm(workload):
             return None
@@ -84,7 +89,16 @@ def workload_family(workload: OpGraph) -> str | None:
         return "FP8 GEMM"
     if len(dtypes) == 1 and dtypes <= {DType.FP16, DType.BF16}:
         return "GEMM"
+    if all(_weight_only(op) for op in gemms):
+        return "weight-only GEMM"
     return None
+
+
+def _weight_only(op) -> bool:
+    """An int4 or int8 weight under one 16-bit float dtype of input and output (its scales aside)."""
+    weight = op.operand(Role.WEIGHT).dtype
+    floats = {op.operand(role).dtype for role in (Role.INPUT, Role.OUTPUT)}
+    return weight in (DType.INT4, DType.INT8) and len(floats) == 1 and floats <= {DType.FP16, DType.BF16}
 
 
 def _causal_lm(workload: OpGraph) -> bool:
