@@ -221,6 +221,11 @@ def test_a_model_that_does_not_fit_the_gpu_memory_is_warned_about(capsys):
             "--phase 'decode': applies to --model",
         ),
         (
+            ["--hw", "h100_sxm", "--model", "llama-2-7b", "--seq", "16", "--dtype", "fp8"],
+            "--dtype 'fp8': sets a --gemm's or a --topology's operands; with --model give --weights, "
+            "--activations, --gemm-activations or --kv",
+        ),
+        (
             ["--hw", "scalesim_32x32", "--topology", str(EXAMPLES / "resnet_head.csv"), "--weights", "int4"],
             "--weights 'int4': applies to --model; of the model arguments --topology takes none of them "
             "(a topology's layers take --dtype)",

@@ -76,6 +76,17 @@ INSTEAD = {
 }
 
 
+def refuse_dtype(args: argparse.Namespace) -> None:
+    """An error where ``--dtype`` comes with a model or an op graph, which it would not change: a
+    model's precisions are its annotations (``--weights``, ``--activations``, ``--kv``)."""
+    if getattr(args, "dtype", None) and (args.model or getattr(args, "ops", None)):
+        workload = "--model" if args.model else "--ops"
+        raise WorkloadError(
+            f"--dtype {args.dtype!r}: sets a --gemm's or a --topology's operands; with {workload} give "
+            "--weights, --activations, --gemm-activations or --kv (an op graph: trace it with them)"
+        )
+
+
 def refuse_model_arguments(args: argparse.Namespace, workload: str, *, allowed: tuple[str, ...] = ()) -> None:
     """An error naming the first model argument given (off its default) that `workload` (``--gemm``,
     ``--topology``, ``--ops``) has no use for, outside `allowed`: a silently ignored ``--weights

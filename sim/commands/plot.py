@@ -17,6 +17,7 @@ from sim.commands.model_args import (
     add_model_arguments,
     gemm_workload,
     load_graph,
+    refuse_dtype,
     refuse_model_arguments,
 )
 from workloads.dtypes import DType
@@ -97,6 +98,7 @@ def _simulation_figure(args: argparse.Namespace):
         raise CodesignError("--roofline and --breakdown need a workload: --model M or --gemm M,N,K")
     if args.roofline and len(args.hw) > 1:
         raise CodesignError("--roofline plots one device: give one --hw")
+    refuse_dtype(args)
     if not args.model:
         refuse_model_arguments(args, "--gemm", allowed=GEMM_ANNOTATIONS)
     graph = load_graph(args, "plot") if args.model else None

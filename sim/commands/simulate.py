@@ -24,6 +24,7 @@ from sim.commands.model_args import (
     add_model_arguments,
     gemm_workload,
     load_graph,
+    refuse_dtype,
     refuse_model_arguments,
 )
 from sim.commands.simulate_system import add_system_arguments, run_on_system
@@ -91,6 +92,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from hwmodels import load_hardware
 
+    refuse_dtype(args)
     if args.system:
         return run_on_system(args)
     import pandas as pd  # pandas: imported here, so the parser does not need it
