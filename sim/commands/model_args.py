@@ -66,8 +66,6 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 GEMM_ANNOTATIONS = ("weights", "group_size", "activations", "gemm_activations", "sparsity")
 #: Model arguments and the values they have when not given (the others default to None).
 MODEL_ARGUMENT_DEFAULTS = {"phase": "prefill", "batch": 1, "moe": MoeMode.EAGER.value}
-
-
 #: Where a workload without a model takes what the model arguments would set.
 INSTEAD = {
     "--gemm": "a --gemm is one layer's GEMM: its M is the tokens",
