@@ -136,8 +136,10 @@ class GPUSpec:
     HBM's does not. `loaded_clock_hz` is the clock the SMs hold under sustained tensor-core load at
     the TDP where the part cannot hold `clock_hz` there (0: it holds it): a 350 W H100 PCIe runs its
     large GEMMs well below the 1.62 GHz its datasheet's tensor peaks are stated at; a power limit
-    below the TDP scales it further. `price_usd_per_hour` is an on-demand cloud price per GPU (0:
-    unknown); the preset cites each.
+    below the TDP scales it further. `locked_clock_hz` is an SM clock locked by the operator
+    (``nvidia-smi --lock-gpu-clocks``, as benchmark harnesses do; 0: not locked): the SMs run at it
+    where the power limit allows, never above the clock the limit sustains. `price_usd_per_hour` is
+    an on-demand cloud price per GPU (0: unknown); the preset cites each.
     `dirty_l2_bytes` is how much of the L2 holds dirty lines (written, not yet in DRAM) when a
     kernel starts: 0 by default (inside a model the previous kernels' outputs are dirty, a few MB
     at most for a decode step's activations: not modeled), the whole L2 after a benchmark harness
@@ -188,6 +190,7 @@ class GPUSpec:
     tdp_w: float = 0.0
     power_limit_w: float = 0.0
     loaded_clock_hz: float = 0.0
+    locked_clock_hz: float = 0.0
     dirty_l2_bytes: float = 0.0
     write_flush_dirty_fraction: float = 1.0
     price_usd_per_hour: float = 0.0
@@ -210,8 +213,8 @@ class GPUSpec:
         ):
             check_positive_number(self, name, where)
         overheads = ("launch_overhead_s", "graph_launch_overhead_s", "host_dispatch_s")
-        power = ("tdp_w", "power_limit_w", "loaded_clock_hz", "mma_sync_macs_per_cycle_per_sm",
-                 *REFERENCE_RATES)
+        power = ("tdp_w", "power_limit_w", "loaded_clock_hz", "locked_clock_hz",
+                 "mma_sync_macs_per_cycle_per_sm", *REFERENCE_RATES)
         for name in (*overheads, *power, "price_usd_per_hour", "compute_capability"):
             check_non_negative_number(self, name, where)
         for name in ("achievable_tensor_fraction", "attention_tensor_fraction"):
@@ -373,11 +376,19 @@ class GPUSpec:
         """The SMs' clock under sustained load at `power_limit_w`: at the TDP `loaded_clock_hz`
         where set, else `clock_hz`; below the TDP that scaled by ``(power_limit_w / tdp_w) **
         POWER_CLOCK_EXPONENT``: a 500 W limit on a 700 W H100 holds ``1830 MHz · (500/700)^(1/3) =
-        1636 MHz``."""
+        1636 MHz``. A `locked_clock_hz` below that is the clock: an H200 locked at 1500 MHz runs
+        at 1500 MHz, ``1500 / 1830 = 0.82`` of its rated SM rates."""
         at_tdp = self.loaded_clock_hz or self.clock_hz
         if self.board_power_w >= self.tdp_w:
-            return at_tdp
-        return at_tdp * (self.board_power_w / self.tdp_w) ** POWER_CLOCK_EXPONENT
+            held = at_tdp
+        else:
+            held = at_tdp * (self.board_power_w / self.tdp_w) ** POWER_CLOCK_EXPONENT
+        return min(held, self.locked_clock_hz) if self.locked_clock_hz else held
+
+    def locked_at(self, clock_hz: float) -> GPUSpec:
+        """This GPU with its SM clock locked at `clock_hz` (`locked_clock_hz`), as a benchmark that
+        locks clocks ran it."""
+        return replace(self, locked_clock_hz=float(clock_hz))
 
     @property
     def clock_scale(self) -> float:

@@ -16,10 +16,11 @@ publication (two tables of one paper, two documents of one benchmark campaign) s
 that no preset cites a validation source.
 
 Each source whose rows time single kernels also says how it timed them (`harness`): the `timing`
-and `l2_flush` of the measured format (docs/measured_format.md), with the evidence in
-`harness_note` (the benchmark script, the commit, or that the source states no method and the
-format's defaults stand). Both are blank for sources with no kernel rows to simulate (whole-model
-figures, bandwidths, the runs of a measured file, whose rows carry their own).
+and `l2_flush` of the measured format (docs/measured_format.md), and `sm_clock_mhz` where the
+source states that its GPU's SM clock was locked (blank: not locked, or not said), with the
+evidence in `harness_note` (the benchmark script, the commit, or that the source states no method
+and the format's defaults stand). Timing and flush are blank for sources with no kernel rows to
+simulate (whole-model figures, bandwidths, the runs of a measured file, whose rows carry their own).
 """
 
 from __future__ import annotations
@@ -55,17 +56,20 @@ HARNESS_VALUES = {
 
 
 class Harness(NamedTuple):
-    """How a source timed its kernels: the measured format's `timing` and `l2_flush`."""
+    """How a source timed its kernels: the measured format's `timing`, `l2_flush` and
+    `sm_clock_mhz` (blank: the clock was not locked)."""
 
     timing: str
     l2_flush: str
+    sm_clock_mhz: str = ""
 
 
 @cache
 def source_registry() -> pd.DataFrame:
     """The registry: `file`, `source` (the cell the file's rows carry), `source_id`,
-    `publication`, `split`, `note`, `timing`, `l2_flush`, `harness_note`; an error naming the
-    source, the field and the valid values for a split, timing or flush it does not know."""
+    `publication`, `split`, `note`, `timing`, `l2_flush`, `sm_clock_mhz`, `harness_note`; an error
+    naming the source, the field and the valid values for a split, timing, flush or clock it does
+    not know."""
     registry = pd.read_csv(SOURCES, dtype=str, keep_default_na=False)
     bad = set(registry["split"]) - {s.value for s in Split}
     if bad:
@@ -77,12 +81,17 @@ def source_registry() -> pd.DataFrame:
                     f"{SOURCES.name}: source {entry['source_id']}: {field} = {entry[field]!r}: "
                     f"valid: {', '.join(valid)} (blank: the source has no kernel rows)"
                 )
+        if entry["sm_clock_mhz"] and not _positive(entry["sm_clock_mhz"]):
+            raise ValueError(
+                f"{SOURCES.name}: source {entry['source_id']}: sm_clock_mhz = {entry['sm_clock_mhz']!r}: "
+                "the SM clock its GPU was locked at, in MHz (blank: not locked or not stated)"
+            )
         if (entry["timing"] == "") != (entry["l2_flush"] == ""):
             raise ValueError(
                 f"{SOURCES.name}: source {entry['source_id']}: timing = {entry['timing']!r}, "
                 f"l2_flush = {entry['l2_flush']!r}: give both or neither"
             )
-    harnesses = registry.groupby("source_id")[["timing", "l2_flush"]].nunique()
+    harnesses = registry.groupby("source_id")[["timing", "l2_flush", "sm_clock_mhz"]].nunique()
     differ = harnesses[(harnesses > 1).any(axis=1)].index.tolist()
     if differ:
         raise ValueError(f"{SOURCES.name}: sources whose rows give different harnesses: {differ}")
@@ -103,7 +112,14 @@ def harness(source_id: str) -> Harness:
             f"{SOURCES.name}: source {source_id}: no timing or l2_flush: give how it timed its "
             f"kernels ({', '.join(HARNESS_VALUES['timing'])}; {', '.join(HARNESS_VALUES['l2_flush'])})"
         )
-    return Harness(entry["timing"], entry["l2_flush"])
+    return Harness(entry["timing"], entry["l2_flush"], entry["sm_clock_mhz"])
+
+
+def _positive(text: str) -> bool:
+    try:
+        return float(text) > 0
+    except ValueError:
+        return False
 
 
 def with_split(rows: pd.DataFrame, file: str, *, source_column: str = "source") -> pd.DataFrame:

@@ -247,6 +247,31 @@ def test_a_power_limit_lowers_the_sm_clock_by_the_cube_root_not_the_hbm():
         dataclasses.replace(H100, tdp_w=0.0, power_limit_w=500.0)
 
 
+def test_a_locked_sm_clock_runs_the_sms_at_it_below_the_power_limits_clock_and_not_above():
+    # TileOPs' H200 runners lock 1500 MHz (PUBLISHED_VALIDATION.md sources 21, 29, 44): SM-side
+    # rates at 1500 / 1830 = 0.820 of the preset's; a compute-bound GEMM 1830 / 1500 = 1.22x slower,
+    # a copy (HBM) as fast. A lock above what the power limit sustains changes nothing: a 500 W H100
+    # holds 1635.8 MHz (above), locked at 1980 MHz it still runs at 1635.8
+    h200 = load_hardware("h200")
+    locked = h200.locked_at(1.5e9)
+    assert locked.sustained_clock_hz == 1.5e9 and locked.clock_scale == pytest.approx(1.5 / 1.83)
+    gemm = op("gemm", M=8192, N=8192, K=8192)
+    slowdown = simulate_op_latency(gemm, locked) / simulate_op_latency(gemm, h200)
+    assert slowdown == pytest.approx(1.83 / 1.5, rel=0.01)
+    copy = op("copy", bytes=2**30)
+    assert simulate_op_latency(copy, locked) == pytest.approx(simulate_op_latency(copy, h200))
+    capped = load_hardware("h100_sxm_500w")
+    assert capped.locked_at(1.98e9).sustained_clock_hz == capped.sustained_clock_hz
+    # a row says it through its source's sm_clock_mhz (sources.csv): compare runs it locked
+    expected = h200.on_device_only().after_l2_flush_by_writes().locked_at(1.5e9)
+    assert timed_as(h200, "device", "writes", "1500") == expected
+    assert timed_as(h200, "device", "writes", "") == timed_as(h200, "device", "writes")
+    with pytest.raises(CodesignError, match="sm_clock_mhz = '-5': the SM clock the run was locked at"):
+        timed_as(h200, "device", "none", "-5")
+    with pytest.raises(HardwareSpecError, match="locked_clock_hz"):
+        dataclasses.replace(h200, locked_clock_hz=-1.0)
+
+
 def test_a_card_that_cannot_hold_its_rated_clock_under_load_runs_at_its_loaded_clock(monkeypatch):
     pcie = load_hardware("h100_pcie")
     # rated 1.62 GHz (the datasheet's 756 TFLOPS); under GEMM load at 350 W, 1.41 GHz

@@ -65,9 +65,10 @@ def test_calibration_sources_are_timed_as_their_benchmark_code_shows():
     # sources whose harness was not read keep the measured format's defaults, said so in the note
     for source in ("flash_decoding_blog", "tritonbench_pr2391"):
         assert harness(source) == Harness("events", "none"), source
-    hows = ROWS.groupby("source_id")[["timing", "l2_flush"]].agg(set)
+    hows = ROWS.groupby("source_id")[["timing", "l2_flush", "sm_clock_mhz"]].agg(set)
     for source, how in hows.iterrows():
         assert how["timing"] == {harness(source).timing} and how["l2_flush"] == {harness(source).l2_flush}
+        assert how["sm_clock_mhz"] == {harness(source).sm_clock_mhz}
 
 
 def test_the_registrys_harness_values_are_the_ones_compare_simulates():
@@ -82,14 +83,15 @@ def test_the_registrys_harness_values_are_the_ones_compare_simulates():
 @pytest.mark.parametrize(
     ("cells", "says"),
     [
-        ("events,flushed,", ["sources.csv", "source s1", "l2_flush = 'flushed'", "none, writes"]),
-        ("cupti,none,", ["sources.csv", "source s1", "timing = 'cupti'", "back_to_back, device, graph"]),
-        ("events,,", ["source s1", "give both or neither"]),
+        ("events,flushed,,", ["sources.csv", "source s1", "l2_flush = 'flushed'", "none, writes"]),
+        ("cupti,none,,", ["sources.csv", "source s1", "timing = 'cupti'", "back_to_back, device, graph"]),
+        ("events,,,", ["source s1", "give both or neither"]),
+        ("device,writes,1.5 GHz,", ["source s1", "sm_clock_mhz = '1.5 GHz'", "locked at, in MHz"]),
     ],
 )
 def test_a_bad_harness_in_the_registry_is_named_on_load(tmp_path: Path, monkeypatch, cells, says):
     path = tmp_path / "sources.csv"
-    header = "file,source,source_id,publication,split,note,timing,l2_flush,harness_note"
+    header = "file,source,source_id,publication,split,note,timing,l2_flush,sm_clock_mhz,harness_note"
     path.write_text(f"{header}\nf.csv,s1,s1,p,calibration,,{cells}\n")
     monkeypatch.setattr(sources, "SOURCES", path)
     with pytest.raises(ValueError) as error:

@@ -62,11 +62,16 @@ def test_each_source_is_timed_as_it_says():
     assert flushes["vllm_pr49363_fp8_gemm_h100"] == flushes["torch_perf_test_data_issues"] == "none"
     # a source whose harness was read is classed by that, not by the words of its row: the text of
     # TileOPs #2148 states no method, its repository's harness times with CUPTI after a write flush
-    assert harness("tileops_pr2148_bmm_h200") == ("device", "writes")
+    assert harness("tileops_pr2148_bmm_h200")[:2] == ("device", "writes")
+    # TileOPs' H200 runners lock the SM clock at 1500 MHz (its #1588); a source that says nothing
+    # of its clock is simulated at the clock the GPU holds
+    assert harness("tileops_pr2132_fp8_decode_h200").sm_clock_mhz == "1500"
+    assert harness("humming_pr2_h100").sm_clock_mhz == ""
     # each kernel row is simulated as its source's harness says
     rows, _ = validation_kernels()
     for _, row in rows.iterrows():
-        assert (row["timing"], row["l2_flush"]) == harness(row["source_id"]), row["source_id"]
+        as_run = (row["timing"], row["l2_flush"], row["sm_clock_mhz"])
+        assert as_run == harness(row["source_id"]), row["source_id"]
 
 
 def test_a_generation_is_a_prefill_and_the_decode_steps_over_the_new_tokens(monkeypatch):

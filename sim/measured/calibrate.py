@@ -87,13 +87,13 @@ class Calibration:
 
 @dataclass(frozen=True)
 class TimedOp:
-    """A measured row's op and how it was timed (its `timing` and `l2_flush`): a fit simulates it
-    on each candidate spec as `codesign compare` does (`sim.measured.compare.timed_as`), so what
-    the timing method adds (launch, host dispatch, a flushed L2's write-back) is not fitted into
-    the spec's own fields."""
+    """A measured row's op and how it was timed (its `timing`, `l2_flush` and `sm_clock_mhz`): a
+    fit simulates it on each candidate spec as `codesign compare` does
+    (`sim.measured.compare.timed_as`), so what the timing method adds (launch, host dispatch, a
+    flushed L2's write-back, a locked clock) is not fitted into the spec's own fields."""
 
     op: Op
-    how: tuple[str, str]
+    how: tuple[str, str, str]
 
 
 def _latencies(spec: Device, ops: list[TimedOp], positions: Iterable[int]) -> np.ndarray:

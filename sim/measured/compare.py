@@ -111,7 +111,8 @@ class Simulated:
     ops: list[Op]
     latency_s: list[float]
     skipped: pd.DataFrame
-    how: list[tuple[str, str]] = field(default_factory=list)  # each op's (timing, l2_flush)
+    # each op's (timing, l2_flush, sm_clock_mhz), as `timed_as` takes them
+    how: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 #: How a row's time was taken (its optional `timing` column, docs/measured_format.md), and the
@@ -149,23 +150,40 @@ def _cell(row: pd.Series, column: str) -> str:
     return "" if value is None or value != value else str(value).strip()
 
 
-def timed_as(hardware: Device, timing: object, l2_flush: object = "") -> Any:
+def timed_as(hardware: Device, timing: object, l2_flush: object = "", sm_clock_mhz: object = "") -> Any:
     """`hardware` as a row timed by `timing` (`TIMINGS`; blank: ``events``) after an L2 flush of
-    kind `l2_flush` (`L2_FLUSHES`; blank: ``none``) sees a kernel; an error naming the valid
-    values for any other (a device kind without the spec method, a CPU, is used as it is)."""
+    kind `l2_flush` (`L2_FLUSHES`; blank: ``none``), with the SM clock locked at `sm_clock_mhz`
+    (blank: not locked; `GPUSpec.locked_at`), sees a kernel; an error naming the valid values for
+    any other (a device kind without the spec method, a CPU, is used as it is)."""
     for value, table, default, column in (
         (timing, TIMINGS, "events", "timing"),
         (l2_flush, L2_FLUSHES, "none", "l2_flush"),
     ):
-        blank = value is None or value != value or str(value).strip() == ""  # NaN != NaN
-        name = default if blank else str(value).strip()
+        name = default if _blank(value) else str(value).strip()
         if name not in table:
             raise CodesignError(
                 f"{column} = {value!r}: valid: {', '.join(table)} (docs/measured_format.md)"
             )
         method = getattr(hardware, table[name], None) if table[name] else None
         hardware = method() if method else hardware
-    return hardware
+    if _blank(sm_clock_mhz):
+        return hardware
+    try:
+        mhz = float(sm_clock_mhz)
+    except (TypeError, ValueError):
+        mhz = math.nan
+    if not mhz > 0 or math.isinf(mhz):
+        raise CodesignError(
+            f"sm_clock_mhz = {sm_clock_mhz!r}: the SM clock the run was locked at, in MHz (a positive "
+            "number; blank: not locked) (docs/measured_format.md)"
+        )
+    lock = getattr(hardware, "locked_at", None)
+    return lock(mhz * 1e6) if lock else hardware
+
+
+def _blank(value: object) -> bool:
+    """A missing cell: None, NaN (a blank CSV cell read by pandas) or only spaces."""
+    return value is None or value != value or str(value).strip() == ""  # NaN != NaN
 
 
 def simulate_measured(measured: pd.DataFrame, hardware: Device) -> Simulated:
@@ -177,7 +195,7 @@ def simulate_measured(measured: pd.DataFrame, hardware: Device) -> Simulated:
         try:
             seconds = measured_latency(row)
             op = op_for_measurement(row)
-            how = (_cell(row, "timing"), _cell(row, "l2_flush"))
+            how = (_cell(row, "timing"), _cell(row, "l2_flush"), _cell(row, "sm_clock_mhz"))
             if how not in variants:
                 variants[how] = timed_as(hardware, *how)
             latency = simulate_op_latency(op, variants[how])
