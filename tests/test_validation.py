@@ -320,23 +320,25 @@ def test_a_tensor_parallel_figure_runs_on_its_gpus_node_as_the_cli_runs_it():
     assert single / 4 < expected < single
 
 
-def test_sglangs_h20_fp8_file_is_copied_whole_and_its_rows_are_its_lines(monkeypatch):
-    # source 46: the results file copied from the code index page by page. Its own redundancy
-    # checks the copy: each kernel's TFLOP/s is 2·M·N·K over its time, e.g. the last line's DeepGEMM
-    # 2 · 8192 · 17408 · 5120 / 6.0789e-3 s (M = 8192, N = 17408, K = 5120) = 240.2 TFLOP/s
-    monkeypatch.syspath_prepend(str(PUBLISHED_VALIDATION.parents[2] / "benchmarks" / "sglang_h20_fp8"))
+def test_sglangs_fp8_gemm_files_are_copied_whole_and_their_rows_are_their_lines(monkeypatch):
+    # source 46: each GPU's results file copied from the code index page by page. Its own redundancy
+    # checks the copy: each kernel's TFLOP/s is 2·M·N·K over its time, e.g. the H20's last line's
+    # DeepGEMM 2 · 8192 · 17408 · 5120 / 6.0789e-3 s (M = 8192, N = 17408, K = 5120) = 240.2 TFLOP/s
+    monkeypatch.syspath_prepend(str(PUBLISHED_VALIDATION.parents[2] / "benchmarks" / "sglang_fp8_gemm"))
     import make_rows
 
-    published = pd.read_csv(make_rows.RESULTS)
-    assert len(published) == 575 == 25 * 23  # 25 (N, K) pairs at 23 values of M
-    assert not published.duplicated(["M", "N", "K"]).any()
-    flops = 2 * published["M"] * published["N"] * published["K"]
-    for kernel in ("tilelang", "baseline", "deepgemm"):
-        rate = flops / (published[f"{kernel}_ms"] * 1e-3) / 1e12
-        assert rate.to_numpy() == pytest.approx(published[f"{kernel}_tflops"].to_numpy(), rel=1e-9)
-    # the validation file holds exactly the script's rows: DeepGEMM's and Triton's time of each line
     rows = pd.read_csv(PUBLISHED_VALIDATION, dtype=str, keep_default_na=False)
-    ours = rows[rows["source"] == make_rows.SOURCE_ID].reset_index(drop=True)
-    made = pd.DataFrame(make_rows.rows()).reindex(columns=rows.columns, fill_value="")
-    pd.testing.assert_frame_equal(ours, made)
-    assert len(ours) == 2 * 575 and harness(make_rows.SOURCE_ID)[:2] == ("graph", "none")
+    for run in make_rows.RUNS:
+        published = pd.read_csv(make_rows.HERE / run.folder / make_rows.RESULTS)
+        assert len(published) == 575 == 25 * 23, run.folder  # 25 (N, K) pairs at 23 values of M
+        assert not published.duplicated(["M", "N", "K"]).any()
+        flops = 2 * published["M"] * published["N"] * published["K"]
+        for column in ("tilelang_ms", *run.kernels):
+            kernel = column.removesuffix("_ms")
+            rate = flops / (published[column] * 1e-3) / 1e12
+            assert rate.to_numpy() == pytest.approx(published[f"{kernel}_tflops"].to_numpy(), rel=1e-9)
+        # the validation file holds exactly the script's rows: each kept kernel's time of each line
+        ours = rows[rows["source"] == run.source_id].reset_index(drop=True)
+        made = pd.DataFrame(make_rows.rows(run)).reindex(columns=rows.columns, fill_value="")
+        pd.testing.assert_frame_equal(ours, made)
+        assert len(ours) == len(run.kernels) * 575 and harness(run.source_id)[:2] == ("graph", "none")
