@@ -392,6 +392,76 @@ def marlin_launch(problem: GemmProblem, spec: GPUSpec) -> GemmTile:
 MARLIN = GemmKernel(overlap=1.0, split_k=False, tma_multicast=False, launch=marlin_launch)
 
 
+
+#: DeepGEMM's SM90 FP8 GEMM picks its launch on the host (deep_gemm/jit_kernels/gemm.py
+#: ``get_best_configs``, read at a6524d4 of 2025-04-09, between the README table of a6d97a1 and the
+#: 256-row tiles of #81 that the calibration rows ran): the 128-deep scale block as BLOCK_K; BLOCK_M
+#: 64, 128 or 256 (a6d97a1 had 64 where M <= 64, else 128) with one side at most 128; BLOCK_N 16-128
+#: in steps of 8, 144 or 160; a persistent grid, one CTA an SM; K never split. Its math warp groups
+#: issue ``wgmma`` m64: no tile holds fewer than 64 rows, so a one-token GEMM runs 64 rows on the
+#: tensor cores, which an H20's capped tensor rate makes the longer part of a small-M GEMM. Later
+#: versions (the C++ heuristics of 2026) choose among these tiles by an L1/L2 cycle estimate and add
+#: 16- and 32-row loads for M <= 32 (still m64 ``wgmma``); ASSUMED to pick as a6524d4 does.
+DEEPGEMM_BLOCK_MS = (64, 128, 256)
+DEEPGEMM_BLOCK_NS = (*range(16, 129, 8), 144, 160)
+DEEPGEMM_BLOCK_K = 128
+#: Its stage counts, longest first, and the shared memory it may take (``sm90_capacity``, 227 KiB).
+DEEPGEMM_STAGES = (8, 7, 6, 5, 4, 3)
+DEEPGEMM_SMEM_BYTES = 232448
+
+
+def deepgemm_smem_bytes(problem: GemmProblem, stages: int, block_m: int, block_n: int) -> int:
+    """DeepGEMM's shared memory for a launch (``get_smem_size`` at a6524d4): the bf16 output tile,
+    each stage's A and B tiles and A's scales, all of B's scales along K (twice where a block of N
+    straddles two scale blocks) and two barriers a stage. Its output-tile padding (a few columns
+    against bank conflicts) is left out."""
+    k_blocks = math.ceil(problem.k / DEEPGEMM_BLOCK_K)
+    per_stage = (block_m + block_n) * DEEPGEMM_BLOCK_K * problem.a_bytes + block_m * 4
+    b_scales = k_blocks * 4 * (1 if DEEPGEMM_BLOCK_K % block_n == 0 else 2)
+    return block_m * block_n * 2 + stages * per_stage + math.ceil(b_scales / 8) * 8 + stages * 16
+
+
+def deepgemm_launch(problem: GemmProblem, spec: GPUSpec) -> GemmTile:
+    """DeepGEMM's launch for `problem` (``get_best_configs`` at a6524d4): the tile with the fewest
+    waves over the SMs, then the fullest last wave, then (a tie) the larger BLOCK_N where both sides
+    differ and the smaller side where one matches; the most stages that fit. 1 x 5120 x 17408 on an
+    H20 (78 SMs): 64 x 72 tiles, 72 of them, one wave; the tensor cores run 64 rows."""
+
+    def tiles(block_m: int, block_n: int) -> int:
+        return problem.batch * math.ceil(problem.m / block_m) * math.ceil(problem.n / block_n)
+
+    def waves(block_m: int, block_n: int) -> int:
+        return math.ceil(tiles(block_m, block_n) / spec.sm_count)
+
+    def last_wave(block_m: int, block_n: int) -> int:
+        return tiles(block_m, block_n) % spec.sm_count or spec.sm_count
+
+    best: tuple[int, int] | None = None
+    for block_m in DEEPGEMM_BLOCK_MS:
+        for block_n in DEEPGEMM_BLOCK_NS:
+            if block_m > 128 and block_n > 128:  # "at least one dim less than 128"
+                continue
+            if best is None or waves(block_m, block_n) < waves(*best):
+                best = (block_m, block_n)
+                continue
+            if waves(block_m, block_n) > waves(*best):
+                continue
+            util, best_util = last_wave(block_m, block_n), last_wave(*best)
+            tie = util == best_util and (
+                (block_m == best[0] and block_n < best[1])
+                or (block_n == best[1] and block_m < best[0])
+                or (block_m != best[0] and block_n > best[1])
+            )
+            if util > best_util or tie:
+                best = (block_m, block_n)
+    block_m, block_n = best
+    stages = next((stages for stages in DEEPGEMM_STAGES
+                   if deepgemm_smem_bytes(problem, stages, block_m, block_n) <= DEEPGEMM_SMEM_BYTES),
+                  DEEPGEMM_STAGES[-1])
+    return GemmTile(block_m=block_m, block_n=block_n, block_k=DEEPGEMM_BLOCK_K, stages=stages, split_k=1,
+                    ctas_per_sm=1)
+
+
 #: Named GEMM implementations whose traits differ from the default (overlapped).
 GEMM_KERNELS = {
     # torchao's Triton block-FP8 GEMM (torchao/prototype/blockwise_fp8/blockwise_quantization.py,
@@ -427,7 +497,10 @@ GEMM_KERNELS = {
     # add each 128-deep block's partial sums on the CUDA cores (one FFMA an element), the FFMAs
     # interleaved with the other warp group's wgmma (the README's "FFMA SASS interleaving"); its
     # rows give no block scales to the model, so the promotion is this trait's
-    "deepgemm_fp8_blockscaled": GemmKernel(overlap=1.0, fp8_promotion=FP8Promotion.OVERLAPPED),
+    # Its launch is its host code's (`deepgemm_launch`).
+    "deepgemm_fp8_blockscaled": GemmKernel(
+        overlap=1.0, fp8_promotion=FP8Promotion.OVERLAPPED, split_k=False, launch=deepgemm_launch,
+    ),
 }
 OVERLAPPED_GEMM = GemmKernel(overlap=1.0)
 

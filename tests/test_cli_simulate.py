@@ -90,7 +90,7 @@ def test_presets_lists_sources(capsys):
     assert "llama-2-7b" in out and "Llama-2-7b-hf config.json" in out
     # the named kernels --attention-kernel / --gemm-kernel take, with their fractions
     # the kernel fractions bench_gpu_published --calibrate solved from calibration sources (issue 16)
-    assert "kernel tensor fractions: cutlass_fp8_blockscaled 0.4951, deepgemm_fp8_blockscaled 0.801" in out
+    assert "kernel tensor fractions: cutlass_fp8_blockscaled 0.4951, deepgemm_fp8_blockscaled 0.8466" in out
     assert "kernel bandwidth fractions: inductor_int8_weight_only 0.7186" in out
     # the serving stacks --stack takes, with their host time and prefill budget (workloads/stacks.py)
     assert "vllm " in out and "host time 1.88 ms a step" in out

@@ -1203,3 +1203,25 @@ def test_flashinfers_cuda_core_decode_is_its_compiled_sass_and_a_gqa_group_bound
     times = [best_attention(problem, h20).total_s for problem in groups]
     assert times == sorted(times)
     assert flashinfer_decode_sass(dataclasses.replace(gqa, kv_bytes=1), 9.0) is None
+
+
+def test_deepgemm_is_launched_as_its_host_code_launches_it():
+    # deepgemm_launch (DeepGEMM's get_best_configs): fewest waves, then the fullest last wave.
+    # 4096 x 7168 x 2048 on 132 SMs: 256 x 128 tiles, 16 · 56 = 896 tiles, 7 waves, the last of 104:
+    # the tile DeepGEMM PR #81 prints for that shape ("Opti BMxBN 256x128")
+    deepgemm = {"a_dtype": "fp8", "b_dtype": "fp8", "group_size": 128, "kernel": "deepgemm_fp8_blockscaled"}
+    row = op("gemm_fp8", M=4096, N=7168, K=2048, **deepgemm)
+    assert "256x128x128 s3 splitk1" in simulate(row, EVENTS).iloc[0]["mapping"]
+    # 1 x 5120 x 17408 on an H20's 78 SMs: 64 x 72 tiles, 72 of them in one wave, K not split;
+    # every wgmma is m64, so one row costs the tensor cores what 64 rows do
+    h20 = load_hardware("h20").on_device_only()
+    one, sixty_four = (
+        simulate(op("gemm_fp8", M=m, N=5120, K=17408, **deepgemm), h20).iloc[0] for m in (1, 64)
+    )
+    assert one["mapping"].startswith("deepgemm_fp8_blockscaled as 64x72x128 s8 splitk1")
+    assert one["compute_cycles"] == sixty_four["compute_cycles"]
+    # on the H20's capped tensor rate that padding is the longer part: 64 · 72 · 17408 MACs a CTA at
+    # 960 FP8 MACs a cycle is at least 83,558 cycles (42 µs at 1.98 GHz), where the whole 89 MB
+    # weight streams in 89e6 / 3.58e12 = 25 µs
+    assert one["compute_cycles"] >= 64 * 72 * 17408 / 960
+    assert one["latency_s"] > 83_558 / 1.98e9 > 89.1e6 / 3.58e12
