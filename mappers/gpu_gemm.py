@@ -130,7 +130,10 @@ class GemmKernel:
     the block's own product tile beside the running one). `tma_multicast`: whether its CTAs run in
     thread-block clusters whose TMA loads a shared tile once for all of them
     (`GPUSpec.tma_multicast_ctas`); False for a Triton kernel, launched one CTA per cluster
-    (``triton.Config(num_ctas=1)``, the default) with no multicast.
+    (``triton.Config(num_ctas=1)``, the default) with no multicast. `upcast_below_block_m`: on
+    Hopper (compute capability 9.0), a tile of fewer rows than this runs its FP8 ``tl.dot`` as
+    16-bit ``mma.sync`` on operands it first converts (`upcast_fp8_instructions`), since ``wgmma``
+    takes 64 rows and Hopper has no FP8 ``mma.sync`` (0: never).
     """
 
     overlap: float
@@ -149,7 +152,26 @@ class GemmKernel:
     dequant_instructions: float = 0.0
     tensor_cores: bool = True
     launch: Callable[[GemmProblem, GPUSpec], GemmTile] | None = None
+    upcast_below_block_m: int = 0
 
+
+
+
+#: Rows of a Hopper ``wgmma`` (m64): the fewest a warp group multiplies at once.
+WGMMA_M = 64
+#: Hopper's compute capability, the GPUs with ``wgmma`` and no FP8 ``mma.sync`` (Ada, 8.9, has one).
+HOPPER_COMPUTE_CAPABILITY = 9.0
+#: FP8 values one ``F2FP.F16.E4M3.UNPACK_B`` converts (two, to an fp16 pair).
+FP8_PER_UPCAST_INSTRUCTION = 2
+
+
+def upcast_fp8_instructions(block_m: int, block_n: int, block_k: int, warps: int) -> float:
+    """CUDA-core instructions a CTA spends per k-step converting its FP8 tiles to fp16 for
+    ``mma.sync`` (`GemmKernel.upcast_below_block_m`): B's ``block_k × block_n`` once and A's
+    ``block_m × block_k`` in every warp, two values an instruction. Triton's 16 x 128 x 128 tile at
+    4 warps: (128·128 + 4·16·128) / 2 = 12,288, the 96 ``F2FP`` a thread of its compiled loop
+    (benchmarks/triton_block_fp8_sass/per_iteration.csv: 96 x 128 threads)."""
+    return (block_k * block_n + warps * block_m * block_k) / FP8_PER_UPCAST_INSTRUCTION
 
 
 #: Triton's software pipeliner prefetches only the loads that feed a dot's A and B operands
@@ -160,9 +182,13 @@ class GemmKernel:
 #: Its ``accumulator += tl.dot(a, b) * a_s[:, None] * b_s[None, :]`` holds the dot's product tile
 #: beside the accumulator (two fp32 tiles in registers), and like every Triton kernel it launches
 #: without thread-block clusters, so no TMA multicast.
+#: Compiled with Triton 3.3.1-3.9.0 (benchmarks/triton_block_fp8_sass: our own kernel of this loop,
+#: per_iteration.csv): the scale loads are waited for in their own iteration in every version, on
+#: sm_90 and sm_89, and ``wgmma`` is waited for with no group pending before the scaling; a 16-row
+#: tile on sm_90 converts its FP8 operands to fp16 and multiplies them with ``mma.sync``.
 TRITON_BLOCK_FP8 = GemmKernel(
     overlap=0.0, split_k=False, scale_block_k=True, unpipelined_loads=True, accumulators=2,
-    tma_multicast=False,
+    tma_multicast=False, upcast_below_block_m=WGMMA_M,
 )
 #: torchao's block-FP8 GEMM autotunes over ``fp8_gemm_configs`` (torchao/prototype/blockwise_fp8/
 #: blockwise_quantization.py at 846b433): BLOCK_SIZE_M 16-128, BLOCK_SIZE_N 32-128, BLOCK_SIZE_K the
@@ -674,6 +700,21 @@ def candidate_tiles(problem: GemmProblem, spec: GPUSpec) -> list[GemmTile]:
     return candidates
 
 
+def tile_warps(kernel: GemmKernel, block_m: int, block_n: int) -> int:
+    """Warps of a CTA of `kernel` with a ``block_m × block_n`` tile: its code's where it fixes them,
+    else `WARPS_SMALL_TILE` up to 128 × 128 and `WARPS_LARGE_TILE` above."""
+    return kernel.warps or (WARPS_SMALL_TILE if block_m * block_n <= 128 * 128 else WARPS_LARGE_TILE)
+
+
+def upcasts_fp8(kernel: GemmKernel, problem: GemmProblem, block_m: int, spec: GPUSpec) -> bool:
+    """Whether `kernel` runs `problem`'s FP8 matmul as 16-bit ``mma.sync`` on converted operands
+    with a tile of `block_m` rows on `spec` (`GemmKernel.upcast_below_block_m`; Hopper only)."""
+    return (
+        problem.math_dtype is DType.FP8 and block_m < kernel.upcast_below_block_m
+        and spec.compute_capability == HOPPER_COMPUTE_CAPABILITY
+    )
+
+
 def _ctas_per_sm(problem: GemmProblem, spec: GPUSpec, block_m: int, block_n: int, block_k: int,
                  stages: int, warps: int = 0) -> int:
     """CTAs of this tiling one SM holds: limited by shared memory, registers and the CTA limit
@@ -681,8 +722,7 @@ def _ctas_per_sm(problem: GemmProblem, spec: GPUSpec, block_m: int, block_n: int
     stage_bytes = block_m * block_k * problem.a_bytes + block_k * block_n * problem.b_bytes
     shared = stages * stage_bytes
     kernel = gemm_kernel(problem.kernel)
-    by_size = WARPS_SMALL_TILE if block_m * block_n <= 128 * 128 else WARPS_LARGE_TILE
-    warps = warps or kernel.warps or by_size
+    warps = warps or tile_warps(kernel, block_m, block_n)
     threads = warps * THREADS_PER_WARP
     per_thread = kernel.accumulators * block_m * block_n / threads + REGISTERS_PER_THREAD_BESIDES_ACCUMULATORS
     if per_thread > MAX_REGISTERS_PER_THREAD or shared > spec.shared_memory_bytes_per_sm:

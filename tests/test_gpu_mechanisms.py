@@ -1225,3 +1225,34 @@ def test_deepgemm_is_launched_as_its_host_code_launches_it():
     # weight streams in 89e6 / 3.58e12 = 25 µs
     assert one["compute_cycles"] >= 64 * 72 * 17408 / 960
     assert one["latency_s"] > 83_558 / 1.98e9 > 89.1e6 / 3.58e12
+
+
+def test_a_triton_fp8_tile_too_short_for_wgmma_upcasts_to_fp16_mma_sync_on_hopper():
+    # benchmarks/triton_block_fp8_sass: a 16 x 128 x 128 tile at 4 warps compiles on sm_90 to 96
+    # F2FP.F16.E4M3 and 32 HMMA.16816 a thread per k-step: (128·128 + 4·16·128) / 2 = 12,288
+    # conversions a CTA = 96 x 128 threads; sm_89 (Ada) has an FP8 mma.sync and converts nothing
+    from mappers.gpu_gemm import gemm_kernel, gemm_problem, upcast_fp8_instructions, upcasts_fp8
+    from sim.engines.gpu.gemm import _tensor_rate
+
+    assert upcast_fp8_instructions(16, 128, 128, 4) == 96 * 128
+    row = op("gemm_fp8", M=1, N=2112, K=7168, a_dtype="fp8", b_dtype="fp8", group_size=128,
+             kernel="w8a8_block_fp8_triton")
+    problem, triton = gemm_problem(row), gemm_kernel("w8a8_block_fp8_triton")
+    ada = load_hardware("rtx_4090")
+    assert upcasts_fp8(triton, problem, 16, H100) and not upcasts_fp8(triton, problem, 64, H100)
+    assert not upcasts_fp8(triton, problem, 16, ada)
+    short = candidate_tile(16)
+    rate, conversions = _tensor_rate(problem, short, H100)
+    # fp16 mma.sync's 1365 MACs a cycle, not FP8 wgmma's 4096
+    assert rate == pytest.approx(mac_rate_per_sm(H100, DType.FP16, sparse=False,
+                                                 fraction=H100.tensor_fraction(DType.FP16), mma_sync=True))
+    assert conversions == 12_288
+    assert _tensor_rate(problem, candidate_tile(64), H100) == (
+        mac_rate_per_sm(H100, DType.FP8, sparse=False, fraction=H100.tensor_fraction(DType.FP8)), 0.0
+    )
+
+
+def candidate_tile(block_m):
+    from mappers.gpu_gemm import GemmTile
+
+    return GemmTile(block_m=block_m, block_n=128, block_k=128, stages=3, split_k=1, ctas_per_sm=1)

@@ -45,6 +45,9 @@ from mappers.gpu_gemm import (
     candidate_tiles,
     dense_after_dequantize,
     gemm_kernel,
+    tile_warps,
+    upcast_fp8_instructions,
+    upcasts_fp8,
 )
 from sim.engines.gpu.timing import (
     FLOPS_PER_CUDA_CORE_INSTRUCTION,
@@ -104,15 +107,13 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
     steps = math.ceil(k_split / bk)
     ctas = problem.batch * tiles_m * tiles_n * split
     kernel = gemm_kernel(problem.kernel)
-    rate = mac_rate_per_sm(
-        spec, problem.math_dtype, sparse=problem.sparse, fraction=spec.tensor_fraction(problem.math_dtype)
-    )
+    rate, upcast = _tensor_rate(problem, tile, spec)
     work = CtaWork(
         # a CUDA-core kernel's multiply-adds are in its counted instructions (`cuda_ops`)
         tensor_macs=bm * bn * steps * bk if kernel.tensor_cores else 0.0,
         tensor_macs_per_s=rate,
         cuda_ops=problem.dequant_per_weight * bk * bn * steps + _promotion_ops(problem, bm, bn, steps * bk)
-        + _fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.OVERLAPPED),
+        + _fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.OVERLAPPED) + upcast * steps,
         overlap=kernel.overlap,
         serial_cuda_ops=_fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.SERIAL),
         l2_bytes=steps * bk * _tile_load_bytes(problem, tile, spec) + problem.side_bytes / (tiles_n * split),
@@ -170,13 +171,12 @@ def _cost_stream_k(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmC
     split_tiles = sum(1 for cta in range(1, ctas) if (cta * steps) % k_steps and cta * steps < units)
     partial_bytes = split_tiles * bm * bn * PARTIAL_SUM_BYTES
     write_bytes = problem.write_bytes
+    rate, upcast = _tensor_rate(problem, tile, spec)
     work = CtaWork(
         tensor_macs=bm * bn * steps * bk if gemm_kernel(problem.kernel).tensor_cores else 0.0,
-        tensor_macs_per_s=mac_rate_per_sm(
-            spec, problem.math_dtype, sparse=problem.sparse, fraction=spec.tensor_fraction(problem.math_dtype)
-        ),
+        tensor_macs_per_s=rate,
         cuda_ops=problem.dequant_per_weight * bk * bn * steps + _promotion_ops(problem, bm, bn, steps * bk)
-        + _fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.OVERLAPPED),
+        + _fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.OVERLAPPED) + upcast * steps,
         overlap=gemm_kernel(problem.kernel).overlap,
         serial_cuda_ops=_fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.SERIAL),
         l2_bytes=steps * bk * _tile_load_bytes(problem, tile, spec)
@@ -204,6 +204,24 @@ def _cost_stream_k(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmC
         dram_write_bytes=write_bytes + partial_bytes + main.write_back_bytes,
         fp8_promotion=_promotes(problem, bm, bn, steps * bk),
     )
+
+
+def _tensor_rate(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> tuple[float, float]:
+    """(one SM's MACs per second for `problem` under `tile`, the CUDA-core instructions a CTA spends
+    per k-step converting operands for them): the math dtype's tensor rate at its fraction, or,
+    where the kernel upcasts an FP8 tile too short for ``wgmma`` (`mappers.gpu_gemm.upcasts_fp8`),
+    fp16 ``mma.sync``'s rate and the conversions (`mappers.gpu_gemm.upcast_fp8_instructions`)."""
+    kernel = gemm_kernel(problem.kernel)
+    if upcasts_fp8(kernel, problem, tile.block_m, spec):
+        rate = mac_rate_per_sm(
+            spec, DType.FP16, sparse=problem.sparse, fraction=spec.tensor_fraction(DType.FP16), mma_sync=True
+        )
+        warps = tile_warps(kernel, tile.block_m, tile.block_n)
+        return rate, upcast_fp8_instructions(tile.block_m, tile.block_n, tile.block_k, warps)
+    rate = mac_rate_per_sm(
+        spec, problem.math_dtype, sparse=problem.sparse, fraction=spec.tensor_fraction(problem.math_dtype)
+    )
+    return rate, 0.0
 
 
 def _promotion_ops(problem: GemmProblem, bm: int, bn: int, k: int) -> float:
