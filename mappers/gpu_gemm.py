@@ -133,7 +133,9 @@ class GemmKernel:
     (``triton.Config(num_ctas=1)``, the default) with no multicast. `upcast_below_block_m`: on
     Hopper (compute capability 9.0), a tile of fewer rows than this runs its FP8 ``tl.dot`` as
     16-bit ``mma.sync`` on operands it first converts (`upcast_fp8_instructions`), since ``wgmma``
-    takes 64 rows and Hopper has no FP8 ``mma.sync`` (0: never).
+    takes 64 rows and Hopper has no FP8 ``mma.sync`` (0: never). `one_warpgroup_block_m`: a tile of
+    at most this many rows has a single math warp group, which waits for its own matmuls and then
+    promotes: its CUDA-core work runs in series with them whatever `overlap` says (0: never).
     """
 
     overlap: float
@@ -153,6 +155,12 @@ class GemmKernel:
     tensor_cores: bool = True
     launch: Callable[[GemmProblem, GPUSpec], GemmTile] | None = None
     upcast_below_block_m: int = 0
+    one_warpgroup_block_m: int = 0
+
+    def overlap_for(self, block_m: int) -> float:
+        """How far a tile of `block_m` rows overlaps its CUDA-core work with its matmuls: `overlap`,
+        or 0 where the tile has a single math warp group (`one_warpgroup_block_m`)."""
+        return 0.0 if block_m <= self.one_warpgroup_block_m else self.overlap
 
 
 
@@ -523,9 +531,13 @@ GEMM_KERNELS = {
     # add each 128-deep block's partial sums on the CUDA cores (one FFMA an element), the FFMAs
     # interleaved with the other warp group's wgmma (the README's "FFMA SASS interleaving"); its
     # rows give no block scales to the model, so the promotion is this trait's
-    # Its launch is its host code's (`deepgemm_launch`).
+    # Its launch is its host code's (`deepgemm_launch`); a 64-row tile runs one math warp group
+    # (``get_num_threads_per_sm``: ``(block_m == 64 ? 1 : 2) * 128`` math threads, fp8_gemm.cuh at
+    # a6524d4), which waits for each k-block's wgmma (``warpgroup_wait<0>``) and then promotes, with
+    # no other warp group's matmul beside it
     "deepgemm_fp8_blockscaled": GemmKernel(
         overlap=1.0, fp8_promotion=FP8Promotion.OVERLAPPED, split_k=False, launch=deepgemm_launch,
+        one_warpgroup_block_m=WGMMA_M,
     ),
 }
 OVERLAPPED_GEMM = GemmKernel(overlap=1.0)

@@ -1258,3 +1258,26 @@ def candidate_tile(block_m):
     from mappers.gpu_gemm import GemmTile
 
     return GemmTile(block_m=block_m, block_n=128, block_k=128, stages=3, split_k=1, ctas_per_sm=1)
+
+
+def test_a_64_row_deepgemm_tile_promotes_in_series_with_its_one_warp_group(monkeypatch):
+    # DeepGEMM runs (block_m == 64 ? 1 : 2) math warp groups (fp8_gemm.cuh at a6524d4): a 64-row tile's
+    # one group waits for its wgmma each k-block and then promotes, nothing beside it. On the H20,
+    # 1 x 5120 x 17408 runs 64 x 72 tiles over 136 k-blocks: the promotion adds
+    # PROMOTION_INSTRUCTIONS_PER_OUTPUT · 64 · 72 · 136 instructions at 128 a cycle to the matmuls
+    import mappers.gpu_gemm as gpu_gemm
+    from sim.engines.gpu.gemm import best_gemm
+
+    deepgemm = gpu_gemm.gemm_kernel("deepgemm_fp8_blockscaled")
+    assert (deepgemm.overlap_for(64), deepgemm.overlap_for(128)) == (0.0, 1.0)
+    h20 = load_hardware("h20").on_device_only()
+    row = op("gemm_fp8", M=1, N=5120, K=17408, a_dtype="fp8", b_dtype="fp8", group_size=128,
+             kernel="deepgemm_fp8_blockscaled")
+    serial = best_gemm(gpu_gemm.gemm_problem(row), h20).main.compute_s
+    beside = dataclasses.replace(deepgemm, one_warpgroup_block_m=0)
+    monkeypatch.setitem(gpu_gemm.GEMM_KERNELS, "deepgemm_fp8_blockscaled", beside)
+    best_gemm.cache_clear()  # its cache keys on the problem, which names the kernel, not its traits
+    overlapped = best_gemm(gpu_gemm.gemm_problem(row), h20).main.compute_s
+    best_gemm.cache_clear()
+    promotion = gpu_gemm.PROMOTION_INSTRUCTIONS_PER_OUTPUT * 64 * 72 * 136 / (128 * h20.sustained_clock_hz)
+    assert serial - overlapped == pytest.approx(promotion, rel=1e-6)

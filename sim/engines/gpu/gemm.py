@@ -114,7 +114,7 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
         tensor_macs_per_s=rate,
         cuda_ops=problem.dequant_per_weight * bk * bn * steps + _promotion_ops(problem, bm, bn, steps * bk)
         + _fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.OVERLAPPED) + upcast * steps,
-        overlap=kernel.overlap,
+        overlap=kernel.overlap_for(bm),
         serial_cuda_ops=_fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.SERIAL),
         l2_bytes=steps * bk * _tile_load_bytes(problem, tile, spec) + problem.side_bytes / (tiles_n * split),
         steps=steps,
@@ -177,7 +177,7 @@ def _cost_stream_k(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmC
         tensor_macs_per_s=rate,
         cuda_ops=problem.dequant_per_weight * bk * bn * steps + _promotion_ops(problem, bm, bn, steps * bk)
         + _fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.OVERLAPPED) + upcast * steps,
-        overlap=gemm_kernel(problem.kernel).overlap,
+        overlap=gemm_kernel(problem.kernel).overlap_for(bm),
         serial_cuda_ops=_fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.SERIAL),
         l2_bytes=steps * bk * _tile_load_bytes(problem, tile, spec)
         + problem.side_bytes * steps / (tiles_n * k_steps),
