@@ -163,8 +163,6 @@ class GemmKernel:
         return 0.0 if block_m <= self.one_warpgroup_block_m else self.overlap
 
 
-
-
 #: Rows of a Hopper ``wgmma`` (m64): the fewest a warp group multiplies at once.
 WGMMA_M = 64
 #: Hopper's compute capability, the GPUs with ``wgmma`` and no FP8 ``mma.sync`` (Ada, 8.9, has one).
@@ -424,7 +422,6 @@ def marlin_launch(problem: GemmProblem, spec: GPUSpec) -> GemmTile:
 
 
 MARLIN = GemmKernel(overlap=1.0, split_k=False, tma_multicast=False, launch=marlin_launch)
-
 
 
 #: DeepGEMM's SM90 FP8 GEMM picks its launch on the host (deep_gemm/jit_kernels/gemm.py
