@@ -1252,6 +1252,9 @@ def test_a_triton_fp8_tile_too_short_for_wgmma_upcasts_to_fp16_mma_sync_on_hoppe
     assert _tensor_rate(problem, candidate_tile(64), H100) == (
         mac_rate_per_sm(H100, DType.FP8, sparse=False, fraction=H100.tensor_fraction(DType.FP8)), 0.0
     )
+    # the mapping says so where the fastest tile is such a one (M = 1 on the H20: a 16-row tile)
+    h20 = load_hardware("h20")
+    assert simulate(row, h20).iloc[0]["mapping"].endswith("FP8 upcast to fp16 mma.sync")
 
 
 def candidate_tile(block_m):

@@ -76,11 +76,13 @@ class GemmCost(KernelCost):
     """A costed GEMM tiling; the reduction kernel is split-K's; `dequantize_s` is a kernel before
     it that expands a weight-only GEMM's weight to the activation's dtype (0: none);
     `fp8_promotion` how its FP8 partial sums are promoted where it counts them (`_fp8_promotion_ops`;
-    None where it counts none)."""
+    None where it counts none); `upcast`, whether its FP8 tile runs as fp16 ``mma.sync`` on converted
+    operands (`mappers.gpu_gemm.upcasts_fp8`)."""
 
     tile: GemmTile
     dequantize_s: float = 0.0
     fp8_promotion: FP8Promotion | None = None
+    upcast: bool = False
 
     @property
     def total_s(self) -> float:
@@ -94,7 +96,8 @@ class GemmCost(KernelCost):
     def describe(self) -> str:
         first = "dequantize + " if self.dequantize_s else ""
         promoted = f", FP8 sums promoted {self.fp8_promotion.value}" if self.fp8_promotion else ""
-        return f"{first}{self.tile.describe()} waves {self.main.waves:.2f}{promoted}"
+        upcast = ", FP8 upcast to fp16 mma.sync" if self.upcast else ""
+        return f"{first}{self.tile.describe()} waves {self.main.waves:.2f}{promoted}{upcast}"
 
 
 def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
@@ -150,6 +153,7 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
         dram_read_bytes=main.dram_bytes - write_bytes + (write_bytes if split > 1 else 0.0),
         dram_write_bytes=write_bytes + reduce_writes + main.write_back_bytes + reduce_write_back,
         fp8_promotion=_promotes(problem, bm, bn, steps * bk),
+        upcast=upcast > 0,
     )
 
 
@@ -203,6 +207,7 @@ def _cost_stream_k(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmC
         dram_read_bytes=reads + partial_bytes,
         dram_write_bytes=write_bytes + partial_bytes + main.write_back_bytes,
         fp8_promotion=_promotes(problem, bm, bn, steps * bk),
+        upcast=upcast > 0,
     )
 
 
