@@ -110,15 +110,9 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
     steps = math.ceil(k_split / bk)
     ctas = problem.batch * tiles_m * tiles_n * split
     kernel = gemm_kernel(problem.kernel)
-    rate, upcast = _tensor_rate(problem, tile, spec)
+    arithmetic, upcast = _arithmetic(problem, tile, spec, steps)
     work = CtaWork(
-        # a CUDA-core kernel's multiply-adds are in its counted instructions (`cuda_ops`)
-        tensor_macs=bm * bn * steps * bk if kernel.tensor_cores else 0.0,
-        tensor_macs_per_s=rate,
-        cuda_ops=problem.dequant_per_weight * bk * bn * steps + _promotion_ops(problem, bm, bn, steps * bk)
-        + _fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.OVERLAPPED) + upcast * steps,
-        overlap=kernel.overlap_for(bm),
-        serial_cuda_ops=_fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.SERIAL),
+        **arithmetic,
         l2_bytes=steps * bk * _tile_load_bytes(problem, tile, spec) + problem.side_bytes / (tiles_n * split),
         steps=steps,
         stages=tile.stages,
@@ -153,7 +147,7 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
         dram_read_bytes=main.dram_bytes - write_bytes + (write_bytes if split > 1 else 0.0),
         dram_write_bytes=write_bytes + reduce_writes + main.write_back_bytes + reduce_write_back,
         fp8_promotion=_promotes(problem, bm, bn, steps * bk),
-        upcast=upcast > 0,
+        upcast=upcast,
     )
 
 
@@ -175,14 +169,9 @@ def _cost_stream_k(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmC
     split_tiles = sum(1 for cta in range(1, ctas) if (cta * steps) % k_steps and cta * steps < units)
     partial_bytes = split_tiles * bm * bn * PARTIAL_SUM_BYTES
     write_bytes = problem.write_bytes
-    rate, upcast = _tensor_rate(problem, tile, spec)
+    arithmetic, upcast = _arithmetic(problem, tile, spec, steps)
     work = CtaWork(
-        tensor_macs=bm * bn * steps * bk if gemm_kernel(problem.kernel).tensor_cores else 0.0,
-        tensor_macs_per_s=rate,
-        cuda_ops=problem.dequant_per_weight * bk * bn * steps + _promotion_ops(problem, bm, bn, steps * bk)
-        + _fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.OVERLAPPED) + upcast * steps,
-        overlap=gemm_kernel(problem.kernel).overlap_for(bm),
-        serial_cuda_ops=_fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.SERIAL),
+        **arithmetic,
         l2_bytes=steps * bk * _tile_load_bytes(problem, tile, spec)
         + problem.side_bytes * steps / (tiles_n * k_steps),
         steps=steps,
@@ -207,8 +196,26 @@ def _cost_stream_k(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmC
         dram_read_bytes=reads + partial_bytes,
         dram_write_bytes=write_bytes + partial_bytes + main.write_back_bytes,
         fp8_promotion=_promotes(problem, bm, bn, steps * bk),
-        upcast=upcast > 0,
+        upcast=upcast,
     )
+
+
+def _arithmetic(problem: GemmProblem, tile: GemmTile, spec: GPUSpec, steps: int) -> tuple[dict, bool]:
+    """The arithmetic of a CTA's `steps` k-steps under `tile` as `CtaWork` fields (its tensor MACs
+    and their rate, its CUDA-core instructions beside and after the matmuls, how far they overlap),
+    and whether its FP8 tile is upcast (`_tensor_rate`)."""
+    bm, bn, bk = tile.block_m, tile.block_n, tile.block_k
+    kernel = gemm_kernel(problem.kernel)
+    rate, upcast = _tensor_rate(problem, tile, spec)
+    return {
+        # a CUDA-core kernel's multiply-adds are in its counted instructions (`cuda_ops`)
+        "tensor_macs": bm * bn * steps * bk if kernel.tensor_cores else 0.0,
+        "tensor_macs_per_s": rate,
+        "cuda_ops": problem.dequant_per_weight * bk * bn * steps + _promotion_ops(problem, bm, bn, steps * bk)
+        + _fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.OVERLAPPED) + upcast * steps,
+        "overlap": kernel.overlap_for(bm),
+        "serial_cuda_ops": _fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.SERIAL),
+    }, upcast > 0
 
 
 def _tensor_rate(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> tuple[float, float]:
