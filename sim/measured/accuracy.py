@@ -39,16 +39,12 @@ WHERE = "benchmarks/RESULTS.md"
 def accuracy_records(results: pd.DataFrame) -> pd.DataFrame:
     """`COLUMNS` of every cell of the validation accuracy table over `results` (the simulated rows of
     `sim.measured.published_validation.validation_results`), rounded as printed (0.1%)."""
-    from reference_kernels.sources import Split
-    from sim.measured.published_validation import FAMILIES, accuracy_table, by_source_table
+    from sim.measured.published_validation import accuracy_table, by_source_table, kernels_table
 
     table = accuracy_table(results)
     sources = by_source_table(results).groupby(["family", "preset"]).size().rename("sources").reset_index()
     table = table.merge(sources, on=["family", "preset"], how="left")
-    rows = results[results["split"] == Split.VALIDATION.value]
-    rows = rows.assign(family=rows["family"].map(FAMILIES))
-    kernels = rows.groupby(["family", "preset"])["kernel"].agg(lambda names: ";".join(sorted(set(names))))
-    table = table.merge(kernels.rename("kernels").reset_index(), on=["family", "preset"], how="left")
+    table = table.merge(kernels_table(results), on=["family", "preset"], how="left")
     errors = ["median_abs_error_pct", "p90_abs_error_pct", "median_error_pct"]
     return table.assign(**{column: table[column].round(1) for column in errors})[list(COLUMNS)]
 
