@@ -109,6 +109,21 @@ class SassCounts:
     fp32: float
     registers: int
 
+    def scaled(self, factor: float) -> SassCounts:
+        """These counts with the loops (their shuffles and FP32 instructions) `factor` times as long,
+        the softmax passes and registers as they are: a head dim or GQA group other than the one
+        compiled."""
+        return dataclasses.replace(
+            self, k_loop=self.k_loop * factor, v_loop=self.v_loop * factor,
+            shuffles=self.shuffles * factor, fp32=self.fp32 * factor,
+        )
+
+
+def nearest_capability(keys: list[tuple], capability: float) -> tuple:
+    """The key (compute capability first) compiled for the capability nearest `capability`, the
+    newer one on a tie."""
+    return min(keys, key=lambda key: (abs(key[0] - capability), -key[0]))
+
 
 #: TensorRT-LLM v0.8's masked MHA decode (`trtllm_mmha`, `trtllm_mmha_paged`) by (compute
 #: capability, K/V cache bits, paged cache): benchmarks/mmha_sass/per_key.csv, made by make_sass.sh
@@ -455,15 +470,7 @@ def counted_sass(
     if not counted:  # a cache width never compiled (fp32): the nearest width's counts
         counted = [key for key in table if key[2] == paged]
         counted = [min(counted, key=lambda key: abs(key[1] - bits))]
-    counts = table[min(counted, key=lambda key: (abs(key[0] - capability), -key[0]))]
-    scale = problem.d / SASS_HEAD_DIM
-    return dataclasses.replace(
-        counts,
-        k_loop=counts.k_loop * scale,
-        v_loop=counts.v_loop * scale,
-        shuffles=counts.shuffles * scale,
-        fp32=counts.fp32 * scale,
-    )
+    return table[nearest_capability(counted, capability)].scaled(problem.d / SASS_HEAD_DIM)
 
 
 def flashinfer_decode_sass(problem: AttentionProblem, capability: float) -> SassCounts | None:
@@ -480,16 +487,8 @@ def flashinfer_decode_sass(problem: AttentionProblem, capability: float) -> Sass
     group = min({key[1] for key in FLASHINFER_DECODE_SASS}, key=lambda g: (abs(g - problem.group), -g))
     counted = [key for key in FLASHINFER_DECODE_SASS if key[1] == group]
     exact = [key for key in counted if key[2] == problem.d]
-    key = min(exact or [k for k in counted if k[2] == SASS_HEAD_DIM] or counted,
-              key=lambda key: (abs(key[0] - capability), -key[0]))
-    counts = FLASHINFER_DECODE_SASS[key]
-    scale = (problem.d / key[2]) * (problem.group / group)
-    if scale == 1:
-        return counts
-    return dataclasses.replace(
-        counts, k_loop=counts.k_loop * scale, v_loop=counts.v_loop * scale,
-        shuffles=counts.shuffles * scale, fp32=counts.fp32 * scale,
-    )
+    key = nearest_capability(exact or [k for k in counted if k[2] == SASS_HEAD_DIM] or counted, capability)
+    return FLASHINFER_DECODE_SASS[key].scaled((problem.d / key[2]) * (problem.group / group))
 
 
 def issue_slots_per_key(counts: SassCounts) -> float:
