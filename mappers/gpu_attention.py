@@ -42,6 +42,7 @@ from mappers.gpu_gemm import (
     REGISTERS_PER_THREAD_BESIDES_ACCUMULATORS,
     SHUFFLE_SLOTS,
     THREADS_PER_WARP,
+    nearest_capability,
 )
 from workloads.dtypes import DType
 from workloads.errors import WorkloadError
@@ -117,12 +118,6 @@ class SassCounts:
             self, k_loop=self.k_loop * factor, v_loop=self.v_loop * factor,
             shuffles=self.shuffles * factor, fp32=self.fp32 * factor,
         )
-
-
-def nearest_capability(keys: list[tuple], capability: float) -> tuple:
-    """The key (compute capability first) compiled for the capability nearest `capability`, the
-    newer one on a tie."""
-    return min(keys, key=lambda key: (abs(key[0] - capability), -key[0]))
 
 
 #: TensorRT-LLM v0.8's masked MHA decode (`trtllm_mmha`, `trtllm_mmha_paged`) by (compute

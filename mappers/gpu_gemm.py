@@ -16,12 +16,15 @@ registers of one SM; `ctas_per_sm` is its occupancy. The engine (`sim.engines.gp
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import enum
+import functools
 import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from hwmodels.gpu import GPUSpec
 from workloads.dtypes import DType
@@ -136,6 +139,9 @@ class GemmKernel:
     takes 64 rows and Hopper has no FP8 ``mma.sync`` (0: never). `one_warpgroup_block_m`: a tile of
     at most this many rows has a single math warp group, which waits for its own matmuls and then
     promotes: its CUDA-core work runs in series with them whatever `overlap` says (0: never).
+    `scale_load_overlap`: for (compute capability, block_m, warps), the share of a k-step's
+    matmuls that run while its `unpipelined_loads` are in flight, their latency beside them
+    (`sim.engines.gpu.timing.serial_chain_s`); None: each step waits for them before it multiplies.
     """
 
     overlap: float
@@ -156,6 +162,7 @@ class GemmKernel:
     launch: Callable[[GemmProblem, GPUSpec], GemmTile] | None = None
     upcast_below_block_m: int = 0
     one_warpgroup_block_m: int = 0
+    scale_load_overlap: Callable[[float, int, int], float] | None = None
 
     def overlap_for(self, block_m: int) -> float:
         """How far a tile of `block_m` rows overlaps its CUDA-core work with its matmuls: `overlap`,
@@ -180,6 +187,36 @@ def upcast_fp8_instructions(block_m: int, block_n: int, block_k: int, warps: int
     return (block_k * block_n + warps * block_m * block_k) / FP8_PER_UPCAST_INSTRUCTION
 
 
+def nearest_capability(keys: list[tuple], capability: float) -> tuple:
+    """The key (compute capability first) compiled for the capability nearest `capability`, the
+    newer one on a tie."""
+    return min(keys, key=lambda key: (abs(key[0] - capability), -key[0]))
+
+
+#: In Triton's compiled block-FP8 loop, the share of a k-step's matmuls that run while its last
+#: scale load is in flight, by (compute capability, BLOCK_M, num_warps), at BLOCK_N 128
+#: (benchmarks/triton_block_fp8_sass/per_iteration.csv, Triton 3.6.0, the version sglang's runs
+#: used). ``mma.sync`` (sm_89's ``QMMA``, the 16-row tile's ``HMMA`` on sm_90) runs as issued: the
+#: fewest of the iteration's MMAs issued between any scale ``LDG`` and its first wait, over all of
+#: them (sm_89 64 x 128: 36 of 64). ``wgmma`` runs asynchronously until ``WARPGROUP.DEPBAR``: a load
+#: issued before it runs beside all of the step's matmuls (64 rows: the loads sit among the 4
+#: ``QGMMA``), one issued after it beside none (128 rows: B's scale loads follow the wait).
+TRITON_SCALE_LOAD_OVERLAP = {
+    (9.0, 16, 4): 4 / 32, (9.0, 64, 4): 1.0, (9.0, 128, 4): 0.0, (9.0, 128, 8): 0.0,
+    (8.9, 16, 4): 2 / 16, (8.9, 64, 4): 36 / 64, (8.9, 128, 4): 16 / 128, (8.9, 128, 8): 22 / 64,
+}
+
+
+def triton_scale_load_overlap(capability: float, block_m: int, warps: int) -> float:
+    """`TRITON_SCALE_LOAD_OVERLAP` at the compiled configuration nearest (`capability`,
+    `block_m`, `warps`): the nearest capability, then the BLOCK_M nearest in ratio (the smaller on
+    a tie: 32 rows read as 16), then the nearest warps."""
+    arch = nearest_capability(list(TRITON_SCALE_LOAD_OVERLAP), capability)[0]
+    configs = [key for key in TRITON_SCALE_LOAD_OVERLAP if key[0] == arch]
+    key = min(configs, key=lambda key: (abs(math.log2(key[1] / block_m)), key[1], abs(key[2] - warps)))
+    return TRITON_SCALE_LOAD_OVERLAP[key]
+
+
 #: Triton's software pipeliner prefetches only the loads that feed a dot's A and B operands
 #: (triton lib/Dialect/TritonGPU/Transforms/Pipeliner/AssignLatencies.cpp,
 #: ``loadOpsToIndirectionLevel``: "only pipeline A and B operands of the dot op"; a scalar load is
@@ -191,10 +228,12 @@ def upcast_fp8_instructions(block_m: int, block_n: int, block_k: int, warps: int
 #: Compiled with Triton 3.3.1-3.9.0 (benchmarks/triton_block_fp8_sass: our own kernel of this loop,
 #: per_iteration.csv): the scale loads are waited for in their own iteration in every version, on
 #: sm_90 and sm_89, and ``wgmma`` is waited for with no group pending before the scaling; a 16-row
-#: tile on sm_90 converts its FP8 operands to fp16 and multiplies them with ``mma.sync``.
+#: tile on sm_90 converts its FP8 operands to fp16 and multiplies them with ``mma.sync``. Most scale
+#: loads are issued before the step's matmuls and first waited for after them, so their latency
+#: runs beside part of them (`triton_scale_load_overlap`).
 TRITON_BLOCK_FP8 = GemmKernel(
     overlap=0.0, split_k=False, scale_block_k=True, unpipelined_loads=True, accumulators=2,
-    tma_multicast=False, upcast_below_block_m=WGMMA_M,
+    tma_multicast=False, upcast_below_block_m=WGMMA_M, scale_load_overlap=triton_scale_load_overlap,
 )
 #: torchao's block-FP8 GEMM autotunes over ``fp8_gemm_configs`` (torchao/prototype/blockwise_fp8/
 #: blockwise_quantization.py at 846b433): BLOCK_SIZE_M 16-128, BLOCK_SIZE_N 32-128, BLOCK_SIZE_K the
@@ -493,6 +532,52 @@ def deepgemm_launch(problem: GemmProblem, spec: GPUSpec) -> GemmTile:
                     ctas_per_sm=1)
 
 
+#: sglang's tuned configurations of its Triton block-FP8 GEMM (python/sglang/srt/layers/
+#: quantization/configs/N={N},K={K},device_name={GPU},dtype=fp8_w8a8,block_shape=[128, 128].json):
+#: per GPU and (N, K), a tile for each of a grid of M. Shipped here for the shapes sglang PR
+#: #29638's H20 run timed (`sglang_block_fp8_configs.csv`, written by
+#: benchmarks/sglang_fp8_gemm/make_rows.py from the verbatim copies in
+#: benchmarks/sglang_fp8_gemm/h20/tuned_configs/); a preset and shape without one runs the default.
+SGLANG_BLOCK_FP8_CONFIGS = Path(__file__).with_name("sglang_block_fp8_configs.csv")
+#: The configuration sglang's ``w8a8_block_fp8_matmul_triton`` runs where no tuned file exists for
+#: the GPU and shape (fp8_kernel.py, read in the code index; it logs "Using default W8A8 Block FP8
+#: kernel config. Performance might be sub-optimal!"): ``BLOCK_SIZE_M 64, BLOCK_SIZE_N 128,
+#: BLOCK_SIZE_K 128, GROUP_SIZE_M 32, num_warps 4, num_stages 3`` at every M. A one-row GEMM so
+#: multiplies 64 rows a step, and N = 512 makes 4 CTAs.
+SGLANG_BLOCK_FP8_DEFAULT = (64, 128, 128, 3, 4)
+
+
+@functools.cache
+def sglang_block_fp8_configs() -> dict[tuple[str, int, int], dict[int, tuple[int, int, int, int, int]]]:
+    """`SGLANG_BLOCK_FP8_CONFIGS` by (preset, N, K): M -> (BLOCK_SIZE_M, BLOCK_SIZE_N,
+    BLOCK_SIZE_K, num_stages, num_warps)."""
+    table: dict[tuple[str, int, int], dict[int, tuple[int, int, int, int, int]]] = {}
+    with SGLANG_BLOCK_FP8_CONFIGS.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            config = tuple(int(row[field]) for field in ("block_m", "block_n", "block_k", "stages", "warps"))
+            table.setdefault((row["preset"], int(row["n"]), int(row["k"])), {})[int(row["m"])] = config
+    return table
+
+
+def sglang_block_fp8_launch(problem: GemmProblem, spec: GPUSpec) -> GemmTile:
+    """The tile sglang launches its Triton block-FP8 GEMM with: the tuned file's entry for the M
+    nearest `problem`'s (``configs[min(configs.keys(), key=lambda x: abs(x - M))]``, the smaller on
+    a tie) where `sglang_block_fp8_configs` has the GPU's (N, K), else `SGLANG_BLOCK_FP8_DEFAULT`;
+    never a split of K."""
+    configs = sglang_block_fp8_configs().get((spec.name, problem.n, problem.k))
+    block_m, block_n, block_k, stages, warps = (
+        configs[min(configs, key=lambda m: (abs(m - problem.m), m))] if configs else SGLANG_BLOCK_FP8_DEFAULT
+    )
+    ctas_per_sm = _ctas_per_sm(problem, spec, block_m, block_n, block_k, stages, warps)
+    return GemmTile(block_m=block_m, block_n=block_n, block_k=block_k, stages=stages, split_k=1,
+                    ctas_per_sm=max(ctas_per_sm, 1), warps=warps)
+
+
+#: sglang's Triton block-FP8 GEMM (``w8a8_block_fp8_matmul_triton``): the loop of
+#: `TRITON_BLOCK_FP8`, launched at sglang's configuration (`sglang_block_fp8_launch`).
+SGLANG_BLOCK_FP8 = dataclasses.replace(TRITON_BLOCK_FP8, launch=sglang_block_fp8_launch)
+
+
 #: Named GEMM implementations whose traits differ from the default (overlapped).
 GEMM_KERNELS = {
     # torchao's Triton block-FP8 GEMM (torchao/prototype/blockwise_fp8/blockwise_quantization.py,
@@ -505,6 +590,7 @@ GEMM_KERNELS = {
     "torchao_triton_fp8_gemm_1x128_128x1": TORCHAO_TRAINING_BLOCK_FP8,
     "cutlass_fp8_blockscaled": CUTLASS_SM90_BLOCK_FP8,
     "w8a8_block_fp8_triton": TRITON_BLOCK_FP8,
+    "w8a8_block_fp8_triton_sglang": SGLANG_BLOCK_FP8,
     "autoawq_gemm": AUTOAWQ_GEMM,
     "autoawq_gemm_fused_mlp": AUTOAWQ_FUSED_MLP_GEMM,
     "mlx_qmm_sm80": MLX_QMM_SM80,
@@ -605,6 +691,7 @@ class GemmTile:
     split_k: int
     ctas_per_sm: int
     stream_k: bool = False
+    warps: int = 0  # warps a CTA where the launch sets them (0: the kernel's, `tile_warps`)
 
     def describe(self) -> str:
         split = "streamk" if self.stream_k else f"splitk{self.split_k}"
@@ -713,6 +800,12 @@ def tile_warps(kernel: GemmKernel, block_m: int, block_n: int) -> int:
     """Warps of a CTA of `kernel` with a ``block_m × block_n`` tile: its code's where it fixes them,
     else `WARPS_SMALL_TILE` up to 128 × 128 and `WARPS_LARGE_TILE` above."""
     return kernel.warps or (WARPS_SMALL_TILE if block_m * block_n <= 128 * 128 else WARPS_LARGE_TILE)
+
+
+def launched_warps(kernel: GemmKernel, tile: GemmTile) -> int:
+    """Warps of a CTA of `kernel` under `tile`: the launch's where it set them (`GemmTile.warps`),
+    else `tile_warps`."""
+    return tile.warps or tile_warps(kernel, tile.block_m, tile.block_n)
 
 
 def upcasts_fp8(kernel: GemmKernel, problem: GemmProblem, block_m: int, spec: GPUSpec) -> bool:

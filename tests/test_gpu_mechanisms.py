@@ -8,6 +8,7 @@ import dataclasses
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from hwmodels import load_hardware
@@ -415,10 +416,11 @@ def test_a_triton_block_fp8_gemm_waits_on_its_scale_loads_every_k_step(monkeypat
     # the wait is not arithmetic: the kernel's compute time (its utilization) leaves it out
     from sim.engines.gpu.gemm import best_gemm
 
-    # (6.1 us: 56 steps of a 16 x 64 x 128 tile, which on Hopper upcasts its FP8 to fp16 mma.sync,
-    # 131,072 MACs at 1365 a cycle, 8,192 conversions at 128 a cycle, and its promotion; against the
-    # 20.7 us of waiting)
-    assert best_gemm(gemm_problem(triton), H100).main.compute_s < steps * H100.memory_latency_s / 3
+    # (7.5 us: 56 steps of a 64 x 64 x 128 tile, 524,288 MACs at 4096 x 0.867 a cycle, 0.08 us, and
+    # its promotion after them; against the 20.7 us of waiting, of which each step's 0.08 us of
+    # matmuls hides 4.5 us: the 64-row tile's scale loads are issued before its wgmma,
+    # mappers.gpu_gemm.TRITON_SCALE_LOAD_OVERLAP)
+    assert best_gemm(gemm_problem(triton), H100).main.compute_s < steps * H100.memory_latency_s / 2
     # at M = 8192 the SMs' arithmetic (CTAs of 56 steps each, ~0.25 us of tensor and promotion work
     # per step) bounds the waves, not one CTA's chain: the same kernel with its scales prefetched is
     # within 3% (the chain of 56 · 370 ns waits shows only where a wave's last CTAs run alone)
@@ -1229,6 +1231,57 @@ def test_deepgemm_is_launched_as_its_host_code_launches_it():
     assert one["latency_s"] > 83_558 / 1.98e9 > 89.1e6 / 3.58e12
 
 
+def test_triton_scale_load_overlap_is_read_from_its_compiled_loop():
+    # benchmarks/triton_block_fp8_sass/per_iteration.csv at Triton 3.6.0: with mma.sync (sm_89's
+    # QMMA, sm_90's 16-row HMMA) the fewest MMAs issued between a scale LDG and its wait over the
+    # step's MMAs (sm_89 64 x 128: 36 of 64); with wgmma a load before WARPGROUP.DEPBAR (at least one
+    # QGMMA after it) runs beside all of the step's matmuls, one after it beside none
+    from mappers.gpu_gemm import TRITON_SCALE_LOAD_OVERLAP, triton_scale_load_overlap
+
+    study = Path(__file__).parents[1] / "benchmarks" / "triton_block_fp8_sass"
+    sass = pd.read_csv(study / "per_iteration.csv")
+    compiled = sass[sass["version"] == "3.6.0"]
+    assert len(compiled) == len(TRITON_SCALE_LOAD_OVERLAP) == 8
+    for _, row in compiled.iterrows():
+        block_m, _, warps, _ = row["config"].split("_")
+        key = (9.0 if row["arch"] == "sm90" else 8.9, int(block_m[1:]), int(warps[1:]))
+        fewest = int(row["mma_between"].split("-")[0])
+        wgmma = row["mma_op"].startswith("QGMMA")
+        assert TRITON_SCALE_LOAD_OVERLAP[key] == ((1.0 if fewest else 0.0) if wgmma else fewest / row["MMA"])
+    # other tiles take the nearest compiled one: 32 rows read as 16 (the smaller on the tie), the
+    # A100's 8.0 as sm_89
+    assert triton_scale_load_overlap(9.0, 32, 4) == 4 / 32
+    assert triton_scale_load_overlap(8.0, 64, 4) == 36 / 64
+
+
+def test_a_step_waits_only_for_what_its_scale_loads_outlast_the_matmuls_beside_them(monkeypatch):
+    # sim.engines.gpu.timing.serial_chain_s: steps · max(0, latency − share · tensor time a step).
+    # An RTX 4090 SM's 64 x 128 x 128 FP8 step: 1,048,576 MACs at 512 a cycle, 2048 cycles, 0.813 us
+    # at 2.52 GHz; 36/64 of it (0.457 us) beside a 0.256 us latency: nothing added. A 16-row tile,
+    # 2/16 of its 0.203 us beside: 0.256 − 0.025 = 0.231 us a step; no overlap: the whole latency.
+    from sim.engines.gpu.timing import serial_chain_s
+
+    rate = 512 * 2.52e9
+    work = CtaWork(tensor_macs=40 * 64 * 128 * 128, tensor_macs_per_s=rate, l2_bytes=0.0, steps=40,
+                   stages=3, serial_latency_s=2.56e-7, serial_latency_overlap=36 / 64)
+    assert serial_chain_s(work) == 0.0
+    short = dataclasses.replace(work, tensor_macs=40 * 16 * 128 * 128, serial_latency_overlap=2 / 16)
+    assert serial_chain_s(short) == pytest.approx(40 * (2.56e-7 - 2 / 16 * 16 * 128 * 128 / rate))
+    waited = dataclasses.replace(work, serial_latency_overlap=0.0)
+    assert serial_chain_s(waited) == pytest.approx(40 * 2.56e-7)
+    # the kernel's time holds it: sglang's default tile at M = 1 of 512 x 1024 on the RTX 4090 (4
+    # CTAs of 8 steps) is its SMs' arithmetic, no wait; with the loads waited for it is slower
+    import mappers.gpu_gemm as gpu_gemm
+
+    ada = load_hardware("rtx_4090")
+    row = dict(M=1, N=512, K=1024, a_dtype="fp8", b_dtype="fp8", group_size=128)
+    beside = simulate_op_latency(op("gemm_fp8", **row, kernel="w8a8_block_fp8_triton_sglang"), ada)
+    monkeypatch.setitem(gpu_gemm.GEMM_KERNELS, "triton_waiting_first",
+                        dataclasses.replace(gpu_gemm.SGLANG_BLOCK_FP8, scale_load_overlap=None))
+    waiting = simulate_op_latency(op("gemm_fp8", **row, kernel="triton_waiting_first"), ada)
+    assert waiting == pytest.approx(beside + 8 * ada.memory_latency_s)
+
+
 def test_a_triton_fp8_tile_too_short_for_wgmma_upcasts_to_fp16_mma_sync_on_hopper():
     # benchmarks/triton_block_fp8_sass: a 16 x 128 x 128 tile at 4 warps compiles on sm_90 to 96
     # F2FP.F16.E4M3 and 32 HMMA.16816 a thread per k-step: (128·128 + 4·16·128) / 2 = 12,288
@@ -1252,9 +1305,13 @@ def test_a_triton_fp8_tile_too_short_for_wgmma_upcasts_to_fp16_mma_sync_on_hoppe
     assert _tensor_rate(problem, candidate_tile(64), H100) == (
         mac_rate_per_sm(H100, DType.FP8, sparse=False, fraction=H100.tensor_fraction(DType.FP8)), 0.0
     )
-    # the mapping says so where the fastest tile is such a one (M = 1 on the H20: a 16-row tile)
+    # the mapping says so where the kernel runs such a tile: sglang's tuned file for the H20 gives
+    # M = 1 of 512 x 2048 a 16 x 32 tile (benchmarks/sglang_fp8_gemm/h20/tuned_configs)
     h20 = load_hardware("h20")
-    assert simulate(row, h20).iloc[0]["mapping"].endswith("FP8 upcast to fp16 mma.sync")
+    tuned = op("gemm_fp8", M=1, N=512, K=2048, a_dtype="fp8", b_dtype="fp8", group_size=128,
+               kernel="w8a8_block_fp8_triton_sglang")
+    assert simulate(tuned, h20).iloc[0]["mapping"].endswith("16x32x128 s4 splitk1 waves 0.02, FP8 upcast "
+                                                           "to fp16 mma.sync")
 
 
 def candidate_tile(block_m):

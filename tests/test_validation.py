@@ -4,10 +4,12 @@ has used, simulated as their sources ran and timed them, and tabulated per famil
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pandas as pd
 import pytest
 
+from hwmodels import load_hardware
 from reference_kernels.published_validation import PUBLISHED_VALIDATION, validation_kernels, validation_steps
 from reference_kernels.sources import harness, source_registry
 from sim.measured import published_validation
@@ -19,6 +21,7 @@ from sim.measured.published_validation import (
     by_source_table,
     kernel_results,
 )
+from workloads.kernel_ops import op_for_measurement
 from workloads.stacks import STACKS, VLLM_STEP_HOST_S
 
 
@@ -342,3 +345,38 @@ def test_sglangs_fp8_gemm_files_are_copied_whole_and_their_rows_are_their_lines(
         made = pd.DataFrame(make_rows.rows(run)).reindex(columns=rows.columns, fill_value="")
         pd.testing.assert_frame_equal(ours, made)
         assert len(ours) == len(run.kernels) * 575 and harness(run.source_id)[:2] == ("graph", "none")
+
+
+def test_sglang_launches_its_tuned_h20_files_and_elsewhere_its_default(monkeypatch):
+    # the model's table of sglang's tuned configurations is the copied JSON files, entry for entry
+    # (25 (N, K) pairs x 23 values of M), and the RTX 4090 run's log warns of the default for each of
+    # its 25 pairs: "Using default W8A8 Block FP8 kernel config" (benchmark_log_notices.txt)
+    monkeypatch.syspath_prepend(str(PUBLISHED_VALIDATION.parents[2] / "benchmarks" / "sglang_fp8_gemm"))
+    import make_rows
+
+    from mappers.gpu_gemm import SGLANG_BLOCK_FP8_CONFIGS, gemm_problem, sglang_block_fp8_launch
+
+    shipped = pd.read_csv(SGLANG_BLOCK_FP8_CONFIGS)
+    pd.testing.assert_frame_equal(shipped, make_rows.tuned_configs().reset_index(drop=True))
+    assert len(shipped) == 575 and shipped["file"].nunique() == 25
+    notices = (make_rows.HERE / "rtx4090" / "benchmark_log_notices.txt").read_text()
+    warned = set(re.findall(r"N=(\d+),K=(\d+),device_name=NVIDIA_GeForce_RTX_4090", notices))
+    ran = pd.read_csv(make_rows.HERE / "rtx4090" / make_rows.RESULTS)
+    assert warned == {(str(n), str(k)) for n, k in zip(ran["N"], ran["K"], strict=True)} and len(warned) == 25
+    # M = 1 of 512 x 1024: the H20's file says 64 x 128, 3 stages, 4 warps; M = 2 16 x 32, 2 stages;
+    # M = 10 takes the entry of the nearest M key, 8 or 12 (the smaller on the tie: 8)
+    row = dict(a_dtype="fp8", b_dtype="fp8", group_size=128, kernel="w8a8_block_fp8_triton_sglang")
+    h20, ada = load_hardware("h20"), load_hardware("rtx_4090")
+
+    def launched(m, n, k, spec):
+        tile = sglang_block_fp8_launch(gemm_problem(op_for_measurement(dict(family="gemm_fp8", M=m, N=n, K=k,
+                                                                            **row))), spec)
+        return tile.block_m, tile.block_n, tile.block_k, tile.stages, tile.warps
+
+    h20_512 = shipped[(shipped["n"] == 512) & (shipped["k"] == 1024)].set_index("m")
+    for m in (1, 2, 8):
+        entry = h20_512.loc[m, ["block_m", "block_n", "block_k", "stages", "warps"]]
+        assert launched(m, 512, 1024, h20) == tuple(entry)
+    assert launched(10, 512, 1024, h20) == launched(8, 512, 1024, h20)
+    # no file for the card, or none for the shape: sglang's default, 64 x 128 x 128, 3 stages, 4 warps
+    assert launched(2, 512, 1024, ada) == (64, 128, 128, 3, 4) == launched(2, 1000, 1024, h20)

@@ -13,14 +13,23 @@ Kept, by a rule fixed before simulating: every line's time of each kernel the mo
 Triton kernel (`baseline_ms`: ``w8a8_block_fp8_matmul``, the model's `w8a8_block_fp8_triton`). The
 TileLang column is not kept (its per-shape kernels have no traits in the model).
 
+Both Triton columns run sglang's launch (`mappers.gpu_gemm.sglang_block_fp8_launch`): on the H20 the
+tuned configuration sglang ships for the GPU and shape (its log prints no warning; the 25 files
+copied verbatim from the code index, sgl-project/sglang@1f4eca79, the one stored version, into
+`h20/tuned_configs/`, their sources in `SOURCES.txt`), on the RTX 4090 the default, as the run's
+log warns for each of its 25 (N, K) pairs (`rtx4090/benchmark_log_notices.txt`: the logs' lines
+other than the per-shape results, copied verbatim).
+
 Run from the repository root: ``python benchmarks/sglang_fp8_gemm/make_rows.py``. It replaces these
-sources' rows in `reference_kernels/data/published_validation.csv` and leaves the others as they are.
+sources' rows in `reference_kernels/data/published_validation.csv` and leaves the others as they are,
+and writes the tuned configurations the model launches with (`mappers/sglang_block_fp8_configs.csv`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +41,18 @@ RESULTS = "tilelang_vs_tuned_triton_deepgemm.csv"
 VALIDATION = Path(__file__).parents[2] / "reference_kernels" / "data" / "published_validation.csv"
 COMMIT = "0bd1600d9fdededbd9a94f03733607a71830b7b3"
 FOLDER = "benchmark/kernels/tilelang_gemm/results/h20_4090_202606"
+CONFIGS = Path(__file__).parents[2] / "mappers" / "sglang_block_fp8_configs.csv"
+#: The tuned configuration files copied, by the preset of the GPU they name.
+TUNED = {"h20": HERE / "h20" / "tuned_configs"}
 DEEPGEMM = "deepgemm_fp8_blockscaled (DeepGEMM gemm_nt_f8f8bf16 through sglang's deep_gemm_wrapper)"
-TRITON = "w8a8_block_fp8_triton (sglang's Triton w8a8_block_fp8_matmul with its tuned configs)"
-#: On the RTX 4090 the file names the column "tuned_triton" too, but which configs sglang loads for
-#: that card (a tuned JSON of its own or the kernel's default) is not recorded.
+TRITON = "w8a8_block_fp8_triton_sglang (sglang's Triton w8a8_block_fp8_matmul with its tuned configs)"
+#: On the RTX 4090 the file names the column "tuned_triton" too, but sglang has no tuned JSON for that
+#: card: the run's benchmark.log warns "Using default W8A8 Block FP8 kernel config. Performance might
+#: be sub-optimal! Config file not found at ...device_name=NVIDIA_GeForce_RTX_4090..." for its (N, K)
+#: pairs (rtx4090/benchmark_log_notices.txt), so every line ran the kernel's default configuration.
 TRITON_UNTUNED = (
-    "w8a8_block_fp8_triton (sglang's Triton w8a8_block_fp8_matmul, the configs sglang loads for the card)"
+    "w8a8_block_fp8_triton_sglang (sglang's Triton w8a8_block_fp8_matmul at its default config, "
+    "no tuned JSON for the card: the run's benchmark.log warns so)"
 )
 HARNESS = (
     "sglang PR #29638's benchmark/kernels/tilelang_gemm/benchmark_tilelang_gemm.py (run at 1a6b7094 "
@@ -110,6 +125,23 @@ def rows(run: Run) -> list[dict[str, str]]:
     return out
 
 
+def tuned_configs() -> pd.DataFrame:
+    """One row per (preset, N, K, M) of the tuned configuration files in `TUNED`: the tile and
+    pipeline sglang launches at that M (its JSON's keys)."""
+    out = []
+    for preset, folder in TUNED.items():
+        for path in sorted(folder.glob("N=*.json")):
+            fields = dict(part.split("=", 1) for part in path.stem.split(",")[:2])
+            for m, config in json.loads(path.read_text()).items():
+                out.append({
+                    "preset": preset, "n": int(fields["N"]), "k": int(fields["K"]), "m": int(m),
+                    "block_m": config["BLOCK_SIZE_M"], "block_n": config["BLOCK_SIZE_N"],
+                    "block_k": config["BLOCK_SIZE_K"], "group_m": config["GROUP_SIZE_M"],
+                    "warps": config["num_warps"], "stages": config["num_stages"], "file": path.name,
+                })
+    return pd.DataFrame(out).sort_values(["preset", "n", "k", "m"])
+
+
 def main() -> None:
     table = pd.read_csv(VALIDATION, dtype=str, keep_default_na=False)
     kept = table[~table["source"].isin({run.source_id for run in RUNS})]
@@ -118,6 +150,9 @@ def main() -> None:
     pd.concat([kept, new], ignore_index=True).to_csv(VALIDATION, index=False)
     for run in RUNS:
         print(f"{(new['source'] == run.source_id).sum()} rows of {run.source_id} written to {VALIDATION}")
+    configs = tuned_configs()
+    configs.to_csv(CONFIGS, index=False)
+    print(f"{len(configs)} tuned configurations written to {CONFIGS}")
 
 
 if __name__ == "__main__":

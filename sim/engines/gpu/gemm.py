@@ -45,7 +45,7 @@ from mappers.gpu_gemm import (
     candidate_tiles,
     dense_after_dequantize,
     gemm_kernel,
-    tile_warps,
+    launched_warps,
     upcast_fp8_instructions,
     upcasts_fp8,
 )
@@ -122,6 +122,9 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
         serial_latency_s=spec.memory_latency_s
         if kernel.unpipelined_loads and (problem.scale_block_k or problem.dequant_per_weight)
         else 0.0,
+        serial_latency_overlap=kernel.scale_load_overlap(
+            spec.compute_capability, bm, launched_warps(kernel, tile)
+        ) if kernel.scale_load_overlap else 0.0,
     )
     out_bytes = problem.c_bytes if split == 1 else split * PARTIAL_SUM_BYTES
     write_bytes = problem.batch * problem.m * problem.n * out_bytes
@@ -228,7 +231,7 @@ def _tensor_rate(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> tuple[f
         rate = mac_rate_per_sm(
             spec, DType.FP16, sparse=problem.sparse, fraction=spec.tensor_fraction(DType.FP16), mma_sync=True
         )
-        warps = tile_warps(kernel, tile.block_m, tile.block_n)
+        warps = launched_warps(kernel, tile)
         return rate, upcast_fp8_instructions(tile.block_m, tile.block_n, tile.block_k, warps)
     rate = mac_rate_per_sm(
         spec, problem.math_dtype, sparse=problem.sparse, fraction=spec.tensor_fraction(problem.math_dtype)
