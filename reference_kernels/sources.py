@@ -26,6 +26,7 @@ simulate (whole-model figures, bandwidths, the runs of a measured file, whose ro
 from __future__ import annotations
 
 import enum
+import math
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
@@ -116,8 +117,9 @@ def harness(source_id: str) -> Harness:
 
 
 def _positive(text: str) -> bool:
+    """Whether `text` is a finite positive number (what `sim.measured.compare.timed_as` takes)."""
     try:
-        return float(text) > 0
+        return 0 < float(text) < math.inf
     except ValueError:
         return False
 

@@ -87,6 +87,7 @@ def test_the_registrys_harness_values_are_the_ones_compare_simulates():
         ("cupti,none,,", ["sources.csv", "source s1", "timing = 'cupti'", "back_to_back, device, graph"]),
         ("events,,,", ["source s1", "give both or neither"]),
         ("device,writes,1.5 GHz,", ["source s1", "sm_clock_mhz = '1.5 GHz'", "locked at, in MHz"]),
+        ("device,writes,inf,", ["source s1", "sm_clock_mhz = 'inf'", "locked at, in MHz"]),
     ],
 )
 def test_a_bad_harness_in_the_registry_is_named_on_load(tmp_path: Path, monkeypatch, cells, says):
