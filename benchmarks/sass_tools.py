@@ -1,6 +1,7 @@
-"""Reading `cuobjdump -sass` listings, shared by the two kernel studies' ``tools/sass_loops.py``
-(benchmarks/mmha_sass, benchmarks/vllm_pa_sass): the parser, an instruction's opcode class, loops
-found by their backward branches, and the command line each study's loop finder plugs into.
+"""Reading `cuobjdump -sass` listings, shared by the kernel studies' ``tools/sass_loops.py``
+(benchmarks/mmha_sass, benchmarks/vllm_pa_sass, benchmarks/flashinfer_decode_sass): the parser, an
+instruction's opcode class, loops found by their backward branches, the conditional blocks inside
+them (`forward_skips`), and the command line each study's loop finder plugs into.
 
   sass_loops.py X.sass                 list every backward branch (candidate loop) with a summary
   sass_loops.py X.sass --range LO HI   opcode breakdown of the straight-line range [LO, HI] (hex)
@@ -112,6 +113,25 @@ def back_branches(ins: list[dict]) -> list[tuple[int, int, str]]:
             target = branch_target(x)
             if target is not None and target <= x["addr"]:
                 out.append((target, x["addr"], x["pred"]))
+    return out
+
+
+def forward_skips(
+    sel: list[dict], skips: Callable[[list[dict]], bool]
+) -> list[tuple[int, int, str, int]]:
+    """(first skipped address, last skipped address, predicate, instructions skipped) of every
+    predicated forward branch (BRA.DIV left out) in `sel` whose skipped region `skips` takes: a loop
+    body's conditional block, e.g. a refill or a last-block zeroing."""
+    out = []
+    for x in sel:
+        if base(x["op"]) != "BRA" or ".DIV" in x["op"] or not x["pred"]:
+            continue
+        target = branch_target(x)
+        if target is None or target <= x["addr"]:
+            continue
+        region = [y for y in sel if x["addr"] < y["addr"] < target]
+        if skips(region):
+            out.append((x["addr"] + 0x10, target - 0x10, x["pred"], len(region)))
     return out
 
 

@@ -38,7 +38,7 @@ for _p in (Path(__file__).resolve().parents[2], Path(os.environ.get("SASS_TOOLS_
     if (_p / "sass_tools.py").exists():
         sys.path.insert(0, str(_p))  # benchmarks/, for sass_tools
 import sass_tools  # noqa: E402
-from sass_tools import back_branches, base, body, branch_target, parse  # noqa: E402
+from sass_tools import back_branches, base, body, parse  # noqa: E402
 
 CLASSES = [
     ("LDGSTS", "cp.async global->shared (LDGSTS)", lambda o: base(o) == "LDGSTS"),
@@ -63,17 +63,12 @@ def summarize(sel):
 def refill_regions(sel):
     """Forward conditional branches inside the loop body that skip a region holding an LDG and an STS
     (the page-offset refill)."""
-    out = []
-    for x in sel:
-        if base(x["op"]) == "BRA" and ".DIV" not in x["op"] and x["pred"]:
-            t = branch_target(x)
-            if t is None or t <= x["addr"]:
-                continue
-            region = [y for y in sel if x["addr"] < y["addr"] < t]
-            ops = collections.Counter(base(y["op"]) for y in region)
-            if ops["LDG"] and ops["STS"]:
-                out.append((x["addr"] + 0x10, t - 0x10, x["pred"], len(region)))
-    return out
+
+    def refill(region):
+        ops = collections.Counter(base(y["op"]) for y in region)
+        return bool(ops["LDG"] and ops["STS"])
+
+    return sass_tools.forward_skips(sel, refill)
 
 
 def find_loop(ins):

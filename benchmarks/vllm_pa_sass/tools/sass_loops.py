@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/, for sass_tools
 import sass_tools  # noqa: E402
-from sass_tools import back_branches, base, body, branch_target, parse  # noqa: E402
+from sass_tools import back_branches, base, body, parse  # noqa: E402
 
 CLASSES = [
     *sass_tools.MEMORY_CLASSES,
@@ -51,17 +51,11 @@ def summarize(sel):
 
 def cold_regions(sel):
     """Forward conditional branches inside a loop body that skip the last-block zeroing (>= 8 SEL ..., RZ)."""
-    out = []
-    for x in sel:
-        if base(x["op"]) == "BRA" and ".DIV" not in x["op"] and x["pred"]:
-            t = branch_target(x)
-            if t is None or t <= x["addr"]:
-                continue
-            region = [y for y in sel if x["addr"] < y["addr"] < t]
-            nsel_rz = sum(1 for y in region if base(y["op"]) == "SEL" and ", RZ," in y["txt"])
-            if nsel_rz >= 8:
-                out.append((x["addr"] + 0x10, t - 0x10, x["pred"], len(region)))
-    return out
+
+    def zeroing(region):
+        return sum(1 for y in region if base(y["op"]) == "SEL" and ", RZ," in y["txt"]) >= 8
+
+    return sass_tools.forward_skips(sel, zeroing)
 
 
 def self_increments(sel):
