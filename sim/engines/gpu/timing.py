@@ -167,6 +167,8 @@ def serial_chain_s(work: CtaWork) -> float:
     on an RTX 4090 SM multiplies for ``64·128·128 / 512 = 2048`` cycles at its 512 FP8 MACs a cycle,
     0.81 µs at 2.52 GHz, 36/64 of it (0.46 µs) beside its scale loads: a 0.26 µs latency adds
     nothing."""
+    if not work.serial_latency_overlap:
+        return work.steps * work.serial_latency_s
     tensor_step = work.tensor_macs / work.tensor_macs_per_s / max(work.steps, 1.0)
     return work.steps * max(0.0, work.serial_latency_s - work.serial_latency_overlap * tensor_step)
 
@@ -194,7 +196,7 @@ def kernel_time(
             continue
         wave_compute = sm_compute_s(spec, work, math.ceil(wave_ctas / spec.sm_count))
         compute += repeats * wave_compute
-        if work.serial_latency_s:  # one CTA's steps, each its loads' latency then its arithmetic
+        if work.serial_latency_s:  # one CTA's steps: its arithmetic and what its loads' waits add
             wave_compute = max(wave_compute, serial_chain_s(work) + sm_compute_s(spec, work, 1))
         # the wave's epilogue stores drain before the next wave's first loads (module docstring)
         stores = wave_ctas * work.store_bytes / spec.achievable_dram_bytes_per_s
