@@ -140,6 +140,10 @@ class GPUSpec:
     (``nvidia-smi --lock-gpu-clocks``, as benchmark harnesses do; 0: not locked): the SMs run at it
     where the power limit allows, never above the clock the limit sustains. `price_usd_per_hour` is
     an on-demand cloud price per GPU (0: unknown); the preset cites each.
+    `wgmma_wait_s` is how long a warp group that waits for its k-step's ``wgmma`` group with none
+    left pending (``warpgroup_wait<0>``: DeepGEMM's and CUTLASS's block-FP8 promotion, Triton's
+    block-FP8 scaling) waits beyond issuing it: the group's completion latency, in series with each
+    step of its CTA (`mappers.gpu_gemm.GemmKernel.waits_for_wgmma`; 0: not measured, not modeled).
     `dirty_l2_bytes` is how much of the L2 holds dirty lines (written, not yet in DRAM) when a
     kernel starts: 0 by default (inside a model the previous kernels' outputs are dirty, a few MB
     at most for a decode step's activations: not modeled), the whole L2 after a benchmark harness
@@ -193,6 +197,7 @@ class GPUSpec:
     locked_clock_hz: float = 0.0
     dirty_l2_bytes: float = 0.0
     write_flush_dirty_fraction: float = 1.0
+    wgmma_wait_s: float = 0.0
     price_usd_per_hour: float = 0.0
     source: str = ""
     description: str = ""
@@ -212,7 +217,7 @@ class GPUSpec:
             "memory_latency_s",
         ):
             check_positive_number(self, name, where)
-        overheads = ("launch_overhead_s", "graph_launch_overhead_s", "host_dispatch_s")
+        overheads = ("launch_overhead_s", "graph_launch_overhead_s", "host_dispatch_s", "wgmma_wait_s")
         power = ("tdp_w", "power_limit_w", "loaded_clock_hz", "locked_clock_hz",
                  "mma_sync_macs_per_cycle_per_sm", *REFERENCE_RATES)
         for name in (*overheads, *power, "price_usd_per_hour", "compute_capability"):

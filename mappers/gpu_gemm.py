@@ -142,6 +142,9 @@ class GemmKernel:
     `scale_load_overlap`: for (compute capability, block_m, warps), the share of a k-step's
     matmuls that run while its `unpipelined_loads` are in flight, their latency beside them
     (`sim.engines.gpu.timing.serial_chain_s`); None: each step waits for them before it multiplies.
+    `waits_for_wgmma`: its math warp groups wait for each k-step's ``wgmma`` group with none left
+    pending before they scale or promote it, so a CTA's steps each pay the group's completion
+    latency (`hwmodels.gpu.GPUSpec.wgmma_wait_s`) where its tile runs ``wgmma``.
     """
 
     overlap: float
@@ -163,6 +166,7 @@ class GemmKernel:
     upcast_below_block_m: int = 0
     one_warpgroup_block_m: int = 0
     scale_load_overlap: Callable[[float, int, int], float] | None = None
+    waits_for_wgmma: bool = False
 
     def overlap_for(self, block_m: int) -> float:
         """How far a tile of `block_m` rows overlaps its CUDA-core work with its matmuls: `overlap`,
@@ -234,6 +238,7 @@ def triton_scale_load_overlap(capability: float, block_m: int, warps: int) -> fl
 TRITON_BLOCK_FP8 = GemmKernel(
     overlap=0.0, split_k=False, scale_block_k=True, unpipelined_loads=True, accumulators=2,
     tma_multicast=False, upcast_below_block_m=WGMMA_M, scale_load_overlap=triton_scale_load_overlap,
+    waits_for_wgmma=True,
 )
 #: torchao's block-FP8 GEMM autotunes over ``fp8_gemm_configs`` (torchao/prototype/blockwise_fp8/
 #: blockwise_quantization.py at 846b433): BLOCK_SIZE_M 16-128, BLOCK_SIZE_N 32-128, BLOCK_SIZE_K the
@@ -281,7 +286,7 @@ def cutlass_sm90_block_fp8_tile(problem: GemmProblem) -> tuple[int, int, int, in
 #: for the k-block's ``wgmma`` and ``accum_`` for the promoted sum (fp8_accumulation.hpp).
 CUTLASS_SM90_BLOCK_FP8 = GemmKernel(
     overlap=0.0, split_k=False, scale_block_k=True, fixed_tile=cutlass_sm90_block_fp8_tile,
-    promotion_instructions=1, warps=8, accumulators=2,
+    promotion_instructions=1, warps=8, accumulators=2, waits_for_wgmma=True,
 )
 
 
@@ -620,7 +625,7 @@ GEMM_KERNELS = {
     # no other warp group's matmul beside it
     "deepgemm_fp8_blockscaled": GemmKernel(
         overlap=1.0, fp8_promotion=FP8Promotion.OVERLAPPED, split_k=False, launch=deepgemm_launch,
-        one_warpgroup_block_m=WGMMA_M,
+        one_warpgroup_block_m=WGMMA_M, waits_for_wgmma=True,
     ),
 }
 OVERLAPPED_GEMM = GemmKernel(overlap=1.0)

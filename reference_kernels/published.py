@@ -48,6 +48,7 @@ PRESET_OF_GPU = {
     "h800_sxm": "h100_sxm",
     "h100_pcie": "h100_pcie",
     "h200": "h200",
+    "h20": "h20",
     "a100_80gb_sxm": "a100_80gb_sxm",
     "other:a100_sxm_unspecified_memory": "a100_80gb_sxm",
     "other:a100_unspecified_variant": "a100_80gb_sxm",

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 from hwmodels.gpu import FP8_PROMOTION_INSTRUCTIONS, FP8_PROMOTION_K, GPUSpec
 from mappers.gpu_gemm import (
+    HOPPER_COMPUTE_CAPABILITY,
     PARTIAL_SUM_BYTES,
     FP8Promotion,
     GemmProblem,
@@ -111,6 +112,8 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
     ctas = problem.batch * tiles_m * tiles_n * split
     kernel = gemm_kernel(problem.kernel)
     arithmetic, upcast = _arithmetic(problem, tile, spec, steps)
+    # a tile multiplying with wgmma (Hopper, not upcast to mma.sync) whose warps wait for it each step
+    wgmma = kernel.waits_for_wgmma and spec.compute_capability == HOPPER_COMPUTE_CAPABILITY and not upcast
     work = CtaWork(
         **arithmetic,
         l2_bytes=steps * bk * _tile_load_bytes(problem, tile, spec) + problem.side_bytes / (tiles_n * split),
@@ -125,6 +128,7 @@ def cost_gemm(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmCost:
         serial_latency_overlap=kernel.scale_load_overlap(
             spec.compute_capability, bm, launched_warps(kernel, tile)
         ) if kernel.scale_load_overlap else 0.0,
+        step_wait_s=spec.wgmma_wait_s if wgmma else 0.0,
     )
     out_bytes = problem.c_bytes if split == 1 else split * PARTIAL_SUM_BYTES
     write_bytes = problem.batch * problem.m * problem.n * out_bytes

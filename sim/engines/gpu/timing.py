@@ -88,6 +88,9 @@ class CtaWork:
     # the share of a step's tensor-core work that runs while those loads are in flight
     # (`mappers.gpu_gemm.GemmKernel.scale_load_overlap`; 0: the step waits for them, then multiplies)
     serial_latency_overlap: float = 0.0
+    # what each step waits for its matmuls to complete beyond issuing them, in series
+    # (`hwmodels.gpu.GPUSpec.wgmma_wait_s`)
+    step_wait_s: float = 0.0
     # memory latencies one CTA waits in series where its loads come in batches issued together
     # rather than a pipeline (`AttentionKernel.decode_load_batches`); 0: steps / (stages - 1)
     latency_waits: float = 0.0
@@ -162,15 +165,17 @@ def sm_compute_s(spec: GPUSpec, work: CtaWork, per_sm: int) -> float:
 def serial_chain_s(work: CtaWork) -> float:
     """What the loads a CTA's pipeline does not prefetch add to its steps in series
     (`CtaWork.serial_latency_s`): what the latency outlasts the share of the step's matmuls that
-    runs beside it (`CtaWork.serial_latency_overlap`), ``steps · max(0, latency − share · tensor
-    time a step)``; a whole latency a step where none does. A 64 × 128 × 128 FP8 step of Triton's
+    runs beside it (`CtaWork.serial_latency_overlap`), and the wait for them to complete where the
+    loads were issued before it (`CtaWork.step_wait_s`), ``steps · max(0, latency − share · (tensor
+    time a step + wait))``; a whole latency a step where none does. A 64 × 128 × 128 FP8 step of Triton's
     on an RTX 4090 SM multiplies for ``64·128·128 / 512 = 2048`` cycles at its 512 FP8 MACs a cycle,
     0.81 µs at 2.52 GHz, 36/64 of it (0.46 µs) beside its scale loads: a 0.26 µs latency adds
     nothing."""
     if not work.serial_latency_overlap:
         return work.steps * work.serial_latency_s
     tensor_step = work.tensor_macs / work.tensor_macs_per_s / max(work.steps, 1.0)
-    return work.steps * max(0.0, work.serial_latency_s - work.serial_latency_overlap * tensor_step)
+    beside = work.serial_latency_overlap * (tensor_step + work.step_wait_s)
+    return work.steps * max(0.0, work.serial_latency_s - beside)
 
 
 def kernel_time(
@@ -196,8 +201,9 @@ def kernel_time(
             continue
         wave_compute = sm_compute_s(spec, work, math.ceil(wave_ctas / spec.sm_count))
         compute += repeats * wave_compute
-        if work.serial_latency_s:  # one CTA's steps: its arithmetic and what its loads' waits add
-            wave_compute = max(wave_compute, serial_chain_s(work) + sm_compute_s(spec, work, 1))
+        if work.serial_latency_s or work.step_wait_s:  # one CTA's steps: arithmetic and waits
+            cta_steps = serial_chain_s(work) + work.steps * work.step_wait_s + sm_compute_s(spec, work, 1)
+            wave_compute = max(wave_compute, cta_steps)
         # the wave's epilogue stores drain before the next wave's first loads (module docstring)
         stores = wave_ctas * work.store_bytes / spec.achievable_dram_bytes_per_s
         busy += repeats * (wave_compute + stores)
