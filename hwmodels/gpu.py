@@ -13,6 +13,7 @@ as assumptions in the preset.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
@@ -50,6 +51,16 @@ SIXTEEN_BIT = (DType.BF16, DType.FP16)
 #: Patterson, Computer Architecture, 6th ed., §1.5). Static power is neglected, so the clock is an
 #: upper bound. An ASSUMED law: no published clock-versus-power-limit curve of an H100 is at hand.
 POWER_CLOCK_EXPONENT = 1 / 3
+
+
+def locked_clock_mhz(value: object) -> float | None:
+    """A locked SM clock as a measurement states it (a source's or a row's ``sm_clock_mhz``), in
+    MHz: a finite positive number, else None (the caller names the field)."""
+    try:
+        mhz = float(value)
+    except (TypeError, ValueError):
+        return None
+    return mhz if 0 < mhz < math.inf else None
 #: A CUDA core retires one fp32 instruction per cycle; an FMA counts 2 FLOPs in the spec's rate.
 FLOPS_PER_CUDA_CORE_INSTRUCTION = 2
 #: FP8 accumulation. Hopper's tensor cores add FP8 products into an accumulator narrower than fp32

@@ -26,12 +26,13 @@ simulate (whole-model figures, bandwidths, the runs of a measured file, whose ro
 from __future__ import annotations
 
 import enum
-import math
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
 import pandas as pd
+
+from hwmodels.gpu import locked_clock_mhz
 
 DATA = Path(__file__).parent / "data"
 SOURCES = DATA / "sources.csv"
@@ -82,7 +83,7 @@ def source_registry() -> pd.DataFrame:
                     f"{SOURCES.name}: source {entry['source_id']}: {field} = {entry[field]!r}: "
                     f"valid: {', '.join(valid)} (blank: the source has no kernel rows)"
                 )
-        if entry["sm_clock_mhz"] and not _positive(entry["sm_clock_mhz"]):
+        if entry["sm_clock_mhz"] and locked_clock_mhz(entry["sm_clock_mhz"]) is None:
             raise ValueError(
                 f"{SOURCES.name}: source {entry['source_id']}: sm_clock_mhz = {entry['sm_clock_mhz']!r}: "
                 "the SM clock its GPU was locked at, in MHz (blank: not locked or not stated)"
@@ -114,14 +115,6 @@ def harness(source_id: str) -> Harness:
             f"kernels ({', '.join(HARNESS_VALUES['timing'])}; {', '.join(HARNESS_VALUES['l2_flush'])})"
         )
     return Harness(entry["timing"], entry["l2_flush"], entry["sm_clock_mhz"])
-
-
-def _positive(text: str) -> bool:
-    """Whether `text` is a finite positive number (what `sim.measured.compare.timed_as` takes)."""
-    try:
-        return 0 < float(text) < math.inf
-    except ValueError:
-        return False
 
 
 def with_split(rows: pd.DataFrame, file: str, *, source_column: str = "source") -> pd.DataFrame:

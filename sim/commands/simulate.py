@@ -289,5 +289,3 @@ def _summary_line(workload: OpGraph, total: dict, hardware) -> str:
 
 def _workload_flag(args: argparse.Namespace) -> str:
     return "--gemm" if args.gemm else "--topology" if args.topology else "--ops"
-
-

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from hwmodels.device import Device
+from hwmodels.gpu import locked_clock_mhz
 from sim.engines.registry import model_for
 from sim.simulate import simulate_op_latency
 from workloads.errors import CodesignError
@@ -168,11 +169,8 @@ def timed_as(hardware: Device, timing: object, l2_flush: object = "", sm_clock_m
         hardware = method() if method else hardware
     if _blank(sm_clock_mhz):
         return hardware
-    try:
-        mhz = float(sm_clock_mhz)
-    except (TypeError, ValueError):
-        mhz = math.nan
-    if not mhz > 0 or math.isinf(mhz):
+    mhz = locked_clock_mhz(sm_clock_mhz)
+    if mhz is None:
         raise CodesignError(
             f"sm_clock_mhz = {sm_clock_mhz!r}: the SM clock the run was locked at, in MHz (a positive "
             "number; blank: not locked) (docs/measured_format.md)"

@@ -275,13 +275,13 @@ def by_source_table(results: pd.DataFrame, split: Split = Split.VALIDATION) -> p
     return _in_family_order(table, ["preset", "source"])
 
 
-
 def kernels_table(results: pd.DataFrame, split: Split = Split.VALIDATION) -> pd.DataFrame:
     """`accuracy_table`'s cells with the kernels (stacks, for whole models) their rows time: per
     family and preset, the names ``;``-joined in sorted order (`kernels`)."""
     kernels = _grouped_rows(results, split).groupby(["group", "preset"])["kernel"]
     joined = kernels.agg(lambda names: ";".join(sorted(set(names)))).rename("kernels").reset_index()
     return joined.rename(columns={"group": "family"})
+
 
 def _grouped_rows(results: pd.DataFrame, split: Split) -> pd.DataFrame:
     """The rows of `split`, each with its accuracy family (`FAMILIES`: `group`) and |error| %."""
