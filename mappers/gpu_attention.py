@@ -246,7 +246,15 @@ class AttentionKernel:
     on FlashAttention's split-KV tile. `decode_load_batches`: keys per batch of loads its decode's
     K pass and V pass issue together before using any (TensorRT-LLM's masked MHA: "explicit
     batching of LDGs"), one memory latency per batch in series (`sim.engines.gpu.timing.CtaWork.
-    latency_waits`); empty where it pipelines its loads through `ATTENTION_STAGES`."""
+    latency_waits`); empty where it pipelines its loads through `ATTENTION_STAGES`.
+    `splits_forward`: its forward asks FlashAttention's split heuristic (`flash_num_splits`) at any
+    query length, not only for a decode: FlashAttention-2's ``mha_fwd`` (``flash_attn_func``) calls
+    ``set_params_splitkv`` for every forward without dropout and runs the split-KV kernel whenever
+    the heuristic returns more than one split (csrc/flash_attn/flash_api.cpp, ``run_mha_fwd``: the
+    standard kernel only for one split). A non-causal forward whose 64-row query tiles fill less
+    than `FLASH_FILL_FRACTION` of two CTAs an SM splits its keys: 985 queries over 62208 keys in 9
+    heads on an A100 are ``9 · ceil(985/64) = 144`` tiles against ``0.8 · 216``. Its causal forward
+    keeps the standard kernel in the model (the split-KV cost has no causal mask)."""
 
     mma_sync: bool
     overlap: float
@@ -265,6 +273,7 @@ class AttentionKernel:
     forward_tile: Callable[[AttentionProblem], tuple[int, int] | None] | None = None
     decodes_on_forward_tile: bool = False
     decode_load_batches: tuple[int, ...] = ()
+    splits_forward: bool = False
 
     def warps_for(self, block_m: int) -> int:
         """Warps holding a decode tile's accumulators (for its registers per thread):
@@ -493,12 +502,12 @@ def issue_slots_per_key(counts: SassCounts) -> float:
     return counts.k_loop + counts.v_loop + (SHUFFLE_SLOTS - 1) * counts.shuffles + counts.softmax
 
 
-FLASH_ATTENTION_2 = AttentionKernel(mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP)
+FLASH_ATTENTION_2 = AttentionKernel(mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP, splits_forward=True)
 #: A decode with one CTA per query head on the CUDA cores, Q·Kᵀ over its keys and then P·V over
 #: them again, its prefill FlashAttention-2's: vLLM's PagedAttention and TensorRT-LLM's masked MHA,
 #: which differ in how they split the keys (`decode_splits`)
 PER_QUERY_HEAD_DECODE = dataclasses.replace(
-    FLASH_ATTENTION_2, cuda_cores=True, query_tile=own_rows, per_query_head=True,
+    FLASH_ATTENTION_2, splits_forward=False, cuda_cores=True, query_tile=own_rows, per_query_head=True,
     decode_splits=one_split, decode_block_n=CUDA_CORE_DECODE_KEYS_PER_STEP, kv_passes=2,
 )
 
@@ -566,7 +575,7 @@ ATTENTION_KERNELS = {
     "trtllm_mmha": trtllm_mmha(paged=False),
     # TensorRT-LLM's XQA decode (v0.7+) ships as cubins: FlashAttention-2's traits stand for it (the
     # GQA group's query heads stacked in one split-KV CTA, on the tensor cores)
-    "trtllm_xqa": FLASH_ATTENTION_2,
+    "trtllm_xqa": dataclasses.replace(FLASH_ATTENTION_2, splits_forward=False),
     "trtllm_mmha_paged": trtllm_mmha(paged=True),
     # FlashInfer's default batch decode (BatchDecodeWithPagedKVCacheWrapper, use_tensor_cores=False:
     # docs.flashinfer.ai/api/decode; include/flashinfer/decode.cuh: grid (batch, num_kv_heads),
@@ -730,15 +739,20 @@ def attention_problem(op: Op, kernel: str | None = None) -> AttentionProblem:
 
 
 def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionPlan]:
-    """FA2's tile for the head dim, except for a decode split more than once; for a few
-    non-causal query rows (decode) split-KV at the split count `flash_num_splits` picks (beside
-    FA2's own kernel when that is one split, as ``mha_fwd`` then runs it), and lean attention's
-    grids for a row that names lean; only the problem's own partition where it names one."""
+    """FA2's tile for the head dim, except where the kernel splits the keys more than once; for a
+    few non-causal query rows (decode) split-KV at the split count `flash_num_splits` picks (beside
+    FA2's own kernel when that is one split, as ``mha_fwd`` then runs it), likewise for any
+    non-causal forward of a kernel that asks the heuristic at every length
+    (`AttentionKernel.splits_forward`) where it picks more than one, and lean attention's grids for
+    a row that names lean; only the problem's own partition where it names one."""
     plans = []
     decode = not (problem.causal or problem.group * problem.sq > DECODE_MAX_QUERY_ROWS)
     kernel = attention_kernel(problem.kernel, spec.compute_capability)
     heuristic = kernel.decode_splits or (lambda p: flash_num_splits(p, spec))
-    splits = heuristic(problem) if decode and problem.only is not Partition.FA2 else 1
+    forward_split = (kernel.splits_forward and not (decode or problem.causal) and problem.only is None
+                     and flash_num_splits(problem, spec) > 1)
+    split_kv = decode or forward_split
+    splits = heuristic(problem) if split_kv and problem.only is not Partition.FA2 else 1
     # a kernel with one CTA per query head multiplies that head's rows only
     packed_rows = problem.sq if kernel.per_query_head else problem.group * problem.sq
     decode_m = kernel.decode_block_m(packed_rows, problem.d)
@@ -765,7 +779,7 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
                 for divisor in LEAN_GRID_DIVISORS
                 if occupancy
             )
-    if decode:
+    if split_kv:
         decode_own = own if kernel.decodes_on_forward_tile else None
         block_n = kernel.decode_block_n or (
             decode_own[1] if decode_own else split_kv_block_n(problem.d, splits))
@@ -780,7 +794,8 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
 
 
 def flash_num_splits(problem: AttentionProblem, spec: GPUSpec) -> int:
-    """The split count FlashAttention's heuristic picks for a decode (`FLASH_FILL_FRACTION`):
+    """The split count FlashAttention's heuristic picks for a decode, or for FlashAttention-2's
+    forward at any length (`AttentionKernel.splits_forward`) (`FLASH_FILL_FRACTION`):
     tiles = batch · K/V heads · ceil(g·Sq / 64) (a GQA group's query heads are one tile's rows,
     FA2's ``seqlenq_ngroups_swapped``), slots = 2 per SM, K/V blocks of `split_kv_block_n`'s
     split size. Batch 16 × 32 heads on 132 SMs: 512 tiles ≥ 0.8 · 264, one split; batch 1 × 8

@@ -56,6 +56,11 @@ KERNELS = {
     "torch": "torch_matmul",  # TileOPs' "torch baseline GEMV (b @ a)"
     # cuBLASLt called with its own heuristic's first algorithm, as torch's bf16 matmul does on Hopper
     "cuBLASLt": "torch_matmul",
+    # superbench's cublaslt_gemm with FP8 inputs (Azure's results documents): one cublasLtMatmul at
+    # its heuristic's first algorithm with CUBLASLT_MATMUL_DESC_FAST_ACCUM set to 1 (cublaslt_utils.cc
+    # at gitaumark/superbenchmark@3e2f95d1 and @1089cfc1, under a comment that says it disables it),
+    # the kernel torch._scaled_mm(use_fast_accum=True) runs
+    "cublaslt_fp8_tensorwise": "scaled_mm_fast_accum",
     "torchao_triton_blockwise_fp8_gemm": "torchao_triton_blockwise_fp8",
     "torchao_triton_fp8_gemm_1x128_128x1": "torchao_triton_fp8_gemm_1x128_128x1",
     "fp8-tensor-w-tensor-a-noquant": "cutlass_scaled_mm",

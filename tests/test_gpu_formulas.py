@@ -335,7 +335,9 @@ def test_stream_k_is_a_candidate_only_where_the_spec_allows_it_and_a_wave_is_par
 def test_fa2_runs_the_tile_its_dispatch_picks_for_the_head_dim(head_dim, preset, tile):
     spec = load_hardware(preset)
     assert fa2_tile(head_dim, spec) == tile
-    problem = attention_problem(attention(batch=1, heads=8, seq_q=1024, seq_kv=1024, head_dim=head_dim))
+    # 4 x 8 heads x ceil(1024 / 64) = 512 query tiles fill two CTAs an SM: mha_fwd's split heuristic
+    # keeps one split and the standard kernel runs (batch 1 would be 128 tiles: its split-KV kernel)
+    problem = attention_problem(attention(batch=4, heads=8, seq_q=1024, seq_kv=1024, head_dim=head_dim))
     fa2 = [plan for plan in candidate_plans(problem, spec) if plan.partition is Partition.FA2]
     assert [(plan.block_m, plan.block_n) for plan in fa2] == [tile[:2]]
 

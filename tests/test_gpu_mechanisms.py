@@ -233,6 +233,29 @@ def test_decode_splits_as_flash_attentions_heuristic_picks():
     assert row.iloc[0]["mapping"].startswith("split-kv 64x128 splits32")
 
 
+def test_flash_attention_2_splits_a_forward_with_few_query_tiles_as_mha_fwd_does():
+    # 985 queries over 62208 keys in 9 heads on an A100 (108 SMs): 9 · ceil(985/64) = 144 tiles
+    # < 0.8 · 216 slots; 486 blocks of 128 keys; s splits fill 144·s/216 of a wave: 1 and 2 fill
+    # 67%, 3 fill 100%, so 3 splits (432 CTAs of 64 rows, then the combine)
+    a100 = load_hardware("a100_80gb_pcie")
+    shape = dict(batch=1, heads=9, kv_heads=9, seq_q=985, seq_kv=62208, head_dim=128)
+    few = attention_problem(op("attention_prefill", **shape))
+    assert flash_num_splits(few, a100) == 3
+    split = simulate(op("attention_prefill", **shape), a100).iloc[0]
+    assert split["mapping"].startswith("split-kv 64x128 splits3")
+    # 2048 queries fill 9 · 32 = 288 tiles >= 172.8: the standard kernel, as before
+    standard = simulate(op("attention_prefill", **{**shape, "seq_q": 2048}), a100).iloc[0]
+    assert not standard["mapping"].startswith("split-kv")
+    # the split kernel runs the same work on 4x the SMs the 72 standard CTAs of 128 rows would use:
+    # faster than that kernel alone (asked for by name)
+    unsplit = simulate(op("attention_prefill", **shape, partition="fa2"), a100).iloc[0]
+    assert split["latency_s"] < unsplit["latency_s"]
+    # a causal forward keeps the standard kernel; TensorRT-LLM's decode kernels are not mha_fwd
+    causal = simulate(op("attention_prefill", **shape, causal=1), a100).iloc[0]
+    assert not causal["mapping"].startswith("split-kv")
+    assert not attention_kernel("trtllm_mmha").splits_forward
+
+
 def test_a_power_limit_lowers_the_sm_clock_by_the_cube_root_not_the_hbm():
     capped = load_hardware("h100_sxm_500w")
     # 1830 MHz · (500 / 700)^(1/3) = 1635.8 MHz
