@@ -12,7 +12,11 @@ of the device tool (``bash reference_kernels/run_probes_on_gpu.sh``) settles the
 * `sustained_gemm`: the clock under sustained load. The H100's tensor fraction is solved from a
   41 ms burst of 8192^3 GEMMs (798 TFLOP/s); the same source's 10240^3 burst runs at 720 and
   whole-model prefills of 0.4-1 s run 15-20% slower than the model. Back-to-back 8192^3 GEMMs for
-  a few seconds, on random and on zero data, timed in chunks beside nvidia-smi's clock and power.
+  a few seconds, on random and on zero data, timed in chunks beside nvidia-smi's clock and power;
+  on a GPU with FP8 tensor cores the same in FP8 (``torch._scaled_mm``) without and with fast
+  accumulation: Azure's sustained cuBLASLt runs with fast accumulation keep 70% of the H100's FP8
+  peak, no more than the MAMF table's best without it, where the model gives fast accumulation 85%
+  (benchmarks/RESULTS.md, session 24).
 * `gemm_kernels`: which cuBLAS kernel runs a shape (its tile, cluster and stream-K in the name, its
   grid and block in the trace) and how fast, at the shapes where model and published rows part:
   N = 2112, K = 7168 at M = 1-8192 (the model 20% fast at M >= 1024, 35% slow at M <= 128); a
@@ -173,31 +177,65 @@ def memory_streams(device: torch.device, *, total_bytes: int = STREAM_BYTES,
 def sustained_gemm(device: torch.device, *, size: int = SUSTAINED_SIZE,
                    seconds: float = SUSTAINED_SECONDS, calls_per_chunk: int = SUSTAINED_CALLS_PER_CHUNK,
                    smi_log: Path | None = None) -> list[Row]:
-    """Back-to-back bf16 ``size``³ GEMMs for `seconds` per data kind (random normal, then zeros),
-    timed in chunks of `calls_per_chunk`: one row per chunk with its start time since the kind
-    began and its rate. On a GPU, nvidia-smi samples the clocks and power into `smi_log` meanwhile."""
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    """Back-to-back ``size``³ GEMMs for `seconds` per kind (`sustained_kinds`: bf16 on random
+    normal data, then on zeros, then FP8 without and with fast accumulation where the GPU has FP8
+    tensor cores), timed in chunks of `calls_per_chunk`: one row per chunk with its start time since
+    the kind began and its rate. On a GPU, nvidia-smi samples the clocks and power into `smi_log`
+    meanwhile."""
     flops = 2 * size**3
     rows = []
     with _nvidia_smi_log(device, smi_log):
-        for data in ("randn", "zeros"):
-            make = torch.randn if data == "randn" else torch.zeros
-            a, b = (make(size, size, dtype=dtype, device=device) for _ in range(2))
-            c = torch.empty(size, size, dtype=dtype, device=device)
+        for data in sustained_kinds(device):
+            call = _sustained_call(device, size, data)
             for _ in range(3):  # warm-up: the kernel's first call loads it
-                torch.mm(a, b, out=c)
+                call()
             _sync(device)
             began = time.perf_counter()
             chunk = 0
             while (start := time.perf_counter() - began) < seconds:
                 for _ in range(calls_per_chunk):
-                    torch.mm(a, b, out=c)
+                    call()
                 _sync(device)
                 per_call = (time.perf_counter() - began - start) / calls_per_chunk
                 rows.append({"data": data, "size": size, "chunk": chunk, "start_s": start,
-                             "seconds_per_call": per_call, "flops_per_s": flops / per_call})
+                             "seconds_per_call": per_call, "flops_per_s": flops / per_call,
+                             "epoch_s": time.time()})  # the chunk's end, to match nvidia-smi's samples
                 chunk += 1
     return rows
+
+
+#: Kinds of the sustained probe: bf16 (fp32 on a CPU) on random and on zero data, and on a GPU with
+#: FP8 tensor cores ``torch._scaled_mm`` on random e4m3 data without and with fast accumulation.
+SUSTAINED_KINDS = ("randn", "zeros")
+SUSTAINED_FP8_KINDS = ("fp8_randn", "fp8_fast_accum_randn")
+
+
+def sustained_kinds(device: torch.device) -> tuple[str, ...]:
+    """The kinds `sustained_gemm` runs on `device`, in order: FP8's only where `has_fp8_tensor_cores`."""
+    fp8 = device.type == "cuda" and has_fp8_tensor_cores(torch.cuda.get_device_capability(device))
+    return SUSTAINED_KINDS + (SUSTAINED_FP8_KINDS if fp8 else ())
+
+
+def has_fp8_tensor_cores(capability: tuple[int, int]) -> bool:
+    """Whether a GPU of compute `capability` multiplies e4m3 on its tensor cores: Ada (8.9) and
+    Hopper (9.0) on (CUDA C Programming Guide, the fp8 ``mma``/``wgmma`` shapes)."""
+    return tuple(capability) >= (8, 9)
+
+
+def _sustained_call(device: torch.device, size: int, data: str) -> Callable[[], object]:
+    """One ``size``³ GEMM of the sustained probe's kind `data`, writing into a buffer of its own."""
+    if data in SUSTAINED_FP8_KINDS:
+        one = torch.tensor(1.0, device=device)
+        a = torch.randn(size, size, device=device).to(torch.float8_e4m3fn)
+        b = torch.randn(size, size, device=device).to(torch.float8_e4m3fn).t()  # column-major
+        fast = data == "fp8_fast_accum_randn"
+        return lambda: torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16,
+                                        use_fast_accum=fast)
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    make = torch.randn if data == "randn" else torch.zeros
+    a, b = (make(size, size, dtype=dtype, device=device) for _ in range(2))
+    c = torch.empty(size, size, dtype=dtype, device=device)
+    return lambda: torch.mm(a, b, out=c)
 
 
 def gemm_kernels(device: torch.device, *, shapes: tuple[tuple[int, int, int], ...] = GEMM_SHAPES,
@@ -389,7 +427,7 @@ def run_probes(device: torch.device, out_dir: Path, only: tuple[str, ...] = (),
         if device.type != "cuda" and not on_cpu:
             outcome[name] = "skipped: needs a CUDA device"
             continue
-        if name == "fp8_accumulation" and torch.cuda.get_device_capability(device) < (8, 9):
+        if name == "fp8_accumulation" and not has_fp8_tensor_cores(torch.cuda.get_device_capability(device)):
             outcome[name] = "skipped: no FP8 tensor cores (compute capability below 8.9)"
             continue
         defaults = CPU_OPTIONS.get(name, {}) if device.type != "cuda" else {}

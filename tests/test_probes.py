@@ -6,6 +6,7 @@ report the bytes and FLOPs they claim, and that the CLI refuses what it cannot r
 from __future__ import annotations
 
 import csv
+import datetime
 
 import pandas as pd
 import pytest
@@ -14,11 +15,13 @@ import torch
 from reference_kernels.probes import (
     cold_clock,
     gemm_kernels,
+    has_fp8_tensor_cores,
     kernel_launches,
     main,
     memory_streams,
     run_probes,
     sustained_gemm,
+    sustained_kinds,
 )
 from reference_kernels.timing import TimingBudget
 from reference_kernels.triton_kernels.streams import stream
@@ -74,6 +77,13 @@ def test_sustained_gemm_times_chunks_in_order_for_random_then_zero_data():
             assert row["flops_per_s"] == pytest.approx(2 * 32**3 / row["seconds_per_call"])
     kinds = [row["data"] for row in rows]
     assert kinds == sorted(kinds, key=["randn", "zeros"].index)  # every random chunk before the zeros
+
+
+def test_the_sustained_probe_runs_fp8_where_the_tensor_cores_take_it():
+    # a CPU runs the bf16 (there fp32) kinds only; FP8 tensor cores from Ada (8.9) and Hopper (9.0)
+    assert sustained_kinds(CPU) == ("randn", "zeros")
+    assert not has_fp8_tensor_cores((8, 0)) and not has_fp8_tensor_cores((8, 6))
+    assert has_fp8_tensor_cores((8, 9)) and has_fp8_tensor_cores((9, 0)) and has_fp8_tensor_cores((10, 0))
 
 
 def test_gemm_kernels_reports_the_rate_of_each_shape_and_no_gpu_kernel_on_a_cpu():
@@ -233,6 +243,26 @@ def test_sustained_clock_sets_the_last_second_against_the_first():
     assert (row["burst_flops_per_s"], row["sustained_flops_per_s"]) == (800e12, 700e12)
     assert row["sustained_over_burst"] == pytest.approx(0.875)
     assert (row["median_sm_clock_mhz"], row["median_power_w"]) == (1755, 699.0)
+
+
+def test_sustained_clock_reads_each_kinds_last_second_of_samples():
+    # bf16 chunks end at t0 + 1..3 s, FP8's at t0 + 4..6 s; nvidia-smi samples every 0.5 s in local
+    # time: bf16's last second (t0 + 2..3) holds 1755, 1740 and 1700 MHz, FP8's (t0 + 5..6) 1500,
+    # 1480 and 1490: medians 1740 and 1490
+    t0 = datetime.datetime(2026, 12, 7, 15, 0, 0).timestamp()
+    chunks = pd.DataFrame({"data": ["randn"] * 3 + ["fp8_randn"] * 3, "start_s": [0.0, 1.0, 2.0] * 2,
+                           "flops_per_s": [800e12, 790e12, 780e12, 1500e12, 1450e12, 1400e12],
+                           "epoch_s": [t0 + second for second in (1, 2, 3, 4, 5, 6)]})
+    clocks = [1980, 1900, 1850, 1800, 1755, 1740, 1700, 1650, 1600, 1550, 1500, 1480, 1490]
+    stamps = [datetime.datetime.fromtimestamp(t0 + 0.5 * i).strftime("%Y/%m/%d %H:%M:%S.%f")[:-3]
+              for i in range(len(clocks))]
+    smi = pd.DataFrame({"timestamp": stamps, "clocks.current.sm [MHz]": [f"{c} MHz" for c in clocks],
+                        "power.draw [W]": ["700.0 W"] * len(clocks)})
+    rows = sustained_clock(chunks, smi).set_index("data")
+    assert rows.loc["randn", "sustained_sm_clock_mhz"] == 1740  # samples at t0 + 2, 2.5, 3 s
+    assert rows.loc["fp8_randn", "sustained_sm_clock_mhz"] == 1490  # t0 + 5, 5.5, 6 s
+    # chunks starting within a second of the last start (1 and 2 s) against the first: 1425 / 1500
+    assert rows.loc["fp8_randn", "sustained_over_burst"] == pytest.approx((1450 + 1400) / 2 / 1500)
 
 
 def test_dirty_share_is_the_extra_time_after_a_write_flush_at_the_copy_rate_over_the_l2():

@@ -11,8 +11,10 @@ figures a preset field would be set from, with the arithmetic in its docstring:
   `attention_bandwidth_fraction`, as `h100_pcie.yaml` sets from te42kyfo's read stream) and the
   latency the law implies (against the pointer chase's `memory_latency_s`).
 * `sustained_clock`: a burst's rate (the first second of back-to-back 8192³ GEMMs) against the
-  sustained one (the last second), per data kind, beside nvidia-smi's SM clock and power: whether
-  a GPU's `loaded_clock_hz` differs from the clock a short calibration burst ran at.
+  sustained one (the last second), per data kind, beside nvidia-smi's SM clock and power (over the
+  whole probe, and over each kind's last second where the samples carry their time): whether a
+  GPU's `loaded_clock_hz` differs from the clock a short calibration burst ran at, and whether FP8
+  holds a lower clock than bf16.
 * `dirty_share`: a GEMV timed after a flush by writes less the same after a flush by reads, at the
   copy's rate, is the bytes written back for the dirty lines the flush left: as a share of the L2,
   what `GPUSpec.after_l2_flush_by_writes` assumes to be the whole of it.
@@ -26,6 +28,8 @@ figures a preset field would be set from, with the arithmetic in its docstring:
 
 from __future__ import annotations
 
+import datetime
+
 import numpy as np
 import pandas as pd
 
@@ -35,6 +39,9 @@ BURST_S = 1.0
 #: nvidia-smi's column names for the SM clock and the board power (``--format=csv`` headers).
 SMI_CLOCK = "clocks.current.sm [MHz]"
 SMI_POWER = "power.draw [W]"
+SMI_TIME = "timestamp"
+#: nvidia-smi's timestamp, local time (``--query-gpu=timestamp``: "2026/12/07 15:30:00.123").
+SMI_TIME_FORMAT = "%Y/%m/%d %H:%M:%S.%f"
 
 
 def memory_law(streams: pd.DataFrame) -> dict[str, float]:
@@ -67,13 +74,31 @@ def sustained_clock(chunks: pd.DataFrame, smi: pd.DataFrame | None = None) -> pd
         rows.append({"data": data, "burst_flops_per_s": burst, "sustained_flops_per_s": held,
                      "sustained_over_burst": held / burst})
     result = pd.DataFrame(rows)
-    if smi is not None and not smi.empty:
-        columns = {column.strip(): column for column in smi.columns}
-        for name, key in (("median_sm_clock_mhz", SMI_CLOCK), ("median_power_w", SMI_POWER)):
-            if key in columns:
-                values = pd.to_numeric(smi[columns[key]].astype(str).str.split().str[0], errors="coerce")
-                result[name] = values.median()
+    if smi is None or smi.empty:
+        return result
+    columns = {column.strip(): column for column in smi.columns}
+    values = {name: pd.to_numeric(smi[columns[key]].astype(str).str.split().str[0], errors="coerce")
+              for name, key in (("sm_clock_mhz", SMI_CLOCK), ("power_w", SMI_POWER)) if key in columns}
+    for name, series in values.items():
+        result[f"median_{name}"] = series.median()
+    if SMI_TIME not in columns or "epoch_s" not in chunks:
+        return result
+    sampled = pd.Series([_smi_epoch(stamp) for stamp in smi[columns[SMI_TIME]]], index=smi.index)
+    for name, series in values.items():  # each kind's last second, by the samples' time
+        result[f"sustained_{name}"] = [
+            series[(sampled >= end - BURST_S) & (sampled <= end)].median()
+            for end in chunks.groupby("data", sort=False)["epoch_s"].max()
+        ]
     return result
+
+
+def _smi_epoch(stamp: object) -> float:
+    """Seconds since the epoch of an nvidia-smi timestamp (local time, `SMI_TIME_FORMAT`); NaN for
+    one it does not parse."""
+    try:
+        return datetime.datetime.strptime(str(stamp).strip(), SMI_TIME_FORMAT).timestamp()
+    except ValueError:
+        return float("nan")
 
 
 def dirty_share(gemvs: pd.DataFrame, copy_bytes_per_s: float) -> pd.DataFrame:
