@@ -143,6 +143,8 @@ def _kernel_row(figure: pd.Series) -> dict[str, object]:
         row["out_dtype"] = "bf16" if a == "fp8" else a
     else:
         row |= {c: int(figure[c]) for c in ("batch", "heads", "kv_heads", "seq_kv", "head_dim")}
+        if figure.get("head_dim_v", ""):  # V's head dim where it differs from Q's and K's
+            row["head_dim_v"] = int(figure["head_dim_v"])
         row |= {"seq_q": int(figure["seq_q"] or 1), "causal": int(figure["causal"] or 0)}
     keep = ("source", "source_id", "split", "locator", "quote", "settings")
     return row | {column: figure[column] for column in keep}

@@ -143,7 +143,7 @@ def validation_only(rows: pd.DataFrame) -> pd.DataFrame:
 #: all of them are passes of the same measurement.
 WORK_COLUMNS = (
     "family", "kernel", "M", "N", "K", "group_size", "batch", "heads", "kv_heads", "seq_q", "seq_kv",
-    "head_dim", "causal", "bytes", "a_dtype", "b_dtype", "out_dtype",
+    "head_dim", "head_dim_v", "causal", "bytes", "a_dtype", "b_dtype", "out_dtype",
 )  # fmt: skip
 
 

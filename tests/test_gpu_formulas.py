@@ -391,3 +391,22 @@ def test_a_split_k_gemm_and_a_split_kv_decode_launch_two_kernels():
     lean = simulate(attention(**shape, partition="lean"), H100).iloc[0]
     assert split["mapping"].startswith("split-kv") and split["launches"] == 2
     assert lean["launches"] == 1
+
+
+def test_attention_with_a_narrower_v_counts_its_bytes_and_flops_by_each_head_dim():
+    # DeepSeek-style MLA prefill: Q and K at head dim 192, V and the output at 128; batch 2, 128
+    # heads, 2048 causal queries: 2048·2049/2 = 2,098,176 pairs a head
+    op = attention(batch=2, heads=128, kv_heads=128, seq_q=2048, seq_kv=2048, head_dim=192,
+                   head_dim_v=128, causal=1)
+    pairs = 2048 * 2049 // 2
+    assert op.flops == 2 * 2 * 128 * pairs * (192 + 128)  # Q·Kᵀ over 192, P·V over 128
+    elements = {operand.name: operand.elements for operand in op.operands}
+    assert elements == {"Q": 2 * 128 * 2048 * 192, "K": 2 * 128 * 2048 * 192,
+                        "V": 2 * 128 * 2048 * 128, "O": 2 * 128 * 2048 * 128}
+    problem = attention_problem(op)
+    assert (problem.d, problem.dv) == (192, 128)
+    # a blank head_dim_v is head_dim: the equal-dims op, and V narrower is never slower
+    equal = attention(batch=2, heads=128, kv_heads=128, seq_q=2048, seq_kv=2048, head_dim=192, causal=1)
+    assert attention_problem(equal).dv == 192 and equal.flops == 4 * 2 * 128 * pairs * 192
+    h200 = load_hardware("h200")
+    assert simulate_op_latency(op, h200) <= simulate_op_latency(equal, h200)

@@ -149,6 +149,8 @@ def _gemm(row: Mapping[str, object], family: str) -> Op:
 
 def _attention(row: Mapping[str, object], family: str) -> Op:
     b, h, d = (_int(row, column) for column in ("batch", "heads", "head_dim"))
+    # V's and the output's head dim where it differs from Q's and K's (DeepSeek's MLA prefill: 192 / 128)
+    dv = _int(row, "head_dim_v") if _present(row, "head_dim_v") else d
     hkv = _int(row, "kv_heads") if _present(row, "kv_heads") else h
     skv = _int(row, "seq_kv")
     sq = 1 if family == KernelFamily.ATTENTION_DECODE else _int(row, "seq_q")
@@ -161,19 +163,20 @@ def _attention(row: Mapping[str, object], family: str) -> Op:
     # a kernel with one work partition (FlashAttention before 2.2 had no split-KV) says which
     partition = (("partition", str(row["partition"]).strip()),) if _present(row, "partition") else ()
     pairs = causal_pairs(sq, skv) if causal else sq * skv
-    q_elements, kv_elements = b * h * sq * d, b * hkv * skv * d
+    q_elements, o_elements = b * h * sq * d, b * h * sq * dv
+    k_elements, v_elements = b * hkv * skv * d, b * hkv * skv * dv
     q_dims, o_dims = ("B", "H", "Sq", "D"), ("B", "H", "Sq", "Dv")
     k_dims, v_dims = ("B", "Hkv", "Skv", "D"), ("B", "Hkv", "Skv", "Dv")
     return Op(
         name=family,
         kind=OpKind.ATTENTION,
-        dims=(("B", b), ("H", h), ("Hkv", hkv), ("Sq", sq), ("Skv", skv), ("D", d), ("Dv", d)),
+        dims=(("B", b), ("H", h), ("Hkv", hkv), ("Sq", sq), ("Skv", skv), ("D", d), ("Dv", dv)),
         operands=(
             Operand(name="Q", role=Role.INPUT, dims=q_dims, elements=q_elements, dtype=q_dtype),
-            Operand(name="K", role=kv_role, dims=k_dims, elements=kv_elements, dtype=kv_dtype),
-            Operand(name="V", role=kv_role, dims=v_dims, elements=kv_elements, dtype=kv_dtype),
-            Operand(name="O", role=Role.OUTPUT, dims=o_dims, elements=q_elements, dtype=q_dtype),
+            Operand(name="K", role=kv_role, dims=k_dims, elements=k_elements, dtype=kv_dtype),
+            Operand(name="V", role=kv_role, dims=v_dims, elements=v_elements, dtype=kv_dtype),
+            Operand(name="O", role=Role.OUTPUT, dims=o_dims, elements=o_elements, dtype=q_dtype),
         ),
-        flops=4 * b * h * pairs * d,  # Q·Kᵀ and P·V, 2 FLOPs per MAC each
+        flops=2 * b * h * pairs * (d + dv),  # Q·Kᵀ (D) and P·V (Dv), 2 FLOPs per MAC each
         attrs=(("causal", int(causal)), *partition),
     )
