@@ -796,13 +796,17 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
 def flash_num_splits(problem: AttentionProblem, spec: GPUSpec) -> int:
     """The split count FlashAttention's heuristic picks for a decode, or for FlashAttention-2's
     forward at any length (`AttentionKernel.splits_forward`) (`FLASH_FILL_FRACTION`):
-    tiles = batch · K/V heads · ceil(g·Sq / 64) (a GQA group's query heads are one tile's rows,
-    FA2's ``seqlenq_ngroups_swapped``), slots = 2 per SM, K/V blocks of `split_kv_block_n`'s
+    tiles = batch · K/V heads · ceil(g / 64) for one query token (a GQA group's query heads are one
+    tile's rows: FA2's ``seqlenq_ngroups_swapped``, which swaps them in only for ``seqlen_q == 1``),
+    else batch · heads · ceil(Sq / 64); slots = 2 per SM, K/V blocks of `split_kv_block_n`'s
     split size. Batch 16 × 32 heads on 132 SMs: 512 tiles ≥ 0.8 · 264, one split; batch 1 × 8
     K/V heads at 4096 keys: 8 tiles, 32 blocks of 128; s splits fill ``8s/264`` of a wave, and
     the split counts that change the blocks per split are 1-8, 11, 16 and 32 (12 splits are 3
     blocks each as 11 are): 32 fills 97%, 16 only 48% (< 0.85 · 97%), so 32 splits."""
-    tiles = problem.batch * problem.kv_heads * math.ceil(problem.group * problem.sq / DECODE_BLOCK_M)
+    if problem.sq == 1:
+        tiles = problem.batch * problem.kv_heads * math.ceil(problem.group / DECODE_BLOCK_M)
+    else:
+        tiles = problem.batch * problem.heads * math.ceil(problem.sq / DECODE_BLOCK_M)
     slots = spec.sm_count * FLASH_SLOTS_PER_SM
     if tiles >= FLASH_FILL_FRACTION * slots:
         return 1

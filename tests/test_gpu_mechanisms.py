@@ -250,6 +250,12 @@ def test_flash_attention_2_splits_a_forward_with_few_query_tiles_as_mha_fwd_does
     # faster than that kernel alone (asked for by name)
     unsplit = simulate(op("attention_prefill", **shape, partition="fa2"), a100).iloc[0]
     assert split["latency_s"] < unsplit["latency_s"]
+    # mha_fwd stacks a GQA group's heads into the query rows only for one query token: 100 queries
+    # of 32 heads over 8 K/V heads are 32 · ceil(100/64) = 64 tiles (not 8 · ceil(800/64) = 56);
+    # 3 splits fill 192/216 = 89% >= 0.85 of the best (27 splits, 8 full waves)
+    gqa = attention_problem(op("attention_prefill", batch=1, heads=32, kv_heads=8, seq_q=100,
+                               seq_kv=65536, head_dim=128))
+    assert flash_num_splits(gqa, a100) == 3
     # a causal forward keeps the standard kernel; TensorRT-LLM's decode kernels are not mha_fwd
     causal = simulate(op("attention_prefill", **shape, causal=1), a100).iloc[0]
     assert not causal["mapping"].startswith("split-kv")

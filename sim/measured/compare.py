@@ -86,8 +86,8 @@ def shape_label(row: pd.Series) -> str:
         causal = " causal" if row.get("causal") == 1 else ""
         q = 1 if family == KernelFamily.ATTENTION_DECODE else _int(row.get("seq_q"))
         d, dv = _int(row.get("head_dim")), row.get("head_dim_v")
-        narrower_v = dv == dv and dv not in (None, "") and _int(dv) != d  # NaN != NaN: a blank cell
-        dims = f"d{d}/{_int(dv)}" if narrower_v else f"d{d}"
+        v_differs = dv == dv and dv not in (None, "") and _int(dv) != d  # NaN != NaN: a blank cell
+        dims = f"d{d}/{_int(dv)}" if v_differs else f"d{d}"
         return (
             f"b{_int(row.get('batch'))} h{_int(row.get('heads'))}/{_int(row.get('kv_heads'))} "
             f"q{q} kv{_int(row.get('seq_kv'))} {dims}{causal}"
