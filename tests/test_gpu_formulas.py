@@ -410,3 +410,19 @@ def test_attention_with_a_narrower_v_counts_its_bytes_and_flops_by_each_head_dim
     assert attention_problem(equal).dv == 192 and equal.flops == 4 * 2 * 128 * pairs * 192
     h200 = load_hardware("h200")
     assert simulate_op_latency(op, h200) <= simulate_op_latency(equal, h200)
+
+
+def test_a_multi_token_decode_step_counts_its_query_tokens():
+    # 16 new tokens of 64 heads (8 K/V heads) over 2048 cached keys: Q and O 16 rows a head, K and V
+    # the cache, 4·B·H·16·2048·128 FLOPs (the bottom-right triangle, 16·15/2 of 16·2048 pairs, is
+    # counted: 0.37%); a blank seq_q is one token, as before
+    step = attention("attention_decode", batch=1, heads=64, kv_heads=8, seq_q=16, seq_kv=2048, head_dim=128)
+    assert step.dim("Sq") == 16 and step.flops == 4 * 64 * 16 * 2048 * 128
+    elements = {operand.name: operand.elements for operand in step.operands}
+    assert elements["Q"] == elements["O"] == 64 * 16 * 128 and elements["K"] == 8 * 2048 * 128
+    one = attention("attention_decode", batch=1, heads=64, kv_heads=8, seq_kv=2048, head_dim=128)
+    assert one.dim("Sq") == 1
+    # more tokens over the same cache read the same K/V: never faster, and far from 16 one-token steps
+    h200 = load_hardware("h200")
+    one_s, step_s = simulate_op_latency(one, h200), simulate_op_latency(step, h200)
+    assert one_s <= step_s < 16 * one_s

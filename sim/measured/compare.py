@@ -84,7 +84,10 @@ def shape_label(row: pd.Series) -> str:
     family = row["family"]
     if family in ATTENTION_FAMILIES:
         causal = " causal" if row.get("causal") == 1 else ""
-        q = 1 if family == KernelFamily.ATTENTION_DECODE else _int(row.get("seq_q"))
+        seq_q = row.get("seq_q")
+        blank = seq_q != seq_q or seq_q in (None, "")  # NaN != NaN: a blank cell
+        one = family == KernelFamily.ATTENTION_DECODE and blank
+        q = 1 if one else _int(seq_q)
         d, dv = _int(row.get("head_dim")), row.get("head_dim_v")
         v_differs = dv == dv and dv not in (None, "") and _int(dv) != d  # NaN != NaN: a blank cell
         dims = f"d{d}/{_int(dv)}" if v_differs else f"d{d}"
