@@ -46,6 +46,7 @@ from mappers.gpu_gemm import (
 )
 from workloads.dtypes import DType
 from workloads.errors import WorkloadError
+from workloads.kernel_ops import causal_offset
 from workloads.op import Op, Operand, Role
 
 
@@ -672,6 +673,9 @@ class AttentionProblem:
     kv_dequant: float = 0.0
     only: Partition | None = None  # the kernel's one partition (FlashAttention before 2.2: FA2)
     kernel: str = ""  # the implementation (`ATTENTION_KERNELS`); empty: FlashAttention-2
+    # keys every causal query row sees beyond its top-left diagonal (a bottom-right mask: Skv − Sq;
+    # `workloads.kernel_ops.causal_offset`)
+    causal_offset: int = 0
 
     @property
     def group(self) -> int:
@@ -728,6 +732,7 @@ def attention_problem(op: Op, kernel: str | None = None) -> AttentionProblem:
         d=op.dim("D"),
         dv=op.dim("Dv"),
         causal=dict(op.attrs).get("causal") == 1,
+        causal_offset=causal_offset(op),
         q_bytes=q.dtype.bytes,
         kv_bytes=k.dtype.bytes,
         o_bytes=out.dtype.bytes,

@@ -209,8 +209,8 @@ def test_a_bad_row_is_listed_with_its_field_and_the_rest_go_on(tmp_path, capsys,
 
 def test_a_bad_causal_flag_names_the_column():
     row = pd.read_csv(io.StringIO(HEADER + ROWS[4])).iloc[0].copy()
-    row["causal"] = 2
-    with pytest.raises(CodesignError, match="causal = 2: must be 0 or 1"):
+    row["causal"] = 3  # 0 none, 1 top-left, 2 bottom-right
+    with pytest.raises(CodesignError, match=r"causal = 3: must be 0 \(no mask\), 1 .* or 2"):
         op_for_measurement(row)
 
 

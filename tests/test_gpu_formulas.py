@@ -19,6 +19,7 @@ from mappers.gpu_attention import (
     split_kv_block_n,
 )
 from mappers.gpu_gemm import PARTIAL_SUM_BYTES, FP8Promotion, GemmTile, candidate_tiles, gemm_problem
+from sim.engines.gpu.attention import _blocks_visited
 from sim.engines.gpu.gemm import _fp8_promotion_ops, best_gemm, cost_gemm
 from sim.engines.gpu.timing import CtaWork, kernel_time, mac_rate_per_sm
 from sim.simulate import simulate, simulate_op_latency
@@ -426,3 +427,25 @@ def test_a_multi_token_decode_step_counts_its_query_tokens():
     h200 = load_hardware("h200")
     one_s, step_s = simulate_op_latency(one, h200), simulate_op_latency(step, h200)
     assert one_s <= step_s < 16 * one_s
+
+
+def test_a_chunked_prefill_under_a_bottom_right_mask_sees_its_cache():
+    # 256 queries after 7936 cached keys (8192 in all), 64 heads: query i keeps keys j <= i + 7936,
+    # 256·7936 + 256·257/2 = 2,064,512 pairs a head, where a top-left mask keeps only 256·257/2
+    shape = dict(batch=1, heads=64, kv_heads=8, seq_q=256, seq_kv=8192, head_dim=128)
+    chunk = attention(**shape, causal=2)
+    assert chunk.flops == 4 * 64 * (256 * 7936 + 256 * 257 // 2) * 128
+    top_left = attention(**shape, causal=1)
+    assert top_left.flops == 4 * 64 * (256 * 257 // 2) * 128
+    # the chunk's query blocks of 128 rows visit 63 and 64 of the 64 key blocks of 128 (offset 7936)
+    problem = attention_problem(chunk)
+    assert problem.causal and problem.causal_offset == 7936
+    assert [_blocks_visited(problem, i, 128, 128) for i in range(2)] == [63, 64]
+    # so it takes nearly the unmasked time, and a square prefill is the same under either mask
+    h200 = load_hardware("h200")
+    full = simulate_op_latency(attention(**shape), h200)
+    assert 0.95 * full <= simulate_op_latency(chunk, h200) <= full
+    square = dict(shape, seq_q=4096, seq_kv=4096)
+    assert attention(**square, causal=1).flops == attention(**square, causal=2).flops
+    assert simulate_op_latency(attention(**square, causal=1), h200) == simulate_op_latency(
+        attention(**square, causal=2), h200)

@@ -36,12 +36,35 @@ ATTENTION_FAMILIES = (F.ATTENTION_PREFILL, F.ATTENTION_DECODE)
 FAMILIES = tuple(KernelFamily)
 
 
-def causal_pairs(sq: int, skv: int) -> int:
-    """(query, key) pairs kept by a top-left causal mask (torch's ``is_causal``):
-    ``sum_{i<Sq} min(i + 1, Skv)``; ``S·(S+1)/2`` for a square ``S × S`` prefill."""
+def causal_pairs(sq: int, skv: int, *, bottom_right: bool = False) -> int:
+    """(query, key) pairs kept by a causal mask: top-left (torch's ``is_causal``) keeps key j for
+    query i iff ``j <= i``, ``sum_{i<Sq} min(i + 1, Skv)``; bottom-right (FlashAttention's since
+    2.1, cuDNN's ``diagonal_alignment`` BOTTOM_RIGHT, a chunked prefill over its cache) iff ``j <= i
+    + Skv − Sq``, so a chunk of 256 queries over 8192 keys keeps ``256·7936 + 256·257/2``. Both are
+    ``S·(S+1)/2`` for a square ``S × S`` prefill."""
+    if bottom_right:
+        if sq <= skv:
+            return sq * (skv - sq) + sq * (sq + 1) // 2
+        return skv * (skv + 1) // 2
     if sq <= skv:
         return sq * (sq + 1) // 2
     return skv * (skv + 1) // 2 + (sq - skv) * skv
+
+
+#: The `causal` column's values (docs/measured_format.md): no mask, torch's top-left causal mask,
+#: and the bottom-right one (`causal_pairs`).
+CAUSAL_MASKS = {"0": 0, "1": 1, "2": 2}
+#: An attention op's attr naming a bottom-right causal mask (`causal_offset`).
+BOTTOM_RIGHT = "bottom_right"
+
+
+def causal_offset(op: Op) -> int:
+    """Keys every query row of a causal attention op sees beyond its top-left diagonal: ``Skv − Sq``
+    for a bottom-right mask (a chunk's queries follow the cache), 0 for top-left."""
+    attrs = dict(op.attrs)
+    if attrs.get("causal_align") != BOTTOM_RIGHT:
+        return 0
+    return max(0, op.dim("Skv") - op.dim("Sq"))
 
 
 def op_for_measurement(row: Mapping[str, object]) -> Op:
@@ -107,6 +130,19 @@ def _flag(row: Mapping[str, object], column: str) -> bool:
     return value.startswith("1")
 
 
+def _causal(row: Mapping[str, object]) -> int:
+    """The `causal` column (`CAUSAL_MASKS`; blank is 0); an error naming the valid values."""
+    if not _present(row, "causal"):
+        return 0
+    value = str(row["causal"]).strip().removesuffix(".0")
+    if value not in CAUSAL_MASKS:
+        raise WorkloadError(
+            f"causal = {row['causal']!r}: must be 0 (no mask), 1 (causal, top-left: torch's is_causal) "
+            "or 2 (causal, bottom-right: a chunk's queries after its cache)"
+        )
+    return CAUSAL_MASKS[value]
+
+
 def _dtype(row: Mapping[str, object], column: str, default: DType) -> DType:
     value = row.get(column)
     if not _present(row, column):
@@ -158,7 +194,8 @@ def _attention(row: Mapping[str, object], family: str) -> Op:
     # rectangle (the masked triangle is sq·(sq−1)/2 of sq·skv pairs: 0.4% at 16 tokens over 2048 keys)
     decode = family == KernelFamily.ATTENTION_DECODE
     sq = (_int(row, "seq_q") if _present(row, "seq_q") else 1) if decode else _int(row, "seq_q")
-    causal = _flag(row, "causal") if family == "attention_prefill" else False
+    mask = _causal(row) if family == "attention_prefill" else 0
+    causal = mask > 0
     if h % hkv:
         raise WorkloadError(f"heads = {h} is not a multiple of kv_heads = {hkv}")
     q_dtype = _dtype(row, "a_dtype", DType.FP16)
@@ -166,7 +203,8 @@ def _attention(row: Mapping[str, object], family: str) -> Op:
     kv_role = Role.KV_CACHE if family == KernelFamily.ATTENTION_DECODE else Role.INPUT
     # a kernel with one work partition (FlashAttention before 2.2 had no split-KV) says which
     partition = (("partition", str(row["partition"]).strip()),) if _present(row, "partition") else ()
-    pairs = causal_pairs(sq, skv) if causal else sq * skv
+    pairs = causal_pairs(sq, skv, bottom_right=mask == 2) if causal else sq * skv
+    align = (("causal_align", BOTTOM_RIGHT),) if mask == 2 else ()
     q_elements, o_elements = b * h * sq * d, b * h * sq * dv
     k_elements, v_elements = b * hkv * skv * d, b * hkv * skv * dv
     q_dims, o_dims = ("B", "H", "Sq", "D"), ("B", "H", "Sq", "Dv")
@@ -182,5 +220,5 @@ def _attention(row: Mapping[str, object], family: str) -> Op:
             Operand(name="O", role=Role.OUTPUT, dims=o_dims, elements=o_elements, dtype=q_dtype),
         ),
         flops=2 * b * h * pairs * (d + dv),  # Q·Kᵀ (D) and P·V (Dv), 2 FLOPs per MAC each
-        attrs=(("causal", int(causal)), *partition),
+        attrs=(("causal", int(causal)), *align, *partition),
     )

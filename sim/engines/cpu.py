@@ -31,7 +31,7 @@ from sim.columns import op_columns, timed_columns
 from sim.cost import tdp_energy
 from sim.engines.registry import DeviceModel
 from workloads.dtypes import DType
-from workloads.kernel_ops import GEMM_FAMILIES, KernelFamily
+from workloads.kernel_ops import GEMM_FAMILIES, KernelFamily, causal_offset
 from workloads.op import Op, OpKind, Role
 
 if TYPE_CHECKING:
@@ -102,8 +102,10 @@ def _attention_s(op: Op, spec: CPUSpec) -> tuple[float, float]:
     q_split = min(sq, next(size for threshold, size in CPU_Q_SPLITS if sq >= threshold))
     q_blocks, kv_blocks = math.ceil(sq / q_split), math.ceil(skv / CPU_KV_SPLIT)
     causal = dict(op.attrs).get("causal") == 1
+    offset = causal_offset(op)  # a bottom-right mask's keys before the first query row
     visited = sum(
-        min(math.ceil(min((i + 1) * q_split, sq) / CPU_KV_SPLIT), kv_blocks) if causal else kv_blocks
+        min(math.ceil((offset + min((i + 1) * q_split, sq)) / CPU_KV_SPLIT), kv_blocks)
+        if causal else kv_blocks
         for i in range(q_blocks)
     )
     scores = b * h * visited * q_split * min(skv, CPU_KV_SPLIT)  # computed, masked or not

@@ -314,8 +314,11 @@ def _busiest_sm_s(lengths: list[int], sms: int, per_sm: int, lone_s: float, arit
 
 def _blocks_visited(problem: AttentionProblem, i: int, bm: int, bn: int) -> int:
     """K/V blocks causal query block i visits: its rows ``[i·bm, (i+1)·bm)`` keep keys up to the last
-    row's index (torch's top-left ``is_causal``), ``min(ceil((i+1)·bm / bn), ceil(Skv / bn))``."""
-    return min(math.ceil(min((i + 1) * bm, problem.sq) / bn), math.ceil(problem.skv / bn))
+    row's index (torch's top-left ``is_causal``), ``min(ceil((i+1)·bm / bn), ceil(Skv / bn))``; under a
+    bottom-right mask up to that index plus `AttentionProblem.causal_offset` (``Skv − Sq``): a chunk
+    of 256 queries over 8192 keys in 128-row blocks of 128 keys visits 63 and 64 blocks."""
+    last_key = problem.causal_offset + min((i + 1) * bm, problem.sq)
+    return min(math.ceil(last_key / bn), math.ceil(problem.skv / bn))
 
 
 def _mean_blocks(problem: AttentionProblem, bm: int, bn: int) -> float:
