@@ -83,7 +83,8 @@ def shape_label(row: pd.Series) -> str:
     """A short label of a row's shape: ``4096x4096x4096 bf16``, ``b1 h32/8 q1 kv4096 d128``."""
     family = row["family"]
     if family in ATTENTION_FAMILIES:
-        causal = " causal" if row.get("causal") == 1 else ""
+        # 2: a bottom-right mask, a chunk's queries after its cache
+        causal = {1: " causal", 2: " causal-br"}.get(row.get("causal"), "")
         seq_q = row.get("seq_q")
         blank = seq_q != seq_q or seq_q in (None, "")  # NaN != NaN: a blank cell
         one = family == KernelFamily.ATTENTION_DECODE and blank
