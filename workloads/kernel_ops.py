@@ -51,11 +51,12 @@ def causal_pairs(sq: int, skv: int, *, bottom_right: bool = False) -> int:
     return skv * (skv + 1) // 2 + (sq - skv) * skv
 
 
-#: The `causal` column's values (docs/measured_format.md): no mask, torch's top-left causal mask,
-#: and the bottom-right one (`causal_pairs`).
-CAUSAL_MASKS = {"0": 0, "1": 1, "2": 2}
-#: An attention op's attr naming a bottom-right causal mask (`causal_offset`).
+#: The causal masks' alignments (`causal_pairs`): torch's top-left ``is_causal``, and bottom-right,
+#: which an attention op names in its ``causal_align`` attr (`causal_offset`).
+TOP_LEFT = "top_left"
 BOTTOM_RIGHT = "bottom_right"
+#: The `causal` column's values (docs/measured_format.md): no mask, then the two alignments.
+CAUSAL_MASKS = {"0": "", "1": TOP_LEFT, "2": BOTTOM_RIGHT}
 
 
 def causal_offset(op: Op) -> int:
@@ -120,20 +121,11 @@ def _int(row: Mapping[str, object], column: str) -> int:
     return positive_int(int(number), field=column)
 
 
-def _flag(row: Mapping[str, object], column: str) -> bool:
-    """A 0/1 column (blank is 0); an error naming the column for any other value."""
-    if not _present(row, column):
-        return False
-    value = str(row[column]).strip()
-    if value not in ("0", "1", "0.0", "1.0"):
-        raise WorkloadError(f"{column} = {row[column]!r}: must be 0 or 1")
-    return value.startswith("1")
-
-
-def _causal(row: Mapping[str, object]) -> int:
-    """The `causal` column (`CAUSAL_MASKS`; blank is 0); an error naming the valid values."""
+def _causal(row: Mapping[str, object]) -> str:
+    """The `causal` column's mask alignment (`CAUSAL_MASKS`; blank, or 0, is no mask: ''); an error
+    naming the valid values."""
     if not _present(row, "causal"):
-        return 0
+        return ""
     value = str(row["causal"]).strip().removesuffix(".0")
     if value not in CAUSAL_MASKS:
         raise WorkloadError(
@@ -194,8 +186,8 @@ def _attention(row: Mapping[str, object], family: str) -> Op:
     # rectangle (the masked triangle is sq·(sq−1)/2 of sq·skv pairs: 0.4% at 16 tokens over 2048 keys)
     decode = family == KernelFamily.ATTENTION_DECODE
     sq = (_int(row, "seq_q") if _present(row, "seq_q") else 1) if decode else _int(row, "seq_q")
-    mask = _causal(row) if family == "attention_prefill" else 0
-    causal = mask > 0
+    align = _causal(row) if family == "attention_prefill" else ""
+    causal = bool(align)
     if h % hkv:
         raise WorkloadError(f"heads = {h} is not a multiple of kv_heads = {hkv}")
     q_dtype = _dtype(row, "a_dtype", DType.FP16)
@@ -203,8 +195,8 @@ def _attention(row: Mapping[str, object], family: str) -> Op:
     kv_role = Role.KV_CACHE if family == KernelFamily.ATTENTION_DECODE else Role.INPUT
     # a kernel with one work partition (FlashAttention before 2.2 had no split-KV) says which
     partition = (("partition", str(row["partition"]).strip()),) if _present(row, "partition") else ()
-    pairs = causal_pairs(sq, skv, bottom_right=mask == 2) if causal else sq * skv
-    align = (("causal_align", BOTTOM_RIGHT),) if mask == 2 else ()
+    pairs = causal_pairs(sq, skv, bottom_right=align == BOTTOM_RIGHT) if causal else sq * skv
+    aligned = (("causal_align", BOTTOM_RIGHT),) if align == BOTTOM_RIGHT else ()
     q_elements, o_elements = b * h * sq * d, b * h * sq * dv
     k_elements, v_elements = b * hkv * skv * d, b * hkv * skv * dv
     q_dims, o_dims = ("B", "H", "Sq", "D"), ("B", "H", "Sq", "Dv")
@@ -220,5 +212,5 @@ def _attention(row: Mapping[str, object], family: str) -> Op:
             Operand(name="O", role=Role.OUTPUT, dims=o_dims, elements=o_elements, dtype=q_dtype),
         ),
         flops=2 * b * h * pairs * (d + dv),  # Q·Kᵀ (D) and P·V (Dv), 2 FLOPs per MAC each
-        attrs=(("causal", int(causal)), *align, *partition),
+        attrs=(("causal", int(causal)), *aligned, *partition),
     )
