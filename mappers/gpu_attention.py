@@ -254,8 +254,10 @@ class AttentionKernel:
     the heuristic returns more than one split (csrc/flash_attn/flash_api.cpp, ``run_mha_fwd``: the
     standard kernel only for one split). A non-causal forward whose 64-row query tiles fill less
     than `FLASH_FILL_FRACTION` of two CTAs an SM splits its keys: 985 queries over 62208 keys in 9
-    heads on an A100 are ``9 · ceil(985/64) = 144`` tiles against ``0.8 · 216``. Its causal forward
-    keeps the standard kernel in the model (the split-KV cost has no causal mask)."""
+    heads on an A100 are ``9 · ceil(985/64) = 144`` tiles against ``0.8 · 216``. The two slots an
+    SM are FlashAttention-2's since 2.5.7 (one before), ASSUMED where a source does not record its
+    version. FA2 splits a causal forward too; the model keeps the standard kernel there (its
+    split-KV cost has no causal mask)."""
 
     mma_sync: bool
     overlap: float
@@ -758,8 +760,8 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
                      and flash_num_splits(problem, spec) > 1)
     split_kv = decode or forward_split
     splits = heuristic(problem) if split_kv and problem.only is not Partition.FA2 else 1
-    # a kernel with one CTA per query head multiplies that head's rows only
-    packed_rows = problem.sq if kernel.per_query_head else problem.group * problem.sq
+    # a kernel with one CTA per query head multiplies that head's rows only (`stacks_group`)
+    packed_rows = problem.group * problem.sq if stacks_group(kernel, problem) else problem.sq
     decode_m = kernel.decode_block_m(packed_rows, problem.d)
     decode_warps = kernel.warps_for(decode_m)
     own = kernel.forward_tile(problem) if kernel.forward_tile and spec.compute_capability == HOPPER else None
@@ -798,18 +800,29 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
     return [plan for plan in plans if problem.only in (None, plan.partition)]
 
 
+def stacks_group(kernel: AttentionKernel, problem: AttentionProblem) -> bool:
+    """Whether a split-KV CTA of `kernel` stacks a GQA group's query heads in its rows: FlashAttention-3
+    and FlashInfer always do (FA3's ``get_num_splits`` counts ``b · h_k · ceil(Sq·g / kBlockM)``),
+    FlashAttention-2's ``mha_fwd`` only for one query token (``seqlenq_ngroups_swapped``: ``seqlen_q
+    == 1``; `AttentionKernel.splits_forward`), a kernel with one CTA per query head never."""
+    if kernel.per_query_head:
+        return False
+    return not (kernel.splits_forward and problem.sq > 1)
+
+
 def flash_num_splits(problem: AttentionProblem, spec: GPUSpec) -> int:
     """The split count FlashAttention's heuristic picks for a decode, or for FlashAttention-2's
     forward at any length (`AttentionKernel.splits_forward`) (`FLASH_FILL_FRACTION`):
-    tiles = batch · K/V heads · ceil(g / 64) for one query token (a GQA group's query heads are one
-    tile's rows: FA2's ``seqlenq_ngroups_swapped``, which swaps them in only for ``seqlen_q == 1``),
-    else batch · heads · ceil(Sq / 64); slots = 2 per SM, K/V blocks of `split_kv_block_n`'s
-    split size. Batch 16 × 32 heads on 132 SMs: 512 tiles ≥ 0.8 · 264, one split; batch 1 × 8
-    K/V heads at 4096 keys: 8 tiles, 32 blocks of 128; s splits fill ``8s/264`` of a wave, and
-    the split counts that change the blocks per split are 1-8, 11, 16 and 32 (12 splits are 3
-    blocks each as 11 are): 32 fills 97%, 16 only 48% (< 0.85 · 97%), so 32 splits."""
-    if problem.sq == 1:
-        tiles = problem.batch * problem.kv_heads * math.ceil(problem.group / DECODE_BLOCK_M)
+    tiles = batch · K/V heads · ceil(g·Sq / 64) where a CTA stacks a GQA group's query heads in its
+    rows (`stacks_group`), else batch · heads · ceil(Sq / 64), the tiles `sim.engines.gpu.attention`
+    then costs; slots = 2 per SM (FlashAttention-2 since 2.5.7, ``num_SMs * 2``), K/V blocks of
+    `split_kv_block_n`'s split size. Batch 16 × 32 heads on 132 SMs: 512 tiles ≥ 0.8 · 264, one
+    split; batch 1 × 8 K/V heads at 4096 keys: 8 tiles, 32 blocks of 128; s splits fill ``8s/264``
+    of a wave, and the split counts that change the blocks per split are 1-8, 11, 16 and 32 (12
+    splits are 3 blocks each as 11 are): 32 fills 97%, 16 only 48% (< 0.85 · 97%), so 32 splits."""
+    kernel = attention_kernel(problem.kernel, spec.compute_capability)
+    if stacks_group(kernel, problem):
+        tiles = problem.batch * problem.kv_heads * math.ceil(problem.group * problem.sq / DECODE_BLOCK_M)
     else:
         tiles = problem.batch * problem.heads * math.ceil(problem.sq / DECODE_BLOCK_M)
     slots = spec.sm_count * FLASH_SLOTS_PER_SM

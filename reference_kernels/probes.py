@@ -223,7 +223,8 @@ def has_fp8_tensor_cores(capability: tuple[int, int]) -> bool:
 
 
 def _sustained_call(device: torch.device, size: int, data: str) -> Callable[[], object]:
-    """One ``size``³ GEMM of the sustained probe's kind `data`, writing into a buffer of its own."""
+    """One ``size``³ GEMM of the sustained probe's kind `data`: bf16 into a buffer of its own, FP8
+    into a new bf16 output each call (``torch._scaled_mm`` has no ``out``)."""
     if data in SUSTAINED_FP8_KINDS:
         one = torch.tensor(1.0, device=device)
         a = torch.randn(size, size, device=device).to(torch.float8_e4m3fn)

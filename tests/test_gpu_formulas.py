@@ -445,6 +445,9 @@ def test_a_chunked_prefill_under_a_bottom_right_mask_sees_its_cache():
     h200 = load_hardware("h200")
     full = simulate_op_latency(attention(**shape), h200)
     assert 0.95 * full <= simulate_op_latency(chunk, h200) <= full
+    # a chunk has at most as many queries as keys: more, under a bottom-right mask, is refused
+    with pytest.raises(WorkloadError, match=r"causal = 2 \(bottom-right\) with seq_q = 8192 > seq_kv = 2048"):
+        attention(**dict(shape, seq_q=8192, seq_kv=2048), causal=2)
     square = dict(shape, seq_q=4096, seq_kv=4096)
     assert attention(**square, causal=1).flops == attention(**square, causal=2).flops
     assert simulate_op_latency(attention(**square, causal=1), h200) == simulate_op_latency(

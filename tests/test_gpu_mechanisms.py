@@ -251,12 +251,14 @@ def test_flash_attention_2_splits_a_forward_with_few_query_tiles_as_mha_fwd_does
     unsplit = simulate(op("attention_prefill", **shape, partition="fa2"), a100).iloc[0]
     assert split["latency_s"] < unsplit["latency_s"]
     # mha_fwd stacks a GQA group's heads into the query rows only for one query token: 100 queries
-    # of 32 heads over 8 K/V heads are 32 · ceil(100/64) = 64 tiles (not 8 · ceil(800/64) = 56);
+    # of 32 heads over 8 K/V heads (groups of 4) are 32 · ceil(100/64) = 64 tiles (not 8 · ceil(400/64)
+    # = 56, the stacked count FlashAttention-3 and FlashInfer use);
     # 3 splits fill 192/216 = 89% >= 0.85 of the best (27 splits, 8 full waves)
     gqa = attention_problem(op("attention_prefill", batch=1, heads=32, kv_heads=8, seq_q=100,
                                seq_kv=65536, head_dim=128))
     assert flash_num_splits(gqa, a100) == 3
-    # a causal forward keeps the standard kernel; TensorRT-LLM's decode kernels are not mha_fwd
+    # FA2 splits a causal forward too, but the model's split-KV cost has no causal mask: it keeps the
+    # standard kernel there; TensorRT-LLM's decode kernels are not mha_fwd
     causal = simulate(op("attention_prefill", **shape, causal=1), a100).iloc[0]
     assert not causal["mapping"].startswith("split-kv")
     assert not attention_kernel("trtllm_mmha").splits_forward

@@ -61,6 +61,7 @@ from mappers.gpu_attention import (
     candidate_plans,
     fa3_l2_section_heads,
     issue_slots_per_key,
+    stacks_group,
 )
 from mappers.gpu_gemm import PARTIAL_SUM_BYTES
 from sim.engines.gpu.timing import (
@@ -114,7 +115,8 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
     bm, bn = plan.block_m, plan.block_n
     kernel = attention_kernel(problem.kernel, spec.compute_capability)
     # a decode CTA's real query rows: a GQA group's stacked heads, or one head's (`per_query_head`)
-    per_head = kernel.per_query_head and plan.partition is Partition.SPLIT_KV
+    # a split-KV CTA's rows: one query head's, or a GQA group's stacked (`stacks_group`)
+    per_head = plan.partition is Partition.SPLIT_KV and not stacks_group(kernel, problem)
     group = 1 if per_head else problem.group
     rows_per_cta = min(bm, group * problem.sq)
     kv_blocks = math.ceil(problem.skv / bn)
