@@ -61,6 +61,8 @@ def locked_clock_mhz(value: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return mhz if 0 < mhz < math.inf else None
+
+
 #: A CUDA core retires one fp32 instruction per cycle; an FMA counts 2 FLOPs in the spec's rate.
 FLOPS_PER_CUDA_CORE_INSTRUCTION = 2
 #: FP8 accumulation. Hopper's tensor cores add FP8 products into an accumulator narrower than fp32

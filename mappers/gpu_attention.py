@@ -756,10 +756,10 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
     decode = not (problem.causal or problem.group * problem.sq > DECODE_MAX_QUERY_ROWS)
     kernel = attention_kernel(problem.kernel, spec.compute_capability)
     heuristic = kernel.decode_splits or (lambda p: flash_num_splits(p, spec))
-    forward_split = (kernel.splits_forward and not (decode or problem.causal) and problem.only is None
-                     and flash_num_splits(problem, spec) > 1)
-    split_kv = decode or forward_split
-    splits = heuristic(problem) if split_kv and problem.only is not Partition.FA2 else 1
+    # FlashAttention-2's mha_fwd asks the heuristic for a non-causal forward too (`splits_forward`)
+    forward = kernel.splits_forward and not (decode or problem.causal) and problem.only is None
+    splits = heuristic(problem) if (decode or forward) and problem.only is not Partition.FA2 else 1
+    split_kv = decode or splits > 1
     # a kernel with one CTA per query head multiplies that head's rows only (`stacks_group`)
     packed_rows = problem.group * problem.sq if stacks_group(kernel, problem) else problem.sq
     decode_m = kernel.decode_block_m(packed_rows, problem.d)

@@ -197,7 +197,7 @@ def _attention(row: Mapping[str, object], family: str) -> Op:
         raise WorkloadError(f"heads = {h} is not a multiple of kv_heads = {hkv}")
     q_dtype = _dtype(row, "a_dtype", DType.FP16)
     kv_dtype = _dtype(row, "b_dtype", q_dtype)
-    kv_role = Role.KV_CACHE if family == KernelFamily.ATTENTION_DECODE else Role.INPUT
+    kv_role = Role.KV_CACHE if decode else Role.INPUT
     # a kernel with one work partition (FlashAttention before 2.2 had no split-KV) says which
     partition = (("partition", str(row["partition"]).strip()),) if _present(row, "partition") else ()
     pairs = causal_pairs(sq, skv, bottom_right=align == BOTTOM_RIGHT) if causal else sq * skv

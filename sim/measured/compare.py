@@ -85,13 +85,10 @@ def shape_label(row: pd.Series) -> str:
     if family in ATTENTION_FAMILIES:
         # 2: a bottom-right mask, a chunk's queries after its cache
         causal = {1: " causal", 2: " causal-br"}.get(row.get("causal"), "")
-        seq_q = row.get("seq_q")
-        blank = seq_q != seq_q or seq_q in (None, "")  # NaN != NaN: a blank cell
-        one = family == KernelFamily.ATTENTION_DECODE and blank
-        q = 1 if one else _int(seq_q)
-        d, dv = _int(row.get("head_dim")), row.get("head_dim_v")
-        v_differs = dv == dv and dv not in (None, "") and _int(dv) != d  # NaN != NaN: a blank cell
-        dims = f"d{d}/{_int(dv)}" if v_differs else f"d{d}"
+        seq_q, dv = row.get("seq_q"), row.get("head_dim_v")
+        q = 1 if family == KernelFamily.ATTENTION_DECODE and _blank(seq_q) else _int(seq_q)
+        d = _int(row.get("head_dim"))
+        dims = f"d{d}" if _blank(dv) or _int(dv) == d else f"d{d}/{_int(dv)}"
         return (
             f"b{_int(row.get('batch'))} h{_int(row.get('heads'))}/{_int(row.get('kv_heads'))} "
             f"q{q} kv{_int(row.get('seq_kv'))} {dims}{causal}"
@@ -99,7 +96,7 @@ def shape_label(row: pd.Series) -> str:
     if family == KernelFamily.COPY:
         return f"{_int(row.get('bytes')):,} B"
     batch = row.get("batch")
-    groups = _int(batch) if batch == batch and batch not in (None, "") else 1  # NaN != NaN
+    groups = 1 if _blank(batch) else _int(batch)
     shape = f"{_int(row.get('M'))}x{_int(row.get('N'))}x{_int(row.get('K'))} {row.get('a_dtype', '')}".strip()
     return f"{groups}x {shape}" if groups != 1 else shape
 
