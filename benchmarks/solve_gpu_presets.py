@@ -275,7 +275,6 @@ def solve_loaded_clock() -> None:
           f"{pcie.clock_hz / 1e9:g} GHz it runs at {rate(pcie.clock_hz / 1e9):.1f}")
 
 
-
 def solve_wgmma_wait() -> None:
     """The H20's wait for a k-step's ``wgmma`` group beyond issuing it (`GPUSpec.wgmma_wait_s`): where
     the median error of DeepGEMM's stock FP8 GEMM on the 10 H20 figures of its PR #186 (a calibration

@@ -226,12 +226,9 @@ def _sustained_call(device: torch.device, size: int, data: str) -> Callable[[], 
     """One ``size``³ GEMM of the sustained probe's kind `data`: bf16 into a buffer of its own, FP8
     into a new bf16 output each call (``torch._scaled_mm`` has no ``out``)."""
     if data in SUSTAINED_FP8_KINDS:
-        one = torch.tensor(1.0, device=device)
-        a = torch.randn(size, size, device=device).to(torch.float8_e4m3fn)
-        b = torch.randn(size, size, device=device).to(torch.float8_e4m3fn).t()  # column-major
+        a, b, one = _fp8_operands(device, size, size, size)
         fast = data == "fp8_fast_accum_randn"
-        return lambda: torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16,
-                                        use_fast_accum=fast)
+        return lambda: _fp8_mm(a, b, one, fast)
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     make = torch.randn if data == "randn" else torch.zeros
     a, b = (make(size, size, dtype=dtype, device=device) for _ in range(2))
@@ -291,21 +288,30 @@ def fp8_accumulation(device: torch.device, *, shapes: tuple[tuple[int, int, int]
     FP8 tensor cores (compute capability 8.9 and up) only."""
     timer = make_timer(device)
     budget = budget or TimingBudget()
-    one = torch.tensor(1.0, device=device)
     rows = []
     for m, n, k in shapes:
-        a = torch.randn(m, k, device=device).to(torch.float8_e4m3fn)
-        # B column-major, as _scaled_mm takes it
-        b = torch.randn(n, k, device=device).to(torch.float8_e4m3fn).t()
+        a, b, one = _fp8_operands(device, m, n, k)
         for fast in (False, True):
-            def call(a=a, b=b, fast=fast):
-                return torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16,
-                                        use_fast_accum=fast)
+            def call(a=a, b=b, one=one, fast=fast):
+                return _fp8_mm(a, b, one, fast)
             timing = time_kernel(call, timer, budget)
             rows.append({"m": m, "n": n, "k": k, "use_fast_accum": fast, **_timing_columns(timing),
                          "flops_per_s": 2 * m * n * k / timing.median_s,
                          **_launch_columns(kernel_launches(_profiled(call, device)))})
     return rows
+
+
+def _fp8_operands(device: torch.device, m: int, n: int, k: int) -> tuple[torch.Tensor, ...]:
+    """Random e4m3 A [m, k] and B [k, n] (B column-major, as ``torch._scaled_mm`` takes it) and a
+    unit scale, made once outside the timed calls."""
+    a = torch.randn(m, k, device=device).to(torch.float8_e4m3fn)
+    b = torch.randn(n, k, device=device).to(torch.float8_e4m3fn).t()
+    return a, b, torch.tensor(1.0, device=device)
+
+
+def _fp8_mm(a: torch.Tensor, b: torch.Tensor, one: torch.Tensor, fast: bool) -> torch.Tensor:
+    """``torch._scaled_mm`` of `a` and `b` at the unit scale `one` into bf16, fast accumulation or not."""
+    return torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16, use_fast_accum=fast)
 
 
 def cold_clock(device: torch.device, *, cycles: int = CLOCK_SPIN_CYCLES,
