@@ -257,7 +257,10 @@ class AttentionKernel:
     heads on an A100 are ``9 · ceil(985/64) = 144`` tiles against ``0.8 · 216``. The two slots an
     SM are FlashAttention-2's since 2.5.7 (one before), ASSUMED where a source does not record its
     version. FA2 splits a causal forward too; the model keeps the standard kernel there (its
-    split-KV cost has no causal mask)."""
+    split-KV cost has no causal mask). `decode_max_sq`: the most query tokens its decode mode
+    takes (0: any up to `DECODE_MAX_QUERY_ROWS` rows); a step of more runs its forward kernel
+    (the standard partition on its forward tile: one CTA per query head and query block, no
+    split of the keys)."""
 
     mma_sync: bool
     overlap: float
@@ -277,6 +280,7 @@ class AttentionKernel:
     decodes_on_forward_tile: bool = False
     decode_load_batches: tuple[int, ...] = ()
     splits_forward: bool = False
+    decode_max_sq: int = 0
 
     def warps_for(self, block_m: int) -> int:
         """Warps holding a decode tile's accumulators (for its registers per thread):
@@ -614,12 +618,16 @@ HOPPER_ATTENTION_KERNELS = {
     # two math warpgroups (reg_alloc<232>) in ping-pong on named barriers, both matmuls as
     # wgmma.mma_async 64x128x16, a persistent tile loop; no mma.sync: FA3's design. The source read
     # is its prefill kernel; a decode runs with these traits on FlashAttention's 64-row split-KV
-    # tile (no decode tile of its own is known)
+    # tile (no decode tile of its own is known). Its decode mode is one query token
+    # (include/cudnn_frontend/node/sdpa_support_surface.h at 3929da2: ``is_decode_only = (s_q ==
+    # 1)``, the mode its Hopper decode support is stated for): a step of more tokens runs the
+    # forward kernel, one CTA per batch and query head over the whole cache (`decode_max_sq`)
     # That open kernel's persistent loop takes tiles in ascending order (``tile_id`` from an atomic
     # counter, the query block its fastest index), but the rows measured ran cuDNN's backend
     # engine, chosen by its heuristics and not recorded: its order is not known (and the ascending
     # one does not fit them: benchmarks/RESULTS.md, session 14)
-    "cudnn_sdpa": AttentionKernel(mma_sync=False, overlap=1.0, causal_order="", forward_tile=cudnn_sm90_tile),
+    "cudnn_sdpa": AttentionKernel(mma_sync=False, overlap=1.0, causal_order="", forward_tile=cudnn_sm90_tile,
+                                decode_max_sq=1),
 }
 
 
@@ -753,8 +761,9 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
     (`AttentionKernel.splits_forward`) where it picks more than one, and lean attention's grids for
     a row that names lean; only the problem's own partition where it names one."""
     plans = []
-    decode = not (problem.causal or problem.group * problem.sq > DECODE_MAX_QUERY_ROWS)
     kernel = attention_kernel(problem.kernel, spec.compute_capability)
+    decode = not (problem.causal or problem.group * problem.sq > DECODE_MAX_QUERY_ROWS) and not (
+        kernel.decode_max_sq and problem.sq > kernel.decode_max_sq)
     heuristic = kernel.decode_splits or (lambda p: flash_num_splits(p, spec))
     # FlashAttention-2's mha_fwd asks the heuristic for a non-causal forward too (`splits_forward`)
     forward = kernel.splits_forward and not (decode or problem.causal) and problem.only is None

@@ -19,7 +19,7 @@ from mappers.gpu_attention import (
     split_kv_block_n,
 )
 from mappers.gpu_gemm import PARTIAL_SUM_BYTES, FP8Promotion, GemmTile, candidate_tiles, gemm_problem
-from sim.engines.gpu.attention import _blocks_visited
+from sim.engines.gpu.attention import _blocks_visited, best_attention
 from sim.engines.gpu.gemm import _fp8_promotion_ops, best_gemm, cost_gemm
 from sim.engines.gpu.timing import CtaWork, kernel_time, mac_rate_per_sm
 from sim.simulate import simulate, simulate_op_latency
@@ -427,6 +427,27 @@ def test_a_multi_token_decode_step_counts_its_query_tokens():
     h200 = load_hardware("h200")
     one_s, step_s = simulate_op_latency(one, h200), simulate_op_latency(step, h200)
     assert one_s <= step_s < 16 * one_s
+
+
+def test_cudnn_runs_a_step_of_several_tokens_on_its_forward_kernel():
+    # cuDNN's decode mode takes one query token (cudnn-frontend sdpa_support_surface.h:
+    # ``is_decode_only = (s_q == 1)``); 8 new tokens run its forward: the standard partition on its
+    # 128 x 128 sm90 tile, one CTA per batch and query head (1 x 16 here), each over all 131072 keys
+    # in 1024 blocks, the 8 rows padded to 128
+    shape = dict(batch=1, heads=16, kv_heads=2, seq_kv=131072, head_dim=128, kernel="cudnn_sdpa")
+    h200 = load_hardware("h200")
+    step = attention_problem(attention("attention_decode", seq_q=8, **shape))
+    (plan,) = candidate_plans(step, h200)
+    assert plan.partition is Partition.FA2 and (plan.block_m, plan.block_n) == (128, 128)
+    cost = best_attention(step, h200)
+    assert cost.main.waves == pytest.approx(16 / 132) and cost.reduce_s == 0
+    # one token keeps the split-KV decode (FlashAttention's tile, ASSUMED), far faster: 16 CTAs of
+    # a whole cache each cannot use the GPU
+    one = best_attention(attention_problem(attention("attention_decode", **shape)), h200)
+    assert one.plan.partition is Partition.SPLIT_KV and one.total_s < cost.total_s / 10
+    # FlashAttention-3 decodes the same step by splitting the keys over the GQA group's stacked rows
+    fa3 = attention_problem(attention("attention_decode", seq_q=8, **dict(shape, kernel="flash_attention_3")))
+    assert best_attention(fa3, h200).plan.partition is Partition.SPLIT_KV
 
 
 def test_a_chunked_prefill_under_a_bottom_right_mask_sees_its_cache():
