@@ -348,6 +348,27 @@ MLX_QMM_SM80 = GemmKernel(overlap=0.0, split_k=False, unpipelined_loads=True, fi
 MLX_QMM_FALLBACK = GemmKernel(overlap=0.0, split_k=False, unpipelined_loads=True, fixed_tile=mlx_qmm_tile(2))
 
 
+#: MLX's CUDA quantized matmul for Hopper as PR #3160 timed it (ml-explore/mlx at 6304c285d,
+#: qmm_sm90.cu; benchmarks/mlx_qmm_sass, ``sm90_3160``): CUTLASS's ``GemmUniversal`` with the
+#: mixed-input mainloop ``MainloopSm90TmaGmmaRmemAWarpSpecializedMixedInput`` (the int4 weight the
+#: ``wgmma`` A operand, from registers), one tile for every M: 128 columns of the weight x 16 rows
+#: of the activation x 64 of K, 31 stages, cluster 1 x 1 x 1 (no multicast), 384 threads (a TMA
+#: producer warp group and two consumer warp groups, cooperative), one CTA an SM (168 registers,
+#: 213 KB of shared memory), a persistent grid of ``min(tiles, SMs)`` over ``ceil(N/128) ·
+#: ceil(M/16)`` tiles, no split of K. Scales and biases come by TMA inside the pipeline. The
+#: consumers dequantize their 32 weights of each k-tile and then issue ``wgmma`` on them: 181 SASS
+#: instructions a consumer thread a k-tile (31 PRMT, 32 HFMA2, 17 LOP3, 20 LDS, 4 HGMMA.64x16x16,
+#: ...), in series with the matmul.
+MLX_QMM_SM90_TILE = (16, 128, 64, 31)
+MLX_QMM_SM90_CONSUMER_INSTRUCTIONS = 181  # a consumer thread's, per k-tile (per_tile.csv)
+MLX_QMM_SM90_CONSUMER_THREADS = 256
+MLX_QMM_SM90 = GemmKernel(
+    overlap=0.0, split_k=False, fixed_tile=lambda problem: MLX_QMM_SM90_TILE, warps=12, tma_multicast=False,
+    dequant_instructions=MLX_QMM_SM90_CONSUMER_INSTRUCTIONS * MLX_QMM_SM90_CONSUMER_THREADS
+    / (MLX_QMM_SM90_TILE[1] * MLX_QMM_SM90_TILE[2]),
+)
+
+
 #: TileOPs' W4A16 GEMM (``GemmW4A16Op``, tile-ai/TileOPs tileops/kernels/gemm_w4a16.py at 864b2f4e,
 #: lines 36-159; the same code at PR #1874's base 50e3fe58), which decode at M = 1 ran through
 #: before PR #1874 ("M=1 decode was still routed through the general M=64 GEMM schedule"): one
@@ -600,6 +621,7 @@ GEMM_KERNELS = {
     "autoawq_gemm_fused_mlp": AUTOAWQ_FUSED_MLP_GEMM,
     "mlx_qmm_sm80": MLX_QMM_SM80,
     "mlx_qmm_fallback": MLX_QMM_FALLBACK,
+    "mlx_qmm_sm90": MLX_QMM_SM90,
     "tileops_w4a16_incumbent": TILEOPS_W4A16_INCUMBENT,
     "tileops_w4a16_decode_tilefoundry": TILEOPS_W4A16_TILEFOUNDRY,
     "tileops_w4a16_decode_lop3_splitk": TILEOPS_W4A16_SPLITK_DECODE,

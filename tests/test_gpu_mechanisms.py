@@ -702,6 +702,31 @@ def test_mlx_quantized_matmuls_run_their_one_tile_and_wait_on_their_scales_every
     assert (naive.block_m, naive.stages) == (64, 2)
 
 
+def test_mlx_hopper_qmm_runs_one_16_row_tile_per_sm_bound_by_its_consumers_instructions():
+    # MLX #3160's Hopper qmm (int4, group 64): one 16 x 128 x 64 tile with 31 stages at every M, 12
+    # warps, one CTA an SM; its consumers spend 181 instructions a thread a k-tile over 32 weights
+    # each: 181 · 256 / (128 · 64) = 5.656 a weight. N = K = 16384: ceil(M/16) · 128 tiles on 132
+    # SMs, each 256 k-tiles of 8192 weights · 5.656 / 128 lanes a clock = 362 clocks of issue, so
+    # M = 1..16 take one wave and M = 64 four (512 tiles: 3.88 waves)
+    from mappers.gpu_gemm import candidate_tiles, gemm_problem
+
+    h100 = load_hardware("h100_sxm").on_device_only()
+    shape = dict(N=16384, K=16384, a_dtype="fp16", b_dtype="int4", out_dtype="fp16", group_size=64)
+    qmm = gemm_problem(op("gemm_w4a16", M=1, **shape, kernel="mlx_qmm_sm90"))
+    assert qmm.dequant_per_weight == pytest.approx(181 * 256 / (128 * 64))
+    (tile,) = candidate_tiles(qmm, h100)
+    assert (tile.block_m, tile.block_n, tile.block_k, tile.stages, tile.split_k, tile.ctas_per_sm) == (
+        16, 128, 64, 31, 1, 1)
+    times = {m: simulate_op_latency(op("gemm_w4a16", M=m, **shape, kernel="mlx_qmm_sm90"), h100)
+             for m in (1, 16, 64)}
+    assert times[1] == pytest.approx(times[16], rel=0.02)
+    # the 256 k-tiles' issue alone: 256 · 362 clocks at 1.83 GHz = 50.7 us, and M = 64 about 4 waves
+    assert times[16] > 256 * 8192 * qmm.dequant_per_weight / 128 / h100.clock_hz
+    assert 3.5 * times[16] < times[64] < 4.5 * times[16]
+    # a tile search free to split K and to take more rows streams the 134 MB faster
+    assert simulate_op_latency(op("gemm_w4a16", M=1, **shape), h100) < times[1]
+
+
 def test_tileops_incumbent_w4a16_runs_its_m64_tile_one_latency_bound_step_at_a_time():
     # TileOPs' GemmW4A16 before PR #1874 (gemm_w4a16.py at 864b2f4e): 64 x 64 x 64 tiles, 2 stages,
     # ceildiv(8192, 64) = 128 CTAs on the H200's 132 SMs, one each, no split of K; each of the
