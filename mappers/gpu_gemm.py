@@ -144,7 +144,11 @@ class GemmKernel:
     (`sim.engines.gpu.timing.serial_chain_s`); None: each step waits for them before it multiplies.
     `waits_for_wgmma`: its math warp groups wait for each k-step's ``wgmma`` group with none left
     pending before they scale or promote it, so a CTA's steps each pay the group's completion
-    latency (`hwmodels.gpu.GPUSpec.wgmma_wait_s`) where its tile runs ``wgmma``.
+    latency (`hwmodels.gpu.GPUSpec.wgmma_wait_s`) where its tile runs ``wgmma``. `mma_sync`: its
+    matmuls are Ampere-style ``mma.sync`` (a kernel written for compute capability 8.0 and run as
+    such on later GPUs: Marlin, AutoAWQ's, MLX's sm80 kernels), at that instruction's rate where the
+    GPU caps it (`hwmodels.gpu.GPUSpec.mma_sync_macs_per_cycle_per_sm`: two thirds of ``wgmma``'s
+    on Hopper).
     """
 
     overlap: float
@@ -167,6 +171,7 @@ class GemmKernel:
     one_warpgroup_block_m: int = 0
     scale_load_overlap: Callable[[float, int, int], float] | None = None
     waits_for_wgmma: bool = False
+    mma_sync: bool = False
 
     def overlap_for(self, block_m: int) -> float:
         """How far a tile of `block_m` rows overlaps its CUDA-core work with its matmuls: `overlap`,
@@ -310,13 +315,15 @@ def autoawq_tile(problem: GemmProblem) -> tuple[int, int, int, int]:
 
 AUTOAWQ_GEMM = GemmKernel(
     overlap=0.0, dequantize_first_rows=AUTOAWQ_DEQUANTIZE_ROWS, fixed_tile=autoawq_tile,
-    fixed_split_k=AUTOAWQ_SPLIT_K,
+    fixed_split_k=AUTOAWQ_SPLIT_K, mma_sync=True,
 )
 #: The same kernel called straight from AutoAWQ's fused MLP (``fuse_layers=True``, as its
 #: examples/benchmark.py loads a model): ``QuantFusedMLP.forward`` (awq/modules/fused/mlp.py at
 #: 34085ed) runs gate_proj and up_proj through ``awq_ext.gemm_forward_cuda`` itself, at every
 #: number of tokens, so only down_proj (a ``WQLinear_GEMM``) dequantizes first from 1024 tokens
-AUTOAWQ_FUSED_MLP_GEMM = GemmKernel(overlap=0.0, fixed_tile=autoawq_tile, fixed_split_k=AUTOAWQ_SPLIT_K)
+AUTOAWQ_FUSED_MLP_GEMM = GemmKernel(
+    overlap=0.0, fixed_tile=autoawq_tile, fixed_split_k=AUTOAWQ_SPLIT_K, mma_sync=True
+)
 
 
 #: MLX's default quantization group (``mx.quantize(..., group_size=64)``), the group of the MLX
@@ -344,8 +351,12 @@ def mlx_qmm_tile(stages: int) -> Callable[[GemmProblem], tuple[int, int, int, in
 #: registers, one element a copy, and used at once: a memory latency in series with every k-step.
 #: Its fallback (qmm_naive; #3315) has one shared-memory buffer and prefetches the next tile into
 #: registers only (``store_smem(); fetch_gmem(next); gemm(...)``): one step in flight, 2 stages.
-MLX_QMM_SM80 = GemmKernel(overlap=0.0, split_k=False, unpipelined_loads=True, fixed_tile=mlx_qmm_tile(3))
-MLX_QMM_FALLBACK = GemmKernel(overlap=0.0, split_k=False, unpipelined_loads=True, fixed_tile=mlx_qmm_tile(2))
+MLX_QMM_SM80 = GemmKernel(
+    overlap=0.0, split_k=False, unpipelined_loads=True, fixed_tile=mlx_qmm_tile(3), mma_sync=True
+)
+MLX_QMM_FALLBACK = GemmKernel(
+    overlap=0.0, split_k=False, unpipelined_loads=True, fixed_tile=mlx_qmm_tile(2), mma_sync=True
+)
 
 
 #: MLX's CUDA quantized matmul for Hopper as PR #3160 timed it (ml-explore/mlx at 6304c285d,
@@ -486,7 +497,9 @@ def marlin_launch(problem: GemmProblem, spec: GPUSpec) -> GemmTile:
                     ctas_per_sm=1, stream_k=True)
 
 
-MARLIN = GemmKernel(overlap=1.0, split_k=False, tma_multicast=False, launch=marlin_launch)
+#: Its matmuls are ``mma.sync.aligned.m16n8k16`` (marlin_template.h's ``mma``; Marlin is an Ampere
+#: kernel with no ``wgmma`` path), so on Hopper they run at that instruction's rate.
+MARLIN = GemmKernel(overlap=1.0, split_k=False, tma_multicast=False, launch=marlin_launch, mma_sync=True)
 
 
 #: DeepGEMM's SM90 FP8 GEMM picks its launch on the host (deep_gemm/jit_kernels/gemm.py

@@ -812,6 +812,36 @@ def test_marlin_launches_what_its_host_code_picks_and_stripes_the_k_steps_over_t
         candidate_tiles(gemm_problem(op("gemm_w4a16", M=1, N=1000, **shape, kernel="marlin")), h200)
 
 
+def test_marlin_multiplies_at_mma_sync_rate_on_hopper_and_at_the_native_rate_on_ampere():
+    # Marlin's matmuls are mma.sync.m16n8k16 (an Ampere kernel): on the H100 that instruction runs
+    # at 1365 of wgmma's 2048 MACs a cycle, so a compute-bound Marlin GEMM (16384 x 8192 x 8192,
+    # int4, 64-row passes) spends 2048 / 1365 = 1.50 times the tensor time the same tiles would at
+    # wgmma's rate; on the A100 mma.sync is the native instruction: no change
+    import dataclasses
+
+    from mappers import gpu_gemm
+    from mappers.gpu_gemm import MARLIN, gemm_problem
+    from sim.engines.gpu.gemm import best_gemm
+
+    shape = dict(M=16384, N=8192, K=8192, a_dtype="fp16", b_dtype="int4", out_dtype="fp16", group_size=128)
+    problem = gemm_problem(op("gemm_w4a16", **shape, kernel="marlin"))
+    assert MARLIN.mma_sync
+    h100, a100 = load_hardware("h100_sxm"), load_hardware("a100_80gb_sxm")
+    as_wgmma = dataclasses.replace(MARLIN, mma_sync=False)
+    for spec, ratio in ((h100, 2048 / 1365), (a100, 1.0)):
+        best_gemm.cache_clear()
+        mma_sync = best_gemm(problem, spec).main.compute_s
+        saved = gpu_gemm.GEMM_KERNELS["marlin"]
+        gpu_gemm.GEMM_KERNELS["marlin"] = as_wgmma
+        try:
+            best_gemm.cache_clear()
+            wgmma = best_gemm(problem, spec).main.compute_s
+        finally:
+            gpu_gemm.GEMM_KERNELS["marlin"] = saved
+            best_gemm.cache_clear()
+        assert mma_sync / wgmma == pytest.approx(ratio, rel=0.02)
+
+
 def test_autoawq_dequantizes_the_whole_weight_before_a_dense_gemm_from_1024_tokens():
     # AutoAWQ's WQLinear_GEMM (v0.2.0): from 1024 tokens dequantize_weights_cuda writes the fp16
     # weight and torch.matmul runs on it; below, its own kernel. 1024 x 4096 x 4096, int4 group 128

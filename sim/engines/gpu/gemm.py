@@ -229,7 +229,8 @@ def _tensor_rate(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> tuple[f
     """(one SM's MACs per second for `problem` under `tile`, the CUDA-core instructions a CTA spends
     per k-step converting operands for them): the math dtype's tensor rate at its fraction, or,
     where the kernel upcasts an FP8 tile too short for ``wgmma`` (`mappers.gpu_gemm.upcasts_fp8`),
-    fp16 ``mma.sync``'s rate and the conversions (`mappers.gpu_gemm.upcast_fp8_instructions`)."""
+    fp16 ``mma.sync``'s rate and the conversions (`mappers.gpu_gemm.upcast_fp8_instructions`); an
+    Ampere-style kernel's at ``mma.sync``'s rate (`mappers.gpu_gemm.GemmKernel.mma_sync`)."""
     kernel = gemm_kernel(problem.kernel)
     if upcasts_fp8(kernel, problem, tile.block_m, spec):
         rate = mac_rate_per_sm(
@@ -238,7 +239,8 @@ def _tensor_rate(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> tuple[f
         warps = launched_warps(kernel, tile)
         return rate, upcast_fp8_instructions(tile.block_m, tile.block_n, tile.block_k, warps)
     rate = mac_rate_per_sm(
-        spec, problem.math_dtype, sparse=problem.sparse, fraction=spec.tensor_fraction(problem.math_dtype)
+        spec, problem.math_dtype, sparse=problem.sparse, fraction=spec.tensor_fraction(problem.math_dtype),
+        mma_sync=kernel.mma_sync,
     )
     return rate, 0.0
 
