@@ -225,6 +225,19 @@ def test_a_model_that_does_not_fit_the_gpu_memory_is_warned_about(capsys):
             "--dtype 'fp8': sets a --gemm's or a --topology's operands; with --model give --weights, "
             "--activations, --gemm-activations or --kv",
         ),
+        # a chunked prefill's --context counts the cache and the chunk: at least --seq
+        (
+            ["--hw", "h100_sxm", "--model", "llama-2-7b", "--seq", "512", "--context", "100"],
+            "--context 100 < --seq 512: a prefill's --context counts the cached tokens and the chunk's own",
+        ),
+        (
+            ["--hw", "h100_sxm", "--model", "mistral-7b", "--seq", "512", "--context", "8000"],
+            "a chunk of 512 tokens after 7488 cached ones passes the 4096-token sliding window",
+        ),
+        (
+            ["--hw", "h100_sxm", "--model", "bert-base", "--seq", "128", "--context", "256"],
+            "bert-base (encoder model) has no KV cache: --context is for causal LMs",
+        ),
         (
             ["--hw", "scalesim_32x32", "--topology", str(EXAMPLES / "resnet_head.csv"), "--weights", "int4"],
             "--weights 'int4': applies to --model; of the model arguments --topology takes none of them "

@@ -283,3 +283,20 @@ def test_prefill_attention_executes_each_batch_and_heads_kept_pairs_once():
         op = op_for_measurement({"family": "attention_prefill", "a_dtype": "fp16", "causal": 0, **shape})
         plan, _ = plan_op(op, spec)
         assert plan.executed_macs == op.macs == batch * 32 * 512 * 512 * 256
+
+
+def test_causal_prefill_attention_keeps_the_key_blocks_its_mask_alignment_gives():
+    # 256 queries over 1024 keys, one head of 128, in 128-row tiles over 64-key mask blocks:
+    # bottom-right (a chunk after 768 cached keys) tile rows end at 128 + 768 and 256 + 768 keys:
+    # 128 · 896 + 128 · 1024 = 245,760 kept pairs; torch's top-left mask keeps 128 · 128 + 128 ·
+    # 256 = 49,152 (the FPGA engine shifted every causal mask bottom-right before)
+    from sim.engines.fpga.engine import plan_op
+    from workloads.kernel_ops import op_for_measurement
+
+    spec = load_hardware("vhk158_flightllm")
+    assert (spec.overlay.gemm_pm, spec.overlay.attention_block) == (128, 64)
+    shape = {"batch": 1, "heads": 1, "kv_heads": 1, "seq_q": 256, "seq_kv": 1024, "head_dim": 128}
+    for causal, pairs in ((2, 128 * 896 + 128 * 1024), (1, 128 * 128 + 128 * 256)):
+        op = op_for_measurement({"family": "attention_prefill", "a_dtype": "fp16", "causal": causal, **shape})
+        plan, _ = plan_op(op, spec)
+        assert plan.executed_macs == pairs * 256

@@ -29,8 +29,8 @@ def trace_zoo(entry: ZooEntry, phase: Phase, batch: int, seq: int | None, contex
     name = entry.name
     if entry.task is not Task.CAUSAL_LM and phase is Phase.DECODE:
         raise WorkloadError(f"{name} ({entry.task.value} model) has only --phase prefill")
-    if context is not None and phase is Phase.PREFILL:
-        raise WorkloadError("--context is the KV cache length of --phase decode, not of prefill")
+    if context is not None and phase is Phase.PREFILL and entry.task is not Task.CAUSAL_LM:
+        raise WorkloadError(f"{name} ({entry.task.value} model) has no KV cache: --context is for causal LMs")
     with torch.device("meta"):
         module = entry.build().to(TRACE_DTYPE).eval()
         if entry.task is Task.VISION:
@@ -51,12 +51,27 @@ def trace_zoo(entry: ZooEntry, phase: Phase, batch: int, seq: int | None, contex
             seq = _prefill_length(entry) if seq is None else positive_int(seq, field="--seq")
             _check_length(entry, seq, "--seq")
             if entry.task is Task.CAUSAL_LM:
-                cache = module.allocate_kv_cache(batch, seq, TRACE_DTYPE)
-                inputs = (torch.zeros(batch, seq, dtype=torch.long), 0)
+                # a chunked prefill: `seq` new tokens after context − seq cached ones, attending over all
+                length = seq if context is None else _chunk_context(entry, seq, context)
+                cache = module.allocate_kv_cache(batch, length, TRACE_DTYPE)
+                inputs = (torch.zeros(batch, seq, dtype=torch.long), length - seq)
             else:
                 inputs, cache = (torch.zeros(batch, seq, dtype=torch.long),), []
     graph = trace(module, inputs, name=name, kv_cache=cache)
     return replace(graph, phase=phase, batch=batch, seq_len=seq, context_len=context or 0)
+
+
+def _chunk_context(entry: ZooEntry, seq: int, context: int) -> int:
+    """The KV length a chunked prefill attends over (`context`: the cached tokens and the chunk's
+    `seq`), checked: at least the chunk, within the model's positions."""
+    context = positive_int(context, field="--context")
+    if context < seq:
+        raise WorkloadError(
+            f"--context {context} < --seq {seq}: a prefill's --context counts the cached tokens and the "
+            f"chunk's own (at least --seq; {seq} is a prefill from the start)"
+        )
+    _check_length(entry, context, "--context")
+    return context
 
 
 def _prefill_length(entry: ZooEntry) -> int:

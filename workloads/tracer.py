@@ -27,8 +27,9 @@ from functools import partial
 
 import torch
 from torch._decomp import decomposition_table
+from torch.nn.attention.bias import CausalBias
 from torch.overrides import TorchFunctionMode
-from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
 from torch.utils._pytree import tree_flatten, tree_map
 
 from workloads.errors import WorkloadError, warn_unmodeled
@@ -117,7 +118,8 @@ class _Recorder:
             self.suppressed -= 1
 
     def meta(self, value: object) -> object:
-        if not isinstance(value, torch.Tensor):
+        # torch's causal bias is a mask, not data: the attention formula reads its alignment
+        if not isinstance(value, torch.Tensor) or isinstance(value, CausalBias):
             return value
         origin = self.origins.get(_storage_key(value), Origin.ACTIVATION)
         return TensorMeta(tuple(int(size) for size in value.shape), dtype_of(value.dtype), origin)
@@ -175,7 +177,9 @@ class _Recorder:
 
 
 def _tensors_in(tree: object) -> list[torch.Tensor]:
-    return [leaf for leaf in tree_flatten(tree)[0] if isinstance(leaf, torch.Tensor)]
+    """The data tensors in `tree` (torch's causal bias is a mask with no storage: not data)."""
+    leaves = tree_flatten(tree)[0]
+    return [leaf for leaf in leaves if isinstance(leaf, torch.Tensor) and not isinstance(leaf, CausalBias)]
 
 
 def _unmodeled(args: tuple, kwargs: dict, out: object, reason: str) -> Op:
@@ -255,6 +259,28 @@ class _CompositeMode(TorchFunctionMode):
         return out
 
 
+@contextlib.contextmanager
+def _causal_biases_made_outside_the_mode() -> Iterator[None]:
+    """Let the traced model build torch's causal biases (``causal_lower_right``, ...): torch cannot
+    create a tensor subclass while a Python dispatch mode (the tracer's) is active, and a bias is a
+    mask with no data, so its empty tensor is made with the modes set aside."""
+    had_own = "__new__" in CausalBias.__dict__
+    original = CausalBias.__dict__.get("__new__")
+
+    def new(cls, *args, **kwargs):
+        with _disable_current_modes():
+            return torch.Tensor.__new__(cls)
+
+    CausalBias.__new__ = new
+    try:
+        yield
+    finally:
+        if had_own:
+            CausalBias.__new__ = original
+        else:
+            del CausalBias.__new__
+
+
 def _module_hooks(module: torch.nn.Module, recorder: _Recorder) -> list:
     """Forward hooks that keep `recorder.modules` the path of the innermost running module."""
 
@@ -302,7 +328,8 @@ def trace(
     recorder = _Recorder(parameters, cache)
     handles = _module_hooks(module, recorder)
     try:
-        with torch.no_grad(), _CompositeMode(recorder), _DispatchMode(recorder):
+        modes = (_CompositeMode(recorder), _DispatchMode(recorder))
+        with torch.no_grad(), _causal_biases_made_outside_the_mode(), modes[0], modes[1]:
             torch.func.functional_call(module, state, inputs)
     except WorkloadError:
         raise

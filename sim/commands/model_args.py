@@ -23,7 +23,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seq", type=int, help="prefill: prompt tokens per sequence")
     parser.add_argument(
-        "--context", type=int, help="decode: KV-cache length attended over (earlier tokens + the new one)"
+        "--context",
+        type=int,
+        help="decode: KV-cache length attended over (earlier tokens + the new one); prefill: a chunked "
+        "prefill's (the cached tokens + the chunk's --seq, under a bottom-right causal mask)",
     )
     parser.add_argument("--weights", help="weight dtype: int4, int8, fp8, fp16, bf16, fp32")
     parser.add_argument("--group-size", type=int, help="quantization group along K (int4: 128)")

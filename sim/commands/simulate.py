@@ -273,7 +273,9 @@ def _summary_line(workload: OpGraph, total: dict, hardware) -> str:
         line += f" per decode step, {tokens / total['latency_s']:,.1f} tokens/s (batch {workload.batch})"
     elif workload.phase is Phase.PREFILL and workload.seq_len:
         tokens = workload.batch * workload.seq_len
-        line += f" per prefill, {tokens / total['latency_s']:,.1f} tokens/s"
+        cached = workload.context_len - workload.seq_len if workload.context_len else 0
+        chunk = f" chunk of {workload.seq_len} tokens after {cached} cached" if cached > 0 else ""
+        line += f" per prefill{chunk}, {tokens / total['latency_s']:,.1f} tokens/s"
     if total["unmodeled_ops"]:
         line += f" — a lower bound: {total['unmodeled_ops']} unmodeled ops left out"
     energy = total.get("energy_j", math.nan)

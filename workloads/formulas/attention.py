@@ -10,7 +10,11 @@ FLOPs are those of the two matmuls, as ``torch.utils.flop_counter.sdpa_flop_coun
 counted right. torch's counter always counts the full ``Sq × Skv`` square; here a causal op counts
 only the (query, key) pairs the mask keeps, with torch's top-left alignment (``is_causal`` keeps key
 j for query i iff j ≤ i, the ``tril`` of the ``Sq × Skv`` ones matrix). For a square causal prefill
-that is ``S·(S+1)/2`` of the ``S²`` pairs. Ops counted so carry the attr ``causal = 1``; an explicit
+that is ``S·(S+1)/2`` of the ``S²`` pairs. Ops counted so carry the attr ``causal = 1``. A mask
+given as torch's own causal bias (``torch.nn.attention.bias.causal_upper_left`` /
+``causal_lower_right``) is that mask, no tensor: the lower-right one is the bottom-right alignment of
+a chunk of queries after its cache (key j for query i iff ``j ≤ i + Skv − Sq``), recorded with the
+attr ``causal_align`` (`workloads.kernel_ops.causal_pairs`, `causal_offset`). Any other explicit
 ``attn_mask`` tensor has unknown values on meta tensors, so the full square is counted.
 
 K and V read from the KV cache (the tracer knows the cache's storage) get the role KV_CACHE.
@@ -21,8 +25,9 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.nn.attention.bias import CausalBias, CausalVariant
 
-from workloads.kernel_ops import causal_pairs
+from workloads.kernel_ops import BOTTOM_RIGHT, causal_pairs
 from workloads.op import Op, OpKind, Role
 from workloads.registry import TensorMeta, first_output, operand, register, role_of
 
@@ -46,14 +51,19 @@ def attention_op(
     is_causal: bool = False,
     mask: TensorMeta | None = None,
 ) -> Op | None:
-    """The ATTENTION op of ``softmax(Q·Kᵀ·scale [+ mask]) · V``; None for shapes it cannot name."""
+    """The ATTENTION op of ``softmax(Q·Kᵀ·scale [+ mask]) · V``; None for shapes it cannot name. A
+    `mask` that is torch's causal bias is the causal mask it names (module docstring)."""
     if q.ndim < 3 or k.ndim != q.ndim or v.ndim != q.ndim:
         return None
+    bottom_right = False
+    if isinstance(mask, CausalBias):
+        is_causal, bottom_right = True, mask.variant == CausalVariant.LOWER_RIGHT
+        mask = None
     b, h = _batch_heads(q.shape)  # q: [B, H, Sq, D]
     _, hkv = _batch_heads(k.shape)  # k: [B, Hkv, Skv, D]
     sq, d = q.shape[-2:]
     skv, dv = v.shape[-2:]  # v: [B, Hkv, Skv, Dv]
-    pairs = causal_pairs(sq, skv) if is_causal else sq * skv
+    pairs = causal_pairs(sq, skv, bottom_right=bottom_right) if is_causal else sq * skv
     flops = 2 * b * h * pairs * d + 2 * b * h * pairs * dv  # Q·Kᵀ, then P·V
     operands = [
         operand("Q", Role.INPUT, q, ("B", "H", "Sq", "D")),
@@ -69,7 +79,7 @@ def attention_op(
         dims=(("B", b), ("H", h), ("Hkv", hkv), ("Sq", sq), ("Skv", skv), ("D", d), ("Dv", dv)),
         operands=tuple(operands),
         flops=flops,
-        attrs=(("causal", int(is_causal)),),
+        attrs=(("causal", int(is_causal)), *((("causal_align", BOTTOM_RIGHT),) if bottom_right else ())),
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention.bias import causal_lower_right
 
 from workloads.errors import WorkloadError
 
@@ -69,8 +70,10 @@ class Attention(nn.Module):
 
     Prefill (start = 0, S > 1) attends causally over its own S tokens and writes their K/V into
     the cache; decode (S = 1 at position `start`) writes its token's K/V into the cache and attends
-    over the start + 1 cached positions. A sliding window W (Mistral) keeps a rolling cache of W
-    positions, so decode reads min(start + 1, W) of them.
+    over the start + 1 cached positions; a chunked prefill (S > 1 at `start` > 0) writes its S
+    tokens' K/V after the cache and attends over all start + S positions under a bottom-right
+    causal mask (torch's ``causal_lower_right``). A sliding window W (Mistral) keeps a rolling
+    cache of W positions, so decode reads min(start + 1, W) of them.
     """
 
     def __init__(
@@ -105,16 +108,22 @@ class Attention(nn.Module):
         v = self.v_proj(x).view(b, s, self.kv_heads, self.head_dim).transpose(1, 2)
         if rope is not None:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
-        if start and s > 1:
-            raise WorkloadError("chunked prefill (several new tokens after a context) is not modeled")
+        chunk = bool(start) and s > 1  # several new tokens after a cached context
+        if chunk and self.sliding_window and start + s > self.sliding_window:
+            raise WorkloadError(
+                f"a chunk of {s} tokens after {start} cached ones passes the {self.sliding_window}-token "
+                "sliding window, whose rolling cache a chunk would overwrite: not modeled"
+            )
         if self.cache is not None:
             slot = min(start, self.sliding_window - 1) if self.sliding_window else start
             cached_k, cached_v = self.cache(slot, k, v)
-            if s == 1:  # decode: attend over the cache, the new token included
+            if s == 1 or chunk:  # attend over the cache, the new tokens included
                 k, v = cached_k, cached_v
         grouped = self.kv_heads != self.heads
+        # a chunk's queries follow the cache: query i sees keys j <= i + start (bottom-right)
+        mask = causal_lower_right(s, start + s) if chunk and self.causal else None
         o = F.scaled_dot_product_attention(
-            q, k, v, is_causal=self.causal and s > 1, enable_gqa=grouped
+            q, k, v, attn_mask=mask, is_causal=self.causal and s > 1 and not chunk, enable_gqa=grouped
         )  # [B, H, S, D]
         return self.o_proj(o.transpose(1, 2).reshape(b, s, self.heads * self.head_dim))
 

@@ -40,6 +40,7 @@ from mappers.fpga import (
 )
 from sim.engines.fpga.timeline import Program, Unit
 from workloads.dtypes import DType
+from workloads.kernel_ops import causal_offset
 from workloads.op import Op, OpKind, Role
 
 #: HBM read latency paid once per op, by the load that starts its pipeline (later loads are
@@ -366,6 +367,7 @@ def _attention_blocks(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
     batch, heads, kv_heads = op.dim("B"), op.dim("H"), op.dim("Hkv")
     sq, skv, d, dv = op.dim("Sq"), op.dim("Skv"), op.dim("D"), op.dim("Dv")
     causal = dict(op.attrs).get("causal") == 1
+    offset = causal_offset(op)  # 0 for torch's top-left mask, Skv − Sq for a chunk after its cache
     block, pm, pk, pn = overlay.attention_block, overlay.gemm_pm, overlay.gemm_pk, overlay.gemm_pn
     kv = _dtype_bytes(_named(op, "K").dtype)
     head_kv = skv * (d + dv) * kv
@@ -375,7 +377,7 @@ def _attention_blocks(op: Op, spec: FPGASpec, streams: CoreStreams) -> OpPlan:
     for h in range(batch * heads):
         ld = None if on_chip or h % (heads // kv_heads) else b.load(head_kv, (last,))
         for r in range(math.ceil(sq / pm)):
-            row_end = min(sq, (r + 1) * pm) + (skv - sq)  # torch's top-left causal alignment shifted
+            row_end = min(sq, (r + 1) * pm) + offset  # a bottom-right mask's cached keys before row 0
             kept = min(skv, math.ceil(row_end / block) * block) if causal else skv
             kept_total += pm * kept
             per_core = math.ceil(kept / cores)

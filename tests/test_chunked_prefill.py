@@ -1,0 +1,98 @@
+"""A chunked prefill: a chunk of new tokens after a cached context, attending over both.
+
+LLaMA-2-7B (32 heads of 128, no GQA), a chunk of 512 tokens after 3584 cached ones (`--seq 512
+--context 4096`): every layer writes the chunk's K/V at positions 3584..4095 and attends over all
+4096 under a bottom-right causal mask, query i seeing keys j <= i + 3584:
+``512·3584 + 512·513/2 = 1,966,336`` (query, key) pairs a head, ``4·32·pairs·128`` FLOPs a layer.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.attention.bias import causal_lower_right, causal_upper_left
+
+from hwmodels import load_hardware
+from sim.cli import main
+from sim.simulate import simulate, summarize
+from workloads import OpKind, Role, load_model_graph
+from workloads.kernel_ops import BOTTOM_RIGHT, causal_offset, causal_pairs
+from workloads.tracer import trace
+
+
+def attention_ops(graph):
+    return [op for op in graph.ops if op.kind is OpKind.ATTENTION]
+
+
+def test_a_chunk_attends_over_its_cache_under_a_bottom_right_mask():
+    chunk = load_model_graph("llama-2-7b", phase="prefill", seq=512, context=4096)
+    assert (chunk.seq_len, chunk.context_len) == (512, 4096)
+    layers = attention_ops(chunk)
+    assert len(layers) == 32
+    op = layers[0]
+    assert dict(op.dims) == {"B": 1, "H": 32, "Hkv": 32, "Sq": 512, "Skv": 4096, "D": 128, "Dv": 128}
+    assert dict(op.attrs) == {"causal": 1, "causal_align": BOTTOM_RIGHT}
+    assert causal_offset(op) == 3584
+    pairs = 512 * 3584 + 512 * 513 // 2
+    assert causal_pairs(512, 4096, bottom_right=True) == pairs == 1_966_336
+    assert op.flops == 4 * 32 * pairs * 128
+    # Q and O are the chunk's 512 rows; K and V are read from the cache, all 4096 positions
+    elements = {operand.name: (operand.role, operand.elements) for operand in op.operands}
+    assert elements["Q"] == (Role.INPUT, 32 * 512 * 128)
+    assert elements["K"] == elements["V"] == (Role.KV_CACHE, 32 * 4096 * 128)
+    # the GEMMs see only the chunk's tokens: the same as a 512-token prefill from the start
+    plain = load_model_graph("llama-2-7b", phase="prefill", seq=512)
+    gemm_flops = [sum(op.flops * op.count for op in g.ops if op.kind is OpKind.GEMM) for g in (chunk, plain)]
+    assert gemm_flops[0] == gemm_flops[1]
+    # a context equal to the chunk is a prefill from the start: torch's square causal mask
+    square = attention_ops(load_model_graph("llama-2-7b", phase="prefill", seq=512, context=512))[0]
+    assert dict(square.attrs) == {"causal": 1} and square.flops == attention_ops(plain)[0].flops
+
+
+def test_a_chunk_after_a_longer_cache_is_never_faster():
+    h100 = load_hardware("h100_sxm")
+    times = [
+        float(summarize(simulate(load_model_graph("llama-2-7b", phase="prefill", seq=512, context=c), h100),
+                        h100)["latency_s"])
+        for c in (512, 1024, 2048, 4096)
+    ]
+    assert times == sorted(times) and times[-1] > times[0]
+
+
+class _Chunk(nn.Module):
+    """Attention of 4 queries over 16 keys under one of torch's causal biases."""
+
+    def __init__(self, bias):
+        super().__init__()
+        self.bias = bias
+
+    def forward(self, q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=self.bias(4, 16))
+
+
+@pytest.mark.parametrize(
+    ("bias", "align", "pairs"),
+    [
+        # lower right: query i sees keys j <= i + 12: 13 + 14 + 15 + 16 = 58 pairs a head
+        (causal_lower_right, BOTTOM_RIGHT, 58),
+        # upper left (torch's is_causal): j <= i, 1 + 2 + 3 + 4 = 10 pairs
+        (causal_upper_left, None, 10),
+    ],
+)
+def test_the_tracer_reads_torchs_causal_biases_as_masks_not_tensors(bias, align, pairs):
+    q, kv = torch.empty(2, 8, 4, 64), torch.empty(2, 8, 16, 64)
+    (op,) = attention_ops(trace(_Chunk(bias), (q, kv, kv)))
+    attrs = dict(op.attrs)
+    assert attrs["causal"] == 1 and attrs.get("causal_align") == align
+    assert op.flops == 4 * 2 * 8 * pairs * 64
+    # a bias is no data the kernel reads: no mask operand
+    assert [operand.name for operand in op.operands] == ["Q", "K", "V", "O"]
+
+
+def test_the_cli_says_a_chunk_is_one(capsys):
+    argv = ["simulate", "--hw", "h100_sxm", "--model", "llama-2-7b", "--seq", "512", "--context", "4096"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "per prefill chunk of 512 tokens after 3584 cached" in out
