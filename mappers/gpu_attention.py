@@ -755,14 +755,18 @@ def attention_problem(op: Op, kernel: str | None = None) -> AttentionProblem:
 
 def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionPlan]:
     """FA2's tile for the head dim, except where the kernel splits the keys more than once; for a
-    few non-causal query rows (decode) split-KV at the split count `flash_num_splits` picks (beside
+    few query rows, unmasked or after a cache (decode), split-KV at the split count
+    `flash_num_splits` picks (beside
     FA2's own kernel when that is one split, as ``mha_fwd`` then runs it), likewise for any
     non-causal forward of a kernel that asks the heuristic at every length
     (`AttentionKernel.splits_forward`) where it picks more than one, and lean attention's grids for
     a row that names lean; only the problem's own partition where it names one."""
     plans = []
     kernel = attention_kernel(problem.kernel, spec.compute_capability)
-    decode = not (problem.causal or problem.group * problem.sq > DECODE_MAX_QUERY_ROWS) and not (
+    # a few query rows after a cache (a decode step of several tokens: a bottom-right mask over it,
+    # its masked corner the step's own few tokens) decode as one token does; a top-left mask does not
+    top_left = problem.causal and not problem.causal_offset
+    decode = not (top_left or problem.group * problem.sq > DECODE_MAX_QUERY_ROWS) and not (
         kernel.decode_max_sq and problem.sq > kernel.decode_max_sq)
     heuristic = kernel.decode_splits or (lambda p: flash_num_splits(p, spec))
     # FlashAttention-2's mha_fwd asks the heuristic for a non-causal forward too (`splits_forward`)

@@ -1,4 +1,5 @@
-"""A chunked prefill: a chunk of new tokens after a cached context, attending over both.
+"""Several new tokens after a cached context, attending over both: a chunked prefill, or a decode
+step of a speculative decoder's drafts.
 
 LLaMA-2-7B (32 heads of 128, no GQA), a chunk of 512 tokens after 3584 cached ones (`--seq 512
 --context 4096`): every layer writes the chunk's K/V at positions 3584..4095 and attends over all
@@ -96,3 +97,33 @@ def test_the_cli_says_a_chunk_is_one(capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "per prefill chunk of 512 tokens after 3584 cached" in out
+
+
+def test_a_decode_step_of_several_tokens_splits_the_cache_as_one_token_does():
+    # a speculative decoder's step: 4 new tokens of LLaMA-3-8B (32 query / 8 K/V heads) after 4092
+    # cached, attending over 4096 under a bottom-right mask; its few query rows (a GQA group's 4 x 4
+    # = 16) decode on FlashAttention's split-KV kernel, as one token's 4 rows do, and the step costs
+    # little more than one token's (the weights, read once, dominate both)
+    from mappers.gpu_attention import Partition, attention_problem, candidate_plans
+
+    h100 = load_hardware("h100_sxm")
+    step = load_model_graph("llama-3-8b", phase="decode", seq=4, context=4096)
+    assert (step.seq_len, step.context_len) == (4, 4096)
+    op = attention_ops(step)[0]
+    assert dict(op.dims)["Sq"] == 4 and dict(op.dims)["Skv"] == 4096 and causal_offset(op) == 4092
+    problem = attention_problem(op)
+    assert any(plan.partition is Partition.SPLIT_KV for plan in candidate_plans(problem, h100))
+    one = load_model_graph("llama-3-8b", phase="decode", context=4096)
+    times = [float(summarize(simulate(g, h100), h100)["latency_s"]) for g in (one, step)]
+    assert times[0] < times[1] < 1.1 * times[0]
+    # a causal prefill of as few tokens from the start (top-left) is no decode: no split of the keys
+    square = attention_problem(attention_ops(load_model_graph("llama-3-8b", phase="prefill", seq=4))[0])
+    assert {plan.partition for plan in candidate_plans(square, h100)} == {Partition.FA2}
+
+
+def test_the_cli_says_a_decode_step_of_several_tokens_is_one(capsys):
+    argv = ["simulate", "--hw", "h100_sxm", "--model", "llama-3-8b", "--phase", "decode", "--seq", "4",
+            "--context", "4096"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "per decode step of 4 new tokens" in out and "every new token counted" in out

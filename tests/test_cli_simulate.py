@@ -225,10 +225,10 @@ def test_a_model_that_does_not_fit_the_gpu_memory_is_warned_about(capsys):
             "--dtype 'fp8': sets a --gemm's or a --topology's operands; with --model give --weights, "
             "--activations, --gemm-activations or --kv",
         ),
-        # a chunked prefill's --context counts the cache and the chunk: at least --seq
+        # a step's --context counts the cache and its --seq new tokens: at least --seq
         (
             ["--hw", "h100_sxm", "--model", "llama-2-7b", "--seq", "512", "--context", "100"],
-            "--context 100 < --seq 512: a prefill's --context counts the cached tokens and the chunk's own",
+            "--context 100 < --seq 512: --context counts the cached tokens and the step's --seq new ones",
         ),
         (
             ["--hw", "h100_sxm", "--model", "mistral-7b", "--seq", "512", "--context", "8000"],

@@ -41,12 +41,11 @@ def trace_zoo(entry: ZooEntry, phase: Phase, batch: int, seq: int | None, contex
         elif phase is Phase.DECODE:
             if context is None:
                 raise WorkloadError("--phase decode needs --context N (tokens already in the KV cache)")
-            if seq is not None:
-                raise WorkloadError("--seq is for prefill; decode runs one new token per sequence")
-            context = positive_int(context, field="--context")
-            _check_length(entry, context, "--context")
+            # a step's new tokens: one, or several (a speculative decoder's drafts to verify)
+            seq = 1 if seq is None else positive_int(seq, field="--seq")
+            context = _chunk_context(entry, seq, context)
             cache = module.allocate_kv_cache(batch, context, TRACE_DTYPE)
-            inputs, seq = (torch.zeros(batch, 1, dtype=torch.long), context - 1), 1
+            inputs = (torch.zeros(batch, seq, dtype=torch.long), context - seq)
         else:
             seq = _prefill_length(entry) if seq is None else positive_int(seq, field="--seq")
             _check_length(entry, seq, "--seq")
@@ -62,13 +61,14 @@ def trace_zoo(entry: ZooEntry, phase: Phase, batch: int, seq: int | None, contex
 
 
 def _chunk_context(entry: ZooEntry, seq: int, context: int) -> int:
-    """The KV length a chunked prefill attends over (`context`: the cached tokens and the chunk's
-    `seq`), checked: at least the chunk, within the model's positions."""
+    """The KV length a step of `seq` new tokens attends over (`context`: the cached tokens and the
+    step's own; a chunked prefill's, or a decode step's), checked: at least the step's tokens,
+    within the model's positions."""
     context = positive_int(context, field="--context")
     if context < seq:
         raise WorkloadError(
-            f"--context {context} < --seq {seq}: a prefill's --context counts the cached tokens and the "
-            f"chunk's own (at least --seq; {seq} is a prefill from the start)"
+            f"--context {context} < --seq {seq}: --context counts the cached tokens and the step's "
+            f"--seq new ones (at least --seq; {seq} is a prefill from the start)"
         )
     _check_length(entry, context, "--context")
     return context

@@ -21,12 +21,19 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="sequences or images (default 1); with --system also 'max', the largest batch that fits",
     )
-    parser.add_argument("--seq", type=int, help="prefill: prompt tokens per sequence")
+    parser.add_argument(
+        "--seq",
+        type=int,
+        help="prefill: prompt tokens per sequence (a chunk's, with --context); decode: new tokens a step "
+        "(default 1; more for a speculative decoder's drafts), with --system the prompt its time to first "
+        "token prefills",
+    )
     parser.add_argument(
         "--context",
         type=int,
-        help="decode: KV-cache length attended over (earlier tokens + the new one); prefill: a chunked "
-        "prefill's (the cached tokens + the chunk's --seq, under a bottom-right causal mask)",
+        help="decode: KV-cache length attended over (earlier tokens + the step's new ones); prefill: a "
+        "chunked prefill's (the cached tokens + the chunk's --seq); several new tokens attend under a "
+        "bottom-right causal mask",
     )
     parser.add_argument("--weights", help="weight dtype: int4, int8, fp8, fp16, bf16, fp32")
     parser.add_argument("--group-size", type=int, help="quantization group along K (int4: 128)")

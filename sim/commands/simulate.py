@@ -269,8 +269,11 @@ def _summary_line(workload: OpGraph, total: dict, hardware) -> str:
     line = f"\n{workload.name} on {hardware.name}: {total['latency_s'] * 1e3:.4g} ms"
     tokens = 0
     if workload.phase is Phase.DECODE:
-        tokens = workload.batch
-        line += f" per decode step, {tokens / total['latency_s']:,.1f} tokens/s (batch {workload.batch})"
+        new = max(1, workload.seq_len)
+        tokens = workload.batch * new
+        step, counted = (f" of {new} new tokens", "; every new token counted") if new > 1 else ("", "")
+        rate = tokens / total["latency_s"]
+        line += f" per decode step{step}, {rate:,.1f} tokens/s (batch {workload.batch}{counted})"
     elif workload.phase is Phase.PREFILL and workload.seq_len:
         tokens = workload.batch * workload.seq_len
         cached = workload.context_len - workload.seq_len if workload.context_len else 0
