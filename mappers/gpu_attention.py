@@ -513,9 +513,12 @@ FLASH_ATTENTION_2 = AttentionKernel(mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP, 
 #: A decode with one CTA per query head on the CUDA cores, Q·Kᵀ over its keys and then P·V over
 #: them again, its prefill FlashAttention-2's: vLLM's PagedAttention and TensorRT-LLM's masked MHA,
 #: which differ in how they split the keys (`decode_splits`)
+#: Both take one query token a sequence (vLLM's ``q: [num_seqs, num_heads, head_size]``;
+#: TensorRT-LLM's masked MHA generates one token a step, its multi-token steps other kernels), so a
+#: step of several tokens runs their prefill's kernel (`AttentionKernel.decode_max_sq`).
 PER_QUERY_HEAD_DECODE = dataclasses.replace(
     FLASH_ATTENTION_2, splits_forward=False, cuda_cores=True, query_tile=own_rows, per_query_head=True,
-    decode_splits=one_split, decode_block_n=CUDA_CORE_DECODE_KEYS_PER_STEP, kv_passes=2,
+    decode_splits=one_split, decode_block_n=CUDA_CORE_DECODE_KEYS_PER_STEP, kv_passes=2, decode_max_sq=1,
 )
 
 
@@ -591,8 +594,11 @@ ATTENTION_KERNELS = {
     # decode of 1-8 query rows per K/V head is not padded to a 64-row tile. Both engines' prefill
     # (FlashAttention-2 in vLLM, FlashInfer's FA2 template) takes FlashAttention-2's traits
     # Its loop as compiled (`FLASHINFER_DECODE_SASS`): the instructions a key costs its CTA
+    # It takes one query token a request (``q: [batch_size, num_qo_heads, head_dim]``): a step of
+    # several runs the prefill's kernel
     "flashinfer_batch_decode": AttentionKernel(
         mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP, cuda_cores=True, decode_sass=flashinfer_decode_sass,
+        decode_max_sq=1,
     ),
     # FlashInfer's batch decode with use_tensor_cores=True runs its prefill kernel (the FA2
     # template: mma.sync, softmax between the warps' own matmuls) over the GQA group's packed rows
@@ -756,8 +762,8 @@ def attention_problem(op: Op, kernel: str | None = None) -> AttentionProblem:
 def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionPlan]:
     """FA2's tile for the head dim, except where the kernel splits the keys more than once; for a
     few query rows, unmasked or after a cache (decode), split-KV at the split count
-    `flash_num_splits` picks (beside
-    FA2's own kernel when that is one split, as ``mha_fwd`` then runs it), likewise for any
+    `flash_num_splits` picks (beside FA2's own kernel when that is one split, as ``mha_fwd`` then
+    runs it), likewise for any
     non-causal forward of a kernel that asks the heuristic at every length
     (`AttentionKernel.splits_forward`) where it picks more than one, and lean attention's grids for
     a row that names lean; only the problem's own partition where it names one."""

@@ -93,10 +93,11 @@ def design_cost(hardware: Device) -> DesignCost:
 
 
 def tokens_per_run(workload: OpGraph) -> float:
-    """Tokens one run of an LLM phase produces or consumes: batch per decode step, batch × sequence
-    per prefill; NaN for other workloads."""
+    """Tokens one run of an LLM phase produces or consumes: batch × the step's new tokens per decode
+    step (one, or a speculative decoder's drafts, every one counted), batch × sequence per prefill;
+    NaN for other workloads."""
     if workload.phase is Phase.DECODE:
-        return float(workload.batch)
+        return float(workload.batch * max(1, workload.seq_len))
     if workload.phase is Phase.PREFILL and workload.seq_len:
         return float(workload.batch * workload.seq_len)
     return math.nan

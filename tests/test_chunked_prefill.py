@@ -9,6 +9,8 @@ LLaMA-2-7B (32 heads of 128, no GQA), a chunk of 512 tokens after 3584 cached on
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -127,3 +129,64 @@ def test_the_cli_says_a_decode_step_of_several_tokens_is_one(capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "per decode step of 4 new tokens" in out and "every new token counted" in out
+
+
+def test_a_bias_made_before_the_trace_is_read_as_its_mask():
+    # a factory may hand the tracer a bias built outside it, as an example input
+    class Given(nn.Module):
+        def forward(self, q, k, v, mask):
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+    q, kv = torch.empty(1, 2, 4, 32), torch.empty(1, 2, 16, 32)
+    (op,) = attention_ops(trace(Given(), (q, kv, kv, causal_lower_right(4, 16))))
+    assert dict(op.attrs) == {"causal": 1, "causal_align": BOTTOM_RIGHT} and op.flops == 4 * 2 * 58 * 32
+
+
+def test_steps_that_cannot_be_are_refused_with_the_reason():
+    from workloads.errors import WorkloadError
+
+    # more queries than keys under a bottom-right mask (the first rows would see no key): the op is
+    # kept unmodeled, flagged with the reason, as every op a formula does not cover
+    q, kv = torch.empty(1, 2, 16, 32), torch.empty(1, 2, 4, 32)
+    with pytest.warns(UserWarning):
+        graph = trace(_Chunk16(), (q, kv, kv))
+    (op,) = [op for op in graph.ops if op.unmodeled]
+    assert "bottom-right causal mask of 16 queries > 4 keys" in dict(op.attrs)["reason"]
+    # a decode step of several tokens follows a cache; from the start it is a prefill
+    with pytest.raises(WorkloadError, match="a decode step's tokens follow a cache"):
+        load_model_graph("llama-2-7b", phase="decode", seq=8, context=8)
+
+
+class _Chunk16(nn.Module):
+    def forward(self, q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=causal_lower_right(16, 4))
+
+
+def test_a_decode_step_counts_every_new_token_and_one_token_kernels_run_their_prefill():
+    # tokens per run: batch x new tokens (the sweep's tokens/s and J/token read it)
+    from mappers.gpu_attention import Partition, attention_problem, candidate_plans
+    from sim.cost import tokens_per_run
+
+    step = load_model_graph("llama-3-8b", phase="decode", seq=4, context=4096, batch=2)
+    assert tokens_per_run(step) == 8
+    # TensorRT-LLM's masked MHA and FlashInfer's CUDA-core decode take one token a sequence: four
+    # run their prefill's kernel (no split of the keys); FlashAttention-3 decodes them
+    h100 = load_hardware("h100_sxm")
+    op = attention_ops(step)[0]
+
+    def partitions(kernel: str) -> set:
+        named = dataclasses.replace(op, attrs=(*op.attrs, ("kernel", kernel)))
+        return {plan.partition for plan in candidate_plans(attention_problem(named), h100)}
+
+    assert partitions("trtllm_mmha") == partitions("flashinfer_batch_decode") == {Partition.FA2}
+    assert Partition.SPLIT_KV in partitions("flash_attention_3")
+
+
+def test_a_system_prefill_takes_its_chunk_context(capsys):
+    argv = ["simulate", "--system", "system_8xh100_nvlink", "--set", "gpus.count=2", "--model", "llama-2-7b",
+            "--phase", "prefill", "--seq", "512"]
+    assert main(argv) == 0
+    whole = capsys.readouterr().out
+    assert main([*argv, "--context", "4096"]) == 0
+    chunk = capsys.readouterr().out
+    assert "context 4096" in chunk and chunk != whole

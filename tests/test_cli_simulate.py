@@ -232,7 +232,7 @@ def test_a_model_that_does_not_fit_the_gpu_memory_is_warned_about(capsys):
         ),
         (
             ["--hw", "h100_sxm", "--model", "mistral-7b", "--seq", "512", "--context", "8000"],
-            "a chunk of 512 tokens after 7488 cached ones passes the 4096-token sliding window",
+            "512 new tokens after 7488 cached ones pass the 4096-token sliding window",
         ),
         (
             ["--hw", "h100_sxm", "--model", "bert-base", "--seq", "128", "--context", "256"],

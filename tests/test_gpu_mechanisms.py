@@ -812,7 +812,7 @@ def test_marlin_launches_what_its_host_code_picks_and_stripes_the_k_steps_over_t
         candidate_tiles(gemm_problem(op("gemm_w4a16", M=1, N=1000, **shape, kernel="marlin")), h200)
 
 
-def test_marlin_multiplies_at_mma_sync_rate_on_hopper_and_at_the_native_rate_on_ampere():
+def test_marlin_multiplies_at_mma_sync_rate_on_hopper_and_at_the_native_rate_on_ampere(monkeypatch):
     # Marlin's matmuls are mma.sync.m16n8k16 (an Ampere kernel): on the H100 that instruction runs
     # at 1365 of wgmma's 2048 MACs a cycle, so a compute-bound Marlin GEMM (16384 x 8192 x 8192,
     # int4, 64-row passes) spends 2048 / 1365 = 1.50 times the tensor time the same tiles would at
@@ -831,14 +831,11 @@ def test_marlin_multiplies_at_mma_sync_rate_on_hopper_and_at_the_native_rate_on_
     for spec, ratio in ((h100, 2048 / 1365), (a100, 1.0)):
         best_gemm.cache_clear()
         mma_sync = best_gemm(problem, spec).main.compute_s
-        saved = gpu_gemm.GEMM_KERNELS["marlin"]
-        gpu_gemm.GEMM_KERNELS["marlin"] = as_wgmma
-        try:
+        with monkeypatch.context() as patched:
+            patched.setitem(gpu_gemm.GEMM_KERNELS, "marlin", as_wgmma)
             best_gemm.cache_clear()
             wgmma = best_gemm(problem, spec).main.compute_s
-        finally:
-            gpu_gemm.GEMM_KERNELS["marlin"] = saved
-            best_gemm.cache_clear()
+        best_gemm.cache_clear()
         assert mma_sync / wgmma == pytest.approx(ratio, rel=0.02)
 
 

@@ -59,6 +59,20 @@ BOTTOM_RIGHT = "bottom_right"
 CAUSAL_MASKS = {"0": "", "1": TOP_LEFT, "2": BOTTOM_RIGHT}
 
 
+def causal_attrs(causal: bool, *, bottom_right: bool = False) -> tuple[tuple[str, object], ...]:
+    """An attention op's mask attrs: ``causal`` (0 or 1) and, for a bottom-right mask,
+    ``causal_align`` (`causal_offset` reads it)."""
+    return (("causal", int(causal)), *((("causal_align", BOTTOM_RIGHT),) if causal and bottom_right else ()))
+
+
+def bottom_right_refusal(sq: int, skv: int) -> str:
+    """Why a bottom-right mask cannot take `sq` queries over `skv` keys ('' where it can): a chunk
+    after its cache has at most as many queries as keys."""
+    if sq <= skv:
+        return ""
+    return f"a bottom-right causal mask of {sq} queries > {skv} keys (a chunk after its cache has no more)"
+
+
 def causal_offset(op: Op) -> int:
     """Keys every query row of a causal attention op sees beyond its top-left diagonal: ``Skv − Sq``
     for a bottom-right mask (a chunk's queries follow the cache), 0 for top-left."""
@@ -201,7 +215,6 @@ def _attention(row: Mapping[str, object], family: str) -> Op:
     # a kernel with one work partition (FlashAttention before 2.2 had no split-KV) says which
     partition = (("partition", str(row["partition"]).strip()),) if _present(row, "partition") else ()
     pairs = causal_pairs(sq, skv, bottom_right=align == BOTTOM_RIGHT) if causal else sq * skv
-    aligned = (("causal_align", BOTTOM_RIGHT),) if align == BOTTOM_RIGHT else ()
     q_elements, o_elements = b * h * sq * d, b * h * sq * dv
     k_elements, v_elements = b * hkv * skv * d, b * hkv * skv * dv
     q_dims, o_dims = ("B", "H", "Sq", "D"), ("B", "H", "Sq", "Dv")
@@ -217,5 +230,5 @@ def _attention(row: Mapping[str, object], family: str) -> Op:
             Operand(name="O", role=Role.OUTPUT, dims=o_dims, elements=o_elements, dtype=q_dtype),
         ),
         flops=2 * b * h * pairs * (d + dv),  # Q·Kᵀ (D) and P·V (Dv), 2 FLOPs per MAC each
-        attrs=(("causal", int(causal)), *aligned, *partition),
+        attrs=(*causal_attrs(causal, bottom_right=align == BOTTOM_RIGHT), *partition),
     )

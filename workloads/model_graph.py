@@ -1,10 +1,12 @@
 """`load_model_graph`: a zoo name or ``path/to/file.py:factory`` → a traced, annotated `OpGraph`.
 
 Phases of an LLM: ``prefill`` runs `seq` prompt tokens per sequence and writes their K/V into the
-cache; ``decode`` runs one new token per sequence with attention over a KV cache of `context`
-positions: the context − 1 tokens before it and its own K/V, which the step writes. Encoders and
-vision models have one phase, ``prefill``. Impossible combinations are refused with one line naming
-the fix.
+cache; ``decode`` runs one new token per sequence (or `seq` of them: a speculative decoder's drafts)
+with attention over a KV cache of `context` positions: the tokens before the step and its own K/V,
+which the step writes. A prefill given a `context` is a chunk of `seq` tokens after ``context −
+seq`` cached ones, attending over all `context`. Several new tokens after a cache attend under a
+bottom-right causal mask. Encoders and vision models have one phase, ``prefill``. Impossible
+combinations are refused with one line naming the fix.
 
 A zoo model's trace is kept in the trace cache (`workloads.trace_cache`): a second call with the
 same model, phase, batch and lengths reads it back without importing torch, which is most of the
@@ -54,7 +56,8 @@ def load_model_graph(
     """Trace `model` (zoo name or ``file.py:factory``) for one step of `phase`, then annotate it.
 
     `seq` defaults to the longest prompt the config takes in one pass (its position limit, or its
-    sliding window); `context` is required for decode. See `workloads.annotate.annotate` for the
+    sliding window), for decode to one new token; `context` is required for decode and makes a
+    prefill a chunk after its cache (module docstring). See `workloads.annotate.annotate` for the
     precision and sparsity arguments. `moe` ``grouped`` merges each MoE layer's per-expert kernels
     into grouped ones (`workloads.fusion.group_experts`); ``eager`` keeps them as traced.
     `fusion` ``serving`` runs the graph as a serving engine's fused kernels

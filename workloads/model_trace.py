@@ -44,6 +44,11 @@ def trace_zoo(entry: ZooEntry, phase: Phase, batch: int, seq: int | None, contex
             # a step's new tokens: one, or several (a speculative decoder's drafts to verify)
             seq = 1 if seq is None else positive_int(seq, field="--seq")
             context = _chunk_context(entry, seq, context)
+            if 1 < seq == context:
+                raise WorkloadError(
+                    f"--phase decode --seq {seq} --context {context}: a decode step's tokens follow a cache "
+                    f"(--context above --seq); {seq} tokens from the start are a prefill (--phase prefill)"
+                )
             cache = module.allocate_kv_cache(batch, context, TRACE_DTYPE)
             inputs = (torch.zeros(batch, seq, dtype=torch.long), context - seq)
         else:

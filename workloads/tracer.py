@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from functools import partial
@@ -259,26 +260,40 @@ class _CompositeMode(TorchFunctionMode):
         return out
 
 
+def _causal_bias_new(cls, *args, **kwargs):
+    """`CausalBias`'s empty tensor, made with the Python dispatch modes set aside."""
+    with _disable_current_modes():
+        return torch.Tensor.__new__(cls)
+
+
+#: Traces under way that need `_causal_bias_new` installed (`_causal_biases_made_outside_the_mode`).
+_bias_traces = 0
+_bias_lock = threading.Lock()
+_bias_own_new = None  # CausalBias's own __new__ while ours is installed (None: it has none)
+
+
 @contextlib.contextmanager
 def _causal_biases_made_outside_the_mode() -> Iterator[None]:
     """Let the traced model build torch's causal biases (``causal_lower_right``, ...): torch cannot
     create a tensor subclass while a Python dispatch mode (the tracer's) is active, and a bias is a
-    mask with no data, so its empty tensor is made with the modes set aside."""
-    had_own = "__new__" in CausalBias.__dict__
-    original = CausalBias.__dict__.get("__new__")
-
-    def new(cls, *args, **kwargs):
-        with _disable_current_modes():
-            return torch.Tensor.__new__(cls)
-
-    CausalBias.__new__ = new
+    mask with no data, so its empty tensor is made with the modes set aside. Installed while any
+    trace runs (counted, so nested or concurrent traces leave it in place until the last ends)."""
+    global _bias_traces, _bias_own_new
+    with _bias_lock:
+        if not _bias_traces:
+            _bias_own_new = CausalBias.__dict__.get("__new__")
+            CausalBias.__new__ = _causal_bias_new
+        _bias_traces += 1
     try:
         yield
     finally:
-        if had_own:
-            CausalBias.__new__ = original
-        else:
-            del CausalBias.__new__
+        with _bias_lock:
+            _bias_traces -= 1
+            if not _bias_traces:
+                if _bias_own_new is None:
+                    del CausalBias.__new__
+                else:
+                    CausalBias.__new__ = _bias_own_new
 
 
 def _module_hooks(module: torch.nn.Module, recorder: _Recorder) -> list:
@@ -314,7 +329,7 @@ def trace(
     to_meta: dict[int, torch.Tensor] = {}
 
     def meta(tensor: object) -> object:
-        if not isinstance(tensor, torch.Tensor):
+        if not isinstance(tensor, torch.Tensor) or isinstance(tensor, CausalBias):  # a mask, no data
             return tensor
         return to_meta.setdefault(id(tensor), tensor.to("meta"))
 

@@ -191,7 +191,11 @@ def _accuracy_note(workload: OpGraph, hardware, args: argparse.Namespace, *, as_
         return ""
     default = DEFAULT_WEIGHT_ONLY_GEMM if family == "weight-only GEMM" else LIBRARY_GEMM
     kernel = (getattr(args, "gemm_kernel", None) or default) if "GEMM" in family else ""
-    return accuracy_note(family, hardware.name, modified=not as_shipped, kernel=kernel)
+    note = accuracy_note(family, hardware.name, modified=not as_shipped, kernel=kernel)
+    several = workload.seq_len > 1 and workload.context_len > workload.seq_len  # new tokens after a cache
+    if several and note.startswith("Validated"):
+        note += " Its rows are whole prompts and one-token steps, none several tokens after a cache."
+    return note
 
 
 def _prefill_batches(stack, workload: OpGraph, args: argparse.Namespace) -> tuple[int, ...]:
@@ -266,16 +270,18 @@ def _launch_note(results: pd.DataFrame, hardware, timing: str) -> str:
 
 def _summary_line(workload: OpGraph, total: dict, hardware) -> str:
     """Latency and energy; tokens per second and joules per token for an LLM step."""
+    from sim.cost import energy_note, tokens_per_run
+
     line = f"\n{workload.name} on {hardware.name}: {total['latency_s'] * 1e3:.4g} ms"
     tokens = 0
     if workload.phase is Phase.DECODE:
         new = max(1, workload.seq_len)
-        tokens = workload.batch * new
+        tokens = tokens_per_run(workload)
         step, counted = (f" of {new} new tokens", "; every new token counted") if new > 1 else ("", "")
         rate = tokens / total["latency_s"]
         line += f" per decode step{step}, {rate:,.1f} tokens/s (batch {workload.batch}{counted})"
     elif workload.phase is Phase.PREFILL and workload.seq_len:
-        tokens = workload.batch * workload.seq_len
+        tokens = tokens_per_run(workload)
         cached = workload.context_len - workload.seq_len if workload.context_len else 0
         chunk = f" chunk of {workload.seq_len} tokens after {cached} cached" if cached > 0 else ""
         line += f" per prefill{chunk}, {tokens / total['latency_s']:,.1f} tokens/s"
@@ -283,8 +289,6 @@ def _summary_line(workload: OpGraph, total: dict, hardware) -> str:
         line += f" — a lower bound: {total['unmodeled_ops']} unmodeled ops left out"
     energy = total.get("energy_j", math.nan)
     if energy == energy:  # not NaN: the preset has what the cost model needs
-        from sim.cost import energy_note
-
         note = energy_note(hardware)  # TDP × time: say it is an upper bound
         at_most = "≤ " if note else ""
         line += f"; {at_most}{energy:.4g} J" + (f", {at_most}{energy / tokens:.4g} J/token" if tokens else "")

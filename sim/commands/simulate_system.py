@@ -140,8 +140,10 @@ def _trace(args: argparse.Namespace, phase, batch: int, *, context, seq):
             args.model,
             phase=phase.value,
             batch=batch,
+            # a decode's --seq is the prompt its time to first token prefills; a prefill's --context
+            # is a chunk's, after its cache
             seq=seq if phase.value == "prefill" else None,
-            context=context if phase.value == "decode" else None,
+            context=context,
             **annotation_arguments(args),
         )
     if args.stack:  # the GEMMs the stack runs as a kernel of their own by module, as on --hw

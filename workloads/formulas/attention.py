@@ -27,7 +27,8 @@ import math
 import torch
 from torch.nn.attention.bias import CausalBias, CausalVariant
 
-from workloads.kernel_ops import BOTTOM_RIGHT, causal_pairs
+from workloads.errors import WorkloadError
+from workloads.kernel_ops import bottom_right_refusal, causal_attrs, causal_pairs
 from workloads.op import Op, OpKind, Role
 from workloads.registry import TensorMeta, first_output, operand, register, role_of
 
@@ -49,10 +50,12 @@ def attention_op(
     out: TensorMeta,
     *,
     is_causal: bool = False,
-    mask: TensorMeta | None = None,
+    mask: TensorMeta | CausalBias | None = None,
 ) -> Op | None:
     """The ATTENTION op of ``softmax(Q·Kᵀ·scale [+ mask]) · V``; None for shapes it cannot name. A
-    `mask` that is torch's causal bias is the causal mask it names (module docstring)."""
+    `mask` that is torch's causal bias is the causal mask it names (module docstring); a
+    bottom-right one over more queries than keys (whose first rows see no key) is refused, which
+    leaves the op unmodeled, flagged with the reason."""
     if q.ndim < 3 or k.ndim != q.ndim or v.ndim != q.ndim:
         return None
     bottom_right = False
@@ -63,6 +66,8 @@ def attention_op(
     _, hkv = _batch_heads(k.shape)  # k: [B, Hkv, Skv, D]
     sq, d = q.shape[-2:]
     skv, dv = v.shape[-2:]  # v: [B, Hkv, Skv, Dv]
+    if bottom_right and bottom_right_refusal(sq, skv):
+        raise WorkloadError(f"torch's causal_lower_right: {bottom_right_refusal(sq, skv)}")
     pairs = causal_pairs(sq, skv, bottom_right=bottom_right) if is_causal else sq * skv
     flops = 2 * b * h * pairs * d + 2 * b * h * pairs * dv  # Q·Kᵀ, then P·V
     operands = [
@@ -79,7 +84,7 @@ def attention_op(
         dims=(("B", b), ("H", h), ("Hkv", hkv), ("Sq", sq), ("Skv", skv), ("D", d), ("Dv", dv)),
         operands=tuple(operands),
         flops=flops,
-        attrs=(("causal", int(is_causal)), *((("causal_align", BOTTOM_RIGHT),) if bottom_right else ())),
+        attrs=causal_attrs(is_causal, bottom_right=bottom_right),
     )
 
 

@@ -70,10 +70,12 @@ class Attention(nn.Module):
 
     Prefill (start = 0, S > 1) attends causally over its own S tokens and writes their K/V into
     the cache; decode (S = 1 at position `start`) writes its token's K/V into the cache and attends
-    over the start + 1 cached positions; a chunked prefill (S > 1 at `start` > 0) writes its S
-    tokens' K/V after the cache and attends over all start + S positions under a bottom-right
-    causal mask (torch's ``causal_lower_right``). A sliding window W (Mistral) keeps a rolling
-    cache of W positions, so decode reads min(start + 1, W) of them.
+    over the start + 1 cached positions; S > 1 tokens at `start` > 0 (a chunked prefill, or a decode
+    step of a speculative decoder's drafts) write their K/V after the cache and attend over all
+    start + S positions under a bottom-right causal mask (torch's ``causal_lower_right``). A
+    sliding window W (Mistral) keeps a rolling cache of W positions, so decode reads min(start + 1,
+    W) of them; several tokens that would pass the window (overwriting the rolling cache) are
+    refused.
     """
 
     def __init__(
@@ -111,7 +113,7 @@ class Attention(nn.Module):
         chunk = bool(start) and s > 1  # several new tokens after a cached context
         if chunk and self.sliding_window and start + s > self.sliding_window:
             raise WorkloadError(
-                f"a chunk of {s} tokens after {start} cached ones passes the {self.sliding_window}-token "
+                f"{s} new tokens after {start} cached ones pass the {self.sliding_window}-token "
                 "sliding window, whose rolling cache a chunk would overwrite: not modeled"
             )
         if self.cache is not None:
