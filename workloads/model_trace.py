@@ -43,7 +43,7 @@ def trace_zoo(entry: ZooEntry, phase: Phase, batch: int, seq: int | None, contex
                 raise WorkloadError("--phase decode needs --context N (tokens already in the KV cache)")
             # a step's new tokens: one, or several (a speculative decoder's drafts to verify)
             seq = 1 if seq is None else positive_int(seq, field="--seq")
-            context = _chunk_context(entry, seq, context)
+            context = _step_context(entry, seq, context)
             if 1 < seq == context:
                 raise WorkloadError(
                     f"--phase decode --seq {seq} --context {context}: a decode step's tokens follow a cache "
@@ -56,7 +56,7 @@ def trace_zoo(entry: ZooEntry, phase: Phase, batch: int, seq: int | None, contex
             _check_length(entry, seq, "--seq")
             if entry.task is Task.CAUSAL_LM:
                 # a chunked prefill: `seq` new tokens after context − seq cached ones, attending over all
-                length = seq if context is None else _chunk_context(entry, seq, context)
+                length = seq if context is None else _step_context(entry, seq, context)
                 cache = module.allocate_kv_cache(batch, length, TRACE_DTYPE)
                 inputs = (torch.zeros(batch, seq, dtype=torch.long), length - seq)
             else:
@@ -65,7 +65,7 @@ def trace_zoo(entry: ZooEntry, phase: Phase, batch: int, seq: int | None, contex
     return replace(graph, phase=phase, batch=batch, seq_len=seq, context_len=context or 0)
 
 
-def _chunk_context(entry: ZooEntry, seq: int, context: int) -> int:
+def _step_context(entry: ZooEntry, seq: int, context: int) -> int:
     """The KV length a step of `seq` new tokens attends over (`context`: the cached tokens and the
     step's own; a chunked prefill's, or a decode step's), checked: at least the step's tokens,
     within the model's positions."""
