@@ -763,10 +763,9 @@ def candidate_plans(problem: AttentionProblem, spec: GPUSpec) -> list[AttentionP
     """FA2's tile for the head dim, except where the kernel splits the keys more than once; for a
     few query rows, unmasked or after a cache (decode), split-KV at the split count
     `flash_num_splits` picks (beside FA2's own kernel when that is one split, as ``mha_fwd`` then
-    runs it), likewise for any
-    non-causal forward of a kernel that asks the heuristic at every length
-    (`AttentionKernel.splits_forward`) where it picks more than one, and lean attention's grids for
-    a row that names lean; only the problem's own partition where it names one."""
+    runs it), likewise for any non-causal forward of a kernel that asks the heuristic at every
+    length (`AttentionKernel.splits_forward`) where it picks more than one, and lean attention's
+    grids for a row that names lean; only the problem's own partition where it names one."""
     plans = []
     kernel = attention_kernel(problem.kernel, spec.compute_capability)
     # a few query rows after a cache (a decode step of several tokens: a bottom-right mask over it,

@@ -202,7 +202,7 @@ def _attention(row: Mapping[str, object], family: str) -> Op:
     sq = (_int(row, "seq_q") if _present(row, "seq_q") else 1) if decode else _int(row, "seq_q")
     align = _causal(row) if family == "attention_prefill" else ""
     causal = bool(align)
-    if align == BOTTOM_RIGHT and sq > skv:
+    if align == BOTTOM_RIGHT and bottom_right_refusal(sq, skv):
         raise WorkloadError(
             f"causal = 2 (bottom-right) with seq_q = {sq} > seq_kv = {skv}: a chunk after its cache has at "
             "most as many queries as keys (use causal = 1 for torch's top-left mask)"

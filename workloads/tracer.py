@@ -119,8 +119,7 @@ class _Recorder:
             self.suppressed -= 1
 
     def meta(self, value: object) -> object:
-        # torch's causal bias is a mask, not data: the attention formula reads its alignment
-        if not isinstance(value, torch.Tensor) or isinstance(value, CausalBias):
+        if not _is_data(value):  # a causal bias passes as itself: the attention formula reads it
             return value
         origin = self.origins.get(_storage_key(value), Origin.ACTIVATION)
         return TensorMeta(tuple(int(size) for size in value.shape), dtype_of(value.dtype), origin)
@@ -177,10 +176,14 @@ class _Recorder:
         return TensorUse(tensor=self.versions[key], elements=meta.numel, dtype=meta.dtype, role=role)
 
 
+def _is_data(value: object) -> bool:
+    """Whether `value` is a tensor holding data: not torch's causal bias, a mask with no storage."""
+    return isinstance(value, torch.Tensor) and not isinstance(value, CausalBias)
+
+
 def _tensors_in(tree: object) -> list[torch.Tensor]:
-    """The data tensors in `tree` (torch's causal bias is a mask with no storage: not data)."""
-    leaves = tree_flatten(tree)[0]
-    return [leaf for leaf in leaves if isinstance(leaf, torch.Tensor) and not isinstance(leaf, CausalBias)]
+    """The data tensors in `tree` (`_is_data`)."""
+    return [leaf for leaf in tree_flatten(tree)[0] if _is_data(leaf)]
 
 
 def _unmodeled(args: tuple, kwargs: dict, out: object, reason: str) -> Op:
@@ -329,7 +332,7 @@ def trace(
     to_meta: dict[int, torch.Tensor] = {}
 
     def meta(tensor: object) -> object:
-        if not isinstance(tensor, torch.Tensor) or isinstance(tensor, CausalBias):  # a mask, no data
+        if not _is_data(tensor):
             return tensor
         return to_meta.setdefault(id(tensor), tensor.to("meta"))
 
@@ -343,8 +346,12 @@ def trace(
     recorder = _Recorder(parameters, cache)
     handles = _module_hooks(module, recorder)
     try:
-        modes = (_CompositeMode(recorder), _DispatchMode(recorder))
-        with torch.no_grad(), _causal_biases_made_outside_the_mode(), modes[0], modes[1]:
+        with (
+            torch.no_grad(),
+            _causal_biases_made_outside_the_mode(),
+            _CompositeMode(recorder),
+            _DispatchMode(recorder),
+        ):
             torch.func.functional_call(module, state, inputs)
     except WorkloadError:
         raise

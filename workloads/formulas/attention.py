@@ -66,8 +66,8 @@ def attention_op(
     _, hkv = _batch_heads(k.shape)  # k: [B, Hkv, Skv, D]
     sq, d = q.shape[-2:]
     skv, dv = v.shape[-2:]  # v: [B, Hkv, Skv, Dv]
-    if bottom_right and bottom_right_refusal(sq, skv):
-        raise WorkloadError(f"torch's causal_lower_right: {bottom_right_refusal(sq, skv)}")
+    if bottom_right and (refusal := bottom_right_refusal(sq, skv)):
+        raise WorkloadError(f"torch's causal_lower_right: {refusal}")
     pairs = causal_pairs(sq, skv, bottom_right=bottom_right) if is_causal else sq * skv
     flops = 2 * b * h * pairs * d + 2 * b * h * pairs * dv  # Q·Kᵀ, then P·V
     operands = [
