@@ -12,7 +12,7 @@ import pytest
 
 from hwmodels import load_hardware
 from sim.cli import main
-from sim.measured.compare import compare, fastest_runs
+from sim.measured.compare import BOOST_HEADROOM, compare, fastest_runs, roofline_floor_s
 from sim.simulate import simulate, simulate_op_latency
 from workloads.errors import CodesignError
 from workloads.kernel_ops import causal_pairs, op_for_measurement
@@ -316,3 +316,50 @@ def test_the_summary_says_which_tensor_and_bandwidth_fractions_each_kernel_ran_a
     h20 = compare(measured, load_hardware("h20")).summary.set_index("kernel")["tensor_fraction"]
     assert h20["torch_sdpa"] == pytest.approx(0.880, abs=1e-3)
     assert h20["torch_matmul"] == pytest.approx(0.965, abs=1e-3)
+
+
+def _gemm_row(m: int, n: int, k: int, latency_s: float, **extra: str) -> dict:
+    return {"family": "gemm", "kernel": "torch_matmul", "M": m, "N": n, "K": k, "a_dtype": "bf16",
+            "b_dtype": "bf16", "out_dtype": "bf16", "device": "cuda", "device_name": "NVIDIA H100 80GB HBM3",
+            "latency_s": latency_s, **extra}
+
+
+def test_the_roofline_floor_is_the_work_at_the_datasheet_peaks():
+    h100 = load_hardware("h100_sxm")  # 989.4 dense bf16 TFLOP/s at 1830 MHz, 3.35 TB/s, a 50 MB L2
+    peak = 132 * 2048 * 2 * 1.83e9
+    # an 8192³ GEMM: 2·8192³ FLOPs at the peak and the 1980 MHz boost; its 402 MB would take 120 µs
+    op = op_for_measurement(_gemm_row(8192, 8192, 8192, 1e-3))
+    assert roofline_floor_s(op, h100) == pytest.approx(2 * 8192**3 / (peak * 1980 / 1830))
+    assert pytest.approx(1.082, abs=1e-3) == BOOST_HEADROOM
+    # a GEMV moves its 8192² weight and two 8192 vectors, 2 B each, more than the L2: 40 µs at the
+    # datasheet rate, whether or not the harness flushed
+    gemv = op_for_measurement(_gemm_row(1, 8192, 8192, 1e-4))
+    moved = (8192 * 8192 + 2 * 8192) * 2
+    assert roofline_floor_s(gemv, h100) == pytest.approx(moved / 3.35e12)
+    # a 256³ GEMM's 393 KB can stay in L2 between calls: only its FLOPs bound it, unless a flush by
+    # writes emptied the L2 first
+    small = op_for_measurement(_gemm_row(256, 256, 256, 1e-5))
+    flops_s = 2 * 256**3 / (peak * BOOST_HEADROOM)
+    assert roofline_floor_s(small, h100, "none") == pytest.approx(flops_s)
+    assert roofline_floor_s(small, h100, "writes") == pytest.approx(3 * 256 * 256 * 2 / 3.35e12)
+    # an A100 has no fp8 path: an fp8 GEMM's floor counts its FLOPs at the fastest dtype it has among
+    # the operands' (the bf16 output's: 312 TFLOP/s), still a bound no fp8 emulation can beat
+    fp8 = op_for_measurement({**_gemm_row(8192, 8192, 8192, 1e-3), "a_dtype": "fp8", "b_dtype": "fp8"})
+    a100 = load_hardware("a100_80gb_sxm")
+    a100_bf16 = 108 * 1024 * 2 * 1.41e9
+    assert roofline_floor_s(fp8, a100) == pytest.approx(2 * 8192**3 / (a100_bf16 * BOOST_HEADROOM))
+
+
+def test_a_row_faster_than_the_gpu_can_run_it_is_flagged(tmp_path, capsys):
+    # 1.4 µs for an 8192³ bf16 GEMM (the 1.4 ms it takes, divided by 1000 once too often) is below the
+    # H100's roofline floor of 1.03 ms: the comparison goes on, and a warning names the row and the floor
+    path = tmp_path / "unit_error.csv"
+    pd.DataFrame([_gemm_row(8192, 8192, 8192, 1.4e-6), _gemm_row(4096, 4096, 4096, 2.0e-4)]).to_csv(
+        path, index=False)
+    assert main(["compare", str(path), "--hw", "h100_sxm"]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "1 gemm/torch_matmul rows measured faster than h100_sxm can run them" in err
+    assert "8192x8192x8192" in err and "check that latency_s is in seconds" in err
+    result = compare(pd.read_csv(path), load_hardware("h100_sxm"))
+    assert list(result.rows["latency_s"] < result.rows["floor_s"]) == [True, False]

@@ -75,7 +75,7 @@ def preset_for(device_names: list[str], devices: list[str]) -> str:
 def run(args: argparse.Namespace) -> int:
     # hwmodels, pandas: imported here, so the parser needs neither
     from hwmodels import load_hardware
-    from sim.measured.compare import FRACTION_FORMATTERS, compare, fastest_runs, read_measured
+    from sim.measured.compare import FRACTION_FORMATTERS, below_floor, compare, fastest_runs, read_measured
 
     measured = read_measured(args.measured)
     device_names = sorted(measured["device_name"].astype(str).unique())
@@ -86,6 +86,15 @@ def run(args: argparse.Namespace) -> int:
     if len(result.skipped):
         for (family, kernel, reason), group in result.skipped.groupby(["family", "kernel", "reason"]):
             warning_line("compare", f"{len(group)} {family}/{kernel} rows not simulated: {reason}")
+    for (family, kernel), group in below_floor(result.rows).groupby(["family", "kernel"]):
+        worst = group.loc[(group["latency_s"] / group["floor_s"]).idxmin()]
+        warning_line(
+            "compare",
+            f"{len(group)} {family}/{kernel} rows measured faster than {hardware.name} can run them "
+            f"(e.g. {worst['shape']}: latency_s = {worst['latency_s']:.3g} against a roofline floor of "
+            f"{worst['floor_s']:.3g} s at its datasheet peaks): check that latency_s is in seconds and "
+            "that the rows ran on this device",
+        )
     fmt = OutputFormat(args.format)
     if fmt is OutputFormat.CSV:
         print(result.summary.to_csv(index=False), end="")

@@ -24,6 +24,12 @@ from workloads.files import text_stream
 from workloads.kernel_ops import ATTENTION_FAMILIES, KernelFamily, op_for_measurement
 from workloads.op import Op
 
+#: How far a kernel may run above the clock its GPU's datasheet tensor peaks are quoted at: the H100
+#: SXM5's dense peaks are 1830 MHz figures (989.4 TFLOP/s = 132 SMs x 2048 MACs x 2 x 1.83e9, the
+#: datasheet) while its SMs boost to 1980 MHz (the datasheet's FP32 and FP64 figures), and a run with
+#: the clock locked at the top (``nvidia-smi -lgc``, as Meta's TLX denoise.sh does) can beat the
+#: datasheet peak by that ratio. `roofline_floor_s` allows it on every device.
+BOOST_HEADROOM = 1980 / 1830
 #: Columns every measured file must have (docs/measured_format.md).
 REQUIRED_COLUMNS = ("family", "kernel", "device_name", "latency_s")
 #: How many of the worst-predicted shapes the summary names per family.
@@ -32,7 +38,7 @@ WORST_SHAPES = 3
 
 @dataclass(frozen=True)
 class Comparison:
-    rows: pd.DataFrame  # the measured rows joined: simulated_latency_s, error_pct, abs_error_pct
+    rows: pd.DataFrame  # the measured rows joined: simulated_latency_s, error_pct, abs_error_pct, floor_s
     summary: pd.DataFrame  # per (family, kernel): n, median, p90 |error| %, measured spread %, worst shapes
     skipped: pd.DataFrame  # rows not simulated: family, kernel, shape, reason
 
@@ -226,6 +232,34 @@ def measured_latency(row: pd.Series) -> float:
     return seconds
 
 
+def roofline_floor_s(op: Op, hardware: Device, l2_flush: str = "") -> float:
+    """The least time any implementation could take for `op` on `hardware`: its FLOPs at the
+    fastest matrix peak among its operands' dtypes (`Device.peak_flops`; 16-bit math for a
+    weight-only int4 GEMM on a GPU whose int4 path is faster still counts at that faster rate),
+    raised by `BOOST_HEADROOM` and by what a sparse operand lets it skip, or its operand bytes at
+    the datasheet memory rate, whichever is longer. The bytes count only where they cannot all have
+    stayed on chip from the call before: more than the largest on-chip memory holds
+    (`Device.memory_levels`, DRAM last), or after a flush by writes. A 1 x 8192 x 8192 fp16 GEMV on
+    an H100 SXM moves 134 MB, more than its 50 MB L2: no less than 134e6 / 3.35e12 = 40 µs; an
+    8192³ bf16 GEMM's 1.1e12 FLOPs no less than 1.1e12 / (989.4e12 x 1980/1830) = 1.03 ms. NaN
+    where the device states no peak for any operand's dtype (a measured row then goes unchecked)."""
+    peaks = []
+    for dtype in {operand.dtype for operand in op.operands}:
+        try:
+            peaks.append(hardware.peak_flops(dtype))
+        except CodesignError:  # no matrix path for that dtype (a GPU's int4, a CPU's fp8)
+            continue
+    if not peaks:
+        return math.nan
+    kept = min(operand.sparsity.kept_fraction for operand in op.operands)
+    compute_s = op.flops * kept / (max(peaks) * BOOST_HEADROOM)
+    moved = sum(operand.bytes for operand in op.operands)
+    on_chip = max((level.capacity_bytes for level in hardware.memory_levels()[:-1]), default=0.0)
+    if moved <= on_chip and str(l2_flush).strip() != "writes":
+        return compute_s
+    return max(compute_s, moved / hardware.dram_bytes_per_s)
+
+
 def compare(measured: pd.DataFrame, hardware: Device) -> Comparison:
     """Simulate every measured row on `hardware` and tabulate the errors."""
     simulated = simulate_measured(measured, hardware)
@@ -241,7 +275,16 @@ def compare(measured: pd.DataFrame, hardware: Device) -> Comparison:
     rows["simulated_latency_s"] = simulated.latency_s
     rows["error_pct"] = 100.0 * (rows["simulated_latency_s"] - rows["latency_s"]) / rows["latency_s"]
     rows["abs_error_pct"] = rows["error_pct"].abs()
+    # what no implementation can beat: a row measured faster was misread (a unit, the device)
+    rows["floor_s"] = [
+        roofline_floor_s(op, hardware, how[1]) for op, how in zip(simulated.ops, simulated.how, strict=True)
+    ]
     return Comparison(rows=rows, summary=_summary(rows, hardware), skipped=simulated.skipped)
+
+
+def below_floor(rows: pd.DataFrame) -> pd.DataFrame:
+    """The joined rows (`Comparison.rows`) measured faster than their `roofline_floor_s`."""
+    return rows[rows["latency_s"] < rows["floor_s"]]
 
 
 def _why_none(skipped: pd.DataFrame) -> str:

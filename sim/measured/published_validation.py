@@ -67,6 +67,7 @@ FAMILIES = {
 #: Columns of one validated row.
 RESULT_COLUMNS = (
     "family", "preset", "source_id", "split", "kernel", "shape", "measured_s", "simulated_s", "error_pct",
+    "floor_s",
 )  # fmt: skip
 
 
@@ -90,6 +91,7 @@ def kernel_results(rows: pd.DataFrame | None = None) -> pd.DataFrame:
                     "measured_s": result["latency_s"],
                     "simulated_s": result["simulated_latency_s"],
                     "error_pct": result["error_pct"],
+                    "floor_s": result["floor_s"],  # `roofline_floor_s`: no row may beat it
                 }
             )
         )
@@ -239,6 +241,7 @@ def step_results(steps: pd.DataFrame | None = None) -> pd.DataFrame:
                 "measured_s": step["latency_s"],
                 "simulated_s": simulated,
                 "error_pct": 100.0 * (simulated / step["latency_s"] - 1),
+                "floor_s": math.nan,  # a kernel row's check (`roofline_floor_s`), not a whole model's
             }
         )
     return pd.DataFrame(records, columns=list(RESULT_COLUMNS))
