@@ -91,8 +91,34 @@ def simulate_steps(
 
 def with_stack_module_kernels(graph: OpGraph, stack_name: str, weights: str) -> OpGraph:
     """`graph` with the weight GEMMs `stack_name` runs as a kernel of their own by module
-    (`workloads.stacks.MODULE_GEMM_KERNELS`)."""
-    return with_module_kernels(graph, module_gemm_kernels(stack_name, weights))
+    (`workloads.stacks.MODULE_GEMM_KERNELS`), and its MoE experts in 16 bits where its
+    quantization leaves them so (`with_stack_experts`)."""
+    experts = with_stack_experts(graph, stack_name)
+    return with_module_kernels(experts, module_gemm_kernels(stack_name, weights))
+
+
+def with_stack_experts(graph: OpGraph, stack_name: str) -> OpGraph:
+    """`graph` with its mixture-of-experts experts as the stack `stack_name` runs them: unquantized
+    where its weight quantization does not reach them (`Stack.quantized_experts`), their GEMMs as
+    its expert kernel where it has one (`Stack.expert_gemm_kernel`); as it is for a name no stack
+    has."""
+    from workloads.annotate import with_unquantized_experts
+    from workloads.fusion import is_expert_module
+
+    stack = STACKS.get(stack_name)
+    if stack is None:
+        return graph
+    if not stack.quantized_experts:
+        graph = with_unquantized_experts(graph)
+    if not stack.expert_gemm_kernel:
+        return graph
+    ops = tuple(
+        dataclasses.replace(op, attrs=(*op.attrs, ("kernel", stack.expert_gemm_kernel)))
+        if op.is_gemm_shaped and dict(op.attrs).get("weight_is_param") == 1 and is_expert_module(op.module)
+        else op
+        for op in graph.ops
+    )
+    return dataclasses.replace(graph, ops=ops)
 
 
 def with_module_kernels(graph: OpGraph, assignments: str) -> OpGraph:

@@ -1491,3 +1491,31 @@ def test_a_64_row_deepgemm_tile_promotes_in_series_with_its_one_warp_group(monke
     best_gemm.cache_clear()
     promotion = gpu_gemm.PROMOTION_INSTRUCTIONS_PER_OUTPUT * 64 * 72 * 136 / (128 * h20.sustained_clock_hz)
     assert serial - overlapped == pytest.approx(promotion, rel=1e-6)
+
+
+def test_tensorrt_llm_09s_moe_gemm_is_cutlass_ampere_kernel_at_mma_sync_rate_with_its_own_tiles(monkeypatch):
+    # TensorRT-LLM 0.8-0.9 run a Mixtral's experts as CUTLASS's sm80 grouped GEMM on every GPU from
+    # the A100 on (moe_gemm_kernels_template.h: Sm80 for sm_ >= 90): 8 experts x 512 rows x 7168 x
+    # 4096 in fp16, compute-bound, spend 2048 / 1365 = 1.50 times the tensor time of the same tiles
+    # at wgmma's rate on the H100 and the same on the A100; it launches only its candidate tiles
+    # (32/64/128 x 128 x 64, 2-4 stages) and never splits K
+    from mappers import gpu_gemm
+    from mappers.gpu_gemm import TRTLLM_MOE_SM80, gemm_problem
+    from sim.engines.gpu.gemm import best_gemm
+
+    shape = dict(M=512, N=7168, K=4096, batch=8, a_dtype="fp16", b_dtype="fp16", out_dtype="fp16")
+    problem = gemm_problem(op("gemm", **shape, kernel="trtllm_moe_sm80"))
+    assert TRTLLM_MOE_SM80.mma_sync and not TRTLLM_MOE_SM80.split_k and not TRTLLM_MOE_SM80.tma_multicast
+    as_wgmma = dataclasses.replace(TRTLLM_MOE_SM80, mma_sync=False)
+    for spec, ratio in ((H100, 2048 / 1365), (load_hardware("a100_80gb_sxm"), 1.0)):
+        best_gemm.cache_clear()
+        cost = best_gemm(problem, spec)
+        tile = cost.tile
+        assert (tile.block_n, tile.block_k, tile.split_k) == (128, 64, 1) and tile.block_m in (32, 64, 128)
+        assert 2 <= tile.stages <= 4
+        with monkeypatch.context() as patched:
+            patched.setitem(gpu_gemm.GEMM_KERNELS, "trtllm_moe_sm80", as_wgmma)
+            best_gemm.cache_clear()
+            wgmma = best_gemm(problem, spec).main.compute_s
+        best_gemm.cache_clear()
+        assert cost.main.compute_s / wgmma == pytest.approx(ratio, rel=0.02)

@@ -405,3 +405,32 @@ def test_step_host_s_enters_the_hash_only_when_given():
     assert faster.hash != plain.hash
     assert all("step_host_s" not in workload.normalized() for workload in plain.workloads)
     assert faster.workloads[0].normalized()["step_host_s"] == 0.0005
+
+
+def test_tensorrt_llm_09_runs_a_mixtrals_fp8_engine_with_16_bit_experts_in_grouped_ampere_gemms():
+    # TensorRT-LLM 0.8-0.9's FP8 quantization swaps linear layers for FP8 ones and leaves the MoE
+    # layer's own expert weights in fp16 (quantize.py, moe.py at 71d8d4d3); its MoE plugin runs each
+    # projection of all 8 experts as one CUTLASS sm80 grouped GEMM. A 128-token prefill on the H100:
+    # the grouped gate projection reads 8 x 4096 x 14336 fp16 weights (939.5 MB) and the 8 experts'
+    # 32 rows each of fp16 input (2.1 MB); q/k/v stay fp8 (4096 x 6144 bytes = 25.2 MB)
+    fp8 = ["--hw", "h100_sxm", "--model", "mixtral-8x7b", "--seq", "128", "--weights", "fp8",
+           "--gemm-activations", "fp8", "--kv", "fp8"]
+    rows = _rows(*fp8, "--stack", "tensorrt_llm_xqa").set_index("layer")
+    experts = rows[rows["mapping"].fillna("").str.startswith("trtllm_moe_sm80")]
+    assert len(experts) == 3 * 32  # gate, up and down, grouped, in each of the 32 layers
+    gate = experts.iloc[0]
+    weights = 8 * 4096 * 14336 * 2
+    assert weights <= gate["dram_read_bytes"] <= weights + 8 * 32 * 4096 * 2 + 2**20
+    qkv = rows.loc[rows.index.str.startswith("linear_15")].iloc[0]
+    assert qkv["dram_read_bytes"] == pytest.approx(4096 * 6144, rel=0.05)
+    # without the stack the same command quantizes the experts (half the bytes) and traces them
+    # eagerly, one GEMM per expert
+    plain = _rows(*fp8).set_index("layer")
+    assert not plain["mapping"].fillna("").str.startswith("trtllm_moe_sm80").any()
+    eager_gate = plain.loc[plain.index.str.startswith("linear_43")].iloc[0]
+    assert eager_gate["dram_read_bytes"] < weights / 8 * 0.6  # one expert's, in fp8
+    # --moe given beats the stack's: each expert's GEMMs of its own (gate and up merged, as the
+    # serving fusion merges GEMMs sharing an input), still the stack's kernel
+    eager = _rows(*fp8, "--stack", "tensorrt_llm_xqa", "--moe", "eager").set_index("layer")
+    per_expert = eager[eager["mapping"].fillna("").str.startswith("trtllm_moe_sm80")]
+    assert per_expert["count"].sum() == 2 * 8 * 32 and experts["count"].sum() == 3 * 32

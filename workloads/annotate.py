@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 
 from workloads.dtypes import DType
 from workloads.errors import WorkloadError
+from workloads.fusion import is_expert_module
 from workloads.op import Op, Operand, OpGraph, OpKind, Role, Sparsity, SparsityKind, positive_int
 
 #: fp32 for each: a model run in PyTorch's default precision, as on a CPU without a vectorized
@@ -194,6 +195,34 @@ def _annotate_weight(op: Op, dtype: DType | None, scheme: QuantScheme | None, sp
         if not (o.role is Role.METADATA and o.name in replaced)
     )
     return replace(op, operands=(*operands, *metadata))
+
+
+def with_unquantized_experts(graph: OpGraph) -> OpGraph:
+    """`graph` with each mixture-of-experts expert's weight GEMM (`workloads.fusion.is_expert_module`,
+    traced or grouped) back in the dtype of its output, the step's activations: its weight and
+    its activation input in that dtype, its quantization metadata dropped, its sparsity kept. An
+    engine whose weight quantization replaces the model's linear layers but leaves the experts'
+    own weights alone runs them so: TensorRT-LLM 0.8-0.9's FP8 (`workloads.stacks`, the stacks'
+    `quantized_experts`). A traced 16-bit expert is returned as it was."""
+    ops = []
+    for op in graph.ops:
+        weight_op = op.kind in (OpKind.GEMM, OpKind.CONV) and dict(op.attrs).get("weight_is_param") == 1
+        if weight_op and is_expert_module(op.module):
+            dtype = op.operand(Role.OUTPUT).dtype
+            operands = tuple(
+                replace(operand, dtype=dtype) if _unquantized(operand) else operand
+                for operand in op.operands
+                if operand.role is not Role.METADATA or operand.name == "B_sparse_index"
+            )
+            op = replace(op, operands=operands)
+        ops.append(op)
+    return replace(graph, ops=tuple(ops))
+
+
+def _unquantized(operand: Operand) -> bool:
+    """Whether `with_unquantized_experts` returns `operand` to 16 bits: the weight, and a
+    floating-point activation input (not an index)."""
+    return operand.role is Role.WEIGHT or (operand.role is Role.INPUT and operand.dtype in FLOAT_DTYPES)
 
 
 def _metadata(name: str, elements: int, dtype: DType) -> Operand:

@@ -38,7 +38,14 @@ class Stack:
     `prefill_token_budget`: the most prompt tokens its scheduler puts in one prefill step (0: the
     whole batch in one), whole prompts first come first served (`prefill_steps`);
     `budget_covers_model_len`: the budget is at least the model's context length (vLLM's default);
-    `max_seqs_per_step`: the most sequences a step takes (0: no limit)."""
+    `max_seqs_per_step`: the most sequences a step takes (0: no limit). `quantized_experts`: its
+    weight quantization reaches a mixture-of-experts layer's experts; where not, they run in 16
+    bits whatever the rest of the model's weights (`workloads.annotate.with_unquantized_experts`).
+    `moe`: how it runs a mixture-of-experts layer (`workloads.fusion.MoeMode`: ``grouped``, one
+    grouped kernel per projection over all experts, as an MoE plugin or fused-MoE kernel does;
+    ``eager``, each expert's ops as traced), and `expert_gemm_kernel` the GEMM implementation of
+    those experts where it is a kernel of its own (`mappers.gpu_gemm.GEMM_KERNELS`; empty: the
+    preset's)."""
 
     fusion: str
     cuda_graphs: bool
@@ -52,6 +59,9 @@ class Stack:
     prefill_token_budget: int = 0
     budget_covers_model_len: bool = False
     max_seqs_per_step: int = 0
+    quantized_experts: bool = True
+    moe: str = "eager"
+    expert_gemm_kernel: str = ""
 
     def timing(self, phase: str) -> str:
         """How the stack launches a `phase` (``prefill`` or ``decode``) step's kernels
@@ -147,18 +157,29 @@ STACKS = {
     # Mistral-7B and Mixtral (32 / 8 = 4) in the masked MHA, on trtllm-build's default paged cache
     # (plugin.py at both: ``paged_kv_cache: bool = True``, ``tokens_per_block: int = 128``) and
     # without multi-block mode (``multi_block_mode: bool = False``, the same file)
+    # Neither version quantizes a Mixtral's experts to FP8: ``fp8_quantize``
+    # (tensorrt_llm/quantization/quantize.py at 4bb65f21 and 71d8d4d3) swaps ColumnLinear and
+    # RowLinear modules for FP8 ones, and the MoE layer's experts are weights of its own
+    # (tensorrt_llm/layers/moe.py: ``MixtureOfExperts`` quantizes them only for weight-only modes,
+    # else ``self.weight_dtype = dtype``); the v0.10.0 release notes then list "Added FP8
+    # quantization support for Mixtral" (`quantized_experts`); its MoE plugin (``moe_plugin =
+    # "float16"`` by default, tensorrt_llm/plugin/plugin.py) runs each projection of all experts
+    # as one grouped GEMM, CUTLASS's Ampere kernel on every GPU (`mappers.gpu_gemm.TRTLLM_MOE_SM80`)
     "tensorrt_llm_xqa": Stack(
         "serving", False, False, "a TensorRT engine; v0.8-v0.9: no CUDA graphs (gptSessionBenchmark "
         "without --enable_cuda_graph), XQA decode for groups of 8 query heads per K/V head, the "
-        "masked MHA on the paged cache for the others",
-        decode_kernel="trtllm_mmha_paged", decode_by_group={8: "trtllm_xqa"},
+        "masked MHA on the paged cache for the others; FP8 engines keep MoE experts in 16 bits",
+        decode_kernel="trtllm_mmha_paged", decode_by_group={8: "trtllm_xqa"}, quantized_experts=False,
+        moe="grouped", expert_gemm_kernel="trtllm_moe_sm80",
     ),
     # v0.9's GPT-J and Llama-2 engines were built with ``--paged_kv_cache disable`` (performance.md
     # at 71d8d4d3, "Benchmarking per Model"): the masked MHA on a contiguous cache, XQA's contiguous
     # nqpkv_8 kernel for Llama-2-70B's group of 8 (above)
     "tensorrt_llm_contiguous_kv": Stack(
         "serving", False, False, "a TensorRT engine; v0.9 with a contiguous KV cache: no CUDA graphs, "
-        "the masked MHA decode (XQA for groups of 8)", "trtllm_mmha", decode_by_group={8: "trtllm_xqa"},
+        "the masked MHA decode (XQA for groups of 8); FP8 engines keep MoE experts in 16 bits", "trtllm_mmha",
+        decode_by_group={8: "trtllm_xqa"}, quantized_experts=False, moe="grouped",
+        expert_gemm_kernel="trtllm_moe_sm80",
     ),
     # vLLM replays CUDA graphs for decode batches only (vllm/worker/model_runner.py, v0.5: "vLLM uses
     # cuda graph only for decoding requests", ``use_captured_graph = (decode_only and ...)``); a

@@ -125,9 +125,9 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
 
 def stack_arguments(args: argparse.Namespace):
     """(the `workloads.stacks.Stack` ``--stack`` names or None, the host seconds each step waits for,
-    where that figure comes from); sets `args.fusion` to the stack's where ``--fusion`` is not
-    given (eager without a stack). An error naming the option for a stack that does not exist, a
-    stack without ``--model``, or a host time out of range."""
+    where that figure comes from); sets `args.fusion` and `args.moe` to the stack's where ``--fusion``
+    and ``--moe`` are not given (eager without a stack). An error naming the option for a stack
+    that does not exist, a stack without ``--model``, or a host time out of range."""
     from workloads.stacks import STACKS, host_note, step_host_problem
 
     if not args.stack and args.step_host_s is None:
@@ -143,6 +143,8 @@ def stack_arguments(args: argparse.Namespace):
         raise WorkloadError(f"--stack {args.stack!r}: valid: {', '.join(STACKS)}")
     stack = STACKS[args.stack] if args.stack else None
     args.fusion = args.fusion or (stack.fusion if stack else "eager")
+    if hasattr(args, "moe"):  # the stack's MoE kernels, as its fusion, where --moe is not given
+        args.moe = args.moe or (stack.moe if stack else None)
     if args.step_host_s is not None:  # given alone, or over the stack's
         return stack, args.step_host_s, "engine host time per step (--step-host-s)"
     return stack, stack.step_host_s, host_note(args.stack)

@@ -57,9 +57,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--moe",
         choices=[mode.value for mode in MoeMode],
-        default=MoeMode.EAGER.value,
-        help="MoE experts: eager (default; one kernel per expert and op, as traced) or grouped (one "
-        "grouped kernel per op over all experts, as serving engines run them)",
+        default=None,
+        help="MoE experts: eager (default, or --stack's; one kernel per expert and op, as traced) or "
+        "grouped (one grouped kernel per op over all experts, as serving engines run them)",
     )
     parser.add_argument(
         "--fusion",
@@ -75,7 +75,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 #: sparse as a model's would be) and A and C its activations.
 GEMM_ANNOTATIONS = ("weights", "group_size", "activations", "gemm_activations", "sparsity")
 #: Model arguments and the values they have when not given (the others default to None).
-MODEL_ARGUMENT_DEFAULTS = {"phase": "prefill", "batch": 1, "moe": MoeMode.EAGER.value}
+MODEL_ARGUMENT_DEFAULTS = {"phase": "prefill", "batch": 1}
 #: Where a workload without a model takes what the model arguments would set.
 INSTEAD = {
     "--gemm": "a --gemm is one layer's GEMM: its M is the tokens",
@@ -140,7 +140,9 @@ def annotation_arguments(args: argparse.Namespace) -> dict[str, object]:
     from workloads.model_graph import ANNOTATION_KEYS  # tracing stays out of start-up
 
     given = {name: getattr(args, name) for name in ANNOTATION_KEYS}
-    return given | {"fusion": given["fusion"] or FusionMode.EAGER.value}
+    defaults = {"fusion": given["fusion"] or FusionMode.EAGER.value}
+    defaults["moe"] = given["moe"] or MoeMode.EAGER.value
+    return given | defaults
 
 
 def gemm_workload(texts: list[str], dtype: DType, args: argparse.Namespace) -> OpGraph:

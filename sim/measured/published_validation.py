@@ -48,9 +48,9 @@ from sim.engines.gpu.engine import modeled_kernels
 from sim.measured.accuracy import TARGET_PCT
 from sim.measured.compare import compare, timed_as
 from sim.simulate import simulate, summarize
-from sim.stack_step import with_module_kernels
+from sim.stack_step import with_module_kernels, with_stack_experts
 from workloads.model_graph import load_model_graph
-from workloads.stacks import launch_timing
+from workloads.stacks import STACKS, launch_timing
 
 #: Families of the accuracy table, in print order: the measured format's kernel families, with
 #: both weight-only GEMMs as one, and the two whole-model figures.
@@ -211,10 +211,12 @@ def _graph(step: pd.Series, phase: str, *, batch: int | None = None, **lengths: 
         activations=None if quantized else activations,
         gemm_activations=activations if quantized else None,
         kv=step["kv"] or None,
+        moe=STACKS[step["stack"]].moe if step["stack"] in STACKS else "eager",
         fusion=step["fusion"],
         **lengths,
     )
     assignments = step.get("module_gemm_kernels")
+    graph = with_stack_experts(graph, str(step.get("stack") or ""))
     return with_module_kernels(graph, "" if _blank(assignments) else str(assignments))
 
 

@@ -179,10 +179,12 @@ def _parse_entry(entry: Any, index: int, base_dir: Path) -> WorkloadSpec:
         default = f"{model}:{args.get('phase', 'prefill')}"
         stack = _parse_stack(entry.get("stack"), where)
         host = _parse_host(entry.get("step_host_s"), stack, where)
-        if stack and "fusion" not in args:  # the stack's kernels, as --stack traces them
+        if stack:  # the stack's kernels and MoE mode, as --stack traces them (eager MoE: left out)
             from workloads.stacks import STACKS
 
-            args["fusion"] = STACKS[stack].fusion
+            args.setdefault("fusion", STACKS[stack].fusion)
+            if "moe" not in args and STACKS[stack].moe != "eager":
+                args["moe"] = STACKS[stack].moe
         return WorkloadSpec(
             name=str(name or default), kind=kind, model=model, args=tuple(sorted(args.items())), stack=stack,
             step_host_s=host,
