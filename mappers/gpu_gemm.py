@@ -617,18 +617,19 @@ def sglang_block_fp8_launch(problem: GemmProblem, spec: GPUSpec) -> GemmTile:
 SGLANG_BLOCK_FP8 = dataclasses.replace(TRITON_BLOCK_FP8, launch=sglang_block_fp8_launch)
 
 
-#: TensorRT-LLM 0.8-0.9's mixture-of-experts GEMMs (``MoeGemmRunner``,
+#: TensorRT-LLM 0.8-0.9's 16-bit mixture-of-experts GEMMs (``MoeGemmRunner``,
 #: cpp/tensorrt_llm/kernels/cutlass_kernels/moe_gemm/moe_gemm_kernels_template.h at 4bb65f21 and
-#: 71d8d4d3): one CUTLASS grouped GEMM over all experts a projection, the Ampere kernel at every
-#: compute capability from 8.0 (``sm_ >= 90`` dispatches ``cutlass::arch::Sm80`` under "TODO Update
-#: the arch to Sm90 once CUTLASS hopper specialisations are available"), so ``mma.sync`` on Hopper
-#: and no TMA cluster; its candidate tiles those of the default GEMM type
-#: (cutlass_heuristic.cpp ``get_candidate_tiles``: 32 x 128 x 64, 64 x 128 x 64 and, from sm75,
-#: 128 x 128 x 64) at 2-4 stages (``get_candidate_configs``), never a split of K ("MoE GEMM does
-#: not support split-k"); the plugin's profiler or the occupancy heuristic picks one, here the
-#: fastest.
+#: 71d8d4d3): one CUTLASS grouped GEMM over all experts (gate and up as one, down as another), the
+#: Ampere kernel at every compute capability from 8.0 (``sm_ >= 90`` dispatches
+#: ``cutlass::arch::Sm80`` under "TODO Update the arch to Sm90 once CUTLASS hopper specialisations
+#: are available"), so ``mma.sync`` on Hopper and no TMA cluster; a CUTLASS 2.x multistage kernel,
+#: no warp specialization (`overlap` 0: a 16-bit GEMM has no CUDA-core work to hide anyway); its
+#: candidate tiles those of the default GEMM type (cutlass_heuristic.cpp ``get_candidate_tiles``:
+#: 32 x 128 x 64, 64 x 128 x 64 and, from sm75, 128 x 128 x 64) at 2-4 stages
+#: (``get_candidate_configs``), never a split of K ("MoE GEMM does not support split-k"); the
+#: plugin's profiler or the occupancy heuristic picks one, here the fastest.
 TRTLLM_MOE_SM80 = GemmKernel(
-    overlap=1.0, split_k=False, tma_multicast=False, mma_sync=True,
+    overlap=0.0, split_k=False, tma_multicast=False, mma_sync=True,
     tiles=tuple((block_m, 128, 64, stages) for block_m in (32, 64, 128) for stages in (2, 3, 4)),
 )
 

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 
 from mappers.collectives import Collective
 from mappers.tensor_split import (
-    EXPERT,
     ModelShape,
     Split,
     block_of,
@@ -37,6 +36,7 @@ from mappers.tensor_split import (
     shard_tokens,
     split_evenly,
 )
+from workloads.fusion import EXPERT_PATH
 from workloads.op import Op, OpGraph, OpKind, Role
 
 
@@ -88,7 +88,7 @@ def tp_stream(
     layer: int | None = None
     experts: dict[int, list[Op]] = {}
     for op in graph.ops:
-        own_layer, expert = layer_of(op), EXPERT.search(op.module)  # each pattern run once per op
+        own_layer, expert = layer_of(op), EXPERT_PATH.search(op.module)  # each pattern run once per op
         layer = own_layer if own_layer is not None else layer
         split = classify(op, shape)
         block = block_of(op.module)

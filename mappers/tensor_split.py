@@ -33,6 +33,7 @@ import re
 from dataclasses import dataclass, replace
 
 from hwmodels.errors import HardwareSpecError
+from workloads.fusion import EXPERT_PATH
 from workloads.op import Op, OpKind, Role
 
 
@@ -58,8 +59,6 @@ ATTENTION_PARTS = frozenset({"self_attn", "attn", "attention"})
 MLP_PARTS = frozenset({"mlp", "block_sparse_moe", "feed_forward", "ffn"})
 #: A layer's index in a module path: ``layers.3``, ``h.3`` (GPT-2), ``layer.3`` (BERT), ``blocks.3``.
 LAYER = re.compile(r"(?:^|\.)(?:layers|h|layer|blocks)\.(\d+)(?:\.|$)")
-#: An expert's index in a module path: ``mlp.experts.5``.
-EXPERT = re.compile(r"\.experts\.(\d+|\*)(?:\.|$)")
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ def model_shape(ops: tuple[Op, ...]) -> ModelShape:
             heads = op.dim("H") if "H" in names else 0
             kv_heads = op.dim("Hkv") if "Hkv" in names else heads
             break
-    return ModelShape(heads=heads, kv_heads=kv_heads, moe=any(EXPERT.search(op.module) for op in ops))
+    return ModelShape(heads=heads, kv_heads=kv_heads, moe=any(EXPERT_PATH.search(op.module) for op in ops))
 
 
 def layer_of(op: Op) -> int | None:
@@ -117,7 +116,7 @@ def classify(op: Op, shape: ModelShape) -> Split:
     if op.kind is OpKind.ATTENTION or any(part in ATTENTION_PARTS for part in parts):
         return Split.HEADS
     in_mlp = any(part in MLP_PARTS for part in parts)
-    if in_mlp and (not shape.moe or EXPERT.search(op.module)):
+    if in_mlp and (not shape.moe or EXPERT_PATH.search(op.module)):
         return Split.HIDDEN
     return Split.REPLICATED
 

@@ -32,7 +32,7 @@ from sim.cost import with_energy
 from sim.engines.gpu.engine import host_wait_row
 from sim.measured.compare import timed_as
 from workloads.errors import WorkloadError
-from workloads.op import OpGraph
+from workloads.op import Op, OpGraph
 from workloads.stacks import STACKS, Stack, module_gemm_kernels, stack_kernels
 
 
@@ -91,34 +91,47 @@ def simulate_steps(
 
 def with_stack_module_kernels(graph: OpGraph, stack_name: str, weights: str) -> OpGraph:
     """`graph` with the weight GEMMs `stack_name` runs as a kernel of their own by module
-    (`workloads.stacks.MODULE_GEMM_KERNELS`), and its MoE experts in 16 bits where its
-    quantization leaves them so (`with_stack_experts`)."""
-    experts = with_stack_experts(graph, stack_name)
+    (`workloads.stacks.MODULE_GEMM_KERNELS`), and its MoE experts as it runs them for `weights` (a
+    dtype name; '' for the traced one): `with_stack_experts`."""
+    experts = with_stack_experts(graph, stack_name, weights)
     return with_module_kernels(experts, module_gemm_kernels(stack_name, weights))
 
 
-def with_stack_experts(graph: OpGraph, stack_name: str) -> OpGraph:
-    """`graph` with its mixture-of-experts experts as the stack `stack_name` runs them: unquantized
-    where its weight quantization does not reach them (`Stack.quantized_experts`), their GEMMs as
-    its expert kernel where it has one (`Stack.expert_gemm_kernel`); as it is for a name no stack
-    has."""
+def with_stack_experts(graph: OpGraph, stack_name: str, weights: str) -> OpGraph:
+    """`graph` with its mixture-of-experts experts as the stack `stack_name` runs them with `weights`
+    (a dtype name; '' for the traced one): in 16 bits where its quantization to `weights` does not
+    reach them (`Stack.unquantized_expert_weights`), and their 16-bit GEMMs as its expert kernel
+    (`Stack.expert_gemm_kernel`; a weight-only engine's experts run its own mixed-input kernel, the
+    preset's here); as it is for a name no stack has."""
     from workloads.annotate import with_unquantized_experts
     from workloads.fusion import is_expert_module
 
     stack = STACKS.get(stack_name)
     if stack is None:
         return graph
-    if not stack.quantized_experts:
+    unquantized = weights in stack.unquantized_expert_weights
+    if unquantized:
         graph = with_unquantized_experts(graph)
-    if not stack.expert_gemm_kernel:
+    if not stack.expert_gemm_kernel or not (unquantized or weights in SIXTEEN_BIT_WEIGHTS):
         return graph
     ops = tuple(
-        dataclasses.replace(op, attrs=(*op.attrs, ("kernel", stack.expert_gemm_kernel)))
+        with_kernel(op, stack.expert_gemm_kernel)
         if op.is_gemm_shaped and dict(op.attrs).get("weight_is_param") == 1 and is_expert_module(op.module)
         else op
         for op in graph.ops
     )
     return dataclasses.replace(graph, ops=ops)
+
+
+#: Weight dtype names a graph keeps its 16-bit weights under ('' is the traced dtype, 16 bits in the
+#: zoo).
+SIXTEEN_BIT_WEIGHTS = frozenset({"", "fp16", "bf16"})
+
+
+def with_kernel(op: Op, kernel: str) -> Op:
+    """`op` run as `kernel` (its ``kernel`` attr, replacing any it had)."""
+    attrs = tuple(attr for attr in op.attrs if attr[0] != "kernel")
+    return dataclasses.replace(op, attrs=(*attrs, ("kernel", kernel)))
 
 
 def with_module_kernels(graph: OpGraph, assignments: str) -> OpGraph:
@@ -132,7 +145,7 @@ def with_module_kernels(graph: OpGraph, assignments: str) -> OpGraph:
     for op in graph.ops:
         kernel = next((k for module, k in kernels.items() if op.module.endswith(module)), "")
         if kernel and op.is_gemm_shaped and dict(op.attrs).get("weight_is_param") == 1:
-            op = dataclasses.replace(op, attrs=(*op.attrs, ("kernel", kernel)))
+            op = with_kernel(op, kernel)
         ops.append(op)
     return dataclasses.replace(graph, ops=tuple(ops))
 

@@ -220,6 +220,11 @@ def test_a_model_that_does_not_fit_the_gpu_memory_is_warned_about(capsys):
             ["--hw", "h100_sxm", "--gemm", "1,4096,4096", "--phase", "decode"],
             "--phase 'decode': applies to --model",
         ),
+        # --moe, like --fusion, is given or not (a --stack's when not): any value is a model's
+        (
+            ["--hw", "h100_sxm", "--gemm", "1,4096,4096", "--moe", "eager"],
+            "--moe 'eager': applies to --model",
+        ),
         (
             ["--hw", "h100_sxm", "--model", "llama-2-7b", "--seq", "16", "--dtype", "fp8"],
             "--dtype 'fp8': sets a --gemm's or a --topology's operands; with --model give --weights, "

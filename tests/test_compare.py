@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import math
 import os
 
 import pandas as pd
@@ -12,7 +13,7 @@ import pytest
 
 from hwmodels import load_hardware
 from sim.cli import main
-from sim.measured.compare import BOOST_HEADROOM, compare, fastest_runs, roofline_floor_s
+from sim.measured.compare import BOOST_HEADROOM, below_floor, compare, fastest_runs, roofline_floor_s
 from sim.simulate import simulate, simulate_op_latency
 from workloads.errors import CodesignError
 from workloads.kernel_ops import causal_pairs, op_for_measurement
@@ -362,4 +363,13 @@ def test_a_row_faster_than_the_gpu_can_run_it_is_flagged(tmp_path, capsys):
     assert "1 gemm/torch_matmul rows measured faster than h100_sxm can run them" in err
     assert "8192x8192x8192" in err and "check that latency_s is in seconds" in err
     result = compare(pd.read_csv(path), load_hardware("h100_sxm"))
-    assert list(result.rows["latency_s"] < result.rows["floor_s"]) == [True, False]
+    assert list(below_floor(result.rows)["M"]) == [8192]
+
+
+def test_a_device_without_datasheet_figures_has_no_floor(capsys):
+    # the CPU preset's memory rate is fitted to the very runs it is compared with
+    # (reference_kernels/data/cpu_calibration.csv): no floor, no warning
+    assert main(["compare", "reference_kernels/data/cpu_calibration.csv", "--hw", "cpu_ci"]) == 0
+    assert "faster than" not in capsys.readouterr().err
+    op = op_for_measurement(_gemm_row(8192, 8192, 8192, 1e-3))
+    assert math.isnan(roofline_floor_s(op, load_hardware("cpu_ci")))

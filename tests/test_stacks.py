@@ -409,28 +409,66 @@ def test_step_host_s_enters_the_hash_only_when_given():
 
 def test_tensorrt_llm_09_runs_a_mixtrals_fp8_engine_with_16_bit_experts_in_grouped_ampere_gemms():
     # TensorRT-LLM 0.8-0.9's FP8 quantization swaps linear layers for FP8 ones and leaves the MoE
-    # layer's own expert weights in fp16 (quantize.py, moe.py at 71d8d4d3); its MoE plugin runs each
-    # projection of all 8 experts as one CUTLASS sm80 grouped GEMM. A 128-token prefill on the H100:
-    # the grouped gate projection reads 8 x 4096 x 14336 fp16 weights (939.5 MB) and the 8 experts'
-    # 32 rows each of fp16 input (2.1 MB); q/k/v stay fp8 (4096 x 6144 bytes = 25.2 MB)
+    # layer's own expert weights in fp16 (quantize.py, moe.py at 71d8d4d3); its MoE plugin runs the
+    # 8 experts' gate and up projections as one CUTLASS sm80 grouped GEMM and their down projection
+    # as another. A 128-token prefill on the H100: the grouped gate+up reads 2 x 8 x 4096 x 14336
+    # fp16 weights (1879 MB) and the experts' 32 rows each of fp16 input (2.1 MB); q/k/v stay fp8
+    # (4096 x 6144 bytes = 25.2 MB)
     fp8 = ["--hw", "h100_sxm", "--model", "mixtral-8x7b", "--seq", "128", "--weights", "fp8",
            "--gemm-activations", "fp8", "--kv", "fp8"]
     rows = _rows(*fp8, "--stack", "tensorrt_llm_xqa").set_index("layer")
     experts = rows[rows["mapping"].fillna("").str.startswith("trtllm_moe_sm80")]
-    assert len(experts) == 3 * 32  # gate, up and down, grouped, in each of the 32 layers
-    gate = experts.iloc[0]
-    weights = 8 * 4096 * 14336 * 2
-    assert weights <= gate["dram_read_bytes"] <= weights + 8 * 32 * 4096 * 2 + 2**20
-    qkv = rows.loc[rows.index.str.startswith("linear_15")].iloc[0]
-    assert qkv["dram_read_bytes"] == pytest.approx(4096 * 6144, rel=0.05)
-    # without the stack the same command quantizes the experts (half the bytes) and traces them
-    # eagerly, one GEMM per expert
+    assert experts["count"].sum() == 2 * 32  # gate+up and down, grouped, in each of the 32 layers
+    weights = 2 * 8 * 4096 * 14336 * 2
+    assert weights <= rows.loc["linear_43_x8_x2", "dram_read_bytes"] <= weights + 8 * 32 * 4096 * 2 + 2**20
+    assert rows.loc["linear_15_x3", "dram_read_bytes"] == pytest.approx(4096 * 6144, rel=0.05)
+    # without the stack the same command quantizes the experts and runs them as traced, one GEMM
+    # per expert and projection, on the preset's kernel: expert 0's gate reads 4096 x 14336 bytes
     plain = _rows(*fp8).set_index("layer")
     assert not plain["mapping"].fillna("").str.startswith("trtllm_moe_sm80").any()
-    eager_gate = plain.loc[plain.index.str.startswith("linear_43")].iloc[0]
-    assert eager_gate["dram_read_bytes"] < weights / 8 * 0.6  # one expert's, in fp8
-    # --moe given beats the stack's: each expert's GEMMs of its own (gate and up merged, as the
-    # serving fusion merges GEMMs sharing an input), still the stack's kernel
+    assert plain.loc["linear_43", "dram_read_bytes"] == pytest.approx(4096 * 14336, rel=0.01)
+    # --moe given beats the stack's: each expert's GEMMs of its own, still the stack's kernel
     eager = _rows(*fp8, "--stack", "tensorrt_llm_xqa", "--moe", "eager").set_index("layer")
     per_expert = eager[eager["mapping"].fillna("").str.startswith("trtllm_moe_sm80")]
-    assert per_expert["count"].sum() == 2 * 8 * 32 and experts["count"].sum() == 3 * 32
+    assert per_expert["count"].sum() == 2 * 8 * 32
+    # its weight-only modes do quantize the experts, and run them on their own mixed-input kernel
+    # (the preset's here), not the fp16 one: int4 weights and their group scales, 4x fewer bytes
+    int4 = _rows(*fp8[:6], "--weights", "int4", "--stack", "tensorrt_llm_xqa").set_index("layer")
+    assert not int4["mapping"].fillna("").str.startswith("trtllm_moe_sm80").any()
+    assert int4.loc["linear_43_x8_x2", "dram_read_bytes"] < weights / 3
+
+
+def test_an_8_bit_datapath_keeps_the_unquantized_experts_in_16_bits():
+    # --activations fp8 makes every activation 8-bit; experts left unquantized still multiply in
+    # fp16 (their output's dtype is fp8 here, which no 16-bit engine's experts run in)
+    from workloads.annotate import with_unquantized_experts
+    from workloads.model_graph import load_model_graph
+    from workloads.op import Role
+
+    graph = load_model_graph("mixtral-8x7b", phase="prefill", seq=16, weights="fp8", activations="fp8",
+                             moe="grouped")
+    experts = [op for op in with_unquantized_experts(graph).ops if ".experts.*." in op.module]
+    assert experts and all(
+        op.operand(Role.WEIGHT).dtype.value == "fp16" and op.operand(Role.INPUT).dtype.value == "fp16"
+        for op in experts if op.kind.name == "GEMM"
+    )
+
+
+def test_a_stack_runs_its_moe_in_a_sweep_as_on_the_command_line_and_a_dense_models_hash_keeps():
+    # a sweep's stack workload traces a Mixtral with the stack's grouped MoE (unless it gives moe),
+    # and leaves the spec's hash alone: a dense model's results do not depend on it
+    from sim.sweep.spec import parse_sweep_spec
+
+    spec = """
+name: moe_stack
+hardware: h100_sxm
+axes: {achievable_dram_bytes_per_s: [3.0e12]}
+workloads:
+  - {name: mixtral, model: mixtral-8x7b, phase: prefill, seq: 64, stack: tensorrt_llm_xqa}
+  - {name: eager, model: mixtral-8x7b, phase: prefill, seq: 64, stack: tensorrt_llm_xqa, moe: eager}
+fidelity: cycle
+"""
+    grouped, eager = parse_sweep_spec(spec).workloads
+    assert "moe" not in dict(grouped.args)
+    assert any(".experts.*." in op.module for op in grouped.trace().ops)
+    assert not any(".experts.*." in op.module for op in eager.trace().ops)

@@ -197,18 +197,25 @@ def _annotate_weight(op: Op, dtype: DType | None, scheme: QuantScheme | None, sp
     return replace(op, operands=(*operands, *metadata))
 
 
+#: The dtypes an unquantized expert keeps (`with_unquantized_experts`): its output's where that is
+#: one of them, else fp16 (an 8-bit datapath's output, `annotate`'s ``activations``).
+UNQUANTIZED_EXPERT_DTYPES = (DType.FP16, DType.BF16, DType.FP32)
+
+
 def with_unquantized_experts(graph: OpGraph) -> OpGraph:
     """`graph` with each mixture-of-experts expert's weight GEMM (`workloads.fusion.is_expert_module`,
-    traced or grouped) back in the dtype of its output, the step's activations: its weight and
-    its activation input in that dtype, its quantization metadata dropped, its sparsity kept. An
-    engine whose weight quantization replaces the model's linear layers but leaves the experts'
-    own weights alone runs them so: TensorRT-LLM 0.8-0.9's FP8 (`workloads.stacks`, the stacks'
-    `quantized_experts`). A traced 16-bit expert is returned as it was."""
+    traced or grouped) back in 16 bits: its weight and its activation input in its output's dtype
+    where that is a 16- or 32-bit float (the step's activations), else fp16
+    (`UNQUANTIZED_EXPERT_DTYPES`), its quantization metadata dropped, its sparsity kept. An engine
+    whose weight quantization replaces the model's linear layers but leaves the experts' own
+    weights alone runs them so: TensorRT-LLM 0.8-0.9's FP8 (`workloads.stacks`, the stacks'
+    `unquantized_expert_weights`). A traced 16-bit expert is returned as it was."""
     ops = []
     for op in graph.ops:
         weight_op = op.kind in (OpKind.GEMM, OpKind.CONV) and dict(op.attrs).get("weight_is_param") == 1
         if weight_op and is_expert_module(op.module):
-            dtype = op.operand(Role.OUTPUT).dtype
+            output = op.operand(Role.OUTPUT).dtype
+            dtype = output if output in UNQUANTIZED_EXPERT_DTYPES else DType.FP16
             operands = tuple(
                 replace(operand, dtype=dtype) if _unquantized(operand) else operand
                 for operand in op.operands

@@ -35,9 +35,9 @@ Mode = TypeVar("Mode", bound=enum.Enum)
 #: An expert's module path: the MoE layer, the expert's index, and the projection (absent for the
 #: expert's own elementwise ops).
 EXPERT_MODULE = re.compile(r"^(?P<layer>.+)\.experts\.(?P<index>\d+)(?:\.(?P<proj>[\w.]+))?$")
-#: Any op of an expert: one expert's (index), a grouped op's (``*``, `group_experts`), its
-#: projections merged or not (``gate_proj+up_proj``, `workloads.serving`).
-EXPERT_PATH = re.compile(r"\.experts\.(?:\d+|\*)(?:\.|$)")
+#: Any op of an expert, its index captured: one expert's (``mlp.experts.5``), a grouped op's (``*``,
+#: `group_experts`), its projections merged or not (``gate_proj+up_proj``, `workloads.serving`).
+EXPERT_PATH = re.compile(r"\.experts\.(\d+|\*)(?:\.|$)")
 
 
 def is_expert_module(module: str) -> bool:

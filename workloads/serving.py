@@ -13,6 +13,9 @@ dataflow (`Op.dataflow`), so they apply to any traced model, not only to module 
    activation tensor with parameter weights of one dtype, the same M and K, run as one GEMM of
    the summed N, at the first one's place (its input is ready there; its weights are
    parameters). Operands indexed by N (weight, bias, output) add up; the input is read once.
+   Grouped GEMMs over an MoE layer's experts (``--moe grouped``) merge the same way where they read
+   the same per-expert inputs: the experts' gate and up projections, one grouped GEMM of twice the
+   N (TensorRT-LLM's MoE plugin's fc1, vLLM's fused ``w13``).
 2. **Memory-bound chains fuse.** Consecutive elementwise, norm, softmax, reduction and copy ops
    run as one kernel when each one after the first reads a tensor the chain wrote, an activation
    the chain read, or an activation written by the op that wrote one the chain read (a residual
@@ -89,22 +92,32 @@ def _merge_shared_input_gemms(ops: list[Op]) -> list[Op]:
     return out
 
 
+#: The dims of a GEMM that may merge with another: a layer's, or a grouped GEMM over an MoE layer's
+#: experts (`workloads.fusion.group_experts`: ``B`` groups, each expert's rows reading its own input).
+MERGEABLE_GEMM_DIMS = (("M", "N", "K"), ("B", "M", "N", "K"))
+
+
 def _shared_input_key(op: Op) -> tuple[object, ...] | None:
-    """What GEMMs that may merge have in common; None for an op that is not such a GEMM."""
+    """What GEMMs that may merge have in common; None for an op that is not such a GEMM. A grouped
+    GEMM reads one input per expert: two merge where they read the same ones, as the experts' gate
+    and up projections do (one grouped GEMM of twice the N: TensorRT-LLM's MoE plugin's fc1, vLLM's
+    fused ``w13``)."""
     if (
         op.kind is not OpKind.GEMM
         or op.unmodeled
-        or op.dim_names != ("M", "N", "K")
+        or op.dim_names not in MERGEABLE_GEMM_DIMS
         or dict(op.attrs).get("weight_is_param") != 1
         or not op.dataflow
     ):
         return None
-    inputs = [use.tensor for use in op.dataflow if use.role is Role.INPUT]
-    if len(inputs) != 1:
+    inputs = tuple(use.tensor for use in op.dataflow if use.role is Role.INPUT)
+    grouped = op.dim_names[0] == "B"
+    if not inputs or (len(inputs) != 1 and not grouped):
         return None
     parent = op.module.rpartition(".")[0]
     operands = tuple((o.name, o.role, o.dims, o.dtype, o.sparsity) for o in op.operands)
-    return (inputs[0], parent, op.dim("M"), op.dim("K"), operands, op.count)
+    groups = op.dim("B") if grouped else 1
+    return (inputs, parent, groups, op.dim("M"), op.dim("K"), operands, op.count)
 
 
 def _merge_gemms(gemms: list[Op]) -> Op:

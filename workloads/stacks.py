@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from workloads.fusion import MoeMode
+
 
 @dataclass(frozen=True)
 class Stack:
@@ -38,14 +40,13 @@ class Stack:
     `prefill_token_budget`: the most prompt tokens its scheduler puts in one prefill step (0: the
     whole batch in one), whole prompts first come first served (`prefill_steps`);
     `budget_covers_model_len`: the budget is at least the model's context length (vLLM's default);
-    `max_seqs_per_step`: the most sequences a step takes (0: no limit). `quantized_experts`: its
-    weight quantization reaches a mixture-of-experts layer's experts; where not, they run in 16
-    bits whatever the rest of the model's weights (`workloads.annotate.with_unquantized_experts`).
-    `moe`: how it runs a mixture-of-experts layer (`workloads.fusion.MoeMode`: ``grouped``, one
-    grouped kernel per projection over all experts, as an MoE plugin or fused-MoE kernel does;
-    ``eager``, each expert's ops as traced), and `expert_gemm_kernel` the GEMM implementation of
-    those experts where it is a kernel of its own (`mappers.gpu_gemm.GEMM_KERNELS`; empty: the
-    preset's)."""
+    `max_seqs_per_step`: the most sequences a step takes (0: no limit). `unquantized_expert_weights`: the
+    weight dtypes whose quantization does not reach a mixture-of-experts layer's experts, which then
+    run in 16 bits (`workloads.annotate.with_unquantized_experts`). `moe`: how it runs such a layer
+    (``grouped``, one grouped kernel a projection over all experts, gate and up merged, as an MoE
+    plugin or fused-MoE kernel does; ``eager``, each expert's ops as traced), and
+    `expert_gemm_kernel` the kernel of those experts' 16-bit GEMMs where it is one of its own
+    (`mappers.gpu_gemm.GEMM_KERNELS`; empty: the preset's)."""
 
     fusion: str
     cuda_graphs: bool
@@ -59,8 +60,8 @@ class Stack:
     prefill_token_budget: int = 0
     budget_covers_model_len: bool = False
     max_seqs_per_step: int = 0
-    quantized_experts: bool = True
-    moe: str = "eager"
+    unquantized_expert_weights: frozenset[str] = frozenset()
+    moe: MoeMode = MoeMode.EAGER
     expert_gemm_kernel: str = ""
 
     def timing(self, phase: str) -> str:
@@ -137,6 +138,11 @@ VLLM_MAX_NUM_SEQS = 256
 TRTLLM_V011_MAX_NUM_TOKENS = 8192
 
 #: The stacks of the whole-model rows, by the published `kernel` cell's first word.
+#: The weight dtypes TensorRT-LLM 0.8-0.9 do not quantize a Mixtral's experts to (comment at
+#: ``tensorrt_llm_xqa``): FP8; their weight-only int4 and int8 modes do reach the experts.
+TRTLLM_V08_UNQUANTIZED_EXPERTS = frozenset({"fp8"})
+
+
 STACKS = {
     "torchao": Stack("serving", True, False, "torch.compile 'reduce-overhead': Inductor fusion, CUDA graphs"),
     "lmdeploy_turbomind": Stack("serving", False, False, "TurboMind: fused kernels launched from C++"),
@@ -162,15 +168,18 @@ STACKS = {
     # RowLinear modules for FP8 ones, and the MoE layer's experts are weights of its own
     # (tensorrt_llm/layers/moe.py: ``MixtureOfExperts`` quantizes them only for weight-only modes,
     # else ``self.weight_dtype = dtype``); the v0.10.0 release notes then list "Added FP8
-    # quantization support for Mixtral" (`quantized_experts`); its MoE plugin (``moe_plugin =
-    # "float16"`` by default, tensorrt_llm/plugin/plugin.py) runs each projection of all experts
-    # as one grouped GEMM, CUTLASS's Ampere kernel on every GPU (`mappers.gpu_gemm.TRTLLM_MOE_SM80`)
+    # quantization support for Mixtral" (`unquantized_expert_weights`). Its MoE plugin
+    # (``moe_plugin = "float16"`` by default, tensorrt_llm/plugin/plugin.py) runs the experts' gate
+    # and up projections as one grouped GEMM ("horizontal fusion for gated activation", fc1 of
+    # ``inter_size * 2``) and their down projection as another, CUTLASS's Ampere kernel on every
+    # GPU for 16-bit weights (`mappers.gpu_gemm.TRTLLM_MOE_SM80`)
     "tensorrt_llm_xqa": Stack(
         "serving", False, False, "a TensorRT engine; v0.8-v0.9: no CUDA graphs (gptSessionBenchmark "
         "without --enable_cuda_graph), XQA decode for groups of 8 query heads per K/V head, the "
         "masked MHA on the paged cache for the others; FP8 engines keep MoE experts in 16 bits",
-        decode_kernel="trtllm_mmha_paged", decode_by_group={8: "trtllm_xqa"}, quantized_experts=False,
-        moe="grouped", expert_gemm_kernel="trtllm_moe_sm80",
+        decode_kernel="trtllm_mmha_paged", decode_by_group={8: "trtllm_xqa"},
+        unquantized_expert_weights=TRTLLM_V08_UNQUANTIZED_EXPERTS, moe=MoeMode.GROUPED,
+        expert_gemm_kernel="trtllm_moe_sm80",
     ),
     # v0.9's GPT-J and Llama-2 engines were built with ``--paged_kv_cache disable`` (performance.md
     # at 71d8d4d3, "Benchmarking per Model"): the masked MHA on a contiguous cache, XQA's contiguous
@@ -178,8 +187,8 @@ STACKS = {
     "tensorrt_llm_contiguous_kv": Stack(
         "serving", False, False, "a TensorRT engine; v0.9 with a contiguous KV cache: no CUDA graphs, "
         "the masked MHA decode (XQA for groups of 8); FP8 engines keep MoE experts in 16 bits", "trtllm_mmha",
-        decode_by_group={8: "trtllm_xqa"}, quantized_experts=False, moe="grouped",
-        expert_gemm_kernel="trtllm_moe_sm80",
+        decode_by_group={8: "trtllm_xqa"}, unquantized_expert_weights=TRTLLM_V08_UNQUANTIZED_EXPERTS,
+        moe=MoeMode.GROUPED, expert_gemm_kernel="trtllm_moe_sm80",
     ),
     # vLLM replays CUDA graphs for decode batches only (vllm/worker/model_runner.py, v0.5: "vLLM uses
     # cuda graph only for decoding requests", ``use_captured_graph = (decode_only and ...)``); a

@@ -144,7 +144,7 @@ def stack_arguments(args: argparse.Namespace):
     stack = STACKS[args.stack] if args.stack else None
     args.fusion = args.fusion or (stack.fusion if stack else "eager")
     if hasattr(args, "moe"):  # the stack's MoE kernels, as its fusion, where --moe is not given
-        args.moe = args.moe or (stack.moe if stack else None)
+        args.moe = args.moe or (stack.moe.value if stack else None)
     if args.step_host_s is not None:  # given alone, or over the stack's
         return stack, args.step_host_s, "engine host time per step (--step-host-s)"
     return stack, stack.step_host_s, host_note(args.stack)

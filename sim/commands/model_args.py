@@ -140,9 +140,10 @@ def annotation_arguments(args: argparse.Namespace) -> dict[str, object]:
     from workloads.model_graph import ANNOTATION_KEYS  # tracing stays out of start-up
 
     given = {name: getattr(args, name) for name in ANNOTATION_KEYS}
-    defaults = {"fusion": given["fusion"] or FusionMode.EAGER.value}
-    defaults["moe"] = given["moe"] or MoeMode.EAGER.value
-    return given | defaults
+    return given | {
+        "fusion": given["fusion"] or FusionMode.EAGER.value,
+        "moe": given["moe"] or MoeMode.EAGER.value,
+    }
 
 
 def gemm_workload(texts: list[str], dtype: DType, args: argparse.Namespace) -> OpGraph:

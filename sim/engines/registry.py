@@ -79,6 +79,10 @@ class DeviceModel:
     * `validated_on_published`: its presets' results are checked against published timings held
       out of every fit, and `codesign simulate` quotes the cell a result falls in
       (`sim.measured.accuracy`); False where no such table covers the kind.
+    * `datasheet_peaks`: its presets' matrix peaks and memory rate (`Device.peak_flops`,
+      `dram_bytes_per_s`) are datasheet figures, so no run beats a roofline of them
+      (`sim.measured.compare.roofline_floor_s`); False where a preset's are fitted or configured (a
+      CPU's rates calibrated on its own runs, an array's its configuration's).
     """
 
     simulate_op: Callable[[Op, Any], Rows]
@@ -93,6 +97,7 @@ class DeviceModel:
     run_note: Callable[[pd.DataFrame, Any], str] | None = None
     stored_weights: Callable[[Op, Any], tuple[float, float] | None] | None = None
     validated_on_published: bool = False
+    datasheet_peaks: bool = False
 
 
 def model_for(hardware: Any) -> DeviceModel:

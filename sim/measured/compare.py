@@ -241,8 +241,13 @@ def roofline_floor_s(op: Op, hardware: Device, l2_flush: str = "") -> float:
     stayed on chip from the call before: more than the largest on-chip memory holds
     (`Device.memory_levels`, DRAM last), or after a flush by writes. A 1 x 8192 x 8192 fp16 GEMV on
     an H100 SXM moves 134 MB, more than its 50 MB L2: no less than 134e6 / 3.35e12 = 40 µs; an
-    8192³ bf16 GEMM's 1.1e12 FLOPs no less than 1.1e12 / (989.4e12 x 1980/1830) = 1.03 ms. NaN
-    where the device states no peak for any operand's dtype (a measured row then goes unchecked)."""
+    8192³ bf16 GEMM's 1.1e12 FLOPs no less than 1.1e12 / (989.4e12 x 1980/1830) = 1.03 ms. NaN (the
+    row goes unchecked) on a device whose figures are not a datasheet's (`DeviceModel.datasheet_peaks`:
+    a CPU preset's rates are fitted to its runs, an array's are its configuration's) and where the
+    GPU states no peak for any operand's dtype. A GeForce part's peaks are its fp32-accumulate
+    rates: an fp16-accumulate GEMM, which no kernel the model holds runs, could beat the floor."""
+    if not model_for(hardware).datasheet_peaks:
+        return math.nan
     peaks = []
     for dtype in {operand.dtype for operand in op.operands}:
         try:

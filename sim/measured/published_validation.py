@@ -49,6 +49,7 @@ from sim.measured.accuracy import TARGET_PCT
 from sim.measured.compare import compare, timed_as
 from sim.simulate import simulate, summarize
 from sim.stack_step import with_module_kernels, with_stack_experts
+from workloads.fusion import MoeMode
 from workloads.model_graph import load_model_graph
 from workloads.stacks import STACKS, launch_timing
 
@@ -202,6 +203,8 @@ W8A8_ACTIVATIONS = frozenset({"fp8"})
 def _graph(step: pd.Series, phase: str, *, batch: int | None = None, **lengths: int):
     activations = step["activations"] or None
     quantized = activations in W8A8_ACTIVATIONS
+    stack_name = "" if _blank(step.get("stack")) else str(step["stack"])
+    stack = STACKS.get(stack_name)
     graph = load_model_graph(
         step["model"],
         phase=phase,
@@ -211,12 +214,12 @@ def _graph(step: pd.Series, phase: str, *, batch: int | None = None, **lengths: 
         activations=None if quantized else activations,
         gemm_activations=activations if quantized else None,
         kv=step["kv"] or None,
-        moe=STACKS[step["stack"]].moe if step["stack"] in STACKS else "eager",
+        moe=stack.moe if stack else MoeMode.EAGER,
         fusion=step["fusion"],
         **lengths,
     )
     assignments = step.get("module_gemm_kernels")
-    graph = with_stack_experts(graph, str(step.get("stack") or ""))
+    graph = with_stack_experts(graph, stack_name, step["weights"] or "")
     return with_module_kernels(graph, "" if _blank(assignments) else str(assignments))
 
 

@@ -109,6 +109,10 @@ class WorkloadSpec:
         from workloads.model_graph import load_model_graph  # torch only on a trace-cache miss
 
         args = dict(self.args) | ({"batch": batch} if batch else {})
+        if self.stack and "moe" not in args:  # its MoE kernels, as --stack runs them; not in the hash,
+            from workloads.stacks import STACKS  # which a dense model's results do not depend on
+
+            args["moe"] = STACKS[self.stack].moe
         graph = load_model_graph(self.model, **args)
         if self.stack:  # the GEMMs the stack runs as a kernel of their own by module
             from sim.stack_step import with_stack_module_kernels
@@ -179,12 +183,10 @@ def _parse_entry(entry: Any, index: int, base_dir: Path) -> WorkloadSpec:
         default = f"{model}:{args.get('phase', 'prefill')}"
         stack = _parse_stack(entry.get("stack"), where)
         host = _parse_host(entry.get("step_host_s"), stack, where)
-        if stack:  # the stack's kernels and MoE mode, as --stack traces them (eager MoE: left out)
+        if stack and "fusion" not in args:  # the stack's kernels, as --stack traces them
             from workloads.stacks import STACKS
 
-            args.setdefault("fusion", STACKS[stack].fusion)
-            if "moe" not in args and STACKS[stack].moe != "eager":
-                args["moe"] = STACKS[stack].moe
+            args["fusion"] = STACKS[stack].fusion
         return WorkloadSpec(
             name=str(name or default), kind=kind, model=model, args=tuple(sorted(args.items())), stack=stack,
             step_host_s=host,

@@ -55,4 +55,5 @@ MODEL = DeviceModel(
     kernel_fractions=kernel_fractions,
     calibration_knobs=calibration_knobs,
     validated_on_published=True,
+    datasheet_peaks=True,
 )
