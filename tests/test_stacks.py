@@ -436,6 +436,10 @@ def test_tensorrt_llm_09_runs_a_mixtrals_fp8_engine_with_16_bit_experts_in_group
     int4 = _rows(*fp8[:6], "--weights", "int4", "--stack", "tensorrt_llm_xqa").set_index("layer")
     assert not int4["mapping"].fillna("").str.startswith("trtllm_moe_sm80").any()
     assert int4.loc["linear_43_x8_x2", "dram_read_bytes"] < weights / 3
+    # vLLM's fused_experts groups them too (w13 and w2), in the weights' own dtype, on the preset's kernel
+    vllm = _rows(*fp8, "--stack", "vllm").set_index("layer")
+    assert vllm.loc["linear_43_x8_x2", "dram_read_bytes"] == pytest.approx(weights / 2, rel=0.01)
+    assert not vllm["mapping"].fillna("").str.startswith("trtllm_moe_sm80").any()
 
 
 def test_an_8_bit_datapath_keeps_the_unquantized_experts_in_16_bits():

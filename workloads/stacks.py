@@ -192,17 +192,23 @@ STACKS = {
     ),
     # vLLM replays CUDA graphs for decode batches only (vllm/worker/model_runner.py, v0.5: "vLLM uses
     # cuda graph only for decoding requests", ``use_captured_graph = (decode_only and ...)``); a
-    # prefill runs eagerly, each op dispatched from Python
+    # prefill runs eagerly, each op dispatched from Python. Its MoE layers run ``fused_experts``
+    # (vllm/model_executor/layers/fused_moe/fused_moe.py): ``invoke_fused_moe_kernel`` once on the
+    # experts' merged gate and up weights (``w13``) and once on their down weights, one Triton
+    # kernel a projection over all experts
     "vllm": Stack(
         "serving", True, False, "vLLM: fused kernels, decode replayed from CUDA graphs, prefill eager",
         eager_prefill=True, step_host_s=VLLM_STEP_HOST_S, prefill_token_budget=VLLM_MIN_BATCHED_TOKENS,
-        budget_covers_model_len=True, max_seqs_per_step=VLLM_MAX_NUM_SEQS,
+        budget_covers_model_len=True, max_seqs_per_step=VLLM_MAX_NUM_SEQS, moe=MoeMode.GROUPED,
     ),
     # Argonne's TensorRT-LLM 0.11 runs (their copy of examples/run.py at ae7e7a41, ModelRunnerCpp, one
-    # output token): the C++ runtime launches a prefill step; the script sets no CUDA-graph option
+    # output token): the C++ runtime launches a prefill step; the script sets no CUDA-graph option.
+    # Its MoE plugin groups the experts as v0.8-0.9's does (gate and up as one), and quantizes them
+    # to FP8 since v0.10 ("Added FP8 quantization support for Mixtral"); its grouped kernel on
+    # Hopper was not read: the preset's
     "tensorrt_llm_v011": Stack(
         "serving", False, False, "a TensorRT engine, v0.11 (C++ runtime): a prefill step, no CUDA graphs",
-        prefill_token_budget=TRTLLM_V011_MAX_NUM_TOKENS,
+        prefill_token_budget=TRTLLM_V011_MAX_NUM_TOKENS, moe=MoeMode.GROUPED,
     ),
 }
 
