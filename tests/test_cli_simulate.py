@@ -317,3 +317,16 @@ def test_a_gemm_takes_the_weight_and_activation_arguments_a_model_would(capsys):
     assert "Validated accuracy of a weight-only GEMM on h100_sxm" in out
     assert "None of them times the model's default weight-only GEMM" in out
 
+
+
+def test_a_moe_models_result_states_the_routing_it_assumes(capsys):
+    # one decode token picks 2 of Mixtral's 8 experts: the step reads those 2 experts' weights a
+    # layer; a 64-token prefill touches all 8 (workloads.zoo.layers.experts_touched: 8·(1 − (3/4)^64))
+    code, out, _ = run(capsys, "simulate", "--hw", "h200", "--model", "mixtral-8x7b", "--phase", "decode",
+                       "--context", "512")
+    assert code == 0 and "MoE routing: each layer's tokens go evenly to the 2 experts" in out
+    code, out, _ = run(capsys, "simulate", "--hw", "h200", "--model", "mixtral-8x7b", "--seq", "64",
+                       "--moe", "grouped")
+    assert code == 0 and "to the 8 experts" in out
+    code, out, _ = run(capsys, "simulate", "--hw", "h200", "--model", "llama-2-7b", "--seq", "64")
+    assert code == 0 and "MoE routing" not in out

@@ -162,10 +162,39 @@ def run(args: argparse.Namespace) -> int:
         if device_note:
             print(device_note(results, hardware))
         print(_summary_line(workload, total, hardware))
+        routing = _routing_note(workload)
+        if routing:
+            print(routing)
         validated = _accuracy_note(workload, hardware, args, as_shipped=as_shipped)
         if validated:
             print(validated)
     return 0
+
+
+def _routing_note(workload: OpGraph) -> str:
+    """For a workload with mixture-of-experts layers, the routing it assumes: each layer's tokens
+    spread evenly over the experts a uniform random router touches in expectation
+    (`workloads.zoo.layers.experts_touched`), the most any layer touches; '' for any other."""
+    from workloads.fusion import EXPERT_PATH
+
+    touched: dict[str, set[str]] = {}
+    for op in workload.ops:
+        match = EXPERT_PATH.search(op.module)
+        if not match or not op.is_gemm_shaped:
+            continue
+        layer = op.module[: match.start()]
+        if match.group(1) == "*":  # a grouped op: its B dim counts the experts
+            touched.setdefault(layer, set()).update(str(i) for i in range(dict(op.dims).get("B", 1)))
+        else:
+            touched.setdefault(layer, set()).add(match.group(1))
+    if not touched:
+        return ""
+    most = max(len(experts) for experts in touched.values())
+    return (
+        f"MoE routing: each layer's tokens go evenly to the {most} experts a uniform random router "
+        "touches in expectation (workloads/zoo/layers.py experts_touched); a trained router's skew, "
+        "which reads fewer experts' weights or loads some more, is not modeled"
+    )
 
 
 def _is_shipped_preset(hardware) -> bool:
