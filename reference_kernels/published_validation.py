@@ -39,7 +39,7 @@ import pandas as pd
 from hwmodels.system_loader import nvlink_node_preset
 from reference_kernels.published_models import PUBLISHED_MODELS, published_model_steps
 from reference_kernels.sources import DATA, harness, with_split
-from workloads.stacks import STACKS, WEIGHT_ONLY_KERNELS, Stack, module_gemm_kernels, stack_kernels
+from workloads.stacks import STACKS, WEIGHT_ONLY_KERNELS, Stack, stack_kernels
 from workloads.zoo import context_length, list_models
 from workloads.zoo.configs import query_heads_per_kv
 
@@ -167,7 +167,7 @@ STEP_COLUMNS = (
     "family", "model", "scope", "batch", "input_len", "output_len", "weights", "group_size",
     "activations", "kv", "fusion", "cuda_graphs", "eager_host", "eager_prefill", "step_host_s",
     "prefill_batches", "stack",
-    "gemm_kernel", "module_gemm_kernels",
+    "gemm_kernel",
     "attention_kernel", "decode_attention_kernel", "preset", "gpu",
     "tp", "latency_s",
     "set", "source_id", "split", "reason", "locator", "quote",
@@ -237,7 +237,6 @@ def _step(figure: pd.Series) -> dict[str, object]:
         "prefill_batches": _prefill_batches(stack, figure),
         "stack": stack_name,
         "gemm_kernel": gemm,
-        "module_gemm_kernels": module_gemm_kernels(stack_name, weights),
         "attention_kernel": stack.attention_kernel,
         "decode_attention_kernel": decode_attention,
         "preset": figure["preset"],
@@ -282,7 +281,6 @@ def _published_model_step(row: pd.Series) -> dict[str, object]:
         "prefill_batches": str(int(row["batch"])),  # gpt-fast and TensorRT-LLM: one step
         "stack": (stack := row["source"].split("/")[1].split(" ")[0].lower()),
         "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack, row["weights"]), ""),
-        "module_gemm_kernels": module_gemm_kernels(stack, row["weights"]),
         "attention_kernel": "",
         "decode_attention_kernel": "",
         "preset": row["preset"],

@@ -22,7 +22,7 @@ workloads (`sim.sweep`) both run, so the two give the same number.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
 
@@ -116,7 +116,7 @@ def with_stack_experts(graph: OpGraph, stack_name: str, weights: str) -> OpGraph
         return graph
     ops = tuple(
         with_kernel(op, stack.expert_gemm_kernel)
-        if op.is_gemm_shaped and dict(op.attrs).get("weight_is_param") == 1 and is_expert_module(op.module)
+        if _weight_gemm(op) and is_expert_module(op.module)
         else op
         for op in graph.ops
     )
@@ -128,23 +128,28 @@ def with_stack_experts(graph: OpGraph, stack_name: str, weights: str) -> OpGraph
 SIXTEEN_BIT_WEIGHTS = frozenset({"", "fp16", "bf16"})
 
 
+def _weight_gemm(op: Op) -> bool:
+    """Whether `op` is a GEMM-shaped op on a parameter weight, which a stack may run as a kernel of
+    its own."""
+    return op.is_gemm_shaped and dict(op.attrs).get("weight_is_param") == 1
+
+
 def with_kernel(op: Op, kernel: str) -> Op:
     """`op` run as `kernel` (its ``kernel`` attr, replacing any it had)."""
     attrs = tuple(attr for attr in op.attrs if attr[0] != "kernel")
     return dataclasses.replace(op, attrs=(*attrs, ("kernel", kernel)))
 
 
-def with_module_kernels(graph: OpGraph, assignments: str) -> OpGraph:
-    """`graph` with each weight GEMM whose module name ends with a ``module=kernel`` pair's module
-    (pairs joined by ``;``: `workloads.stacks.MODULE_GEMM_KERNELS`) run as that kernel (its
-    ``kernel`` attr, which `sim.engines.gpu` takes over the spec-wide one)."""
-    kernels = dict(pair.split("=", 1) for pair in assignments.split(";") if pair)
+def with_module_kernels(graph: OpGraph, kernels: Mapping[str, str]) -> OpGraph:
+    """`graph` with each weight GEMM whose module name ends with one of `kernels`' module suffixes
+    (`workloads.stacks.MODULE_GEMM_KERNELS`) run as its kernel (its ``kernel`` attr, which
+    `sim.engines.gpu` takes over the spec-wide one)."""
     if not kernels:
         return graph
     ops = []
     for op in graph.ops:
         kernel = next((k for module, k in kernels.items() if op.module.endswith(module)), "")
-        if kernel and op.is_gemm_shaped and dict(op.attrs).get("weight_is_param") == 1:
+        if kernel and _weight_gemm(op):
             op = with_kernel(op, kernel)
         ops.append(op)
     return dataclasses.replace(graph, ops=tuple(ops))

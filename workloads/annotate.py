@@ -143,7 +143,7 @@ def _annotate_op(
     kv_dtype: DType | None,
     sparse: Sparsity | None,
 ) -> Op:
-    weight_op = op.kind in (OpKind.GEMM, OpKind.CONV) and dict(op.attrs).get("weight_is_param") == 1
+    weight_op = _weight_op(op)
     operands = []
     for operand in op.operands:
         floating = operand.dtype in FLOAT_DTYPES
@@ -158,6 +158,12 @@ def _annotate_op(
     if weight_op:
         op = _annotate_weight(op, weight_dtype, scheme, sparse)
     return op
+
+
+def _weight_op(op: Op) -> bool:
+    """Whether `op` multiplies by a parameter weight (a GEMM or convolution whose weight is one of
+    the model's parameters: attr ``weight_is_param = 1``), the ops ``weights`` annotates."""
+    return op.kind in (OpKind.GEMM, OpKind.CONV) and dict(op.attrs).get("weight_is_param") == 1
 
 
 def _annotate_weight(op: Op, dtype: DType | None, scheme: QuantScheme | None, sparse: Sparsity | None) -> Op:
@@ -212,8 +218,7 @@ def with_unquantized_experts(graph: OpGraph) -> OpGraph:
     `unquantized_expert_weights`). A traced 16-bit expert is returned as it was."""
     ops = []
     for op in graph.ops:
-        weight_op = op.kind in (OpKind.GEMM, OpKind.CONV) and dict(op.attrs).get("weight_is_param") == 1
-        if weight_op and is_expert_module(op.module):
+        if _weight_op(op) and is_expert_module(op.module):
             output = op.operand(Role.OUTPUT).dtype
             dtype = output if output in UNQUANTIZED_EXPERT_DTYPES else DType.FP16
             operands = tuple(

@@ -252,11 +252,10 @@ def stack_kernels(
     return gemm, attention
 
 
-def module_gemm_kernels(stack: str, weights: str) -> str:
-    """The stack's `MODULE_GEMM_KERNELS` for the weight dtype as a step carries them,
-    ``module=kernel;...`` ('' for none)."""
-    kernels = MODULE_GEMM_KERNELS.get((stack, weights), {})
-    return ";".join(f"{module}={kernel}" for module, kernel in kernels.items())
+def module_gemm_kernels(stack: str, weights: str) -> Mapping[str, str]:
+    """The stack's `MODULE_GEMM_KERNELS` for the weight dtype, module suffix -> kernel (empty for
+    none)."""
+    return MODULE_GEMM_KERNELS.get((stack, weights), {})
 
 
 def launch_timing(cuda_graphs: bool, eager_host: bool) -> str:

@@ -48,7 +48,7 @@ from sim.engines.gpu.engine import modeled_kernels
 from sim.measured.accuracy import TARGET_PCT
 from sim.measured.compare import compare, timed_as
 from sim.simulate import simulate, summarize
-from sim.stack_step import with_module_kernels, with_stack_experts
+from sim.stack_step import with_stack_module_kernels
 from workloads.fusion import MoeMode
 from workloads.model_graph import load_model_graph
 from workloads.stacks import STACKS, launch_timing
@@ -218,9 +218,7 @@ def _graph(step: pd.Series, phase: str, *, batch: int | None = None, **lengths: 
         fusion=step["fusion"],
         **lengths,
     )
-    assignments = step.get("module_gemm_kernels")
-    graph = with_stack_experts(graph, stack_name, step["weights"] or "")
-    return with_module_kernels(graph, "" if _blank(assignments) else str(assignments))
+    return with_stack_module_kernels(graph, stack_name, step["weights"] or "")
 
 
 def _blank(value: object) -> bool:
