@@ -98,8 +98,8 @@ def test_presets_lists_sources(capsys):
 
 
 def test_a_named_kernel_runs_at_its_calibrated_fraction(capsys):
-    # flash_attention_3 runs at its entry's fraction (0.6504; FA2's spec-wide one 0.6314) of wgmma's rate
-    # with its softmax overlapped, where FA2 issues mma.sync (2/3 of it) with its softmax half in
+    # flash_attention_3 runs at its entry's fraction (0.9018; FA2's spec-wide one 0.6314) of wgmma's rate
+    # with 60% of its softmax hidden, where FA2 issues mma.sync (2/3 of it) with its softmax half in
     # series: a non-causal attention takes ~0.6 as long (test_gpu_mechanisms); a causal one less
     # still, as FA3 hands the SMs the longest query blocks first where FA2's grid leaves each head's
     # longest for last (about 0.8 of FA2's makespan at 32 heads x 4096 tokens). The GEMMs (at the
@@ -118,8 +118,8 @@ def test_a_named_kernel_runs_at_its_calibrated_fraction(capsys):
 
 
 def test_a_kernel_the_model_has_traits_for_runs_without_an_entry(capsys):
-    # the H20 preset has no flash_attention_3 entry; --attention-kernel takes FA3's traits (wgmma,
-    # softmax overlapped) at the H20's spec-wide fraction (the H100's 0.6314 carried to 0.880): its
+    # --attention-kernel flash_attention_3 on the H20 takes FA3's traits (wgmma, 60% of its softmax
+    # hidden) at its entry (the H100's 0.9018 carried to the H20's rate: 0.975): its
     # prefill attention is faster than FA2's (mma.sync, softmax partly in series), the GEMMs unchanged
     argv = ["--hw", "h20", "--model", "llama-2-7b", "--phase", "prefill", "--seq", "2048", "--format", "csv"]
     base = pd.read_csv(io.StringIO(run(capsys, "simulate", *argv)[1]))
@@ -198,8 +198,8 @@ def test_a_model_that_does_not_fit_the_gpu_memory_is_warned_about(capsys):
             ["--hw", "h100_sxm", "--gemm", "64,64,64", "--attention-kernel", "fa3"],
             "--attention-kernel 'fa3': hardware 'h100_sxm' has no kernel_fractions or "
             "kernel_bandwidth_fractions entry for it (known: cutlass_fp8_blockscaled, "
-            "deepgemm_fp8_blockscaled, flash_attention_3, inductor_int8_weight_only, tinygemm_int4, "
-            "triton_tutorial_fa2",
+            "deepgemm_fp8_blockscaled, flash_attention_3, flash_attention_3_fp8, inductor_int8_weight_only, "
+            "tinygemm_int4, triton_tutorial_fa2",
         ),
         (
             ["--hw", "a100_80gb_sxm", "--gemm", "64,64,64", "--attention-kernel", "flash_attention_3"],

@@ -15,6 +15,7 @@ from hwmodels import load_hardware
 from hwmodels.errors import HardwareSpecError
 from mappers.gpu_attention import (
     FA2_SOFTMAX_OVERLAP,
+    FA3_SOFTMAX_OVERLAP,
     HOPPER_ATTENTION_KERNELS,
     attention_kernel,
     attention_problem,
@@ -149,12 +150,14 @@ def test_cudnn_sdpa_runs_fa3s_design_on_hopper_and_fa2s_elsewhere():
     cudnn = simulate_op_latency(op("attention_prefill", **shape, kernel="cudnn_sdpa"), EVENTS)
     fa3 = simulate_op_latency(op("attention_prefill", **shape, kernel="flash_attention_3"), EVENTS)
     fa2 = simulate_op_latency(op("attention_prefill", **shape, kernel="flash_attention_2"), EVENTS)
-    # the same design, on its own 128 x 128 tile at the spec-wide fraction where FA3 runs 128 x 176
-    # at its entry's: within a few percent
-    assert cudnn == pytest.approx(fa3, rel=0.05) and fa2 > 1.3 * cudnn
+    # the same design, on its own 128 x 128 tile at the spec-wide fraction with its softmax fully
+    # hidden, where FA3 runs 128 x 176 at its fitted fraction with 60% of its softmax hidden
+    # (FA3_SOFTMAX_OVERLAP): a little slower than FA3, as the FA3 paper's Figure 5 has cuDNN at head
+    # dim 128 and 8k tokens (600 against 646 TFLOP/s, 7.7% longer)
+    assert 1.0 < cudnn / fa3 < 1.15 and fa2 > 1.3 * cudnn
 
 
-def test_softmax_overlap_is_the_kernels_max_for_fa3_and_partial_for_fa2():
+def test_softmax_overlap_is_partial_for_fa3_and_fa2():
     # one SM: T = 1e6 MACs at 1e12 MAC/s = 1 us; O = 117,120 CUDA-core instructions at
     # 128 per cycle · 1.83e9 Hz = 0.5 us
     work = CtaWork(tensor_macs=1e6, tensor_macs_per_s=1e12, cuda_ops=117_120, l2_bytes=0, steps=1, stages=2)
@@ -163,8 +166,11 @@ def test_softmax_overlap_is_the_kernels_max_for_fa3_and_partial_for_fa2():
     assert sm_compute_s(H100, serial, 1) == pytest.approx(1.5e-6)  # in series: 1 + 0.5 us
     fa2 = dataclasses.replace(work, overlap=FA2_SOFTMAX_OVERLAP)
     assert sm_compute_s(H100, fa2, 1) == pytest.approx(1e-6 + (1 - FA2_SOFTMAX_OVERLAP) * 0.5e-6)
+    # FA3 hides 60% of its softmax (the FA3 paper's Figure 5): 1 + 0.4 · 0.5 = 1.2 us; more than FA2
     fa3 = attention_kernel("flash_attention_3")
-    assert fa3.overlap == 1 and not fa3.mma_sync
+    assert fa3.overlap == FA3_SOFTMAX_OVERLAP == 0.60 and not fa3.mma_sync
+    assert sm_compute_s(H100, dataclasses.replace(work, overlap=fa3.overlap), 1) == pytest.approx(1.2e-6)
+    assert FA2_SOFTMAX_OVERLAP < FA3_SOFTMAX_OVERLAP < 1
     assert attention_kernel("torch_sdpa").mma_sync and attention_kernel("").overlap == FA2_SOFTMAX_OVERLAP
 
 
@@ -174,6 +180,8 @@ def test_a_warp_specialized_pingpong_kernel_runs_its_prefill_as_fa3_does():
     # non-causal prefill is within a few percent of FA3's on the H100. Causal, its Triton grid
     # (cdiv(N_CTX, BLOCK_M), Z·H) runs each head's query blocks ascending where FA3's scheduler
     # hands out the longest first, so the last heads' longest blocks finish late: a little slower.
+    # TLX keeps its softmax fully hidden at the spec-wide fraction (no calibration source times it
+    # across head dims) where FA3 runs its fit with 60% hidden: at head dim 128 within 10% of FA3's.
     # FA2 (mma.sync, in-series softmax) is slower than either
     shape = dict(batch=4, heads=48, kv_heads=48, seq_q=2048, seq_kv=2048, head_dim=128)
     for causal in (0, 1):
@@ -182,7 +190,7 @@ def test_a_warp_specialized_pingpong_kernel_runs_its_prefill_as_fa3_does():
                                   EVENTS)
         fa2 = simulate_op_latency(op("attention_prefill", **shape, causal=causal, kernel="flash_attention_2"),
                                   EVENTS)
-        assert (fa3 <= tlx < 1.1 * fa3) if causal else tlx == pytest.approx(fa3, rel=0.05)
+        assert fa3 <= tlx < 1.1 * fa3
         assert fa2 > 1.3 * fa3
 
 
@@ -200,22 +208,25 @@ def test_attention_efficiency_follows_the_gpus_balance():
     assert _fraction_of_peak(load_hardware("a100_80gb_sxm")) == pytest.approx(0.73, abs=0.005)
     # the H20 is the H100's SM with its tensor cores capped at 480 MACs/cycle: the H100's losses
     # are time of the SM's other units, the same cycles per MAC on the H20, so its FA2 (mma.sync:
-    # 0.6314 of 1365 -> 1 / (1 + 480/1365 · 0.584) = 0.830 of 480) and its FA3 (wgmma: 0.6314 of
-    # 2048 -> 0.880 of 480) reach far more of its peak than of the H100's; per 128x64 block FA2's
+    # 0.6314 of 1365 -> 1 / (1 + 480/1365 · 0.584) = 0.830 of 480) and its FA3 (wgmma: its entry's
+    # 0.9018 of 2048 -> 1 / (1 + 480/2048 · 0.1089) = 0.975 of 480, the softmax beside it a quarter
+    # of the H100's share) reach far more of its peak than of the H100's; per 128x64 block FA2's
     # 128·64·256 / (0.830·480) = 5264 cycles of matmul against 8192 / 16 = 512 of exp and
     # 49152 / 128 = 384 of CUDA-core softmax
     h20 = load_hardware("h20")
     assert 0.7 < _fraction_of_peak(h20) < 0.8
     assert _fraction_of_peak(h20, "flash_attention_3") > _fraction_of_peak(H100, "flash_attention_3") + 0.2
-    # the transfer is the fraction alone: the H20 given the transferred 0.880 as its own fraction,
+    # the transfer is the fraction alone: the H20 given the transferred 0.975 as its own FA3 entry,
     # with no reference SM, runs FA3 at the same speed
     assert h20.attention_tensor_fraction == H100.attention_tensor_fraction == 0.6314
-    own = dataclasses.replace(h20, attention_tensor_fraction=h20.transferred_fraction(0.6314),
+    assert h20.kernel_fractions["flash_attention_3"] == H100.kernel_fractions["flash_attention_3"] == 0.9018
+    assert h20.transferred_fraction(0.9018) == pytest.approx(0.975, abs=0.001)
+    own = dataclasses.replace(h20, kernel_fractions={"flash_attention_3": h20.transferred_fraction(0.9018)},
                               reference_tensor_macs_per_cycle_per_sm=0.0,
                               reference_mma_sync_macs_per_cycle_per_sm=0.0)
     fa3_h20 = _fraction_of_peak(h20, "flash_attention_3")
     assert _fraction_of_peak(own, "flash_attention_3") == pytest.approx(fa3_h20)
-    # the H200 has the H100's SMs and no entry of its own: FA3 runs as on the H100 there
+    # the H200 has the H100's SMs and the H100's FA3 entry: FA3 runs as on the H100 there
     assert _fraction_of_peak(load_hardware("h200"), "flash_attention_3") == pytest.approx(
         _fraction_of_peak(H100, "flash_attention_3"), abs=0.02)
 

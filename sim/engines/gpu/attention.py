@@ -12,7 +12,9 @@ block's K and V through L2. The softmax runs beside the matmuls or after them as
 a 128×128 block at head dim 128 is ``128·128·256 / 1365 = 3072`` cycles of ``mma.sync``, ``16384
 / 16 = 1024`` of exp on the SFUs and ``16384 · 4 / 128 = 512`` of CUDA-core softmax: FA2 (in
 series) spends 4608 cycles where the tensor cores alone need 2048 at the ``wgmma`` rate (44%
-before its tensor fraction), FA3 (overlapped, ``wgmma``) max(2048, 1536). On an H20, whose
+before its tensor fraction), FA3 (``wgmma``, 60% of its softmax hidden: `FA3_SOFTMAX_OVERLAP`)
+2048 + 0.4·1536 = 2662, so at head dim 64 (half the matmul cycles, the same softmax) it keeps less
+of the tensor rate and at 256 more, as the FA3 paper's Figure 5 shows. On an H20, whose
 tensor cores do 480 MACs/cycle, the matmuls take 8738 cycles and FA2's softmax adds 18%.
 DRAM reads Q, K and V once (the query tiles and grouped query heads of one K/V head find it in
 L2) and writes O.
