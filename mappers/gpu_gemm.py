@@ -502,6 +502,49 @@ def marlin_launch(problem: GemmProblem, spec: GPUSpec) -> GemmTile:
 MARLIN = GemmKernel(overlap=1.0, split_k=False, tma_multicast=False, launch=marlin_launch, mma_sync=True)
 
 
+#: humming's weight-only GEMM as its H100 benchmark ran it (inclusionAI/humming, read in the git
+#: snapshot of the fork mgoin/humming: the H100 result files were committed on its branch
+#: ``h100-benchmarks`` at 1569726, whose parent 7fccb30 holds the code; benchmarks/bench_humming.py
+#: calls ``layer.prepare_default_kernel_configs()``, whose sm90 table, humming/tune/sm90.py, picks a
+#: launch by M, ``min < M <= max``, launcher.cpp:23): (most rows of A, block_m, block_n, block_k,
+#: stages, CTAs an SM), its persistent grid ``num_ctas_per_sm · SMs`` CTAs (launcher.cpp:146) over
+#: stream-K work units (``use_stream_k = True``, layer.py:404).
+HUMMING_SM90_LAUNCHES = (
+    (8, 8, 256, 128, 5, 1),
+    (16, 16, 256, 128, 5, 1),
+    (32, 32, 256, 64, 5, 1),
+    (256, 64, 256, 64, 4, 1),  # warp-specialized (humming_ws.cuh): a TMA producer, two math warp groups
+)
+#: Above the table's last M: 64 x 256 x 32 tiles, 4 stages, two CTAs an SM of one math warp group each
+#: (tune/sm90.py:27-32, ``"num_ctas_per_sm": 2``).
+HUMMING_SM90_LARGE_M = (64, 256, 32, 4, 2)
+
+
+def humming_launch(problem: GemmProblem, spec: GPUSpec) -> GemmTile:
+    """humming's launch for `problem` (`HUMMING_SM90_LAUNCHES`): the first configuration whose M
+    bound holds, else `HUMMING_SM90_LARGE_M`; stream-K over a grid of ``ctas_per_sm`` CTAs an SM.
+    Read in its sm90 table; ASSUMED on other GPUs (its sm80/sm89 tables were not read)."""
+    block_m, block_n, block_k, stages, ctas_per_sm = next(
+        (config for max_m, *config in HUMMING_SM90_LAUNCHES if problem.m <= max_m), HUMMING_SM90_LARGE_M
+    )
+    return GemmTile(block_m=block_m, block_n=block_n, block_k=block_k, stages=stages, split_k=1,
+                    ctas_per_sm=ctas_per_sm, stream_k=True)
+
+
+#: humming's sm90 main loop (7fccb30): the weight is ``wgmma``'s A operand in registers ("swap AB":
+#: humming/config/mma.py:147-190, the activations B from shared memory through a descriptor), so
+#: the math warp groups dequantize each k-step's weight tile themselves (mma/wgmma.cuh:79-91,
+#: ``transform_b``) between their matmuls (humming_ws.cuh:153-162: load, ``mma.run``,
+#: ``transform_b`` in series; the producer warp group only issues TMA loads): overlap 0, as
+#: Triton's block-FP8 scaling by the warps that issue the dot. Each ``wgmma`` is followed by
+#: ``wgmma_commit(); wgmma_wait<0>();`` (wgmma.cuh:107-111), a completion latency per instruction
+#: the model does not count (`hwmodels.gpu.GPUSpec.wgmma_wait_s` is a k-step group's, measured on
+#: the H20 only). No thread-block clusters at that commit (no TMA multicast). The H20's run
+#: (70b7066) used the same table but for M = 256, which it runs as larger M; the H200's rows
+#: (e31b991, whose tune/sm90.py does not parse) ASSUMED this one.
+HUMMING_SM90 = GemmKernel(overlap=0.0, split_k=False, tma_multicast=False, launch=humming_launch)
+
+
 #: DeepGEMM's SM90 FP8 GEMM picks its launch on the host (deep_gemm/jit_kernels/gemm.py
 #: ``get_best_configs``, read at a6524d4 of 2025-04-09, between the README table of a6d97a1 and the
 #: 256-row tiles of #81 that the calibration rows ran): the 128-deep scale block as BLOCK_K; BLOCK_M
@@ -658,6 +701,8 @@ GEMM_KERNELS = {
     "tileops_w4a16": TILEOPS_W4A16_GEMV,
     "tileops_w4a16_gemv_warp_per_row": TILEOPS_W4A16_GEMV_WARP_PER_ROW,
     "marlin": MARLIN,
+    "humming_w4a16": HUMMING_SM90,
+    "humming_w8a16": HUMMING_SM90,
     "trtllm_moe_sm80": TRTLLM_MOE_SM80,
     # vLLM's CUTLASS FP8 GEMM with per-tensor or per-token scales (``cutlass_scaled_mm``,
     # csrc/quantization/cutlass_w8a8/c3x/scaled_mm_sm90_fp8_dispatch.cuh, read at vllm@44d638a8):

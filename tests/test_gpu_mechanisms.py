@@ -868,6 +868,45 @@ def test_marlin_multiplies_at_mma_sync_rate_on_hopper_and_at_the_native_rate_on_
         assert mma_sync / wgmma == pytest.approx(ratio, rel=0.02)
 
 
+def test_humming_launches_its_sm90_table_and_dequantizes_between_its_own_matmuls(monkeypatch):
+    # humming's sm90 table (tune/sm90.py at 7fccb30, the code of its H100 benchmark run) by M:
+    # 8 x 256 x 128 tiles (5 stages) to M = 8, 16 and 32 rows to 32, 64 x 256 x 64 (4 stages, one
+    # warp-specialized CTA an SM) to 256, then 64 x 256 x 32 at two CTAs an SM; a persistent
+    # stream-K grid either way
+    import dataclasses
+
+    from mappers import gpu_gemm
+    from mappers.gpu_gemm import HUMMING_SM90, candidate_tiles, gemm_problem
+    from sim.engines.gpu.gemm import best_gemm
+
+    h100 = load_hardware("h100_sxm")
+    shape = dict(N=8192, K=8192, a_dtype="fp16", b_dtype="int4", out_dtype="fp16")
+
+    def tile(m: int):
+        (only,) = candidate_tiles(gemm_problem(op("gemm_w4a16", M=m, **shape, kernel="humming_w4a16")), h100)
+        return only.block_m, only.block_n, only.block_k, only.stages, only.ctas_per_sm, only.stream_k
+
+    assert tile(1) == tile(8) == (8, 256, 128, 5, 1, True)
+    assert tile(9) == (16, 256, 128, 5, 1, True) and tile(32) == (32, 256, 64, 5, 1, True)
+    assert tile(33) == tile(256) == (64, 256, 64, 4, 1, True)
+    assert tile(257) == tile(16384) == (64, 256, 32, 4, 2, True)
+    # its math warp groups dequantize each k-step's weight tile between their own matmuls (overlap
+    # 0): at M = 16384 an SM's time is its tensor time plus the dequantization, where a kernel that
+    # hid it (overlap 1) would take the longer of the two: the tensor time. Per 64 x 256 x 32 step on
+    # one SM: 64 · 256 · 32 / (2048 · 0.8669) = 295 tensor cycles, 256 · 32 · 13/8 / 128 = 104 of
+    # CUDA-core dequantization, 399 in series: 1.35 times
+    assert HUMMING_SM90.overlap == 0 and not HUMMING_SM90.mma_sync
+    problem = gemm_problem(op("gemm_w4a16", M=16384, **shape, kernel="humming_w4a16"))
+    best_gemm.cache_clear()
+    serial = best_gemm(problem, h100).main.compute_s
+    with monkeypatch.context() as patched:
+        patched.setitem(gpu_gemm.GEMM_KERNELS, "humming_w4a16", dataclasses.replace(HUMMING_SM90, overlap=1.0))
+        best_gemm.cache_clear()
+        hidden = best_gemm(problem, h100).main.compute_s
+    best_gemm.cache_clear()
+    assert serial / hidden == pytest.approx((295 + 104) / 295, rel=0.03)
+
+
 def test_autoawq_dequantizes_the_whole_weight_before_a_dense_gemm_from_1024_tokens():
     # AutoAWQ's WQLinear_GEMM (v0.2.0): from 1024 tokens dequantize_weights_cuda writes the fp16
     # weight and torch.matmul runs on it; below, its own kernel. 1024 x 4096 x 4096, int4 group 128
