@@ -30,6 +30,10 @@ still solve their figures (bisection to 4 significant digits):
 * `kernel_bandwidth_fractions` ``tinygemm_int4`` and ``inductor_int8_weight_only`` of
   ``a100_80gb_sxm``: gpt-fast's int4 (group 32) and int8 steps of the same run, each simulated as
   gpt-fast ran it, its GEMMs at the entry (the rest of the step as the bf16 row's);
+* no fit, a check: the H20's ``mma.sync`` rate (`mma_sync_macs_per_cycle_per_sm`, 320: its tensor cap
+  ASSUMED to slow every tensor instruction alike, 1365 x 480 / 2048) against the two calibration
+  sources that time ``mma.sync`` kernels on an H20 (`check_h20_mma_sync`: xytpai/gpuk's HGEMM and
+  SageAttention's FlashAttention-2 bars), beside the same at 480, the cap binding alone;
 * `graph_launch_overhead_s` of ``h200``, ``a100_80gb_sxm`` and ``l40s``: what one minimal kernel
   replayed from a CUDA graph costs beyond the model's own time for it (its bytes at the copy rate
   and one memory latency, `sim.engines.gpu.timing.memory_bound_s`), from te42kyfo/gpu-benches'
@@ -140,6 +144,7 @@ def main() -> None:
     tensor = bisect(h100_gemm, 798e12 / h100.peak_tensor_flops(h100.default_dtype), 0.5, 1.0)
     print(f"h100_sxm achievable_tensor_fraction: {tensor} (shipped {h100.achievable_tensor_fraction})")
     solve_fa3_overlap()
+    check_h20_mma_sync()
     solve_graph_launch_overhead()
     check_fp8_promotion()
     solve_weight_only_kernels()
@@ -184,6 +189,25 @@ def solve_fa3_overlap() -> None:
     print(f"FA3_SOFTMAX_OVERLAP: {overlap} (shipped {gpu_attention.FA3_SOFTMAX_OVERLAP}) at FA3 fraction "
           f"{fraction}: the FA3 paper's Figure 5 ({len(rows)} bars) within a median {spread:.1f}% "
           f"(the softmax fully hidden, at its best fraction {hidden_fraction}: {hidden:.1f}%)")
+
+
+def check_h20_mma_sync() -> None:
+    """The H20's calibration rows of ``mma.sync`` kernels (gpuk_hgemm_h20, sageattention_h20_charts)
+    at its preset's ``mma.sync`` rate and at 480 (``min(1365, 480)``): median error per source."""
+    rows = calibration_measurements()
+    h20 = load_hardware("h20")
+    for rate in (h20.mma_sync_macs_per_cycle_per_sm, 480.0):
+        best_gemm.cache_clear()
+        best_attention.cache_clear()
+        spec = dataclasses.replace(h20, mma_sync_macs_per_cycle_per_sm=rate)
+        medians = []
+        for source in ("gpuk_hgemm_h20", "sageattention_h20_charts"):
+            chosen = rows[rows["source_id"] == source].reset_index(drop=True)
+            errors = compare(chosen, spec).rows["error_pct"]
+            medians.append(f"{source} {errors.median():+.1f}% ({len(errors)} rows)")
+        print(f"h20 mma.sync at {rate:g} MACs/cycle/SM: " + ", ".join(medians))
+    best_gemm.cache_clear()
+    best_attention.cache_clear()
 
 
 #: te42kyfo/gpu-benches@1c36d509 gpu-small-kernels/<file>, its first row (4096 doubles): a CUDA graph

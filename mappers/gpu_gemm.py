@@ -677,6 +677,20 @@ TRTLLM_MOE_SM80 = GemmKernel(
 )
 
 
+def gpuk_hgemm_tile(problem: GemmProblem) -> tuple[int, int, int, int]:
+    """xytpai/gpuk's HGEMM tile (``hgemm``, src/impl/hgemm_wmma_impl.h at 9e68896): 128 x 128 with
+    BLOCK_K 16 where min(M, N) > 2048, else 64 x 64 with BLOCK_K 32; two shared-memory buffers."""
+    return (128, 128, 16, 2) if min(problem.m, problem.n) > 2048 else (64, 64, 32, 2)
+
+
+#: xytpai/gpuk's HGEMM, a calibration source's check of the H20's ``mma.sync`` rate:
+#: ``mma.sync.aligned.m16n8k16`` (fp32 accumulation) from registers, its loads through registers
+#: into shared memory (`gpuk_hgemm_tile`); one CTA per output tile, no split of K, no clusters.
+GPUK_HGEMM = GemmKernel(
+    overlap=1.0, split_k=False, tma_multicast=False, mma_sync=True, fixed_tile=gpuk_hgemm_tile
+)
+
+
 #: Named GEMM implementations whose traits differ from the default (overlapped).
 GEMM_KERNELS = {
     # torchao's Triton block-FP8 GEMM (torchao/prototype/blockwise_fp8/blockwise_quantization.py,
@@ -703,6 +717,7 @@ GEMM_KERNELS = {
     "marlin": MARLIN,
     "humming_w4a16": HUMMING_SM90,
     "humming_w8a16": HUMMING_SM90,
+    "gpuk_hgemm_mma_sync": GPUK_HGEMM,
     "trtllm_moe_sm80": TRTLLM_MOE_SM80,
     # vLLM's CUTLASS FP8 GEMM with per-tensor or per-token scales (``cutlass_scaled_mm``,
     # csrc/quantization/cutlass_w8a8/c3x/scaled_mm_sm90_fp8_dispatch.cuh, read at vllm@44d638a8):
