@@ -134,7 +134,7 @@ def mac_rate_per_sm(
     issuing Ampere-style ``mma.sync`` (`mma_sync`) gets at most the spec's
     `mma_sync_macs_per_cycle_per_sm`, scaled for dtypes other than 16-bit by their tensor rate:
     on the H100 ``min(2048, 1365) = 1365`` MACs/cycle, 2/3 of ``wgmma``'s; on the H20, whose
-    tensor rate is capped at 480, ``min(480, 1365) = 480``, all of it. An error for any other
+    tensor rate is capped at 480, its preset's 320, 2/3 of that. An error for any other
     dtype with no tensor path. A fraction measured on another GPU's SM carries over as cycles
     (`GPUSpec.transferred_fraction`)."""
     if dtype is DType.FP32 and dtype not in spec.tensor_macs_per_cycle_per_sm and not sparse:
