@@ -504,31 +504,75 @@ MARLIN = GemmKernel(overlap=1.0, split_k=False, tma_multicast=False, launch=marl
 
 #: humming's weight-only GEMM as its H100 benchmark ran it (inclusionAI/humming, read in the git
 #: snapshot of the fork mgoin/humming: the H100 result files were committed on its branch
-#: ``h100-benchmarks`` at 1569726, whose parent 7fccb30 holds the code; benchmarks/bench_humming.py
-#: calls ``layer.prepare_default_kernel_configs()``, whose sm90 table, humming/tune/sm90.py, picks a
-#: launch by M, ``min < M <= max``, launcher.cpp:23): (most rows of A, block_m, block_n, block_k,
-#: stages, CTAs an SM), its persistent grid ``num_ctas_per_sm · SMs`` CTAs (launcher.cpp:146) over
-#: stream-K work units (``use_stream_k = True``, layer.py:404).
-HUMMING_SM90_LAUNCHES = (
-    (8, 8, 256, 128, 5, 1),
-    (16, 16, 256, 128, 5, 1),
-    (32, 32, 256, 64, 5, 1),
-    (256, 64, 256, 64, 4, 1),  # warp-specialized (humming_ws.cuh): a TMA producer, two math warp groups
-)
-#: Above the table's last M: 64 x 256 x 32 tiles, 4 stages, two CTAs an SM of one math warp group each
-#: (tune/sm90.py:27-32, ``"num_ctas_per_sm": 2``).
-HUMMING_SM90_LARGE_M = (64, 256, 32, 4, 2)
+#: ``h100-benchmarks`` at 1569726, whose parent 7fccb30 holds the code). benchmarks/bench_humming.py
+#: calls ``layer.prepare_default_kernel_configs()``, which runs the sm90 heuristic
+#: (humming/tune/sm90.py ``Sm90Heuristics.get_config``) at every M from 8 to 8192 in steps of 8
+#: (tune/base.py ``get_configs``) and launches, for a given M, the configuration of the range it falls
+#: in (``min < M <= max``, launcher.cpp:23): `humming_launch` is that heuristic for a dense layer
+#: with 16-bit activations. Its base configuration (``get_base_config``): a 256-column tile of
+#: 64-column warps, ``512 / activation bits`` of K (32 for fp16), two CTAs an SM.
+HUMMING_BLOCK_N, HUMMING_WARP_N, HUMMING_K_BITS, HUMMING_CTAS_PER_SM = 256, 64, 512, 2
+#: Most rows a tile holds (the base ``block_shape_m``), in steps of 8.
+HUMMING_MAX_BLOCK_M, HUMMING_BLOCK_M_STEP = 64, 8
+#: Shared memory its configurations may take on sm90 (``max_smem_size = 227 * 1024``), and its
+#: pipeline depths: 3, 4 where that fits, 5 for a non-warp-specialized tile of at most 32 rows.
+HUMMING_SMEM_BYTES = 227 * 1024
+#: With one CTA an SM its persistent grid takes at most this many CTAs per tile, and no more than
+#: K / (3 · block_k) (``factor = min(4.5, shape_k / (3 * block_shape_k))``).
+HUMMING_MAX_CTAS_PER_TILE = 4.5
+
+
+def humming_smem_bytes(problem: GemmProblem, block_m: int, block_n: int, block_k: int, stages: int) -> float:
+    """humming's shared memory for a launch (humming/utils/smem.py ``estimate_smem_size``, dense):
+    each stage's A and B tiles, and one 16-bit scale a column (channelwise)."""
+    return (problem.a_bytes * block_m + problem.b_bytes * block_n) * block_k * stages + 2 * block_n
 
 
 def humming_launch(problem: GemmProblem, spec: GPUSpec) -> GemmTile:
-    """humming's launch for `problem` (`HUMMING_SM90_LAUNCHES`): the first configuration whose M
-    bound holds, else `HUMMING_SM90_LARGE_M`; stream-K over a grid of ``ctas_per_sm`` CTAs an SM.
-    Read in its sm90 table; ASSUMED on other GPUs (its sm80/sm89 tables were not read)."""
-    block_m, block_n, block_k, stages, ctas_per_sm = next(
-        (config for max_m, *config in HUMMING_SM90_LAUNCHES if problem.m <= max_m), HUMMING_SM90_LARGE_M
-    )
-    return GemmTile(block_m=block_m, block_n=block_n, block_k=block_k, stages=stages, split_k=1,
-                    ctas_per_sm=ctas_per_sm, stream_k=True)
+    """humming's launch (``Sm90Heuristics.get_config`` at 7fccb30, dense, 16-bit activations): rows
+    in steps of 8 up to 64, above that the step size that needs the fewest row blocks (the smallest
+    on a tie: M = 257 takes 56); two CTAs an SM unless the tiles, counted twice, fall short of the
+    CTA slots, then one; with four warps K doubles (64), and a tile of at most 16 rows doubles it
+    again (128); 4 stages where they fit, 5 for a tile of at most 32 rows (no warp specialization
+    below 48 rows); a persistent grid over stream-K units, at one CTA an SM no more than 4.5 CTAs
+    a tile. 1 x 8192 x 8192 on an H100: 8 x 256 x 128, 5 stages, 132 CTAs; 16384 rows: 64 x 256 x
+    32, 4 stages, two CTAs an SM. Read in its sm90 code; ASSUMED on other GPUs."""
+    if problem.n % HUMMING_BLOCK_N:
+        raise WorkloadError(
+            f"humming: N = {problem.n}: its sm90 tile is {HUMMING_BLOCK_N} columns wide and must divide N"
+        )
+    m, step = problem.m, HUMMING_BLOCK_M_STEP
+    if m <= HUMMING_MAX_BLOCK_M:
+        block_m = math.ceil(m / step) * step
+    else:
+        blocks = [math.ceil(m / (step * (i + 1))) for i in range(HUMMING_MAX_BLOCK_M // step)]
+        block_m = step * (blocks.index(min(blocks)) + 1)
+    warp_k = HUMMING_K_BITS // round(8 * problem.a_bytes)
+    block_k = warp_k
+    tiles = problem.batch * math.ceil(m / block_m) * (problem.n // HUMMING_BLOCK_N)
+    ctas_per_sm = HUMMING_CTAS_PER_SM
+    while tiles * 2 < spec.sm_count * ctas_per_sm and ctas_per_sm > 1:
+        ctas_per_sm -= 1
+    warps = HUMMING_BLOCK_N // HUMMING_WARP_N * ctas_per_sm  # one warp row, one warp along K
+    if warps == 4:
+        block_k = 2 * warp_k
+    if warps <= 8 and block_m <= 16:
+        block_k = 2 * block_k
+
+    def fits(stages: int) -> bool:
+        return humming_smem_bytes(problem, block_m, HUMMING_BLOCK_N, block_k, stages) * ctas_per_sm < (
+            HUMMING_SMEM_BYTES)
+
+    stages = 4 if fits(4) else 3
+    warp_specialized = block_m >= 48 and warps <= 8
+    if not warp_specialized and stages == 4 and block_m <= 32 and fits(5):
+        stages = 5
+    grid = spec.sm_count * ctas_per_sm
+    if ctas_per_sm == 1:
+        per_tile = min(HUMMING_MAX_CTAS_PER_TILE, problem.k / (3 * block_k))
+        grid = min(spec.sm_count, math.ceil(tiles * per_tile))
+    return GemmTile(block_m=block_m, block_n=HUMMING_BLOCK_N, block_k=block_k, stages=stages, split_k=1,
+                    ctas_per_sm=ctas_per_sm, stream_k=True, grid=grid)
 
 
 #: humming's sm90 main loop (7fccb30): the weight is ``wgmma``'s A operand in registers ("swap AB":
@@ -540,8 +584,8 @@ def humming_launch(problem: GemmProblem, spec: GPUSpec) -> GemmTile:
 #: ``wgmma_commit(); wgmma_wait<0>();`` (wgmma.cuh:107-111), a completion latency per instruction
 #: the model does not count (`hwmodels.gpu.GPUSpec.wgmma_wait_s` is a k-step group's, measured on
 #: the H20 only). No thread-block clusters at that commit (no TMA multicast). The H20's run
-#: (70b7066) used the same table but for M = 256, which it runs as larger M; the H200's rows
-#: (e31b991, whose tune/sm90.py does not parse) ASSUMED this one.
+#: (70b7066) ran the same heuristic; the H200's rows (e31b991, whose tune/sm90.py does not parse)
+#: ASSUMED this one.
 HUMMING_SM90 = GemmKernel(overlap=0.0, split_k=False, tma_multicast=False, launch=humming_launch)
 
 
@@ -678,14 +722,16 @@ TRTLLM_MOE_SM80 = GemmKernel(
 
 
 def gpuk_hgemm_tile(problem: GemmProblem) -> tuple[int, int, int, int]:
-    """xytpai/gpuk's HGEMM tile (``hgemm``, src/impl/hgemm_wmma_impl.h at 9e68896): 128 x 128 with
-    BLOCK_K 16 where min(M, N) > 2048, else 64 x 64 with BLOCK_K 32; two shared-memory buffers."""
-    return (128, 128, 16, 2) if min(problem.m, problem.n) > 2048 else (64, 64, 32, 2)
+    """xytpai/gpuk's HGEMM tile (``hgemm``, src/impl/hgemm_wmma_impl.h at 71db7cd, the commit that
+    added the README's H20 figure): 128 x 128 where min(M, N) > 2048, else 64 x 64; BLOCK_K 32 either
+    way; two shared-memory buffers filled by ``cp.async`` (``ldg_copy_async``, double-buffered)."""
+    block = 128 if min(problem.m, problem.n) > 2048 else 64
+    return block, block, 32, 2
 
 
 #: xytpai/gpuk's HGEMM, a calibration source's check of the H20's ``mma.sync`` rate:
-#: ``mma.sync.aligned.m16n8k16`` (fp32 accumulation) from registers, its loads through registers
-#: into shared memory (`gpuk_hgemm_tile`); one CTA per output tile, no split of K, no clusters.
+#: ``mma.sync.aligned.m16n8k16`` (fp32 accumulation) from registers (`gpuk_hgemm_tile`); one CTA
+#: per output tile, no split of K, no clusters.
 GPUK_HGEMM = GemmKernel(
     overlap=1.0, split_k=False, tma_multicast=False, mma_sync=True, fixed_tile=gpuk_hgemm_tile
 )
@@ -810,6 +856,7 @@ class GemmTile:
     ctas_per_sm: int
     stream_k: bool = False
     warps: int = 0  # warps a CTA where the launch sets them (0: the kernel's, `tile_warps`)
+    grid: int = 0  # a stream-K launch's CTAs where its host code caps them (0: every slot, SMs · ctas_per_sm)
 
     def describe(self) -> str:
         split = "streamk" if self.stream_k else f"splitk{self.split_k}"

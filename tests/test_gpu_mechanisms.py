@@ -215,10 +215,11 @@ def test_attention_efficiency_follows_the_gpus_balance():
     # beside it a quarter of the H100's share) reach more of its peak than of the H100's; per 128x64
     # block FA2's 128·64·256 / (0.880·320) = 7447 cycles of matmul against 8192 / 16 = 512 of exp and
     # 49152 / 128 = 384 of CUDA-core softmax: FA2 keeps 54% of the H20's peak (SageAttention's charts:
-    # 86-90 TOPS of 148, 58-61%), FA3 89%
+    # 86-90 TOPS of 148, 58-61%); FA3 87%, against 67% on the H100
     h20 = load_hardware("h20")
     assert 0.5 < _fraction_of_peak(h20) < 0.6
-    assert _fraction_of_peak(h20, "flash_attention_3") > _fraction_of_peak(H100, "flash_attention_3") + 0.2
+    assert _fraction_of_peak(h20, "flash_attention_3") == pytest.approx(0.874, abs=0.01)
+    assert _fraction_of_peak(H100, "flash_attention_3") == pytest.approx(0.670, abs=0.01)
     # the transfer is the fraction alone: the H20 given the transferred 0.975 as its own FA3 entry,
     # with no reference SM, runs FA3 at the same speed
     assert h20.attention_tensor_fraction == H100.attention_tensor_fraction == 0.6314
@@ -871,28 +872,36 @@ def test_marlin_multiplies_at_mma_sync_rate_on_hopper_and_at_the_native_rate_on_
         assert mma_sync / wgmma == pytest.approx(ratio, rel=0.02)
 
 
-def test_humming_launches_its_sm90_table_and_dequantizes_between_its_own_matmuls(monkeypatch):
-    # humming's sm90 table (tune/sm90.py at 7fccb30, the code of its H100 benchmark run) by M:
-    # 8 x 256 x 128 tiles (5 stages) to M = 8, 16 and 32 rows to 32, 64 x 256 x 64 (4 stages, one
-    # warp-specialized CTA an SM) to 256, then 64 x 256 x 32 at two CTAs an SM; a persistent
-    # stream-K grid either way
+def test_humming_launches_as_its_sm90_heuristic_and_dequantizes_between_its_own_matmuls(monkeypatch):
+    # humming's sm90 heuristic (tune/sm90.py at 7fccb30, the code of its H100 benchmark run), N = K =
+    # 8192, fp16 activations, 32 tiles of 256 columns. On the H100's 132 SMs: M <= 8 one 8-row block,
+    # 32 · 1 · 2 = 64 < 132 · 2 CTA slots, so one CTA an SM; its four warps double K to 64 and a tile
+    # of at most 16 rows doubles it again, 128; 5 stages below 48 rows; a grid of min(132, 32 · 4.5)
+    # = 132. 33 rows run a 40-row tile (steps of 8), 257 rows 56-row tiles (5 blocks, the fewest,
+    # first reached at 56) at two CTAs an SM (32 · 5 · 2 = 320 >= 264) and K 32
     import dataclasses
 
     from mappers import gpu_gemm
     from mappers.gpu_gemm import HUMMING_SM90, candidate_tiles, gemm_problem
     from sim.engines.gpu.gemm import best_gemm
 
-    h100 = load_hardware("h100_sxm")
+    h100, h20 = load_hardware("h100_sxm"), load_hardware("h20")
     shape = dict(N=8192, K=8192, a_dtype="fp16", b_dtype="int4", out_dtype="fp16")
 
-    def tile(m: int):
-        (only,) = candidate_tiles(gemm_problem(op("gemm_w4a16", M=m, **shape, kernel="humming_w4a16")), h100)
-        return only.block_m, only.block_n, only.block_k, only.stages, only.ctas_per_sm, only.stream_k
+    def tile(m: int, spec=h100):
+        problem = gemm_problem(op("gemm_w4a16", M=m, **shape, kernel="humming_w4a16"))
+        (t,) = candidate_tiles(problem, spec)
+        return t.block_m, t.block_n, t.block_k, t.stages, t.ctas_per_sm, t.grid, t.stream_k
 
-    assert tile(1) == tile(8) == (8, 256, 128, 5, 1, True)
-    assert tile(9) == (16, 256, 128, 5, 1, True) and tile(32) == (32, 256, 64, 5, 1, True)
-    assert tile(33) == tile(256) == (64, 256, 64, 4, 1, True)
-    assert tile(257) == tile(16384) == (64, 256, 32, 4, 2, True)
+    assert tile(1) == tile(8) == (8, 256, 128, 5, 1, 132, True)
+    assert tile(9) == (16, 256, 128, 5, 1, 132, True) and tile(32) == (32, 256, 64, 5, 1, 132, True)
+    assert tile(33) == (40, 256, 64, 4, 1, 132, True) and tile(256) == (64, 256, 64, 4, 1, 132, True)
+    assert tile(257) == (56, 256, 32, 4, 2, 264, True) and tile(16384) == (64, 256, 32, 4, 2, 264, True)
+    # the H20's 78 SMs: at 256 rows 32 · 4 · 2 = 256 >= 156 slots keeps two CTAs an SM
+    assert tile(256, h20) == (64, 256, 32, 4, 2, 156, True)
+    # one CTA an SM caps the grid at 4.5 CTAs a tile: N = 1024, 4 tiles, 18 CTAs on the H100
+    narrow = gemm_problem(op("gemm_w4a16", M=1, **dict(shape, N=1024), kernel="humming_w4a16"))
+    assert candidate_tiles(narrow, h100)[0].grid == 18
     # its math warp groups dequantize each k-step's weight tile between their own matmuls (overlap
     # 0): at M = 16384 an SM's time is its tensor time plus the dequantization, where a kernel that
     # hid it (overlap 1) would take the longer of the two: the tensor time. Per 64 x 256 x 32 step on
@@ -1597,6 +1606,6 @@ def test_calibration_the_h20s_mma_sync_kernels_run_at_two_thirds_of_its_capped_r
     capped = dataclasses.replace(h20, mma_sync_macs_per_cycle_per_sm=480.0)
     for source in ("gpuk_hgemm_h20", "sageattention_h20_charts"):
         assert abs(median_error(source, h20)) < 10
-        assert median_error(source, capped) < -20  # at 480 the model runs them far too fast
+        assert median_error(source, capped) < -15  # at 480 the model runs them far too fast (-35%, -21%)
     best_gemm.cache_clear()
     best_attention.cache_clear()

@@ -15,7 +15,8 @@ series) spends 4608 cycles where the tensor cores alone need 2048 at the ``wgmma
 before its tensor fraction), FA3 (``wgmma``, 60% of its softmax hidden: `FA3_SOFTMAX_OVERLAP`)
 2048 + 0.4·1536 = 2662, so at head dim 64 (half the matmul cycles, the same softmax) it keeps less
 of the tensor rate and at 256 more, as the FA3 paper's Figure 5 shows. On an H20, whose
-tensor cores do 480 MACs/cycle, the matmuls take 8738 cycles and FA2's softmax adds 18%.
+tensor cores do 480 MACs/cycle (``mma.sync`` 320), FA2's matmuls take 13107 cycles and its
+softmax, all of it in series, would add 12%.
 DRAM reads Q, K and V once (the query tiles and grouped query heads of one K/V head find it in
 L2) and writes O.
 

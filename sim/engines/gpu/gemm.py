@@ -170,7 +170,7 @@ def _cost_stream_k(problem: GemmProblem, tile: GemmTile, spec: GPUSpec) -> GemmC
     tiles = problem.batch * tiles_m * tiles_n
     k_steps = math.ceil(problem.k / bk)
     units = tiles * k_steps
-    slots = spec.sm_count * tile.ctas_per_sm
+    slots = tile.grid or spec.sm_count * tile.ctas_per_sm
     ctas = min(slots, units)
     steps = math.ceil(units / ctas)
     split_tiles = sum(1 for cta in range(1, ctas) if (cta * steps) % k_steps and cta * steps < units)
