@@ -560,8 +560,8 @@ def humming_launch(problem: GemmProblem, spec: GPUSpec) -> GemmTile:
         block_k = 2 * block_k
 
     def fits(stages: int) -> bool:
-        return humming_smem_bytes(problem, block_m, HUMMING_BLOCK_N, block_k, stages) * ctas_per_sm < (
-            HUMMING_SMEM_BYTES)
+        smem = humming_smem_bytes(problem, block_m, HUMMING_BLOCK_N, block_k, stages)
+        return smem * ctas_per_sm < HUMMING_SMEM_BYTES
 
     stages = 4 if fits(4) else 3
     warp_specialized = block_m >= 48 and warps <= 8
