@@ -313,10 +313,12 @@ class AttentionKernel:
 
 
 #: How far FlashAttention-2's softmax hides under other warps' matmuls. CALIBRATED on the A100
-#: (`benchmarks/solve_gpu_presets.py`), where mma.sync is the native instruction and runs at the
-#: GEMM's calibrated 0.9201 of peak: the model then gives the FA2 paper's "up to 73%" of the peak
-#: (Dao 2023, abstract; published_figures.csv) at B1 H16 S16k D128 non-causal. In series (0) it
-#: would give 58%, fully overlapped (1) 91%.
+#: (`benchmarks/solve_gpu_presets.py`), where mma.sync is the native instruction and FA2 runs at
+#: the A100's attention fraction, 0.9201 of peak: the model then gives the FA2 paper's "up to 73%"
+#: of the peak (Dao 2023, abstract; published_figures.csv) at B1 H16 S16k D128 non-causal. In series
+#: (0) it would give 58%, fully overlapped (1) 91%. One figure for two unknowns: the split is
+#: ASSUMED (a100_80gb_sxm.yaml: 0.9201 was the A100's GEMM fraction until that was solved on the
+#: MAMF sweep's best, 0.8793, at which 73% would need FA2 to hide more of its softmax than FA3 does).
 FA2_SOFTMAX_OVERLAP = 0.5539
 #: How far FlashAttention-3's softmax hides under the matmuls (its ping-pong of two consumer
 #: warpgroups, one's softmax beside the other's ``wgmma``, and its intra-warpgroup pipelining, FA3
