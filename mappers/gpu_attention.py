@@ -327,9 +327,9 @@ FA2_SOFTMAX_OVERLAP = 0.5539
 #: softmax would leave the rate flat across head dims (the matmuls' MACs per score grow with the
 #: head dim, the softmax's exp and its four CUDA-core instructions per score do not: 1/16 + 4/128 =
 #: 0.094 SM cycles a score against 64/1024 = 0.0625 of ``wgmma`` at head dim 64 and 0.25 at 256).
-#: CALIBRATED with the FlashAttention-3 fraction on that figure's 18 bars (source fa3_paper_fig5, a
-#: calibration source; `benchmarks/solve_gpu_presets.py` solve_fa3_overlap): at 0.60 with the
-#: fraction 0.8966 the model meets them within a median 2.8% (fully hidden, at its best fraction
+#: CALIBRATED with the FlashAttention-3 fraction on that figure's 18 FlashAttention-3 bars (source
+#: fa3_paper_fig5, a calibration source; `benchmarks/solve_gpu_presets.py` solve_fa3_overlap): at
+#: 0.60 with the fraction 0.8966 the model meets them within a median 2.8% (fully hidden, at its best fraction
 #: 0.6664: 14.6%, too fast at head dim 64 and too slow at 256 by about 20% each); FA3's shipped
 #: fraction, 0.9018, is `codesign calibrate`'s fit on all its calibration rows at this overlap
 #: (2.7% on the figure; h100_sxm.yaml). The other kernels of

@@ -198,8 +198,8 @@ def test_a_model_that_does_not_fit_the_gpu_memory_is_warned_about(capsys):
             ["--hw", "h100_sxm", "--gemm", "64,64,64", "--attention-kernel", "fa3"],
             "--attention-kernel 'fa3': hardware 'h100_sxm' has no kernel_fractions or "
             "kernel_bandwidth_fractions entry for it (known: cutlass_fp8_blockscaled, "
-            "deepgemm_fp8_blockscaled, flash_attention_3, flash_attention_3_fp8, inductor_int8_weight_only, "
-            "tinygemm_int4, triton_tutorial_fa2",
+            "deepgemm_fp8_blockscaled, flash_attention_2, flash_attention_3, flash_attention_3_fp8, "
+            "inductor_int8_weight_only, tinygemm_int4, triton_tutorial_fa2",
         ),
         (
             ["--hw", "a100_80gb_sxm", "--gemm", "64,64,64", "--attention-kernel", "flash_attention_3"],
