@@ -395,3 +395,18 @@ def test_calibration_fa3_keeps_more_of_the_tensor_rate_as_the_head_dim_grows():
               for _, row in longest.iterrows()}
     assert tflops[64] < 0.85 * tflops[128] and tflops[256] > 1.1 * tflops[128]
     assert tflops[128] == pytest.approx(648, rel=0.05) and tflops[256] == pytest.approx(756, rel=0.10)
+
+
+def test_whatif_a_kernel_below_full_load_clocks_up_by_the_cube_root_of_its_share(monkeypatch):
+    # benchmarks/whatif_power_clock.py (a what-if, not the model): the H100 PCIe holds 1.41 GHz at
+    # the calibration shape's 0.803 of the peak; a kernel at 0.606 draws the same power at
+    # 1.41 x (0.803 / 0.606)^(1/3) = 1.549 GHz, one at 0.30 would pass the rated 1.62 and stops there,
+    # and one at the calibration shape's share holds the loaded clock
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
+    from whatif_power_clock import own_clock
+
+    spec = load_hardware("h100_pcie")
+    assert own_clock(spec, 0.606, 0.803) == pytest.approx(1.41e9 * (0.803 / 0.606) ** (1 / 3))
+    assert own_clock(spec, 0.606, 0.803) == pytest.approx(1.549e9, rel=1e-3)
+    assert own_clock(spec, 0.30, 0.803) == spec.clock_hz == 1.62e9
+    assert own_clock(spec, 0.803, 0.803) == pytest.approx(spec.sustained_clock_hz)
