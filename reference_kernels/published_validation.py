@@ -166,7 +166,7 @@ def _kernel_name(figure: pd.Series) -> str:
 STEP_COLUMNS = (
     "family", "model", "scope", "batch", "input_len", "output_len", "weights", "group_size",
     "activations", "kv", "fusion", "cuda_graphs", "eager_host", "eager_prefill", "step_host_s",
-    "prefill_batches", "stack",
+    "prefill_batches", "decodes_last_prompt_token", "stack",
     "gemm_kernel",
     "attention_kernel", "decode_attention_kernel", "preset", "gpu",
     "tp", "latency_s",
@@ -235,6 +235,7 @@ def _step(figure: pd.Series) -> dict[str, object]:
         "eager_prefill": int(stack.eager_prefill),
         "step_host_s": stack.step_host_s,
         "prefill_batches": _prefill_batches(stack, figure),
+        "decodes_last_prompt_token": int(stack.decodes_last_prompt_token),
         "stack": stack_name,
         "gemm_kernel": gemm,
         "attention_kernel": stack.attention_kernel,
@@ -279,6 +280,7 @@ def _published_model_step(row: pd.Series) -> dict[str, object]:
         "eager_prefill": 0,
         "step_host_s": 0.0,
         "prefill_batches": str(int(row["batch"])),  # gpt-fast and TensorRT-LLM: one step
+        "decodes_last_prompt_token": 0,
         "stack": (stack := row["source"].split("/")[1].split(" ")[0].lower()),
         "gemm_kernel": WEIGHT_ONLY_KERNELS.get((stack, row["weights"]), ""),
         "attention_kernel": "",

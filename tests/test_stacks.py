@@ -141,6 +141,39 @@ def test_the_command_line_gives_the_validation_harness_number():
     assert _total_s(rows) == pytest.approx(simulate_step(step), rel=1e-9)
 
 
+def test_turbomind_gives_the_first_token_from_a_decode_step_over_the_prompt(capsys):
+    # TurboMind v0.1 (LlamaBatch::ContextDecode) prefills a prompt without its last token and runs
+    # a decode step over the whole prompt for it: 128 tokens are 127 prefilled and 1 decoded; a
+    # one-token prompt has no prefill at all. The other stacks prefill the whole prompt
+    turbomind = STACKS["lmdeploy_turbomind"]
+    assert (turbomind.first_token_steps(128), turbomind.first_token_steps(1)) == ((127, 1), (0, 1))
+    assert STACKS["tensorrt_llm_xqa"].first_token_steps(128) == (128, 0)
+    # LMDeploy's A100 first-token latency at 128 tokens (a validation row) is that prefill plus that
+    # decode step, each as `codesign simulate --stack lmdeploy_turbomind` runs it
+    step = _validation_step(
+        source_id="lmdeploy_a100_fp16_static", model="llama-2-7b", scope="prefill", input_len=128
+    )
+    model = ["--hw", "a100_80gb_sxm", "--model", "llama-2-7b", "--weights", "fp16", "--activations", "fp16"]
+    stacked = [*model, "--stack", "lmdeploy_turbomind"]
+    prefill = _total_s(_rows(*stacked, "--phase", "prefill", "--seq", "127"))
+    decode = _total_s(_rows(*stacked, "--phase", "decode", "--context", "128"))
+    assert simulate_step(step) == pytest.approx(prefill + decode, rel=1e-9)
+    # the command line says so beside a TurboMind prefill
+    assert "a decode step over the whole prompt" in capsys.readouterr().err
+    # without the trait the figure is the whole prompt's prefill
+    whole = _total_s(_rows(*stacked, "--phase", "prefill", "--seq", "128"))
+    plain = step.copy()
+    plain["decodes_last_prompt_token"] = 0
+    assert simulate_step(plain) == pytest.approx(whole, rel=1e-9)
+    # a generation from a one-token prompt is 128 decode steps at contexts 1..128, no prefill: their
+    # mean, the affine step's trapezoid over the two ends
+    generation = _validation_step(
+        source_id="lmdeploy_a100_fp16_static", model="llama-2-7b", scope="generate", batch=1, input_len=1
+    )
+    ends = [_total_s(_rows(*stacked, "--phase", "decode", "--context", str(c))) for c in (1, 128)]
+    assert simulate_step(generation) == pytest.approx(sum(ends) / 2, rel=1e-9)
+
+
 def _serving(*argv: str) -> dict:
     out = io.StringIO()
     with redirect_stdout(out):

@@ -46,7 +46,9 @@ class Stack:
     (``grouped``, one grouped kernel a projection over all experts, gate and up merged, as an MoE
     plugin or fused-MoE kernel does; ``eager``, each expert's ops as traced), and
     `expert_gemm_kernel` the kernel of those experts' 16-bit GEMMs where it is one of its own
-    (`mappers.gpu_gemm.GEMM_KERNELS`; empty: the preset's)."""
+    (`mappers.gpu_gemm.GEMM_KERNELS`; empty: the preset's). `decodes_last_prompt_token`: its first
+    token comes out of a decode step: the prefill runs every prompt token but the last, and the
+    first decode step runs the last one over the whole prompt (`first_token_steps`)."""
 
     fusion: str
     cuda_graphs: bool
@@ -63,6 +65,7 @@ class Stack:
     unquantized_expert_weights: frozenset[str] = frozenset()
     moe: MoeMode = MoeMode.EAGER
     expert_gemm_kernel: str = ""
+    decodes_last_prompt_token: bool = False
 
     def timing(self, phase: str) -> str:
         """How the stack launches a `phase` (``prefill`` or ``decode``) step's kernels
@@ -88,9 +91,21 @@ class Stack:
         full, rest = divmod(batch, per_step)
         return (per_step,) * full + ((rest,) if rest else ())
 
+    def first_token_steps(self, seq: int) -> tuple[int, int]:
+        """(prompt tokens its prefill runs, decode steps) before a prompt of `seq` tokens gives its
+        first token (`first_token_steps`)."""
+        return first_token_steps(seq, decodes_last_prompt_token=self.decodes_last_prompt_token)
+
     def decode_attention_kernel(self, group: int) -> str:
         """The attention kernel a decode step of a model with `group` query heads per K/V head runs."""
         return self.decode_by_group.get(group) or self.decode_kernel or self.attention_kernel
+
+
+def first_token_steps(seq: int, *, decodes_last_prompt_token: bool) -> tuple[int, int]:
+    """(prompt tokens the prefill runs, decode steps) before a prompt of `seq` tokens gives its first
+    token: ``(seq, 0)``, or for a stack that decodes the prompt's last token
+    (`Stack.decodes_last_prompt_token`) ``(seq - 1, 1)``: no prefill at all for a one-token prompt."""
+    return (seq - 1, 1) if decodes_last_prompt_token else (seq, 0)
 
 
 def describe_steps(steps: tuple[int, ...]) -> str:
@@ -145,7 +160,16 @@ TRTLLM_V08_UNQUANTIZED_EXPERTS = frozenset({"fp8"})
 
 STACKS = {
     "torchao": Stack("serving", True, False, "torch.compile 'reduce-overhead': Inductor fusion, CUDA graphs"),
-    "lmdeploy_turbomind": Stack("serving", False, False, "TurboMind: fused kernels launched from C++"),
+    # TurboMind v0.1 (lmdeploy v0.1.0a1, src/turbomind/models/llama/LlamaBatch.cc
+    # ``LlamaBatch::ContextDecode``): a prompt of more than one token is prefilled without its last
+    # one, "subtract input/context len by 1 to skip last input token (will process with decoder
+    # later)", and the loop then runs ``Generate`` (a decode step over the whole prompt) before
+    # ``Finish`` hands the first token to the stream callback; a one-token prompt has no prefill
+    # (``missing > 1``). Its Dec 2023 refactor (``forwardUnified``) prefills the whole prompt
+    "lmdeploy_turbomind": Stack(
+        "serving", False, False, "TurboMind v0.1: fused kernels launched from C++; the prompt's last "
+        "token decoded, not prefilled", decodes_last_prompt_token=True,
+    ),
     "autoawq_gemm": Stack("eager", False, True, "HF transformers in eager PyTorch"),
     "tensorrt_llm": Stack(
         "serving", False, False, "a TensorRT engine; v0.5-v0.6: no CUDA graphs, decode attention "

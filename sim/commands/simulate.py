@@ -125,6 +125,14 @@ def run(args: argparse.Namespace) -> int:
             workload = with_stack_module_kernels(workload, args.stack, args.weights or "")
     if args.model:
         _warn_if_it_does_not_fit(workload, hardware)
+    if stack is not None and stack.decodes_last_prompt_token and args.phase == "prefill":
+        warning_line(
+            "simulate",
+            f"--stack {args.stack} prefills a prompt's tokens but the last and gives the first token "
+            "from a decode step over the whole prompt (workloads.stacks.Stack.decodes_last_prompt_token): "
+            "its first-token time is this prefill (one token shorter) plus that step, --phase decode "
+            f"--context {workload.seq_len}",
+        )
     batches = _prefill_batches(stack, workload, args) if stack else (workload.batch,)
     if len(batches) > 1 or host_s:  # the stack's prefill steps, each waiting for the engine's host
         from sim.stack_step import simulate_steps

@@ -14,6 +14,11 @@ latency terms). Whole-model rows are simulated as their `scope` says (`simulate_
   gives the first token), divided by `output_len` (the published throughput is
   ``batch · output_len / total time``).
 
+A stack that decodes a prompt's last token (`decodes_last_prompt_token`, TurboMind v0.1) prefills
+``input_len − 1`` tokens and gets the first token from a decode step over the whole prompt
+(`Stack.first_token_steps`): its first-token figure is that prefill and that decode step, and a
+generation runs `output_len` decode steps after the prefill.
+
 Each step's kernels are launched as the row's stack launches them (CUDA graphs, an eager framework,
 a native runtime; a stack that replays graphs for decode only runs its prefill eagerly:
 `eager_prefill`), and each step also waits once for the stack's own host work (`step_host_s`:
@@ -51,7 +56,7 @@ from sim.simulate import simulate, summarize
 from sim.stack_step import with_stack_module_kernels
 from workloads.fusion import MoeMode
 from workloads.model_graph import load_model_graph
-from workloads.stacks import STACKS, launch_timing
+from workloads.stacks import STACKS, first_token_steps, launch_timing
 
 #: Families of the accuracy table, in print order: the measured format's kernel families, with
 #: both weight-only GEMMs as one, and the two whole-model figures.
@@ -139,17 +144,27 @@ def simulate_step(step: pd.Series, base: object | None = None) -> float:
     host = float(step.get("step_host_s") or 0.0)  # the engine's own work each step waits for
     if step["scope"] == "decode":
         return _mean_decode_s(step, decoding, first, first + steps - 1) + host
+    # the prompt tokens the prefill runs and the decode steps that give the first token: all and
+    # none, or all but the last and one for a stack that decodes the last (`first_token_steps`)
+    last_decoded = bool(int(step.get("decodes_last_prompt_token") or 0))
+    prompt, first_decodes = first_token_steps(int(step["input_len"]), decodes_last_prompt_token=last_decoded)
+    first -= first_decodes  # the first decode step's context: the prompt itself where it decodes one
     # the prompts in the prefill steps the stack's scheduler makes of them, each step its own wait
     batches = [int(n) for n in str(step.get("prefill_batches") or step["batch"]).split(";")]
-    prefill = sum(  # each distinct step simulated once
-        batches.count(n) * (_step_s(step, hardware, "prefill", batch=n, seq=int(step["input_len"])) + host)
-        for n in sorted(set(batches), reverse=True)
-    )
+    prefill = 0.0
+    if prompt:
+        prefill = sum(  # each distinct step simulated once
+            batches.count(n) * (_step_s(step, hardware, "prefill", batch=n, seq=prompt) + host)
+            for n in sorted(set(batches), reverse=True)
+        )
+    decodes = steps - 1 + first_decodes  # the steps after the prefill, to the last token
     if step["scope"] == "prefill":
-        return prefill
+        decodes = first_decodes
     decode = 0.0
-    if steps > 1:
-        decode = (steps - 1) * (_mean_decode_s(step, decoding, first, first + steps - 2) + host)
+    if decodes:
+        decode = decodes * (_mean_decode_s(step, decoding, first, first + decodes - 1) + host)
+    if step["scope"] == "prefill":
+        return prefill + decode
     return (prefill + decode) / steps
 
 
