@@ -303,9 +303,11 @@ def test_the_h200_launch_blogs_batches_leave_no_room_for_a_16_bit_kv_cache():
 
 
 def test_a_tensor_parallel_figure_runs_on_its_gpus_node_as_the_cli_runs_it():
-    # lmdeploy's LLaMA-2-70B over 4 A100s: the row's step is the node preset with 4 of its GPUs in
-    # the row's launch mode (TurboMind launches from C++: the native runtime), the same step
-    # `codesign simulate --system system_8xa100_nvlink --set gpus.count=4` runs
+    # lmdeploy's LLaMA-2-70B over 4 A100s: the row's steps run on the node preset with 4 of its GPUs
+    # in the row's launch mode (TurboMind launches from C++: the native runtime), the same steps
+    # `codesign simulate --system system_8xa100_nvlink --set gpus.count=4` runs: TurboMind v0.1's
+    # first token is the prefill of the prompt but its last token, then a decode step over all
+    # 2048 (`Stack.decodes_last_prompt_token`)
     from hwmodels import load_hardware
     from hwmodels.system_loader import load_system
     from mappers.placement import place
@@ -319,9 +321,11 @@ def test_a_tensor_parallel_figure_runs_on_its_gpus_node_as_the_cli_runs_it():
     group = system.groups["gpus"]
     native = dataclasses.replace(group, device=load_hardware("a100_80gb_sxm").with_native_runtime())
     system = dataclasses.replace(system, groups={"gpus": native})
-    precision = dict(weights="fp16", activations="fp16")
-    graph = load_model_graph("llama-2-70b", phase="prefill", batch=1, seq=2048, fusion="serving", **precision)
-    expected = run_system(place(graph, system), system).latency_s
+    precision = dict(weights="fp16", activations="fp16", fusion="serving", batch=1)
+    assert tp["decodes_last_prompt_token"] == 1
+    prefill = load_model_graph("llama-2-70b", phase="prefill", seq=2047, **precision)
+    decode = load_model_graph("llama-2-70b", phase="decode", context=2048, **precision)
+    expected = sum(run_system(place(graph, system), system).latency_s for graph in (prefill, decode))
     assert published_validation.simulate_step(tp) == pytest.approx(expected)
     # four GPUs share the work but pay the all-reduces: between a quarter of one GPU's step and it
     one = tp.copy()
