@@ -53,7 +53,11 @@ KERNELS = {
     "torch_fp16_matmul": "torch_matmul",
     "torch-bf16": "torch_matmul",
     "torch-cublas": "torch_matmul",
-    "torch": "torch_matmul",  # TileOPs' "torch baseline GEMV (b @ a)"
+    "torch": "torch_matmul",  # TileOPs' "torch baseline GEMV (b @ a)"; tilus' torch.matmul baseline
+    "torch_fp16_linear": "torch_matmul",  # fxmarty's q4f16 benchmark: an fp16 nn.Linear
+    "cuBLAS": "torch_matmul",  # fast.cu's KERNEL 0: cublasGemmEx at CUBLAS_GEMM_DEFAULT
+    # QUICK's README: its dense "FP16" column names no library; ASSUMED cuBLAS through torch
+    "fp16_dense": "torch_matmul",
     # cuBLASLt called with its own heuristic's first algorithm, as torch's bf16 matmul does on Hopper
     "cuBLASLt": "torch_matmul",
     # superbench's cublaslt_gemm with FP8 inputs (Azure's results documents): one cublasLtMatmul at
