@@ -262,7 +262,10 @@ class AttentionKernel:
     split-KV cost has no causal mask). `decode_max_sq`: the most query tokens its decode mode
     takes (0: any up to `DECODE_MAX_QUERY_ROWS` rows); a step of more runs its forward kernel
     (the standard partition on its forward tile: one CTA per query head and query block, no
-    split of the keys)."""
+    split of the keys). `loads_waited_per_block`: memory waits in series its main loop takes per
+    K/V block, one tile in flight each (`FA2_LOADS_WAITED_PER_BLOCK`: FlashAttention-2 waits for K,
+    then for V), where 1 is a pipeline of `ATTENTION_STAGES` (`sim.engines.gpu.timing.CtaWork.
+    latency_waits`)."""
 
     mma_sync: bool
     overlap: float
@@ -283,6 +286,7 @@ class AttentionKernel:
     decode_load_batches: tuple[int, ...] = ()
     splits_forward: bool = False
     decode_max_sq: int = 0
+    loads_waited_per_block: int = 1
 
     def warps_for(self, block_m: int) -> int:
         """Warps holding a decode tile's accumulators (for its registers per thread):
@@ -531,7 +535,18 @@ def issue_slots_per_key(counts: SassCounts) -> float:
     return counts.k_loop + counts.v_loop + (SHUFFLE_SLOTS - 1) * counts.shuffles + counts.softmax
 
 
-FLASH_ATTENTION_2 = AttentionKernel(mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP, splits_forward=True)
+#: Memory waits FlashAttention-2's main loop takes per K/V block: it waits for the block's K
+#: (``cp_async_wait<0>``), only then issues V's ``cp.async`` and runs Q·Kᵀ, waits for V, only then
+#: issues the next block's K and runs the softmax and P·V, so each CTA has one K or V tile in flight
+#: at a time and waits for each (csrc/flash_attn/src/flash_fwd_kernel.h at v2.3.3 and later,
+#: ``compute_attn_1rowblock`` and ``compute_attn_1rowblock_splitkv``: two ``cp_async_wait<0>`` a
+#: block). Kernels whose producer warps keep K and V stages in flight (FlashAttention-3, cuDNN's and
+#: TLX's sm90 kernels) and the rest wait once a block (`AttentionKernel.loads_waited_per_block`).
+FA2_LOADS_WAITED_PER_BLOCK = 2
+FLASH_ATTENTION_2 = AttentionKernel(
+    mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP, splits_forward=True,
+    loads_waited_per_block=FA2_LOADS_WAITED_PER_BLOCK,
+)
 #: A decode with one CTA per query head on the CUDA cores, Q·Kᵀ over its keys and then P·V over
 #: them again, its prefill FlashAttention-2's: vLLM's PagedAttention and TensorRT-LLM's masked MHA,
 #: which differ in how they split the keys (`decode_splits`)

@@ -581,7 +581,7 @@ def test_a_decode_kernel_with_one_cta_per_query_head_reads_its_group_through_l2_
     # adjacent in the grid). Batch 64 at 4096 keys, bf16: K and V are 64 · 8 · 4096 · 256 · 2 B =
     # 1.07 GB; 8.6 GB through the H100's 9.92 TB/s L2 take 866 us, where FlashAttention-2's
     # split-KV decode (the group stacked in one CTA's rows) streams the 1.07 GB from DRAM in about
-    # 410 us
+    # 460 us (358 us at the 3.0 TB/s copy rate, plus its CTAs' waits for K and then V each block)
     from mappers.gpu_attention import vllm_paged_attention_splits
     from sim.engines.gpu.attention import best_attention
 
@@ -595,7 +595,7 @@ def test_a_decode_kernel_with_one_cta_per_query_head_reads_its_group_through_l2_
         assert per_head.dram_read_bytes == grouped.dram_read_bytes  # DRAM once per K/V head
         l2_bound = 8 * kv_bytes / H100.l2_bytes_per_s
         assert l2_bound < per_head.total_s < 1.05 * l2_bound
-        assert per_head.total_s > 2.0 * grouped.total_s
+        assert per_head.total_s > 1.8 * grouped.total_s
     # MHA (group 1): one CTA per query head is one per K/V head; the same DRAM and L2 bytes
     mha = attention_problem(op("attention_decode", **{**shape, "kv_heads": 64, "seq_kv": 512}))
     one = best_attention(dataclasses.replace(mha, kernel="trtllm_mmha"), EVENTS)

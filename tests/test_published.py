@@ -197,12 +197,13 @@ def test_deepgemm_fp8_gemms_on_the_h800():
 
 def test_flash_decoding_on_the_a100():
     # the blog's A100 is not named 40 or 80 GB: on the 40 GB part (1,555 GB/s) the model's median
-    # error is 12% (worst 33%, at B=64 where the blog's 77.7 us stands above its neighbours' 57-60);
-    # on either it is never slower than the published kernel (an achievable-bandwidth model of a
-    # bandwidth-bound kernel)
+    # error is 6% (worst 18%, at B=64 where the blog's 77.7 us stands above its neighbours' 57-60);
+    # on the 80 GB part (2,039 GB/s) it is never slower than the published kernel. Since session 29
+    # FlashAttention-2's split-KV kernel waits for K and then for V each block
+    # (`FA2_LOADS_WAITED_PER_BLOCK`), which puts the 40 GB part's mid batches up to 8% above the blog
     forty = _errors("flash_decoding", "a100_40gb_sxm")
-    assert forty.abs().median() < 15 and forty.abs().max() < 35
-    assert (forty < 5).all() and (_errors("flash_decoding", "a100_80gb_sxm") < 0).all()
+    assert forty.abs().median() < 10 and forty.abs().max() < 20
+    assert (forty < 10).all() and (_errors("flash_decoding", "a100_80gb_sxm") < 0).all()
 
 
 def test_calibration_h100_kernel_entries_are_the_fit_where_it_predicts_held_out_rows_better():
@@ -273,7 +274,10 @@ def test_flash_attention_2_0_9_decode_without_split_kv_on_the_a100():
     assert errors.abs().median() < 15 and errors.abs().max() < 25
     # the blog's headline, Flash-Decoding's speedup over v2.0.9 (4.7x at B=64, 1k to 43x at B=1,
     # 128k), from the model's two partitions on the 40 GB part (flash-decoding at the split count
-    # FlashAttention's heuristic picks, not the fastest one): within -15%..+40% on every row
+    # FlashAttention's heuristic picks, not the fastest one): within -20%..+40% on every row (-17%
+    # at 128k since session 29, when FA2's split-KV CTAs wait for K and then for V each block,
+    # `FA2_LOADS_WAITED_PER_BLOCK`, where the unsplit kernel's long CTAs are bound by their padded
+    # matmuls)
     a100 = load_hardware("a100_40gb_sxm")
     unsplit, split = (
         compare(ROWS[ROWS["kernel"] == kernel], a100).rows.set_index("seq_kv")
@@ -282,7 +286,7 @@ def test_flash_attention_2_0_9_decode_without_split_kv_on_the_a100():
     published = unsplit["latency_s"] / split["latency_s"]
     simulated = unsplit["simulated_latency_s"] / split["simulated_latency_s"]
     assert published.loc[65536] == pytest.approx(2300.6 / 64.4)  # 35.7x
-    assert ((simulated / published).between(0.85, 1.4)).all(), (simulated / published).round(2).to_dict()
+    assert ((simulated / published).between(0.8, 1.4)).all(), (simulated / published).round(2).to_dict()
 
 
 def test_marlin_w4a16_speedup_is_ideal_up_to_batch_32_on_the_a10():
