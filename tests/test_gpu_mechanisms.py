@@ -574,6 +574,33 @@ def test_the_masked_mha_waits_one_latency_per_batch_of_loads_not_per_step():
     assert pipelined.total_s - batched.total_s == pytest.approx(waves * (126 - 20) * 370e-9, rel=0.02)
 
 
+def test_flash_attention_2_waits_for_k_and_then_for_v_each_block():
+    # FA2's tile loop (flash_fwd_kernel.h): cp_async_wait<0> for K, then V's cp.async and Q·Kᵀ, then
+    # cp_async_wait<0> for V, then the next K's: two latencies in series a block where a 2-stage
+    # pipeline waits one. Batch 64, 64 query heads over 8 K/V heads, 4096 keys, head dim 128 on the
+    # H100: one split, 64-key blocks, so each CTA's chain grows by 4096 / 64 = 64 latencies a wave
+    import unittest.mock as mock
+
+    from mappers import gpu_attention
+    from mappers.gpu_attention import FA2_LOADS_WAITED_PER_BLOCK, FLASH_ATTENTION_2
+    from sim.engines.gpu.attention import best_attention
+
+    assert FA2_LOADS_WAITED_PER_BLOCK == FLASH_ATTENTION_2.loads_waited_per_block == 2
+    assert gpu_attention.attention_kernel("flash_attention_3", 9.0).loads_waited_per_block == 1
+    shape = dict(batch=64, heads=64, kv_heads=8, seq_kv=4096, head_dim=128)
+    problem = attention_problem(op("attention_decode", **shape))
+    twice = best_attention(problem, EVENTS)
+    assert (twice.plan.splits, twice.plan.block_n) == (1, 64)
+    once_kernel = dataclasses.replace(FLASH_ATTENTION_2, loads_waited_per_block=1)
+    with mock.patch.object(gpu_attention, "FLASH_ATTENTION_2", once_kernel):
+        best_attention.cache_clear()
+        once = best_attention(problem, EVENTS)
+    best_attention.cache_clear()
+    assert once.plan == twice.plan
+    waves = twice.main.wave_count
+    assert twice.total_s - once.total_s == pytest.approx(waves * 64 * H100.memory_latency_s, rel=0.02)
+
+
 def test_a_decode_kernel_with_one_cta_per_query_head_reads_its_group_through_l2_once_per_head():
     # vLLM's PagedAttention and TensorRT-LLM v0.5's masked MHA launch one CTA per query head
     # (grid (heads, batch, splits), kv_head = head / group): Llama-2-70B's 64 query heads over 8
