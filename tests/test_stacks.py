@@ -195,6 +195,21 @@ def test_on_a_system_each_step_and_the_first_token_wait_for_the_host_once():
     assert vllm["tokens_per_s"] == pytest.approx(8 / vllm["tbt_s"])
 
 
+def test_on_a_system_turbominds_first_token_is_the_validation_harness_number():
+    # LMDeploy's LLaMA-2-70B first token on 4 A100s at 2048 tokens (a validation row): on the
+    # node, TurboMind's prefill of 2047 tokens and a decode step over 2048, as the harness runs it
+    step = _validation_step(
+        source_id="lmdeploy_a100_fp16_static", model="llama-2-70b", scope="prefill", input_len=2048
+    )
+    argv = ["--system", "system_8xa100_nvlink", "--set", "gpus.count=4", "--model", "llama-2-70b",
+            "--weights", "fp16", "--activations", "fp16", "--phase", "decode", "--seq", "2048"]  # fmt: skip
+    turbomind = _serving(*argv, "--context", "2176", "--stack", "lmdeploy_turbomind")
+    assert turbomind["ttft_s"] == pytest.approx(simulate_step(step), rel=1e-3)
+    # the first token's prefill starts from an empty cache whatever the decode step's context
+    longer = _serving(*argv, "--context", "4096", "--stack", "lmdeploy_turbomind")
+    assert longer["ttft_s"] == pytest.approx(turbomind["ttft_s"], rel=1e-12)
+
+
 def test_on_a_system_the_stack_runs_its_module_kernels_as_on_one_gpu():
     # AutoAWQ's fused MLP runs gate_proj and up_proj through its own GEMM kernel at every length
     # (MODULE_GEMM_KERNELS), the rest from 1024 tokens as a dequantization and cuBLAS: a one-GPU

@@ -75,8 +75,7 @@ def run_on_system(args: argparse.Namespace) -> int:
     run = dataclasses.replace(run_system(placement, system), host_s=host_s * max(len(steps), 1))
     ttft = math.nan
     if phase is Phase.DECODE and prompt:  # the first token: a prefill as the stack launches one
-        prefill, kv_to = prefill_system(apply_to_gpus(loaded, args, stack, Phase.PREFILL.value))
-        ttft = run_system(place(trace(1, Phase.PREFILL), prefill, kv_to=kv_to), prefill).latency_s + host_s
+        ttft = _first_token_s(args, loaded, stack, prompt, host_s)
     figures = serving_figures(
         run,
         context=context or 0,
@@ -112,6 +111,31 @@ def run_on_system(args: argparse.Namespace) -> int:
     print()
     print(_summary(args, system, run, figures, mix, prompt, steps, batch_was_max=args.batch == "max"))
     return 0
+
+
+def _first_token_s(args, loaded, stack, prompt: int, host_s: float) -> float:
+    """One request's time to first token on `loaded` (the system as given): its prompt's prefill
+    from an empty cache (the decode's --context is the step's, not the prompt's: until session 29
+    the prefill was traced as a chunk after ``context - prompt`` cached tokens) as the stack
+    launches one, each step waiting for the engine's `host_s`; where the stack decodes the
+    prompt's last token (`workloads.stacks.Stack.first_token_steps`: TurboMind v0.1), the prefill of
+    the rest and a decode step over the whole prompt, as the validation harness runs it."""
+    from mappers.placement import place, prefill_system
+    from sim.commands.gpu_args import apply_to_gpus
+    from sim.system_run import run_system
+    from workloads.op import Phase
+
+    tokens, decodes = stack.first_token_steps(prompt) if stack is not None else (prompt, 0)
+    seconds = 0.0
+    if tokens:
+        prefill, kv_to = prefill_system(apply_to_gpus(loaded, args, stack, Phase.PREFILL.value))
+        graph = _trace(args, Phase.PREFILL, 1, context=None, seq=tokens)  # from an empty cache
+        seconds += run_system(place(graph, prefill, kv_to=kv_to), prefill).latency_s + host_s
+    if decodes:
+        decoding = apply_to_gpus(loaded, args, stack, Phase.DECODE.value)
+        graph = _trace(args, Phase.DECODE, 1, context=prompt, seq=None)
+        seconds += decodes * (run_system(place(graph, decoding), decoding).latency_s + host_s)
+    return seconds
 
 
 def _in_prefill_steps(args, stack, system, batch: int, prompt: int, whole, trace, kv_to: str):
