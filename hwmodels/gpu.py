@@ -65,6 +65,10 @@ def locked_clock_mhz(value: object) -> float | None:
 
 #: A CUDA core retires one fp32 instruction per cycle; an FMA counts 2 FLOPs in the spec's rate.
 FLOPS_PER_CUDA_CORE_INSTRUCTION = 2
+#: Bytes one SM's shared memory moves a cycle: 32 banks of 32 bits each a clock (CUDA C++
+#: Programming Guide, "Shared Memory", compute capabilities 5.x to 9.0: "Shared memory has 32
+#: banks ... Each bank has a bandwidth of 32 bits per clock cycle"), conflict-free accesses.
+SHARED_MEMORY_BYTES_PER_CYCLE_PER_SM = 128
 #: FP8 accumulation. Hopper's tensor cores add FP8 products into an accumulator narrower than fp32
 #: (about 14 bits of mantissa on the H800: DeepSeek-V3 technical report, §3.3.2), so a GEMM that does
 #: not accept that (cuBLASLt's default, ``CUBLASLT_MATMUL_DESC_FAST_ACCUM`` = 0, which

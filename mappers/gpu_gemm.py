@@ -148,7 +148,10 @@ class GemmKernel:
     matmuls are Ampere-style ``mma.sync`` (a kernel written for compute capability 8.0 and run as
     such on later GPUs: Marlin, AutoAWQ's, MLX's sm80 kernels), at that instruction's rate where the
     GPU caps it (`hwmodels.gpu.GPUSpec.mma_sync_macs_per_cycle_per_sm`: two thirds of ``wgmma``'s
-    on Hopper).
+    on Hopper). `shared_bytes_per_weight`: bytes per weight its dequantizing warps move through
+    shared memory beside their CUDA-core work (`sim.engines.gpu.timing.CtaWork.shared_bytes`):
+    AutoAWQ's kernel stores each dequantized fp16 weight and reads it back (`AUTOAWQ_SHARED_BYTES`);
+    0 where the dequantized weight goes from registers to the matmul.
     """
 
     overlap: float
@@ -172,6 +175,7 @@ class GemmKernel:
     scale_load_overlap: Callable[[float, int, int], float] | None = None
     waits_for_wgmma: bool = False
     mma_sync: bool = False
+    shared_bytes_per_weight: float = 0.0
 
     def overlap_for(self, block_m: int) -> float:
         """How far a tile of `block_m` rows overlaps its CUDA-core work with its matmuls: `overlap`,
@@ -313,16 +317,24 @@ def autoawq_tile(problem: GemmProblem) -> tuple[int, int, int, int]:
     return 16, 128 if problem.n % 128 == 0 else 64, 32, 2
 
 
+#: Shared-memory bytes per weight of AutoAWQ's kernel: its warps store each k-step's dequantized
+#: 32 x 128 fp16 weight tile to ``B_shared`` (``*(uint4*)(B_shared_ptr + ...) = B_loaded_fp16``) and,
+#: after a ``__syncthreads``, read it back with ``ldmatrix...trans`` for the ``mma.sync``
+#: (gemm_cuda_gen.cu at c7b0e88, ``gemm_forward_4bit_cuda_m16n128k32``): 2 B written and 2 B read
+#: per weight, the rows padded by 8 halves against bank conflicts. QUICK (arXiv:2402.10076) is
+#: built to remove that write-back.
+AUTOAWQ_SHARED_BYTES = 4.0
 AUTOAWQ_GEMM = GemmKernel(
     overlap=0.0, dequantize_first_rows=AUTOAWQ_DEQUANTIZE_ROWS, fixed_tile=autoawq_tile,
-    fixed_split_k=AUTOAWQ_SPLIT_K, mma_sync=True,
+    fixed_split_k=AUTOAWQ_SPLIT_K, mma_sync=True, shared_bytes_per_weight=AUTOAWQ_SHARED_BYTES,
 )
 #: The same kernel called straight from AutoAWQ's fused MLP (``fuse_layers=True``, as its
 #: examples/benchmark.py loads a model): ``QuantFusedMLP.forward`` (awq/modules/fused/mlp.py at
 #: 34085ed) runs gate_proj and up_proj through ``awq_ext.gemm_forward_cuda`` itself, at every
 #: number of tokens, so only down_proj (a ``WQLinear_GEMM``) dequantizes first from 1024 tokens
 AUTOAWQ_FUSED_MLP_GEMM = GemmKernel(
-    overlap=0.0, fixed_tile=autoawq_tile, fixed_split_k=AUTOAWQ_SPLIT_K, mma_sync=True
+    overlap=0.0, fixed_tile=autoawq_tile, fixed_split_k=AUTOAWQ_SPLIT_K, mma_sync=True,
+    shared_bytes_per_weight=AUTOAWQ_SHARED_BYTES,
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import unittest.mock as mock
 from pathlib import Path
 
 import pandas as pd
@@ -997,6 +998,41 @@ def test_autoawqs_own_kernel_runs_its_one_tile_split_eight_ways():
     unfused = gemm_problem(op("gemm_w4a16", M=1024, **shape, kernel="autoawq_gemm"))
     assert best_gemm(fused, a100).dequantize_s == 0 < best_gemm(unfused, a100).dequantize_s
     assert best_gemm(fused, a100).total_s > best_gemm(unfused, a100).total_s
+
+
+def test_autoawqs_warps_store_each_dequantized_weight_to_shared_memory_and_read_it_back():
+    # gemm_forward_4bit_cuda_m16n128k32 (AutoAWQ_kernels at c7b0e88) stores its dequantized 32 x 128
+    # fp16 tile to B_shared and reads it back with ldmatrix: 4 B a weight through shared memory at
+    # 32 banks x 4 B = 128 B a cycle, in series with the same warps' dequantization (overlap 0)
+    from hwmodels.gpu import SHARED_MEMORY_BYTES_PER_CYCLE_PER_SM
+    from mappers import gpu_gemm
+    from mappers.gpu_gemm import AUTOAWQ_SHARED_BYTES, GEMM_KERNELS, gemm_problem
+    from sim.engines.gpu.gemm import best_gemm
+
+    assert (AUTOAWQ_SHARED_BYTES, SHARED_MEMORY_BYTES_PER_CYCLE_PER_SM) == (4.0, 128)
+    assert {name for name, k in GEMM_KERNELS.items() if k.shared_bytes_per_weight} == {
+        "autoawq_gemm", "autoawq_gemm_fused_mlp"
+    }
+    # the formula: 128 KiB through one SM's shared memory is 1024 cycles
+    a100 = load_hardware("a100_80gb_sxm").with_native_runtime()
+    work = CtaWork(
+        tensor_macs=0.0, tensor_macs_per_s=1.0, shared_bytes=128 * 1024, l2_bytes=0.0, steps=1, stages=2
+    )
+    assert sm_compute_s(a100, work, 1) == pytest.approx(1024 / a100.sustained_clock_hz)
+    # in a kernel: 64 x 8192 x 8192 is 4 row tiles, each storing and reading back all 8192² weights,
+    # spread over 108 SMs: 4 · 8192² · 4 B / 128 B / 108 cycles more than without the round trip
+    shape = dict(M=64, N=8192, K=8192, a_dtype="fp16", b_dtype="int4", out_dtype="fp16", group_size=128)
+    awq = gemm_problem(op("gemm_w4a16", **shape, kernel="autoawq_gemm"))
+    with_trip = best_gemm(awq, a100)
+    without = dataclasses.replace(GEMM_KERNELS["autoawq_gemm"], shared_bytes_per_weight=0.0)
+    with mock.patch.dict(gpu_gemm.GEMM_KERNELS, {"autoawq_gemm": without}):
+        best_gemm.cache_clear()
+        plain = best_gemm(awq, a100)
+    best_gemm.cache_clear()
+    extra_cycles = 4 * 8192**2 * 4 / 128 / 108
+    assert with_trip.main.compute_s - plain.main.compute_s == pytest.approx(
+        extra_cycles / a100.sustained_clock_hz, rel=0.02
+    )
 
 
 def test_autoawqs_benchmark_runs_the_fused_mlps_gate_and_up_in_its_own_kernel():

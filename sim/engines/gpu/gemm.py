@@ -222,6 +222,8 @@ def _arithmetic(problem: GemmProblem, tile: GemmTile, spec: GPUSpec, steps: int)
         + _fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.OVERLAPPED) + upcast * steps,
         "overlap": kernel.overlap_for(bm),
         "serial_cuda_ops": _fp8_promotion_ops(problem, bm, bn, steps * bk, FP8Promotion.SERIAL),
+        # a dequantized weight the kernel's warps store to shared memory and read back
+        "shared_bytes": kernel.shared_bytes_per_weight * bk * bn * steps * bool(problem.dequant_per_weight),
     }, upcast > 0
 
 

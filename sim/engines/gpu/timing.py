@@ -59,7 +59,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hwmodels.gpu import FLOPS_PER_CUDA_CORE_INSTRUCTION, GPUSpec
+from hwmodels.gpu import FLOPS_PER_CUDA_CORE_INSTRUCTION, SHARED_MEMORY_BYTES_PER_CYCLE_PER_SM, GPUSpec
 from workloads.dtypes import DType
 
 #: Memory latencies a CTA waits outside its main loop: the first load (pipeline fill) and the
@@ -94,6 +94,10 @@ class CtaWork:
     # memory latencies one CTA waits in series where its loads come in batches issued together
     # rather than a pipeline (`AttentionKernel.decode_load_batches`); 0: steps / (stages - 1)
     latency_waits: float = 0.0
+    # bytes its warps move through shared memory beside their CUDA-core work, in series with it
+    # (`mappers.gpu_gemm.GemmKernel.shared_bytes_per_weight`: a dequantized weight stored and read
+    # back), at `SHARED_MEMORY_BYTES_PER_CYCLE_PER_SM`
+    shared_bytes: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,13 +155,15 @@ def mac_rate_per_sm(
 def sm_compute_s(spec: GPUSpec, work: CtaWork, per_sm: int) -> float:
     """Seconds `per_sm` CTAs sharing one SM take for their arithmetic: the tensor cores' time ``T``
     and the CUDA-core and special-function time ``O``, ``max(T, O) + (1 − overlap)·min(T, O)``
-    (`CtaWork.overlap`: 1, the longer of the two; 0, their sum), then the CUDA-core work that waits
-    for the matmuls (`CtaWork.serial_cuda_ops`) after them."""
+    (`CtaWork.overlap`: 1, the longer of the two; 0, their sum), ``O`` holding the shared-memory
+    traffic of the same warps (`CtaWork.shared_bytes`), then the CUDA-core work that waits for the
+    matmuls (`CtaWork.serial_cuda_ops`) after them."""
     clock = spec.sustained_clock_hz
     cuda_rate = spec.cuda_core_flops_per_cycle_per_sm / FLOPS_PER_CUDA_CORE_INSTRUCTION * clock
     sfu_rate = spec.sfu_ops_per_cycle_per_sm * clock
     tensor = work.tensor_macs / work.tensor_macs_per_s
-    other = work.cuda_ops / cuda_rate + work.sfu_ops / sfu_rate
+    shared = work.shared_bytes / (SHARED_MEMORY_BYTES_PER_CYCLE_PER_SM * clock)
+    other = work.cuda_ops / cuda_rate + work.sfu_ops / sfu_rate + shared
     serial = work.serial_cuda_ops / cuda_rate
     return per_sm * (max(tensor, other) + (1 - work.overlap) * min(tensor, other) + serial)
 
