@@ -547,6 +547,15 @@ FLASH_ATTENTION_2 = AttentionKernel(
     mma_sync=True, overlap=FA2_SOFTMAX_OVERLAP, splits_forward=True,
     loads_waited_per_block=FA2_LOADS_WAITED_PER_BLOCK,
 )
+#: The names that run FlashAttention-2's own kernels, and so its loop's two waits a block: the
+#: preset's default (''), FlashAttention-2 and its v2.0.9, its split-KV decode as the Flash-Decoding
+#: post benchmarks it (FlashAttention 2.2+), and PyTorch SDPA's flash backend (FA2's kernels). Any
+#: other name without traits of its own (a Triton, TileLang or FBGEMM kernel) takes FA2's other
+#: traits but waits once a block, a pipeline's wait: its loop was not read (`UNLISTED_ATTENTION`).
+FA2_LOOP_NAMES = frozenset(
+    {"", "flash_attention_2", "flash_attention_v2.0.9", "flash_decoding", "torch_sdpa"}
+)
+UNLISTED_ATTENTION = dataclasses.replace(FLASH_ATTENTION_2, loads_waited_per_block=1)
 #: A decode with one CTA per query head on the CUDA cores, Q·Kᵀ over its keys and then P·V over
 #: them again, its prefill FlashAttention-2's: vLLM's PagedAttention and TensorRT-LLM's masked MHA,
 #: which differ in how they split the keys (`decode_splits`)
@@ -625,7 +634,7 @@ ATTENTION_KERNELS = {
     "trtllm_mmha": trtllm_mmha(paged=False),
     # TensorRT-LLM's XQA decode (v0.7+) ships as cubins: FlashAttention-2's traits stand for it (the
     # GQA group's query heads stacked in one split-KV CTA, on the tensor cores)
-    "trtllm_xqa": dataclasses.replace(FLASH_ATTENTION_2, splits_forward=False),
+    "trtllm_xqa": dataclasses.replace(FLASH_ATTENTION_2, splits_forward=False, loads_waited_per_block=1),
     "trtllm_mmha_paged": trtllm_mmha(paged=True),
     # FlashInfer's default batch decode (BatchDecodeWithPagedKVCacheWrapper, use_tensor_cores=False:
     # docs.flashinfer.ai/api/decode; include/flashinfer/decode.cuh: grid (batch, num_kv_heads),
@@ -705,7 +714,9 @@ def attention_kernel(name: str, compute_capability: float = 0.0) -> AttentionKer
     FlashAttention-2's."""
     if compute_capability == HOPPER and name in HOPPER_ATTENTION_KERNELS:
         return HOPPER_ATTENTION_KERNELS[name]
-    return ATTENTION_KERNELS.get(name, FLASH_ATTENTION_2)
+    if name in FA2_LOOP_NAMES:
+        return FLASH_ATTENTION_2
+    return ATTENTION_KERNELS.get(name, UNLISTED_ATTENTION)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -147,7 +147,8 @@ def test_cudnn_sdpa_runs_fa3s_design_on_hopper_and_fa2s_elsewhere():
     # a Hopper entry converts a narrow K/V cache as its name does elsewhere: attention_problem counts
     # the conversion before it knows the GPU
     assert all(kernel.kv_convert is None for kernel in HOPPER_ATTENTION_KERNELS.values())
-    fa2_traits = attention_kernel("flash_attention_2")
+    # elsewhere FA2's traits, but one wait a block: its loop is not FA2's code (`FA2_LOOP_NAMES`)
+    fa2_traits = dataclasses.replace(attention_kernel("flash_attention_2"), loads_waited_per_block=1)
     assert attention_kernel("cudnn_sdpa", 8.0) == fa2_traits == attention_kernel("cudnn_sdpa")
     shape = dict(batch=8, heads=16, kv_heads=16, seq_q=8192, seq_kv=8192, head_dim=128)
     cudnn = simulate_op_latency(op("attention_prefill", **shape, kernel="cudnn_sdpa"), EVENTS)
@@ -588,6 +589,10 @@ def test_flash_attention_2_waits_for_k_and_then_for_v_each_block():
 
     assert FA2_LOADS_WAITED_PER_BLOCK == FLASH_ATTENTION_2.loads_waited_per_block == 2
     assert gpu_attention.attention_kernel("flash_attention_3", 9.0).loads_waited_per_block == 1
+    # FA2's own kernels by any of their names; a kernel whose loop was not read waits once
+    assert {gpu_attention.attention_kernel(n).loads_waited_per_block for n in ("", "flash_decoding")} == {2}
+    assert gpu_attention.attention_kernel("triton_flash_decoding").loads_waited_per_block == 1
+    assert gpu_attention.attention_kernel("trtllm_xqa").loads_waited_per_block == 1
     shape = dict(batch=64, heads=64, kv_heads=8, seq_kv=4096, head_dim=128)
     problem = attention_problem(op("attention_decode", **shape))
     twice = best_attention(problem, EVENTS)

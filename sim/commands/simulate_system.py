@@ -53,6 +53,11 @@ def run_on_system(args: argparse.Namespace) -> int:
     prompt = args.seq or (round(mix.prompt_tokens) if mix else None)
     if phase is Phase.DECODE and not context:
         raise WorkloadError("--phase decode on a system needs --context N or --requests TRACE")
+    if phase is Phase.DECODE and prompt and context < prompt:  # the step attends over the prompt
+        raise WorkloadError(
+            f"--context {context} < --seq {prompt}: a decode step's context holds the prompt; "
+            f"give --context of at least {prompt}"
+        )
 
     def trace(batch: int, step: Phase = phase):
         return _trace(args, step, batch, context=context, seq=prompt)
@@ -133,6 +138,9 @@ def _first_token_s(args, loaded, stack, prompt: int, host_s: float) -> float:
         seconds += run_system(place(graph, prefill, kv_to=kv_to), prefill).latency_s + host_s
     if decodes:
         decoding = apply_to_gpus(loaded, args, stack, Phase.DECODE.value)
+        # one request's step: one micro-batch of one replica (`place`), not the pipeline's several
+        parallel = dataclasses.replace(decoding.parallel, micro_batches=1)
+        decoding = dataclasses.replace(decoding, parallel=parallel)
         graph = _trace(args, Phase.DECODE, 1, context=prompt, seq=None)
         seconds += decodes * (run_system(place(graph, decoding), decoding).latency_s + host_s)
     return seconds
