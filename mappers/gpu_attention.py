@@ -265,7 +265,7 @@ class AttentionKernel:
     split of the keys). `loads_waited_per_block`: memory waits in series its main loop takes per
     K/V block, one tile in flight each (`FA2_LOADS_WAITED_PER_BLOCK`: FlashAttention-2 waits for K,
     then for V), where 1 is a pipeline of `ATTENTION_STAGES` (`sim.engines.gpu.timing.CtaWork.
-    latency_waits`)."""
+    waits_per_step`)."""
 
     mma_sync: bool
     overlap: float

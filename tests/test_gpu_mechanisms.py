@@ -553,8 +553,6 @@ def test_the_masked_mha_waits_one_latency_per_batch_of_loads_not_per_step():
     # of 64 keys: 256 keys) and a V batch's (V_LOOP_UNROLL = 8 of 128: 1024 keys), then computes: a
     # CTA over 4000 keys waits ceil(4000 / 256) + ceil(4000 / 1024) = 16 + 4 = 20 latencies, not
     # one per 64-key step of each pass (2 · 63 = 126, a 2-stage pipeline's chain)
-    import unittest.mock as mock
-
     from mappers import gpu_attention
     from mappers.gpu_attention import TRTLLM_MMHA_LOAD_BATCHES, attention_kernel
     from sim.engines.gpu.attention import _batched_load_waits, best_attention
@@ -581,8 +579,6 @@ def test_flash_attention_2_waits_for_k_and_then_for_v_each_block():
     # cp_async_wait<0> for V, then the next K's: two latencies in series a block where a 2-stage
     # pipeline waits one. Batch 64, 64 query heads over 8 K/V heads, 4096 keys, head dim 128 on the
     # H100: one split, 64-key blocks, so each CTA's chain grows by 4096 / 64 = 64 latencies a wave
-    import unittest.mock as mock
-
     from mappers import gpu_attention
     from mappers.gpu_attention import FA2_LOADS_WAITED_PER_BLOCK, FLASH_ATTENTION_2
     from sim.engines.gpu.attention import best_attention

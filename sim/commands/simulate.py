@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
             workload = with_stack_module_kernels(workload, args.stack, args.weights or "")
     if args.model:
         _warn_if_it_does_not_fit(workload, hardware)
-    if stack is not None and stack.decodes_last_prompt_token and args.phase == "prefill":
+    if stack is not None and stack.decodes_last_prompt_token and workload.phase is Phase.PREFILL:
         warning_line(
             "simulate",
             f"--stack {args.stack} prefills a prompt's tokens but the last and gives the first token "

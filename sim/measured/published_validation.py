@@ -157,15 +157,13 @@ def simulate_step(step: pd.Series, base: object | None = None) -> float:
             batches.count(n) * (_step_s(step, hardware, "prefill", batch=n, seq=prompt) + host)
             for n in sorted(set(batches), reverse=True)
         )
-    decodes = steps - 1 + first_decodes  # the steps after the prefill, to the last token
-    if step["scope"] == "prefill":
-        decodes = first_decodes
+    first_token = step["scope"] == "prefill"
+    # the decode steps after the prefill: to the first token, or to the last
+    decodes = first_decodes if first_token else steps - 1 + first_decodes
     decode = 0.0
     if decodes:
         decode = decodes * (_mean_decode_s(step, decoding, first, first + decodes - 1) + host)
-    if step["scope"] == "prefill":
-        return prefill + decode
-    return (prefill + decode) / steps
+    return prefill + decode if first_token else (prefill + decode) / steps
 
 
 def _launched(spec: object, cuda_graphs: int, eager_host: int) -> object:

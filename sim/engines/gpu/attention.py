@@ -158,8 +158,6 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
             + rows * problem.dv
             + problem.kv_dequant * kernel.kv_converting_warps(bm) * bn * (problem.d + problem.dv)
         )
-    loop_steps = steps * (kernel.kv_passes if plan.partition is Partition.SPLIT_KV else 1)
-    waits_per_block = 1 if on_cuda_cores else kernel.loads_waited_per_block
     work = CtaWork(
         tensor_macs=0.0 if on_cuda_cores else macs,
         tensor_macs_per_s=mac_rate_per_sm(
@@ -174,14 +172,13 @@ def cost_attention(problem: AttentionProblem, plan: AttentionPlan, spec: GPUSpec
         sfu_ops=steps * rows * bn,
         l2_bytes=steps * bn * (problem.d + problem.dv) * problem.kv_bytes
         + rows * problem.d * problem.q_bytes,
-        steps=loop_steps,
+        steps=steps * (kernel.kv_passes if plan.partition is Partition.SPLIT_KV else 1),
         stages=ATTENTION_STAGES,
-        # a decode that issues its loads in batches waits one latency a batch; else each step
-        # waits its loads `loads_waited_per_block` times (FA2's tile loop: K, then V), each a
-        # pipeline's wait; a CUDA-core decode runs a loop of its own (its passes, `kv_passes`)
         latency_waits=_batched_load_waits(kernel, steps * bn) if plan.partition is Partition.SPLIT_KV
-        and kernel.decode_load_batches
-        else loop_steps * waits_per_block / max(1, ATTENTION_STAGES - 1),
+        else 0.0,
+        # each step waits on its loads `loads_waited_per_block` times (FA2's tile loop: K, then V);
+        # a CUDA-core decode runs a loop of its own (its passes, `kv_passes`)
+        waits_per_step=1 if on_cuda_cores else kernel.loads_waited_per_block,
     )
     reads = problem.q_total_bytes + problem.kv_total_bytes
     main_writes = partial_bytes or problem.o_total_bytes  # split-KV's main kernel writes only partials

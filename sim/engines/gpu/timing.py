@@ -92,8 +92,12 @@ class CtaWork:
     # (`hwmodels.gpu.GPUSpec.wgmma_wait_s`)
     step_wait_s: float = 0.0
     # memory latencies one CTA waits in series where its loads come in batches issued together
-    # rather than a pipeline (`AttentionKernel.decode_load_batches`); 0: steps / (stages - 1)
+    # rather than a pipeline (`AttentionKernel.decode_load_batches`); 0: the pipeline's,
+    # steps · waits_per_step / (stages - 1)
     latency_waits: float = 0.0
+    # times a step waits on its pipeline's loads, one tile in flight each (FlashAttention-2's K, then
+    # its V: `mappers.gpu_attention.AttentionKernel.loads_waited_per_block`)
+    waits_per_step: float = 1.0
     # bytes its warps move through shared memory beside their CUDA-core work, in series with it
     # (`mappers.gpu_gemm.GemmKernel.shared_bytes_per_weight`: a dequantized weight stored and read
     # back), at `SHARED_MEMORY_BYTES_PER_CYCLE_PER_SM`
@@ -199,7 +203,7 @@ def kernel_time(
     """
     slots = spec.sm_count * ctas_per_sm
     full, rest = divmod(ctas, slots)
-    waits = work.latency_waits or work.steps / max(1, work.stages - 1)
+    waits = work.latency_waits or work.steps * work.waits_per_step / max(1, work.stages - 1)
     chain = waits * spec.memory_latency_s  # one CTA's loads, in series
     compute = busy = dram = exposed = 0.0
     for wave_ctas, repeats in ((slots, full), (rest, 1 if rest else 0)):
