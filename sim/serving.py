@@ -223,11 +223,20 @@ def serving_figures(
     ttft_s: float = math.nan,
     generated_tokens: float = math.nan,
     prefill_shared: bool = True,
+    first_token_decodes: int = 0,
+    prefill_s: float = math.nan,
 ) -> ServingFigures:
     """The figures of a decode step `run` (module docstring). With a prefill time and the mean
-    generated tokens: tokens/s counting prefill too, on the same devices (`prefill_shared`: each
-    request's prefill takes the devices for `ttft_s`) or on devices of its own (the slower of the
-    two pipelines sets the rate)."""
+    generated tokens ``n``: tokens/s counting prefill too, on the same devices (`prefill_shared`:
+    each request's prefill takes the devices for `prefill_s`, the part of `ttft_s` that is not a
+    decode step; all of it by default) or on devices of its own (the slower of the two pipelines
+    sets the rate). A request's ``n`` tokens take its prefill and ``n − 1 + first_token_decodes``
+    of the batch's decode steps: the prefill gives the first token, unless the stack decodes the
+    prompt's last token (`workloads.stacks.Stack.first_token_steps`, TurboMind v0.1:
+    `first_token_decodes` 1), whose decode step gives it, batched with the others as every decode
+    step is. B requests on shared devices so give ``B·n / (B·prefill_s + (n − 1 +
+    first_token_decodes)·step)`` tokens/s: 128 requests of 20 tokens, 50 ms prefills and 20 ms
+    steps, ``2560 / (6.4 + 19·0.02) = 377.6``."""
     system, placement = run.system, run.placement
     latency = run.latency_s
     tokens = placement.tokens_per_step
@@ -235,12 +244,14 @@ def serving_figures(
     price = system.price_usd_per_hour
     power = system.power_w
     with_prefill = math.nan
-    if ttft_s == ttft_s and generated_tokens == generated_tokens and generated_tokens > 0:
-        batch, steps = placement.batch, generated_tokens
+    prefill = ttft_s if prefill_s != prefill_s else prefill_s
+    if prefill == prefill and generated_tokens == generated_tokens and generated_tokens > 0:
+        batch, n = placement.batch, generated_tokens
+        steps = max(0.0, n - 1 + first_token_decodes)
         if prefill_shared:
-            with_prefill = batch * steps / (batch * ttft_s + steps * latency)
-        else:
-            with_prefill = min(rate, steps / ttft_s)
+            with_prefill = batch * n / (batch * prefill + steps * latency)
+        else:  # the prefill devices start a request every `prefill` seconds
+            with_prefill = min(rate, n / prefill) if prefill > 0 else rate
     return ServingFigures(
         batch=placement.batch,
         context=context,

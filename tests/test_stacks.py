@@ -216,6 +216,36 @@ def test_on_a_system_turbominds_first_token_is_the_validation_harness_number():
     assert four == pytest.approx(one, rel=1e-12)
 
 
+def test_tokens_per_s_with_prefill_counts_turbominds_first_decode_step_once(tmp_path):
+    # 4 requests of a 512-token prompt and 21 generated tokens each (an Azure-format trace: mean
+    # context 512 + 21/2 = 522), LLaMA-2-13B on one A100 at batch 4. A plain stack's prefill gives
+    # the first token and 20 batched decode steps the rest: 4·21 / (4·TTFT + 20·step). TurboMind's
+    # first token is a prefill of 511 tokens and a decode step over the prompt; that step is one of
+    # the request's 21 decode steps, so the devices spend 4·prefill + 21·step, not the TTFT on top
+    # of the 21 steps (until session 30 it was counted twice)
+    trace = tmp_path / "trace.csv"
+    trace.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n" + "".join(f"{i},512,21\n" for i in range(4)))
+    argv = ["--system", "system_8xa100_nvlink", "--set", "gpus.count=1", "--model", "llama-2-13b",
+            "--phase", "decode", "--requests", str(trace), "--batch", "4"]  # fmt: skip
+    plain = _serving(*argv, "--stack", "tensorrt_llm_xqa")
+    assert plain["tokens_per_s_with_prefill"] == pytest.approx(
+        4 * 21 / (4 * plain["ttft_s"] + 20 * plain["tbt_s"]), rel=1e-12
+    )
+    turbomind = _serving(*argv, "--stack", "lmdeploy_turbomind")
+    first_step = _serving(  # a decode step of one request over the whole prompt
+        "--system", "system_8xa100_nvlink", "--set", "gpus.count=1", "--model", "llama-2-13b",
+        "--phase", "decode", "--context", "512", "--batch", "1", "--stack", "lmdeploy_turbomind",
+    )["tbt_s"]
+    prefill = turbomind["ttft_s"] - first_step
+    assert 0 < prefill < turbomind["ttft_s"]
+    assert turbomind["tokens_per_s_with_prefill"] == pytest.approx(
+        4 * 21 / (4 * prefill + 21 * turbomind["tbt_s"]), rel=1e-9
+    )
+    # the decode step inside the first token is not paid twice: above the old double count
+    double_counted = 4 * 21 / (4 * turbomind["ttft_s"] + 21 * turbomind["tbt_s"])
+    assert turbomind["tokens_per_s_with_prefill"] > double_counted
+
+
 def test_on_a_system_the_stack_runs_its_module_kernels_as_on_one_gpu():
     # AutoAWQ's fused MLP runs gate_proj and up_proj through its own GEMM kernel at every length
     # (MODULE_GEMM_KERNELS), the rest from 1024 tokens as a dequantization and cuBLAS: a one-GPU

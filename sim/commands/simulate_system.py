@@ -78,15 +78,18 @@ def run_on_system(args: argparse.Namespace) -> int:
         placement, steps = _in_prefill_steps(args, stack, system, batch, prompt, placement, trace, kv_to)
     # each step waits for the serving engine's host work (--stack, --step-host-s) on the critical path
     run = dataclasses.replace(run_system(placement, system), host_s=host_s * max(len(steps), 1))
-    ttft = math.nan
+    prefill_s = decode_s = math.nan
+    decodes = 0
     if phase is Phase.DECODE and prompt:  # the first token: a prefill as the stack launches one
-        ttft = _first_token_s(args, loaded, stack, prompt, host_s)
+        prefill_s, decode_s, decodes = _first_token_s(args, loaded, stack, prompt, host_s)
     figures = serving_figures(
         run,
         context=context or 0,
-        ttft_s=ttft,
+        ttft_s=prefill_s + decode_s,
         generated_tokens=mix.generated_tokens if mix else math.nan,
         prefill_shared=not system.parallel.prefill_group,
+        first_token_decodes=decodes,
+        prefill_s=prefill_s,
     )
     table = resource_table(run)
     if args.timeline:
@@ -118,32 +121,35 @@ def run_on_system(args: argparse.Namespace) -> int:
     return 0
 
 
-def _first_token_s(args, loaded, stack, prompt: int, host_s: float) -> float:
-    """One request's time to first token on `loaded` (the system as given): its prompt's prefill
-    from an empty cache (the decode's --context is the step's, not the prompt's: until session 29
-    the prefill was traced as a chunk after ``context - prompt`` cached tokens) as the stack
-    launches one, each step waiting for the engine's `host_s`; where the stack decodes the
-    prompt's last token (`workloads.stacks.Stack.first_token_steps`: TurboMind v0.1), the prefill of
-    the rest and a decode step over the whole prompt, as the validation harness runs it."""
+def _first_token_s(args, loaded, stack, prompt: int, host_s: float) -> tuple[float, float, int]:
+    """One request's time to first token on `loaded` (the system as given), as (its prefill's
+    seconds, its decode steps' seconds, how many decode steps): its prompt's prefill from an empty
+    cache (the decode's --context is the step's, not the prompt's: until session 29 the prefill was
+    traced as a chunk after ``context - prompt`` cached tokens) as the stack launches one, each
+    step waiting for the engine's `host_s`; where the stack decodes the prompt's last token
+    (`workloads.stacks.Stack.first_token_steps`: TurboMind v0.1), the prefill of the rest and a
+    decode step over the whole prompt, as the validation harness runs it. The two parts stay
+    apart because that decode step is also one of the request's decode steps
+    (`sim.serving.serving_figures`' ``first_token_decodes``)."""
     from mappers.placement import place, prefill_system
     from sim.commands.gpu_args import apply_to_gpus
     from sim.system_run import run_system
     from workloads.op import Phase
 
     tokens, decodes = stack.first_token_steps(prompt) if stack is not None else (prompt, 0)
-    seconds = 0.0
+    prefill_s = decode_s = 0.0
     if tokens:
         prefill, kv_to = prefill_system(apply_to_gpus(loaded, args, stack, Phase.PREFILL.value))
         graph = _trace(args, Phase.PREFILL, 1, context=None, seq=tokens)  # from an empty cache
-        seconds += run_system(place(graph, prefill, kv_to=kv_to), prefill).latency_s + host_s
+        prefill_s = run_system(place(graph, prefill, kv_to=kv_to), prefill).latency_s + host_s
     if decodes:
         decoding = apply_to_gpus(loaded, args, stack, Phase.DECODE.value)
         # one request's step: one micro-batch of one replica (`place`), not the pipeline's several
         parallel = dataclasses.replace(decoding.parallel, micro_batches=1)
         decoding = dataclasses.replace(decoding, parallel=parallel)
         graph = _trace(args, Phase.DECODE, 1, context=prompt, seq=None)
-        seconds += decodes * (run_system(place(graph, decoding), decoding).latency_s + host_s)
-    return seconds
+        decode_s = decodes * (run_system(place(graph, decoding), decoding).latency_s + host_s)
+    return prefill_s, decode_s, decodes
 
 
 def _in_prefill_steps(args, stack, system, batch: int, prompt: int, whole, trace, kv_to: str):
