@@ -685,35 +685,71 @@ SGLANG_BLOCK_FP8_CONFIGS = Path(__file__).with_name("sglang_block_fp8_configs.cs
 SGLANG_BLOCK_FP8_DEFAULT = (64, 128, 128, 3, 4)
 
 
+#: vLLM's tuned configurations of its Triton block-FP8 GEMM (vllm/model_executor/layers/quantization/
+#: utils/configs/N={N},K={K},device_name={GPU},dtype=fp8_w8a8,block_shape=[128,128].json), in the
+#: columns of sglang's: shipped here for the shapes of the validation rows that ran the kernel
+#: (`vllm_block_fp8_configs.csv`, written by benchmarks/vllm_block_fp8/make_configs.py from the
+#: verbatim copies in benchmarks/vllm_block_fp8/tuned_configs/); a preset and shape without one
+#: runs the default.
+VLLM_BLOCK_FP8_CONFIGS = Path(__file__).with_name("vllm_block_fp8_configs.csv")
+#: The configuration vLLM's ``w8a8_block_fp8_matmul`` runs where no tuned file exists for the GPU and
+#: shape (fp8_utils.py, read in the code index; it logs "Using default W8A8 Block FP8 kernel config.
+#: Performance might be sub-optimal!"): ``BLOCK_SIZE_M 64, BLOCK_SIZE_N 128 (block_size[0]),
+#: BLOCK_SIZE_K 128 (block_size[1]), GROUP_SIZE_M 32, num_warps 4, num_stages 2`` at every M.
+VLLM_BLOCK_FP8_DEFAULT = (64, 128, 128, 2, 4)
+
+
+#: A tuned launch configuration: (BLOCK_SIZE_M, BLOCK_SIZE_N, BLOCK_SIZE_K, num_stages, num_warps).
+TunedConfig = tuple[int, int, int, int, int]
+
+
 @functools.cache
-def sglang_block_fp8_configs() -> dict[tuple[str, int, int], dict[int, tuple[int, int, int, int, int]]]:
-    """`SGLANG_BLOCK_FP8_CONFIGS` by (preset, N, K): M -> (BLOCK_SIZE_M, BLOCK_SIZE_N,
-    BLOCK_SIZE_K, num_stages, num_warps)."""
-    table: dict[tuple[str, int, int], dict[int, tuple[int, int, int, int, int]]] = {}
-    with SGLANG_BLOCK_FP8_CONFIGS.open(newline="") as handle:
+def tuned_block_fp8_configs(path: Path) -> dict[tuple[str, int, int], dict[int, TunedConfig]]:
+    """A tuned-configuration table (`SGLANG_BLOCK_FP8_CONFIGS`, `VLLM_BLOCK_FP8_CONFIGS`) by (preset,
+    N, K): M -> (BLOCK_SIZE_M, BLOCK_SIZE_N, BLOCK_SIZE_K, num_stages, num_warps)."""
+    table: dict[tuple[str, int, int], dict[int, TunedConfig]] = {}
+    with path.open(newline="") as handle:
         for row in csv.DictReader(handle):
             config = tuple(int(row[field]) for field in ("block_m", "block_n", "block_k", "stages", "warps"))
             table.setdefault((row["preset"], int(row["n"]), int(row["k"])), {})[int(row["m"])] = config
     return table
 
 
-def sglang_block_fp8_launch(problem: GemmProblem, spec: GPUSpec) -> GemmTile:
-    """The tile sglang launches its Triton block-FP8 GEMM with: the tuned file's entry for the M
-    nearest `problem`'s (``configs[min(configs.keys(), key=lambda x: abs(x - M))]``, the smaller on
-    a tie) where `sglang_block_fp8_configs` has the GPU's (N, K), else `SGLANG_BLOCK_FP8_DEFAULT`;
-    never a split of K."""
-    configs = sglang_block_fp8_configs().get((spec.name, problem.n, problem.k))
+def tuned_block_fp8_launch(
+    problem: GemmProblem, spec: GPUSpec, path: Path, default: TunedConfig
+) -> GemmTile:
+    """The tile a serving engine launches its Triton block-FP8 GEMM with: its tuned file's entry for
+    the M nearest `problem`'s (``configs[min(configs.keys(), key=lambda x: abs(x - M))]``, the
+    smaller on a tie) where the table at `path` has the GPU's (N, K), else `default`; never a split
+    of K."""
+    configs = tuned_block_fp8_configs(path).get((spec.name, problem.n, problem.k))
     block_m, block_n, block_k, stages, warps = (
-        configs[min(configs, key=lambda m: (abs(m - problem.m), m))] if configs else SGLANG_BLOCK_FP8_DEFAULT
+        configs[min(configs, key=lambda m: (abs(m - problem.m), m))] if configs else default
     )
     ctas_per_sm = _ctas_per_sm(problem, spec, block_m, block_n, block_k, stages, warps)
     return GemmTile(block_m=block_m, block_n=block_n, block_k=block_k, stages=stages, split_k=1,
                     ctas_per_sm=max(ctas_per_sm, 1), warps=warps)
 
 
+def sglang_block_fp8_launch(problem: GemmProblem, spec: GPUSpec) -> GemmTile:
+    """sglang's launch (`tuned_block_fp8_launch`): `SGLANG_BLOCK_FP8_CONFIGS`, else
+    `SGLANG_BLOCK_FP8_DEFAULT`."""
+    return tuned_block_fp8_launch(problem, spec, SGLANG_BLOCK_FP8_CONFIGS, SGLANG_BLOCK_FP8_DEFAULT)
+
+
+def vllm_block_fp8_launch(problem: GemmProblem, spec: GPUSpec) -> GemmTile:
+    """vLLM's launch (`tuned_block_fp8_launch`, the same lookup in fp8_utils.py's
+    ``w8a8_block_fp8_matmul``): `VLLM_BLOCK_FP8_CONFIGS`, else `VLLM_BLOCK_FP8_DEFAULT`."""
+    return tuned_block_fp8_launch(problem, spec, VLLM_BLOCK_FP8_CONFIGS, VLLM_BLOCK_FP8_DEFAULT)
+
+
 #: sglang's Triton block-FP8 GEMM (``w8a8_block_fp8_matmul_triton``): the loop of
 #: `TRITON_BLOCK_FP8`, launched at sglang's configuration (`sglang_block_fp8_launch`).
 SGLANG_BLOCK_FP8 = dataclasses.replace(TRITON_BLOCK_FP8, launch=sglang_block_fp8_launch)
+#: vLLM's Triton block-FP8 GEMM as vLLM launches it (``w8a8_block_fp8_matmul``): the loop of
+#: `TRITON_BLOCK_FP8` at vLLM's configuration (`vllm_block_fp8_launch`), where
+#: ``w8a8_block_fp8_triton`` is that loop at the fastest tile the model finds.
+VLLM_BLOCK_FP8 = dataclasses.replace(TRITON_BLOCK_FP8, launch=vllm_block_fp8_launch)
 
 
 #: TensorRT-LLM 0.8-0.9's 16-bit mixture-of-experts GEMMs (``MoeGemmRunner``,
@@ -762,6 +798,7 @@ GEMM_KERNELS = {
     "cutlass_fp8_blockscaled": CUTLASS_SM90_BLOCK_FP8,
     "w8a8_block_fp8_triton": TRITON_BLOCK_FP8,
     "w8a8_block_fp8_triton_sglang": SGLANG_BLOCK_FP8,
+    "w8a8_block_fp8_triton_vllm": VLLM_BLOCK_FP8,
     "autoawq_gemm": AUTOAWQ_GEMM,
     "autoawq_gemm_fused_mlp": AUTOAWQ_FUSED_MLP_GEMM,
     "mlx_qmm_sm80": MLX_QMM_SM80,

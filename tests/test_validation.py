@@ -391,3 +391,39 @@ def test_sglang_launches_its_tuned_h20_files_and_elsewhere_its_default(monkeypat
     assert launched(10, 512, 1024, h20) == launched(8, 512, 1024, h20)
     # no file for the card, or none for the shape: sglang's default, 64 x 128 x 128, 3 stages, 4 warps
     assert launched(2, 512, 1024, ada) == (64, 128, 128, 3, 4) == launched(2, 1000, 1024, h20)
+
+
+def test_vllm_launches_its_tuned_h100_file_and_elsewhere_its_default(monkeypatch):
+    # vLLM's w8a8_block_fp8_matmul reads the tuned file for the GPU and (N, K) and takes the entry of
+    # the M key nearest the call's (fp8_utils.py); the model's table is the copied file, entry for
+    # entry: vLLM PR #23280's DeepSeek-V3 shape N = 2112, K = 7168 on an H100 SXM, 18 values of M,
+    # and the file is the code index's whole text (3251 characters, tuned_configs/SOURCES.txt)
+    monkeypatch.syspath_prepend(str(PUBLISHED_VALIDATION.parents[2] / "benchmarks" / "vllm_block_fp8"))
+    import make_configs
+
+    from mappers.gpu_gemm import VLLM_BLOCK_FP8_CONFIGS, gemm_problem, vllm_block_fp8_launch
+
+    shipped = pd.read_csv(VLLM_BLOCK_FP8_CONFIGS)
+    pd.testing.assert_frame_equal(shipped, make_configs.tuned_configs().reset_index(drop=True))
+    (path,) = make_configs.TUNED.glob("N=*.json")
+    assert len(path.read_text()) == 3251 and len(shipped) == 18
+    row = dict(a_dtype="fp8", b_dtype="fp8", group_size=128, kernel="w8a8_block_fp8_triton_vllm")
+    h100, h200 = load_hardware("h100_sxm"), load_hardware("h200")
+
+    def launched(m, n, k, spec):
+        problem = gemm_problem(op_for_measurement(dict(family="gemm_fp8", M=m, N=n, K=k, **row)))
+        tile = vllm_block_fp8_launch(problem, spec)
+        return tile.block_m, tile.block_n, tile.block_k, tile.stages, tile.warps, tile.split_k
+
+    # the file's "512": 128 x 64 x 128, 5 stages, 4 warps; "1024": 256 x 64, 5 stages, 8 warps;
+    # M = 8192 is nearest the last key, 4096 (128 x 64, 4 stages); M = 1280 is as near 1024 as 1536
+    # and takes the smaller; never a split of K
+    assert launched(512, 2112, 7168, h100) == (128, 64, 128, 5, 4, 1)
+    assert launched(1024, 2112, 7168, h100) == (256, 64, 128, 5, 8, 1) == launched(1280, 2112, 7168, h100)
+    assert launched(8192, 2112, 7168, h100) == (128, 64, 128, 4, 4, 1) == launched(4096, 2112, 7168, h100)
+    # no file for the shape or for the card: vLLM's default, 64 x 128 x 128, 2 stages, 4 warps
+    assert launched(512, 4096, 4096, h100) == (64, 128, 128, 2, 4, 1) == launched(512, 2112, 7168, h200)
+    # the validation rows run it: their kernel cell names vLLM's launch
+    rows = pd.read_csv(PUBLISHED_VALIDATION, dtype=str, keep_default_na=False)
+    vllm = rows[rows["kernel"].str.startswith("w8a8_block_fp8_triton_vllm ")]
+    assert len(vllm) == 10 and set(vllm["source"]) == {"vllm_pr23280_block_fp8_h100"}
