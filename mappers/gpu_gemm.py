@@ -21,6 +21,7 @@ import dataclasses
 import enum
 import functools
 import itertools
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -713,6 +714,22 @@ def tuned_block_fp8_configs(path: Path) -> dict[tuple[str, int, int], dict[int, 
             config = tuple(int(row[field]) for field in ("block_m", "block_n", "block_k", "stages", "warps"))
             table.setdefault((row["preset"], int(row["n"]), int(row["k"])), {})[int(row["m"])] = config
     return table
+
+
+def tuned_config_rows(path: Path, preset: str) -> list[dict[str, object]]:
+    """The rows a tuned-configuration table (`SGLANG_BLOCK_FP8_CONFIGS`, `VLLM_BLOCK_FP8_CONFIGS`)
+    holds for one tuned JSON file of `preset` (a file named ``N={N},K={K},...json``, keyed by M):
+    one per M key, the tile and pipeline the engine launches at that M."""
+    fields = dict(part.split("=", 1) for part in path.stem.split(",")[:2])
+    return [
+        {
+            "preset": preset, "n": int(fields["N"]), "k": int(fields["K"]), "m": int(m),
+            "block_m": config["BLOCK_SIZE_M"], "block_n": config["BLOCK_SIZE_N"],
+            "block_k": config["BLOCK_SIZE_K"], "group_m": config["GROUP_SIZE_M"],
+            "warps": config["num_warps"], "stages": config["num_stages"], "file": path.name,
+        }
+        for m, config in json.loads(path.read_text()).items()
+    ]
 
 
 def tuned_block_fp8_launch(

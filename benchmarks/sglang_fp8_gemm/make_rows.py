@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,17 +127,10 @@ def rows(run: Run) -> list[dict[str, str]]:
 def tuned_configs() -> pd.DataFrame:
     """One row per (preset, N, K, M) of the tuned configuration files in `TUNED`: the tile and
     pipeline sglang launches at that M (its JSON's keys)."""
-    out = []
-    for preset, folder in TUNED.items():
-        for path in sorted(folder.glob("N=*.json")):
-            fields = dict(part.split("=", 1) for part in path.stem.split(",")[:2])
-            for m, config in json.loads(path.read_text()).items():
-                out.append({
-                    "preset": preset, "n": int(fields["N"]), "k": int(fields["K"]), "m": int(m),
-                    "block_m": config["BLOCK_SIZE_M"], "block_n": config["BLOCK_SIZE_N"],
-                    "block_k": config["BLOCK_SIZE_K"], "group_m": config["GROUP_SIZE_M"],
-                    "warps": config["num_warps"], "stages": config["num_stages"], "file": path.name,
-                })
+    from mappers.gpu_gemm import tuned_config_rows
+
+    out = [row for preset, folder in TUNED.items() for path in sorted(folder.glob("N=*.json"))
+           for row in tuned_config_rows(path, preset)]
     return pd.DataFrame(out).sort_values(["preset", "n", "k", "m"])
 
 

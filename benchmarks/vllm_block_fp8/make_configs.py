@@ -15,7 +15,6 @@ Run from the repository root: ``python benchmarks/vllm_block_fp8/make_configs.py
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -29,18 +28,13 @@ DEVICES = {"NVIDIA_H100_80GB_HBM3": "h100_sxm"}
 
 def tuned_configs() -> pd.DataFrame:
     """One row per (preset, N, K, M) of the files in `TUNED`: the tile and pipeline vLLM launches
-    at that M (its JSON's keys)."""
+    at that M (its JSON's keys), the preset from the file's device name (`DEVICES`)."""
+    from mappers.gpu_gemm import tuned_config_rows
+
     out = []
     for path in sorted(TUNED.glob("N=*.json")):
-        fields = dict(part.split("=", 1) for part in path.stem.split(",")[:3])
-        preset = DEVICES[fields["device_name"]]
-        for m, config in json.loads(path.read_text()).items():
-            out.append({
-                "preset": preset, "n": int(fields["N"]), "k": int(fields["K"]), "m": int(m),
-                "block_m": config["BLOCK_SIZE_M"], "block_n": config["BLOCK_SIZE_N"],
-                "block_k": config["BLOCK_SIZE_K"], "group_m": config["GROUP_SIZE_M"],
-                "warps": config["num_warps"], "stages": config["num_stages"], "file": path.name,
-            })
+        device = dict(part.split("=", 1) for part in path.stem.split(",")[:3])["device_name"]
+        out += tuned_config_rows(path, DEVICES[device])
     return pd.DataFrame(out).sort_values(["preset", "n", "k", "m"])
 
 
